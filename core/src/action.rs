@@ -1,0 +1,805 @@
+//! The action vocabulary: a closed set of things jail management does to a host.
+//!
+//! Each [`Action`] knows
+//! - how a host carries it out: the exact commands ([`Action::execution`]), or a
+//!   native step for file writes, edits and checksum checks;
+//! - its POSIX `sh` rendering ([`Action::sh_lines`]) — for commands, the very same argv;
+//! - its effect on the world model ([`Action::apply_to`]);
+//! - what it may touch ([`Action::touches`]), for confinement checks.
+//!
+//! Stages (built-in or plugins) can only emit these, so everything thinjail will do
+//! is visible in `plan` and passes through one executor.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::edit::FileEdit;
+use crate::quote;
+use crate::world::{PathState, RunningJail, World, FREEBSD_BASE_DIRS};
+
+/// One thing to do to the host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// `zfs create [-p] [-o mountpoint=MP] DATASET`
+    CreateDataset {
+        /// Dataset name.
+        dataset: String,
+        /// Explicit mountpoint; inherited when absent.
+        #[serde(default)]
+        mountpoint: Option<PathBuf>,
+        /// Create missing parents (`-p`).
+        #[serde(default)]
+        parents: bool,
+    },
+    /// `zfs destroy [-r] DATASET`
+    DestroyDataset {
+        /// Dataset name.
+        dataset: String,
+        /// Also children and snapshots (`-r`).
+        #[serde(default)]
+        recursive: bool,
+    },
+    /// `zfs snapshot DATASET@SNAPSHOT`
+    Snapshot {
+        /// Dataset name.
+        dataset: String,
+        /// Snapshot name (after `@`).
+        snapshot: String,
+    },
+    /// `zfs destroy DATASET@SNAPSHOT`
+    DestroySnapshot {
+        /// Dataset name.
+        dataset: String,
+        /// Snapshot name.
+        snapshot: String,
+    },
+    /// `zfs rollback -r DATASET@SNAPSHOT`
+    Rollback {
+        /// Dataset name.
+        dataset: String,
+        /// Snapshot to return to; newer snapshots are destroyed.
+        snapshot: String,
+    },
+    /// `zfs send DATASET@SNAPSHOT | zfs receive TARGET` (the article's copy of the template).
+    SendReceive {
+        /// Source dataset.
+        dataset: String,
+        /// Source snapshot.
+        snapshot: String,
+        /// New dataset.
+        target: String,
+    },
+    /// `zfs clone DATASET@SNAPSHOT TARGET`
+    Clone {
+        /// Source dataset.
+        dataset: String,
+        /// Source snapshot.
+        snapshot: String,
+        /// New dataset.
+        target: String,
+    },
+    /// `zfs set PROPERTY=VALUE DATASET`
+    SetProperty {
+        /// Dataset name.
+        dataset: String,
+        /// Property name.
+        property: String,
+        /// New value.
+        value: String,
+    },
+    /// `mkdir -p PATH`
+    MakeDir {
+        /// Directory.
+        path: PathBuf,
+    },
+    /// `cp -RPp FROM TO`: copy a tree keeping modes, owners, times and file flags.
+    CopyTree {
+        /// Source tree.
+        from: PathBuf,
+        /// Destination (must not exist).
+        to: PathBuf,
+    },
+    /// `mv FROM TO` within one filesystem (atomic).
+    Rename {
+        /// Old path.
+        from: PathBuf,
+        /// New path.
+        to: PathBuf,
+    },
+    /// `ln -s TARGET LINK`
+    Symlink {
+        /// The link to create.
+        link: PathBuf,
+        /// What it points to (usually relative).
+        target: PathBuf,
+    },
+    /// `chflags -R noschg PATH`: clear the system-immutable flag so PATH can be removed.
+    ClearFlags {
+        /// Tree.
+        path: PathBuf,
+    },
+    /// `rm -rf PATH`
+    Remove {
+        /// Tree.
+        path: PathBuf,
+    },
+    /// Rewrites relative symlinks under `tree` that pointed outside of it when it was at
+    /// `was` (inside the jail) so they still resolve from the jail's root now that it is
+    /// seen at `now`.
+    RelinkSymlinks {
+        /// Tree on the host.
+        tree: PathBuf,
+        /// Where the tree was, as the jail sees it (`/etc`).
+        was: PathBuf,
+        /// Where it will be (`/skeleton/etc`).
+        now: PathBuf,
+    },
+    /// Writes a whole file that thinjail owns (atomically).
+    WriteFile {
+        /// File.
+        path: PathBuf,
+        /// Its contents.
+        contents: String,
+        /// Permission bits.
+        #[serde(default = "default_mode")]
+        mode: u32,
+    },
+    /// Edits a file shared with the administrator, keeping everything else.
+    EditFile {
+        /// File.
+        path: PathBuf,
+        /// The edit.
+        edit: FileEdit,
+    },
+    /// `fetch -o - URL > DEST.part && mv DEST.part DEST`
+    Download {
+        /// Source URL.
+        url: String,
+        /// Destination file.
+        dest: PathBuf,
+    },
+    /// Checks `file`'s SHA-256 against the one `manifest` lists for it; deletes the file
+    /// and fails on a mismatch.
+    VerifyChecksum {
+        /// File to check.
+        file: PathBuf,
+        /// FreeBSD distribution `MANIFEST`.
+        manifest: PathBuf,
+    },
+    /// `tar -xpf - -C DEST < ARCHIVE`: extract keeping permissions and file flags.
+    Extract {
+        /// Distribution set.
+        archive: PathBuf,
+        /// Directory to extract into.
+        dest: PathBuf,
+    },
+    /// `bsdinstall jail DEST`, non-interactive.
+    Bsdinstall {
+        /// Directory to install into.
+        dest: PathBuf,
+        /// `BSDINSTALL_DISTDIR`: where sets are downloaded.
+        distdir: PathBuf,
+        /// `BSDINSTALL_DISTSITE`.
+        #[serde(default)]
+        distsite: Option<String>,
+        /// `DISTRIBUTIONS`.
+        sets: Vec<String>,
+    },
+    /// `jail -f CONF -c JAIL`
+    StartJail {
+        /// jail.conf(5) holding the jail.
+        conf: PathBuf,
+        /// Jail name.
+        jail: String,
+        /// The jail's root (for the world model).
+        root: PathBuf,
+    },
+    /// `jail -f CONF -r JAIL`
+    StopJail {
+        /// jail.conf(5) holding the jail.
+        conf: PathBuf,
+        /// Jail name.
+        jail: String,
+    },
+    /// `jexec -l JAIL ARGV…`
+    ExecInJail {
+        /// Jail name.
+        jail: String,
+        /// Command and arguments.
+        argv: Vec<String>,
+    },
+    /// `umount PATH`
+    Unmount {
+        /// Mount point.
+        path: PathBuf,
+    },
+    /// `freebsd-update -b BASE -d WORKDIR --currently-running REL fetch install`
+    FreebsdUpdate {
+        /// The base to update.
+        base: PathBuf,
+        /// Its work directory.
+        workdir: PathBuf,
+        /// The release the base runs.
+        release: String,
+    },
+    /// `etcupdate -D ROOT -t TARBALL`: merge a jail's /etc with a new release.
+    Etcupdate {
+        /// The jail's root as the host sees it.
+        root: PathBuf,
+        /// etcupdate tarball of the new release.
+        tarball: PathBuf,
+    },
+}
+
+fn default_mode() -> u32 {
+    0o644
+}
+
+/// One host command, as an argv (never a shell string).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Command {
+    /// `argv`
+    Run {
+        /// Program and arguments.
+        argv: Vec<String>,
+    },
+    /// `left | right`, both exit statuses checked.
+    Pipe {
+        /// Producer.
+        left: Vec<String>,
+        /// Consumer.
+        right: Vec<String>,
+    },
+    /// `argv < stdin` (the host feeds the file itself, to show progress).
+    ReadFrom {
+        /// Program and arguments.
+        argv: Vec<String>,
+        /// File fed to its standard input.
+        stdin: PathBuf,
+    },
+    /// `argv > stdout` (the host writes the file itself, to show progress).
+    WriteTo {
+        /// Program and arguments.
+        argv: Vec<String>,
+        /// File its standard output goes to.
+        stdout: PathBuf,
+    },
+}
+
+impl Command {
+    /// A plain command.
+    pub fn run<S: Into<String>>(argv: impl IntoIterator<Item = S>) -> Self {
+        Command::Run {
+            argv: argv.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// The command as one POSIX sh line.
+    pub fn render(&self) -> String {
+        match self {
+            Command::Run { argv } => quote::sh_command(argv),
+            Command::Pipe { left, right } => {
+                format!("{} | {}", quote::sh_command(left), quote::sh_command(right))
+            }
+            Command::ReadFrom { argv, stdin } => {
+                format!("{} < {}", quote::sh_command(argv), sh_path(stdin))
+            }
+            Command::WriteTo { argv, stdout } => {
+                format!("{} > {}", quote::sh_command(argv), sh_path(stdout))
+            }
+        }
+    }
+
+    /// The program each process of this command runs.
+    pub fn programs(&self) -> Vec<&str> {
+        match self {
+            Command::Run { argv } | Command::ReadFrom { argv, .. } | Command::WriteTo { argv, .. } => {
+                argv.first().map(String::as_str).into_iter().collect()
+            }
+            Command::Pipe { left, right } => left
+                .first()
+                .into_iter()
+                .chain(right.first())
+                .map(String::as_str)
+                .collect(),
+        }
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+/// How a host carries out an action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Execution {
+    /// Run these commands in order; stop at the first failure.
+    Commands(Vec<Command>),
+    /// A native step (file write or edit, checksum, symlink rewrite) the host performs
+    /// itself; [`Action::sh_lines`] gives its shell equivalent.
+    Native,
+}
+
+/// Shell functions a rendered script defines once, before the actions that use them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ShHelper {
+    /// `thinjail_set_block FILE ID < CONTENT`
+    SetBlock,
+    /// `thinjail_remove_block FILE ID`
+    RemoveBlock,
+    /// `thinjail_verify FILE MANIFEST`
+    Verify,
+    /// `thinjail_relink TREE WAS NOW`
+    Relink,
+}
+
+/// What an action may change, for confinement checks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Touches {
+    /// Host paths written, created or removed.
+    pub paths: Vec<PathBuf>,
+    /// Datasets (or snapshots) created, changed or destroyed.
+    pub datasets: Vec<String>,
+    /// Jails started, stopped or entered.
+    pub jails: Vec<String>,
+}
+
+fn s(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn sh_path(path: &Path) -> String {
+    quote::sh(&s(path))
+}
+
+/// A sibling of `path` used while it is being written: `<path>.part`.
+pub fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".part");
+    path.with_file_name(name)
+}
+
+impl Action {
+    /// How a host carries this action out.
+    pub fn execution(&self) -> Execution {
+        use Action::*;
+        let cmds = |c: Vec<Command>| Execution::Commands(c);
+        match self {
+            CreateDataset { dataset, mountpoint, parents } => {
+                let mut argv = vec!["zfs".to_string(), "create".to_string()];
+                if *parents {
+                    argv.push("-p".into());
+                }
+                if let Some(mp) = mountpoint {
+                    argv.push("-o".into());
+                    argv.push(format!("mountpoint={}", s(mp)));
+                }
+                argv.push(dataset.clone());
+                cmds(vec![Command::run(argv)])
+            }
+            DestroyDataset { dataset, recursive } => {
+                let mut argv = vec!["zfs", "destroy"];
+                if *recursive {
+                    argv.push("-r");
+                }
+                argv.push(dataset);
+                cmds(vec![Command::run(argv)])
+            }
+            Snapshot { dataset, snapshot } => cmds(vec![Command::run([
+                "zfs".to_string(),
+                "snapshot".into(),
+                format!("{dataset}@{snapshot}"),
+            ])]),
+            DestroySnapshot { dataset, snapshot } => cmds(vec![Command::run([
+                "zfs".to_string(),
+                "destroy".into(),
+                format!("{dataset}@{snapshot}"),
+            ])]),
+            Rollback { dataset, snapshot } => cmds(vec![Command::run([
+                "zfs".to_string(),
+                "rollback".into(),
+                "-r".into(),
+                format!("{dataset}@{snapshot}"),
+            ])]),
+            SendReceive { dataset, snapshot, target } => cmds(vec![Command::Pipe {
+                left: vec!["zfs".into(), "send".into(), format!("{dataset}@{snapshot}")],
+                right: vec!["zfs".into(), "receive".into(), target.clone()],
+            }]),
+            Clone { dataset, snapshot, target } => cmds(vec![Command::run([
+                "zfs".to_string(),
+                "clone".into(),
+                format!("{dataset}@{snapshot}"),
+                target.clone(),
+            ])]),
+            SetProperty { dataset, property, value } => cmds(vec![Command::run([
+                "zfs".to_string(),
+                "set".into(),
+                format!("{property}={value}"),
+                dataset.clone(),
+            ])]),
+            MakeDir { path } => cmds(vec![Command::run(["mkdir".to_string(), "-p".into(), s(path)])]),
+            CopyTree { from, to } => cmds(vec![Command::run(["cp".to_string(), "-RPp".into(), s(from), s(to)])]),
+            Rename { from, to } => cmds(vec![Command::run(["mv".to_string(), s(from), s(to)])]),
+            Symlink { link, target } => cmds(vec![Command::run(["ln".to_string(), "-s".into(), s(target), s(link)])]),
+            ClearFlags { path } => cmds(vec![Command::run(["chflags".to_string(), "-R".into(), "noschg".into(), s(path)])]),
+            Remove { path } => cmds(vec![Command::run(["rm".to_string(), "-rf".into(), s(path)])]),
+            Download { url, dest } => {
+                let part = partial_path(dest);
+                cmds(vec![
+                    Command::WriteTo {
+                        argv: vec!["fetch".into(), "-o".into(), "-".into(), url.clone()],
+                        stdout: part.clone(),
+                    },
+                    Command::run(["mv".to_string(), s(&part), s(dest)]),
+                ])
+            }
+            Extract { archive, dest } => cmds(vec![Command::ReadFrom {
+                argv: vec!["tar".into(), "-xpf".into(), "-".into(), "-C".into(), s(dest)],
+                stdin: archive.clone(),
+            }]),
+            Bsdinstall { dest, distdir, distsite, sets } => {
+                let mut argv = vec![
+                    "env".to_string(),
+                    "nonInteractive=YES".into(),
+                    format!("BSDINSTALL_DISTDIR={}", s(distdir)),
+                ];
+                if let Some(site) = distsite {
+                    argv.push(format!("BSDINSTALL_DISTSITE={site}"));
+                }
+                argv.push(format!("DISTRIBUTIONS={}", sets.join(" ")));
+                argv.extend(["bsdinstall".to_string(), "jail".into(), s(dest)]);
+                cmds(vec![Command::run(argv)])
+            }
+            StartJail { conf, jail, .. } => cmds(vec![Command::run(["jail".to_string(), "-f".into(), s(conf), "-c".into(), jail.clone()])]),
+            StopJail { conf, jail } => cmds(vec![Command::run(["jail".to_string(), "-f".into(), s(conf), "-r".into(), jail.clone()])]),
+            ExecInJail { jail, argv } => {
+                let mut full = vec!["jexec".to_string(), "-l".into(), jail.clone()];
+                full.extend(argv.iter().cloned());
+                cmds(vec![Command::run(full)])
+            }
+            Unmount { path } => cmds(vec![Command::run(["umount".to_string(), s(path)])]),
+            FreebsdUpdate { base, workdir, release } => cmds(vec![Command::run([
+                "env".to_string(),
+                "PAGER=cat".into(),
+                "freebsd-update".into(),
+                "-b".into(),
+                s(base),
+                "-d".into(),
+                s(workdir),
+                "--currently-running".into(),
+                release.clone(),
+                "--not-running-from-cron".into(),
+                "fetch".into(),
+                "install".into(),
+            ])]),
+            Etcupdate { root, tarball } => cmds(vec![Command::run([
+                "etcupdate".to_string(),
+                "-D".into(),
+                s(root),
+                "-t".into(),
+                s(tarball),
+            ])]),
+            RelinkSymlinks { .. } | WriteFile { .. } | EditFile { .. } | VerifyChecksum { .. } => Execution::Native,
+        }
+    }
+
+    /// The action as POSIX sh lines (no trailing newline on each).
+    pub fn sh_lines(&self) -> Vec<String> {
+        use Action::*;
+        match self {
+            RelinkSymlinks { tree, was, now } => {
+                vec![format!("thinjail_relink {} {} {}", sh_path(tree), sh_path(was), sh_path(now))]
+            }
+            WriteFile { path, contents, mode } => {
+                let mut lines = heredoc(&format!("cat > {}", sh_path(path)), contents);
+                if *mode != 0o644 {
+                    lines.push(format!("chmod {mode:o} {}", sh_path(path)));
+                }
+                lines
+            }
+            EditFile { path, edit } => match edit {
+                FileEdit::SetRcVar { name, value } => {
+                    vec![quote::sh_command(&["sysrc".to_string(), "-f".into(), s(path), format!("{name}={value}")])]
+                }
+                FileEdit::AddRcWord { name, word } => {
+                    vec![quote::sh_command(&["sysrc".to_string(), "-f".into(), s(path), format!("{name}+={word}")])]
+                }
+                FileEdit::RemoveRcWord { name, word } => {
+                    vec![quote::sh_command(&["sysrc".to_string(), "-f".into(), s(path), format!("{name}-={word}")])]
+                }
+                FileEdit::SetBlock { id, content } => heredoc(
+                    &format!("thinjail_set_block {} {}", sh_path(path), quote::sh(id)),
+                    content,
+                ),
+                FileEdit::RemoveBlock { id } => {
+                    vec![format!("thinjail_remove_block {} {}", sh_path(path), quote::sh(id))]
+                }
+            },
+            VerifyChecksum { file, manifest } => {
+                vec![format!("thinjail_verify {} {}", sh_path(file), sh_path(manifest))]
+            }
+            _ => match self.execution() {
+                Execution::Commands(commands) => commands.iter().map(Command::render).collect(),
+                Execution::Native => Vec::new(),
+            },
+        }
+    }
+
+    /// Shell helper functions [`Action::sh_lines`] relies on.
+    pub fn sh_helper(&self) -> Option<ShHelper> {
+        match self {
+            Action::RelinkSymlinks { .. } => Some(ShHelper::Relink),
+            Action::VerifyChecksum { .. } => Some(ShHelper::Verify),
+            Action::EditFile { edit: FileEdit::SetBlock { .. }, .. } => Some(ShHelper::SetBlock),
+            Action::EditFile { edit: FileEdit::RemoveBlock { .. }, .. } => Some(ShHelper::RemoveBlock),
+            _ => None,
+        }
+    }
+
+    /// A one-line description for people.
+    pub fn describe(&self) -> String {
+        use Action::*;
+        match self {
+            CreateDataset { dataset, mountpoint: Some(mp), .. } => {
+                format!("create dataset {dataset} mounted at {}", s(mp))
+            }
+            CreateDataset { dataset, .. } => format!("create dataset {dataset}"),
+            DestroyDataset { dataset, recursive: true } => {
+                format!("destroy dataset {dataset} with its children and snapshots")
+            }
+            DestroyDataset { dataset, .. } => format!("destroy dataset {dataset}"),
+            Snapshot { dataset, snapshot } => format!("snapshot {dataset}@{snapshot}"),
+            DestroySnapshot { dataset, snapshot } => format!("destroy snapshot {dataset}@{snapshot}"),
+            Rollback { dataset, snapshot } => format!("roll {dataset} back to @{snapshot}"),
+            SendReceive { dataset, snapshot, target } => {
+                format!("copy {dataset}@{snapshot} to new dataset {target} (send/receive)")
+            }
+            Clone { dataset, snapshot, target } => format!("clone {dataset}@{snapshot} as {target}"),
+            SetProperty { dataset, property, value } => format!("set {property}={value} on {dataset}"),
+            MakeDir { path } => format!("make directory {}", s(path)),
+            CopyTree { from, to } => format!("copy {} to {}", s(from), s(to)),
+            Rename { from, to } => format!("rename {} to {}", s(from), s(to)),
+            Symlink { link, target } => format!("link {} -> {}", s(link), s(target)),
+            ClearFlags { path } => format!("clear schg flags under {}", s(path)),
+            Remove { path } => format!("remove {}", s(path)),
+            RelinkSymlinks { tree, was, now } => format!(
+                "rewrite relative symlinks under {} that leave {} so they resolve from {}",
+                s(tree),
+                s(was),
+                s(now)
+            ),
+            WriteFile { path, contents, .. } => {
+                format!("write {} ({} lines)", s(path), contents.lines().count())
+            }
+            EditFile { path, edit } => match edit {
+                FileEdit::SetRcVar { name, value } => format!("set {name}={} in {}", quote::rc_conf(value), s(path)),
+                FileEdit::AddRcWord { name, word } => format!("add {word} to {name} in {}", s(path)),
+                FileEdit::RemoveRcWord { name, word } => format!("remove {word} from {name} in {}", s(path)),
+                FileEdit::SetBlock { id, .. } => format!("write thinjail's {id} entry in {}", s(path)),
+                FileEdit::RemoveBlock { id } => format!("remove thinjail's {id} entry from {}", s(path)),
+            },
+            Download { url, dest } => format!("download {url} to {}", s(dest)),
+            VerifyChecksum { file, manifest } => {
+                format!("verify SHA-256 of {} against {}", s(file), s(manifest))
+            }
+            Extract { archive, dest } => format!("extract {} into {}", s(archive), s(dest)),
+            Bsdinstall { dest, sets, .. } => format!("bsdinstall jail {} ({})", s(dest), sets.join(" ")),
+            StartJail { jail, .. } => format!("start jail {jail}"),
+            StopJail { jail, .. } => format!("stop jail {jail}"),
+            ExecInJail { jail, argv } => format!("run in jail {jail}: {}", quote::sh_command(argv)),
+            Unmount { path } => format!("unmount {}", s(path)),
+            FreebsdUpdate { base, release, .. } => format!("freebsd-update {} ({release})", s(base)),
+            Etcupdate { root, tarball } => format!("merge {}/etc with {}", s(root), s(tarball)),
+        }
+    }
+
+    /// What this action may change.
+    pub fn touches(&self) -> Touches {
+        use Action::*;
+        let paths = |p: Vec<&PathBuf>| Touches {
+            paths: p.into_iter().cloned().collect(),
+            ..Touches::default()
+        };
+        let datasets = |d: Vec<String>| Touches {
+            datasets: d,
+            ..Touches::default()
+        };
+        match self {
+            CreateDataset { dataset, mountpoint, .. } => Touches {
+                datasets: vec![dataset.clone()],
+                paths: mountpoint.iter().cloned().collect(),
+                jails: vec![],
+            },
+            DestroyDataset { dataset, .. } | SetProperty { dataset, .. } => datasets(vec![dataset.clone()]),
+            Snapshot { dataset, snapshot } | DestroySnapshot { dataset, snapshot } | Rollback { dataset, snapshot } => {
+                datasets(vec![format!("{dataset}@{snapshot}")])
+            }
+            SendReceive { target, .. } | Clone { target, .. } => datasets(vec![target.clone()]),
+            MakeDir { path } | ClearFlags { path } | Remove { path } | Unmount { path } => paths(vec![path]),
+            CopyTree { to, .. } => paths(vec![to]),
+            Rename { from, to } => paths(vec![from, to]),
+            Symlink { link, .. } => paths(vec![link]),
+            RelinkSymlinks { tree, .. } => paths(vec![tree]),
+            WriteFile { path, .. } | EditFile { path, .. } => paths(vec![path]),
+            Download { dest, .. } => Touches {
+                paths: vec![dest.clone(), partial_path(dest)],
+                ..Touches::default()
+            },
+            VerifyChecksum { file, .. } => paths(vec![file]),
+            Extract { dest, .. } => paths(vec![dest]),
+            Bsdinstall { dest, distdir, .. } => paths(vec![dest, distdir]),
+            StartJail { jail, .. } | StopJail { jail, .. } | ExecInJail { jail, .. } => Touches {
+                jails: vec![jail.clone()],
+                ..Touches::default()
+            },
+            FreebsdUpdate { base, workdir, .. } => paths(vec![base, workdir]),
+            Etcupdate { root, .. } => paths(vec![root]),
+        }
+    }
+
+    /// Applies this action's effect to a world model.
+    pub fn apply_to(&self, world: &mut World) {
+        use Action::*;
+        match self {
+            CreateDataset { dataset, mountpoint, parents } => {
+                if *parents {
+                    let parts: Vec<&str> = dataset.split('/').collect();
+                    for end in 1..parts.len() {
+                        let ancestor = parts[..end].join("/");
+                        world.add_filesystem(&ancestor, None, None);
+                    }
+                }
+                world.add_filesystem(dataset, mountpoint.as_deref(), None);
+            }
+            DestroyDataset { dataset, recursive } => world.remove_dataset(dataset, *recursive),
+            Snapshot { dataset, snapshot } => world.add_snapshot(dataset, snapshot),
+            DestroySnapshot { dataset, snapshot } => {
+                world.datasets.remove(&format!("{dataset}@{snapshot}"));
+            }
+            Rollback { dataset, snapshot } => world.remove_snapshots_after(dataset, snapshot),
+            SendReceive { dataset, snapshot, target } => {
+                world.add_filesystem(target, None, None);
+                world.add_snapshot(target, snapshot);
+                copy_dataset_contents(world, dataset, target);
+            }
+            Clone { dataset, snapshot, target } => {
+                world.add_filesystem(target, None, Some(&format!("{dataset}@{snapshot}")));
+                copy_dataset_contents(world, dataset, target);
+            }
+            SetProperty { dataset, property, value } => {
+                if property == "mountpoint" {
+                    if let Some(ds) = world.datasets.get_mut(dataset) {
+                        ds.mountpoint = Some(PathBuf::from(value));
+                    }
+                }
+            }
+            MakeDir { path } => world.add_dir(path),
+            CopyTree { from, to } => world.copy_tree(from, to),
+            Rename { from, to } => {
+                world.copy_tree(from, to);
+                world.remove_tree(from);
+            }
+            Symlink { link, target } => world.set_path(link, PathState::Symlink { target: target.clone() }),
+            Remove { path } => world.remove_tree(path),
+            WriteFile { path, contents, .. } => world.set_path(
+                path,
+                PathState::File {
+                    contents: Some(contents.clone()),
+                },
+            ),
+            EditFile { path, edit } => {
+                let current = world.file_contents(path).unwrap_or("");
+                let edited = edit.apply(current);
+                world.set_path(path, PathState::File { contents: Some(edited) });
+            }
+            Download { dest, .. } => world.set_path(dest, PathState::File { contents: None }),
+            Extract { dest, .. } | Bsdinstall { dest, .. } => {
+                for dir in FREEBSD_BASE_DIRS {
+                    world.add_dir(&dest.join(dir));
+                }
+            }
+            StartJail { jail, root, .. } => {
+                world.jails.insert(
+                    jail.clone(),
+                    RunningJail {
+                        jid: 0,
+                        name: jail.clone(),
+                        path: root.clone(),
+                        ip4: vec![],
+                        ip6: vec![],
+                    },
+                );
+            }
+            StopJail { jail, .. } => {
+                if let Some(running) = world.jails.remove(jail) {
+                    world.mounts.retain(|m| !m.target.starts_with(&running.path));
+                }
+            }
+            Unmount { path } => world.mounts.retain(|m| &m.target != path),
+            ClearFlags { .. }
+            | RelinkSymlinks { .. }
+            | VerifyChecksum { .. }
+            | ExecInJail { .. }
+            | FreebsdUpdate { .. }
+            | Etcupdate { .. } => {}
+        }
+    }
+}
+
+/// A received or cloned dataset starts with its source's contents.
+fn copy_dataset_contents(world: &mut World, source: &str, target: &str) {
+    let from = world.dataset(source).and_then(|d| d.mountpoint.clone());
+    let to = world.dataset(target).and_then(|d| d.mountpoint.clone());
+    if let (Some(from), Some(to)) = (from, to) {
+        world.copy_tree(&from, &to);
+    }
+}
+
+/// `prefix <<'EOF'` … `EOF`, with a delimiter that does not occur in `contents`.
+/// Contents without a final newline get one (heredocs always end lines).
+fn heredoc(prefix: &str, contents: &str) -> Vec<String> {
+    let mut delimiter = "EOF".to_string();
+    let mut n = 0;
+    while contents.lines().any(|line| line == delimiter) {
+        n += 1;
+        delimiter = format!("EOF{n}");
+    }
+    let mut lines = vec![format!("{prefix} <<'{delimiter}'")];
+    lines.extend(contents.lines().map(String::from));
+    lines.push(delimiter);
+    lines
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_render_as_the_articles_shell() {
+        let a = Action::CreateDataset {
+            dataset: "zroot/jails".into(),
+            mountpoint: Some("/usr/local/jails".into()),
+            parents: false,
+        };
+        assert_eq!(a.sh_lines(), ["zfs create -o mountpoint=/usr/local/jails zroot/jails"]);
+        let a = Action::SendReceive {
+            dataset: "zroot/jails/base/13.1-RELEASE-template".into(),
+            snapshot: "gold".into(),
+            target: "zroot/jails/thinjail0/data".into(),
+        };
+        assert_eq!(
+            a.sh_lines(),
+            ["zfs send zroot/jails/base/13.1-RELEASE-template@gold | zfs receive zroot/jails/thinjail0/data"]
+        );
+    }
+
+    #[test]
+    fn actions_round_trip_through_json() {
+        let a = Action::EditFile {
+            path: "/etc/rc.conf".into(),
+            edit: FileEdit::SetRcVar { name: "jail_enable".into(), value: "YES".into() },
+        };
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(serde_json::from_str::<Action>(&json).unwrap(), a);
+        assert!(serde_json::from_str::<Action>(r#"{"action":"remove","path":"/x","extra":1}"#).is_err());
+    }
+
+    #[test]
+    fn heredoc_delimiter_avoids_contents() {
+        let lines = heredoc("cat > f", "EOF\nx\n");
+        assert_eq!(lines.first().unwrap(), "cat > f <<'EOF1'");
+        assert_eq!(lines.last().unwrap(), "EOF1");
+    }
+}

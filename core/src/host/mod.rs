@@ -1,0 +1,236 @@
+//! Hosts apply actions; nothing else in thinjail changes a machine.
+//!
+//! - [`FreeBsdHost`] runs each action's real commands as argv (never `sh -c`), with
+//!   `zfs send | zfs receive` as a real pipe whose two exit statuses are both checked.
+//! - [`ScriptHost`] only renders: it collects the POSIX sh of what it is given.
+//! - Test hosts (the Linux test bed) live in the workspace's `tests` crate and reuse
+//!   [`FreeBsdHost`]'s building blocks.
+//!
+//! [`apply_plan`] drives any host through a plan and stops at the first failure,
+//! reporting what did not run.
+
+mod parse;
+mod script;
+mod system;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::action::Action;
+use crate::pipeline::Plan;
+use crate::stage::Probes;
+use crate::world::World;
+
+pub use parse::{parse_jls, parse_mount_p, parse_proc_mountinfo, parse_zfs_get};
+pub use script::ScriptHost;
+pub use system::{
+    apply_native, manifest_file_count, manifest_sha256, observe_paths, sha256_file, write_atomically, CommandOutput,
+    FreeBsdHost, NoProgress, Progress, ProgressTask, ZFS_PROPERTIES,
+};
+
+/// What to observe: the pool's datasets, mounts, running jails, and the paths stages
+/// asked about.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ObservationRequest {
+    /// Pool whose datasets and snapshots are listed (one `zfs get -r`).
+    pub pool: String,
+    /// Paths and files to look at.
+    pub probes: Probes,
+}
+
+/// Why a host could not observe or apply.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// A command exited unsuccessfully.
+    #[error("`{command}` failed ({status}){}", stderr_suffix(.stderr))]
+    CommandFailed {
+        /// The command line.
+        command: String,
+        /// Exit status or signal.
+        status: String,
+        /// What it wrote to standard error (tail).
+        stderr: String,
+    },
+    /// A command could not be started.
+    #[error("could not run `{command}`: {source}")]
+    Spawn {
+        /// The command line.
+        command: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// A downloaded or local set does not match its MANIFEST.
+    #[error("checksum mismatch for {}: MANIFEST lists {expected}, the file has {actual}; the file was deleted and nothing was extracted", .file.display())]
+    ChecksumMismatch {
+        /// The file.
+        file: PathBuf,
+        /// SHA-256 from MANIFEST.
+        expected: String,
+        /// SHA-256 of the file.
+        actual: String,
+    },
+    /// A MANIFEST does not list the file.
+    #[error("{} does not list {name}", .manifest.display())]
+    NotInManifest {
+        /// The MANIFEST.
+        manifest: PathBuf,
+        /// The missing set.
+        name: String,
+    },
+    /// The host cannot do this action (e.g. a test host without bsdinstall).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The host's state is not what the action needs.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    let trimmed = stderr.trim();
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!(": {trimmed}")
+    }
+}
+
+impl HostError {
+    /// An I/O error with context.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        HostError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// A machine thinjail manages.
+pub trait Host {
+    /// Observes the host once: datasets, mounts, running jails and probed paths.
+    fn observe(&mut self, request: &ObservationRequest) -> Result<World, HostError>;
+
+    /// Carries out one action.
+    fn apply(&mut self, action: &Action) -> Result<(), HostError>;
+
+    /// How many host commands have run so far (observation included).
+    fn commands_run(&self) -> usize;
+}
+
+/// What happened while applying.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ApplyReport {
+    /// Actions carried out, with their stage.
+    pub applied: Vec<(String, Action)>,
+    /// Host commands run.
+    pub commands: usize,
+    /// Wall time.
+    #[serde(serialize_with = "as_secs")]
+    pub duration: Duration,
+}
+
+fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// An apply that stopped at a failing action.
+#[derive(Debug, thiserror::Error)]
+#[error("stage {stage}: {} failed: {error}", .action.describe())]
+pub struct ApplyFailure {
+    /// Stage of the failing action.
+    pub stage: String,
+    /// The failing action.
+    pub action: Action,
+    /// Why it failed.
+    pub error: HostError,
+    /// What was done before it.
+    pub report: ApplyReport,
+    /// What did not run (the failing action excluded).
+    pub not_run: Vec<(String, Action)>,
+}
+
+/// Progress of an apply, for front ends.
+pub enum ApplyEvent<'a> {
+    /// Action `index` (0-based) of `total` is about to run.
+    Starting {
+        /// Position.
+        index: usize,
+        /// Number of actions.
+        total: usize,
+        /// Stage.
+        stage: &'a str,
+        /// The action.
+        action: &'a Action,
+    },
+    /// It finished successfully.
+    Done {
+        /// Position.
+        index: usize,
+        /// The action.
+        action: &'a Action,
+    },
+}
+
+/// Applies every action of `plan` in order through `host`, stopping at the first
+/// failure. `on_event` sees each action start and finish.
+pub fn apply_plan(
+    plan: &Plan,
+    host: &mut dyn Host,
+    on_event: &mut dyn FnMut(ApplyEvent<'_>),
+) -> Result<ApplyReport, Box<ApplyFailure>> {
+    let started = Instant::now();
+    let commands_before = host.commands_run();
+    let all: Vec<(&str, &Action)> = plan.actions().map(|(stage, p)| (stage, &p.action)).collect();
+    let total = all.len();
+    let mut report = ApplyReport::default();
+    for (index, (stage, action)) in all.iter().enumerate() {
+        on_event(ApplyEvent::Starting {
+            index,
+            total,
+            stage,
+            action,
+        });
+        tracing::info!(stage, "{}", action.describe());
+        if let Err(error) = host.apply(action) {
+            report.commands = host.commands_run() - commands_before;
+            report.duration = started.elapsed();
+            let not_run = all[index + 1..]
+                .iter()
+                .map(|(s, a)| (s.to_string(), (*a).clone()))
+                .collect();
+            return Err(Box::new(ApplyFailure {
+                stage: stage.to_string(),
+                action: (*action).clone(),
+                error,
+                report,
+                not_run,
+            }));
+        }
+        report.applied.push((stage.to_string(), (*action).clone()));
+        on_event(ApplyEvent::Done { index, action });
+    }
+    report.commands = host.commands_run() - commands_before;
+    report.duration = started.elapsed();
+    Ok(report)
+}
+
+/// Paths named in an observation request's probes (both kinds).
+pub fn probed_paths(request: &ObservationRequest) -> BTreeSet<PathBuf> {
+    request
+        .probes
+        .paths
+        .iter()
+        .chain(&request.probes.files)
+        .cloned()
+        .collect()
+}

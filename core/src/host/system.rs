@@ -1,0 +1,608 @@
+//! The FreeBSD host and the building blocks test hosts reuse: running commands as
+//! argv with their output captured, observing datasets, mounts, jails and paths, and
+//! the native steps (atomic file writes and edits, checksums, symlink rewrites).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{self, ChildStderr, ChildStdout, Stdio};
+use std::thread::{self, JoinHandle};
+
+use sha2::{Digest, Sha256};
+
+use super::parse::{parse_jls, parse_mount_p, parse_zfs_get};
+use super::{Host, HostError, ObservationRequest};
+use crate::action::{Action, Command, Execution};
+use crate::edit::relinked_target;
+use crate::stage::Probes;
+use crate::world::{Dataset, Mount, PathState, RunningJail, World};
+
+/// Shows the progress of long steps (downloads, extraction).
+pub trait Progress: Send + Sync {
+    /// Starts a task; `total` is its size in bytes when known.
+    fn task(&self, label: &str, total: Option<u64>) -> Box<dyn ProgressTask>;
+}
+
+/// One task's progress.
+pub trait ProgressTask: Send {
+    /// `bytes` more were done.
+    fn advance(&self, bytes: u64);
+    /// The task ended.
+    fn finish(&self);
+}
+
+/// Progress that shows nothing.
+pub struct NoProgress;
+
+struct NoTask;
+
+impl ProgressTask for NoTask {
+    fn advance(&self, _bytes: u64) {}
+    fn finish(&self) {}
+}
+
+impl Progress for NoProgress {
+    fn task(&self, _label: &str, _total: Option<u64>) -> Box<dyn ProgressTask> {
+        Box::new(NoTask)
+    }
+}
+
+/// What a successful command printed.
+#[derive(Clone, Debug, Default)]
+pub struct CommandOutput {
+    /// Standard output (empty when it went to a file).
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Keeps the end of a command's standard error for error messages.
+const STDERR_TAIL: usize = 4096;
+
+/// Dataset properties observed with one `zfs get`.
+pub const ZFS_PROPERTIES: &str = "type,used,referenced,mountpoint,origin,createtxg";
+
+/// A FreeBSD machine, driven through its own commands.
+pub struct FreeBsdHost {
+    progress: Box<dyn Progress>,
+    commands: usize,
+}
+
+impl Default for FreeBsdHost {
+    fn default() -> Self {
+        FreeBsdHost::new()
+    }
+}
+
+impl FreeBsdHost {
+    /// A host that shows no progress.
+    pub fn new() -> Self {
+        FreeBsdHost {
+            progress: Box::new(NoProgress),
+            commands: 0,
+        }
+    }
+
+    /// A host that reports long steps to `progress`.
+    pub fn with_progress(progress: Box<dyn Progress>) -> Self {
+        FreeBsdHost { progress, commands: 0 }
+    }
+
+    /// Runs one command; a non-zero exit is an error carrying its status and stderr.
+    pub fn run(&mut self, command: &Command) -> Result<CommandOutput, HostError> {
+        self.commands += 1;
+        tracing::debug!(command = %command.render(), "run");
+        match command {
+            Command::Run { argv } => run_simple(argv),
+            Command::Pipe { left, right } => run_pipe(left, right),
+            Command::ReadFrom { argv, stdin } => self.run_read_from(argv, stdin),
+            Command::WriteTo { argv, stdout } => self.run_write_to(argv, stdout),
+        }
+    }
+
+    /// Lists the pool's datasets and snapshots with one `zfs get`; an absent pool
+    /// gives none.
+    pub fn observe_datasets(&mut self, pool: &str) -> Result<BTreeMap<String, Dataset>, HostError> {
+        let command = Command::run(["zfs", "get", "-H", "-p", "-r", "-o", "name,property,value", ZFS_PROPERTIES, pool]);
+        match self.run(&command) {
+            Ok(output) => Ok(parse_zfs_get(&output.stdout)),
+            Err(HostError::CommandFailed { stderr, .. }) if stderr.contains("does not exist") => Ok(BTreeMap::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Mounted filesystems (`mount -p`).
+    pub fn observe_mounts(&mut self) -> Result<Vec<Mount>, HostError> {
+        let output = self.run(&Command::run(["mount", "-p"]))?;
+        Ok(parse_mount_p(&output.stdout))
+    }
+
+    /// Running jails (`jls`).
+    pub fn observe_jails(&mut self) -> Result<BTreeMap<String, RunningJail>, HostError> {
+        let output = self.run(&Command::run(["jls", "-n", "-q", "jid", "name", "path"]))?;
+        Ok(parse_jls(&output.stdout))
+    }
+
+    /// Runs an action's commands, or its native step.
+    pub fn apply_default(&mut self, action: &Action) -> Result<(), HostError> {
+        match action.execution() {
+            Execution::Commands(commands) => {
+                for command in &commands {
+                    self.run(command)?;
+                }
+                Ok(())
+            }
+            Execution::Native => apply_native(action),
+        }
+    }
+
+    fn run_read_from(&mut self, argv: &[String], input: &Path) -> Result<CommandOutput, HostError> {
+        let display = format!("{} < {}", crate::quote::sh_command(argv), input.display());
+        let mut file = fs::File::open(input).map_err(|e| HostError::io(format!("open {}", input.display()), e))?;
+        let total = file.metadata().ok().map(|m| m.len());
+        let mut child = spawn(argv, Stdio::piped(), Stdio::piped())?;
+        let stdout = collect(child.stdout.take());
+        let stderr = collect_err(child.stderr.take());
+        let task = self.progress.task(&display, total);
+        let mut copy_error = None;
+        if let Some(mut stdin) = child.stdin.take() {
+            let mut buffer = vec![0u8; 1 << 16];
+            loop {
+                match file.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if let Err(e) = stdin.write_all(&buffer[..n]) {
+                            copy_error = Some(e);
+                            break;
+                        }
+                        task.advance(n as u64);
+                    }
+                    Err(e) => {
+                        copy_error = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        task.finish();
+        let status = child.wait().map_err(|e| HostError::io(format!("wait for {display}"), e))?;
+        let output = CommandOutput {
+            stdout: join(stdout),
+            stderr: join(stderr),
+        };
+        check(&display, status, &output.stderr)?;
+        match copy_error {
+            Some(e) => Err(HostError::io(format!("feed {} to {}", input.display(), argv.join(" ")), e)),
+            None => Ok(output),
+        }
+    }
+
+    fn run_write_to(&mut self, argv: &[String], output_path: &Path) -> Result<CommandOutput, HostError> {
+        let display = format!("{} > {}", crate::quote::sh_command(argv), output_path.display());
+        let mut file = fs::File::create(output_path)
+            .map_err(|e| HostError::io(format!("create {}", output_path.display()), e))?;
+        let mut child = spawn(argv, Stdio::null(), Stdio::piped())?;
+        let stderr = collect_err(child.stderr.take());
+        let task = self.progress.task(&display, None);
+        let mut copy_error = None;
+        if let Some(mut stdout) = child.stdout.take() {
+            let mut buffer = vec![0u8; 1 << 16];
+            loop {
+                match stdout.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if let Err(e) = file.write_all(&buffer[..n]) {
+                            copy_error = Some(e);
+                            break;
+                        }
+                        task.advance(n as u64);
+                    }
+                    Err(e) => {
+                        copy_error = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        task.finish();
+        let status = child.wait().map_err(|e| HostError::io(format!("wait for {display}"), e))?;
+        let stderr = join(stderr);
+        check(&display, status, &stderr)?;
+        if let Some(e) = copy_error {
+            return Err(HostError::io(format!("write {}", output_path.display()), e));
+        }
+        file.sync_all()
+            .map_err(|e| HostError::io(format!("sync {}", output_path.display()), e))?;
+        Ok(CommandOutput {
+            stdout: String::new(),
+            stderr,
+        })
+    }
+}
+
+impl Host for FreeBsdHost {
+    fn observe(&mut self, request: &ObservationRequest) -> Result<World, HostError> {
+        Ok(World {
+            datasets: self.observe_datasets(&request.pool)?,
+            paths: observe_paths(&request.probes)?,
+            mounts: self.observe_mounts()?,
+            jails: self.observe_jails()?,
+            observed: true,
+        })
+    }
+
+    fn apply(&mut self, action: &Action) -> Result<(), HostError> {
+        self.apply_default(action)
+    }
+
+    fn commands_run(&self) -> usize {
+        self.commands
+    }
+}
+
+fn spawn(argv: &[String], stdin: Stdio, stdout: Stdio) -> Result<process::Child, HostError> {
+    let (program, args) = argv.split_first().ok_or_else(|| HostError::Unsupported("empty command".into()))?;
+    process::Command::new(program)
+        .args(args)
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| HostError::Spawn {
+            command: crate::quote::sh_command(argv),
+            source,
+        })
+}
+
+fn run_simple(argv: &[String]) -> Result<CommandOutput, HostError> {
+    let display = crate::quote::sh_command(argv);
+    let child = spawn(argv, Stdio::null(), Stdio::piped())?;
+    let output = child
+        .wait_with_output()
+        .map_err(|e| HostError::io(format!("wait for {display}"), e))?;
+    let result = CommandOutput {
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    check(&display, output.status, &result.stderr)?;
+    Ok(result)
+}
+
+fn run_pipe(left: &[String], right: &[String]) -> Result<CommandOutput, HostError> {
+    let mut producer = spawn(left, Stdio::null(), Stdio::piped())?;
+    let pipe = producer
+        .stdout
+        .take()
+        .ok_or_else(|| HostError::Unsupported("no pipe from the producer".into()))?;
+    let left_err = collect_err(producer.stderr.take());
+    let consumer = match spawn(right, Stdio::from(pipe), Stdio::piped()) {
+        Ok(child) => child,
+        Err(e) => {
+            let _ = producer.kill();
+            let _ = producer.wait();
+            return Err(e);
+        }
+    };
+    let consumer_output = consumer.wait_with_output();
+    let left_status = producer.wait();
+    let left_display = crate::quote::sh_command(left);
+    let right_display = crate::quote::sh_command(right);
+    let output = consumer_output.map_err(|e| HostError::io(format!("wait for {right_display}"), e))?;
+    let left_status = left_status.map_err(|e| HostError::io(format!("wait for {left_display}"), e))?;
+    let left_stderr = join(left_err);
+    let right_stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    // Report the producer first: a consumer failing on a truncated stream is a consequence.
+    check(&format!("{left_display} (left of the pipe into {right_display})"), left_status, &left_stderr)?;
+    check(&format!("{right_display} (right of the pipe from {left_display})"), output.status, &right_stderr)?;
+    Ok(CommandOutput {
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: format!("{left_stderr}{right_stderr}"),
+    })
+}
+
+fn collect(pipe: Option<ChildStdout>) -> Option<JoinHandle<Vec<u8>>> {
+    pipe.map(|mut p| {
+        thread::spawn(move || {
+            let mut buffer = Vec::new();
+            let _ = p.read_to_end(&mut buffer);
+            buffer
+        })
+    })
+}
+
+fn collect_err(pipe: Option<ChildStderr>) -> Option<JoinHandle<Vec<u8>>> {
+    pipe.map(|mut p| {
+        thread::spawn(move || {
+            let mut buffer = Vec::new();
+            let _ = p.read_to_end(&mut buffer);
+            buffer
+        })
+    })
+}
+
+fn join(handle: Option<JoinHandle<Vec<u8>>>) -> String {
+    handle
+        .and_then(|h| h.join().ok())
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default()
+}
+
+fn check(display: &str, status: process::ExitStatus, stderr: &str) -> Result<(), HostError> {
+    if status.success() {
+        return Ok(());
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let status = match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => "unknown status".to_string(),
+    };
+    let tail_start = stderr.len().saturating_sub(STDERR_TAIL);
+    let tail_start = (tail_start..stderr.len()).find(|i| stderr.is_char_boundary(*i)).unwrap_or(0);
+    Err(HostError::CommandFailed {
+        command: display.to_string(),
+        status,
+        stderr: stderr[tail_start..].to_string(),
+    })
+}
+
+/// Observes the probed paths natively (lstat, readlink, read): no command runs.
+pub fn observe_paths(probes: &Probes) -> Result<BTreeMap<PathBuf, PathState>, HostError> {
+    let mut paths = BTreeMap::new();
+    for path in probes.paths.iter().chain(&probes.files) {
+        let read = probes.files.contains(path);
+        paths.insert(path.clone(), path_state(path, read)?);
+    }
+    Ok(paths)
+}
+
+fn path_state(path: &Path, read: bool) -> Result<PathState, HostError> {
+    let metadata = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(20) => {
+            // ENOTDIR: a parent is a file, so nothing can be here.
+            return Ok(PathState::Missing);
+        }
+        Err(e) => return Err(HostError::io(format!("look at {}", path.display()), e)),
+    };
+    let file_type = metadata.file_type();
+    Ok(if file_type.is_symlink() {
+        let target = fs::read_link(path).map_err(|e| HostError::io(format!("read link {}", path.display()), e))?;
+        PathState::Symlink { target }
+    } else if file_type.is_dir() {
+        PathState::Directory
+    } else {
+        let contents = if read {
+            let bytes = fs::read(path).map_err(|e| HostError::io(format!("read {}", path.display()), e))?;
+            String::from_utf8(bytes).ok()
+        } else {
+            None
+        };
+        PathState::File { contents }
+    })
+}
+
+/// Carries out a native action (file writes and edits, checksums, symlink rewrites).
+pub fn apply_native(action: &Action) -> Result<(), HostError> {
+    match action {
+        Action::WriteFile { path, contents, mode } => write_atomically(path, contents.as_bytes(), Some(*mode)),
+        Action::EditFile { path, edit } => {
+            let current = match fs::symlink_metadata(path) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(HostError::Conflict(format!(
+                        "{} is a symbolic link; jail(8) and rc(8) do not follow it reliably, so thinjail will not edit through it (make it a regular file)",
+                        path.display()
+                    )))
+                }
+                Ok(_) => fs::read_to_string(path).map_err(|e| HostError::io(format!("read {}", path.display()), e))?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+                Err(e) => return Err(HostError::io(format!("look at {}", path.display()), e)),
+            };
+            let edited = edit.apply(&current);
+            if edited == current {
+                return Ok(());
+            }
+            write_atomically(path, edited.as_bytes(), None)
+        }
+        Action::VerifyChecksum { file, manifest } => verify_checksum(file, manifest),
+        Action::RelinkSymlinks { tree, was, now } => relink_symlinks(tree, was, now),
+        other => Err(HostError::Unsupported(format!(
+            "{} is not a native action",
+            other.describe()
+        ))),
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary sibling and a rename, so readers see
+/// the old or the new file, never half of one. Keeps an existing file's mode and
+/// owner unless `mode` is given.
+pub fn write_atomically(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), HostError> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| HostError::Unsupported(format!("{} is not a file path", path.display())))?;
+    let mut temp_name = name.to_os_string();
+    temp_name.push(".thinjail-new");
+    let temp = path.with_file_name(temp_name);
+    let existing = fs::metadata(path).ok();
+    let result = (|| -> io::Result<()> {
+        let mut file = fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        let permissions = mode
+            .or_else(|| existing.as_ref().map(|m| m.permissions().mode() & 0o7777))
+            .unwrap_or(0o644);
+        file.set_permissions(fs::Permissions::from_mode(permissions))?;
+        if let Some(meta) = &existing {
+            use std::os::unix::fs::MetadataExt;
+            std::os::unix::fs::chown(&temp, Some(meta.uid()), Some(meta.gid()))?;
+        }
+        file.sync_all()?;
+        fs::rename(&temp, path)
+    })();
+    result.map_err(|e| {
+        let _ = fs::remove_file(&temp);
+        HostError::io(format!("write {}", path.display()), e)
+    })
+}
+
+/// The SHA-256 a FreeBSD `MANIFEST` lists for `name` (tab-separated: name, sha256, …).
+pub fn manifest_sha256(manifest: &str, name: &str) -> Option<String> {
+    manifest.lines().find_map(|line| {
+        let mut fields = line.split('\t');
+        (fields.next() == Some(name)).then(|| fields.next().map(str::to_string))?
+    })
+}
+
+/// The number of files a `MANIFEST` lists for `name` (its third column).
+pub fn manifest_file_count(manifest: &str, name: &str) -> Option<u64> {
+    manifest.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split('\t').collect();
+        (fields.first() == Some(&name)).then(|| fields.get(2)?.parse().ok())?
+    })
+}
+
+/// SHA-256 of a file, hex.
+pub fn sha256_file(path: &Path) -> Result<String, HostError> {
+    let mut file = fs::File::open(path).map_err(|e| HostError::io(format!("open {}", path.display()), e))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let n = file
+            .read(&mut buffer)
+            .map_err(|e| HostError::io(format!("read {}", path.display()), e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn verify_checksum(file: &Path, manifest: &Path) -> Result<(), HostError> {
+    let listing = fs::read_to_string(manifest).map_err(|e| HostError::io(format!("read {}", manifest.display()), e))?;
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let expected = manifest_sha256(&listing, name).ok_or_else(|| HostError::NotInManifest {
+        manifest: manifest.to_path_buf(),
+        name: name.to_string(),
+    })?;
+    let actual = sha256_file(file)?;
+    if actual.eq_ignore_ascii_case(&expected) {
+        tracing::debug!(file = %file.display(), sha256 = %actual, "checksum verified");
+        return Ok(());
+    }
+    fs::remove_file(file).map_err(|e| HostError::io(format!("delete {}", file.display()), e))?;
+    Err(HostError::ChecksumMismatch {
+        file: file.to_path_buf(),
+        expected,
+        actual,
+    })
+}
+
+fn relink_symlinks(tree: &Path, was: &Path, now: &Path) -> Result<(), HostError> {
+    let mut pending = vec![tree.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = fs::read_dir(&dir).map_err(|e| HostError::io(format!("read {}", dir.display()), e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| HostError::io(format!("read {}", dir.display()), e))?;
+            let path = entry.path();
+            let file_type = entry
+                .file_type()
+                .map_err(|e| HostError::io(format!("look at {}", path.display()), e))?;
+            if file_type.is_dir() {
+                pending.push(path);
+            } else if file_type.is_symlink() {
+                let target = fs::read_link(&path).map_err(|e| HostError::io(format!("read link {}", path.display()), e))?;
+                let Ok(relative) = path.strip_prefix(tree) else { continue };
+                if let Some(new_target) = relinked_target(was, now, relative, &target) {
+                    tracing::debug!(link = %path.display(), from = %target.display(), to = %new_target.display(), "relink");
+                    replace_symlink(&path, &new_target)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn replace_symlink(link: &Path, target: &Path) -> Result<(), HostError> {
+    let mut temp_name = link.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    temp_name.push(".thinjail-new");
+    let temp = link.with_file_name(temp_name);
+    let _ = fs::remove_file(&temp);
+    std::os::unix::fs::symlink(target, &temp)
+        .and_then(|()| fs::rename(&temp, link))
+        .map_err(|e| HostError::io(format!("relink {}", link.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::edit::FileEdit;
+
+    #[test]
+    fn edits_keep_the_rest_of_the_file_and_its_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let rc = dir.path().join("rc.conf");
+        fs::write(&rc, "hostname=\"h\"\n# keep me\n").unwrap();
+        fs::set_permissions(&rc, fs::Permissions::from_mode(0o600)).unwrap();
+        let edit = Action::EditFile {
+            path: rc.clone(),
+            edit: FileEdit::SetRcVar { name: "jail_enable".into(), value: "YES".into() },
+        };
+        apply_native(&edit).unwrap();
+        assert_eq!(fs::read_to_string(&rc).unwrap(), "hostname=\"h\"\n# keep me\njail_enable=\"YES\"\n");
+        assert_eq!(fs::metadata(&rc).unwrap().permissions().mode() & 0o777, 0o600);
+        let link = dir.path().join("jail.conf");
+        std::os::unix::fs::symlink(&rc, &link).unwrap();
+        let through_link = Action::EditFile {
+            path: link,
+            edit: FileEdit::SetRcVar { name: "x".into(), value: "1".into() },
+        };
+        assert!(matches!(apply_native(&through_link), Err(HostError::Conflict(_))));
+    }
+
+    #[test]
+    fn checksum_mismatch_deletes_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = dir.path().join("base.txz");
+        fs::write(&set, b"hello").unwrap();
+        let good = sha256_file(&set).unwrap();
+        let manifest = dir.path().join("MANIFEST");
+        fs::write(&manifest, format!("base.txz\t{good}\t3\tbase\t\"Base system\"\ton\n")).unwrap();
+        let verify = Action::VerifyChecksum { file: set.clone(), manifest: manifest.clone() };
+        apply_native(&verify).unwrap();
+        fs::write(&manifest, format!("base.txz\t{}\t3\tbase\t\"Base system\"\ton\n", "0".repeat(64))).unwrap();
+        assert!(matches!(apply_native(&verify), Err(HostError::ChecksumMismatch { .. })));
+        assert!(!set.exists());
+    }
+
+    #[test]
+    fn pipes_report_the_failing_side() {
+        let mut host = FreeBsdHost::new();
+        let ok = host
+            .run(&Command::Pipe { left: vec!["echo".into(), "hi".into()], right: vec!["cat".into()] })
+            .unwrap();
+        assert_eq!(ok.stdout, "hi\n");
+        let failed = host.run(&Command::Pipe { left: vec!["false".into()], right: vec!["cat".into()] });
+        match failed {
+            Err(HostError::CommandFailed { command, status, .. }) => {
+                assert!(command.starts_with("false"), "{command}");
+                assert_eq!(status, "exit status 1");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(host.commands_run(), 2);
+    }
+
+    #[test]
+    fn relinks_links_leaving_the_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().join("ssl/certs");
+        fs::create_dir_all(&certs).unwrap();
+        std::os::unix::fs::symlink("../../../usr/share/certs/ca.pem", certs.join("ca.pem")).unwrap();
+        std::os::unix::fs::symlink("../cert.pem", certs.join("inside.pem")).unwrap();
+        relink_symlinks(dir.path(), Path::new("/etc"), Path::new("/skeleton/etc")).unwrap();
+        assert_eq!(fs::read_link(certs.join("ca.pem")).unwrap(), PathBuf::from("../../../../usr/share/certs/ca.pem"));
+        assert_eq!(fs::read_link(certs.join("inside.pem")).unwrap(), PathBuf::from("../cert.pem"));
+    }
+}

@@ -1,0 +1,53 @@
+//! # thinjail-core
+//!
+//! The engine of thinjail, a tool that builds and runs FreeBSD thin jails (one
+//! read-only base shared through nullfs, a small writable ZFS dataset per jail).
+//!
+//! It owns the shape every other crate plugs into:
+//! - [`recipe`]: the declarative RON recipe, and [`validate`] for its rules;
+//! - [`stage`]: the [`stage::Stage`] trait and the registry of built-in stages;
+//! - [`action`]: the closed vocabulary of host actions, each with its shell
+//!   rendering, its effect on the [`world`] model and what it touches;
+//! - [`pipeline`]: recipe → ordered stages → a [`pipeline::Plan`] grouped by stage;
+//! - [`render`]: the plan as a POSIX sh script, text or JSON;
+//! - [`host`]: hosts that observe a machine and apply actions (the FreeBSD host,
+//!   a script host), and [`host::apply_plan`];
+//! - [`layout`], [`edit`], [`jailconf`], [`quote`], [`lock`]: the article's on-disk
+//!   layout, in-place edits of shared files, jail.conf(5) reading and writing,
+//!   escaping for every format written, and the one-run-at-a-time lock.
+//!
+//! Stages only plan; hosts only apply; nothing runs a host command while planning.
+//!
+//! ```
+//! use thinjail_core::{pipeline::{Pipeline, NoPlugins}, recipe::Recipe, world::World};
+//! let recipe = Recipe::from_ron(
+//!     r#"(releases: [(name: "14.3-RELEASE")], jails: [(name: "web", release: "14.3-RELEASE")], stages: [])"#,
+//!     "example",
+//! ).unwrap();
+//! let pipeline = Pipeline::from_recipe(&recipe, &mut NoPlugins).unwrap();
+//! let plan = pipeline.plan(&recipe, &World::empty()).unwrap();
+//! assert!(plan.is_empty()); // no stages, nothing to do
+//! ```
+
+pub mod action;
+pub mod edit;
+pub mod host;
+pub mod jailconf;
+pub mod layout;
+pub mod lock;
+pub mod pipeline;
+pub mod quote;
+pub mod recipe;
+pub mod render;
+pub mod stage;
+pub mod validate;
+pub mod world;
+
+pub use action::Action;
+pub use pipeline::{Pipeline, Plan};
+pub use recipe::Recipe;
+pub use stage::{Planned, Stage, StageContext, StageError};
+pub use world::World;
+
+/// Re-exported so stage crates register built-ins without depending on it directly.
+pub use inventory;

@@ -1,0 +1,288 @@
+//! The pipeline: recipe → ordered stages → a plan grouped by stage.
+//!
+//! [`Pipeline::observation`] gathers what every stage needs observed;
+//! [`Pipeline::plan`] runs the stages in order against a copy of the world, applying
+//! each action's effect before the next stage plans, and checks every action against
+//! the recipe's confinement (paths under its directories, datasets under its jails
+//! dataset, jails it defines).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::action::Action;
+use crate::host::ObservationRequest;
+use crate::layout::Layout;
+use crate::recipe::Recipe;
+use crate::stage::{builtin_stage, Planned, Stage, StageContext, StageError};
+use crate::validate::RecipeError;
+use crate::world::World;
+
+/// Version of the plan's JSON schema.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// Where a stage comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StageSource {
+    /// Linked into thinjail.
+    Builtin {
+        /// The crate providing it.
+        provider: String,
+    },
+    /// Loaded from a plugin library.
+    Plugin {
+        /// Library path.
+        path: PathBuf,
+        /// Plugin name.
+        plugin: String,
+        /// Plugin version.
+        version: String,
+    },
+}
+
+impl std::fmt::Display for StageSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StageSource::Builtin { provider } => write!(f, "built-in ({provider})"),
+            StageSource::Plugin { path, plugin, version } => {
+                write!(f, "plugin {plugin} {version} ({})", path.display())
+            }
+        }
+    }
+}
+
+/// A stage ready to plan, with where it came from.
+pub struct PipelineStage {
+    /// The stage.
+    pub stage: Box<dyn Stage>,
+    /// Its origin.
+    pub source: StageSource,
+}
+
+/// The ordered stages of one recipe.
+#[derive(Default)]
+pub struct Pipeline {
+    stages: Vec<PipelineStage>,
+}
+
+/// Loads a stage that is not built in (from a plugin): the cli provides one.
+pub trait StageLoader {
+    /// The stage `entry.name` from `entry.plugin`, configured with `entry.config`.
+    fn load(&mut self, entry: &crate::recipe::StageEntry, recipe: &Recipe) -> Result<PipelineStage, String>;
+}
+
+/// A loader for programs without plugin support: every plugin stage is refused.
+pub struct NoPlugins;
+
+impl StageLoader for NoPlugins {
+    fn load(&mut self, entry: &crate::recipe::StageEntry, _recipe: &Recipe) -> Result<PipelineStage, String> {
+        Err(format!(
+            "stage {} comes from a plugin, and this program cannot load plugins",
+            entry.name
+        ))
+    }
+}
+
+/// Why a plan could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// A stage refused.
+    #[error("stage {stage}: {error}")]
+    Stage {
+        /// Stage name.
+        stage: String,
+        /// Its error.
+        error: StageError,
+    },
+    /// A stage planned an action outside the recipe's confinement.
+    #[error("stage {stage} planned `{action}`, which touches {what} outside what the recipe manages; refused")]
+    Confinement {
+        /// Stage name.
+        stage: String,
+        /// The offending action (described).
+        action: String,
+        /// What it touches.
+        what: String,
+    },
+}
+
+impl Pipeline {
+    /// A pipeline of already-built stages.
+    pub fn new(stages: Vec<PipelineStage>) -> Self {
+        Pipeline { stages }
+    }
+
+    /// Builds the recipe's stage list: built-ins from the registry, others through
+    /// `loader`. Problems name the recipe field (`stages[2].name`).
+    pub fn from_recipe(recipe: &Recipe, loader: &mut dyn StageLoader) -> Result<Self, Vec<RecipeError>> {
+        let mut stages = Vec::new();
+        let mut errors = Vec::new();
+        for (i, entry) in recipe.stages.iter().enumerate() {
+            let field = format!("stages[{i}]");
+            if entry.plugin.is_some() {
+                match loader.load(entry, recipe) {
+                    Ok(stage) => stages.push(stage),
+                    Err(problem) => errors.push(RecipeError::new(format!("{field}.plugin"), problem)),
+                }
+                continue;
+            }
+            let Some(builtin) = builtin_stage(&entry.name) else {
+                let known: Vec<&str> = crate::stage::builtin_stages().iter().map(|s| s.name).collect();
+                errors.push(RecipeError::new(
+                    format!("{field}.name"),
+                    format!(
+                        "unknown stage {:?} (built-in stages: {}; a plugin stage needs `plugin:`)",
+                        entry.name,
+                        known.join(", ")
+                    ),
+                ));
+                continue;
+            };
+            match (builtin.factory)(entry.config.as_deref()) {
+                Ok(stage) => stages.push(PipelineStage {
+                    stage,
+                    source: StageSource::Builtin {
+                        provider: builtin.provider.to_string(),
+                    },
+                }),
+                Err(e) => errors.push(RecipeError::new(format!("{field}.config"), e.to_string())),
+            }
+        }
+        if errors.is_empty() {
+            Ok(Pipeline { stages })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The stages, in order.
+    pub fn stages(&self) -> &[PipelineStage] {
+        &self.stages
+    }
+
+    /// Everything to observe on the host before planning `recipe`.
+    pub fn observation(&self, recipe: &Recipe) -> ObservationRequest {
+        let ctx = StageContext::new(recipe);
+        let mut request = ObservationRequest {
+            pool: recipe.host.pool().to_string(),
+            ..ObservationRequest::default()
+        };
+        request.probes.file(recipe.host.jail_conf.clone());
+        request.probes.file(recipe.host.rc_conf.clone());
+        for stage in &self.stages {
+            request.probes.merge(stage.stage.probes(&ctx));
+        }
+        request
+    }
+
+    /// Plans `recipe` against `world`.
+    pub fn plan(&self, recipe: &Recipe, world: &World) -> Result<Plan, PlanError> {
+        let ctx = StageContext::new(recipe);
+        let mut world = world.clone();
+        let mut plan = Plan::default();
+        for entry in &self.stages {
+            let stage = &entry.stage;
+            let actions = stage.plan(&ctx, &world).map_err(|error| PlanError::Stage {
+                stage: stage.name().to_string(),
+                error,
+            })?;
+            for planned in &actions {
+                check_confinement(&ctx.layout, stage.name(), &planned.action)?;
+                planned.action.apply_to(&mut world);
+            }
+            plan.stages.push(StagePlan {
+                stage: stage.name().to_string(),
+                summary: stage.summary().to_string(),
+                article_step: stage.article_step().map(String::from),
+                source: entry.source.clone(),
+                actions,
+            });
+        }
+        Ok(plan)
+    }
+}
+
+/// Refuses an action that touches anything the recipe does not manage.
+pub fn check_confinement(layout: &Layout<'_>, stage: &str, action: &Action) -> Result<(), PlanError> {
+    let touches = action.touches();
+    let refuse = |what: String| PlanError::Confinement {
+        stage: stage.to_string(),
+        action: action.describe(),
+        what,
+    };
+    for path in &touches.paths {
+        let lexical = crate::edit::normalize(path);
+        if !path.is_absolute() || &lexical != path || !layout.owns_path(path) {
+            return Err(refuse(format!("path {}", path.display())));
+        }
+    }
+    for dataset in &touches.datasets {
+        if !layout.owns_dataset(dataset) {
+            return Err(refuse(format!("dataset {dataset}")));
+        }
+    }
+    let recipe = layout.recipe();
+    for jail in &touches.jails {
+        if recipe.jail(jail).is_none() {
+            return Err(refuse(format!("jail {jail}")));
+        }
+    }
+    if let Action::StartJail { conf, .. } | Action::StopJail { conf, .. } = action {
+        if conf != &recipe.host.jail_conf {
+            return Err(refuse(format!("jail.conf {}", conf.display())));
+        }
+    }
+    Ok(())
+}
+
+/// The actions of one stage.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StagePlan {
+    /// Stage name.
+    pub stage: String,
+    /// What the stage does.
+    pub summary: String,
+    /// The article step(s) it implements.
+    pub article_step: Option<String>,
+    /// Where the stage comes from.
+    pub source: StageSource,
+    /// Its actions, in order.
+    pub actions: Vec<Planned>,
+}
+
+/// A whole plan.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Stage by stage.
+    pub stages: Vec<StagePlan>,
+}
+
+impl Plan {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.stages.iter().all(|s| s.actions.is_empty())
+    }
+
+    /// Number of actions.
+    pub fn len(&self) -> usize {
+        self.stages.iter().map(|s| s.actions.len()).sum()
+    }
+
+    /// Every action with its stage name, in order.
+    pub fn actions(&self) -> impl Iterator<Item = (&str, &Planned)> {
+        self.stages
+            .iter()
+            .flat_map(|s| s.actions.iter().map(move |a| (s.stage.as_str(), a)))
+    }
+
+    /// Names of the stages that have something to do.
+    pub fn busy_stages(&self) -> BTreeSet<&str> {
+        self.stages
+            .iter()
+            .filter(|s| !s.actions.is_empty())
+            .map(|s| s.stage.as_str())
+            .collect()
+    }
+}

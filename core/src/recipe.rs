@@ -1,0 +1,371 @@
+//! The recipe: a declarative description, in RON, of the releases, the template and
+//! the jails a host should have, and of the stages that bring the host there.
+//!
+//! Every section has defaults that follow the article, so a minimal recipe names one
+//! release and one jail. [`Recipe::from_ron`] parses *and* validates; a recipe that
+//! comes back from it is safe to plan.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::validate::{self, RecipeError, RecipeErrors};
+
+/// Schema version of the recipe format, reported by `thinjail check`.
+pub const RECIPE_FORMAT_VERSION: u32 = 1;
+
+/// A whole recipe.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    /// Where things live on the host.
+    #[serde(default)]
+    pub host: HostConfig,
+    /// The FreeBSD releases whose base systems the jails share.
+    pub releases: Vec<Release>,
+    /// What is jail-specific and what every new jail starts with.
+    #[serde(default)]
+    pub template: Template,
+    /// jail.conf(5) parameters for every jail, on top of [`builtin_jail_params`]
+    /// (the article's global section).
+    #[serde(default)]
+    pub jail_params: BTreeMap<String, ParamValue>,
+    /// The jails.
+    #[serde(default)]
+    pub jails: Vec<Jail>,
+    /// The ordered stages that plan the work.
+    #[serde(default = "default_stages")]
+    pub stages: Vec<StageEntry>,
+}
+
+/// Host-wide locations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HostConfig {
+    /// The ZFS dataset that holds everything (the article's `zroot/jails`).
+    pub jails_dataset: String,
+    /// Its mountpoint (the article's `/usr/local/jails`).
+    pub jails_dir: PathBuf,
+    /// The jail.conf(5) our jails are written to.
+    pub jail_conf: PathBuf,
+    /// The rc.conf(5) where `jail_enable` is set.
+    pub rc_conf: PathBuf,
+    /// Network interface the jails' addresses are added to (`interface` in jail.conf).
+    pub interface: Option<String>,
+    /// Where downloaded distribution sets are kept and reused.
+    pub cache_dir: PathBuf,
+    /// Lock file that keeps two thinjail runs from interleaving.
+    pub lock_file: PathBuf,
+    /// Where plugin stages named without a path are looked up.
+    pub plugin_dir: PathBuf,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            jails_dataset: "zroot/jails".into(),
+            jails_dir: "/usr/local/jails".into(),
+            jail_conf: "/etc/jail.conf".into(),
+            rc_conf: "/etc/rc.conf".into(),
+            interface: None,
+            cache_dir: "/var/cache/thinjail".into(),
+            lock_file: "/var/run/thinjail.lock".into(),
+            plugin_dir: "/usr/local/lib/thinjail/plugins".into(),
+        }
+    }
+}
+
+impl HostConfig {
+    /// The ZFS pool: the first component of `jails_dataset`.
+    pub fn pool(&self) -> &str {
+        self.jails_dataset
+            .split('/')
+            .next()
+            .unwrap_or(&self.jails_dataset)
+    }
+}
+
+/// One FreeBSD release and how its base system is installed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    /// Release name as FreeBSD spells it, e.g. `14.3-RELEASE`.
+    pub name: String,
+    /// How the base is populated.
+    #[serde(default)]
+    pub install: Install,
+    /// Hardware platform, as in the mirror's `<machine>/<arch>` path (`amd64`, `arm64`, `i386`).
+    #[serde(default = "default_arch")]
+    pub arch: String,
+}
+
+/// How a release's base system is installed (article step 1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Install {
+    /// Download distribution sets and `MANIFEST` from a mirror, verify, extract.
+    Fetch {
+        /// Mirror URL up to (not including) `<machine>/<arch>/<release>/`; the official
+        /// download site when absent.
+        #[serde(default)]
+        mirror: Option<String>,
+        /// Distribution sets to install, e.g. `["base.txz", "lib32.txz"]`.
+        #[serde(default = "default_sets")]
+        sets: Vec<String>,
+    },
+    /// Extract a local distribution set, verified against `manifest` when given.
+    Archive {
+        /// Path of the set, e.g. `/var/tmp/base.txz`.
+        path: PathBuf,
+        /// Its `MANIFEST`, for the SHA-256 check.
+        #[serde(default)]
+        manifest: Option<PathBuf>,
+    },
+    /// The article's `bsdinstall jail DIR`, non-interactive.
+    Bsdinstall {
+        /// `BSDINSTALL_DISTSITE`; bsdinstall's default mirror selection when absent.
+        #[serde(default)]
+        distsite: Option<String>,
+        /// `DISTRIBUTIONS`.
+        #[serde(default = "default_sets")]
+        sets: Vec<String>,
+    },
+}
+
+impl Default for Install {
+    fn default() -> Self {
+        Install::Fetch {
+            mirror: None,
+            sets: default_sets(),
+        }
+    }
+}
+
+/// The thin jail template (article steps 2–3).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Template {
+    /// Paths, relative to the jail's root, that each jail gets its own copy of.
+    pub jail_specific: Vec<String>,
+    /// rc.conf(5) values written into the template (the article's `default_router`).
+    pub rc_conf: BTreeMap<String, String>,
+}
+
+impl Default for Template {
+    fn default() -> Self {
+        Template {
+            jail_specific: ["etc", "usr/home", "usr/local", "root", "tmp", "var"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            rc_conf: BTreeMap::new(),
+        }
+    }
+}
+
+/// One thin jail.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Jail {
+    /// The jail's name (also its hostname unless `params` sets `host.hostname`).
+    pub name: String,
+    /// The release whose base it runs on.
+    pub release: String,
+    /// IPv4 addresses, optionally with a `/prefix`.
+    #[serde(default)]
+    pub ip4: Vec<String>,
+    /// IPv6 addresses, optionally with a `/prefix`.
+    #[serde(default)]
+    pub ip6: Vec<String>,
+    /// Extra jail.conf(5) parameters; they override `jail_params`.
+    #[serde(default)]
+    pub params: BTreeMap<String, ParamValue>,
+    /// Whether `apply` starts the jail.
+    #[serde(default = "yes")]
+    pub start: bool,
+}
+
+/// A jail.conf(5) parameter value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    /// `true` writes `param;`, `false` writes `param = false;`.
+    Flag(bool),
+    /// A number.
+    Number(i64),
+    /// A string.
+    Text(String),
+    /// A comma-separated list.
+    List(Vec<String>),
+}
+
+/// One entry of the stage list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageEntry {
+    /// The stage's name (a built-in, or one the plugin provides).
+    pub name: String,
+    /// Plugin library providing the stage: a path, or a name looked up in `plugin_dir`.
+    #[serde(default)]
+    pub plugin: Option<String>,
+    /// The stage's own configuration, as RON text.
+    #[serde(default, with = "raw_ron")]
+    pub config: Option<String>,
+}
+
+impl StageEntry {
+    /// A built-in stage without configuration.
+    pub fn builtin(name: &str) -> Self {
+        StageEntry {
+            name: name.to_string(),
+            plugin: None,
+            config: None,
+        }
+    }
+}
+
+/// The built-in stages in the article's order.
+pub const DEFAULT_STAGES: [&str; 5] = ["zfs", "install", "skeleton", "mount", "rcconf"];
+
+fn default_stages() -> Vec<StageEntry> {
+    DEFAULT_STAGES.iter().map(|n| StageEntry::builtin(n)).collect()
+}
+
+fn default_sets() -> Vec<String> {
+    vec!["base.txz".to_string()]
+}
+
+fn default_arch() -> String {
+    "amd64".to_string()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The article's settings for every jail (its global jail.conf section), less what
+/// thinjail derives per jail (name, path, fstab, addresses, interface), plus the safe
+/// defaults jail(8) would use anyway, written out so a lower global value in the
+/// administrator's jail.conf cannot weaken our jails.
+pub fn builtin_jail_params() -> BTreeMap<String, ParamValue> {
+    let text = |s: &str| ParamValue::Text(s.to_string());
+    BTreeMap::from([
+        ("exec.start".to_string(), text("/bin/sh /etc/rc")),
+        ("exec.stop".to_string(), text("/bin/sh /etc/rc.shutdown")),
+        ("exec.clean".to_string(), ParamValue::Flag(true)),
+        ("mount.devfs".to_string(), ParamValue::Flag(true)),
+        ("enforce_statfs".to_string(), ParamValue::Number(2)),
+        ("devfs_ruleset".to_string(), ParamValue::Number(4)),
+    ])
+}
+
+/// The stage config field holds arbitrary RON; we keep its text so each stage (or
+/// plugin) parses it with its own types and errors.
+mod raw_ron {
+    use ron::value::RawValue;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(text) => {
+                let raw = RawValue::from_ron(text).map_err(serde::ser::Error::custom)?;
+                raw.serialize(s)
+            }
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let raw: Option<Box<RawValue>> = Option::deserialize(d)?;
+        Ok(raw.map(|r| r.get_ron().trim().to_string()))
+    }
+}
+
+impl Recipe {
+    /// Parses and validates a recipe. `origin` names it in errors (a path or `builtin:NAME`).
+    pub fn from_ron(text: &str, origin: &str) -> Result<Recipe, RecipeErrors> {
+        let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+        let recipe: Recipe = options
+            .from_str(text)
+            .map_err(|e| RecipeErrors::new(origin, vec![RecipeError::from_ron(&e)]))?;
+        let problems = validate::validate(&recipe);
+        if problems.is_empty() {
+            Ok(recipe)
+        } else {
+            Err(RecipeErrors::new(origin, problems).locate_in(text))
+        }
+    }
+
+    /// Serializes the recipe back to pretty RON.
+    pub fn to_ron(&self) -> String {
+        let pretty = ron::ser::PrettyConfig::new().struct_names(false);
+        ron::ser::to_string_pretty(self, pretty).unwrap_or_else(|e| format!("// {e}"))
+    }
+
+    /// The release called `name`.
+    pub fn release(&self, name: &str) -> Option<&Release> {
+        self.releases.iter().find(|r| r.name == name)
+    }
+
+    /// The jail called `name`.
+    pub fn jail(&self, name: &str) -> Option<&Jail> {
+        self.jails.iter().find(|j| j.name == name)
+    }
+
+    /// The jail.conf(5) parameters of `jail`: built-in, then `jail_params`, then its own.
+    pub fn params_of(&self, jail: &Jail) -> BTreeMap<String, ParamValue> {
+        let mut params = builtin_jail_params();
+        params.extend(self.jail_params.clone());
+        params.extend(jail.params.clone());
+        params
+    }
+
+    /// The jails running on release `name`.
+    pub fn jails_on<'a>(&'a self, release: &'a str) -> impl Iterator<Item = &'a Jail> + 'a {
+        self.jails.iter().filter(move |j| j.release == release)
+    }
+}
+
+impl fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamValue::Flag(b) => write!(f, "{b}"),
+            ParamValue::Number(n) => write!(f, "{n}"),
+            ParamValue::Text(s) => write!(f, "{s}"),
+            ParamValue::List(items) => write!(f, "{}", items.join(", ")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_recipe_gets_the_articles_defaults() {
+        let recipe = Recipe::from_ron(
+            r#"(releases: [(name: "13.1-RELEASE")], jails: [(name: "a", release: "13.1-RELEASE")])"#,
+            "test",
+        )
+        .unwrap();
+        assert_eq!(recipe.host.jails_dataset, "zroot/jails");
+        assert_eq!(recipe.template.jail_specific.len(), 6);
+        assert_eq!(recipe.stages.len(), 5);
+        assert!(recipe.jails[0].start);
+        assert_eq!(recipe.host.pool(), "zroot");
+    }
+
+    #[test]
+    fn stage_config_is_kept_as_ron_text() {
+        let recipe = Recipe::from_ron(
+            r#"(releases: [(name: "13.1-RELEASE", install: Archive(path: "/tmp/base.txz", manifest: "/tmp/MANIFEST"))],
+                stages: [(name: "zfs", config: (x: [1, 2]))])"#,
+            "test",
+        )
+        .unwrap();
+        assert_eq!(recipe.stages[0].config.as_deref(), Some("(x: [1, 2])"));
+        let again = Recipe::from_ron(&recipe.to_ron(), "again").unwrap();
+        assert_eq!(again, recipe);
+    }
+}

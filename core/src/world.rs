@@ -1,0 +1,394 @@
+//! The world model: what thinjail knows about a host — ZFS datasets and snapshots, the
+//! kinds and contents of the paths stages asked about, mounts and running jails.
+//!
+//! A world is observed once (see [`crate::host::Host::observe`]); planning then works on
+//! a copy to which each planned action's effect is applied
+//! ([`crate::action::Action::apply_to`]), so every stage plans against the state the
+//! earlier stages will leave.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Everything known about a host.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct World {
+    /// Datasets and snapshots (`pool/a` and `pool/a@snap`) by full name.
+    pub datasets: BTreeMap<String, Dataset>,
+    /// Kinds (and, for files read, contents) of observed paths.
+    pub paths: BTreeMap<PathBuf, PathState>,
+    /// Mounted filesystems.
+    pub mounts: Vec<Mount>,
+    /// Running jails by name.
+    pub jails: BTreeMap<String, RunningJail>,
+    /// Whether this world was observed on a host (false: assumed empty).
+    pub observed: bool,
+}
+
+/// A ZFS dataset or snapshot.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dataset {
+    /// Filesystem, volume or snapshot.
+    pub kind: DatasetKind,
+    /// Space used, in bytes (0 for planned datasets).
+    pub used: u64,
+    /// Space referenced, in bytes.
+    pub referenced: u64,
+    /// Mountpoint of a filesystem.
+    pub mountpoint: Option<PathBuf>,
+    /// The snapshot a clone was made from.
+    pub origin: Option<String>,
+    /// Creation transaction group: orders snapshots by age.
+    pub createtxg: u64,
+}
+
+/// Kind of a ZFS dataset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatasetKind {
+    /// A filesystem.
+    #[default]
+    Filesystem,
+    /// A snapshot.
+    Snapshot,
+    /// A volume.
+    Volume,
+}
+
+/// What is at a path.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum PathState {
+    /// Nothing (or never observed).
+    #[default]
+    Missing,
+    /// A directory.
+    Directory,
+    /// A regular file, with its contents when they were read (UTF-8 only).
+    File {
+        /// Contents, if read.
+        contents: Option<String>,
+    },
+    /// A symbolic link.
+    Symlink {
+        /// Where it points.
+        target: PathBuf,
+    },
+}
+
+impl PathState {
+    /// Whether something is there.
+    pub fn exists(&self) -> bool {
+        !matches!(self, PathState::Missing)
+    }
+}
+
+/// A mounted filesystem.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mount {
+    /// What is mounted (device, dataset or directory).
+    pub source: String,
+    /// Where.
+    pub target: PathBuf,
+    /// Filesystem type (`nullfs`, `zfs`, `devfs`…).
+    pub fstype: String,
+    /// Whether it is read-only.
+    pub read_only: bool,
+}
+
+/// A running jail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunningJail {
+    /// Jail ID (0 for a jail this plan will start).
+    pub jid: u32,
+    /// Its name.
+    pub name: String,
+    /// Its root.
+    pub path: PathBuf,
+    /// IPv4 addresses.
+    pub ip4: Vec<String>,
+    /// IPv6 addresses.
+    pub ip6: Vec<String>,
+}
+
+/// Directories a FreeBSD base release has once installed; planned installs mark them
+/// present so later stages plan against a populated base.
+pub const FREEBSD_BASE_DIRS: [&str; 20] = [
+    "bin", "boot", "dev", "etc", "lib", "libexec", "media", "mnt", "net", "proc", "rescue",
+    "root", "sbin", "tmp", "usr", "usr/bin", "usr/home", "usr/local", "usr/share", "var",
+];
+
+impl World {
+    /// An empty world: nothing exists. Used when the host cannot be observed.
+    pub fn empty() -> Self {
+        World::default()
+    }
+
+    /// The dataset or snapshot called `name`.
+    pub fn dataset(&self, name: &str) -> Option<&Dataset> {
+        self.datasets.get(name)
+    }
+
+    /// Whether the dataset or snapshot `name` exists.
+    pub fn has_dataset(&self, name: &str) -> bool {
+        self.datasets.contains_key(name)
+    }
+
+    /// Whether `dataset@snapshot` exists.
+    pub fn has_snapshot(&self, dataset: &str, snapshot: &str) -> bool {
+        self.datasets.contains_key(&format!("{dataset}@{snapshot}"))
+    }
+
+    /// Snapshot names of `dataset`, oldest first.
+    pub fn snapshots_of(&self, dataset: &str) -> Vec<(&str, &Dataset)> {
+        let prefix = format!("{dataset}@");
+        let mut snapshots: Vec<(&str, &Dataset)> = self
+            .datasets
+            .range(prefix.clone()..)
+            .take_while(|(name, _)| name.starts_with(&prefix))
+            .map(|(name, ds)| (&name[prefix.len()..], ds))
+            .collect();
+        snapshots.sort_by_key(|(name, ds)| (ds.createtxg, name.to_string()));
+        snapshots
+    }
+
+    /// Datasets (not snapshots) strictly inside `dataset`.
+    pub fn children_of<'a>(&'a self, dataset: &str) -> impl Iterator<Item = (&'a String, &'a Dataset)> + 'a {
+        let prefix = format!("{dataset}/");
+        self.datasets
+            .range(prefix.clone()..)
+            .take_while(move |(name, _)| name.starts_with(&prefix))
+            .filter(|(name, _)| !name.contains('@'))
+    }
+
+    /// What is at `path` (Missing when never observed).
+    pub fn path(&self, path: &Path) -> &PathState {
+        static MISSING: PathState = PathState::Missing;
+        self.paths.get(path).unwrap_or(&MISSING)
+    }
+
+    /// The contents of the file at `path`, if it is a file that was read.
+    pub fn file_contents(&self, path: &Path) -> Option<&str> {
+        match self.paths.get(path) {
+            Some(PathState::File { contents }) => contents.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether jail `name` is running.
+    pub fn is_running(&self, name: &str) -> bool {
+        self.jails.contains_key(name)
+    }
+
+    /// Mounts at or below `path`, deepest first (the order to unmount them in).
+    pub fn mounts_under(&self, path: &Path) -> Vec<&Mount> {
+        let mut mounts: Vec<&Mount> = self
+            .mounts
+            .iter()
+            .filter(|m| m.target.starts_with(path))
+            .collect();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.target.components().count()));
+        mounts
+    }
+
+    // ----- effects, used by `Action::apply_to` -----
+
+    /// Records a directory and its missing ancestors.
+    pub fn add_dir(&mut self, path: &Path) {
+        for ancestor in path.ancestors() {
+            if ancestor.as_os_str().is_empty() || ancestor == Path::new("/") {
+                break;
+            }
+            match self.paths.get(ancestor) {
+                Some(PathState::Directory) => break,
+                Some(PathState::Missing) | None => {
+                    self.paths.insert(ancestor.to_path_buf(), PathState::Directory);
+                }
+                // Something else is there: leave it, the host will report the conflict.
+                Some(_) => break,
+            }
+        }
+    }
+
+    /// Sets what is at `path`.
+    pub fn set_path(&mut self, path: &Path, state: PathState) {
+        self.paths.insert(path.to_path_buf(), state);
+    }
+
+    /// Removes `path` and everything recorded below it.
+    pub fn remove_tree(&mut self, path: &Path) {
+        let below: Vec<PathBuf> = self
+            .paths
+            .keys()
+            .filter(|p| p.starts_with(path) && p.as_path() != path)
+            .cloned()
+            .collect();
+        for p in below {
+            self.paths.remove(&p);
+        }
+        self.paths.insert(path.to_path_buf(), PathState::Missing);
+    }
+
+    /// Copies what is recorded at and below `from` to `to`.
+    pub fn copy_tree(&mut self, from: &Path, to: &Path) {
+        let entries: Vec<(PathBuf, PathState)> = self
+            .paths
+            .iter()
+            .filter(|(p, _)| p.starts_with(from))
+            .filter_map(|(p, s)| Some((to.join(p.strip_prefix(from).ok()?), s.clone())))
+            .collect();
+        let source_known = self.path(from).exists();
+        if let Some(parent) = to.parent() {
+            self.add_dir(parent);
+        }
+        for (p, s) in entries {
+            if s.exists() {
+                self.paths.insert(p, s);
+            }
+        }
+        if !source_known {
+            // The source is planned content we know nothing about (e.g. an extracted
+            // set): the copy is at least a directory.
+            self.paths.insert(to.to_path_buf(), PathState::Directory);
+        }
+    }
+
+    /// Adds a filesystem (and, with `parents`, its missing ancestors), inheriting
+    /// mountpoints as ZFS does.
+    pub fn add_filesystem(&mut self, name: &str, mountpoint: Option<&Path>, origin: Option<&str>) {
+        if self.has_dataset(name) {
+            return;
+        }
+        let mountpoint = mountpoint
+            .map(Path::to_path_buf)
+            .or_else(|| self.inherited_mountpoint(name));
+        if let Some(mp) = &mountpoint {
+            self.add_dir(mp);
+        }
+        let createtxg = self.next_txg();
+        self.datasets.insert(
+            name.to_string(),
+            Dataset {
+                kind: DatasetKind::Filesystem,
+                mountpoint,
+                origin: origin.map(String::from),
+                createtxg,
+                ..Dataset::default()
+            },
+        );
+    }
+
+    /// Adds `dataset@snapshot`.
+    pub fn add_snapshot(&mut self, dataset: &str, snapshot: &str) {
+        let createtxg = self.next_txg();
+        self.datasets
+            .entry(format!("{dataset}@{snapshot}"))
+            .or_insert(Dataset {
+                kind: DatasetKind::Snapshot,
+                createtxg,
+                ..Dataset::default()
+            });
+    }
+
+    /// Removes a dataset, its snapshots and (with `recursive`) its children.
+    pub fn remove_dataset(&mut self, name: &str, recursive: bool) {
+        let doomed: Vec<String> = self
+            .datasets
+            .keys()
+            .filter(|d| {
+                d.as_str() == name
+                    || d.starts_with(&format!("{name}@"))
+                    || (recursive && d.starts_with(&format!("{name}/")))
+            })
+            .cloned()
+            .collect();
+        for d in doomed {
+            if let Some(Dataset { mountpoint: Some(mp), kind: DatasetKind::Filesystem, .. }) = self.datasets.remove(&d) {
+                self.remove_tree(&mp);
+            }
+        }
+    }
+
+    /// Removes snapshots of `dataset` newer than `snapshot` (what `zfs rollback -r` does).
+    pub fn remove_snapshots_after(&mut self, dataset: &str, snapshot: &str) {
+        let Some(txg) = self.dataset(&format!("{dataset}@{snapshot}")).map(|d| d.createtxg) else {
+            return;
+        };
+        let newer: Vec<String> = self
+            .snapshots_of(dataset)
+            .into_iter()
+            .filter(|(_, ds)| ds.createtxg > txg)
+            .map(|(name, _)| format!("{dataset}@{name}"))
+            .collect();
+        for name in newer {
+            self.datasets.remove(&name);
+        }
+    }
+
+    fn inherited_mountpoint(&self, name: &str) -> Option<PathBuf> {
+        let (parent, leaf) = name.rsplit_once('/')?;
+        let parent_mp = self.dataset(parent)?.mountpoint.clone()?;
+        Some(parent_mp.join(leaf))
+    }
+
+    fn next_txg(&self) -> u64 {
+        self.datasets.values().map(|d| d.createtxg).max().unwrap_or(0) + 1
+    }
+
+    /// Names of all datasets and snapshots at or below `root`.
+    pub fn names_under(&self, root: &str) -> BTreeSet<String> {
+        self.datasets
+            .keys()
+            .filter(|n| {
+                n.as_str() == root
+                    || n.starts_with(&format!("{root}/"))
+                    || n.starts_with(&format!("{root}@"))
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filesystems_inherit_mountpoints() {
+        let mut w = World::empty();
+        w.add_filesystem("zroot/jails", Some(Path::new("/usr/local/jails")), None);
+        w.add_filesystem("zroot/jails/base", None, None);
+        w.add_filesystem("zroot/jails/base/13.1-RELEASE-base", None, None);
+        assert_eq!(
+            w.dataset("zroot/jails/base/13.1-RELEASE-base").unwrap().mountpoint.as_deref(),
+            Some(Path::new("/usr/local/jails/base/13.1-RELEASE-base"))
+        );
+        assert_eq!(w.path(Path::new("/usr/local/jails/base")), &PathState::Directory);
+    }
+
+    #[test]
+    fn snapshots_are_ordered_and_rolled_back() {
+        let mut w = World::empty();
+        w.add_filesystem("p/a", Some(Path::new("/a")), None);
+        w.add_snapshot("p/a", "one");
+        w.add_snapshot("p/a", "two");
+        w.add_snapshot("p/a", "three");
+        let names: Vec<&str> = w.snapshots_of("p/a").into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["one", "two", "three"]);
+        w.remove_snapshots_after("p/a", "one");
+        assert!(w.has_snapshot("p/a", "one"));
+        assert!(!w.has_snapshot("p/a", "two"));
+    }
+
+    #[test]
+    fn trees_move() {
+        let mut w = World::empty();
+        w.add_dir(Path::new("/b/etc/ssl"));
+        w.copy_tree(Path::new("/b/etc"), Path::new("/t/etc"));
+        assert_eq!(w.path(Path::new("/t/etc/ssl")), &PathState::Directory);
+        w.remove_tree(Path::new("/b/etc"));
+        assert!(!w.path(Path::new("/b/etc/ssl")).exists());
+        assert!(!w.path(Path::new("/b/etc")).exists());
+    }
+}
