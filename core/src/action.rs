@@ -161,13 +161,16 @@ pub enum Action {
         /// Destination file.
         dest: PathBuf,
     },
-    /// Checks `file`'s SHA-256 against the one `manifest` lists for it; deletes the file
-    /// and fails on a mismatch.
+    /// Checks `file`'s SHA-256 against the one `manifest` lists for it and fails on a
+    /// mismatch, deleting the file when `delete_bad` (a download, not the admin's own).
     VerifyChecksum {
         /// File to check.
         file: PathBuf,
         /// FreeBSD distribution `MANIFEST`.
         manifest: PathBuf,
+        /// Delete the file when it does not match.
+        #[serde(default)]
+        delete_bad: bool,
     },
     /// `tar -xpf - -C DEST < ARCHIVE`: extract keeping permissions and file flags.
     Extract {
@@ -521,8 +524,9 @@ impl Action {
                     vec![format!("thinjail_remove_block {} {}", sh_path(path), quote::sh(id))]
                 }
             },
-            VerifyChecksum { file, manifest } => {
-                vec![format!("thinjail_verify {} {}", sh_path(file), sh_path(manifest))]
+            VerifyChecksum { file, manifest, delete_bad } => {
+                let keep = if *delete_bad { "" } else { " keep" };
+                vec![format!("thinjail_verify {} {}{keep}", sh_path(file), sh_path(manifest))]
             }
             _ => match self.execution() {
                 Execution::Commands(commands) => commands.iter().map(Command::render).collect(),
@@ -585,7 +589,7 @@ impl Action {
                 FileEdit::RemoveBlock { id } => format!("remove thinjail's {id} entry from {}", s(path)),
             },
             Download { url, dest } => format!("download {url} to {}", s(dest)),
-            VerifyChecksum { file, manifest } => {
+            VerifyChecksum { file, manifest, .. } => {
                 format!("verify SHA-256 of {} against {}", s(file), s(manifest))
             }
             Extract { archive, dest } => format!("extract {} into {}", s(archive), s(dest)),
@@ -631,7 +635,8 @@ impl Action {
                 paths: vec![dest.clone(), partial_path(dest)],
                 ..Touches::default()
             },
-            VerifyChecksum { file, .. } => paths(vec![file]),
+            VerifyChecksum { file, delete_bad: true, .. } => paths(vec![file]),
+            VerifyChecksum { delete_bad: false, .. } => Touches::default(),
             Extract { dest, .. } => paths(vec![dest]),
             Bsdinstall { dest, distdir, .. } => paths(vec![dest, distdir]),
             StartJail { jail, .. } | StopJail { jail, .. } | ExecInJail { jail, .. } => Touches {

@@ -124,9 +124,9 @@ pub enum Install {
     },
     /// The article's `bsdinstall jail DIR`, non-interactive.
     Bsdinstall {
-        /// `BSDINSTALL_DISTSITE`; bsdinstall's default mirror selection when absent.
+        /// Mirror URL as for `Fetch`; gives bsdinstall's `BSDINSTALL_DISTSITE`.
         #[serde(default)]
-        distsite: Option<String>,
+        mirror: Option<String>,
         /// `DISTRIBUTIONS`.
         #[serde(default = "default_sets")]
         sets: Vec<String>,
@@ -222,6 +222,33 @@ impl StageEntry {
             plugin: None,
             config: None,
         }
+    }
+}
+
+/// The official FreeBSD download site (current releases).
+pub const DEFAULT_MIRROR: &str = "https://download.freebsd.org/releases";
+
+/// Where FreeBSD moves releases once they reach end of life.
+pub const ARCHIVE_MIRROR: &str = "http://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases";
+
+impl Release {
+    /// The mirror's `<machine>/<arch>` directory for this release's platform.
+    pub fn platform_dir(&self) -> &'static str {
+        match self.arch.as_str() {
+            "arm64" => "arm64/aarch64",
+            "i386" => "i386/i386",
+            "armv7" => "arm/armv7",
+            "powerpc64" => "powerpc/powerpc64",
+            "powerpc64le" => "powerpc/powerpc64le",
+            "riscv64" => "riscv/riscv64",
+            _ => "amd64/amd64",
+        }
+    }
+
+    /// The directory URL holding this release's `MANIFEST` and sets on `mirror`.
+    pub fn dist_url(&self, mirror: Option<&str>) -> String {
+        let mirror = mirror.unwrap_or(DEFAULT_MIRROR).trim_end_matches('/');
+        format!("{mirror}/{}/{}", self.platform_dir(), self.name)
     }
 }
 

@@ -69,14 +69,15 @@ thinjail_remove_block() {
 	rm -f "$1.thinjail-new"
 }"##;
 
-const VERIFY: &str = r##"# thinjail_verify FILE MANIFEST: FILE's SHA-256 must be the one MANIFEST lists for it;
-# otherwise FILE is deleted and the script stops before anything is extracted.
+const VERIFY: &str = r##"# thinjail_verify FILE MANIFEST [keep]: FILE's SHA-256 must be the one MANIFEST lists
+# for it; otherwise FILE is deleted (unless "keep") and the script stops before
+# anything is extracted.
 thinjail_verify() {
 	want=$(awk -F '\t' -v name="${1##*/}" '$1 == name { print $2; exit }' "$2")
 	got=$(sha256 -q "$1")
 	if [ -z "$want" ] || [ "$got" != "$want" ]; then
 		echo "checksum mismatch for $1 (MANIFEST: ${want:-none}, file: $got)" >&2
-		rm -f "$1"
+		[ "${3:-}" = keep ] || rm -f "$1"
 		return 1
 	fi
 }"##;

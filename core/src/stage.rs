@@ -175,10 +175,17 @@ impl BuiltinStage {
 
 inventory::collect!(BuiltinStage);
 
-/// All built-in stages linked into this program, sorted by name.
+/// All built-in stages linked into this program: the article's in its order, then
+/// any others by name.
 pub fn builtin_stages() -> Vec<&'static BuiltinStage> {
     let mut stages: Vec<&'static BuiltinStage> = inventory::iter::<BuiltinStage>.into_iter().collect();
-    stages.sort_by_key(|s| s.name);
+    let rank = |name: &str| {
+        crate::recipe::DEFAULT_STAGES
+            .iter()
+            .position(|s| *s == name)
+            .unwrap_or(crate::recipe::DEFAULT_STAGES.len())
+    };
+    stages.sort_by_key(|s| (rank(s.name), s.name));
     stages
 }
 

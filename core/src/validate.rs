@@ -476,7 +476,7 @@ pub fn validate(recipe: &Recipe) -> Vec<RecipeError> {
             c.check(format!("{field}.arch"), &release.arch, Err(format!("{:?} is not a FreeBSD platform (amd64, arm64, i386, …)", release.arch)));
         }
         match &release.install {
-            Install::Fetch { mirror, sets } | Install::Bsdinstall { distsite: mirror, sets } => {
+            Install::Fetch { mirror, sets } | Install::Bsdinstall { mirror, sets } => {
                 if let Some(url) = mirror {
                     c.check(format!("{field}.install.mirror"), url, check_url(url));
                 }

@@ -71,7 +71,7 @@ pub enum HostError {
         source: std::io::Error,
     },
     /// A downloaded or local set does not match its MANIFEST.
-    #[error("checksum mismatch for {}: MANIFEST lists {expected}, the file has {actual}; the file was deleted and nothing was extracted", .file.display())]
+    #[error("checksum mismatch for {}: MANIFEST lists {expected}, the file has {actual}; {}nothing was extracted", .file.display(), if *.deleted { "the file was deleted and " } else { "" })]
     ChecksumMismatch {
         /// The file.
         file: PathBuf,
@@ -79,6 +79,8 @@ pub enum HostError {
         expected: String,
         /// SHA-256 of the file.
         actual: String,
+        /// Whether the file was deleted.
+        deleted: bool,
     },
     /// A MANIFEST does not list the file.
     #[error("{} does not list {name}", .manifest.display())]

@@ -406,7 +406,7 @@ pub fn apply_native(action: &Action) -> Result<(), HostError> {
             }
             write_atomically(path, edited.as_bytes(), None)
         }
-        Action::VerifyChecksum { file, manifest } => verify_checksum(file, manifest),
+        Action::VerifyChecksum { file, manifest, delete_bad } => verify_checksum(file, manifest, *delete_bad),
         Action::RelinkSymlinks { tree, was, now } => relink_symlinks(tree, was, now),
         other => Err(HostError::Unsupported(format!(
             "{} is not a native action",
@@ -479,7 +479,7 @@ pub fn sha256_file(path: &Path) -> Result<String, HostError> {
     Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn verify_checksum(file: &Path, manifest: &Path) -> Result<(), HostError> {
+fn verify_checksum(file: &Path, manifest: &Path, delete_bad: bool) -> Result<(), HostError> {
     let listing = fs::read_to_string(manifest).map_err(|e| HostError::io(format!("read {}", manifest.display()), e))?;
     let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let expected = manifest_sha256(&listing, name).ok_or_else(|| HostError::NotInManifest {
@@ -491,11 +491,14 @@ fn verify_checksum(file: &Path, manifest: &Path) -> Result<(), HostError> {
         tracing::debug!(file = %file.display(), sha256 = %actual, "checksum verified");
         return Ok(());
     }
-    fs::remove_file(file).map_err(|e| HostError::io(format!("delete {}", file.display()), e))?;
+    if delete_bad {
+        fs::remove_file(file).map_err(|e| HostError::io(format!("delete {}", file.display()), e))?;
+    }
     Err(HostError::ChecksumMismatch {
         file: file.to_path_buf(),
         expected,
         actual,
+        deleted: delete_bad,
     })
 }
 
@@ -569,7 +572,7 @@ mod tests {
         let good = sha256_file(&set).unwrap();
         let manifest = dir.path().join("MANIFEST");
         fs::write(&manifest, format!("base.txz\t{good}\t3\tbase\t\"Base system\"\ton\n")).unwrap();
-        let verify = Action::VerifyChecksum { file: set.clone(), manifest: manifest.clone() };
+        let verify = Action::VerifyChecksum { file: set.clone(), manifest: manifest.clone(), delete_bad: true };
         apply_native(&verify).unwrap();
         fs::write(&manifest, format!("base.txz\t{}\t3\tbase\t\"Base system\"\ton\n", "0".repeat(64))).unwrap();
         assert!(matches!(apply_native(&verify), Err(HostError::ChecksumMismatch { .. })));

@@ -1,0 +1,211 @@
+//! `thinjail apply`
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use thinjail_core::action::Action;
+use thinjail_core::host::{apply_plan, ApplyEvent, ApplyFailure, ApplyReport, HostError};
+use thinjail_core::render;
+
+use super::{confirm, lock, make_plan, observe, prepare, require_root, unobservable};
+use crate::environment::Environment;
+use crate::exit::{CliError, FAILURE, OK, SOFTWARE};
+use crate::progress;
+
+/// Version of `apply --json`'s schema.
+pub const APPLY_FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct AppliedAction<'a> {
+    stage: &'a str,
+    description: String,
+    #[serde(flatten)]
+    action: &'a Action,
+}
+
+#[derive(Serialize)]
+struct FailureView<'a> {
+    stage: &'a str,
+    description: String,
+    action: &'a Action,
+    error: String,
+    command: Option<&'a str>,
+    status: Option<&'a str>,
+    stderr: Option<&'a str>,
+    not_run: Vec<AppliedAction<'a>>,
+}
+
+#[derive(Serialize)]
+struct ApplyView<'a> {
+    format_version: u32,
+    recipe: &'a str,
+    changed: bool,
+    applied: Vec<AppliedAction<'a>>,
+    failed: Option<FailureView<'a>>,
+    commands: usize,
+    seconds: f64,
+}
+
+fn applied(report: &ApplyReport) -> Vec<AppliedAction<'_>> {
+    report
+        .applied
+        .iter()
+        .map(|(stage, action)| AppliedAction {
+            stage,
+            description: action.describe(),
+            action,
+        })
+        .collect()
+}
+
+/// Makes the host match the recipe.
+pub fn apply(env: &Environment, plugins: &[PathBuf], spec: &str, yes: bool, wait: bool, json: bool) -> Result<u8, CliError> {
+    let prepared = prepare(env, plugins, spec)?;
+    let recipe = &prepared.loaded.recipe;
+    let origin = prepared.loaded.origin.clone();
+    require_root(env, "apply")?;
+    let _lock = lock(recipe, &format!("thinjail apply {origin}"), wait)?;
+    let reporter = if json { progress::silent() } else { progress::for_stderr() };
+    let mut host = env
+        .hosts
+        .host(recipe, reporter)
+        .map_err(|e| CliError::new(SOFTWARE, e))?;
+    let world = observe(host.as_mut(), &prepared).map_err(unobservable)?;
+    let plan = make_plan(&prepared, &world)?;
+    if plan.is_empty() {
+        if json {
+            print_json(&ApplyView {
+                format_version: APPLY_FORMAT_VERSION,
+                recipe: &origin,
+                changed: false,
+                applied: vec![],
+                failed: None,
+                commands: host.commands_run(),
+                seconds: 0.0,
+            });
+        } else {
+            println!("Nothing to do: {} already matches {origin}.", env.hosts.describe());
+        }
+        return Ok(OK);
+    }
+    if !json {
+        print!("{}", render::text(&plan, &origin));
+    }
+    if !confirm(&format!("\nApply these {} actions to {}?", plan.len(), env.hosts.describe()), yes)? {
+        eprintln!("thinjail: nothing was changed");
+        return Ok(OK);
+    }
+    let total = plan.len();
+    let result = apply_plan(&plan, host.as_mut(), &mut |event| {
+        if let ApplyEvent::Starting { index, stage, action, .. } = event {
+            if !json {
+                eprintln!("[{}/{total}] {stage}: {}", index + 1, action.describe());
+            }
+        }
+    });
+    match result {
+        Ok(report) => {
+            if json {
+                print_json(&ApplyView {
+                    format_version: APPLY_FORMAT_VERSION,
+                    recipe: &origin,
+                    changed: true,
+                    applied: applied(&report),
+                    failed: None,
+                    commands: report.commands,
+                    seconds: report.duration.as_secs_f64(),
+                });
+            } else {
+                println!(
+                    "Applied {} action{} in {} stage{} ({} commands, {:.1} s).",
+                    report.applied.len(),
+                    if report.applied.len() == 1 { "" } else { "s" },
+                    plan.busy_stages().len(),
+                    if plan.busy_stages().len() == 1 { "" } else { "s" },
+                    report.commands,
+                    report.duration.as_secs_f64()
+                );
+            }
+            Ok(OK)
+        }
+        Err(failure) => {
+            if json {
+                print_json(&failure_view(&origin, &failure));
+            } else {
+                eprintln!("{}", describe_failure(&failure));
+            }
+            Ok(FAILURE)
+        }
+    }
+}
+
+fn failure_view<'a>(origin: &'a str, failure: &'a ApplyFailure) -> ApplyView<'a> {
+    let (command, status, stderr) = match &failure.error {
+        HostError::CommandFailed { command, status, stderr } => (Some(command.as_str()), Some(status.as_str()), Some(stderr.as_str())),
+        _ => (None, None, None),
+    };
+    ApplyView {
+        format_version: APPLY_FORMAT_VERSION,
+        recipe: origin,
+        changed: !failure.report.applied.is_empty(),
+        applied: applied(&failure.report),
+        failed: Some(FailureView {
+            stage: &failure.stage,
+            description: failure.action.describe(),
+            action: &failure.action,
+            error: failure.error.to_string(),
+            command,
+            status,
+            stderr,
+            not_run: failure
+                .not_run
+                .iter()
+                .map(|(stage, action)| AppliedAction { stage, description: action.describe(), action })
+                .collect(),
+        }),
+        commands: failure.report.commands,
+        seconds: failure.report.duration.as_secs_f64(),
+    }
+}
+
+/// The failure report for people: the failing command, its status and stderr, what
+/// was done and what did not run.
+pub fn describe_failure(failure: &ApplyFailure) -> String {
+    let mut out = format!("thinjail: stage {}: {} failed\n", failure.stage, failure.action.describe());
+    match &failure.error {
+        HostError::CommandFailed { command, status, stderr } => {
+            out.push_str(&format!("  command: {command}\n  status:  {status}\n"));
+            let stderr = stderr.trim();
+            if stderr.is_empty() {
+                out.push_str("  stderr:  (empty)\n");
+            } else {
+                out.push_str("  stderr:\n");
+                for line in stderr.lines() {
+                    out.push_str(&format!("    {line}\n"));
+                }
+            }
+        }
+        other => out.push_str(&format!("  error:   {other}\n")),
+    }
+    out.push_str(&format!(
+        "{} action{} completed before it; run `thinjail apply` again once the cause is fixed to finish the work.\n",
+        failure.report.applied.len(),
+        if failure.report.applied.len() == 1 { "" } else { "s" }
+    ));
+    if failure.not_run.is_empty() {
+        out.push_str("Nothing else was left to run.");
+    } else {
+        out.push_str(&format!("Not run ({}):", failure.not_run.len()));
+        for (stage, action) in &failure.not_run {
+            out.push_str(&format!("\n  {stage}: {}", action.describe()));
+        }
+    }
+    out
+}
+
+fn print_json<T: Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("thinjail: cannot render JSON: {e}"),
+    }
+}

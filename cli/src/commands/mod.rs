@@ -1,0 +1,96 @@
+//! The subcommands. Each returns its exit status or a [`CliError`].
+
+mod apply;
+mod info;
+mod plan;
+
+pub use apply::apply;
+pub use info::{check, init, recipes, stages};
+pub use plan::plan;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use thinjail_core::host::{Host, HostError};
+use thinjail_core::lock::{HostLock, LockError};
+use thinjail_core::pipeline::{PlanError, Pipeline};
+use thinjail_core::validate::RecipeErrors;
+use thinjail_core::world::World;
+use thinjail_core::{Plan, Recipe};
+
+use crate::environment::Environment;
+use crate::exit::{CliError, CONFIG, DATAERR, NOPERM, TEMPFAIL, UNAVAILABLE, USAGE};
+use crate::recipes::{self, Loaded};
+
+/// A recipe with its stage pipeline.
+pub struct Prepared {
+    /// The recipe as loaded.
+    pub loaded: Loaded,
+    /// Its stages.
+    pub pipeline: Pipeline,
+}
+
+/// Loads `spec` and builds its pipeline (built-ins and plugins).
+pub fn prepare(env: &Environment, plugins: &[PathBuf], spec: &str) -> Result<Prepared, CliError> {
+    let loaded = recipes::load(spec)?;
+    let mut loader = (env.loader)(plugins);
+    let pipeline = Pipeline::from_recipe(&loaded.recipe, loader.as_mut())
+        .map_err(|errors| recipes::recipe_errors(RecipeErrors::new(&loaded.origin, errors).locate_in(&loaded.text)))?;
+    Ok(Prepared { loaded, pipeline })
+}
+
+/// Refuses to change the host without root, before anything runs.
+pub fn require_root(env: &Environment, what: &str) -> Result<(), CliError> {
+    if env.hosts.needs_root() && !nix::unistd::geteuid().is_root() {
+        return Err(CliError::msg(NOPERM, format!("{what} changes the host and must run as root (try: doas thinjail ... or sudo thinjail ...)")));
+    }
+    Ok(())
+}
+
+/// Takes the host lock for `purpose`.
+pub fn lock(recipe: &Recipe, purpose: &str, wait: bool) -> Result<HostLock, CliError> {
+    HostLock::acquire(&recipe.host.lock_file, purpose, wait, &mut |holder| {
+        eprintln!("thinjail: waiting for the other thinjail to finish ({holder})");
+    })
+    .map_err(|e| match e {
+        LockError::Busy { .. } => CliError::new(TEMPFAIL, e),
+        LockError::Io { .. } => CliError::new(crate::exit::CANTCREAT, e),
+    })
+}
+
+/// Observes the host for `prepared`.
+pub fn observe(host: &mut dyn Host, prepared: &Prepared) -> Result<World, HostError> {
+    host.observe(&prepared.pipeline.observation(&prepared.loaded.recipe))
+}
+
+/// Maps a host observation failure to exit 69.
+pub fn unobservable(error: HostError) -> CliError {
+    CliError::msg(UNAVAILABLE, format!("cannot observe this host: {error}"))
+}
+
+/// Plans, mapping stage refusals to exit 78.
+pub fn make_plan(prepared: &Prepared, world: &World) -> Result<Plan, CliError> {
+    prepared
+        .pipeline
+        .plan(&prepared.loaded.recipe, world)
+        .map_err(|e| match e {
+            PlanError::Confinement { .. } => CliError::new(DATAERR, e),
+            PlanError::Stage { .. } => CliError::new(CONFIG, anyhow::Error::new(e).context("nothing was changed")),
+        })
+}
+
+/// Asks on the terminal; without one, `--yes` is required.
+pub fn confirm(question: &str, yes: bool) -> Result<bool, CliError> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::msg(USAGE, "not on a terminal, so there is nobody to confirm: pass --yes to go ahead"));
+    }
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::msg(USAGE, format!("cannot read the answer: {e}")))?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}

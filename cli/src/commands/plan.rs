@@ -1,0 +1,47 @@
+//! `thinjail plan`
+
+use std::path::PathBuf;
+
+use thinjail_core::render::{self, Format};
+use thinjail_core::world::World;
+
+use super::{make_plan, observe, prepare};
+use crate::args::PlanFormat;
+use crate::environment::Environment;
+use crate::exit::{CliError, OK};
+use crate::progress;
+
+/// Prints the plan for `spec` in `format`; with `fresh`, against an empty host.
+pub fn plan(env: &Environment, plugins: &[PathBuf], spec: &str, format: PlanFormat, fresh: bool) -> Result<u8, CliError> {
+    let prepared = prepare(env, plugins, spec)?;
+    let recipe = &prepared.loaded.recipe;
+    let world = if fresh {
+        World::empty()
+    } else {
+        let observed = env
+            .hosts
+            .host(recipe, progress::silent())
+            .map_err(|e| thinjail_core::host::HostError::Unsupported(e.to_string()))
+            .and_then(|mut host| observe(host.as_mut(), &prepared));
+        match observed {
+            Ok(world) => world,
+            Err(error) => {
+                let reason = error.to_string();
+                let reason = reason.lines().next().unwrap_or("unknown error");
+                eprintln!("thinjail: cannot observe {} ({reason}); planning as if it were empty", env.hosts.describe());
+                World::empty()
+            }
+        }
+    };
+    let plan = make_plan(&prepared, &world)?;
+    let format = match format {
+        PlanFormat::Sh => Format::Sh,
+        PlanFormat::Text => Format::Text,
+        PlanFormat::Json => Format::Json,
+    };
+    print!("{}", render::render(&plan, format, &prepared.loaded.origin));
+    if format == Format::Json {
+        println!();
+    }
+    Ok(OK)
+}

@@ -1,0 +1,84 @@
+//! Exit statuses (sysexits(3)) and the error type that carries one.
+
+use std::fmt;
+
+/// Success.
+pub const OK: u8 = 0;
+/// The change failed on the host (a command exited non-zero); the message says which.
+pub const FAILURE: u8 = 1;
+/// Command line usage error (EX_USAGE).
+pub const USAGE: u8 = 64;
+/// The recipe is invalid (EX_DATAERR).
+pub const DATAERR: u8 = 65;
+/// The recipe file or plugin does not exist (EX_NOINPUT).
+pub const NOINPUT: u8 = 66;
+/// The host cannot be observed or a service is missing (EX_UNAVAILABLE).
+pub const UNAVAILABLE: u8 = 69;
+/// An internal error (EX_SOFTWARE).
+pub const SOFTWARE: u8 = 70;
+/// A file could not be created (EX_CANTCREAT).
+pub const CANTCREAT: u8 = 73;
+/// Another thinjail holds the lock; try again (EX_TEMPFAIL).
+pub const TEMPFAIL: u8 = 75;
+/// Not root (EX_NOPERM).
+pub const NOPERM: u8 = 77;
+/// The host's state conflicts with the recipe (EX_CONFIG).
+pub const CONFIG: u8 = 78;
+
+/// Every status with its meaning, for `thinjail(8)` and `--help`.
+pub const TABLE: [(u8, &str); 12] = [
+    (OK, "success (also: nothing to do)"),
+    (FAILURE, "a host command failed; the message names it, its status and stderr"),
+    (USAGE, "command line usage error"),
+    (DATAERR, "the recipe is invalid; every problem is listed with its field"),
+    (NOINPUT, "the recipe file or a plugin library does not exist"),
+    (UNAVAILABLE, "the host cannot be observed (zfs, mount or jls failed)"),
+    (SOFTWARE, "internal error"),
+    (CANTCREAT, "a file could not be written"),
+    (TEMPFAIL, "another thinjail is running on this host"),
+    (NOPERM, "not running as root"),
+    (CONFIG, "the host's state conflicts with the recipe; nothing was changed"),
+    (2, "reserved"),
+];
+
+/// An error with the exit status it maps to.
+#[derive(Debug)]
+pub struct CliError {
+    /// Exit status.
+    pub code: u8,
+    /// What went wrong, with context.
+    pub error: anyhow::Error,
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl CliError {
+    /// An error with status `code`.
+    pub fn new(code: u8, error: impl Into<anyhow::Error>) -> Self {
+        CliError { code, error: error.into() }
+    }
+
+    /// An error from a message.
+    pub fn msg(code: u8, message: impl fmt::Display) -> Self {
+        CliError {
+            code,
+            error: anyhow::anyhow!("{message}"),
+        }
+    }
+}
+
+/// Attaches an exit status to any error.
+pub trait WithCode<T> {
+    /// Maps the error to `code`.
+    fn code(self, code: u8) -> Result<T, CliError>;
+}
+
+impl<T, E: Into<anyhow::Error>> WithCode<T> for Result<T, E> {
+    fn code(self, code: u8) -> Result<T, CliError> {
+        self.map_err(|e| CliError::new(code, e))
+    }
+}

@@ -1,0 +1,81 @@
+//! # thinjail-cli
+//!
+//! The `thinjail` command: recipes (built-in and files), `plan` and `apply`, and the
+//! lifecycle commands, over any host. [`run`] takes an [`Environment`] so test
+//! programs can drive the very same command against a test bed.
+
+pub mod args;
+mod commands;
+pub mod environment;
+pub mod exit;
+pub mod plugins;
+pub mod progress;
+pub mod recipes;
+
+// Link the built-in stages so their inventory registrations are present.
+use thinjail_stage_install as _;
+use thinjail_stage_mount as _;
+use thinjail_stage_rcconf as _;
+use thinjail_stage_skeleton as _;
+use thinjail_stage_zfs as _;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+pub use commands::{confirm, prepare, Prepared};
+pub use environment::{Environment, HostProvider};
+
+use args::{Cli, Command};
+
+/// Parses `args` (program name first) and runs the command; returns the exit status.
+pub fn run<I, T>(env: &Environment, args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => exit::OK,
+                _ => exit::USAGE,
+            };
+        }
+    };
+    init_logging(cli.verbose);
+    match dispatch(env, &cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("thinjail: {error}");
+            error.code
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => tracing::Level::WARN,
+        1 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+fn dispatch(env: &Environment, cli: &Cli) -> Result<u8, exit::CliError> {
+    let plugins = &cli.plugins;
+    match &cli.command {
+        Command::Plan { recipe, format, fresh } => commands::plan(env, plugins, &recipe.recipe, *format, *fresh),
+        Command::Apply { recipe, yes, wait, json } => commands::apply(env, plugins, &recipe.recipe, *yes, *wait, *json),
+        Command::Check { recipe } => commands::check(env, plugins, recipe),
+        Command::Recipes { json } => commands::recipes(*json),
+        Command::Stages { recipe, json } => commands::stages(env, plugins, recipe.as_deref(), *json),
+        Command::Init { path, from, force } => commands::init(path, from, *force),
+    }
+}

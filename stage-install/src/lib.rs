@@ -1,0 +1,218 @@
+//! # thinjail-stage-install
+//!
+//! Populates each release's base dataset (article step 1) and seals it with an
+//! `@install` snapshot. Three methods, chosen per release in the recipe:
+//!
+//! - `Fetch`: download `MANIFEST` and the distribution sets into a cache (reused on
+//!   later runs), verify every set's SHA-256 against `MANIFEST` *before* extracting
+//!   any, then `tar -xpf` so permissions and file flags are kept;
+//! - `Archive(path)`: a local set, verified the same way when a `MANIFEST` is given
+//!   (a mismatching local file is reported, never deleted);
+//! - `Bsdinstall`: the article's `bsdinstall jail DIR`, made non-interactive.
+//!
+//! A base that already has `@install` is left alone; one without it (an interrupted
+//! install) gets its file flags cleared and is extracted again.
+
+use std::path::{Path, PathBuf};
+
+use thinjail_core::action::Action;
+use thinjail_core::layout::INSTALL_SNAPSHOT;
+use thinjail_core::recipe::{Install, Release};
+use thinjail_core::stage::{no_config, BuiltinStage, Planned, Probes, Stage, StageContext, StageError};
+use thinjail_core::world::World;
+
+/// The install stage.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InstallStage;
+
+thinjail_core::inventory::submit! {
+    BuiltinStage::new("install", SUMMARY, "thinjail-stage-install", |config| {
+        no_config("install", config)?;
+        Ok(Box::new(InstallStage))
+    })
+}
+
+const SUMMARY: &str = "install each release's base system and snapshot it @install";
+
+/// Where a release's downloads are cached: `<cache_dir>/<REL>-<arch>`.
+pub fn cache_dir_of(ctx: &StageContext<'_>, release: &Release) -> PathBuf {
+    ctx.recipe
+        .host
+        .cache_dir
+        .join(format!("{}-{}", release.name, release.arch))
+}
+
+/// A path inside the base whose presence shows an earlier, interrupted install.
+fn install_marker(base: &Path) -> PathBuf {
+    base.join("bin")
+}
+
+impl Stage for InstallStage {
+    fn name(&self) -> &str {
+        "install"
+    }
+
+    fn summary(&self) -> &str {
+        SUMMARY
+    }
+
+    fn article_step(&self) -> Option<&str> {
+        Some("1")
+    }
+
+    fn probes(&self, ctx: &StageContext<'_>) -> Probes {
+        let mut probes = Probes::default();
+        for release in &ctx.recipe.releases {
+            let cache = cache_dir_of(ctx, release);
+            probes.path(install_marker(&ctx.layout.base_dir(&release.name)));
+            if let Install::Fetch { sets, .. } = &release.install {
+                probes.path(cache.join("MANIFEST"));
+                for set in sets {
+                    probes.path(cache.join(set));
+                }
+            }
+        }
+        probes
+    }
+
+    fn plan(&self, ctx: &StageContext<'_>, world: &World) -> Result<Vec<Planned>, StageError> {
+        let mut actions = Vec::new();
+        for release in &ctx.recipe.releases {
+            let dataset = ctx.layout.base_dataset(&release.name);
+            if world.has_snapshot(&dataset, INSTALL_SNAPSHOT) {
+                continue;
+            }
+            let base = ctx.layout.base_dir(&release.name);
+            if world.path(&install_marker(&base)).exists() {
+                actions.push(Planned::noted(
+                    Action::ClearFlags { path: base.clone() },
+                    "the base has files but no @install snapshot: an earlier install was interrupted; \
+                     clear schg flags so extracting again can replace them",
+                ));
+            }
+            match &release.install {
+                Install::Fetch { mirror, sets } => plan_fetch(ctx, world, release, mirror.as_deref(), sets, &base, &mut actions),
+                Install::Archive { path, manifest } => {
+                    if let Some(manifest) = manifest {
+                        actions.push(Planned::new(Action::VerifyChecksum {
+                            file: path.clone(),
+                            manifest: manifest.clone(),
+                            delete_bad: false,
+                        }));
+                    }
+                    actions.push(Planned::new(Action::Extract {
+                        archive: path.clone(),
+                        dest: base.clone(),
+                    }));
+                }
+                Install::Bsdinstall { mirror, sets } => actions.push(Planned::noted(
+                    Action::Bsdinstall {
+                        dest: base.clone(),
+                        distdir: cache_dir_of(ctx, release),
+                        distsite: Some(release.dist_url(mirror.as_deref())),
+                        sets: sets.clone(),
+                    },
+                    "article: bsdinstall jail DIR — run unattended: nonInteractive=YES, a mirror and the sets are given",
+                )),
+            }
+            actions.push(Planned::new(Action::Snapshot {
+                dataset,
+                snapshot: INSTALL_SNAPSHOT.to_string(),
+            }));
+        }
+        Ok(actions)
+    }
+}
+
+fn plan_fetch(
+    ctx: &StageContext<'_>,
+    world: &World,
+    release: &Release,
+    mirror: Option<&str>,
+    sets: &[String],
+    base: &Path,
+    actions: &mut Vec<Planned>,
+) {
+    let cache = cache_dir_of(ctx, release);
+    let url = release.dist_url(mirror);
+    if !world.path(&cache).exists() {
+        actions.push(Planned::new(Action::MakeDir { path: cache.clone() }));
+    }
+    let manifest = cache.join("MANIFEST");
+    let files: Vec<(String, PathBuf)> = std::iter::once("MANIFEST".to_string())
+        .chain(sets.iter().cloned())
+        .map(|name| (name.clone(), cache.join(name)))
+        .collect();
+    for (name, file) in &files {
+        if !world.path(file).exists() {
+            actions.push(Planned::new(Action::Download {
+                url: format!("{url}/{name}"),
+                dest: file.clone(),
+            }));
+        }
+    }
+    for (_, file) in files.iter().skip(1) {
+        actions.push(Planned::new(Action::VerifyChecksum {
+            file: file.clone(),
+            manifest: manifest.clone(),
+            delete_bad: true,
+        }));
+    }
+    for (_, file) in files.iter().skip(1) {
+        actions.push(Planned::new(Action::Extract {
+            archive: file.clone(),
+            dest: base.to_path_buf(),
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use thinjail_core::Recipe;
+
+    fn recipe(install: &str) -> Recipe {
+        Recipe::from_ron(
+            &format!(r#"(releases: [(name: "14.3-RELEASE", install: {install})], host: (cache_dir: "/var/cache/tj"))"#),
+            "test",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn fetch_verifies_every_set_before_extracting_any() {
+        let recipe = recipe(r#"Fetch(sets: ["base.txz", "lib32.txz"])"#);
+        let plan = InstallStage.plan(&StageContext::new(&recipe), &World::empty()).unwrap();
+        let kinds: Vec<String> = plan.iter().map(|p| p.action.describe()).collect();
+        let first_extract = kinds.iter().position(|k| k.starts_with("extract")).unwrap();
+        let last_verify = kinds.iter().rposition(|k| k.starts_with("verify")).unwrap();
+        assert!(last_verify < first_extract, "{kinds:#?}");
+        assert_eq!(
+            plan[1].action.sh_lines()[0],
+            "fetch -o - https://download.freebsd.org/releases/amd64/amd64/14.3-RELEASE/MANIFEST > /var/cache/tj/14.3-RELEASE-amd64/MANIFEST.part"
+        );
+        assert!(kinds.last().unwrap().ends_with("@install"));
+    }
+
+    #[test]
+    fn cached_sets_are_not_downloaded_again() {
+        let recipe = recipe("Fetch()");
+        let ctx = StageContext::new(&recipe);
+        let mut world = World::empty();
+        for action in InstallStage.plan(&ctx, &World::empty()).unwrap() {
+            if matches!(action.action, Action::MakeDir { .. } | Action::Download { .. }) {
+                action.action.apply_to(&mut world);
+            }
+        }
+        let again = InstallStage.plan(&ctx, &world).unwrap();
+        assert!(again.iter().all(|p| !matches!(p.action, Action::Download { .. })));
+        assert!(again.iter().any(|p| matches!(p.action, Action::VerifyChecksum { .. })));
+    }
+
+    #[test]
+    fn local_archives_are_never_deleted() {
+        let recipe = recipe(r#"Archive(path: "/srv/base.txz", manifest: "/srv/MANIFEST")"#);
+        let plan = InstallStage.plan(&StageContext::new(&recipe), &World::empty()).unwrap();
+        assert!(matches!(plan[0].action, Action::VerifyChecksum { delete_bad: false, .. }));
+    }
+}

@@ -1,0 +1,233 @@
+//! # thinjail-stage-rcconf
+//!
+//! Makes the jails start, now and at boot (article step 6): each jail's entry in
+//! jail.conf(5), `jail_enable="YES"` in rc.conf(5), and `jail -f FILE -c NAME` for
+//! jails not running yet.
+//!
+//! Departures from the article, each said in the plan:
+//! - the article's settings go inside each jail's own block, between markers
+//!   thinjail finds again, instead of at the top of jail.conf where they would change
+//!   the administrator's other jails; the rest of the file is kept byte for byte;
+//! - a jail name the administrator already defines in jail.conf is refused, never
+//!   shadowed;
+//! - if rc.conf limits boot to a `jail_list`, our jails are added to it;
+//! - only our jails are started (`service jail start` would start every jail).
+
+use thinjail_core::action::Action;
+use thinjail_core::edit::{find_block, is_yes, rc_var, FileEdit};
+use thinjail_core::jailconf::{defined_jails, ordered_params, render_block};
+use thinjail_core::layout::Layout;
+use thinjail_core::recipe::{Jail, ParamValue, Recipe};
+use thinjail_core::stage::{no_config, BuiltinStage, Planned, Stage, StageContext, StageError};
+use thinjail_core::world::{PathState, World};
+
+/// The rc.conf / jail.conf stage.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RcConfStage;
+
+thinjail_core::inventory::submit! {
+    BuiltinStage::new("rcconf", SUMMARY, "thinjail-stage-rcconf", |config| {
+        no_config("rcconf", config)?;
+        Ok(Box::new(RcConfStage))
+    })
+}
+
+const SUMMARY: &str = "jail.conf entries, jail_enable in rc.conf, and starting the jails";
+
+/// The id of a jail's block in jail.conf (`# BEGIN thinjail jail NAME`).
+pub fn block_id(jail: &str) -> String {
+    format!("jail {jail}")
+}
+
+/// The jail.conf(5) block of `jail`: the article's settings, derived paths,
+/// addresses, then the recipe's own parameters.
+pub fn jail_block(recipe: &Recipe, jail: &Jail) -> String {
+    let layout = Layout::new(recipe);
+    let mut params = recipe.params_of(jail);
+    let text = |s: String| ParamValue::Text(s);
+    params.entry("host.hostname".into()).or_insert_with(|| text(jail.name.clone()));
+    params.insert("path".into(), text(layout.root(&jail.name).display().to_string()));
+    params.insert("mount.fstab".into(), text(layout.fstab(&jail.name).display().to_string()));
+    if !jail.ip4.is_empty() {
+        params.entry("ip4.addr".into()).or_insert_with(|| ParamValue::List(jail.ip4.clone()));
+    }
+    if !jail.ip6.is_empty() {
+        params.entry("ip6.addr".into()).or_insert_with(|| ParamValue::List(jail.ip6.clone()));
+    }
+    if let Some(interface) = &recipe.host.interface {
+        if !jail.ip4.is_empty() || !jail.ip6.is_empty() {
+            params.entry("interface".into()).or_insert_with(|| text(interface.clone()));
+        }
+    }
+    render_block(&jail.name, &ordered_params(params))
+}
+
+/// Names of the jails thinjail manages in a jail.conf text (those inside its blocks).
+pub fn managed_jails(jail_conf: &str) -> Vec<String> {
+    thinjail_core::edit::block_ids(jail_conf, "jail ")
+        .map(|id| id.trim_start_matches("jail ").to_string())
+        .collect()
+}
+
+impl Stage for RcConfStage {
+    fn name(&self) -> &str {
+        "rcconf"
+    }
+
+    fn summary(&self) -> &str {
+        SUMMARY
+    }
+
+    fn article_step(&self) -> Option<&str> {
+        Some("6")
+    }
+
+    fn plan(&self, ctx: &StageContext<'_>, world: &World) -> Result<Vec<Planned>, StageError> {
+        let recipe = ctx.recipe;
+        let host = &recipe.host;
+        let mut actions = Vec::new();
+        if recipe.jails.is_empty() {
+            return Ok(actions);
+        }
+        if let PathState::Symlink { target } = world.path(&host.jail_conf) {
+            return Err(StageError::Conflict(format!(
+                "{} is a symlink (to {}); jail(8) fails on it at boot (\"Too many levels of symbolic links\"); make it a regular file",
+                host.jail_conf.display(),
+                target.display()
+            )));
+        }
+        let jail_conf = world.file_contents(&host.jail_conf).unwrap_or("");
+        let managed = managed_jails(jail_conf);
+        for (name, _) in defined_jails(jail_conf) {
+            if recipe.jail(&name).is_some() && !managed.contains(&name) {
+                return Err(StageError::Conflict(format!(
+                    "{} already defines a jail named {name} that thinjail does not manage; rename one of them",
+                    host.jail_conf.display()
+                )));
+            }
+        }
+        let mut first = true;
+        let mut changed = Vec::new();
+        for jail in &recipe.jails {
+            let block = jail_block(recipe, jail);
+            if find_block(jail_conf, &block_id(&jail.name)) == Some(block.as_str()) {
+                continue;
+            }
+            changed.push(jail.name.clone());
+            let action = Action::EditFile {
+                path: host.jail_conf.clone(),
+                edit: FileEdit::SetBlock { id: block_id(&jail.name), content: block },
+            };
+            actions.push(if std::mem::take(&mut first) {
+                Planned::noted(
+                    action,
+                    "article: the settings go at the top of /etc/jail.conf, where they would also change the administrator's own jails;\n\
+                     thinjail writes them inside each jail's block, between markers it finds again, and keeps the rest of the file",
+                )
+            } else {
+                Planned::new(action)
+            });
+        }
+        let rc_conf = world.file_contents(&host.rc_conf).unwrap_or("");
+        if let Some(conf) = rc_var(rc_conf, "jail_conf").filter(|c| !c.is_empty()) {
+            if std::path::Path::new(&conf) != host.jail_conf {
+                return Err(StageError::Conflict(format!(
+                    "{} sets jail_conf=\"{conf}\", so boot would not read {}; set host.jail_conf to {conf}",
+                    host.rc_conf.display(),
+                    host.jail_conf.display()
+                )));
+            }
+        }
+        if !rc_var(rc_conf, "jail_enable").is_some_and(|v| is_yes(&v)) {
+            actions.push(Planned::noted(
+                Action::EditFile {
+                    path: host.rc_conf.clone(),
+                    edit: FileEdit::SetRcVar { name: "jail_enable".into(), value: "YES".into() },
+                },
+                "article: jail_enable=\"YES\" in /etc/rc.conf starts the jails at boot",
+            ));
+        }
+        if let Some(list) = rc_var(rc_conf, "jail_list").filter(|l| !l.trim().is_empty()) {
+            for jail in &recipe.jails {
+                if !list.split_whitespace().any(|w| w == jail.name) {
+                    actions.push(Planned::noted(
+                        Action::EditFile {
+                            path: host.rc_conf.clone(),
+                            edit: FileEdit::AddRcWord { name: "jail_list".into(), word: jail.name.clone() },
+                        },
+                        "rc.conf limits boot to jail_list; without this the jail would not start at boot",
+                    ));
+                }
+            }
+        }
+        for jail in recipe.jails.iter().filter(|j| j.start) {
+            let root = ctx.layout.root(&jail.name);
+            let start = Action::StartJail { conf: host.jail_conf.clone(), jail: jail.name.clone(), root };
+            if !world.is_running(&jail.name) {
+                actions.push(Planned::noted(
+                    start,
+                    "article: service jail start — that starts every jail in the file; thinjail starts its own",
+                ));
+            } else if changed.contains(&jail.name) {
+                actions.push(Planned::noted(
+                    Action::StopJail { conf: host.jail_conf.clone(), jail: jail.name.clone() },
+                    "its jail.conf entry changed: restart it to apply",
+                ));
+                actions.push(Planned::new(start));
+            }
+        }
+        Ok(actions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recipe() -> Recipe {
+        Recipe::from_ron(
+            r#"(host: (interface: "em0"), releases: [(name: "13.1-RELEASE")], jail_params: {"allow.raw_sockets": true},
+                jails: [(name: "thinjail0", release: "13.1-RELEASE", ip4: ["192.168.1.70"])])"#,
+            "test",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn block_carries_the_articles_settings() {
+        let recipe = recipe();
+        let block = jail_block(&recipe, &recipe.jails[0]);
+        assert_eq!(
+            block,
+            "thinjail0 {\n    host.hostname = \"thinjail0\";\n    path = \"/usr/local/jails/.mountpoints/thinjail0\";\n    \
+             mount.fstab = \"/usr/local/jails/thinjail0/fstab\";\n    exec.start = \"/bin/sh /etc/rc\";\n    \
+             exec.stop = \"/bin/sh /etc/rc.shutdown\";\n    exec.clean;\n    mount.devfs;\n    devfs_ruleset = 4;\n    \
+             enforce_statfs = 2;\n    interface = \"em0\";\n    ip4.addr = 192.168.1.70;\n    allow.raw_sockets;\n}\n"
+        );
+    }
+
+    #[test]
+    fn admin_jail_with_the_same_name_is_refused() {
+        let recipe = recipe();
+        let mut world = World::empty();
+        world.set_path(
+            &recipe.host.jail_conf,
+            PathState::File { contents: Some("thinjail0 { path = \"/elsewhere\"; persist; }\n".into()) },
+        );
+        let error = RcConfStage.plan(&StageContext::new(&recipe), &world).unwrap_err();
+        assert!(error.to_string().contains("does not manage"), "{error}");
+    }
+
+    #[test]
+    fn jail_list_gets_our_jail() {
+        let recipe = recipe();
+        let mut world = World::empty();
+        world.set_path(
+            &recipe.host.rc_conf,
+            PathState::File { contents: Some("jail_enable=\"YES\"\njail_list=\"web\"\n".into()) },
+        );
+        let plan = RcConfStage.plan(&StageContext::new(&recipe), &world).unwrap();
+        assert!(plan.iter().any(|p| p.action.sh_lines() == ["sysrc -f /etc/rc.conf jail_list+=thinjail0"]));
+        assert!(!plan.iter().any(|p| p.action.describe().contains("jail_enable")));
+    }
+}
