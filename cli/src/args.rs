@@ -22,7 +22,8 @@ pub struct Cli {
     pub command: Command,
 }
 
-const AFTER_HELP: &str = "RECIPE is a recipe file or a built-in recipe name (see `thinjail recipes`); \
+const AFTER_HELP: &str =
+    "RECIPE is a recipe file or a built-in recipe name (see `thinjail recipes`); \
 the built-in `default` when omitted.\n\
 Exit status follows sysexits(3): 0 ok, 1 a host command failed, 64 usage, 65 bad recipe, \
 66 missing file, 69 host cannot be observed, 75 another thinjail is running, 77 not root, \

@@ -28,16 +28,31 @@ pub const CONFIG: u8 = 78;
 /// Every status with its meaning, for `thinjail(8)` and `--help`.
 pub const TABLE: [(u8, &str); 12] = [
     (OK, "success (also: nothing to do)"),
-    (FAILURE, "a host command failed; the message names it, its status and stderr"),
+    (
+        FAILURE,
+        "a host command failed; the message names it, its status and stderr",
+    ),
     (USAGE, "command line usage error"),
-    (DATAERR, "the recipe is invalid; every problem is listed with its field"),
-    (NOINPUT, "the recipe file or a plugin library does not exist"),
-    (UNAVAILABLE, "the host cannot be observed (zfs, mount or jls failed)"),
+    (
+        DATAERR,
+        "the recipe is invalid; every problem is listed with its field",
+    ),
+    (
+        NOINPUT,
+        "the recipe file or a plugin library does not exist",
+    ),
+    (
+        UNAVAILABLE,
+        "the host cannot be observed (zfs, mount or jls failed)",
+    ),
     (SOFTWARE, "internal error"),
     (CANTCREAT, "a file could not be written"),
     (TEMPFAIL, "another thinjail is running on this host"),
     (NOPERM, "not running as root"),
-    (CONFIG, "the host's state conflicts with the recipe; nothing was changed"),
+    (
+        CONFIG,
+        "the host's state conflicts with the recipe; nothing was changed",
+    ),
     (2, "reserved"),
 ];
 
@@ -59,7 +74,10 @@ impl fmt::Display for CliError {
 impl CliError {
     /// An error with status `code`.
     pub fn new(code: u8, error: impl Into<anyhow::Error>) -> Self {
-        CliError { code, error: error.into() }
+        CliError {
+            code,
+            error: error.into(),
+        }
     }
 
     /// An error from a message.

@@ -39,7 +39,9 @@ where
         Err(e) => {
             let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => exit::OK,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    exit::OK
+                }
                 _ => exit::USAGE,
             };
         }
@@ -71,11 +73,22 @@ fn init_logging(verbose: u8) {
 fn dispatch(env: &Environment, cli: &Cli) -> Result<u8, exit::CliError> {
     let plugins = &cli.plugins;
     match &cli.command {
-        Command::Plan { recipe, format, fresh } => commands::plan(env, plugins, &recipe.recipe, *format, *fresh),
-        Command::Apply { recipe, yes, wait, json } => commands::apply(env, plugins, &recipe.recipe, *yes, *wait, *json),
+        Command::Plan {
+            recipe,
+            format,
+            fresh,
+        } => commands::plan(env, plugins, &recipe.recipe, *format, *fresh),
+        Command::Apply {
+            recipe,
+            yes,
+            wait,
+            json,
+        } => commands::apply(env, plugins, &recipe.recipe, *yes, *wait, *json),
         Command::Check { recipe } => commands::check(env, plugins, recipe),
         Command::Recipes { json } => commands::recipes(*json),
-        Command::Stages { recipe, json } => commands::stages(env, plugins, recipe.as_deref(), *json),
+        Command::Stages { recipe, json } => {
+            commands::stages(env, plugins, recipe.as_deref(), *json)
+        }
         Command::Init { path, from, force } => commands::init(path, from, *force),
     }
 }

@@ -11,9 +11,14 @@ pub fn loader(_extra: &[PathBuf]) -> Box<dyn StageLoader> {
 }
 
 /// The stages offered by the libraries given with `--plugin`: (name, summary, source).
-pub fn describe(extra: &[PathBuf]) -> Result<Vec<(String, String, thinjail_core::pipeline::StageSource)>, String> {
+pub fn describe(
+    extra: &[PathBuf],
+) -> Result<Vec<(String, String, thinjail_core::pipeline::StageSource)>, String> {
     match extra.first() {
         None => Ok(Vec::new()),
-        Some(path) => Err(format!("cannot load plugin {}: this build does not load plugins yet", path.display())),
+        Some(path) => Err(format!(
+            "cannot load plugin {}: this build does not load plugins yet",
+            path.display()
+        )),
     }
 }

@@ -31,17 +31,21 @@ impl Progress for Bars {
             Some(total) => {
                 let bar = ProgressBar::new(total);
                 bar.set_style(
-                    ProgressStyle::with_template("{msg}\n  [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
+                    ProgressStyle::with_template(
+                        "{msg}\n  [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
                 );
                 bar
             }
             None => {
                 let bar = ProgressBar::new_spinner();
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner} {msg}\n  {bytes} {bytes_per_sec} {elapsed}")
-                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    ProgressStyle::with_template(
+                        "{spinner} {msg}\n  {bytes} {bytes_per_sec} {elapsed}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
                 bar
             }
@@ -87,6 +91,11 @@ impl ProgressTask for LogTask {
     }
     fn finish(&self) {
         let bytes = self.bytes.lock().map(|b| *b).unwrap_or(0);
-        tracing::info!(bytes, seconds = self.started.elapsed().as_secs_f64(), "done: {}", self.label);
+        tracing::info!(
+            bytes,
+            seconds = self.started.elapsed().as_secs_f64(),
+            "done: {}",
+            self.label
+        );
     }
 }

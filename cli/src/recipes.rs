@@ -52,21 +52,32 @@ pub fn load(spec: &str) -> Result<Loaded, CliError> {
     let looks_like_path = spec.contains('/') || spec.ends_with(".ron") || Path::new(spec).is_file();
     if !looks_like_path {
         if let Some(builtin) = builtin(spec) {
-            return parse(builtin.text.to_string(), format!("builtin:{}", builtin.name));
+            return parse(
+                builtin.text.to_string(),
+                format!("builtin:{}", builtin.name),
+            );
         }
         let names: Vec<&str> = BUILTIN.iter().map(|r| r.name).collect();
         return Err(CliError::msg(
             NOINPUT,
-            format!("no recipe file {spec:?} and no built-in recipe of that name (built-ins: {})", names.join(", ")),
+            format!(
+                "no recipe file {spec:?} and no built-in recipe of that name (built-ins: {})",
+                names.join(", ")
+            ),
         ));
     }
-    let text = std::fs::read_to_string(spec).map_err(|e| CliError::msg(NOINPUT, format!("cannot read recipe {spec}: {e}")))?;
+    let text = std::fs::read_to_string(spec)
+        .map_err(|e| CliError::msg(NOINPUT, format!("cannot read recipe {spec}: {e}")))?;
     parse(text, spec.to_string())
 }
 
 fn parse(text: String, origin: String) -> Result<Loaded, CliError> {
     match Recipe::from_ron(&text, &origin) {
-        Ok(recipe) => Ok(Loaded { recipe, origin, text }),
+        Ok(recipe) => Ok(Loaded {
+            recipe,
+            origin,
+            text,
+        }),
         Err(errors) => Err(recipe_errors(errors)),
     }
 }

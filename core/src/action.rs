@@ -300,7 +300,9 @@ impl Command {
     /// The program each process of this command runs.
     pub fn programs(&self) -> Vec<&str> {
         match self {
-            Command::Run { argv } | Command::ReadFrom { argv, .. } | Command::WriteTo { argv, .. } => {
+            Command::Run { argv }
+            | Command::ReadFrom { argv, .. }
+            | Command::WriteTo { argv, .. } => {
                 argv.first().map(String::as_str).into_iter().collect()
             }
             Command::Pipe { left, right } => left
@@ -363,7 +365,10 @@ fn sh_path(path: &Path) -> String {
 
 /// A sibling of `path` used while it is being written: `<path>.part`.
 pub fn partial_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".part");
     path.with_file_name(name)
 }
@@ -374,7 +379,11 @@ impl Action {
         use Action::*;
         let cmds = |c: Vec<Command>| Execution::Commands(c);
         match self {
-            CreateDataset { dataset, mountpoint, parents } => {
+            CreateDataset {
+                dataset,
+                mountpoint,
+                parents,
+            } => {
                 let mut argv = vec!["zfs".to_string(), "create".to_string()];
                 if *parents {
                     argv.push("-p".into());
@@ -410,28 +419,63 @@ impl Action {
                 "-r".into(),
                 format!("{dataset}@{snapshot}"),
             ])]),
-            SendReceive { dataset, snapshot, target } => cmds(vec![Command::Pipe {
+            SendReceive {
+                dataset,
+                snapshot,
+                target,
+            } => cmds(vec![Command::Pipe {
                 left: vec!["zfs".into(), "send".into(), format!("{dataset}@{snapshot}")],
                 right: vec!["zfs".into(), "receive".into(), target.clone()],
             }]),
-            Clone { dataset, snapshot, target } => cmds(vec![Command::run([
+            Clone {
+                dataset,
+                snapshot,
+                target,
+            } => cmds(vec![Command::run([
                 "zfs".to_string(),
                 "clone".into(),
                 format!("{dataset}@{snapshot}"),
                 target.clone(),
             ])]),
-            SetProperty { dataset, property, value } => cmds(vec![Command::run([
+            SetProperty {
+                dataset,
+                property,
+                value,
+            } => cmds(vec![Command::run([
                 "zfs".to_string(),
                 "set".into(),
                 format!("{property}={value}"),
                 dataset.clone(),
             ])]),
-            MakeDir { path } => cmds(vec![Command::run(["mkdir".to_string(), "-p".into(), s(path)])]),
-            CopyTree { from, to } => cmds(vec![Command::run(["cp".to_string(), "-RPp".into(), s(from), s(to)])]),
+            MakeDir { path } => cmds(vec![Command::run([
+                "mkdir".to_string(),
+                "-p".into(),
+                s(path),
+            ])]),
+            CopyTree { from, to } => cmds(vec![Command::run([
+                "cp".to_string(),
+                "-RPp".into(),
+                s(from),
+                s(to),
+            ])]),
             Rename { from, to } => cmds(vec![Command::run(["mv".to_string(), s(from), s(to)])]),
-            Symlink { link, target } => cmds(vec![Command::run(["ln".to_string(), "-s".into(), s(target), s(link)])]),
-            ClearFlags { path } => cmds(vec![Command::run(["chflags".to_string(), "-R".into(), "noschg".into(), s(path)])]),
-            Remove { path } => cmds(vec![Command::run(["rm".to_string(), "-rf".into(), s(path)])]),
+            Symlink { link, target } => cmds(vec![Command::run([
+                "ln".to_string(),
+                "-s".into(),
+                s(target),
+                s(link),
+            ])]),
+            ClearFlags { path } => cmds(vec![Command::run([
+                "chflags".to_string(),
+                "-R".into(),
+                "noschg".into(),
+                s(path),
+            ])]),
+            Remove { path } => cmds(vec![Command::run([
+                "rm".to_string(),
+                "-rf".into(),
+                s(path),
+            ])]),
             Download { url, dest } => {
                 let part = partial_path(dest);
                 cmds(vec![
@@ -443,10 +487,21 @@ impl Action {
                 ])
             }
             Extract { archive, dest } => cmds(vec![Command::ReadFrom {
-                argv: vec!["tar".into(), "-xpf".into(), "-".into(), "-C".into(), s(dest)],
+                argv: vec![
+                    "tar".into(),
+                    "-xpf".into(),
+                    "-".into(),
+                    "-C".into(),
+                    s(dest),
+                ],
                 stdin: archive.clone(),
             }]),
-            Bsdinstall { dest, distdir, distsite, sets } => {
+            Bsdinstall {
+                dest,
+                distdir,
+                distsite,
+                sets,
+            } => {
                 let mut argv = vec![
                     "env".to_string(),
                     "nonInteractive=YES".into(),
@@ -459,15 +514,31 @@ impl Action {
                 argv.extend(["bsdinstall".to_string(), "jail".into(), s(dest)]);
                 cmds(vec![Command::run(argv)])
             }
-            StartJail { conf, jail, .. } => cmds(vec![Command::run(["jail".to_string(), "-f".into(), s(conf), "-c".into(), jail.clone()])]),
-            StopJail { conf, jail } => cmds(vec![Command::run(["jail".to_string(), "-f".into(), s(conf), "-r".into(), jail.clone()])]),
+            StartJail { conf, jail, .. } => cmds(vec![Command::run([
+                "jail".to_string(),
+                "-f".into(),
+                s(conf),
+                "-c".into(),
+                jail.clone(),
+            ])]),
+            StopJail { conf, jail } => cmds(vec![Command::run([
+                "jail".to_string(),
+                "-f".into(),
+                s(conf),
+                "-r".into(),
+                jail.clone(),
+            ])]),
             ExecInJail { jail, argv } => {
                 let mut full = vec!["jexec".to_string(), "-l".into(), jail.clone()];
                 full.extend(argv.iter().cloned());
                 cmds(vec![Command::run(full)])
             }
             Unmount { path } => cmds(vec![Command::run(["umount".to_string(), s(path)])]),
-            FreebsdUpdate { base, workdir, release } => cmds(vec![Command::run([
+            FreebsdUpdate {
+                base,
+                workdir,
+                release,
+            } => cmds(vec![Command::run([
                 "env".to_string(),
                 "PAGER=cat".into(),
                 "freebsd-update".into(),
@@ -488,7 +559,9 @@ impl Action {
                 "-t".into(),
                 s(tarball),
             ])]),
-            RelinkSymlinks { .. } | WriteFile { .. } | EditFile { .. } | VerifyChecksum { .. } => Execution::Native,
+            RelinkSymlinks { .. } | WriteFile { .. } | EditFile { .. } | VerifyChecksum { .. } => {
+                Execution::Native
+            }
         }
     }
 
@@ -497,9 +570,18 @@ impl Action {
         use Action::*;
         match self {
             RelinkSymlinks { tree, was, now } => {
-                vec![format!("thinjail_relink {} {} {}", sh_path(tree), sh_path(was), sh_path(now))]
+                vec![format!(
+                    "thinjail_relink {} {} {}",
+                    sh_path(tree),
+                    sh_path(was),
+                    sh_path(now)
+                )]
             }
-            WriteFile { path, contents, mode } => {
+            WriteFile {
+                path,
+                contents,
+                mode,
+            } => {
                 let mut lines = heredoc(&format!("cat > {}", sh_path(path)), contents);
                 if *mode != 0o644 {
                     lines.push(format!("chmod {mode:o} {}", sh_path(path)));
@@ -508,25 +590,52 @@ impl Action {
             }
             EditFile { path, edit } => match edit {
                 FileEdit::SetRcVar { name, value } => {
-                    vec![quote::sh_command(&["sysrc".to_string(), "-f".into(), s(path), format!("{name}={value}")])]
+                    vec![quote::sh_command(&[
+                        "sysrc".to_string(),
+                        "-f".into(),
+                        s(path),
+                        format!("{name}={value}"),
+                    ])]
                 }
                 FileEdit::AddRcWord { name, word } => {
-                    vec![quote::sh_command(&["sysrc".to_string(), "-f".into(), s(path), format!("{name}+={word}")])]
+                    vec![quote::sh_command(&[
+                        "sysrc".to_string(),
+                        "-f".into(),
+                        s(path),
+                        format!("{name}+={word}"),
+                    ])]
                 }
                 FileEdit::RemoveRcWord { name, word } => {
-                    vec![quote::sh_command(&["sysrc".to_string(), "-f".into(), s(path), format!("{name}-={word}")])]
+                    vec![quote::sh_command(&[
+                        "sysrc".to_string(),
+                        "-f".into(),
+                        s(path),
+                        format!("{name}-={word}"),
+                    ])]
                 }
                 FileEdit::SetBlock { id, content } => heredoc(
                     &format!("thinjail_set_block {} {}", sh_path(path), quote::sh(id)),
                     content,
                 ),
                 FileEdit::RemoveBlock { id } => {
-                    vec![format!("thinjail_remove_block {} {}", sh_path(path), quote::sh(id))]
+                    vec![format!(
+                        "thinjail_remove_block {} {}",
+                        sh_path(path),
+                        quote::sh(id)
+                    )]
                 }
             },
-            VerifyChecksum { file, manifest, delete_bad } => {
+            VerifyChecksum {
+                file,
+                manifest,
+                delete_bad,
+            } => {
                 let keep = if *delete_bad { "" } else { " keep" };
-                vec![format!("thinjail_verify {} {}{keep}", sh_path(file), sh_path(manifest))]
+                vec![format!(
+                    "thinjail_verify {} {}{keep}",
+                    sh_path(file),
+                    sh_path(manifest)
+                )]
             }
             _ => match self.execution() {
                 Execution::Commands(commands) => commands.iter().map(Command::render).collect(),
@@ -540,8 +649,14 @@ impl Action {
         match self {
             Action::RelinkSymlinks { .. } => Some(ShHelper::Relink),
             Action::VerifyChecksum { .. } => Some(ShHelper::Verify),
-            Action::EditFile { edit: FileEdit::SetBlock { .. }, .. } => Some(ShHelper::SetBlock),
-            Action::EditFile { edit: FileEdit::RemoveBlock { .. }, .. } => Some(ShHelper::RemoveBlock),
+            Action::EditFile {
+                edit: FileEdit::SetBlock { .. },
+                ..
+            } => Some(ShHelper::SetBlock),
+            Action::EditFile {
+                edit: FileEdit::RemoveBlock { .. },
+                ..
+            } => Some(ShHelper::RemoveBlock),
             _ => None,
         }
     }
@@ -550,22 +665,43 @@ impl Action {
     pub fn describe(&self) -> String {
         use Action::*;
         match self {
-            CreateDataset { dataset, mountpoint: Some(mp), .. } => {
+            CreateDataset {
+                dataset,
+                mountpoint: Some(mp),
+                ..
+            } => {
                 format!("create dataset {dataset} mounted at {}", s(mp))
             }
             CreateDataset { dataset, .. } => format!("create dataset {dataset}"),
-            DestroyDataset { dataset, recursive: true } => {
+            DestroyDataset {
+                dataset,
+                recursive: true,
+            } => {
                 format!("destroy dataset {dataset} with its children and snapshots")
             }
             DestroyDataset { dataset, .. } => format!("destroy dataset {dataset}"),
             Snapshot { dataset, snapshot } => format!("snapshot {dataset}@{snapshot}"),
-            DestroySnapshot { dataset, snapshot } => format!("destroy snapshot {dataset}@{snapshot}"),
+            DestroySnapshot { dataset, snapshot } => {
+                format!("destroy snapshot {dataset}@{snapshot}")
+            }
             Rollback { dataset, snapshot } => format!("roll {dataset} back to @{snapshot}"),
-            SendReceive { dataset, snapshot, target } => {
+            SendReceive {
+                dataset,
+                snapshot,
+                target,
+            } => {
                 format!("copy {dataset}@{snapshot} to new dataset {target} (send/receive)")
             }
-            Clone { dataset, snapshot, target } => format!("clone {dataset}@{snapshot} as {target}"),
-            SetProperty { dataset, property, value } => format!("set {property}={value} on {dataset}"),
+            Clone {
+                dataset,
+                snapshot,
+                target,
+            } => format!("clone {dataset}@{snapshot} as {target}"),
+            SetProperty {
+                dataset,
+                property,
+                value,
+            } => format!("set {property}={value} on {dataset}"),
             MakeDir { path } => format!("make directory {}", s(path)),
             CopyTree { from, to } => format!("copy {} to {}", s(from), s(to)),
             Rename { from, to } => format!("rename {} to {}", s(from), s(to)),
@@ -582,23 +718,37 @@ impl Action {
                 format!("write {} ({} lines)", s(path), contents.lines().count())
             }
             EditFile { path, edit } => match edit {
-                FileEdit::SetRcVar { name, value } => format!("set {name}={} in {}", quote::rc_conf(value), s(path)),
-                FileEdit::AddRcWord { name, word } => format!("add {word} to {name} in {}", s(path)),
-                FileEdit::RemoveRcWord { name, word } => format!("remove {word} from {name} in {}", s(path)),
-                FileEdit::SetBlock { id, .. } => format!("write thinjail's {id} entry in {}", s(path)),
-                FileEdit::RemoveBlock { id } => format!("remove thinjail's {id} entry from {}", s(path)),
+                FileEdit::SetRcVar { name, value } => {
+                    format!("set {name}={} in {}", quote::rc_conf(value), s(path))
+                }
+                FileEdit::AddRcWord { name, word } => {
+                    format!("add {word} to {name} in {}", s(path))
+                }
+                FileEdit::RemoveRcWord { name, word } => {
+                    format!("remove {word} from {name} in {}", s(path))
+                }
+                FileEdit::SetBlock { id, .. } => {
+                    format!("write thinjail's {id} entry in {}", s(path))
+                }
+                FileEdit::RemoveBlock { id } => {
+                    format!("remove thinjail's {id} entry from {}", s(path))
+                }
             },
             Download { url, dest } => format!("download {url} to {}", s(dest)),
             VerifyChecksum { file, manifest, .. } => {
                 format!("verify SHA-256 of {} against {}", s(file), s(manifest))
             }
             Extract { archive, dest } => format!("extract {} into {}", s(archive), s(dest)),
-            Bsdinstall { dest, sets, .. } => format!("bsdinstall jail {} ({})", s(dest), sets.join(" ")),
+            Bsdinstall { dest, sets, .. } => {
+                format!("bsdinstall jail {} ({})", s(dest), sets.join(" "))
+            }
             StartJail { jail, .. } => format!("start jail {jail}"),
             StopJail { jail, .. } => format!("stop jail {jail}"),
             ExecInJail { jail, argv } => format!("run in jail {jail}: {}", quote::sh_command(argv)),
             Unmount { path } => format!("unmount {}", s(path)),
-            FreebsdUpdate { base, release, .. } => format!("freebsd-update {} ({release})", s(base)),
+            FreebsdUpdate { base, release, .. } => {
+                format!("freebsd-update {} ({release})", s(base))
+            }
             Etcupdate { root, tarball } => format!("merge {}/etc with {}", s(root), s(tarball)),
         }
     }
@@ -615,17 +765,25 @@ impl Action {
             ..Touches::default()
         };
         match self {
-            CreateDataset { dataset, mountpoint, .. } => Touches {
+            CreateDataset {
+                dataset,
+                mountpoint,
+                ..
+            } => Touches {
                 datasets: vec![dataset.clone()],
                 paths: mountpoint.iter().cloned().collect(),
                 jails: vec![],
             },
-            DestroyDataset { dataset, .. } | SetProperty { dataset, .. } => datasets(vec![dataset.clone()]),
-            Snapshot { dataset, snapshot } | DestroySnapshot { dataset, snapshot } | Rollback { dataset, snapshot } => {
-                datasets(vec![format!("{dataset}@{snapshot}")])
+            DestroyDataset { dataset, .. } | SetProperty { dataset, .. } => {
+                datasets(vec![dataset.clone()])
             }
+            Snapshot { dataset, snapshot }
+            | DestroySnapshot { dataset, snapshot }
+            | Rollback { dataset, snapshot } => datasets(vec![format!("{dataset}@{snapshot}")]),
             SendReceive { target, .. } | Clone { target, .. } => datasets(vec![target.clone()]),
-            MakeDir { path } | ClearFlags { path } | Remove { path } | Unmount { path } => paths(vec![path]),
+            MakeDir { path } | ClearFlags { path } | Remove { path } | Unmount { path } => {
+                paths(vec![path])
+            }
             CopyTree { to, .. } => paths(vec![to]),
             Rename { from, to } => paths(vec![from, to]),
             Symlink { link, .. } => paths(vec![link]),
@@ -635,8 +793,14 @@ impl Action {
                 paths: vec![dest.clone(), partial_path(dest)],
                 ..Touches::default()
             },
-            VerifyChecksum { file, delete_bad: true, .. } => paths(vec![file]),
-            VerifyChecksum { delete_bad: false, .. } => Touches::default(),
+            VerifyChecksum {
+                file,
+                delete_bad: true,
+                ..
+            } => paths(vec![file]),
+            VerifyChecksum {
+                delete_bad: false, ..
+            } => Touches::default(),
             Extract { dest, .. } => paths(vec![dest]),
             Bsdinstall { dest, distdir, .. } => paths(vec![dest, distdir]),
             StartJail { jail, .. } | StopJail { jail, .. } | ExecInJail { jail, .. } => Touches {
@@ -652,7 +816,11 @@ impl Action {
     pub fn apply_to(&self, world: &mut World) {
         use Action::*;
         match self {
-            CreateDataset { dataset, mountpoint, parents } => {
+            CreateDataset {
+                dataset,
+                mountpoint,
+                parents,
+            } => {
                 if *parents {
                     let parts: Vec<&str> = dataset.split('/').collect();
                     for end in 1..parts.len() {
@@ -668,16 +836,28 @@ impl Action {
                 world.datasets.remove(&format!("{dataset}@{snapshot}"));
             }
             Rollback { dataset, snapshot } => world.remove_snapshots_after(dataset, snapshot),
-            SendReceive { dataset, snapshot, target } => {
+            SendReceive {
+                dataset,
+                snapshot,
+                target,
+            } => {
                 world.add_filesystem(target, None, None);
                 world.add_snapshot(target, snapshot);
                 copy_dataset_contents(world, dataset, target);
             }
-            Clone { dataset, snapshot, target } => {
+            Clone {
+                dataset,
+                snapshot,
+                target,
+            } => {
                 world.add_filesystem(target, None, Some(&format!("{dataset}@{snapshot}")));
                 copy_dataset_contents(world, dataset, target);
             }
-            SetProperty { dataset, property, value } => {
+            SetProperty {
+                dataset,
+                property,
+                value,
+            } => {
                 if property == "mountpoint" {
                     if let Some(ds) = world.datasets.get_mut(dataset) {
                         ds.mountpoint = Some(PathBuf::from(value));
@@ -690,7 +870,12 @@ impl Action {
                 world.copy_tree(from, to);
                 world.remove_tree(from);
             }
-            Symlink { link, target } => world.set_path(link, PathState::Symlink { target: target.clone() }),
+            Symlink { link, target } => world.set_path(
+                link,
+                PathState::Symlink {
+                    target: target.clone(),
+                },
+            ),
             Remove { path } => world.remove_tree(path),
             WriteFile { path, contents, .. } => world.set_path(
                 path,
@@ -701,7 +886,12 @@ impl Action {
             EditFile { path, edit } => {
                 let current = world.file_contents(path).unwrap_or("");
                 let edited = edit.apply(current);
-                world.set_path(path, PathState::File { contents: Some(edited) });
+                world.set_path(
+                    path,
+                    PathState::File {
+                        contents: Some(edited),
+                    },
+                );
             }
             Download { dest, .. } => world.set_path(dest, PathState::File { contents: None }),
             Extract { dest, .. } | Bsdinstall { dest, .. } => {
@@ -723,7 +913,9 @@ impl Action {
             }
             StopJail { jail, .. } => {
                 if let Some(running) = world.jails.remove(jail) {
-                    world.mounts.retain(|m| !m.target.starts_with(&running.path));
+                    world
+                        .mounts
+                        .retain(|m| !m.target.starts_with(&running.path));
                 }
             }
             Unmount { path } => world.mounts.retain(|m| &m.target != path),
@@ -778,7 +970,10 @@ mod tests {
             mountpoint: Some("/usr/local/jails".into()),
             parents: false,
         };
-        assert_eq!(a.sh_lines(), ["zfs create -o mountpoint=/usr/local/jails zroot/jails"]);
+        assert_eq!(
+            a.sh_lines(),
+            ["zfs create -o mountpoint=/usr/local/jails zroot/jails"]
+        );
         let a = Action::SendReceive {
             dataset: "zroot/jails/base/13.1-RELEASE-template".into(),
             snapshot: "gold".into(),
@@ -794,11 +989,16 @@ mod tests {
     fn actions_round_trip_through_json() {
         let a = Action::EditFile {
             path: "/etc/rc.conf".into(),
-            edit: FileEdit::SetRcVar { name: "jail_enable".into(), value: "YES".into() },
+            edit: FileEdit::SetRcVar {
+                name: "jail_enable".into(),
+                value: "YES".into(),
+            },
         };
         let json = serde_json::to_string(&a).unwrap();
         assert_eq!(serde_json::from_str::<Action>(&json).unwrap(), a);
-        assert!(serde_json::from_str::<Action>(r#"{"action":"remove","path":"/x","extra":1}"#).is_err());
+        assert!(
+            serde_json::from_str::<Action>(r#"{"action":"remove","path":"/x","extra":1}"#).is_err()
+        );
     }
 
     #[test]

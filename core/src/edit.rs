@@ -80,7 +80,8 @@ impl FileEdit {
             }
             FileEdit::RemoveRcWord { name, word } => match rc_var(text, name) {
                 Some(current) if current.split_whitespace().any(|w| w == word) => {
-                    let kept: Vec<&str> = current.split_whitespace().filter(|w| w != word).collect();
+                    let kept: Vec<&str> =
+                        current.split_whitespace().filter(|w| w != word).collect();
                     set_rc_var(text, name, &kept.join(" "))
                 }
                 _ => text.to_string(),
@@ -94,20 +95,21 @@ impl FileEdit {
 /// The value of the last assignment to `name` in an rc.conf(5)-style text, as sh reads it.
 pub fn rc_var(text: &str, name: &str) -> Option<String> {
     text.lines()
-        .filter_map(|line| rc_assignment(line, name))
-        .last()
-        .map(|raw| quote::unquote_rc_conf(raw))
+        .rev()
+        .find_map(|line| rc_assignment(line, name))
+        .map(quote::unquote_rc_conf)
 }
 
 fn rc_assignment<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    line.trim_start()
-        .strip_prefix(name)?
-        .strip_prefix('=')
+    line.trim_start().strip_prefix(name)?.strip_prefix('=')
 }
 
 /// Whether rc.subr(8)'s `checkyesno` would call `value` true.
 pub fn is_yes(value: &str) -> bool {
-    matches!(value.to_ascii_lowercase().as_str(), "yes" | "true" | "on" | "1")
+    matches!(
+        value.to_ascii_lowercase().as_str(),
+        "yes" | "true" | "on" | "1"
+    )
 }
 
 /// Sets `name` like sysrc(8): the last assignment is rewritten in place, others kept;
@@ -261,35 +263,81 @@ mod tests {
     #[test]
     fn rc_vars_are_set_in_place_like_sysrc() {
         let text = "# admin\nhostname=\"h\"\njail_enable=\"NO\"\nsshd_enable=\"YES\"";
-        let edited = FileEdit::SetRcVar { name: "jail_enable".into(), value: "YES".into() }.apply(text);
-        assert_eq!(edited, "# admin\nhostname=\"h\"\njail_enable=\"YES\"\nsshd_enable=\"YES\"");
-        let appended = FileEdit::SetRcVar { name: "jail_enable".into(), value: "YES".into() }.apply("# admin");
+        let edited = FileEdit::SetRcVar {
+            name: "jail_enable".into(),
+            value: "YES".into(),
+        }
+        .apply(text);
+        assert_eq!(
+            edited,
+            "# admin\nhostname=\"h\"\njail_enable=\"YES\"\nsshd_enable=\"YES\""
+        );
+        let appended = FileEdit::SetRcVar {
+            name: "jail_enable".into(),
+            value: "YES".into(),
+        }
+        .apply("# admin");
         assert_eq!(appended, "# admin\njail_enable=\"YES\"\n");
         assert_eq!(rc_var(&appended, "jail_enable").as_deref(), Some("YES"));
-        assert_eq!(rc_var("jail_list=\"a b\" # c", "jail_list").as_deref(), Some("a b"));
+        assert_eq!(
+            rc_var("jail_list=\"a b\" # c", "jail_list").as_deref(),
+            Some("a b")
+        );
     }
 
     #[test]
     fn rc_words() {
         let text = "jail_list=\"web db\"\n";
-        let added = FileEdit::AddRcWord { name: "jail_list".into(), word: "t0".into() }.apply(text);
+        let added = FileEdit::AddRcWord {
+            name: "jail_list".into(),
+            word: "t0".into(),
+        }
+        .apply(text);
         assert_eq!(added, "jail_list=\"web db t0\"\n");
-        assert_eq!(FileEdit::AddRcWord { name: "jail_list".into(), word: "t0".into() }.apply(&added), added);
-        let removed = FileEdit::RemoveRcWord { name: "jail_list".into(), word: "web".into() }.apply(&added);
+        assert_eq!(
+            FileEdit::AddRcWord {
+                name: "jail_list".into(),
+                word: "t0".into()
+            }
+            .apply(&added),
+            added
+        );
+        let removed = FileEdit::RemoveRcWord {
+            name: "jail_list".into(),
+            word: "web".into(),
+        }
+        .apply(&added);
         assert_eq!(removed, "jail_list=\"db t0\"\n");
     }
 
     #[test]
     fn blocks_are_replaced_in_place_and_the_rest_kept() {
         let admin = "mine {\n  path = \"/x\";\n}\n";
-        let one = FileEdit::SetBlock { id: "jail a".into(), content: "a {\n}\n".into() }.apply(admin);
-        assert_eq!(one, format!("{admin}# BEGIN thinjail jail a\na {{\n}}\n# END thinjail jail a\n"));
+        let one = FileEdit::SetBlock {
+            id: "jail a".into(),
+            content: "a {\n}\n".into(),
+        }
+        .apply(admin);
+        assert_eq!(
+            one,
+            format!("{admin}# BEGIN thinjail jail a\na {{\n}}\n# END thinjail jail a\n")
+        );
         let tail = "other {\n}\n";
         let with_tail = format!("{one}{tail}");
-        let two = FileEdit::SetBlock { id: "jail a".into(), content: "a {\n  x;\n}\n".into() }.apply(&with_tail);
+        let two = FileEdit::SetBlock {
+            id: "jail a".into(),
+            content: "a {\n  x;\n}\n".into(),
+        }
+        .apply(&with_tail);
         assert!(two.starts_with(admin) && two.ends_with(tail), "{two}");
         assert_eq!(find_block(&two, "jail a"), Some("a {\n  x;\n}\n"));
-        assert_eq!(FileEdit::RemoveBlock { id: "jail a".into() }.apply(&two), format!("{admin}{tail}"));
+        assert_eq!(
+            FileEdit::RemoveBlock {
+                id: "jail a".into()
+            }
+            .apply(&two),
+            format!("{admin}{tail}")
+        );
         assert_eq!(block_ids(&two, "jail ").collect::<Vec<_>>(), ["jail a"]);
     }
 
@@ -303,15 +351,27 @@ mod tests {
             Path::new("ssl/certs/ca.pem"),
             Path::new("../../../usr/share/certs/trusted/ca.pem"),
         );
-        assert_eq!(target.as_deref(), Some(Path::new("../../../../usr/share/certs/trusted/ca.pem")));
-        assert_eq!(relinked_target(was, now, Path::new("a/b"), Path::new("../c")), None);
-        assert_eq!(relinked_target(was, now, Path::new("a"), Path::new("/usr/x")), None);
+        assert_eq!(
+            target.as_deref(),
+            Some(Path::new("../../../../usr/share/certs/trusted/ca.pem"))
+        );
+        assert_eq!(
+            relinked_target(was, now, Path::new("a/b"), Path::new("../c")),
+            None
+        );
+        assert_eq!(
+            relinked_target(was, now, Path::new("a"), Path::new("/usr/x")),
+            None
+        );
         let local = relinked_target(
             Path::new("/usr/local"),
             Path::new("/skeleton/usr/local"),
             Path::new("lib/libfoo.so"),
             Path::new("../../lib/libfoo.so.1"),
         );
-        assert_eq!(local.as_deref(), Some(Path::new("../../../../usr/lib/libfoo.so.1")));
+        assert_eq!(
+            local.as_deref(),
+            Some(Path::new("../../../../usr/lib/libfoo.so.1"))
+        );
     }
 }

@@ -24,7 +24,9 @@ pub fn defined_jails(text: &str) -> Vec<(String, usize)> {
             b'#' => i = skip_to_line_end(bytes, i),
             b'/' if bytes.get(i + 1) == Some(&b'/') => i = skip_to_line_end(bytes, i),
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = text[i + 2..].find("*/").map_or(bytes.len(), |end| i + 2 + end + 2);
+                i = text[i + 2..]
+                    .find("*/")
+                    .map_or(bytes.len(), |end| i + 2 + end + 2);
             }
             b'"' | b'\'' => {
                 let start = i;
@@ -147,6 +149,109 @@ pub fn ordered_params(params: BTreeMap<String, ParamValue>) -> Vec<(String, Para
     ordered
 }
 
+/// Reads back the parameters of one block written by [`render_block`]: `name;` gives
+/// `"true"`, quoted values are unescaped, lists are joined with `,`.
+pub fn parse_block_params(block: &str) -> BTreeMap<String, String> {
+    let mut params = BTreeMap::new();
+    let body = block
+        .split_once('{')
+        .and_then(|(_, rest)| rest.rsplit_once('}'))
+        .map_or(block, |(body, _)| body);
+    for statement in split_statements(body) {
+        let statement = statement.trim();
+        if statement.is_empty() || statement.starts_with('#') || statement.starts_with("//") {
+            continue;
+        }
+        match statement.split_once('=') {
+            Some((name, value)) => {
+                let values: Vec<String> = split_list(value.trim())
+                    .iter()
+                    .map(|v| unquote(v.trim()))
+                    .collect();
+                params.insert(name.trim().to_string(), values.join(","));
+            }
+            None => {
+                params.insert(statement.to_string(), "true".to_string());
+            }
+        }
+    }
+    params
+}
+
+/// Splits on `;` outside double quotes.
+fn split_statements(body: &str) -> Vec<String> {
+    split_outside_quotes(body, ';')
+}
+
+fn split_list(value: &str) -> Vec<String> {
+    split_outside_quotes(value, ',')
+}
+
+fn split_outside_quotes(text: &str, separator: char) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut in_quotes = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if escaped {
+            current.push(c);
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if in_quotes => {
+                current.push(c);
+                escaped = true;
+            }
+            '"' => {
+                in_quotes = !in_quotes;
+                current.push(c);
+            }
+            c if c == separator && !in_quotes => parts.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    if !current.trim().is_empty() {
+        parts.push(current);
+    }
+    parts
+}
+
+/// Undoes [`quote::jail_conf`] (bare words are returned as they are).
+pub fn unquote(value: &str) -> String {
+    let Some(inner) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) else {
+        return value.to_string();
+    };
+    let mut out = String::new();
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some(d @ '0'..='7') => {
+                let mut code = d.to_digit(8).unwrap_or(0);
+                for _ in 0..2 {
+                    match chars.peek().and_then(|c| c.to_digit(8)) {
+                        Some(next) => {
+                            code = code * 8 + next;
+                            chars.next();
+                        }
+                        None => break,
+                    }
+                }
+                out.extend(char::from_u32(code));
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,13 +274,40 @@ mail{ ip4.addr = 1.2.3.4; }
     }
 
     #[test]
+    fn blocks_read_back() {
+        let params = vec![
+            ("path".to_string(), ParamValue::Text("/j/a b".into())),
+            ("exec.clean".to_string(), ParamValue::Flag(true)),
+            (
+                "exec.start".to_string(),
+                ParamValue::Text("/bin/sh -c \"echo $x; y\"\n".into()),
+            ),
+            (
+                "ip4.addr".to_string(),
+                ParamValue::List(vec!["10.0.0.1".into(), "10.0.0.2".into()]),
+            ),
+        ];
+        let parsed = parse_block_params(&render_block("j", &params));
+        assert_eq!(parsed["path"], "/j/a b");
+        assert_eq!(parsed["exec.clean"], "true");
+        assert_eq!(parsed["exec.start"], "/bin/sh -c \"echo $x; y\"\n");
+        assert_eq!(parsed["ip4.addr"], "10.0.0.1,10.0.0.2");
+    }
+
+    #[test]
     fn renders_the_articles_block_style() {
         let block = render_block(
             "thinjail0",
             &[
-                ("path".into(), ParamValue::Text("/usr/local/jails/.mountpoints/thinjail0".into())),
+                (
+                    "path".into(),
+                    ParamValue::Text("/usr/local/jails/.mountpoints/thinjail0".into()),
+                ),
                 ("exec.clean".into(), ParamValue::Flag(true)),
-                ("ip4.addr".into(), ParamValue::List(vec!["192.168.1.70".into()])),
+                (
+                    "ip4.addr".into(),
+                    ParamValue::List(vec!["192.168.1.70".into()]),
+                ),
                 ("x".into(), ParamValue::Text("a \"b\" $c".into())),
             ],
         );

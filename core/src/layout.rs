@@ -56,7 +56,9 @@ impl<'a> Layout<'a> {
 
     /// `/usr/local/jails/base/<REL>-base`.
     pub fn base_dir(&self, release: &str) -> PathBuf {
-        self.jails_dir().join("base").join(format!("{release}-base"))
+        self.jails_dir()
+            .join("base")
+            .join(format!("{release}-base"))
     }
 
     /// `zroot/jails/base/<REL>-template`.
@@ -141,7 +143,12 @@ impl<'a> Layout<'a> {
 
 /// Temporary files written next to a shared file (`/etc/jail.conf.thinjail-new`) belong to it.
 fn is_companion_of(path: &Path, file: &Path) -> bool {
-    match (path.parent(), path.file_name(), file.parent(), file.file_name()) {
+    match (
+        path.parent(),
+        path.file_name(),
+        file.parent(),
+        file.file_name(),
+    ) {
         (Some(dir), Some(name), Some(file_dir), Some(file_name)) => {
             dir == file_dir
                 && name
@@ -174,6 +181,9 @@ mod tests {
     fn link_targets_follow_the_articles_note() {
         assert_eq!(skeleton_link_target("etc"), "./skeleton/etc");
         assert_eq!(skeleton_link_target("usr/home"), "../skeleton/usr/home");
-        assert_eq!(skeleton_link_target("usr/local/etc"), "../../skeleton/usr/local/etc");
+        assert_eq!(
+            skeleton_link_target("usr/local/etc"),
+            "../../skeleton/usr/local/etc"
+        );
     }
 }

@@ -38,7 +38,12 @@ impl HostLock {
     /// Takes the lock at `path` for `purpose` (e.g. `apply article`). When another
     /// thinjail holds it: with `wait`, calls `on_wait` with the holder's description and
     /// blocks until it is free; without, returns [`LockError::Busy`].
-    pub fn acquire(path: &Path, purpose: &str, wait: bool, on_wait: &mut dyn FnMut(&str)) -> Result<Self, LockError> {
+    pub fn acquire(
+        path: &Path,
+        purpose: &str,
+        wait: bool,
+        on_wait: &mut dyn FnMut(&str),
+    ) -> Result<Self, LockError> {
         let io_error = |source: std::io::Error| LockError::Io {
             path: path.to_path_buf(),
             source,
@@ -61,7 +66,8 @@ impl HostLock {
                     return Err(LockError::Busy { holder });
                 }
                 on_wait(&holder);
-                Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| io_error(errno.into()))?
+                Flock::lock(file, FlockArg::LockExclusive)
+                    .map_err(|(_, errno)| io_error(errno.into()))?
             }
             Err((_, errno)) => return Err(io_error(errno.into())),
         };
@@ -96,7 +102,9 @@ mod tests {
         let path = dir.path().join("thinjail.lock");
         let first = HostLock::acquire(&path, "apply article", false, &mut |_| {}).unwrap();
         match HostLock::acquire(&path, "apply other", false, &mut |_| {}) {
-            Err(LockError::Busy { holder }) => assert!(holder.starts_with("apply article, pid "), "{holder}"),
+            Err(LockError::Busy { holder }) => {
+                assert!(holder.starts_with("apply article, pid "), "{holder}")
+            }
             other => panic!("expected Busy, got {:?}", other.err()),
         }
         drop(first);

@@ -46,7 +46,11 @@ impl std::fmt::Display for StageSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StageSource::Builtin { provider } => write!(f, "built-in ({provider})"),
-            StageSource::Plugin { path, plugin, version } => {
+            StageSource::Plugin {
+                path,
+                plugin,
+                version,
+            } => {
                 write!(f, "plugin {plugin} {version} ({})", path.display())
             }
         }
@@ -70,14 +74,22 @@ pub struct Pipeline {
 /// Loads a stage that is not built in (from a plugin): the cli provides one.
 pub trait StageLoader {
     /// The stage `entry.name` from `entry.plugin`, configured with `entry.config`.
-    fn load(&mut self, entry: &crate::recipe::StageEntry, recipe: &Recipe) -> Result<PipelineStage, String>;
+    fn load(
+        &mut self,
+        entry: &crate::recipe::StageEntry,
+        recipe: &Recipe,
+    ) -> Result<PipelineStage, String>;
 }
 
 /// A loader for programs without plugin support: every plugin stage is refused.
 pub struct NoPlugins;
 
 impl StageLoader for NoPlugins {
-    fn load(&mut self, entry: &crate::recipe::StageEntry, _recipe: &Recipe) -> Result<PipelineStage, String> {
+    fn load(
+        &mut self,
+        entry: &crate::recipe::StageEntry,
+        _recipe: &Recipe,
+    ) -> Result<PipelineStage, String> {
         Err(format!(
             "stage {} comes from a plugin, and this program cannot load plugins",
             entry.name
@@ -116,7 +128,10 @@ impl Pipeline {
 
     /// Builds the recipe's stage list: built-ins from the registry, others through
     /// `loader`. Problems name the recipe field (`stages[2].name`).
-    pub fn from_recipe(recipe: &Recipe, loader: &mut dyn StageLoader) -> Result<Self, Vec<RecipeError>> {
+    pub fn from_recipe(
+        recipe: &Recipe,
+        loader: &mut dyn StageLoader,
+    ) -> Result<Self, Vec<RecipeError>> {
         let mut stages = Vec::new();
         let mut errors = Vec::new();
         for (i, entry) in recipe.stages.iter().enumerate() {
@@ -124,12 +139,17 @@ impl Pipeline {
             if entry.plugin.is_some() {
                 match loader.load(entry, recipe) {
                     Ok(stage) => stages.push(stage),
-                    Err(problem) => errors.push(RecipeError::new(format!("{field}.plugin"), problem)),
+                    Err(problem) => {
+                        errors.push(RecipeError::new(format!("{field}.plugin"), problem))
+                    }
                 }
                 continue;
             }
             let Some(builtin) = builtin_stage(&entry.name) else {
-                let known: Vec<&str> = crate::stage::builtin_stages().iter().map(|s| s.name).collect();
+                let known: Vec<&str> = crate::stage::builtin_stages()
+                    .iter()
+                    .map(|s| s.name)
+                    .collect();
                 errors.push(RecipeError::new(
                     format!("{field}.name"),
                     format!(
@@ -205,7 +225,11 @@ impl Pipeline {
 }
 
 /// Refuses an action that touches anything the recipe does not manage.
-pub fn check_confinement(layout: &Layout<'_>, stage: &str, action: &Action) -> Result<(), PlanError> {
+pub fn check_confinement(
+    layout: &Layout<'_>,
+    stage: &str,
+    action: &Action,
+) -> Result<(), PlanError> {
     let touches = action.touches();
     let refuse = |what: String| PlanError::Confinement {
         stage: stage.to_string(),

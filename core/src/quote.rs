@@ -73,12 +73,14 @@ pub fn unescape_fstab_field(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).filter(|digits| {
-            bytes[i] == b'\\' && digits.iter().all(|d| (b'0'..=b'7').contains(d))
-        });
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|digits| bytes[i] == b'\\' && digits.iter().all(|d| (b'0'..=b'7').contains(d)));
         match octal {
             Some(digits) => {
-                let value = digits.iter().fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
+                let value = digits
+                    .iter()
+                    .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
                 out.push(u8::try_from(value).unwrap_or(b'?'));
                 i += 4;
             }
@@ -178,7 +180,13 @@ mod tests {
 
     #[test]
     fn fstab_fields_round_trip() {
-        for value in ["/plain", "/with space", "/tab\there", "/hash#x", "/back\\slash"] {
+        for value in [
+            "/plain",
+            "/with space",
+            "/tab\there",
+            "/hash#x",
+            "/back\\slash",
+        ] {
             let escaped = fstab_field(value);
             assert!(!escaped.contains([' ', '\t', '#']));
             assert_eq!(unescape_fstab_field(&escaped), value);
@@ -188,7 +196,15 @@ mod tests {
 
     #[test]
     fn rc_conf_values_round_trip() {
-        for value in ["YES", "a b", "say \"hi\"", "$HOME", "`id`", "back\\slash", ""] {
+        for value in [
+            "YES",
+            "a b",
+            "say \"hi\"",
+            "$HOME",
+            "`id`",
+            "back\\slash",
+            "",
+        ] {
             assert_eq!(unquote_rc_conf(&rc_conf(value)), value);
         }
         assert_eq!(unquote_rc_conf("YES # comment"), "YES");

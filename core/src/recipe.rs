@@ -256,7 +256,10 @@ impl Release {
 pub const DEFAULT_STAGES: [&str; 5] = ["zfs", "install", "skeleton", "mount", "rcconf"];
 
 fn default_stages() -> Vec<StageEntry> {
-    DEFAULT_STAGES.iter().map(|n| StageEntry::builtin(n)).collect()
+    DEFAULT_STAGES
+        .iter()
+        .map(|n| StageEntry::builtin(n))
+        .collect()
 }
 
 fn default_sets() -> Vec<String> {
@@ -312,7 +315,8 @@ mod raw_ron {
 impl Recipe {
     /// Parses and validates a recipe. `origin` names it in errors (a path or `builtin:NAME`).
     pub fn from_ron(text: &str, origin: &str) -> Result<Recipe, RecipeErrors> {
-        let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+        let options = ron::Options::default()
+            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
         let recipe: Recipe = options
             .from_str(text)
             .map_err(|e| RecipeErrors::new(origin, vec![RecipeError::from_ron(&e)]))?;

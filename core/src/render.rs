@@ -133,10 +133,16 @@ fn step_label(stage: &StagePlan) -> String {
 pub fn sh(plan: &Plan, title: &str) -> String {
     let mut out = String::new();
     out.push_str("#!/bin/sh\n");
-    out.push_str(&format!("# thinjail plan for {}\n", title.replace('\n', " ")));
+    out.push_str(&format!(
+        "# thinjail plan for {}\n",
+        title.replace('\n', " ")
+    ));
     out.push_str("# Review it, then run it as root on the FreeBSD host, or let `thinjail apply` do the same.\n");
     out.push_str("set -eu\n");
-    let helpers: BTreeSet<ShHelper> = plan.actions().filter_map(|(_, p)| p.action.sh_helper()).collect();
+    let helpers: BTreeSet<ShHelper> = plan
+        .actions()
+        .filter_map(|(_, p)| p.action.sh_helper())
+        .collect();
     for helper in helpers {
         out.push('\n');
         out.push_str(sh_helper_definition(helper));
@@ -148,9 +154,22 @@ pub fn sh(plan: &Plan, title: &str) -> String {
     }
     for stage in plan.stages.iter().filter(|s| !s.actions.is_empty()) {
         out.push('\n');
-        out.push_str(&format!("# --- stage {}: {}{}\n", stage.stage, stage.summary, step_label(stage)));
-        if let StageSource::Plugin { plugin, version, path } = &stage.source {
-            out.push_str(&format!("# (from plugin {plugin} {version}, {})\n", path.display()));
+        out.push_str(&format!(
+            "# --- stage {}: {}{}\n",
+            stage.stage,
+            stage.summary,
+            step_label(stage)
+        ));
+        if let StageSource::Plugin {
+            plugin,
+            version,
+            path,
+        } = &stage.source
+        {
+            out.push_str(&format!(
+                "# (from plugin {plugin} {version}, {})\n",
+                path.display()
+            ));
         }
         for planned in &stage.actions {
             if let Some(note) = &planned.note {
@@ -171,7 +190,9 @@ pub fn sh(plan: &Plan, title: &str) -> String {
 pub fn text(plan: &Plan, title: &str) -> String {
     let mut out = String::new();
     if plan.is_empty() {
-        out.push_str(&format!("Nothing to do: the host already matches {title}.\n"));
+        out.push_str(&format!(
+            "Nothing to do: the host already matches {title}.\n"
+        ));
         return out;
     }
     let busy = plan.busy_stages().len();
@@ -183,7 +204,13 @@ pub fn text(plan: &Plan, title: &str) -> String {
     ));
     let mut n = 0;
     for stage in plan.stages.iter().filter(|s| !s.actions.is_empty()) {
-        out.push_str(&format!("\n{} — {}{} [{}]\n", stage.stage, stage.summary, step_label(stage), stage.source));
+        out.push_str(&format!(
+            "\n{} — {}{} [{}]\n",
+            stage.stage,
+            stage.summary,
+            step_label(stage),
+            stage.source
+        ));
         for planned in &stage.actions {
             n += 1;
             out.push_str(&format!("{n:>4}. {}\n", planned.action.describe()));
@@ -193,7 +220,13 @@ pub fn text(plan: &Plan, title: &str) -> String {
                 }
             }
             match &planned.action {
-                Action::EditFile { edit: FileEdit::SetBlock { content, .. }, .. } | Action::WriteFile { contents: content, .. } => {
+                Action::EditFile {
+                    edit: FileEdit::SetBlock { content, .. },
+                    ..
+                }
+                | Action::WriteFile {
+                    contents: content, ..
+                } => {
                     for line in content.lines() {
                         out.push_str(&format!("        + {line}\n"));
                     }

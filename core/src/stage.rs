@@ -163,7 +163,12 @@ pub struct BuiltinStage {
 
 impl BuiltinStage {
     /// Describes a built-in stage.
-    pub const fn new(name: &'static str, summary: &'static str, provider: &'static str, factory: StageFactory) -> Self {
+    pub const fn new(
+        name: &'static str,
+        summary: &'static str,
+        provider: &'static str,
+        factory: StageFactory,
+    ) -> Self {
         BuiltinStage {
             name,
             summary,
@@ -178,7 +183,8 @@ inventory::collect!(BuiltinStage);
 /// All built-in stages linked into this program: the article's in its order, then
 /// any others by name.
 pub fn builtin_stages() -> Vec<&'static BuiltinStage> {
-    let mut stages: Vec<&'static BuiltinStage> = inventory::iter::<BuiltinStage>.into_iter().collect();
+    let mut stages: Vec<&'static BuiltinStage> =
+        inventory::iter::<BuiltinStage>.into_iter().collect();
     let rank = |name: &str| {
         crate::recipe::DEFAULT_STAGES
             .iter()
@@ -217,6 +223,8 @@ where
 pub fn no_config(stage: &str, config: Option<&str>) -> Result<(), StageError> {
     match config {
         None => Ok(()),
-        Some(_) => Err(StageError::Config(format!("stage {stage} takes no configuration"))),
+        Some(_) => Err(StageError::Config(format!(
+            "stage {stage} takes no configuration"
+        ))),
     }
 }

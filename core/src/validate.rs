@@ -146,13 +146,23 @@ pub fn check_jail_name(name: &str) -> Result<(), String> {
         return Err("a jail name cannot be empty".into());
     }
     if name.len() > 63 {
-        return Err(format!("{} characters is too long (at most 63, the length of a hostname label)", name.len()));
+        return Err(format!(
+            "{} characters is too long (at most 63, the length of a hostname label)",
+            name.len()
+        ));
     }
     if name.contains('.') {
-        return Err("a jail name cannot contain `.` (jail(8) uses dots for hierarchical jails)".into());
+        return Err(
+            "a jail name cannot contain `.` (jail(8) uses dots for hierarchical jails)".into(),
+        );
     }
-    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')) {
-        return Err(format!("{bad:?} is not allowed (use letters, digits, `_` and `-`)"));
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        return Err(format!(
+            "{bad:?} is not allowed (use letters, digits, `_` and `-`)"
+        ));
     }
     if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return Err("a jail name must start with a letter or digit".into());
@@ -247,7 +257,9 @@ pub fn check_relative_path(path: &str) -> Result<(), String> {
         return Err("the path is empty".into());
     }
     if path.starts_with('/') {
-        return Err(format!("{path:?} must be relative to the jail's root (no leading `/`)"));
+        return Err(format!(
+            "{path:?} must be relative to the jail's root (no leading `/`)"
+        ));
     }
     check_path_text(path)?;
     if let Some(bad) = path
@@ -322,14 +334,21 @@ pub fn address_without_prefix(addr: &str) -> &str {
 pub fn check_param_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .split('.')
-            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+        && name.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        });
     if !ok {
-        return Err(format!("{name:?} is not a jail parameter name (like allow.raw_sockets)"));
+        return Err(format!(
+            "{name:?} is not a jail parameter name (like allow.raw_sockets)"
+        ));
     }
     if DERIVED_PARAMS.contains(&name) {
-        return Err(format!("`{name}` is set by thinjail for each jail and cannot be overridden"));
+        return Err(format!(
+            "`{name}` is set by thinjail for each jail and cannot be overridden"
+        ));
     }
     Ok(())
 }
@@ -359,7 +378,9 @@ pub fn check_interface(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 15
         && name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
     if ok {
         Ok(())
     } else {
@@ -375,7 +396,10 @@ pub fn check_url(url: &str) -> Result<(), String> {
     if !scheme_ok {
         return Err(format!("{url:?} is not an http, https, ftp or file URL"));
     }
-    if url.chars().any(|c| c.is_whitespace() || c.is_control() || "\"'`\\".contains(c)) {
+    if url
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "\"'`\\".contains(c))
+    {
         return Err("the URL contains whitespace, quotes or backslashes".into());
     }
     Ok(())
@@ -383,13 +407,18 @@ pub fn check_url(url: &str) -> Result<(), String> {
 
 /// Checks a distribution set file name such as `base.txz`.
 pub fn check_set_name(name: &str) -> Result<(), String> {
-    let ok = name
-        .strip_suffix(".txz")
-        .is_some_and(|stem| !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    let ok = name.strip_suffix(".txz").is_some_and(|stem| {
+        !stem.is_empty()
+            && stem
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    });
     if ok {
         Ok(())
     } else {
-        Err(format!("{name:?} is not a distribution set name like base.txz"))
+        Err(format!(
+            "{name:?} is not a distribution set name like base.txz"
+        ))
     }
 }
 
@@ -397,11 +426,15 @@ pub fn check_set_name(name: &str) -> Result<(), String> {
 pub fn check_snapshot_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 200
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b));
     if ok {
         Ok(())
     } else {
-        Err(format!("{name:?} is not a snapshot name (letters, digits, `_.:-`)"))
+        Err(format!(
+            "{name:?} is not a snapshot name (letters, digits, `_.:-`)"
+        ))
     }
 }
 
@@ -409,11 +442,15 @@ pub fn check_snapshot_name(name: &str) -> Result<(), String> {
 pub fn check_stage_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {
-        Err(format!("{name:?} is not a stage name (letters, digits, `-`, `_`)"))
+        Err(format!(
+            "{name:?} is not a stage name (letters, digits, `-`, `_`)"
+        ))
     }
 }
 
@@ -422,7 +459,8 @@ struct Collector(Vec<RecipeError>);
 impl Collector {
     fn check(&mut self, field: impl Into<String>, value: &str, result: Result<(), String>) {
         if let Err(problem) = result {
-            self.0.push(RecipeError::new(field, problem).with_value(value));
+            self.0
+                .push(RecipeError::new(field, problem).with_value(value));
         }
     }
 }
@@ -431,7 +469,11 @@ impl Collector {
 pub fn validate(recipe: &Recipe) -> Vec<RecipeError> {
     let mut c = Collector(Vec::new());
     let host = &recipe.host;
-    c.check("host.jails_dataset", &host.jails_dataset, check_dataset_name(&host.jails_dataset));
+    c.check(
+        "host.jails_dataset",
+        &host.jails_dataset,
+        check_dataset_name(&host.jails_dataset),
+    );
     if !host.jails_dataset.contains('/') {
         c.check(
             "host.jails_dataset",
@@ -447,33 +489,79 @@ pub fn validate(recipe: &Recipe) -> Vec<RecipeError> {
         ("host.lock_file", &host.lock_file),
         ("host.plugin_dir", &host.plugin_dir),
     ] {
-        c.check(field, &path.display().to_string(), check_absolute_path(path));
+        c.check(
+            field,
+            &path.display().to_string(),
+            check_absolute_path(path),
+        );
     }
-    for (field, path) in [("host.jail_conf", &host.jail_conf), ("host.rc_conf", &host.rc_conf), ("host.cache_dir", &host.cache_dir)] {
+    for (field, path) in [
+        ("host.jail_conf", &host.jail_conf),
+        ("host.rc_conf", &host.rc_conf),
+        ("host.cache_dir", &host.cache_dir),
+    ] {
         if path.starts_with(&host.jails_dir) {
-            c.check(field, &path.display().to_string(), Err(format!("must not be inside host.jails_dir ({})", host.jails_dir.display())));
+            c.check(
+                field,
+                &path.display().to_string(),
+                Err(format!(
+                    "must not be inside host.jails_dir ({})",
+                    host.jails_dir.display()
+                )),
+            );
         }
     }
     if host.jail_conf == host.rc_conf {
-        c.check("host.rc_conf", &host.rc_conf.display().to_string(), Err("must differ from host.jail_conf".into()));
+        c.check(
+            "host.rc_conf",
+            &host.rc_conf.display().to_string(),
+            Err("must differ from host.jail_conf".into()),
+        );
     }
     if let Some(interface) = &host.interface {
         c.check("host.interface", interface, check_interface(interface));
     }
 
     if recipe.releases.is_empty() {
-        c.0.push(RecipeError::new("releases", "at least one release is needed"));
+        c.0.push(RecipeError::new(
+            "releases",
+            "at least one release is needed",
+        ));
     }
     let mut release_names = BTreeSet::new();
     for (i, release) in recipe.releases.iter().enumerate() {
         let field = format!("releases[{i}]");
-        c.check(format!("{field}.name"), &release.name, check_release_name(&release.name));
+        c.check(
+            format!("{field}.name"),
+            &release.name,
+            check_release_name(&release.name),
+        );
         if !release_names.insert(release.name.as_str()) {
-            c.check(format!("{field}.name"), &release.name, Err(format!("release {} is listed twice", release.name)));
+            c.check(
+                format!("{field}.name"),
+                &release.name,
+                Err(format!("release {} is listed twice", release.name)),
+            );
         }
-        let arch_ok = ["amd64", "arm64", "i386", "armv7", "powerpc64", "powerpc64le", "riscv64"].contains(&release.arch.as_str());
+        let arch_ok = [
+            "amd64",
+            "arm64",
+            "i386",
+            "armv7",
+            "powerpc64",
+            "powerpc64le",
+            "riscv64",
+        ]
+        .contains(&release.arch.as_str());
         if !arch_ok {
-            c.check(format!("{field}.arch"), &release.arch, Err(format!("{:?} is not a FreeBSD platform (amd64, arm64, i386, …)", release.arch)));
+            c.check(
+                format!("{field}.arch"),
+                &release.arch,
+                Err(format!(
+                    "{:?} is not a FreeBSD platform (amd64, arm64, i386, …)",
+                    release.arch
+                )),
+            );
         }
         match &release.install {
             Install::Fetch { mirror, sets } | Install::Bsdinstall { mirror, sets } => {
@@ -481,18 +569,37 @@ pub fn validate(recipe: &Recipe) -> Vec<RecipeError> {
                     c.check(format!("{field}.install.mirror"), url, check_url(url));
                 }
                 if sets.is_empty() {
-                    c.0.push(RecipeError::new(format!("{field}.install.sets"), "at least base.txz is needed"));
+                    c.0.push(RecipeError::new(
+                        format!("{field}.install.sets"),
+                        "at least base.txz is needed",
+                    ));
                 }
                 for (k, set) in sets.iter().enumerate() {
-                    c.check(format!("{field}.install.sets[{k}]"), set, check_set_name(set));
+                    c.check(
+                        format!("{field}.install.sets[{k}]"),
+                        set,
+                        check_set_name(set),
+                    );
                 }
             }
             Install::Archive { path, manifest } => {
-                c.check(format!("{field}.install.path"), &path.display().to_string(), check_absolute_path(path));
+                c.check(
+                    format!("{field}.install.path"),
+                    &path.display().to_string(),
+                    check_absolute_path(path),
+                );
                 let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                c.check(format!("{field}.install.path"), &path.display().to_string(), check_set_name(name));
+                c.check(
+                    format!("{field}.install.path"),
+                    &path.display().to_string(),
+                    check_set_name(name),
+                );
                 if let Some(manifest) = manifest {
-                    c.check(format!("{field}.install.manifest"), &manifest.display().to_string(), check_absolute_path(manifest));
+                    c.check(
+                        format!("{field}.install.manifest"),
+                        &manifest.display().to_string(),
+                        check_absolute_path(manifest),
+                    );
                 }
             }
         }
@@ -503,7 +610,11 @@ pub fn validate(recipe: &Recipe) -> Vec<RecipeError> {
         let field = format!("template.jail_specific[{i}]");
         c.check(&field, path, check_relative_path(path));
         if path == "skeleton" || path.starts_with("skeleton/") || path == "dev" || path == "proc" {
-            c.check(&field, path, Err(format!("`{path}` cannot be jail-specific")));
+            c.check(
+                &field,
+                path,
+                Err(format!("`{path}` cannot be jail-specific")),
+            );
         }
         for other in &specific {
             let nested = |a: &str, b: &str| a == b || a.starts_with(&format!("{b}/"));
@@ -525,21 +636,36 @@ pub fn validate(recipe: &Recipe) -> Vec<RecipeError> {
     let mut addresses: BTreeSet<String> = BTreeSet::new();
     for (i, jail) in recipe.jails.iter().enumerate() {
         let field = format!("jails[{i}]");
-        c.check(format!("{field}.name"), &jail.name, check_jail_name(&jail.name));
+        c.check(
+            format!("{field}.name"),
+            &jail.name,
+            check_jail_name(&jail.name),
+        );
         if !jail_names.insert(jail.name.as_str()) {
-            c.check(format!("{field}.name"), &jail.name, Err(format!("jail {} is defined twice", jail.name)));
+            c.check(
+                format!("{field}.name"),
+                &jail.name,
+                Err(format!("jail {} is defined twice", jail.name)),
+            );
         }
         if !release_names.contains(jail.release.as_str()) {
             c.check(
                 format!("{field}.release"),
                 &jail.release,
-                Err(format!("release {:?} is not defined in `releases`", jail.release)),
+                Err(format!(
+                    "release {:?} is not defined in `releases`",
+                    jail.release
+                )),
             );
         }
         for (k, addr) in jail.ip4.iter().enumerate() {
             c.check(format!("{field}.ip4[{k}]"), addr, check_ip4(addr));
             if !addresses.insert(address_without_prefix(addr).to_string()) {
-                c.check(format!("{field}.ip4[{k}]"), addr, Err(format!("address {addr} is used twice")));
+                c.check(
+                    format!("{field}.ip4[{k}]"),
+                    addr,
+                    Err(format!("address {addr} is used twice")),
+                );
             }
         }
         for (k, addr) in jail.ip6.iter().enumerate() {
@@ -548,7 +674,11 @@ pub fn validate(recipe: &Recipe) -> Vec<RecipeError> {
                 .parse::<Ipv6Addr>()
                 .map_or_else(|_| addr.clone(), |ip| ip.to_string());
             if !addresses.insert(canonical) {
-                c.check(format!("{field}.ip6[{k}]"), addr, Err(format!("address {addr} is used twice")));
+                c.check(
+                    format!("{field}.ip6[{k}]"),
+                    addr,
+                    Err(format!("address {addr} is used twice")),
+                );
             }
         }
         check_params(&mut c, &format!("{field}.params"), &jail.params);
@@ -557,9 +687,17 @@ pub fn validate(recipe: &Recipe) -> Vec<RecipeError> {
     let mut stage_names = BTreeSet::new();
     for (i, stage) in recipe.stages.iter().enumerate() {
         let field = format!("stages[{i}]");
-        c.check(format!("{field}.name"), &stage.name, check_stage_name(&stage.name));
+        c.check(
+            format!("{field}.name"),
+            &stage.name,
+            check_stage_name(&stage.name),
+        );
         if !stage_names.insert(stage.name.as_str()) {
-            c.check(format!("{field}.name"), &stage.name, Err(format!("stage {} is listed twice", stage.name)));
+            c.check(
+                format!("{field}.name"),
+                &stage.name,
+                Err(format!("stage {} is listed twice", stage.name)),
+            );
         }
         if let Some(plugin) = &stage.plugin {
             let ok = if plugin.contains('/') {
@@ -575,7 +713,11 @@ pub fn validate(recipe: &Recipe) -> Vec<RecipeError> {
     c.0
 }
 
-fn check_params(c: &mut Collector, field: &str, params: &std::collections::BTreeMap<String, ParamValue>) {
+fn check_params(
+    c: &mut Collector,
+    field: &str,
+    params: &std::collections::BTreeMap<String, ParamValue>,
+) {
     for (name, value) in params {
         let field = format!("{field}[{name:?}]");
         c.check(&field, name, check_param_name(name));
@@ -600,17 +742,45 @@ mod tests {
     fn jail_names() {
         assert!(check_jail_name("thinjail0").is_ok());
         assert!(check_jail_name("web-1_a").is_ok());
-        for bad in ["", "a.b", "a/b", "..", "a b", "a'b", "$(x)", "a\nb", "123", "-x", "base", "é", &"x".repeat(64)] {
+        for bad in [
+            "",
+            "a.b",
+            "a/b",
+            "..",
+            "a b",
+            "a'b",
+            "$(x)",
+            "a\nb",
+            "123",
+            "-x",
+            "base",
+            "é",
+            &"x".repeat(64),
+        ] {
             assert!(check_jail_name(bad).is_err(), "{bad:?} accepted");
         }
     }
 
     #[test]
     fn release_names() {
-        for good in ["13.1-RELEASE", "14.0-RC2", "15.0-CURRENT", "14.1-BETA", "13.2-RELEASE-p4", "14-STABLE".replace("14-", "14.0-").as_str()] {
+        for good in [
+            "13.1-RELEASE",
+            "14.0-RC2",
+            "15.0-CURRENT",
+            "14.1-BETA",
+            "13.2-RELEASE-p4",
+            "14-STABLE".replace("14-", "14.0-").as_str(),
+        ] {
             assert!(check_release_name(good).is_ok(), "{good} refused");
         }
-        for bad in ["13.1", "RELEASE", "13.1-release", "13.1-RELEASE/x", "../13.1-RELEASE", "13.1-RC2-p1"] {
+        for bad in [
+            "13.1",
+            "RELEASE",
+            "13.1-release",
+            "13.1-RELEASE/x",
+            "../13.1-RELEASE",
+            "13.1-RC2-p1",
+        ] {
             assert!(check_release_name(bad).is_err(), "{bad} accepted");
         }
     }
@@ -618,12 +788,22 @@ mod tests {
     #[test]
     fn datasets_and_paths() {
         assert!(check_dataset_name("zroot/jails").is_ok());
-        for bad in ["", "zroot//jails", "zroot/../x", "1pool/x", "zroot/a b", "zroot/a@b"] {
+        for bad in [
+            "",
+            "zroot//jails",
+            "zroot/../x",
+            "1pool/x",
+            "zroot/a b",
+            "zroot/a@b",
+        ] {
             assert!(check_dataset_name(bad).is_err(), "{bad} accepted");
         }
         assert!(check_absolute_path(Path::new("/usr/local/jails")).is_ok());
         for bad in ["usr/local", "/", "/a/../b", "/a/./b", "/a//b", "/a/\n"] {
-            assert!(check_absolute_path(Path::new(bad)).is_err(), "{bad:?} accepted");
+            assert!(
+                check_absolute_path(Path::new(bad)).is_err(),
+                "{bad:?} accepted"
+            );
         }
         assert!(check_relative_path("usr/local").is_ok());
         assert!(check_relative_path("/etc").is_err());

@@ -115,8 +115,26 @@ pub struct RunningJail {
 /// Directories a FreeBSD base release has once installed; planned installs mark them
 /// present so later stages plan against a populated base.
 pub const FREEBSD_BASE_DIRS: [&str; 20] = [
-    "bin", "boot", "dev", "etc", "lib", "libexec", "media", "mnt", "net", "proc", "rescue",
-    "root", "sbin", "tmp", "usr", "usr/bin", "usr/home", "usr/local", "usr/share", "var",
+    "bin",
+    "boot",
+    "dev",
+    "etc",
+    "lib",
+    "libexec",
+    "media",
+    "mnt",
+    "net",
+    "proc",
+    "rescue",
+    "root",
+    "sbin",
+    "tmp",
+    "usr",
+    "usr/bin",
+    "usr/home",
+    "usr/local",
+    "usr/share",
+    "var",
 ];
 
 impl World {
@@ -154,7 +172,10 @@ impl World {
     }
 
     /// Datasets (not snapshots) strictly inside `dataset`.
-    pub fn children_of<'a>(&'a self, dataset: &str) -> impl Iterator<Item = (&'a String, &'a Dataset)> + 'a {
+    pub fn children_of<'a>(
+        &'a self,
+        dataset: &str,
+    ) -> impl Iterator<Item = (&'a String, &'a Dataset)> + 'a {
         let prefix = format!("{dataset}/");
         self.datasets
             .range(prefix.clone()..)
@@ -203,7 +224,8 @@ impl World {
             match self.paths.get(ancestor) {
                 Some(PathState::Directory) => break,
                 Some(PathState::Missing) | None => {
-                    self.paths.insert(ancestor.to_path_buf(), PathState::Directory);
+                    self.paths
+                        .insert(ancestor.to_path_buf(), PathState::Directory);
                 }
                 // Something else is there: leave it, the host will report the conflict.
                 Some(_) => break,
@@ -304,7 +326,12 @@ impl World {
             .cloned()
             .collect();
         for d in doomed {
-            if let Some(Dataset { mountpoint: Some(mp), kind: DatasetKind::Filesystem, .. }) = self.datasets.remove(&d) {
+            if let Some(Dataset {
+                mountpoint: Some(mp),
+                kind: DatasetKind::Filesystem,
+                ..
+            }) = self.datasets.remove(&d)
+            {
                 self.remove_tree(&mp);
             }
         }
@@ -312,7 +339,10 @@ impl World {
 
     /// Removes snapshots of `dataset` newer than `snapshot` (what `zfs rollback -r` does).
     pub fn remove_snapshots_after(&mut self, dataset: &str, snapshot: &str) {
-        let Some(txg) = self.dataset(&format!("{dataset}@{snapshot}")).map(|d| d.createtxg) else {
+        let Some(txg) = self
+            .dataset(&format!("{dataset}@{snapshot}"))
+            .map(|d| d.createtxg)
+        else {
             return;
         };
         let newer: Vec<String> = self
@@ -333,7 +363,12 @@ impl World {
     }
 
     fn next_txg(&self) -> u64 {
-        self.datasets.values().map(|d| d.createtxg).max().unwrap_or(0) + 1
+        self.datasets
+            .values()
+            .map(|d| d.createtxg)
+            .max()
+            .unwrap_or(0)
+            + 1
     }
 
     /// Names of all datasets and snapshots at or below `root`.
@@ -361,10 +396,16 @@ mod tests {
         w.add_filesystem("zroot/jails/base", None, None);
         w.add_filesystem("zroot/jails/base/13.1-RELEASE-base", None, None);
         assert_eq!(
-            w.dataset("zroot/jails/base/13.1-RELEASE-base").unwrap().mountpoint.as_deref(),
+            w.dataset("zroot/jails/base/13.1-RELEASE-base")
+                .unwrap()
+                .mountpoint
+                .as_deref(),
             Some(Path::new("/usr/local/jails/base/13.1-RELEASE-base"))
         );
-        assert_eq!(w.path(Path::new("/usr/local/jails/base")), &PathState::Directory);
+        assert_eq!(
+            w.path(Path::new("/usr/local/jails/base")),
+            &PathState::Directory
+        );
     }
 
     #[test]

@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use thinjail_core::action::Action;
 use thinjail_core::layout::INSTALL_SNAPSHOT;
 use thinjail_core::recipe::{Install, Release};
-use thinjail_core::stage::{no_config, BuiltinStage, Planned, Probes, Stage, StageContext, StageError};
+use thinjail_core::stage::{
+    no_config, BuiltinStage, Planned, Probes, Stage, StageContext, StageError,
+};
 use thinjail_core::world::World;
 
 /// The install stage.
@@ -136,7 +138,9 @@ fn plan_fetch(
     let cache = cache_dir_of(ctx, release);
     let url = release.dist_url(mirror);
     if !world.path(&cache).exists() {
-        actions.push(Planned::new(Action::MakeDir { path: cache.clone() }));
+        actions.push(Planned::new(Action::MakeDir {
+            path: cache.clone(),
+        }));
     }
     let manifest = cache.join("MANIFEST");
     let files: Vec<(String, PathBuf)> = std::iter::once("MANIFEST".to_string())
@@ -182,7 +186,9 @@ mod tests {
     #[test]
     fn fetch_verifies_every_set_before_extracting_any() {
         let recipe = recipe(r#"Fetch(sets: ["base.txz", "lib32.txz"])"#);
-        let plan = InstallStage.plan(&StageContext::new(&recipe), &World::empty()).unwrap();
+        let plan = InstallStage
+            .plan(&StageContext::new(&recipe), &World::empty())
+            .unwrap();
         let kinds: Vec<String> = plan.iter().map(|p| p.action.describe()).collect();
         let first_extract = kinds.iter().position(|k| k.starts_with("extract")).unwrap();
         let last_verify = kinds.iter().rposition(|k| k.starts_with("verify")).unwrap();
@@ -200,19 +206,34 @@ mod tests {
         let ctx = StageContext::new(&recipe);
         let mut world = World::empty();
         for action in InstallStage.plan(&ctx, &World::empty()).unwrap() {
-            if matches!(action.action, Action::MakeDir { .. } | Action::Download { .. }) {
+            if matches!(
+                action.action,
+                Action::MakeDir { .. } | Action::Download { .. }
+            ) {
                 action.action.apply_to(&mut world);
             }
         }
         let again = InstallStage.plan(&ctx, &world).unwrap();
-        assert!(again.iter().all(|p| !matches!(p.action, Action::Download { .. })));
-        assert!(again.iter().any(|p| matches!(p.action, Action::VerifyChecksum { .. })));
+        assert!(again
+            .iter()
+            .all(|p| !matches!(p.action, Action::Download { .. })));
+        assert!(again
+            .iter()
+            .any(|p| matches!(p.action, Action::VerifyChecksum { .. })));
     }
 
     #[test]
     fn local_archives_are_never_deleted() {
         let recipe = recipe(r#"Archive(path: "/srv/base.txz", manifest: "/srv/MANIFEST")"#);
-        let plan = InstallStage.plan(&StageContext::new(&recipe), &World::empty()).unwrap();
-        assert!(matches!(plan[0].action, Action::VerifyChecksum { delete_bad: false, .. }));
+        let plan = InstallStage
+            .plan(&StageContext::new(&recipe), &World::empty())
+            .unwrap();
+        assert!(matches!(
+            plan[0].action,
+            Action::VerifyChecksum {
+                delete_bad: false,
+                ..
+            }
+        ));
     }
 }

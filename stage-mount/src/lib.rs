@@ -15,7 +15,9 @@ use thinjail_core::action::Action;
 use thinjail_core::layout::{Layout, GOLD_SNAPSHOT, SKELETON_DIR};
 use thinjail_core::quote::{fstab_field, unescape_fstab_field};
 use thinjail_core::recipe::Jail;
-use thinjail_core::stage::{no_config, BuiltinStage, Planned, Probes, Stage, StageContext, StageError};
+use thinjail_core::stage::{
+    no_config, BuiltinStage, Planned, Probes, Stage, StageContext, StageError,
+};
 use thinjail_core::world::{PathState, World};
 
 /// The mount stage.
@@ -35,7 +37,11 @@ const SUMMARY: &str = "each jail's data from the template's @gold, its mountpoin
 /// root's `skeleton` — the article's two lines, with fields escaped for fstab(5).
 pub fn fstab_for(layout: &Layout<'_>, jail: &Jail) -> String {
     let root = layout.root(&jail.name);
-    fstab_text(&layout.base_dir(&jail.release), &layout.data_dir(&jail.name), &root)
+    fstab_text(
+        &layout.base_dir(&jail.release),
+        &layout.data_dir(&jail.name),
+        &root,
+    )
 }
 
 /// The two fstab lines for a root assembled from `base` and `data`.
@@ -104,11 +110,19 @@ pub fn plan_jail(
                 )));
             }
             actions.push(Planned::noted(
-                Action::WriteFile { path: fstab, contents: wanted, mode: 0o644 },
+                Action::WriteFile {
+                    path: fstab,
+                    contents: wanted,
+                    mode: 0o644,
+                },
                 "the fstab differs from what the recipe gives; rewriting it",
             ));
         }
-        None => actions.push(Planned::new(Action::WriteFile { path: fstab, contents: wanted, mode: 0o644 })),
+        None => actions.push(Planned::new(Action::WriteFile {
+            path: fstab,
+            contents: wanted,
+            mode: 0o644,
+        })),
     }
     Ok(actions)
 }
@@ -164,12 +178,20 @@ mod tests {
 
     #[test]
     fn fstab_has_the_articles_two_lines_and_escapes_spaces() {
-        let text = fstab_text(Path::new("/j/base/13.1-RELEASE-base"), Path::new("/j/t0/data"), Path::new("/j/.mountpoints/t0"));
+        let text = fstab_text(
+            Path::new("/j/base/13.1-RELEASE-base"),
+            Path::new("/j/t0/data"),
+            Path::new("/j/.mountpoints/t0"),
+        );
         assert_eq!(
             text,
             "/j/base/13.1-RELEASE-base  /j/.mountpoints/t0  nullfs  ro  0   0\n/j/t0/data  /j/.mountpoints/t0/skeleton  nullfs  rw  0   0\n"
         );
-        let spaced = fstab_text(Path::new("/my jails/b"), Path::new("/my jails/d"), Path::new("/my jails/r"));
+        let spaced = fstab_text(
+            Path::new("/my jails/b"),
+            Path::new("/my jails/d"),
+            Path::new("/my jails/r"),
+        );
         assert!(spaced.starts_with("/my\\040jails/b  /my\\040jails/r"));
         assert_eq!(fstab_base(&spaced).as_deref(), Some("/my jails/b"));
     }

@@ -45,18 +45,32 @@ pub fn jail_block(recipe: &Recipe, jail: &Jail) -> String {
     let layout = Layout::new(recipe);
     let mut params = recipe.params_of(jail);
     let text = |s: String| ParamValue::Text(s);
-    params.entry("host.hostname".into()).or_insert_with(|| text(jail.name.clone()));
-    params.insert("path".into(), text(layout.root(&jail.name).display().to_string()));
-    params.insert("mount.fstab".into(), text(layout.fstab(&jail.name).display().to_string()));
+    params
+        .entry("host.hostname".into())
+        .or_insert_with(|| text(jail.name.clone()));
+    params.insert(
+        "path".into(),
+        text(layout.root(&jail.name).display().to_string()),
+    );
+    params.insert(
+        "mount.fstab".into(),
+        text(layout.fstab(&jail.name).display().to_string()),
+    );
     if !jail.ip4.is_empty() {
-        params.entry("ip4.addr".into()).or_insert_with(|| ParamValue::List(jail.ip4.clone()));
+        params
+            .entry("ip4.addr".into())
+            .or_insert_with(|| ParamValue::List(jail.ip4.clone()));
     }
     if !jail.ip6.is_empty() {
-        params.entry("ip6.addr".into()).or_insert_with(|| ParamValue::List(jail.ip6.clone()));
+        params
+            .entry("ip6.addr".into())
+            .or_insert_with(|| ParamValue::List(jail.ip6.clone()));
     }
     if let Some(interface) = &recipe.host.interface {
         if !jail.ip4.is_empty() || !jail.ip6.is_empty() {
-            params.entry("interface".into()).or_insert_with(|| text(interface.clone()));
+            params
+                .entry("interface".into())
+                .or_insert_with(|| text(interface.clone()));
         }
     }
     render_block(&jail.name, &ordered_params(params))
@@ -116,7 +130,10 @@ impl Stage for RcConfStage {
             changed.push(jail.name.clone());
             let action = Action::EditFile {
                 path: host.jail_conf.clone(),
-                edit: FileEdit::SetBlock { id: block_id(&jail.name), content: block },
+                edit: FileEdit::SetBlock {
+                    id: block_id(&jail.name),
+                    content: block,
+                },
             };
             actions.push(if std::mem::take(&mut first) {
                 Planned::noted(
@@ -142,7 +159,10 @@ impl Stage for RcConfStage {
             actions.push(Planned::noted(
                 Action::EditFile {
                     path: host.rc_conf.clone(),
-                    edit: FileEdit::SetRcVar { name: "jail_enable".into(), value: "YES".into() },
+                    edit: FileEdit::SetRcVar {
+                        name: "jail_enable".into(),
+                        value: "YES".into(),
+                    },
                 },
                 "article: jail_enable=\"YES\" in /etc/rc.conf starts the jails at boot",
             ));
@@ -162,7 +182,11 @@ impl Stage for RcConfStage {
         }
         for jail in recipe.jails.iter().filter(|j| j.start) {
             let root = ctx.layout.root(&jail.name);
-            let start = Action::StartJail { conf: host.jail_conf.clone(), jail: jail.name.clone(), root };
+            let start = Action::StartJail {
+                conf: host.jail_conf.clone(),
+                jail: jail.name.clone(),
+                root,
+            };
             if !world.is_running(&jail.name) {
                 actions.push(Planned::noted(
                     start,
@@ -170,7 +194,10 @@ impl Stage for RcConfStage {
                 ));
             } else if changed.contains(&jail.name) {
                 actions.push(Planned::noted(
-                    Action::StopJail { conf: host.jail_conf.clone(), jail: jail.name.clone() },
+                    Action::StopJail {
+                        conf: host.jail_conf.clone(),
+                        jail: jail.name.clone(),
+                    },
                     "its jail.conf entry changed: restart it to apply",
                 ));
                 actions.push(Planned::new(start));
@@ -212,9 +239,13 @@ mod tests {
         let mut world = World::empty();
         world.set_path(
             &recipe.host.jail_conf,
-            PathState::File { contents: Some("thinjail0 { path = \"/elsewhere\"; persist; }\n".into()) },
+            PathState::File {
+                contents: Some("thinjail0 { path = \"/elsewhere\"; persist; }\n".into()),
+            },
         );
-        let error = RcConfStage.plan(&StageContext::new(&recipe), &world).unwrap_err();
+        let error = RcConfStage
+            .plan(&StageContext::new(&recipe), &world)
+            .unwrap_err();
         assert!(error.to_string().contains("does not manage"), "{error}");
     }
 
@@ -224,10 +255,18 @@ mod tests {
         let mut world = World::empty();
         world.set_path(
             &recipe.host.rc_conf,
-            PathState::File { contents: Some("jail_enable=\"YES\"\njail_list=\"web\"\n".into()) },
+            PathState::File {
+                contents: Some("jail_enable=\"YES\"\njail_list=\"web\"\n".into()),
+            },
         );
-        let plan = RcConfStage.plan(&StageContext::new(&recipe), &world).unwrap();
-        assert!(plan.iter().any(|p| p.action.sh_lines() == ["sysrc -f /etc/rc.conf jail_list+=thinjail0"]));
-        assert!(!plan.iter().any(|p| p.action.describe().contains("jail_enable")));
+        let plan = RcConfStage
+            .plan(&StageContext::new(&recipe), &world)
+            .unwrap();
+        assert!(plan
+            .iter()
+            .any(|p| p.action.sh_lines() == ["sysrc -f /etc/rc.conf jail_list+=thinjail0"]));
+        assert!(!plan
+            .iter()
+            .any(|p| p.action.describe().contains("jail_enable")));
     }
 }

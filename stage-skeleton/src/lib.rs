@@ -22,8 +22,12 @@ use std::path::{Path, PathBuf};
 
 use thinjail_core::action::Action;
 use thinjail_core::edit::{rc_var, FileEdit};
-use thinjail_core::layout::{skeleton_link_target, Layout, GOLD_SNAPSHOT, INSTALL_SNAPSHOT, SKELETON_DIR};
-use thinjail_core::stage::{no_config, BuiltinStage, Planned, Probes, Stage, StageContext, StageError};
+use thinjail_core::layout::{
+    skeleton_link_target, Layout, GOLD_SNAPSHOT, INSTALL_SNAPSHOT, SKELETON_DIR,
+};
+use thinjail_core::stage::{
+    no_config, BuiltinStage, Planned, Probes, Stage, StageContext, StageError,
+};
 use thinjail_core::world::{PathState, World};
 
 /// The skeleton stage.
@@ -43,7 +47,10 @@ const SUMMARY: &str = "move jail-specific files into the template, build the ske
 /// `<template>/usr/.home.thinjail-partial` for `usr/home`.
 pub fn partial_path(template: &Path, specific: &str) -> PathBuf {
     let target = template.join(specific);
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     target.with_file_name(format!(".{name}.thinjail-partial"))
 }
 
@@ -90,7 +97,12 @@ impl Stage for SkeletonStage {
             };
             let template_dataset = ctx.layout.template_dataset(name);
             if !world.has_snapshot(&template_dataset, GOLD_SNAPSHOT) {
-                require_snapshot(&world, &ctx.layout.base_dataset(name), INSTALL_SNAPSHOT, "the install stage")?;
+                require_snapshot(
+                    &world,
+                    &ctx.layout.base_dataset(name),
+                    INSTALL_SNAPSHOT,
+                    "the install stage",
+                )?;
                 for planned in plan_template(ctx, &world, name)? {
                     push(planned, &mut world);
                 }
@@ -106,7 +118,12 @@ impl Stage for SkeletonStage {
     }
 }
 
-fn require_snapshot(world: &World, dataset: &str, snapshot: &str, who: &str) -> Result<(), StageError> {
+fn require_snapshot(
+    world: &World,
+    dataset: &str,
+    snapshot: &str,
+    who: &str,
+) -> Result<(), StageError> {
     if world.has_snapshot(dataset, snapshot) {
         Ok(())
     } else {
@@ -117,7 +134,11 @@ fn require_snapshot(world: &World, dataset: &str, snapshot: &str, who: &str) -> 
 }
 
 /// Article steps 2 and 3: jail-specific paths into the template, its rc.conf, @gold.
-fn plan_template(ctx: &StageContext<'_>, world: &World, release: &str) -> Result<Vec<Planned>, StageError> {
+fn plan_template(
+    ctx: &StageContext<'_>,
+    world: &World,
+    release: &str,
+) -> Result<Vec<Planned>, StageError> {
     let layout: Layout<'_> = ctx.layout;
     let base = layout.base_dir(release);
     let template = layout.template_dir(release);
@@ -125,10 +146,15 @@ fn plan_template(ctx: &StageContext<'_>, world: &World, release: &str) -> Result
     let mut made = Vec::new();
     for specific in &ctx.recipe.template.jail_specific {
         if let Some(parent) = template.join(specific).parent() {
-            if parent != template && !world.path(parent).exists() && !made.contains(&parent.to_path_buf()) {
+            if parent != template
+                && !world.path(parent).exists()
+                && !made.contains(&parent.to_path_buf())
+            {
                 made.push(parent.to_path_buf());
                 actions.push(Planned::noted(
-                    Action::MakeDir { path: parent.to_path_buf() },
+                    Action::MakeDir {
+                        path: parent.to_path_buf(),
+                    },
                     "article: mkdir $TEMPLATE/usr",
                 ));
             }
@@ -223,7 +249,10 @@ fn plan_template(ctx: &StageContext<'_>, world: &World, release: &str) -> Result
         }
         let action = Action::EditFile {
             path: rc_conf.clone(),
-            edit: FileEdit::SetRcVar { name: name.clone(), value: value.clone() },
+            edit: FileEdit::SetRcVar {
+                name: name.clone(),
+                value: value.clone(),
+            },
         };
         actions.push(if std::mem::take(&mut first) {
             Planned::noted(action, "article: echo 'default_router=...' >> ./etc/rc.conf — sysrc sets it in place, so a second run adds no duplicate line")
@@ -242,12 +271,19 @@ fn plan_template(ctx: &StageContext<'_>, world: &World, release: &str) -> Result
 }
 
 /// Article step 4: the skeleton directory and links in the base, @gold.
-fn plan_base(ctx: &StageContext<'_>, world: &World, release: &str) -> Result<Vec<Planned>, StageError> {
+fn plan_base(
+    ctx: &StageContext<'_>,
+    world: &World,
+    release: &str,
+) -> Result<Vec<Planned>, StageError> {
     let base = ctx.layout.base_dir(release);
     let mut actions = Vec::new();
     let skeleton = base.join(SKELETON_DIR);
     if world.path(&skeleton) != &PathState::Directory {
-        actions.push(Planned::noted(Action::MakeDir { path: skeleton }, "article: mkdir skeleton"));
+        actions.push(Planned::noted(
+            Action::MakeDir { path: skeleton },
+            "article: mkdir skeleton",
+        ));
     }
     for specific in &ctx.recipe.template.jail_specific {
         let link = base.join(specific);

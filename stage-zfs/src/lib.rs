@@ -63,7 +63,9 @@ impl Stage for ZfsStage {
             None => {
                 let pool = recipe.host.pool();
                 if world.observed && !world.has_dataset(pool) {
-                    return Err(StageError::Missing(format!("ZFS pool {pool} does not exist on this host")));
+                    return Err(StageError::Missing(format!(
+                        "ZFS pool {pool} does not exist on this host"
+                    )));
                 }
                 let parent = jails.rsplit_once('/').map_or(pool, |(p, _)| p);
                 actions.push(Planned::new(Action::CreateDataset {

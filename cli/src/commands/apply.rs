@@ -59,13 +59,24 @@ fn applied(report: &ApplyReport) -> Vec<AppliedAction<'_>> {
 }
 
 /// Makes the host match the recipe.
-pub fn apply(env: &Environment, plugins: &[PathBuf], spec: &str, yes: bool, wait: bool, json: bool) -> Result<u8, CliError> {
+pub fn apply(
+    env: &Environment,
+    plugins: &[PathBuf],
+    spec: &str,
+    yes: bool,
+    wait: bool,
+    json: bool,
+) -> Result<u8, CliError> {
     let prepared = prepare(env, plugins, spec)?;
     let recipe = &prepared.loaded.recipe;
     let origin = prepared.loaded.origin.clone();
     require_root(env, "apply")?;
     let _lock = lock(recipe, &format!("thinjail apply {origin}"), wait)?;
-    let reporter = if json { progress::silent() } else { progress::for_stderr() };
+    let reporter = if json {
+        progress::silent()
+    } else {
+        progress::for_stderr()
+    };
     let mut host = env
         .hosts
         .host(recipe, reporter)
@@ -84,20 +95,36 @@ pub fn apply(env: &Environment, plugins: &[PathBuf], spec: &str, yes: bool, wait
                 seconds: 0.0,
             });
         } else {
-            println!("Nothing to do: {} already matches {origin}.", env.hosts.describe());
+            println!(
+                "Nothing to do: {} already matches {origin}.",
+                env.hosts.describe()
+            );
         }
         return Ok(OK);
     }
     if !json {
         print!("{}", render::text(&plan, &origin));
     }
-    if !confirm(&format!("\nApply these {} actions to {}?", plan.len(), env.hosts.describe()), yes)? {
+    if !confirm(
+        &format!(
+            "\nApply these {} actions to {}?",
+            plan.len(),
+            env.hosts.describe()
+        ),
+        yes,
+    )? {
         eprintln!("thinjail: nothing was changed");
         return Ok(OK);
     }
     let total = plan.len();
     let result = apply_plan(&plan, host.as_mut(), &mut |event| {
-        if let ApplyEvent::Starting { index, stage, action, .. } = event {
+        if let ApplyEvent::Starting {
+            index,
+            stage,
+            action,
+            ..
+        } = event
+        {
             if !json {
                 eprintln!("[{}/{total}] {stage}: {}", index + 1, action.describe());
             }
@@ -121,7 +148,11 @@ pub fn apply(env: &Environment, plugins: &[PathBuf], spec: &str, yes: bool, wait
                     report.applied.len(),
                     if report.applied.len() == 1 { "" } else { "s" },
                     plan.busy_stages().len(),
-                    if plan.busy_stages().len() == 1 { "" } else { "s" },
+                    if plan.busy_stages().len() == 1 {
+                        ""
+                    } else {
+                        "s"
+                    },
                     report.commands,
                     report.duration.as_secs_f64()
                 );
@@ -141,7 +172,15 @@ pub fn apply(env: &Environment, plugins: &[PathBuf], spec: &str, yes: bool, wait
 
 fn failure_view<'a>(origin: &'a str, failure: &'a ApplyFailure) -> ApplyView<'a> {
     let (command, status, stderr) = match &failure.error {
-        HostError::CommandFailed { command, status, stderr } => (Some(command.as_str()), Some(status.as_str()), Some(stderr.as_str())),
+        HostError::CommandFailed {
+            command,
+            status,
+            stderr,
+        } => (
+            Some(command.as_str()),
+            Some(status.as_str()),
+            Some(stderr.as_str()),
+        ),
         _ => (None, None, None),
     };
     ApplyView {
@@ -160,7 +199,11 @@ fn failure_view<'a>(origin: &'a str, failure: &'a ApplyFailure) -> ApplyView<'a>
             not_run: failure
                 .not_run
                 .iter()
-                .map(|(stage, action)| AppliedAction { stage, description: action.describe(), action })
+                .map(|(stage, action)| AppliedAction {
+                    stage,
+                    description: action.describe(),
+                    action,
+                })
                 .collect(),
         }),
         commands: failure.report.commands,
@@ -171,9 +214,17 @@ fn failure_view<'a>(origin: &'a str, failure: &'a ApplyFailure) -> ApplyView<'a>
 /// The failure report for people: the failing command, its status and stderr, what
 /// was done and what did not run.
 pub fn describe_failure(failure: &ApplyFailure) -> String {
-    let mut out = format!("thinjail: stage {}: {} failed\n", failure.stage, failure.action.describe());
+    let mut out = format!(
+        "thinjail: stage {}: {} failed\n",
+        failure.stage,
+        failure.action.describe()
+    );
     match &failure.error {
-        HostError::CommandFailed { command, status, stderr } => {
+        HostError::CommandFailed {
+            command,
+            status,
+            stderr,
+        } => {
             out.push_str(&format!("  command: {command}\n  status:  {status}\n"));
             let stderr = stderr.trim();
             if stderr.is_empty() {

@@ -16,7 +16,12 @@ use crate::recipes::{self, BUILTIN};
 pub fn check(env: &Environment, plugins: &[PathBuf], spec: &str) -> Result<u8, CliError> {
     let prepared = prepare(env, plugins, spec)?;
     let recipe = &prepared.loaded.recipe;
-    let stages: Vec<&str> = prepared.pipeline.stages().iter().map(|s| s.stage.name()).collect();
+    let stages: Vec<&str> = prepared
+        .pipeline
+        .stages()
+        .iter()
+        .map(|s| s.stage.name())
+        .collect();
     println!(
         "{}: valid — {} release{}, {} jail{}, stages: {}",
         prepared.loaded.origin,
@@ -38,8 +43,20 @@ struct RecipeView {
 /// Lists the built-in recipes.
 pub fn recipes(json: bool) -> Result<u8, CliError> {
     if json {
-        let view: Vec<RecipeView> = BUILTIN.iter().map(|r| RecipeView { name: r.name, summary: r.summary }).collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"format_version": 1, "recipes": view})).unwrap_or_default());
+        let view: Vec<RecipeView> = BUILTIN
+            .iter()
+            .map(|r| RecipeView {
+                name: r.name,
+                summary: r.summary,
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"format_version": 1, "recipes": view})
+            )
+            .unwrap_or_default()
+        );
     } else {
         for recipe in &BUILTIN {
             println!("{:<10} {}", recipe.name, recipe.summary);
@@ -59,7 +76,12 @@ struct StageView {
 }
 
 /// Lists built-in stages, and the stages of `spec` (with plugins) when given.
-pub fn stages(env: &Environment, plugins: &[PathBuf], spec: Option<&str>, json: bool) -> Result<u8, CliError> {
+pub fn stages(
+    env: &Environment,
+    plugins: &[PathBuf],
+    spec: Option<&str>,
+    json: bool,
+) -> Result<u8, CliError> {
     let mut views: Vec<StageView> = Vec::new();
     if let Some(spec) = spec {
         let prepared = prepare(env, plugins, spec)?;
@@ -77,17 +99,26 @@ pub fn stages(env: &Environment, plugins: &[PathBuf], spec: Option<&str>, json: 
         if views.iter().any(|v| v.name == builtin.name) {
             continue;
         }
-        let Ok(stage) = (builtin.factory)(None) else { continue };
+        let Ok(stage) = (builtin.factory)(None) else {
+            continue;
+        };
         views.push(StageView {
             name: builtin.name.to_string(),
             summary: builtin.summary.to_string(),
             article_step: stage.article_step().map(String::from),
-            source: StageSource::Builtin { provider: builtin.provider.to_string() },
+            source: StageSource::Builtin {
+                provider: builtin.provider.to_string(),
+            },
             in_recipe: false,
         });
     }
-    for extra in crate::plugins::describe(plugins).map_err(|e| CliError::msg(crate::exit::NOINPUT, e))? {
-        if views.iter().any(|v| v.name == extra.0 && v.source == extra.2) {
+    for extra in
+        crate::plugins::describe(plugins).map_err(|e| CliError::msg(crate::exit::NOINPUT, e))?
+    {
+        if views
+            .iter()
+            .any(|v| v.name == extra.0 && v.source == extra.2)
+        {
             continue;
         }
         views.push(StageView {
@@ -99,7 +130,13 @@ pub fn stages(env: &Environment, plugins: &[PathBuf], spec: Option<&str>, json: 
         });
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"format_version": 1, "stages": views})).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"format_version": 1, "stages": views})
+            )
+            .unwrap_or_default()
+        );
         return Ok(OK);
     }
     if spec.is_some() {
@@ -111,8 +148,15 @@ pub fn stages(env: &Environment, plugins: &[PathBuf], spec: Option<&str>, json: 
             println!("\nAlso available:");
             header_done = true;
         }
-        let step = view.article_step.as_deref().map(|s| format!(" [article {s}]")).unwrap_or_default();
-        println!("  {:<14} {}{step}\n  {:<14} from {}", view.name, view.summary, "", view.source);
+        let step = view
+            .article_step
+            .as_deref()
+            .map(|s| format!(" [article {s}]"))
+            .unwrap_or_default();
+        println!(
+            "  {:<14} {}{step}\n  {:<14} from {}",
+            view.name, view.summary, "", view.source
+        );
     }
     Ok(OK)
 }
@@ -120,7 +164,10 @@ pub fn stages(env: &Environment, plugins: &[PathBuf], spec: Option<&str>, json: 
 /// Writes a commented recipe to `path`.
 pub fn init(path: &Path, from: &str, force: bool) -> Result<u8, CliError> {
     let builtin = recipes::builtin(from).ok_or_else(|| {
-        CliError::msg(USAGE, format!("no built-in recipe {from:?} (see `thinjail recipes`)"))
+        CliError::msg(
+            USAGE,
+            format!("no built-in recipe {from:?} (see `thinjail recipes`)"),
+        )
     })?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true);
@@ -130,8 +177,15 @@ pub fn init(path: &Path, from: &str, force: bool) -> Result<u8, CliError> {
         options.create_new(true);
     }
     let mut file = options.open(path).map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::AlreadyExists { " (use --force to overwrite)" } else { "" };
-        CliError::msg(CANTCREAT, format!("cannot write {}: {e}{hint}", path.display()))
+        let hint = if e.kind() == std::io::ErrorKind::AlreadyExists {
+            " (use --force to overwrite)"
+        } else {
+            ""
+        };
+        CliError::msg(
+            CANTCREAT,
+            format!("cannot write {}: {e}{hint}", path.display()),
+        )
     })?;
     file.write_all(builtin.text.as_bytes())
         .map_err(anyhow::Error::from)

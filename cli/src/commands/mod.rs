@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use thinjail_core::host::{Host, HostError};
 use thinjail_core::lock::{HostLock, LockError};
-use thinjail_core::pipeline::{PlanError, Pipeline};
+use thinjail_core::pipeline::{Pipeline, PlanError};
 use thinjail_core::validate::RecipeErrors;
 use thinjail_core::world::World;
 use thinjail_core::{Plan, Recipe};
@@ -34,8 +34,9 @@ pub struct Prepared {
 pub fn prepare(env: &Environment, plugins: &[PathBuf], spec: &str) -> Result<Prepared, CliError> {
     let loaded = recipes::load(spec)?;
     let mut loader = (env.loader)(plugins);
-    let pipeline = Pipeline::from_recipe(&loaded.recipe, loader.as_mut())
-        .map_err(|errors| recipes::recipe_errors(RecipeErrors::new(&loaded.origin, errors).locate_in(&loaded.text)))?;
+    let pipeline = Pipeline::from_recipe(&loaded.recipe, loader.as_mut()).map_err(|errors| {
+        recipes::recipe_errors(RecipeErrors::new(&loaded.origin, errors).locate_in(&loaded.text))
+    })?;
     Ok(Prepared { loaded, pipeline })
 }
 
@@ -75,7 +76,9 @@ pub fn make_plan(prepared: &Prepared, world: &World) -> Result<Plan, CliError> {
         .plan(&prepared.loaded.recipe, world)
         .map_err(|e| match e {
             PlanError::Confinement { .. } => CliError::new(DATAERR, e),
-            PlanError::Stage { .. } => CliError::new(CONFIG, anyhow::Error::new(e).context("nothing was changed")),
+            PlanError::Stage { .. } => {
+                CliError::new(CONFIG, anyhow::Error::new(e).context("nothing was changed"))
+            }
         })
 }
 
@@ -85,12 +88,18 @@ pub fn confirm(question: &str, yes: bool) -> Result<bool, CliError> {
         return Ok(true);
     }
     if !std::io::stdin().is_terminal() {
-        return Err(CliError::msg(USAGE, "not on a terminal, so there is nobody to confirm: pass --yes to go ahead"));
+        return Err(CliError::msg(
+            USAGE,
+            "not on a terminal, so there is nobody to confirm: pass --yes to go ahead",
+        ));
     }
     eprint!("{question} [y/N] ");
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)
         .map_err(|e| CliError::msg(USAGE, format!("cannot read the answer: {e}")))?;
-    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }

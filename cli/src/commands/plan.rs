@@ -12,7 +12,13 @@ use crate::exit::{CliError, OK};
 use crate::progress;
 
 /// Prints the plan for `spec` in `format`; with `fresh`, against an empty host.
-pub fn plan(env: &Environment, plugins: &[PathBuf], spec: &str, format: PlanFormat, fresh: bool) -> Result<u8, CliError> {
+pub fn plan(
+    env: &Environment,
+    plugins: &[PathBuf],
+    spec: &str,
+    format: PlanFormat,
+    fresh: bool,
+) -> Result<u8, CliError> {
     let prepared = prepare(env, plugins, spec)?;
     let recipe = &prepared.loaded.recipe;
     let world = if fresh {
@@ -28,7 +34,10 @@ pub fn plan(env: &Environment, plugins: &[PathBuf], spec: &str, format: PlanForm
             Err(error) => {
                 let reason = error.to_string();
                 let reason = reason.lines().next().unwrap_or("unknown error");
-                eprintln!("thinjail: cannot observe {} ({reason}); planning as if it were empty", env.hosts.describe());
+                eprintln!(
+                    "thinjail: cannot observe {} ({reason}); planning as if it were empty",
+                    env.hosts.describe()
+                );
                 World::empty()
             }
         }

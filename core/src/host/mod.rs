@@ -27,8 +27,9 @@ use crate::world::World;
 pub use parse::{parse_jls, parse_mount_p, parse_proc_mountinfo, parse_zfs_get};
 pub use script::ScriptHost;
 pub use system::{
-    apply_native, manifest_file_count, manifest_sha256, observe_paths, sha256_file, write_atomically, CommandOutput,
-    FreeBsdHost, NoProgress, Progress, ProgressTask, ZFS_PROPERTIES,
+    apply_native, manifest_file_count, manifest_sha256, observe_paths, sha256_file,
+    write_atomically, CommandOutput, FreeBsdHost, NoProgress, Progress, ProgressTask,
+    ZFS_PROPERTIES,
 };
 
 /// What to observe: the pool's datasets, mounts, running jails, and the paths stages
@@ -192,7 +193,10 @@ pub fn apply_plan(
 ) -> Result<ApplyReport, Box<ApplyFailure>> {
     let started = Instant::now();
     let commands_before = host.commands_run();
-    let all: Vec<(&str, &Action)> = plan.actions().map(|(stage, p)| (stage, &p.action)).collect();
+    let all: Vec<(&str, &Action)> = plan
+        .actions()
+        .map(|(stage, p)| (stage, &p.action))
+        .collect();
     let total = all.len();
     let mut report = ApplyReport::default();
     for (index, (stage, action)) in all.iter().enumerate() {

@@ -11,7 +11,9 @@ pub fn parse_zfs_get(output: &str) -> BTreeMap<String, Dataset> {
     let mut datasets: BTreeMap<String, Dataset> = BTreeMap::new();
     for line in output.lines() {
         let mut fields = line.splitn(3, '\t');
-        let (Some(name), Some(property), Some(value)) = (fields.next(), fields.next(), fields.next()) else {
+        let (Some(name), Some(property), Some(value)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
             continue;
         };
         let dataset = datasets.entry(name.to_string()).or_default();
@@ -98,7 +100,12 @@ pub fn parse_jls(output: &str) -> BTreeMap<String, RunningJail> {
         let list = |key: &str| -> Vec<String> {
             params
                 .get(key)
-                .map(|v| v.split(',').filter(|a| !a.is_empty() && *a != "-").map(String::from).collect())
+                .map(|v| {
+                    v.split(',')
+                        .filter(|a| !a.is_empty() && *a != "-")
+                        .map(String::from)
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         jails.insert(
@@ -164,7 +171,10 @@ mod tests {
                    zroot/jails@x\ttype\tsnapshot\nzroot/jails@x\tmountpoint\t-\nzroot/jails@x\tcreatetxg\t42\n";
         let ds = parse_zfs_get(out);
         assert_eq!(ds["zroot/jails"].used, 4096);
-        assert_eq!(ds["zroot/jails"].mountpoint, Some(PathBuf::from("/usr/local/jails")));
+        assert_eq!(
+            ds["zroot/jails"].mountpoint,
+            Some(PathBuf::from("/usr/local/jails"))
+        );
         assert_eq!(ds["zroot/jails"].origin, None);
         assert_eq!(ds["zroot/jails@x"].kind, DatasetKind::Snapshot);
         assert_eq!(ds["zroot/jails@x"].createtxg, 42);

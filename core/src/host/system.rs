@@ -87,7 +87,10 @@ impl FreeBsdHost {
 
     /// A host that reports long steps to `progress`.
     pub fn with_progress(progress: Box<dyn Progress>) -> Self {
-        FreeBsdHost { progress, commands: 0 }
+        FreeBsdHost {
+            progress,
+            commands: 0,
+        }
     }
 
     /// Runs one command; a non-zero exit is an error carrying its status and stderr.
@@ -105,10 +108,22 @@ impl FreeBsdHost {
     /// Lists the pool's datasets and snapshots with one `zfs get`; an absent pool
     /// gives none.
     pub fn observe_datasets(&mut self, pool: &str) -> Result<BTreeMap<String, Dataset>, HostError> {
-        let command = Command::run(["zfs", "get", "-H", "-p", "-r", "-o", "name,property,value", ZFS_PROPERTIES, pool]);
+        let command = Command::run([
+            "zfs",
+            "get",
+            "-H",
+            "-p",
+            "-r",
+            "-o",
+            "name,property,value",
+            ZFS_PROPERTIES,
+            pool,
+        ]);
         match self.run(&command) {
             Ok(output) => Ok(parse_zfs_get(&output.stdout)),
-            Err(HostError::CommandFailed { stderr, .. }) if stderr.contains("does not exist") => Ok(BTreeMap::new()),
+            Err(HostError::CommandFailed { stderr, .. }) if stderr.contains("does not exist") => {
+                Ok(BTreeMap::new())
+            }
             Err(e) => Err(e),
         }
     }
@@ -140,7 +155,8 @@ impl FreeBsdHost {
 
     fn run_read_from(&mut self, argv: &[String], input: &Path) -> Result<CommandOutput, HostError> {
         let display = format!("{} < {}", crate::quote::sh_command(argv), input.display());
-        let mut file = fs::File::open(input).map_err(|e| HostError::io(format!("open {}", input.display()), e))?;
+        let mut file = fs::File::open(input)
+            .map_err(|e| HostError::io(format!("open {}", input.display()), e))?;
         let total = file.metadata().ok().map(|m| m.len());
         let mut child = spawn(argv, Stdio::piped(), Stdio::piped())?;
         let stdout = collect(child.stdout.take());
@@ -167,20 +183,33 @@ impl FreeBsdHost {
             }
         }
         task.finish();
-        let status = child.wait().map_err(|e| HostError::io(format!("wait for {display}"), e))?;
+        let status = child
+            .wait()
+            .map_err(|e| HostError::io(format!("wait for {display}"), e))?;
         let output = CommandOutput {
             stdout: join(stdout),
             stderr: join(stderr),
         };
         check(&display, status, &output.stderr)?;
         match copy_error {
-            Some(e) => Err(HostError::io(format!("feed {} to {}", input.display(), argv.join(" ")), e)),
+            Some(e) => Err(HostError::io(
+                format!("feed {} to {}", input.display(), argv.join(" ")),
+                e,
+            )),
             None => Ok(output),
         }
     }
 
-    fn run_write_to(&mut self, argv: &[String], output_path: &Path) -> Result<CommandOutput, HostError> {
-        let display = format!("{} > {}", crate::quote::sh_command(argv), output_path.display());
+    fn run_write_to(
+        &mut self,
+        argv: &[String],
+        output_path: &Path,
+    ) -> Result<CommandOutput, HostError> {
+        let display = format!(
+            "{} > {}",
+            crate::quote::sh_command(argv),
+            output_path.display()
+        );
         let mut file = fs::File::create(output_path)
             .map_err(|e| HostError::io(format!("create {}", output_path.display()), e))?;
         let mut child = spawn(argv, Stdio::null(), Stdio::piped())?;
@@ -207,7 +236,9 @@ impl FreeBsdHost {
             }
         }
         task.finish();
-        let status = child.wait().map_err(|e| HostError::io(format!("wait for {display}"), e))?;
+        let status = child
+            .wait()
+            .map_err(|e| HostError::io(format!("wait for {display}"), e))?;
         let stderr = join(stderr);
         check(&display, status, &stderr)?;
         if let Some(e) = copy_error {
@@ -243,7 +274,9 @@ impl Host for FreeBsdHost {
 }
 
 fn spawn(argv: &[String], stdin: Stdio, stdout: Stdio) -> Result<process::Child, HostError> {
-    let (program, args) = argv.split_first().ok_or_else(|| HostError::Unsupported("empty command".into()))?;
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| HostError::Unsupported("empty command".into()))?;
     process::Command::new(program)
         .args(args)
         .stdin(stdin)
@@ -289,13 +322,23 @@ fn run_pipe(left: &[String], right: &[String]) -> Result<CommandOutput, HostErro
     let left_status = producer.wait();
     let left_display = crate::quote::sh_command(left);
     let right_display = crate::quote::sh_command(right);
-    let output = consumer_output.map_err(|e| HostError::io(format!("wait for {right_display}"), e))?;
-    let left_status = left_status.map_err(|e| HostError::io(format!("wait for {left_display}"), e))?;
+    let output =
+        consumer_output.map_err(|e| HostError::io(format!("wait for {right_display}"), e))?;
+    let left_status =
+        left_status.map_err(|e| HostError::io(format!("wait for {left_display}"), e))?;
     let left_stderr = join(left_err);
     let right_stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     // Report the producer first: a consumer failing on a truncated stream is a consequence.
-    check(&format!("{left_display} (left of the pipe into {right_display})"), left_status, &left_stderr)?;
-    check(&format!("{right_display} (right of the pipe from {left_display})"), output.status, &right_stderr)?;
+    check(
+        &format!("{left_display} (left of the pipe into {right_display})"),
+        left_status,
+        &left_stderr,
+    )?;
+    check(
+        &format!("{right_display} (right of the pipe from {left_display})"),
+        output.status,
+        &right_stderr,
+    )?;
     Ok(CommandOutput {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: format!("{left_stderr}{right_stderr}"),
@@ -340,7 +383,9 @@ fn check(display: &str, status: process::ExitStatus, stderr: &str) -> Result<(),
         (None, None) => "unknown status".to_string(),
     };
     let tail_start = stderr.len().saturating_sub(STDERR_TAIL);
-    let tail_start = (tail_start..stderr.len()).find(|i| stderr.is_char_boundary(*i)).unwrap_or(0);
+    let tail_start = (tail_start..stderr.len())
+        .find(|i| stderr.is_char_boundary(*i))
+        .unwrap_or(0);
     Err(HostError::CommandFailed {
         command: display.to_string(),
         status,
@@ -369,13 +414,15 @@ fn path_state(path: &Path, read: bool) -> Result<PathState, HostError> {
     };
     let file_type = metadata.file_type();
     Ok(if file_type.is_symlink() {
-        let target = fs::read_link(path).map_err(|e| HostError::io(format!("read link {}", path.display()), e))?;
+        let target = fs::read_link(path)
+            .map_err(|e| HostError::io(format!("read link {}", path.display()), e))?;
         PathState::Symlink { target }
     } else if file_type.is_dir() {
         PathState::Directory
     } else {
         let contents = if read {
-            let bytes = fs::read(path).map_err(|e| HostError::io(format!("read {}", path.display()), e))?;
+            let bytes =
+                fs::read(path).map_err(|e| HostError::io(format!("read {}", path.display()), e))?;
             String::from_utf8(bytes).ok()
         } else {
             None
@@ -387,7 +434,11 @@ fn path_state(path: &Path, read: bool) -> Result<PathState, HostError> {
 /// Carries out a native action (file writes and edits, checksums, symlink rewrites).
 pub fn apply_native(action: &Action) -> Result<(), HostError> {
     match action {
-        Action::WriteFile { path, contents, mode } => write_atomically(path, contents.as_bytes(), Some(*mode)),
+        Action::WriteFile {
+            path,
+            contents,
+            mode,
+        } => write_atomically(path, contents.as_bytes(), Some(*mode)),
         Action::EditFile { path, edit } => {
             let current = match fs::symlink_metadata(path) {
                 Ok(m) if m.file_type().is_symlink() => {
@@ -406,7 +457,11 @@ pub fn apply_native(action: &Action) -> Result<(), HostError> {
             }
             write_atomically(path, edited.as_bytes(), None)
         }
-        Action::VerifyChecksum { file, manifest, delete_bad } => verify_checksum(file, manifest, *delete_bad),
+        Action::VerifyChecksum {
+            file,
+            manifest,
+            delete_bad,
+        } => verify_checksum(file, manifest, *delete_bad),
         Action::RelinkSymlinks { tree, was, now } => relink_symlinks(tree, was, now),
         other => Err(HostError::Unsupported(format!(
             "{} is not a native action",
@@ -464,7 +519,8 @@ pub fn manifest_file_count(manifest: &str, name: &str) -> Option<u64> {
 
 /// SHA-256 of a file, hex.
 pub fn sha256_file(path: &Path) -> Result<String, HostError> {
-    let mut file = fs::File::open(path).map_err(|e| HostError::io(format!("open {}", path.display()), e))?;
+    let mut file =
+        fs::File::open(path).map_err(|e| HostError::io(format!("open {}", path.display()), e))?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 16];
     loop {
@@ -476,12 +532,20 @@ pub fn sha256_file(path: &Path) -> Result<String, HostError> {
         }
         hasher.update(&buffer[..n]);
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 fn verify_checksum(file: &Path, manifest: &Path, delete_bad: bool) -> Result<(), HostError> {
-    let listing = fs::read_to_string(manifest).map_err(|e| HostError::io(format!("read {}", manifest.display()), e))?;
-    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let listing = fs::read_to_string(manifest)
+        .map_err(|e| HostError::io(format!("read {}", manifest.display()), e))?;
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     let expected = manifest_sha256(&listing, name).ok_or_else(|| HostError::NotInManifest {
         manifest: manifest.to_path_buf(),
         name: name.to_string(),
@@ -492,7 +556,8 @@ fn verify_checksum(file: &Path, manifest: &Path, delete_bad: bool) -> Result<(),
         return Ok(());
     }
     if delete_bad {
-        fs::remove_file(file).map_err(|e| HostError::io(format!("delete {}", file.display()), e))?;
+        fs::remove_file(file)
+            .map_err(|e| HostError::io(format!("delete {}", file.display()), e))?;
     }
     Err(HostError::ChecksumMismatch {
         file: file.to_path_buf(),
@@ -505,7 +570,8 @@ fn verify_checksum(file: &Path, manifest: &Path, delete_bad: bool) -> Result<(),
 fn relink_symlinks(tree: &Path, was: &Path, now: &Path) -> Result<(), HostError> {
     let mut pending = vec![tree.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let entries = fs::read_dir(&dir).map_err(|e| HostError::io(format!("read {}", dir.display()), e))?;
+        let entries =
+            fs::read_dir(&dir).map_err(|e| HostError::io(format!("read {}", dir.display()), e))?;
         for entry in entries {
             let entry = entry.map_err(|e| HostError::io(format!("read {}", dir.display()), e))?;
             let path = entry.path();
@@ -515,8 +581,11 @@ fn relink_symlinks(tree: &Path, was: &Path, now: &Path) -> Result<(), HostError>
             if file_type.is_dir() {
                 pending.push(path);
             } else if file_type.is_symlink() {
-                let target = fs::read_link(&path).map_err(|e| HostError::io(format!("read link {}", path.display()), e))?;
-                let Ok(relative) = path.strip_prefix(tree) else { continue };
+                let target = fs::read_link(&path)
+                    .map_err(|e| HostError::io(format!("read link {}", path.display()), e))?;
+                let Ok(relative) = path.strip_prefix(tree) else {
+                    continue;
+                };
                 if let Some(new_target) = relinked_target(was, now, relative, &target) {
                     tracing::debug!(link = %path.display(), from = %target.display(), to = %new_target.display(), "relink");
                     replace_symlink(&path, &new_target)?;
@@ -528,7 +597,10 @@ fn relink_symlinks(tree: &Path, was: &Path, now: &Path) -> Result<(), HostError>
 }
 
 fn replace_symlink(link: &Path, target: &Path) -> Result<(), HostError> {
-    let mut temp_name = link.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut temp_name = link
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     temp_name.push(".thinjail-new");
     let temp = link.with_file_name(temp_name);
     let _ = fs::remove_file(&temp);
@@ -550,18 +622,33 @@ mod tests {
         fs::set_permissions(&rc, fs::Permissions::from_mode(0o600)).unwrap();
         let edit = Action::EditFile {
             path: rc.clone(),
-            edit: FileEdit::SetRcVar { name: "jail_enable".into(), value: "YES".into() },
+            edit: FileEdit::SetRcVar {
+                name: "jail_enable".into(),
+                value: "YES".into(),
+            },
         };
         apply_native(&edit).unwrap();
-        assert_eq!(fs::read_to_string(&rc).unwrap(), "hostname=\"h\"\n# keep me\njail_enable=\"YES\"\n");
-        assert_eq!(fs::metadata(&rc).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::read_to_string(&rc).unwrap(),
+            "hostname=\"h\"\n# keep me\njail_enable=\"YES\"\n"
+        );
+        assert_eq!(
+            fs::metadata(&rc).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let link = dir.path().join("jail.conf");
         std::os::unix::fs::symlink(&rc, &link).unwrap();
         let through_link = Action::EditFile {
             path: link,
-            edit: FileEdit::SetRcVar { name: "x".into(), value: "1".into() },
+            edit: FileEdit::SetRcVar {
+                name: "x".into(),
+                value: "1".into(),
+            },
         };
-        assert!(matches!(apply_native(&through_link), Err(HostError::Conflict(_))));
+        assert!(matches!(
+            apply_native(&through_link),
+            Err(HostError::Conflict(_))
+        ));
     }
 
     #[test]
@@ -571,11 +658,29 @@ mod tests {
         fs::write(&set, b"hello").unwrap();
         let good = sha256_file(&set).unwrap();
         let manifest = dir.path().join("MANIFEST");
-        fs::write(&manifest, format!("base.txz\t{good}\t3\tbase\t\"Base system\"\ton\n")).unwrap();
-        let verify = Action::VerifyChecksum { file: set.clone(), manifest: manifest.clone(), delete_bad: true };
+        fs::write(
+            &manifest,
+            format!("base.txz\t{good}\t3\tbase\t\"Base system\"\ton\n"),
+        )
+        .unwrap();
+        let verify = Action::VerifyChecksum {
+            file: set.clone(),
+            manifest: manifest.clone(),
+            delete_bad: true,
+        };
         apply_native(&verify).unwrap();
-        fs::write(&manifest, format!("base.txz\t{}\t3\tbase\t\"Base system\"\ton\n", "0".repeat(64))).unwrap();
-        assert!(matches!(apply_native(&verify), Err(HostError::ChecksumMismatch { .. })));
+        fs::write(
+            &manifest,
+            format!(
+                "base.txz\t{}\t3\tbase\t\"Base system\"\ton\n",
+                "0".repeat(64)
+            ),
+        )
+        .unwrap();
+        assert!(matches!(
+            apply_native(&verify),
+            Err(HostError::ChecksumMismatch { .. })
+        ));
         assert!(!set.exists());
     }
 
@@ -583,12 +688,20 @@ mod tests {
     fn pipes_report_the_failing_side() {
         let mut host = FreeBsdHost::new();
         let ok = host
-            .run(&Command::Pipe { left: vec!["echo".into(), "hi".into()], right: vec!["cat".into()] })
+            .run(&Command::Pipe {
+                left: vec!["echo".into(), "hi".into()],
+                right: vec!["cat".into()],
+            })
             .unwrap();
         assert_eq!(ok.stdout, "hi\n");
-        let failed = host.run(&Command::Pipe { left: vec!["false".into()], right: vec!["cat".into()] });
+        let failed = host.run(&Command::Pipe {
+            left: vec!["false".into()],
+            right: vec!["cat".into()],
+        });
         match failed {
-            Err(HostError::CommandFailed { command, status, .. }) => {
+            Err(HostError::CommandFailed {
+                command, status, ..
+            }) => {
                 assert!(command.starts_with("false"), "{command}");
                 assert_eq!(status, "exit status 1");
             }
@@ -602,10 +715,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let certs = dir.path().join("ssl/certs");
         fs::create_dir_all(&certs).unwrap();
-        std::os::unix::fs::symlink("../../../usr/share/certs/ca.pem", certs.join("ca.pem")).unwrap();
+        std::os::unix::fs::symlink("../../../usr/share/certs/ca.pem", certs.join("ca.pem"))
+            .unwrap();
         std::os::unix::fs::symlink("../cert.pem", certs.join("inside.pem")).unwrap();
         relink_symlinks(dir.path(), Path::new("/etc"), Path::new("/skeleton/etc")).unwrap();
-        assert_eq!(fs::read_link(certs.join("ca.pem")).unwrap(), PathBuf::from("../../../../usr/share/certs/ca.pem"));
-        assert_eq!(fs::read_link(certs.join("inside.pem")).unwrap(), PathBuf::from("../cert.pem"));
+        assert_eq!(
+            fs::read_link(certs.join("ca.pem")).unwrap(),
+            PathBuf::from("../../../../usr/share/certs/ca.pem")
+        );
+        assert_eq!(
+            fs::read_link(certs.join("inside.pem")).unwrap(),
+            PathBuf::from("../cert.pem")
+        );
     }
 }
