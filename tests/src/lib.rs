@@ -1,0 +1,16 @@
+//! # thinjail-tests
+//!
+//! Workspace-level tests of thinjail and the Linux test bed they run on:
+//! - [`testbed`]: a host that applies actions exactly like the FreeBSD host except for
+//!   a short, explicit list of Linux substitutions (bind mounts for nullfs, chroot for
+//!   jails, …), and the `thinjail-testbed` binary that drives the real `thinjail`
+//!   command through it;
+//! - [`fixtures`]: throwaway zfs-fuse pools, a synthetic FreeBSD `base.txz` with its
+//!   `MANIFEST`, and a loopback mirror serving them.
+//!
+//! The end-to-end tests under `tests/` need root and zfs-fuse; when those are missing
+//! they fail (never skip) and say how to get them (`scripts/test`).
+
+pub mod fixtures;
+pub mod harness;
+pub mod testbed;

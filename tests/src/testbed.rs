@@ -1,0 +1,474 @@
+//! The Linux test bed: a host that applies every action exactly like
+//! [`FreeBsdHost`] — same argv, same pipes, same native steps — except for this
+//! short, explicit list of substitutions, each standing in for a FreeBSD facility
+//! Linux does not have:
+//!
+//! 1. `jail -f CONF -c NAME` → what jail(8) does with our jail.conf block: refuse a
+//!    path with a symlink in it, mount each `mount.fstab` line (nullfs → `mount
+//!    --bind`, then `mount -o remount,bind,ro` for `ro`), `mount.devfs` → a tmpfs
+//!    with null, zero, random, urandom and tty nodes, run `exec.start` in chroot(8),
+//!    and undo the mounts if any of it fails. The running jail is recorded in a state
+//!    file instead of the kernel.
+//! 2. `jail -f CONF -r NAME` → `exec.stop` in chroot, then unmount in reverse order.
+//! 3. `jexec -l NAME CMD` → `env -i … chroot ROOT CMD`.
+//! 4. `chflags` → nothing (Linux has no file flags).
+//! 5. `fetch -o - URL` → `curl -fsS URL`.
+//! 6. `tar` → `bsdtar` (FreeBSD's tar is bsdtar; GNU tar cannot read xz from a pipe).
+//! 7. observation: `mount -p` → `/proc/self/mountinfo`; `jls` → the state file.
+//! 8. `zfs destroy` is retried briefly on "busy": zfs-fuse unmounts first and
+//!    reports busy once (on FreeBSD busy stays an error).
+//! 9. `bsdinstall`, `freebsd-update`, `etcupdate` → refused as unsupported.
+//!
+//! zfs-fuse wedges when datasets are unmounted while others are mounted, so each
+//! action and each observation holds the test bed's zfs lock
+//! ([`crate::fixtures::zfs_lock::ZfsLock`]): test processes running in parallel
+//! interleave action by action, never inside one.
+//!
+//! It can also inject faults: fail action k with a real failing command, or kill
+//! the process with SIGKILL right after action k.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thinjail_cli::HostProvider;
+use thinjail_core::action::{Action, Command};
+use thinjail_core::edit::find_block;
+use thinjail_core::host::{
+    observe_paths, parse_proc_mountinfo, FreeBsdHost, Host, HostError, ObservationRequest, Progress,
+};
+use thinjail_core::jailconf::parse_block_params;
+use thinjail_core::quote::unescape_fstab_field;
+use thinjail_core::world::{RunningJail, World};
+use thinjail_core::Recipe;
+
+use crate::fixtures::zfs_lock::ZfsLock;
+
+/// Faults to inject, counted over the actions this host applies (1-based).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Faults {
+    /// Replace action k by a command that fails (exit 3, "injected failure").
+    pub fail_at: Option<usize>,
+    /// Kill the process with SIGKILL right after action k succeeded.
+    pub kill_after: Option<usize>,
+}
+
+impl Faults {
+    /// Faults from `THINJAIL_TESTBED_FAIL_AT` and `THINJAIL_TESTBED_KILL_AFTER`.
+    pub fn from_env() -> Self {
+        let number = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
+        Faults {
+            fail_at: number("THINJAIL_TESTBED_FAIL_AT"),
+            kill_after: number("THINJAIL_TESTBED_KILL_AFTER"),
+        }
+    }
+}
+
+/// A jail the test bed has "started".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestJail {
+    /// Fake jail ID.
+    pub jid: u32,
+    /// Root.
+    pub path: PathBuf,
+    /// What was mounted for it, in mount order.
+    pub mounts: Vec<PathBuf>,
+    /// Its `exec.stop`, run when it stops.
+    pub exec_stop: Option<String>,
+}
+
+/// Running jails, kept in `<state dir>/jails.json` across processes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestBedState {
+    /// By name.
+    pub jails: BTreeMap<String, TestJail>,
+    /// Next JID to hand out.
+    pub next_jid: u32,
+}
+
+impl TestBedState {
+    fn file(dir: &Path) -> PathBuf {
+        dir.join("jails.json")
+    }
+
+    /// Reads the state in `dir` (empty when none yet).
+    pub fn load(dir: &Path) -> Result<Self, HostError> {
+        match fs::read_to_string(Self::file(dir)) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| {
+                HostError::Conflict(format!("test bed state {}: {e}", Self::file(dir).display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(TestBedState::default()),
+            Err(e) => Err(HostError::io(
+                format!("read {}", Self::file(dir).display()),
+                e,
+            )),
+        }
+    }
+
+    fn save(&self, dir: &Path) -> Result<(), HostError> {
+        fs::create_dir_all(dir)
+            .map_err(|e| HostError::io(format!("create {}", dir.display()), e))?;
+        let text =
+            serde_json::to_string_pretty(self).map_err(|e| HostError::Conflict(e.to_string()))?;
+        thinjail_core::host::write_atomically(&Self::file(dir), text.as_bytes(), Some(0o644))
+    }
+}
+
+/// The test bed host.
+pub struct TestBed {
+    inner: FreeBsdHost,
+    state_dir: PathBuf,
+    faults: Faults,
+    applied: usize,
+}
+
+const CLEAN_PATH: &str = "PATH=/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin";
+
+impl TestBed {
+    /// A test bed keeping its jail state in `state_dir`.
+    pub fn new(state_dir: impl Into<PathBuf>, faults: Faults, progress: Box<dyn Progress>) -> Self {
+        TestBed {
+            inner: FreeBsdHost::with_progress(progress),
+            state_dir: state_dir.into(),
+            faults,
+            applied: 0,
+        }
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    fn run(&mut self, argv: &[&str]) -> Result<String, HostError> {
+        Ok(self.inner.run(&Command::run(argv.iter().copied()))?.stdout)
+    }
+
+    fn substitute(&mut self, action: &Action) -> Result<bool, HostError> {
+        match action {
+            Action::StartJail { conf, jail, .. } => self.start_jail(conf, jail).map(|()| true),
+            Action::StopJail { jail, .. } => self.stop_jail(jail).map(|()| true),
+            Action::ExecInJail { jail, argv } => {
+                let root = self.root_of(jail)?;
+                let root = root.display().to_string();
+                let mut full = vec![
+                    "env",
+                    "-i",
+                    CLEAN_PATH,
+                    "HOME=/root",
+                    "chroot",
+                    root.as_str(),
+                ];
+                full.extend(argv.iter().map(String::as_str));
+                self.run(&full).map(|_| true)
+            }
+            Action::ClearFlags { .. } => Ok(true),
+            Action::Download { url, dest } => {
+                let part = thinjail_core::action::partial_path(dest);
+                self.inner.run(&Command::WriteTo {
+                    argv: vec!["curl".into(), "-fsS".into(), url.clone()],
+                    stdout: part.clone(),
+                })?;
+                self.inner.run(&Command::run([
+                    "mv".to_string(),
+                    part.display().to_string(),
+                    dest.display().to_string(),
+                ]))?;
+                Ok(true)
+            }
+            Action::Extract { archive, dest } => {
+                self.inner.run(&Command::ReadFrom {
+                    argv: vec![
+                        "bsdtar".into(),
+                        "-xpf".into(),
+                        "-".into(),
+                        "-C".into(),
+                        dest.display().to_string(),
+                    ],
+                    stdin: archive.clone(),
+                })?;
+                Ok(true)
+            }
+            Action::DestroyDataset { .. } | Action::DestroySnapshot { .. } => {
+                let mut attempt = 0;
+                loop {
+                    match self.inner.apply_default(action) {
+                        Err(HostError::CommandFailed { stderr, .. })
+                            if stderr.contains("busy") && attempt < 5 =>
+                        {
+                            attempt += 1;
+                            std::thread::sleep(Duration::from_millis(200));
+                        }
+                        other => return other.map(|()| true),
+                    }
+                }
+            }
+            Action::Bsdinstall { .. } | Action::FreebsdUpdate { .. } | Action::Etcupdate { .. } => {
+                Err(HostError::Unsupported(format!(
+                    "the Linux test bed cannot run {}",
+                    action.describe()
+                )))
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn root_of(&self, jail: &str) -> Result<PathBuf, HostError> {
+        TestBedState::load(&self.state_dir)?
+            .jails
+            .get(jail)
+            .map(|j| j.path.clone())
+            .ok_or_else(|| HostError::Conflict(format!("jail \"{jail}\" not found")))
+    }
+
+    fn start_jail(&mut self, conf: &Path, jail: &str) -> Result<(), HostError> {
+        let mut state = TestBedState::load(&self.state_dir)?;
+        if state.jails.contains_key(jail) {
+            return Err(HostError::Conflict(format!(
+                "jail: \"{jail}\" already exists"
+            )));
+        }
+        let text = fs::read_to_string(conf)
+            .map_err(|e| HostError::io(format!("read {}", conf.display()), e))?;
+        let block = find_block(&text, &format!("jail {jail}")).ok_or_else(|| {
+            HostError::Conflict(format!("jail: {}: \"{jail}\" not found", conf.display()))
+        })?;
+        let params = parse_block_params(block);
+        let root = PathBuf::from(
+            params
+                .get("path")
+                .ok_or_else(|| HostError::Conflict(format!("jail: {jail}: no path")))?,
+        );
+        refuse_symlinks(jail, &root)?;
+        let mut mounts = Vec::new();
+        let result = self.mount_and_start(jail, &root, &params, &mut mounts);
+        if let Err(e) = result {
+            for target in mounts.iter().rev() {
+                let _ = self.run(&["umount", &target.display().to_string()]);
+            }
+            return Err(e);
+        }
+        state.next_jid += 1;
+        let jid = state.next_jid;
+        let exec_stop = params.get("exec.stop").cloned();
+        state.jails.insert(
+            jail.to_string(),
+            TestJail {
+                jid,
+                path: root,
+                mounts,
+                exec_stop,
+            },
+        );
+        state.save(&self.state_dir)
+    }
+
+    fn mount_and_start(
+        &mut self,
+        jail: &str,
+        root: &Path,
+        params: &BTreeMap<String, String>,
+        mounts: &mut Vec<PathBuf>,
+    ) -> Result<(), HostError> {
+        if let Some(fstab) = params.get("mount.fstab") {
+            let text =
+                fs::read_to_string(fstab).map_err(|e| HostError::io(format!("read {fstab}"), e))?;
+            for line in text
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let [source, target, fstype, options, ..] = fields.as_slice() else {
+                    return Err(HostError::Conflict(format!(
+                        "jail: {jail}: bad fstab line {line:?}"
+                    )));
+                };
+                if *fstype != "nullfs" {
+                    return Err(HostError::Unsupported(format!(
+                        "the test bed mounts only nullfs, not {fstype}"
+                    )));
+                }
+                let (source, target) = (unescape_fstab_field(source), unescape_fstab_field(target));
+                refuse_symlinks(jail, Path::new(&target))?;
+                self.run(&["mount", "--bind", &source, &target])?;
+                mounts.push(PathBuf::from(&target));
+                if options.split(',').any(|o| o == "ro") {
+                    self.run(&["mount", "-o", "remount,bind,ro", &target])?;
+                }
+            }
+        }
+        if params.get("mount.devfs").is_some_and(|v| v == "true") {
+            let dev = root.join("dev");
+            let dev_text = dev.display().to_string();
+            self.run(&[
+                "mount",
+                "-t",
+                "tmpfs",
+                "-o",
+                "mode=0755,size=1m",
+                "devfs",
+                &dev_text,
+            ])?;
+            mounts.push(dev.clone());
+            make_device_nodes(&dev)?;
+        }
+        if let Some(start) = params.get("exec.start") {
+            let root = root.display().to_string();
+            self.run(&[
+                "env",
+                "-i",
+                CLEAN_PATH,
+                "HOME=/root",
+                "chroot",
+                &root,
+                "/bin/sh",
+                "-c",
+                start,
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn stop_jail(&mut self, jail: &str) -> Result<(), HostError> {
+        let mut state = TestBedState::load(&self.state_dir)?;
+        let Some(running) = state.jails.get(jail).cloned() else {
+            return Err(HostError::Conflict(format!("jail: \"{jail}\" not found")));
+        };
+        if let Some(stop) = &running.exec_stop {
+            let root = running.path.display().to_string();
+            if let Err(e) = self.run(&[
+                "env",
+                "-i",
+                CLEAN_PATH,
+                "HOME=/root",
+                "chroot",
+                &root,
+                "/bin/sh",
+                "-c",
+                stop,
+            ]) {
+                tracing::warn!("exec.stop failed: {e}");
+            }
+        }
+        for target in running.mounts.iter().rev() {
+            self.run(&["umount", &target.display().to_string()])?;
+        }
+        state.jails.remove(jail);
+        state.save(&self.state_dir)
+    }
+}
+
+fn refuse_symlinks(jail: &str, path: &Path) -> Result<(), HostError> {
+    for ancestor in path.ancestors() {
+        if fs::symlink_metadata(ancestor).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(HostError::Conflict(format!(
+                "jail: {jail}: {}: contains a symlink ({} is one)",
+                path.display(),
+                ancestor.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn make_device_nodes(dev: &Path) -> Result<(), HostError> {
+    use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+    for (name, major, minor) in [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ] {
+        let node = dev.join(name);
+        mknod(
+            &node,
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            makedev(major, minor),
+        )
+        .map_err(|e| HostError::io(format!("mknod {}", node.display()), e.into()))?;
+    }
+    Ok(())
+}
+
+impl Host for TestBed {
+    fn observe(&mut self, request: &ObservationRequest) -> Result<World, HostError> {
+        let _zfs =
+            ZfsLock::acquire().map_err(|e| HostError::io("take the test bed's zfs lock", e))?;
+        let datasets = self.inner.observe_datasets(&request.pool)?;
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| HostError::io("read /proc/self/mountinfo", e))?;
+        let jails = TestBedState::load(&self.state_dir)?
+            .jails
+            .into_iter()
+            .map(|(name, jail)| {
+                let running = RunningJail {
+                    jid: jail.jid,
+                    name: name.clone(),
+                    path: jail.path,
+                    ip4: vec![],
+                    ip6: vec![],
+                };
+                (name, running)
+            })
+            .collect();
+        Ok(World {
+            datasets,
+            paths: observe_paths(&request.probes)?,
+            mounts: parse_proc_mountinfo(&mountinfo),
+            jails,
+            observed: true,
+        })
+    }
+
+    fn apply(&mut self, action: &Action) -> Result<(), HostError> {
+        let zfs =
+            ZfsLock::acquire().map_err(|e| HostError::io("take the test bed's zfs lock", e))?;
+        self.applied += 1;
+        if self.faults.fail_at == Some(self.applied) {
+            self.inner.run(&Command::run([
+                "sh",
+                "-c",
+                "echo 'thinjail test bed: injected failure' >&2; exit 3",
+            ]))?;
+        }
+        if !self.substitute(action)? {
+            self.inner.apply_default(action)?;
+        }
+        drop(zfs);
+        if self.faults.kill_after == Some(self.applied) {
+            let _ =
+                nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL);
+        }
+        Ok(())
+    }
+
+    fn commands_run(&self) -> usize {
+        self.inner.commands_run()
+    }
+}
+
+/// Hands the cli a [`TestBed`] (state in `state_dir`, faults as given).
+pub struct TestBedHosts {
+    /// Where running jails are recorded.
+    pub state_dir: PathBuf,
+    /// Faults to inject.
+    pub faults: Faults,
+}
+
+impl HostProvider for TestBedHosts {
+    fn host(&self, _recipe: &Recipe, progress: Box<dyn Progress>) -> anyhow::Result<Box<dyn Host>> {
+        Ok(Box::new(TestBed::new(
+            self.state_dir.clone(),
+            self.faults,
+            progress,
+        )))
+    }
+
+    fn describe(&self) -> String {
+        "the Linux test bed".to_string()
+    }
+}

@@ -1,0 +1,322 @@
+//! `thinjail apply` of the article's recipe on the Linux test bed: real ZFS
+//! (zfs-fuse), real bind mounts, a real chroot — and the article's own checks.
+
+use std::collections::BTreeSet;
+use std::fs;
+
+use thinjail_tests::fixtures::base::{write_corrupted_copy, CERT_TARGET, RC_BOOT_LINE, RC_LOG};
+use thinjail_tests::fixtures::http::release_dir;
+use thinjail_tests::harness::{is_mounted, Bed};
+use thinjail_tests::testbed::Faults;
+
+const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
+
+fn names(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn apply_builds_the_articles_layout_and_the_jail_works() {
+    let bed = Bed::article(BIN, |_| {});
+    let run = bed.apply();
+    run.expect_code(0);
+    assert!(run.stdout.contains("Applied "), "{}", run.stdout);
+
+    // zfs list -t all: exactly the article's datasets and snapshots.
+    assert_eq!(
+        bed.datasets(),
+        names(&[
+            "jails",
+            "jails/.mountpoints",
+            "jails/base",
+            "jails/base/13.1-RELEASE-base",
+            "jails/base/13.1-RELEASE-base@gold",
+            "jails/base/13.1-RELEASE-base@install",
+            "jails/base/13.1-RELEASE-template",
+            "jails/base/13.1-RELEASE-template@gold",
+            "jails/thinjail0",
+            "jails/thinjail0/data",
+            "jails/thinjail0/data@gold",
+        ])
+    );
+
+    // The template holds the jail-specific paths; the base links them into the skeleton.
+    let base = bed.jails_path("base/13.1-RELEASE-base");
+    let template = bed.jails_path("base/13.1-RELEASE-template");
+    for (specific, target) in [
+        ("etc", "./skeleton/etc"),
+        ("usr/home", "../skeleton/usr/home"),
+        ("usr/local", "../skeleton/usr/local"),
+        ("root", "./skeleton/root"),
+        ("tmp", "./skeleton/tmp"),
+        ("var", "./skeleton/var"),
+    ] {
+        assert!(template.join(specific).is_dir(), "template/{specific}");
+        let link =
+            fs::read_link(base.join(specific)).unwrap_or_else(|e| panic!("base/{specific}: {e}"));
+        assert_eq!(link.to_str(), Some(target));
+    }
+    assert!(base.join("skeleton").is_dir());
+    assert!(base.join("bin/sh").exists() && !template.join("bin").exists());
+    assert_eq!(
+        fs::read_dir(base.join("skeleton")).unwrap().count(),
+        0,
+        "the base's skeleton is empty"
+    );
+    let template_rc = fs::read_to_string(template.join("etc/rc.conf")).unwrap();
+    assert!(
+        template_rc.contains("default_router=\"192.168.1.1\"\n"),
+        "{template_rc}"
+    );
+    assert!(!template.read_dir().unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .contains("partial")));
+
+    // Inside the running jail, the skeleton links resolve (the data is mounted on them).
+    let root = bed.jails_path(".mountpoints/thinjail0");
+    assert!(
+        is_mounted(&root) && is_mounted(&root.join("skeleton")) && is_mounted(&root.join("dev"))
+    );
+    for specific in ["etc", "usr/home", "usr/local", "root", "tmp", "var"] {
+        assert!(
+            root.join(specific).is_dir(),
+            "{specific} does not resolve in the jail"
+        );
+    }
+    // The relinked certificate resolves from the jail's root (the article's defect, fixed).
+    let cert = bed.in_jail("thinjail0", &["cat", "/etc/ssl/certs/ca-test.pem"]);
+    cert.expect_code(0);
+    assert!(cert.stdout.contains("thinjail test CA"), "{cert:?}");
+    assert!(bed
+        .jails_path(&format!("base/13.1-RELEASE-base/{CERT_TARGET}"))
+        .exists());
+    // exec.start ran /etc/rc in the jail, writing into the jail's own var.
+    let rc_log = fs::read_to_string(
+        bed.jails_path("thinjail0/data/var")
+            .join(RC_LOG.trim_start_matches("var/")),
+    )
+    .unwrap();
+    assert!(rc_log.contains(RC_BOOT_LINE));
+
+    // fstab: the article's two lines.
+    let fstab = fs::read_to_string(bed.jails_path("thinjail0/fstab")).unwrap();
+    let jails = bed.recipe.host.jails_dir.display().to_string();
+    assert_eq!(
+        fstab,
+        format!(
+            "{jails}/base/13.1-RELEASE-base  {jails}/.mountpoints/thinjail0  nullfs  ro  0   0\n\
+             {jails}/thinjail0/data  {jails}/.mountpoints/thinjail0/skeleton  nullfs  rw  0   0\n"
+        )
+    );
+    // jail.conf: the article's settings in the jail's block; rc.conf: jail_enable.
+    let jail_conf = fs::read_to_string(&bed.recipe.host.jail_conf).unwrap();
+    for setting in [
+        "thinjail0 {",
+        "host.hostname = \"thinjail0\";",
+        &format!("path = \"{jails}/.mountpoints/thinjail0\";"),
+        &format!("mount.fstab = \"{jails}/thinjail0/fstab\";"),
+        "exec.start = \"/bin/sh /etc/rc\";",
+        "exec.stop = \"/bin/sh /etc/rc.shutdown\";",
+        "exec.clean;",
+        "mount.devfs;",
+        "interface = \"em0\";",
+        "allow.raw_sockets;",
+        "ip4.addr = 192.168.1.70;",
+    ] {
+        assert!(
+            jail_conf.contains(setting),
+            "{setting:?} missing from:\n{jail_conf}"
+        );
+    }
+    assert_eq!(
+        fs::read_to_string(&bed.recipe.host.rc_conf).unwrap(),
+        "jail_enable=\"YES\"\n"
+    );
+
+    // The article's "Review the final jail".
+    let read_only = bed.in_jail("thinjail0", &["touch", "/usr/bin/my_new_file"]);
+    assert_ne!(read_only.code, Some(0));
+    assert!(
+        read_only.stderr.contains("Read-only file system"),
+        "{read_only:?}"
+    );
+    bed.in_jail("thinjail0", &["touch", "/etc/my_new_file"])
+        .expect_code(0);
+    assert!(
+        bed.jails_path("thinjail0/data/etc/my_new_file").is_file(),
+        "the file lands in the jail's own dataset"
+    );
+    assert!(!template.join("etc/my_new_file").exists() && !base.join("skeleton/etc").exists());
+
+    // A second apply runs no command and plan has nothing to do.
+    let again = bed.apply();
+    again.expect_code(0);
+    assert!(
+        again.stdout.starts_with("Nothing to do"),
+        "{}",
+        again.stdout
+    );
+    let plan = bed.thinjail(&[
+        "plan",
+        bed.recipe_path().to_str().unwrap(),
+        "--format",
+        "text",
+    ]);
+    plan.expect_code(0);
+    assert!(plan.stdout.starts_with("Nothing to do"), "{}", plan.stdout);
+    let json = bed.thinjail(&[
+        "apply",
+        bed.recipe_path().to_str().unwrap(),
+        "--yes",
+        "--json",
+    ]);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["changed"], false);
+    assert_eq!(value["applied"].as_array().map(Vec::len), Some(0));
+    // Observation only: one zfs get (the mount table and jails are read, not run).
+    assert_eq!(value["commands"], 1, "{}", json.stdout);
+    // The cached set was downloaded once.
+    assert_eq!(
+        bed.server
+            .downloads_of("/releases/amd64/amd64/13.1-RELEASE/base.txz"),
+        1
+    );
+}
+
+#[test]
+fn the_administrators_own_files_are_kept_byte_for_byte() {
+    let bed = Bed::article(BIN, |_| {});
+    let admin_jails =
+        "# my jails\nexec.clean;\n\nwww {\n    path = \"/usr/jails/www\";\n    persist;\n}\n";
+    let admin_rc = "hostname=\"host.example.org\"\nsshd_enable=\"YES\" # keep this comment\njail_enable=\"NO\"\nzfs_enable=\"YES\"";
+    fs::write(&bed.recipe.host.jail_conf, admin_jails).unwrap();
+    fs::write(&bed.recipe.host.rc_conf, admin_rc).unwrap();
+    bed.apply().expect_code(0);
+    let jail_conf = fs::read_to_string(&bed.recipe.host.jail_conf).unwrap();
+    assert!(jail_conf.starts_with(admin_jails), "{jail_conf}");
+    assert!(jail_conf[admin_jails.len()..]
+        .starts_with("# BEGIN thinjail jail thinjail0\nthinjail0 {\n"));
+    assert!(jail_conf.ends_with("}\n# END thinjail jail thinjail0\n"));
+    let rc_conf = fs::read_to_string(&bed.recipe.host.rc_conf).unwrap();
+    assert_eq!(
+        rc_conf,
+        "hostname=\"host.example.org\"\nsshd_enable=\"YES\" # keep this comment\njail_enable=\"YES\"\nzfs_enable=\"YES\""
+    );
+    // Running again changes neither file.
+    bed.apply().expect_code(0);
+    assert_eq!(
+        fs::read_to_string(&bed.recipe.host.jail_conf).unwrap(),
+        jail_conf
+    );
+    assert_eq!(
+        fs::read_to_string(&bed.recipe.host.rc_conf).unwrap(),
+        rc_conf
+    );
+}
+
+#[test]
+fn two_jails_share_one_base_and_each_holds_only_the_templates_size() {
+    let bed = Bed::article(BIN, |recipe| {
+        let mut second = recipe.jails[0].clone();
+        second.name = "thinjail1".into();
+        second.ip4 = vec!["192.168.1.71".into()];
+        recipe.jails.push(second);
+    });
+    bed.apply().expect_code(0);
+    let datasets = bed.datasets();
+    assert_eq!(
+        datasets.iter().filter(|d| d.ends_with("-base")).count(),
+        1,
+        "{datasets:?}"
+    );
+    let jails = bed.recipe.host.jails_dir.display().to_string();
+    for jail in ["thinjail0", "thinjail1"] {
+        let fstab = fs::read_to_string(bed.jails_path(&format!("{jail}/fstab"))).unwrap();
+        assert!(
+            fstab.starts_with(&format!("{jails}/base/13.1-RELEASE-base  ")),
+            "{fstab}"
+        );
+    }
+    let base = bed.used("jails/base/13.1-RELEASE-base");
+    let template = bed.used("jails/base/13.1-RELEASE-template");
+    for jail in ["thinjail0", "thinjail1"] {
+        let data = bed.used(&format!("jails/{jail}/data"));
+        eprintln!("{jail}: data {data} bytes; template {template}; base {base}");
+        assert!(
+            data <= template + template / 2 + 256 * 1024,
+            "{jail}: {data} vs template {template}"
+        );
+        assert!(
+            data < base,
+            "{jail}: the data ({data}) is smaller than the base ({base})"
+        );
+    }
+}
+
+#[test]
+fn a_corrupted_download_fails_before_extraction_and_leaves_the_base_empty() {
+    let bed = Bed::article(BIN, |_| {});
+    let sets = release_dir(&bed.dir.path().join("mirror"), "13.1-RELEASE");
+    write_corrupted_copy(&bed.base_set, &sets).unwrap();
+    let run = bed.apply();
+    run.expect_code(1);
+    assert!(run.stderr.contains("checksum mismatch"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("nothing was extracted"),
+        "{}",
+        run.stderr
+    );
+    let base = bed.jails_path("base/13.1-RELEASE-base");
+    assert_eq!(
+        fs::read_dir(&base).unwrap().count(),
+        0,
+        "the base must stay empty"
+    );
+    assert!(
+        !bed.dir
+            .path()
+            .join("cache/13.1-RELEASE-amd64/base.txz")
+            .exists(),
+        "the bad set was deleted"
+    );
+    assert!(!bed
+        .datasets()
+        .contains("jails/base/13.1-RELEASE-base@install"));
+}
+
+#[test]
+fn a_failing_command_stops_apply_and_the_next_apply_finishes() {
+    let bed = Bed::article(BIN, |_| {});
+    let recipe = bed.recipe_path();
+    let run = bed.thinjail_with(
+        &["apply", recipe.to_str().unwrap(), "--yes"],
+        Faults {
+            fail_at: Some(12),
+            kill_after: None,
+        },
+    );
+    run.expect_code(1);
+    assert!(run.stderr.contains("command: sh -c"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("status:  exit status 3"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("injected failure"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("11 actions completed before it"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("Not run ("), "{}", run.stderr);
+    bed.apply().expect_code(0);
+    assert!(bed.datasets().contains("jails/thinjail0/data@gold"));
+    bed.apply()
+        .expect_code(0)
+        .stdout
+        .starts_with("Nothing to do")
+        .then_some(())
+        .expect("idempotent after recovery");
+}
