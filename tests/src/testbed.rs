@@ -373,6 +373,13 @@ fn refuse_symlinks(jail: &str, path: &Path) -> Result<(), HostError> {
     Ok(())
 }
 
+/// The test bed only runs on Linux; elsewhere (the FreeBSD type-check) it cannot make nodes.
+#[cfg(not(target_os = "linux"))]
+fn make_device_nodes(_dev: &Path) -> Result<(), HostError> {
+    Err(HostError::Unsupported("the test bed runs on Linux only".into()))
+}
+
+#[cfg(target_os = "linux")]
 fn make_device_nodes(dev: &Path) -> Result<(), HostError> {
     use nix::sys::stat::{makedev, mknod, Mode, SFlag};
     for (name, major, minor) in [
