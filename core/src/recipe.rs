@@ -398,5 +398,7 @@ mod tests {
         assert_eq!(recipe.stages[0].config.as_deref(), Some("(x: [1, 2])"));
         let again = Recipe::from_ron(&recipe.to_ron(), "again").unwrap();
         assert_eq!(again, recipe);
+        let json = serde_json::to_string(&recipe).unwrap();
+        assert_eq!(serde_json::from_str::<Recipe>(&json).unwrap(), recipe, "recipes cross the plugin boundary as JSON");
     }
 }
