@@ -109,4 +109,22 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print thinjail(8), or write thinjail(8) and thinjail.recipe(5) under a manual root.
+    Man {
+        /// Manual root to write into (DIR/man8/thinjail.8, DIR/man5/thinjail.recipe.5),
+        /// such as /usr/local/share/man; without it, thinjail(8) goes to standard output.
+        #[arg(value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Print a shell completion script, or write those for bash, zsh and fish.
+    ///
+    /// POSIX sh has no programmable completion, so there is no script for it.
+    Completions {
+        /// Shell to print the completion script of.
+        #[arg(value_name = "SHELL", required_unless_present = "dir")]
+        shell: Option<clap_complete::Shell>,
+        /// Write thinjail.bash, _thinjail and thinjail.fish into DIR instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "shell")]
+        dir: Option<PathBuf>,
+    },
 }

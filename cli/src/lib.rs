@@ -8,6 +8,7 @@ pub mod args;
 mod commands;
 pub mod environment;
 pub mod exit;
+pub mod manual;
 pub mod plugins;
 pub mod progress;
 pub mod recipes;
@@ -90,5 +91,7 @@ fn dispatch(env: &Environment, cli: &Cli) -> Result<u8, exit::CliError> {
             commands::stages(env, plugins, recipe.as_deref(), *json)
         }
         Command::Init { path, from, force } => commands::init(path, from, *force),
+        Command::Man { dir } => manual::man(dir.as_deref()),
+        Command::Completions { shell, dir } => manual::completions(*shell, dir.as_deref()),
     }
 }

@@ -1,0 +1,608 @@
+//! The manual and the shell completions, generated from the clap definitions in
+//! [`crate::args`] so they cannot drift from what the command accepts.
+//!
+//! - `thinjail(8)`: one page, man(7) rendered with clap_mangen (title, synopsis,
+//!   global options) plus sections built here from the same definitions: every
+//!   subcommand with its arguments, the exit statuses of [`crate::exit::TABLE`], and
+//!   the files of [`HostConfig::default`].
+//! - `thinjail.recipe(5)`: written by hand in mdoc(7) (`docs/man/thinjail.recipe.5`)
+//!   and shipped inside the binary, so `thinjail man DIR` installs both.
+//! - Completions for bash, zsh and fish (clap_complete; also elvish and PowerShell on
+//!   request). POSIX sh has no programmable completion, so there is none for it.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use clap::{Arg, ArgAction, Command, CommandFactory};
+use clap_complete::{Generator, Shell};
+use clap_mangen::roff::{bold, italic, roman, Inline, Roff};
+use clap_mangen::Man;
+use thinjail_core::recipe::HostConfig;
+
+use crate::args::Cli;
+use crate::exit::{self, CliError, WithCode};
+
+/// The command's name, as installed.
+pub const BIN_NAME: &str = "thinjail";
+
+/// thinjail.recipe(5), mdoc(7), written by hand.
+pub const RECIPE_PAGE: &str = include_str!("../../docs/man/thinjail.recipe.5");
+
+/// Date of the last change to thinjail(8)'s hand-written text. Fixed, so that
+/// generating the page twice gives the same bytes (reproducible packages).
+pub const MANUAL_DATE: &str = "November 29, 2026";
+
+/// The shells `completions --dir` writes, and the FreeBSD port installs.
+pub const COMPLETION_SHELLS: [Shell; 3] = [Shell::Bash, Shell::Zsh, Shell::Fish];
+
+/// One manual page: where it goes under a manual root, and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManPage {
+    /// Relative path under a manual root such as `/usr/local/share/man`
+    /// (`man8/thinjail.8`).
+    pub path: PathBuf,
+    /// The page (roff source).
+    pub text: String,
+}
+
+/// The command definition, built (global options propagated, names set).
+pub fn command() -> Command {
+    let mut cmd = Cli::command().bin_name(BIN_NAME);
+    cmd.build();
+    cmd
+}
+
+/// Every manual page thinjail installs.
+pub fn man_pages() -> io::Result<Vec<ManPage>> {
+    Ok(vec![
+        ManPage {
+            path: PathBuf::from("man8/thinjail.8"),
+            text: thinjail_8()?,
+        },
+        ManPage {
+            path: PathBuf::from("man5/thinjail.recipe.5"),
+            text: RECIPE_PAGE.to_string(),
+        },
+    ])
+}
+
+/// Writes every manual page under the manual root `dir` (creating `dir/man8` and
+/// `dir/man5`); returns the files written.
+pub fn write_man_pages(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for page in man_pages()? {
+        let path = dir.join(&page.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| with_path(e, parent))?;
+        }
+        std::fs::write(&path, page.text.as_bytes()).map_err(|e| with_path(e, &path))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The completion script for `shell`.
+pub fn completion(shell: Shell) -> Vec<u8> {
+    let mut cmd = command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, BIN_NAME, &mut out);
+    out
+}
+
+/// The file name `shell` expects its completion under (`thinjail.bash`, `_thinjail`,
+/// `thinjail.fish`).
+pub fn completion_file_name(shell: Shell) -> String {
+    shell.file_name(BIN_NAME)
+}
+
+/// Writes the bash, zsh and fish completions into `dir` (created if missing);
+/// returns the files written.
+pub fn write_completions(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| with_path(e, dir))?;
+    let mut written = Vec::new();
+    for shell in COMPLETION_SHELLS {
+        let path = dir.join(completion_file_name(shell));
+        std::fs::write(&path, completion(shell)).map_err(|e| with_path(e, &path))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// `thinjail man [DIR]`.
+pub fn man(dir: Option<&Path>) -> Result<u8, CliError> {
+    match dir {
+        None => {
+            let page = thinjail_8().code(exit::SOFTWARE)?;
+            write_stdout(page.as_bytes())?;
+        }
+        Some(dir) => {
+            for path in write_man_pages(dir).code(exit::CANTCREAT)? {
+                println!("{}", path.display());
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// `thinjail completions SHELL` or `thinjail completions --dir DIR`.
+pub fn completions(shell: Option<Shell>, dir: Option<&Path>) -> Result<u8, CliError> {
+    match (shell, dir) {
+        (_, Some(dir)) => {
+            for path in write_completions(dir).code(exit::CANTCREAT)? {
+                println!("{}", path.display());
+            }
+        }
+        (Some(shell), None) => write_stdout(&completion(shell))?,
+        (None, None) => {
+            return Err(CliError::msg(
+                exit::USAGE,
+                "name a shell (bash, zsh, fish, elvish, powershell) or give --dir DIR",
+            ))
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut stdout = io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        // `thinjail man | head` is not an error.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CliError::msg(
+            exit::CANTCREAT,
+            format!("standard output: {e}"),
+        )),
+    }
+}
+
+fn with_path(error: io::Error, path: &Path) -> io::Error {
+    io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+}
+
+/// thinjail(8), man(7).
+pub fn thinjail_8() -> io::Result<String> {
+    let cmd = command();
+    let version = cmd.get_version().unwrap_or_default().to_string();
+    let man = Man::new(cmd.clone())
+        .title("THINJAIL")
+        .section("8")
+        .date(MANUAL_DATE)
+        .source(format!("thinjail {version}"))
+        .manual("System Manager's Manual");
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+
+    let mut roff = Roff::new();
+    roff.control("SH", ["NAME"]);
+    roff.text([roman(
+        "thinjail - build and run FreeBSD thin jails from a declarative recipe",
+    )]);
+    roff.control("SH", ["SYNOPSIS"]);
+    roff.text(root_synopsis(&cmd));
+    for sub in subcommands(&cmd) {
+        roff.control("br", []);
+        roff.text(synopsis(sub));
+    }
+    roff.to_writer(&mut out)?;
+
+    description(&cmd).to_writer(&mut out)?;
+    man.render_options_section(&mut out)?;
+    commands(&cmd).to_writer(&mut out)?;
+    trailer().to_writer(&mut out)?;
+    let text = String::from_utf8(out).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    Ok(tidy(&text))
+}
+
+/// Every `Roff` rendering starts with the same two-line preamble (the `Aq` string
+/// for apostrophes); keeps the first. Breaks text lines longer than mandoc's 80
+/// bytes at spaces, so the page lints clean whatever the help texts say.
+fn tidy(text: &str) -> String {
+    const PREAMBLE: &str = ".ie \\n(.g .ds Aq \\(aq\n.el .ds Aq '\n";
+    let mut body = match text.find(PREAMBLE) {
+        Some(first) => {
+            let (head, rest) = text.split_at(first + PREAMBLE.len());
+            format!("{head}{}", rest.replace(PREAMBLE, ""))
+        }
+        None => text.to_string(),
+    };
+    if !body.ends_with('\n') {
+        body.push('\n');
+    }
+    let mut out = String::with_capacity(body.len());
+    for line in body.lines() {
+        if line.starts_with('.') || line.len() <= MAX_LINE {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let mut current = String::new();
+        for word in line.split(' ') {
+            if !current.is_empty() && current.len() + 1 + word.len() > MAX_LINE {
+                out.push_str(&current);
+                out.push('\n');
+                current.clear();
+            }
+            if current.is_empty() {
+                // A continuation line must not read as a control line.
+                if word.starts_with('.') || word.starts_with('\'') {
+                    current.push_str("\\&");
+                }
+            } else {
+                current.push(' ');
+            }
+            current.push_str(word);
+        }
+        out.push_str(&current);
+        out.push('\n');
+    }
+    out
+}
+
+/// Longest text line written (mandoc's style check asks for at most 80 bytes).
+const MAX_LINE: usize = 76;
+
+/// Help text with `code` spans set in bold.
+fn rich(text: &str) -> Vec<Inline> {
+    text.split('`')
+        .enumerate()
+        .filter(|(_, part)| !part.is_empty())
+        .map(|(i, part)| if i % 2 == 1 { bold(part) } else { roman(part) })
+        .collect()
+}
+
+/// `text` ending with a full stop.
+fn sentence(text: &str) -> String {
+    let text = text.trim();
+    if text.is_empty() || text.ends_with(['.', '!', '?', ')']) {
+        text.to_string()
+    } else {
+        format!("{text}.")
+    }
+}
+
+fn root_synopsis(cmd: &Command) -> Vec<Inline> {
+    let mut line = vec![bold(BIN_NAME)];
+    for arg in cmd
+        .get_arguments()
+        .filter(|a| !a.is_hide_set() && !a.is_positional())
+        .filter(|a| !matches!(a.get_action(), ArgAction::Help | ArgAction::Version))
+    {
+        line.push(roman(" ["));
+        line.extend(flag_inlines(arg, " | "));
+        line.push(roman("]"));
+    }
+    line.push(roman(" "));
+    line.push(italic("command"));
+    line.push(roman(" ..."));
+    line
+}
+
+fn paragraph(roff: &mut Roff, text: &str) {
+    roff.control("PP", []);
+    roff.text([roman(text)]);
+}
+
+fn description(cmd: &Command) -> Roff {
+    let mut roff = Roff::new();
+    roff.control("SH", ["DESCRIPTION"]);
+    if let Some(about) = cmd.get_long_about().or_else(|| cmd.get_about()) {
+        roff.text(rich(&sentence(&about.to_string())));
+    }
+    paragraph(
+        &mut roff,
+        "A thin jail runs on a read-only base system that every jail of the same \
+release shares through nullfs(5); only what is jail-specific (/etc, /usr/local, \
+/var, /root, /tmp, /usr/home) lives in a small writable ZFS dataset of its own. \
+Updating the one base updates every jail, and moving a jail to a new release swaps \
+its base while its data stays untouched.",
+    );
+    paragraph(
+        &mut roff,
+        "A recipe, described in thinjail.recipe(5), declares the releases, the \
+template every jail starts from, and the jails. thinjail observes the host once (one \
+zfs(8) listing, the files it manages, the mount table, the running jails), then each \
+stage of the recipe plans only the actions still needed. Nothing runs while planning: \
+plan prints the actions as the exact sh(1) commands, as text or as JSON, and apply \
+shows the same plan, asks for confirmation and runs it. Running apply again after \
+success changes nothing; after a failure it finishes the work.",
+    );
+    paragraph(
+        &mut roff,
+        "thinjail edits /etc/jail.conf and /etc/rc.conf in place: its entries are \
+marked, updated where they are, and everything else in those files is kept byte for \
+byte. It never destroys a jail's data or a base that jails use without an explicit \
+option saying so.",
+    );
+    paragraph(
+        &mut roff,
+        "RECIPE, wherever a command takes one, is a recipe file or the name of a \
+built-in recipe (see the recipes command); each command says which recipe it uses \
+when RECIPE is omitted. A path containing a slash or ending in .ron is always read \
+as a file.",
+    );
+    roff
+}
+
+/// The COMMANDS section: every visible subcommand, its synopsis, what it does and
+/// its own arguments.
+fn commands(cmd: &Command) -> Roff {
+    let mut roff = Roff::new();
+    roff.control("SH", ["COMMANDS"]);
+    roff.text([roman(
+        "The global options above may be given before or after the command name.",
+    )]);
+    for sub in subcommands(cmd) {
+        roff.control("SS", [sub.get_name()]);
+        roff.text(synopsis(sub));
+        roff.control("PP", []);
+        let about = sub
+            .get_long_about()
+            .or_else(|| sub.get_about())
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        for (n, part) in about.split("\n\n").enumerate() {
+            if n > 0 {
+                roff.control("PP", []);
+            }
+            roff.text(rich(&sentence(&part.replace('\n', " "))));
+        }
+        for arg in own_args(sub) {
+            roff.control("TP", []);
+            roff.text(arg_header(arg));
+            roff.text(rich(&arg_help(arg)));
+        }
+    }
+    roff
+}
+
+/// The documented subcommands: visible ones, less clap's own `help`.
+pub fn subcommands(cmd: &Command) -> impl Iterator<Item = &Command> {
+    cmd.get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+}
+
+/// A subcommand's own arguments: not the global ones, not `--help`.
+fn own_args(sub: &Command) -> Vec<&Arg> {
+    let mut args: Vec<&Arg> = sub
+        .get_arguments()
+        .filter(|a| !a.is_hide_set() && !a.is_global_set())
+        .filter(|a| !matches!(a.get_action(), ArgAction::Help | ArgAction::Version))
+        .collect();
+    // Options first, then positionals, as in the synopsis.
+    args.sort_by_key(|a| a.is_positional());
+    args
+}
+
+fn value_name(arg: &Arg) -> String {
+    arg.get_value_names()
+        .map(|names| {
+            names
+                .iter()
+                .map(|n| n.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|| arg.get_id().as_str().to_uppercase())
+}
+
+fn takes_value(arg: &Arg) -> bool {
+    arg.get_num_args().is_some_and(|n| n.takes_values())
+}
+
+fn flag_inlines(arg: &Arg, separator: &str) -> Vec<Inline> {
+    let mut out = Vec::new();
+    match (arg.get_short(), arg.get_long()) {
+        (Some(short), Some(long)) => {
+            out.push(bold(format!("-{short}")));
+            out.push(roman(separator));
+            out.push(bold(format!("--{long}")));
+        }
+        (Some(short), None) => out.push(bold(format!("-{short}"))),
+        (None, Some(long)) => out.push(bold(format!("--{long}"))),
+        (None, None) => {}
+    }
+    if takes_value(arg) {
+        out.push(roman(" "));
+        out.push(italic(value_name(arg)));
+    }
+    out
+}
+
+fn synopsis(sub: &Command) -> Vec<Inline> {
+    let mut line = vec![bold(format!("{BIN_NAME} {}", sub.get_name()))];
+    for arg in own_args(sub) {
+        line.push(roman(" "));
+        let optional = !arg.is_required_set();
+        if optional {
+            line.push(roman("["));
+        }
+        if arg.is_positional() {
+            line.push(italic(value_name(arg)));
+        } else {
+            line.extend(flag_inlines(arg, " | "));
+        }
+        if optional {
+            line.push(roman("]"));
+        }
+    }
+    line
+}
+
+fn arg_header(arg: &Arg) -> Vec<Inline> {
+    if arg.is_positional() {
+        vec![italic(value_name(arg))]
+    } else {
+        flag_inlines(arg, ", ")
+    }
+}
+
+fn arg_help(arg: &Arg) -> String {
+    let mut text = sentence(
+        &arg.get_long_help()
+            .or_else(|| arg.get_help())
+            .map(|h| h.to_string())
+            .unwrap_or_default(),
+    );
+    let values: Vec<String> = arg
+        .get_possible_values()
+        .iter()
+        .filter(|v| !v.is_hide_set())
+        .map(|v| match v.get_help() {
+            Some(help) => format!("{} ({help})", v.get_name()),
+            None => v.get_name().to_string(),
+        })
+        .collect();
+    if !values.is_empty() && takes_value(arg) {
+        text.push_str(&format!(" One of: {}.", values.join(", ")));
+    }
+    let defaults: Vec<String> = arg
+        .get_default_values()
+        .iter()
+        .map(|d| d.to_string_lossy().into_owned())
+        .collect();
+    if !defaults.is_empty() && takes_value(arg) {
+        text.push_str(&format!(" Default: {}.", defaults.join(", ")));
+    }
+    text
+}
+
+/// EXIT STATUS, FILES, EXAMPLES, SEE ALSO.
+fn trailer() -> Roff {
+    let mut roff = Roff::new();
+    roff.control("SH", ["EXIT STATUS"]);
+    roff.text([roman(
+        "thinjail exits with one of these statuses, following sysexits(3):",
+    )]);
+    let mut table = exit::TABLE.to_vec();
+    table.sort_by_key(|(code, _)| *code);
+    for (code, meaning) in table {
+        roff.control("TP", []);
+        roff.text([bold(code.to_string())]);
+        roff.text([roman(meaning)]);
+    }
+    paragraph(
+        &mut roff,
+        "With --json, apply prints its report on standard output whatever the status; \
+the schemas are described in docs/json.md of the source distribution.",
+    );
+
+    let host = HostConfig::default();
+    roff.control("SH", ["FILES"]);
+    let files = [
+        (
+            host.jail_conf.display().to_string(),
+            "jail.conf(5); each jail of a recipe has a marked block here.".to_string(),
+        ),
+        (
+            host.rc_conf.display().to_string(),
+            "rc.conf(5); apply sets jail_enable=\"YES\".".to_string(),
+        ),
+        (
+            host.jails_dir.display().to_string(),
+            format!(
+                "Mountpoint of {}: base/RELEASE-base and base/RELEASE-template, one \
+                 directory per jail with its data and fstab, and .mountpoints/JAIL where \
+                 the jail's root is assembled.",
+                host.jails_dataset
+            ),
+        ),
+        (
+            host.cache_dir.display().to_string(),
+            "Downloaded distribution sets, verified and reused.".to_string(),
+        ),
+        (
+            host.lock_file.display().to_string(),
+            "Keeps two thinjail runs that change the host from interleaving.".to_string(),
+        ),
+        (
+            host.plugin_dir.display().to_string(),
+            "Plugin stages named in a recipe without a path.".to_string(),
+        ),
+    ];
+    for (path, what) in files {
+        roff.control("TP", []);
+        roff.text([italic(path)]);
+        roff.text([roman(what)]);
+    }
+    paragraph(
+        &mut roff,
+        "Each of these is a default that a recipe's host section can change.",
+    );
+
+    roff.control("SH", ["EXAMPLES"]);
+    let examples = [
+        (
+            "Start from an editable recipe, look at every command, then run them:",
+            vec![
+                "thinjail init thinjail.ron",
+                "thinjail plan thinjail.ron",
+                "thinjail apply thinjail.ron",
+            ],
+        ),
+        (
+            "Reproduce the article the built-in recipes follow, as a script, without looking at this host:",
+            vec!["thinjail plan article --fresh > article.sh"],
+        ),
+        (
+            "Apply from a script or configuration management and read what changed:",
+            vec!["thinjail apply thinjail.ron --yes --json"],
+        ),
+        (
+            "Install the manual pages and the bash, zsh and fish completions:",
+            vec![
+                "thinjail man /usr/local/share/man",
+                "thinjail completions --dir /tmp/completions",
+            ],
+        ),
+    ];
+    for (n, (what, lines)) in examples.into_iter().enumerate() {
+        if n > 0 {
+            roff.control("PP", []);
+        }
+        roff.text([roman(what)]);
+        roff.control("PP", []);
+        roff.control("RS", ["4"]);
+        roff.control("nf", []);
+        for line in lines {
+            roff.text([roman(format!("# {line}"))]);
+        }
+        roff.control("fi", []);
+        roff.control("RE", []);
+    }
+
+    roff.control("SH", ["SEE ALSO"]);
+    roff.text([roman(
+        "thinjail.recipe(5), jail.conf(5), nullfs(5), rc.conf(5), sysexits(3), \
+bsdinstall(8), freebsd-update(8), jail(8), jexec(8), jls(8), zfs(8)",
+    )]);
+    roff.control("PP", []);
+    roff.text([roman(
+        "Artisanal Thin Jails from Scratch on FreeBSD (2022), the procedure thinjail \
+follows; the FreeBSD Handbook, chapter Jails and Containers.",
+    )]);
+    roff
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_subcommand_has_a_section() {
+        let page = thinjail_8().unwrap();
+        for sub in command().get_subcommands() {
+            assert!(
+                page.contains(&format!(".SS {}\n", sub.get_name())),
+                "{}",
+                sub.get_name()
+            );
+        }
+    }
+
+    #[test]
+    fn the_page_is_reproducible() {
+        assert_eq!(thinjail_8().unwrap(), thinjail_8().unwrap());
+    }
+}
