@@ -40,12 +40,42 @@ pub enum PlanFormat {
     Json,
 }
 
-/// The recipe argument shared by most commands.
+/// The recipe argument of `plan` and `apply`.
 #[derive(Debug, Args)]
 pub struct RecipeArg {
-    /// Recipe file or built-in recipe name.
-    #[arg(value_name = "RECIPE", default_value = "default")]
-    pub recipe: String,
+    /// Recipe file or built-in recipe name [default: $THINJAIL_RECIPE, else
+    /// /usr/local/etc/thinjail.ron if it exists, else the built-in `default`].
+    #[arg(value_name = "RECIPE")]
+    pub recipe: Option<String>,
+}
+
+/// Options shared by the lifecycle commands.
+#[derive(Debug, Args)]
+pub struct LifeOpts {
+    /// Recipe file or built-in recipe name [default: $THINJAIL_RECIPE, else
+    /// /usr/local/etc/thinjail.ron if it exists, else the built-in `default`].
+    #[arg(short = 'r', long = "recipe", value_name = "RECIPE")]
+    pub recipe: Option<String>,
+    /// Print the plan and stop; change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Wait for another running thinjail instead of refusing.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// Which jails a command acts on.
+#[derive(Debug, Args)]
+pub struct JailSelection {
+    /// Jails to act on.
+    #[arg(value_name = "JAIL", required_unless_present = "all")]
+    pub jails: Vec<String>,
+    /// Every jail of the recipe.
+    #[arg(long, conflicts_with = "jails")]
+    pub all: bool,
 }
 
 /// Subcommands.
@@ -75,6 +105,140 @@ pub enum Command {
         /// Print what was done as JSON.
         #[arg(long)]
         json: bool,
+        /// Also remove orphaned jails (managed by thinjail, no longer in the recipe),
+        /// keeping their data datasets.
+        #[arg(long)]
+        prune: bool,
+    },
+    /// List the jails thinjail manages here: state, JID, addresses, release, space, path.
+    List {
+        /// Recipe file or built-in recipe name.
+        #[arg(short = 'r', long = "recipe", value_name = "RECIPE")]
+        recipe: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start jails (`jail -f CONF -c NAME`).
+    Start {
+        #[command(flatten)]
+        which: JailSelection,
+        #[command(flatten)]
+        opts: LifeOpts,
+    },
+    /// Stop jails (`jail -f CONF -r NAME`); nothing is left mounted.
+    Stop {
+        #[command(flatten)]
+        which: JailSelection,
+        #[command(flatten)]
+        opts: LifeOpts,
+    },
+    /// Stop, then start jails.
+    Restart {
+        #[command(flatten)]
+        which: JailSelection,
+        #[command(flatten)]
+        opts: LifeOpts,
+    },
+    /// Run a command in a running jail (`jexec -l`); exits with its status.
+    Exec {
+        /// The jail.
+        #[arg(value_name = "JAIL")]
+        jail: String,
+        /// The command and its arguments (after `--`).
+        #[arg(value_name = "COMMAND", last = true, required = true)]
+        command: Vec<String>,
+        #[command(flatten)]
+        opts: LifeOpts,
+    },
+    /// A root login shell in a running jail (`jexec -l JAIL login -f root`).
+    Console {
+        /// The jail.
+        #[arg(value_name = "JAIL")]
+        jail: String,
+        #[command(flatten)]
+        opts: LifeOpts,
+    },
+    /// Stop a jail and remove its jail.conf entry, fstab and mountpoint; its data
+    /// dataset is kept unless --data.
+    Destroy {
+        /// The jail.
+        #[arg(value_name = "JAIL")]
+        jail: String,
+        /// Also destroy its data dataset and snapshots.
+        #[arg(long)]
+        data: bool,
+        #[command(flatten)]
+        opts: LifeOpts,
+    },
+    /// Destroy a release's base and template; refused while any jail uses them.
+    DestroyRelease {
+        /// The release, e.g. 13.1-RELEASE.
+        #[arg(value_name = "RELEASE")]
+        release: String,
+        #[command(flatten)]
+        opts: LifeOpts,
+    },
+    /// Snapshot a jail's data (default name: thinjail-YYYYMMDD-HHMMSS, UTC).
+    Snapshot {
+        /// The jail.
+        #[arg(value_name = "JAIL")]
+        jail: String,
+        /// Snapshot name.
+        #[arg(value_name = "NAME")]
+        name: Option<String>,
+        #[command(flatten)]
+        opts: LifeOpts,
+    },
+    /// Stop a jail, roll its data back to a snapshot, start it again.
+    Rollback {
+        /// The jail.
+        #[arg(value_name = "JAIL")]
+        jail: String,
+        /// Snapshot name.
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[command(flatten)]
+        opts: LifeOpts,
+    },
+    /// List a jail's snapshots.
+    Snapshots {
+        /// The jail.
+        #[arg(value_name = "JAIL")]
+        jail: String,
+        /// Recipe file or built-in recipe name.
+        #[arg(short = 'r', long = "recipe", value_name = "RECIPE")]
+        recipe: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Update a release's base once for all its jails (freebsd-update -b), after a
+    /// snapshot; restarts the running jails that use it.
+    Update {
+        /// The release.
+        #[arg(value_name = "RELEASE")]
+        release: String,
+        /// Undo the last update instead (roll the base back to its pre-update snapshot).
+        #[arg(long)]
+        rollback: bool,
+        /// Do not restart the jails; list those that need it.
+        #[arg(long)]
+        no_restart: bool,
+        #[command(flatten)]
+        opts: LifeOpts,
+    },
+    /// Move a jail to another release: snapshot, stop, point its fstab at the new
+    /// base, merge its /etc (etcupdate), start. Any failure puts everything back.
+    Upgrade {
+        /// The jail.
+        #[arg(value_name = "JAIL")]
+        jail: String,
+        /// The release to move to (installed by the recipe first).
+        #[arg(long, value_name = "RELEASE")]
+        to: String,
+        #[command(flatten)]
+        opts: LifeOpts,
     },
     /// Validate a recipe and its stages; plan nothing.
     Check {

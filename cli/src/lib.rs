@@ -8,6 +8,7 @@ pub mod args;
 mod commands;
 pub mod environment;
 pub mod exit;
+pub mod lifecycle;
 pub mod manual;
 pub mod plugins;
 pub mod progress;
@@ -78,13 +79,63 @@ fn dispatch(env: &Environment, cli: &Cli) -> Result<u8, exit::CliError> {
             recipe,
             format,
             fresh,
-        } => commands::plan(env, plugins, &recipe.recipe, *format, *fresh),
+        } => commands::plan(
+            env,
+            plugins,
+            &recipes::resolve(recipe.recipe.as_deref()),
+            *format,
+            *fresh,
+        ),
         Command::Apply {
             recipe,
             yes,
             wait,
             json,
-        } => commands::apply(env, plugins, &recipe.recipe, *yes, *wait, *json),
+            prune,
+        } => commands::apply(
+            env,
+            plugins,
+            &recipes::resolve(recipe.recipe.as_deref()),
+            commands::ApplyOptions {
+                yes: *yes,
+                wait: *wait,
+                json: *json,
+                prune: *prune,
+            },
+        ),
+        Command::List { recipe, json } => commands::list(env, plugins, recipe.as_deref(), *json),
+        Command::Start { which, opts } => commands::start(env, plugins, which, opts),
+        Command::Stop { which, opts } => commands::stop(env, plugins, which, opts),
+        Command::Restart { which, opts } => commands::restart(env, plugins, which, opts),
+        Command::Exec {
+            jail,
+            command,
+            opts,
+        } => commands::exec(env, plugins, jail, command, opts),
+        Command::Console { jail, opts } => {
+            let login = ["login", "-f", "root"].map(String::from).to_vec();
+            commands::exec(env, plugins, jail, &login, opts)
+        }
+        Command::Destroy { jail, data, opts } => commands::destroy(env, plugins, jail, *data, opts),
+        Command::DestroyRelease { release, opts } => {
+            commands::destroy_release(env, plugins, release, opts)
+        }
+        Command::Snapshot { jail, name, opts } => {
+            commands::snapshot(env, plugins, jail, name.as_deref(), opts)
+        }
+        Command::Rollback { jail, name, opts } => {
+            commands::rollback(env, plugins, jail, name, opts)
+        }
+        Command::Snapshots { jail, recipe, json } => {
+            commands::snapshots(env, plugins, jail, recipe.as_deref(), *json)
+        }
+        Command::Update {
+            release,
+            rollback,
+            no_restart,
+            opts,
+        } => commands::update(env, plugins, release, *rollback, !*no_restart, opts),
+        Command::Upgrade { jail, to, opts } => commands::upgrade(env, plugins, jail, to, opts),
         Command::Check { recipe } => commands::check(env, plugins, recipe),
         Command::Recipes { json } => commands::recipes(*json),
         Command::Stages { recipe, json } => {

@@ -36,6 +36,28 @@ pub fn builtin(name: &str) -> Option<&'static BuiltinRecipe> {
     BUILTIN.iter().find(|r| r.name == name)
 }
 
+/// Where a recipe is read from when none is named: `$THINJAIL_RECIPE`, else this
+/// file if it exists, else the built-in `default`.
+pub const SYSTEM_RECIPE: &str = "/usr/local/etc/thinjail.ron";
+
+/// The recipe to use: `given`, else `$THINJAIL_RECIPE`, else [`SYSTEM_RECIPE`] if it
+/// exists, else the built-in `default`.
+pub fn resolve(given: Option<&str>) -> String {
+    if let Some(spec) = given {
+        return spec.to_string();
+    }
+    if let Some(spec) = std::env::var("THINJAIL_RECIPE")
+        .ok()
+        .filter(|s| !s.is_empty())
+    {
+        return spec;
+    }
+    if Path::new(SYSTEM_RECIPE).is_file() {
+        return SYSTEM_RECIPE.to_string();
+    }
+    "default".to_string()
+}
+
 /// A loaded recipe and where it came from.
 pub struct Loaded {
     /// The validated recipe.

@@ -56,6 +56,15 @@ pub enum Action {
         /// Snapshot name.
         snapshot: String,
     },
+    /// `zfs rename DATASET@FROM DATASET@TO`
+    RenameSnapshot {
+        /// Dataset name.
+        dataset: String,
+        /// Current snapshot name.
+        from: String,
+        /// New snapshot name.
+        to: String,
+    },
     /// `zfs rollback -r DATASET@SNAPSHOT`
     Rollback {
         /// Dataset name.
@@ -124,6 +133,12 @@ pub enum Action {
     /// `rm -rf PATH`
     Remove {
         /// Tree.
+        path: PathBuf,
+    },
+    /// `rmdir PATH`: removes an empty directory and fails on anything else, so a
+    /// mount still inside it (or a file) is never deleted through it.
+    RemoveDir {
+        /// Directory.
         path: PathBuf,
     },
     /// Rewrites relative symlinks under `tree` that pointed outside of it when it was at
@@ -471,6 +486,13 @@ impl Action {
                 "noschg".into(),
                 s(path),
             ])]),
+            RemoveDir { path } => cmds(vec![Command::run(["rmdir".to_string(), s(path)])]),
+            RenameSnapshot { dataset, from, to } => cmds(vec![Command::run([
+                "zfs".to_string(),
+                "rename".into(),
+                format!("{dataset}@{from}"),
+                format!("{dataset}@{to}"),
+            ])]),
             Remove { path } => cmds(vec![Command::run([
                 "rm".to_string(),
                 "-rf".into(),
@@ -708,6 +730,10 @@ impl Action {
             Symlink { link, target } => format!("link {} -> {}", s(link), s(target)),
             ClearFlags { path } => format!("clear schg flags under {}", s(path)),
             Remove { path } => format!("remove {}", s(path)),
+            RemoveDir { path } => format!("remove empty directory {}", s(path)),
+            RenameSnapshot { dataset, from, to } => {
+                format!("rename snapshot {dataset}@{from} to @{to}")
+            }
             RelinkSymlinks { tree, was, now } => format!(
                 "rewrite relative symlinks under {} that leave {} so they resolve from {}",
                 s(tree),
@@ -777,13 +803,18 @@ impl Action {
             DestroyDataset { dataset, .. } | SetProperty { dataset, .. } => {
                 datasets(vec![dataset.clone()])
             }
+            RenameSnapshot { dataset, from, to } => {
+                datasets(vec![format!("{dataset}@{from}"), format!("{dataset}@{to}")])
+            }
             Snapshot { dataset, snapshot }
             | DestroySnapshot { dataset, snapshot }
             | Rollback { dataset, snapshot } => datasets(vec![format!("{dataset}@{snapshot}")]),
             SendReceive { target, .. } | Clone { target, .. } => datasets(vec![target.clone()]),
-            MakeDir { path } | ClearFlags { path } | Remove { path } | Unmount { path } => {
-                paths(vec![path])
-            }
+            MakeDir { path }
+            | ClearFlags { path }
+            | Remove { path }
+            | RemoveDir { path }
+            | Unmount { path } => paths(vec![path]),
             CopyTree { to, .. } => paths(vec![to]),
             Rename { from, to } => paths(vec![from, to]),
             Symlink { link, .. } => paths(vec![link]),
@@ -876,7 +907,12 @@ impl Action {
                     target: target.clone(),
                 },
             ),
-            Remove { path } => world.remove_tree(path),
+            Remove { path } | RemoveDir { path } => world.remove_tree(path),
+            RenameSnapshot { dataset, from, to } => {
+                if let Some(snapshot) = world.datasets.remove(&format!("{dataset}@{from}")) {
+                    world.datasets.insert(format!("{dataset}@{to}"), snapshot);
+                }
+            }
             WriteFile { path, contents, .. } => world.set_path(
                 path,
                 PathState::File {

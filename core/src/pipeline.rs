@@ -230,6 +230,18 @@ pub fn check_confinement(
     stage: &str,
     action: &Action,
 ) -> Result<(), PlanError> {
+    let recipe = layout.recipe();
+    check_confinement_with(layout, stage, action, &|jail| recipe.jail(jail).is_some())
+}
+
+/// [`check_confinement`] with the set of jails the action may touch given by
+/// `may_touch_jail` (lifecycle commands also act on jails that left the recipe).
+pub fn check_confinement_with(
+    layout: &Layout<'_>,
+    stage: &str,
+    action: &Action,
+    may_touch_jail: &dyn Fn(&str) -> bool,
+) -> Result<(), PlanError> {
     let touches = action.touches();
     let refuse = |what: String| PlanError::Confinement {
         stage: stage.to_string(),
@@ -249,7 +261,7 @@ pub fn check_confinement(
     }
     let recipe = layout.recipe();
     for jail in &touches.jails {
-        if recipe.jail(jail).is_none() {
+        if !may_touch_jail(jail) {
             return Err(refuse(format!("jail {jail}")));
         }
     }

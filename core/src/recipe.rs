@@ -99,6 +99,11 @@ pub struct Release {
     /// Hardware platform, as in the mirror's `<machine>/<arch>` path (`amd64`, `arm64`, `i386`).
     #[serde(default = "default_arch")]
     pub arch: String,
+    /// An etcupdate(8) tarball of this release's /etc (made by `etcupdate build`),
+    /// used to merge a jail's /etc when it moves to this release; without it,
+    /// `src.txz` in the install sets is needed.
+    #[serde(default)]
+    pub etcupdate: Option<PathBuf>,
 }
 
 /// How a release's base system is installed (article step 1).
@@ -399,6 +404,10 @@ mod tests {
         let again = Recipe::from_ron(&recipe.to_ron(), "again").unwrap();
         assert_eq!(again, recipe);
         let json = serde_json::to_string(&recipe).unwrap();
-        assert_eq!(serde_json::from_str::<Recipe>(&json).unwrap(), recipe, "recipes cross the plugin boundary as JSON");
+        assert_eq!(
+            serde_json::from_str::<Recipe>(&json).unwrap(),
+            recipe,
+            "recipes cross the plugin boundary as JSON"
+        );
     }
 }

@@ -563,6 +563,13 @@ pub fn validate(recipe: &Recipe) -> Vec<RecipeError> {
                 )),
             );
         }
+        if let Some(tarball) = &release.etcupdate {
+            c.check(
+                format!("{field}.etcupdate"),
+                &tarball.display().to_string(),
+                check_absolute_path(tarball),
+            );
+        }
         match &release.install {
             Install::Fetch { mirror, sets } | Install::Bsdinstall { mirror, sets } => {
                 if let Some(url) = mirror {

@@ -41,6 +41,9 @@ pub struct Dataset {
     pub origin: Option<String>,
     /// Creation transaction group: orders snapshots by age.
     pub createtxg: u64,
+    /// Creation time, seconds since the epoch (0 for planned datasets).
+    #[serde(default)]
+    pub creation: u64,
 }
 
 /// Kind of a ZFS dataset.

@@ -111,6 +111,36 @@ impl Bed {
         bed
     }
 
+    /// Puts another release's base set and MANIFEST on the mirror.
+    pub fn publish_release(&self, release: &str) -> DistSet {
+        let sets = release_dir(&self.dir.path().join("mirror"), release);
+        std::fs::create_dir_all(&sets).expect("mirror directory");
+        let set = build_base_set(&sets).expect("build base.txz");
+        write_manifest(&sets, std::slice::from_ref(&set)).expect("write MANIFEST");
+        set
+    }
+
+    /// The recipe path as a string, for command lines.
+    pub fn recipe_arg(&self) -> String {
+        self.recipe_path().display().to_string()
+    }
+
+    /// Runs a lifecycle command with `-r RECIPE` appended.
+    pub fn command(&self, args: &[&str]) -> Run {
+        let recipe = self.recipe_arg();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["-r", recipe.as_str()]);
+        self.thinjail(&all)
+    }
+
+    /// `thinjail list --json`, parsed.
+    pub fn list(&self) -> serde_json::Value {
+        let run = self.command(&["list", "--json"]);
+        run.expect_code(0);
+        serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("list --json: {e}\n{}", run.stdout))
+    }
+
     /// Writes [`Bed::recipe`] to `recipe.ron` (after changing it).
     pub fn write_recipe(&self) {
         std::fs::write(self.recipe_path(), self.recipe.to_ron()).expect("write recipe");

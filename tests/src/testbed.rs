@@ -17,7 +17,10 @@
 //! 7. observation: `mount -p` → `/proc/self/mountinfo`; `jls` → the state file.
 //! 8. `zfs destroy` is retried briefly on "busy": zfs-fuse unmounts first and
 //!    reports busy once (on FreeBSD busy stays an error).
-//! 9. `bsdinstall`, `freebsd-update`, `etcupdate` → refused as unsupported.
+//! 9. `freebsd-update -b BASE … fetch install` → a line appended to
+//!    `BASE/usr/share/testbed-updates.log` (there is no update server here);
+//!    `etcupdate -D DIR -t TARBALL` → `bsdtar -xkpf TARBALL -C DIR` (the release's
+//!    new files are added, the jail's own are kept); `bsdinstall` → refused.
 //!
 //! zfs-fuse wedges when datasets are unmounted while others are mounted, so each
 //! action and each observation holds the test bed's zfs lock
@@ -124,6 +127,9 @@ pub struct TestBed {
     applied: usize,
 }
 
+/// Where the stand-in for freebsd-update records that it ran, inside the base.
+pub const UPDATE_LOG: &str = "usr/share/testbed-updates.log";
+
 const CLEAN_PATH: &str = "PATH=/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin";
 
 impl TestBed {
@@ -205,12 +211,33 @@ impl TestBed {
                     }
                 }
             }
-            Action::Bsdinstall { .. } | Action::FreebsdUpdate { .. } | Action::Etcupdate { .. } => {
-                Err(HostError::Unsupported(format!(
-                    "the Linux test bed cannot run {}",
-                    action.describe()
-                )))
+            Action::FreebsdUpdate { base, release, .. } => {
+                let log = base.join(UPDATE_LOG);
+                let mut text = fs::read_to_string(&log).unwrap_or_default();
+                text.push_str(&format!(
+                    "freebsd-update fetch install --currently-running {release}\n"
+                ));
+                thinjail_core::host::write_atomically(&log, text.as_bytes(), Some(0o644))?;
+                Ok(true)
             }
+            Action::Etcupdate { root, tarball } => {
+                let root = root.display().to_string();
+                self.inner.run(&Command::ReadFrom {
+                    argv: vec![
+                        "bsdtar".into(),
+                        "-xkpf".into(),
+                        "-".into(),
+                        "-C".into(),
+                        root,
+                    ],
+                    stdin: tarball.clone(),
+                })?;
+                Ok(true)
+            }
+            Action::Bsdinstall { .. } => Err(HostError::Unsupported(format!(
+                "the Linux test bed cannot run {}",
+                action.describe()
+            ))),
             _ => Ok(false),
         }
     }
@@ -352,12 +379,24 @@ impl TestBed {
                 tracing::warn!("exec.stop failed: {e}");
             }
         }
-        for target in running.mounts.iter().rev() {
+        // Like jail(8), unmount what is still mounted (an earlier stop may have
+        // unmounted some before it failed).
+        let mounted = mounted_targets()?;
+        for target in running.mounts.iter().rev().filter(|t| mounted.contains(*t)) {
             self.run(&["umount", &target.display().to_string()])?;
         }
         state.jails.remove(jail);
         state.save(&self.state_dir)
     }
+}
+
+fn mounted_targets() -> Result<Vec<PathBuf>, HostError> {
+    let text = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| HostError::io("read /proc/self/mountinfo", e))?;
+    Ok(parse_proc_mountinfo(&text)
+        .into_iter()
+        .map(|m| m.target)
+        .collect())
 }
 
 fn refuse_symlinks(jail: &str, path: &Path) -> Result<(), HostError> {
@@ -376,7 +415,9 @@ fn refuse_symlinks(jail: &str, path: &Path) -> Result<(), HostError> {
 /// The test bed only runs on Linux; elsewhere (the FreeBSD type-check) it cannot make nodes.
 #[cfg(not(target_os = "linux"))]
 fn make_device_nodes(_dev: &Path) -> Result<(), HostError> {
-    Err(HostError::Unsupported("the test bed runs on Linux only".into()))
+    Err(HostError::Unsupported(
+        "the test bed runs on Linux only".into(),
+    ))
 }
 
 #[cfg(target_os = "linux")]
@@ -455,6 +496,23 @@ impl Host for TestBed {
 
     fn commands_run(&self) -> usize {
         self.inner.commands_run()
+    }
+
+    fn exec_interactive(&mut self, jail: &str, argv: &[String]) -> Result<i32, HostError> {
+        let root = self.root_of(jail)?.display().to_string();
+        let mut full: Vec<String> = [
+            "env",
+            "-i",
+            CLEAN_PATH,
+            "HOME=/root",
+            "chroot",
+            root.as_str(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        full.extend(argv.iter().cloned());
+        self.inner.run_attached(&full)
     }
 }
 

@@ -58,15 +58,32 @@ fn applied(report: &ApplyReport) -> Vec<AppliedAction<'_>> {
         .collect()
 }
 
+/// How `apply` runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ApplyOptions {
+    /// Do not ask.
+    pub yes: bool,
+    /// Wait for the lock.
+    pub wait: bool,
+    /// JSON output.
+    pub json: bool,
+    /// Remove orphaned jails (keeping their data).
+    pub prune: bool,
+}
+
 /// Makes the host match the recipe.
 pub fn apply(
     env: &Environment,
     plugins: &[PathBuf],
     spec: &str,
-    yes: bool,
-    wait: bool,
-    json: bool,
+    options: ApplyOptions,
 ) -> Result<u8, CliError> {
+    let ApplyOptions {
+        yes,
+        wait,
+        json,
+        prune,
+    } = options;
     let prepared = prepare(env, plugins, spec)?;
     let recipe = &prepared.loaded.recipe;
     let origin = prepared.loaded.origin.clone();
@@ -82,7 +99,16 @@ pub fn apply(
         .host(recipe, reporter)
         .map_err(|e| CliError::new(SOFTWARE, e))?;
     let world = observe(host.as_mut(), &prepared).map_err(unobservable)?;
-    let plan = make_plan(&prepared, &world)?;
+    let mut plan = make_plan(&prepared, &world)?;
+    let orphans = super::lifecycle::orphans_and_prune(recipe, &world, &mut plan, prune)?;
+    if !prune && !json {
+        for orphan in &orphans {
+            eprintln!(
+                "thinjail: jail {orphan} is orphaned (made by thinjail, no longer in the recipe): left alone; \
+                 `thinjail apply --prune` removes it and keeps its data, `thinjail destroy {orphan}` removes it alone"
+            );
+        }
+    }
     if plan.is_empty() {
         if json {
             print_json(&ApplyView {

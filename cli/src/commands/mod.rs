@@ -2,10 +2,15 @@
 
 mod apply;
 mod info;
+mod lifecycle;
 mod plan;
 
-pub use apply::apply;
+pub use apply::{apply, ApplyOptions};
 pub use info::{check, init, recipes, stages};
+pub use lifecycle::{
+    destroy, destroy_release, exec, list, restart, rollback, snapshot, snapshots, start, stop,
+    update, upgrade,
+};
 pub use plan::plan;
 
 use std::io::IsTerminal;
@@ -59,9 +64,16 @@ pub fn lock(recipe: &Recipe, purpose: &str, wait: bool) -> Result<HostLock, CliE
     })
 }
 
-/// Observes the host for `prepared`.
+/// Observes the host for `prepared`, then reads the fstab and root of every jail
+/// thinjail manages there that the recipe does not name (native reads: the number
+/// of host commands does not grow with the number of jails).
 pub fn observe(host: &mut dyn Host, prepared: &Prepared) -> Result<World, HostError> {
-    host.observe(&prepared.pipeline.observation(&prepared.loaded.recipe))
+    let recipe = &prepared.loaded.recipe;
+    let mut world = host.observe(&prepared.pipeline.observation(recipe))?;
+    let extra = crate::lifecycle::extra_probes(recipe, &world);
+    let paths = host.read_paths(&extra)?;
+    world.paths.extend(paths);
+    Ok(world)
 }
 
 /// Maps a host observation failure to exit 69.

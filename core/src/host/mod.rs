@@ -13,7 +13,7 @@ mod parse;
 mod script;
 mod system;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::action::Action;
 use crate::pipeline::Plan;
 use crate::stage::Probes;
-use crate::world::World;
+use crate::world::{PathState, World};
 
 pub use parse::{parse_jls, parse_mount_p, parse_proc_mountinfo, parse_zfs_get};
 pub use script::ScriptHost;
@@ -128,6 +128,16 @@ pub trait Host {
 
     /// How many host commands have run so far (observation included).
     fn commands_run(&self) -> usize;
+
+    /// Looks at more paths after [`Host::observe`] (e.g. the fstab of a jail found
+    /// there); native reads, no command runs.
+    fn read_paths(&mut self, probes: &Probes) -> Result<BTreeMap<PathBuf, PathState>, HostError> {
+        observe_paths(probes)
+    }
+
+    /// Runs `argv` in the running jail `jail` with this process's terminal attached
+    /// (`jexec -l`), returning its exit status.
+    fn exec_interactive(&mut self, jail: &str, argv: &[String]) -> Result<i32, HostError>;
 }
 
 /// What happened while applying.

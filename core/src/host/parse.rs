@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::quote::unescape_fstab_field;
 use crate::world::{Dataset, DatasetKind, Mount, RunningJail};
 
-/// Parses `zfs get -H -p -r -o name,property,value type,used,referenced,mountpoint,origin,createtxg POOL`.
+/// Parses `zfs get -H -p -r -o name,property,value type,used,referenced,mountpoint,origin,createtxg,creation POOL`.
 pub fn parse_zfs_get(output: &str) -> BTreeMap<String, Dataset> {
     let mut datasets: BTreeMap<String, Dataset> = BTreeMap::new();
     for line in output.lines() {
@@ -30,6 +30,7 @@ pub fn parse_zfs_get(output: &str) -> BTreeMap<String, Dataset> {
             "used" => dataset.used = value.parse().unwrap_or(0),
             "referenced" => dataset.referenced = value.parse().unwrap_or(0),
             "createtxg" => dataset.createtxg = value.parse().unwrap_or(0),
+            "creation" => dataset.creation = value.parse().unwrap_or(0),
             "mountpoint" => {
                 dataset.mountpoint = match value {
                     _ if absent => None,

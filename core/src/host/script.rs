@@ -35,4 +35,11 @@ impl Host for ScriptHost {
     fn commands_run(&self) -> usize {
         0
     }
+
+    fn exec_interactive(&mut self, jail: &str, argv: &[String]) -> Result<i32, HostError> {
+        let mut full = vec!["jexec".to_string(), "-l".into(), jail.to_string()];
+        full.extend(argv.iter().cloned());
+        self.lines.push(crate::quote::sh_command(&full));
+        Ok(0)
+    }
 }

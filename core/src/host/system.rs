@@ -62,7 +62,7 @@ pub struct CommandOutput {
 const STDERR_TAIL: usize = 4096;
 
 /// Dataset properties observed with one `zfs get`.
-pub const ZFS_PROPERTIES: &str = "type,used,referenced,mountpoint,origin,createtxg";
+pub const ZFS_PROPERTIES: &str = "type,used,referenced,mountpoint,origin,createtxg,creation";
 
 /// A FreeBSD machine, driven through its own commands.
 pub struct FreeBsdHost {
@@ -103,6 +103,28 @@ impl FreeBsdHost {
             Command::ReadFrom { argv, stdin } => self.run_read_from(argv, stdin),
             Command::WriteTo { argv, stdout } => self.run_write_to(argv, stdout),
         }
+    }
+
+    /// Runs `argv` with this process's standard input, output and error (an
+    /// interactive command); returns its exit status (128 + signal when killed).
+    pub fn run_attached(&mut self, argv: &[String]) -> Result<i32, HostError> {
+        self.commands += 1;
+        let command_line = crate::quote::sh_command(argv);
+        tracing::debug!(command = %command_line, "run attached");
+        let (program, args) = argv
+            .split_first()
+            .ok_or_else(|| HostError::Unsupported("empty command".into()))?;
+        let status = process::Command::new(program)
+            .args(args)
+            .status()
+            .map_err(|source| HostError::Spawn {
+                command: command_line,
+                source,
+            })?;
+        use std::os::unix::process::ExitStatusExt;
+        Ok(status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
     }
 
     /// Lists the pool's datasets and snapshots with one `zfs get`; an absent pool
@@ -270,6 +292,12 @@ impl Host for FreeBsdHost {
 
     fn commands_run(&self) -> usize {
         self.commands
+    }
+
+    fn exec_interactive(&mut self, jail: &str, argv: &[String]) -> Result<i32, HostError> {
+        let mut full = vec!["jexec".to_string(), "-l".into(), jail.to_string()];
+        full.extend(argv.iter().cloned());
+        self.run_attached(&full)
     }
 }
 

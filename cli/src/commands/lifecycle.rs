@@ -1,0 +1,822 @@
+//! The lifecycle commands: list, start, stop, restart, exec, console, destroy,
+//! destroy-release, snapshot, rollback, snapshots, update, upgrade.
+//!
+//! Each observes the host, plans with [`crate::lifecycle`], shows the plan
+//! (`--dry-run` stops there), asks when it destroys something, then applies through
+//! the same host and executor as `apply`.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde::Serialize;
+use thinjail_core::host::{apply_plan, ApplyEvent, Host};
+use thinjail_core::layout::Layout;
+use thinjail_core::lock::HostLock;
+use thinjail_core::pipeline::{check_confinement_with, Plan, StagePlan, StageSource};
+use thinjail_core::render;
+use thinjail_core::stage::Planned;
+use thinjail_core::world::World;
+use thinjail_core::Recipe;
+
+use super::apply::describe_failure;
+use super::{confirm, lock, observe, prepare, require_root, unobservable, Prepared};
+use crate::args::{JailSelection, LifeOpts};
+use crate::environment::Environment;
+use crate::exit::{CliError, CONFIG, FAILURE, OK, SOFTWARE, USAGE};
+use crate::lifecycle::{self as plans, LifecycleError};
+use crate::{progress, recipes};
+
+fn refusal(error: LifecycleError) -> CliError {
+    let code = match error {
+        LifecycleError::Unknown(_) => USAGE,
+        LifecycleError::Refused(_) | LifecycleError::Missing(_) => CONFIG,
+    };
+    CliError::msg(code, error)
+}
+
+/// What running a plan came to.
+#[derive(Debug, PartialEq, Eq)]
+enum Ran {
+    Nothing,
+    DryRun,
+    Declined,
+    Applied,
+    Failed,
+}
+
+/// A recipe, a host, what it looks like now, and the lock when changing it.
+struct Session {
+    prepared: Prepared,
+    host: Box<dyn Host>,
+    world: World,
+    _lock: Option<HostLock>,
+}
+
+impl Session {
+    fn open(
+        env: &Environment,
+        plugins: &[PathBuf],
+        recipe: Option<&str>,
+        purpose: &str,
+        changes_host: bool,
+        wait: bool,
+    ) -> Result<Session, CliError> {
+        let prepared = prepare(env, plugins, &recipes::resolve(recipe))?;
+        let lock = if changes_host {
+            require_root(env, purpose)?;
+            Some(lock(
+                &prepared.loaded.recipe,
+                &format!("thinjail {purpose}"),
+                wait,
+            )?)
+        } else {
+            None
+        };
+        let host = env
+            .hosts
+            .host(&prepared.loaded.recipe, progress::for_stderr())
+            .map_err(|e| CliError::new(SOFTWARE, e))?;
+        let mut session = Session {
+            prepared,
+            host,
+            world: World::empty(),
+            _lock: lock,
+        };
+        session.refresh()?;
+        Ok(session)
+    }
+
+    fn recipe(&self) -> &Recipe {
+        &self.prepared.loaded.recipe
+    }
+
+    /// Observes the host again (after a change).
+    fn refresh(&mut self) -> Result<(), CliError> {
+        self.world = observe(self.host.as_mut(), &self.prepared).map_err(unobservable)?;
+        Ok(())
+    }
+
+    fn plan_of(
+        &self,
+        command: &str,
+        summary: &str,
+        actions: Vec<Planned>,
+    ) -> Result<Plan, CliError> {
+        let recipe = self.recipe();
+        let layout = Layout::new(recipe);
+        let managed = plans::managed_names(recipe, &self.world);
+        for planned in &actions {
+            check_confinement_with(&layout, command, &planned.action, &|jail| {
+                managed.contains(jail)
+            })
+            .map_err(|e| CliError::new(SOFTWARE, e))?;
+        }
+        Ok(Plan {
+            stages: vec![StagePlan {
+                stage: command.to_string(),
+                summary: summary.to_string(),
+                article_step: None,
+                source: StageSource::Builtin {
+                    provider: "thinjail-cli".into(),
+                },
+                actions,
+            }],
+        })
+    }
+
+    /// Shows the plan; with `question`, asks first; applies it.
+    fn run(
+        &mut self,
+        command: &str,
+        summary: &str,
+        actions: Vec<Planned>,
+        opts: &LifeOpts,
+        question: Option<String>,
+    ) -> Result<Ran, CliError> {
+        let plan = self.plan_of(command, summary, actions)?;
+        if plan.is_empty() {
+            println!("Nothing to do.");
+            return Ok(Ran::Nothing);
+        }
+        print!("{}", render::text(&plan, &self.prepared.loaded.origin));
+        if opts.dry_run {
+            return Ok(Ran::DryRun);
+        }
+        if let Some(question) = question {
+            if !confirm(&question, opts.yes)? {
+                eprintln!("thinjail: nothing was changed");
+                return Ok(Ran::Declined);
+            }
+        }
+        self.apply(&plan)
+    }
+
+    fn apply(&mut self, plan: &Plan) -> Result<Ran, CliError> {
+        let total = plan.len();
+        let result = apply_plan(plan, self.host.as_mut(), &mut |event| {
+            if let ApplyEvent::Starting {
+                index,
+                stage,
+                action,
+                ..
+            } = event
+            {
+                eprintln!("[{}/{total}] {stage}: {}", index + 1, action.describe());
+            }
+        });
+        match result {
+            Ok(_) => Ok(Ran::Applied),
+            Err(failure) => {
+                eprintln!("{}", describe_failure(&failure));
+                Ok(Ran::Failed)
+            }
+        }
+    }
+}
+
+fn selected(session: &Session, which: &JailSelection) -> Vec<String> {
+    if which.all {
+        session
+            .recipe()
+            .jails
+            .iter()
+            .map(|j| j.name.clone())
+            .collect()
+    } else {
+        which.jails.clone()
+    }
+}
+
+fn exit_of(ran: Ran) -> u8 {
+    if ran == Ran::Failed {
+        FAILURE
+    } else {
+        OK
+    }
+}
+
+/// `thinjail list`.
+pub fn list(
+    env: &Environment,
+    plugins: &[PathBuf],
+    recipe: Option<&str>,
+    json: bool,
+) -> Result<u8, CliError> {
+    let session = Session::open(env, plugins, recipe, "list", false, false)?;
+    let rows = plans::status(session.recipe(), &session.world);
+    if json {
+        #[derive(Serialize)]
+        struct View<'a> {
+            format_version: u32,
+            recipe: &'a str,
+            jails: &'a [plans::JailStatus],
+        }
+        let view = View {
+            format_version: 1,
+            recipe: &session.prepared.loaded.origin,
+            jails: &rows,
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&view).map_err(|e| CliError::new(SOFTWARE, e))?
+        );
+        return Ok(OK);
+    }
+    if rows.is_empty() {
+        println!("No jails: the recipe names none and thinjail manages none here.");
+        return Ok(OK);
+    }
+    println!(
+        "{:<16} {:<9} {:>5}  {:<16} {:<18} {:>8}  PATH",
+        "NAME", "STATE", "JID", "RELEASE", "ADDRESSES", "USED"
+    );
+    for row in &rows {
+        let addresses: Vec<&str> = row.ip4.iter().chain(&row.ip6).map(String::as_str).collect();
+        let state = if row.state == plans::JailState::Orphaned && row.running {
+            "orphaned*".to_string()
+        } else {
+            row.state.to_string()
+        };
+        println!(
+            "{:<16} {:<9} {:>5}  {:<16} {:<18} {:>8}  {}",
+            row.name,
+            state,
+            row.jid.map_or("-".to_string(), |j| j.to_string()),
+            row.release.as_deref().unwrap_or("-"),
+            if addresses.is_empty() {
+                "-".to_string()
+            } else {
+                addresses.join(",")
+            },
+            row.used.map_or("-".to_string(), human_bytes),
+            row.path.display()
+        );
+    }
+    if rows.iter().any(|r| r.state == plans::JailState::Orphaned) {
+        println!("\norphaned: made by thinjail, no longer in the recipe (* still running); `thinjail apply --prune` removes them, keeping their data");
+    }
+    Ok(OK)
+}
+
+/// Bytes as zfs(8) prints them (1024-based, one decimal).
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "K", "M", "G", "T", "P"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{value:.1}{}", UNITS[unit])
+    }
+}
+
+/// `thinjail start`.
+pub fn start(
+    env: &Environment,
+    plugins: &[PathBuf],
+    which: &JailSelection,
+    opts: &LifeOpts,
+) -> Result<u8, CliError> {
+    let mut session = Session::open(
+        env,
+        plugins,
+        opts.recipe.as_deref(),
+        "start",
+        !opts.dry_run,
+        opts.wait,
+    )?;
+    let jails = selected(&session, which);
+    let actions = plans::plan_start(session.recipe(), &session.world, &jails).map_err(refusal)?;
+    Ok(exit_of(session.run(
+        "start",
+        "start jails",
+        actions,
+        opts,
+        None,
+    )?))
+}
+
+/// `thinjail stop`.
+pub fn stop(
+    env: &Environment,
+    plugins: &[PathBuf],
+    which: &JailSelection,
+    opts: &LifeOpts,
+) -> Result<u8, CliError> {
+    let mut session = Session::open(
+        env,
+        plugins,
+        opts.recipe.as_deref(),
+        "stop",
+        !opts.dry_run,
+        opts.wait,
+    )?;
+    let jails = selected(&session, which);
+    stop_jails(&mut session, &jails, opts)
+}
+
+/// Stops `jails`, then unmounts whatever they left; fails naming any mount that stays.
+fn stop_jails(session: &mut Session, jails: &[String], opts: &LifeOpts) -> Result<u8, CliError> {
+    let actions = plans::plan_stop(session.recipe(), &session.world, jails).map_err(refusal)?;
+    let ran = session.run(
+        "stop",
+        "stop jails and unmount what they leave",
+        actions,
+        opts,
+        None,
+    )?;
+    if matches!(ran, Ran::DryRun | Ran::Failed | Ran::Declined) {
+        return Ok(exit_of(ran));
+    }
+    session.refresh()?;
+    let leftovers = plans::plan_stop(session.recipe(), &session.world, jails).map_err(refusal)?;
+    if !leftovers.is_empty() {
+        eprintln!("thinjail: mounts were left behind; unmounting them");
+        if session.run("stop", "unmount what the jails left", leftovers, opts, None)? == Ran::Failed
+        {
+            return Ok(FAILURE);
+        }
+        session.refresh()?;
+    }
+    let layout = Layout::new(session.recipe());
+    let mut still: Vec<String> = Vec::new();
+    for jail in jails {
+        still.extend(
+            plans::leftover_mounts(&layout, &session.world, jail)
+                .iter()
+                .map(|m| m.target.display().to_string()),
+        );
+    }
+    if !still.is_empty() {
+        return Err(CliError::msg(
+            FAILURE,
+            format!("still mounted after stopping: {}", still.join(", ")),
+        ));
+    }
+    Ok(OK)
+}
+
+/// `thinjail restart`.
+pub fn restart(
+    env: &Environment,
+    plugins: &[PathBuf],
+    which: &JailSelection,
+    opts: &LifeOpts,
+) -> Result<u8, CliError> {
+    let mut session = Session::open(
+        env,
+        plugins,
+        opts.recipe.as_deref(),
+        "restart",
+        !opts.dry_run,
+        opts.wait,
+    )?;
+    let jails = selected(&session, which);
+    let stopped = stop_jails(&mut session, &jails, opts)?;
+    if stopped != OK || opts.dry_run {
+        return Ok(stopped);
+    }
+    let actions = plans::plan_start(session.recipe(), &session.world, &jails).map_err(refusal)?;
+    Ok(exit_of(session.run(
+        "start",
+        "start jails",
+        actions,
+        opts,
+        None,
+    )?))
+}
+
+/// `thinjail exec` and `thinjail console`: exits with the command's status.
+pub fn exec(
+    env: &Environment,
+    plugins: &[PathBuf],
+    jail: &str,
+    argv: &[String],
+    opts: &LifeOpts,
+) -> Result<u8, CliError> {
+    let mut session = Session::open(env, plugins, opts.recipe.as_deref(), "exec", false, false)?;
+    plans::require_managed(session.recipe(), &session.world, &[jail.to_string()])
+        .map_err(refusal)?;
+    if !session.world.is_running(jail) {
+        return Err(CliError::msg(
+            CONFIG,
+            format!("jail {jail} is not running (`thinjail start {jail}`)"),
+        ));
+    }
+    let action = thinjail_core::Action::ExecInJail {
+        jail: jail.to_string(),
+        argv: argv.to_vec(),
+    };
+    if opts.dry_run {
+        println!("{}", action.sh_lines().join("\n"));
+        return Ok(OK);
+    }
+    let status = session
+        .host
+        .exec_interactive(jail, argv)
+        .map_err(|e| CliError::msg(FAILURE, e))?;
+    Ok(u8::try_from(status).unwrap_or(FAILURE))
+}
+
+/// `thinjail destroy`.
+pub fn destroy(
+    env: &Environment,
+    plugins: &[PathBuf],
+    jail: &str,
+    with_data: bool,
+    opts: &LifeOpts,
+) -> Result<u8, CliError> {
+    let mut session = Session::open(
+        env,
+        plugins,
+        opts.recipe.as_deref(),
+        "destroy",
+        !opts.dry_run,
+        opts.wait,
+    )?;
+    let names = [jail.to_string()];
+    plans::require_managed(session.recipe(), &session.world, &names).map_err(refusal)?;
+    let stop_actions =
+        plans::plan_stop(session.recipe(), &session.world, &names).map_err(refusal)?;
+    let mut after_stop = session.world.clone();
+    for planned in &stop_actions {
+        planned.action.apply_to(&mut after_stop);
+    }
+    let preview =
+        plans::plan_destroy(session.recipe(), &after_stop, jail, with_data).map_err(refusal)?;
+    let everything: Vec<Planned> = stop_actions.iter().cloned().chain(preview).collect();
+    let plan = session.plan_of("destroy", "remove the jail", everything)?;
+    print!("{}", render::text(&plan, &session.prepared.loaded.origin));
+    if session.recipe().jail(jail).is_some() {
+        eprintln!("thinjail: jail {jail} is still in the recipe: the next `thinjail apply` creates it again");
+    }
+    if opts.dry_run {
+        return Ok(OK);
+    }
+    let question = if with_data {
+        format!("\nDestroy jail {jail} AND its data (datasets and snapshots, gone for good)?")
+    } else {
+        format!("\nDestroy jail {jail} (its data dataset is kept)?")
+    };
+    if !confirm(&question, opts.yes)? {
+        eprintln!("thinjail: nothing was changed");
+        return Ok(OK);
+    }
+    let quiet = LifeOpts {
+        recipe: None,
+        dry_run: false,
+        yes: true,
+        wait: false,
+    };
+    if !stop_actions.is_empty() && stop_jails(&mut session, &names, &quiet)? != OK {
+        return Ok(FAILURE);
+    }
+    session.refresh()?;
+    let actions =
+        plans::plan_destroy(session.recipe(), &session.world, jail, with_data).map_err(refusal)?;
+    let plan = session.plan_of("destroy", "remove the jail", actions)?;
+    Ok(exit_of(session.apply(&plan)?))
+}
+
+/// `thinjail destroy-release`.
+pub fn destroy_release(
+    env: &Environment,
+    plugins: &[PathBuf],
+    release: &str,
+    opts: &LifeOpts,
+) -> Result<u8, CliError> {
+    thinjail_core::validate::check_release_name(release)
+        .map_err(|e| CliError::msg(USAGE, format!("{release:?}: {e}")))?;
+    let mut session = Session::open(
+        env,
+        plugins,
+        opts.recipe.as_deref(),
+        "destroy-release",
+        !opts.dry_run,
+        opts.wait,
+    )?;
+    let actions =
+        plans::plan_destroy_release(session.recipe(), &session.world, release).map_err(refusal)?;
+    if session.recipe().release(release).is_some() {
+        eprintln!("thinjail: release {release} is still in the recipe: the next `thinjail apply` installs it again");
+    }
+    let question = Some(format!("\nDestroy the base and template of {release}?"));
+    Ok(exit_of(session.run(
+        "destroy-release",
+        "remove a release's base and template",
+        actions,
+        opts,
+        question,
+    )?))
+}
+
+/// `thinjail snapshot`.
+pub fn snapshot(
+    env: &Environment,
+    plugins: &[PathBuf],
+    jail: &str,
+    name: Option<&str>,
+    opts: &LifeOpts,
+) -> Result<u8, CliError> {
+    let mut session = Session::open(
+        env,
+        plugins,
+        opts.recipe.as_deref(),
+        "snapshot",
+        !opts.dry_run,
+        opts.wait,
+    )?;
+    let name = name.map_or_else(|| format!("thinjail-{}", utc_stamp()), String::from);
+    let actions =
+        plans::plan_snapshot(session.recipe(), &session.world, jail, &name).map_err(refusal)?;
+    Ok(exit_of(session.run(
+        "snapshot",
+        "snapshot the jail's data",
+        actions,
+        opts,
+        None,
+    )?))
+}
+
+/// `thinjail rollback`.
+pub fn rollback(
+    env: &Environment,
+    plugins: &[PathBuf],
+    jail: &str,
+    name: &str,
+    opts: &LifeOpts,
+) -> Result<u8, CliError> {
+    let mut session = Session::open(
+        env,
+        plugins,
+        opts.recipe.as_deref(),
+        "rollback",
+        !opts.dry_run,
+        opts.wait,
+    )?;
+    let actions =
+        plans::plan_rollback(session.recipe(), &session.world, jail, name).map_err(refusal)?;
+    let question = Some(format!("\nRoll jail {jail}'s data back to @{name}?"));
+    Ok(exit_of(session.run(
+        "rollback",
+        "return the jail's data to a snapshot",
+        actions,
+        opts,
+        question,
+    )?))
+}
+
+/// `thinjail snapshots`.
+pub fn snapshots(
+    env: &Environment,
+    plugins: &[PathBuf],
+    jail: &str,
+    recipe: Option<&str>,
+    json: bool,
+) -> Result<u8, CliError> {
+    let session = Session::open(env, plugins, recipe, "snapshots", false, false)?;
+    plans::require_managed(session.recipe(), &session.world, &[jail.to_string()])
+        .map_err(refusal)?;
+    let list = plans::snapshots(session.recipe(), &session.world, jail);
+    if json {
+        let rows: Vec<serde_json::Value> = list
+            .iter()
+            .map(|(name, used, creation)| serde_json::json!({"name": name, "used": used, "creation": creation}))
+            .collect();
+        let view = serde_json::json!({"format_version": 1, "jail": jail, "snapshots": rows});
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&view).map_err(|e| CliError::new(SOFTWARE, e))?
+        );
+        return Ok(OK);
+    }
+    if list.is_empty() {
+        println!("Jail {jail} has no snapshots.");
+        return Ok(OK);
+    }
+    println!("{:<40} {:>8}  CREATED (UTC)", "NAME", "USED");
+    for (name, used, creation) in list {
+        println!(
+            "{name:<40} {:>8}  {}",
+            human_bytes(used),
+            format_utc(creation)
+        );
+    }
+    Ok(OK)
+}
+
+/// `thinjail update`.
+pub fn update(
+    env: &Environment,
+    plugins: &[PathBuf],
+    release: &str,
+    undo: bool,
+    restart: bool,
+    opts: &LifeOpts,
+) -> Result<u8, CliError> {
+    thinjail_core::validate::check_release_name(release)
+        .map_err(|e| CliError::msg(USAGE, format!("{release:?}: {e}")))?;
+    let mut session = Session::open(
+        env,
+        plugins,
+        opts.recipe.as_deref(),
+        "update",
+        !opts.dry_run,
+        opts.wait,
+    )?;
+    let (actions, question) = if undo {
+        let actions =
+            plans::plan_update_rollback(session.recipe(), &session.world, release, restart)
+                .map_err(refusal)?;
+        (
+            actions,
+            Some(format!(
+                "\nRoll the {release} base back to before its last update?"
+            )),
+        )
+    } else {
+        let actions = plans::plan_update(
+            session.recipe(),
+            &session.world,
+            release,
+            &utc_stamp(),
+            restart,
+        )
+        .map_err(refusal)?;
+        (actions, None)
+    };
+    let users = plans::running_users(session.recipe(), &session.world, release);
+    let ran = session.run(
+        "update",
+        "update a release's base for all its jails",
+        actions,
+        opts,
+        question,
+    )?;
+    if !restart && !users.is_empty() && ran == Ran::Applied {
+        println!(
+            "Restart these jails to run the changed base: {}",
+            users.join(" ")
+        );
+    }
+    Ok(exit_of(ran))
+}
+
+/// `thinjail upgrade`.
+pub fn upgrade(
+    env: &Environment,
+    plugins: &[PathBuf],
+    jail: &str,
+    to: &str,
+    opts: &LifeOpts,
+) -> Result<u8, CliError> {
+    let mut session = Session::open(
+        env,
+        plugins,
+        opts.recipe.as_deref(),
+        "upgrade",
+        !opts.dry_run,
+        opts.wait,
+    )?;
+    let upgrade = plans::plan_upgrade(session.recipe(), &session.world, jail, to, &utc_stamp())
+        .map_err(refusal)?;
+    let question = Some(format!("\nMove jail {jail} to {to}?"));
+    let ran = session.run(
+        "upgrade",
+        "move a jail to another release",
+        upgrade.steps.clone(),
+        opts,
+        question,
+    )?;
+    match ran {
+        Ran::Failed => {
+            session.refresh()?;
+            let undo = plans::plan_upgrade_undo(session.recipe(), &session.world, jail, &upgrade);
+            eprintln!("thinjail: the upgrade failed; putting jail {jail} back as it was");
+            let plan = session.plan_of(
+                "upgrade-undo",
+                "restore the jail's fstab, data and state",
+                undo,
+            )?;
+            print!("{}", render::text(&plan, &session.prepared.loaded.origin));
+            match session.apply(&plan)? {
+                Ran::Failed => Err(CliError::msg(
+                    FAILURE,
+                    format!("the upgrade failed and so did restoring jail {jail}; see above"),
+                )),
+                _ => Err(CliError::msg(
+                    FAILURE,
+                    format!(
+                        "the upgrade failed; jail {jail} is back as it was (fstab, data, state)"
+                    ),
+                )),
+            }
+        }
+        Ran::Applied => {
+            let index = session.recipe().jails.iter().position(|j| j.name == jail);
+            if let Some(i) = index.filter(|&i| session.recipe().jails[i].release != to) {
+                println!("Jail {jail} now runs {to}. Set jails[{i}].release to \"{to}\" in the recipe so `thinjail apply` agrees.");
+            }
+            Ok(OK)
+        }
+        other => Ok(exit_of(other)),
+    }
+}
+
+/// Orphaned jails of `plan`'s recipe; with `prune`, a `prune` stage removing them
+/// (stop, then destroy keeping their data) is added to `plan`.
+pub fn orphans_and_prune(
+    recipe: &Recipe,
+    world: &World,
+    plan: &mut Plan,
+    prune: bool,
+) -> Result<Vec<String>, CliError> {
+    let orphans = plans::orphans(recipe, world);
+    if !prune || orphans.is_empty() {
+        return Ok(orphans);
+    }
+    let mut after = world.clone();
+    for (_, planned) in plan.actions() {
+        planned.action.apply_to(&mut after);
+    }
+    let mut actions = Vec::new();
+    for orphan in &orphans {
+        let stop =
+            plans::plan_stop(recipe, &after, std::slice::from_ref(orphan)).map_err(refusal)?;
+        for planned in &stop {
+            planned.action.apply_to(&mut after);
+        }
+        actions.extend(stop);
+        let destroy = plans::plan_destroy(recipe, &after, orphan, false).map_err(refusal)?;
+        for planned in &destroy {
+            planned.action.apply_to(&mut after);
+        }
+        actions.extend(destroy);
+    }
+    let layout = Layout::new(recipe);
+    let allowed: BTreeSet<&String> = orphans.iter().collect();
+    for planned in &actions {
+        check_confinement_with(&layout, "prune", &planned.action, &|jail| {
+            allowed.contains(&jail.to_string())
+        })
+        .map_err(|e| CliError::new(SOFTWARE, e))?;
+    }
+    plan.stages.push(StagePlan {
+        stage: "prune".into(),
+        summary: "remove orphaned jails (their data datasets are kept)".into(),
+        article_step: None,
+        source: StageSource::Builtin {
+            provider: "thinjail-cli".into(),
+        },
+        actions,
+    });
+    Ok(orphans)
+}
+
+/// Now as `YYYYMMDD-HHMMSS` (UTC), for snapshot names.
+pub fn utc_stamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (y, m, d, hh, mm, ss) = civil(secs);
+    format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}")
+}
+
+/// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS` (UTC).
+pub fn format_utc(secs: u64) -> String {
+    let (y, m, d, hh, mm, ss) = civil(secs);
+    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02}")
+}
+
+/// Civil date and time of a Unix time (Howard Hinnant's days-from-civil inverse).
+fn civil(secs: u64) -> (i64, u32, u32, u64, u64, u64) {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00");
+        assert_eq!(format_utc(1_796_000_000), "2026-11-30 00:53:20");
+        assert_eq!(human_bytes(253_952), "248.0K");
+        assert_eq!(human_bytes(12), "12B");
+    }
+}

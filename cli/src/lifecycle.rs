@@ -1,0 +1,964 @@
+//! Jails for their whole life: which jails thinjail manages on a host and in what
+//! state, and the plans of the lifecycle commands (start, stop, destroy, snapshots,
+//! base updates, release swaps).
+//!
+//! Like stages, everything here only plans: it reads a recipe and a world and
+//! returns actions; the commands apply them through a host.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use thinjail_core::action::Action;
+use thinjail_core::edit::{find_block, rc_var, FileEdit};
+use thinjail_core::jailconf::parse_block_params;
+use thinjail_core::layout::{Layout, GOLD_SNAPSHOT};
+use thinjail_core::stage::{Planned, Probes};
+use thinjail_core::validate::{check_jail_name, check_snapshot_name};
+use thinjail_core::world::{DatasetKind, Mount, World};
+use thinjail_core::Recipe;
+use thinjail_stage_mount::{fstab_base, fstab_text};
+use thinjail_stage_rcconf::{block_id, managed_jails};
+
+/// Why a lifecycle command cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LifecycleError {
+    /// The name is not a jail thinjail manages on this host.
+    #[error("{0}")]
+    Unknown(String),
+    /// The host is in a state the command refuses to act on.
+    #[error("{0}")]
+    Refused(String),
+    /// Something the command needs is missing.
+    #[error("{0}")]
+    Missing(String),
+}
+
+/// The state of a jail thinjail knows about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JailState {
+    /// Running.
+    Running,
+    /// Created, not running.
+    Stopped,
+    /// In the recipe, not created yet.
+    Missing,
+    /// Created by thinjail, no longer in the recipe.
+    Orphaned,
+}
+
+impl std::fmt::Display for JailState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            JailState::Running => "running",
+            JailState::Stopped => "stopped",
+            JailState::Missing => "missing",
+            JailState::Orphaned => "orphaned",
+        })
+    }
+}
+
+/// One row of `thinjail list`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JailStatus {
+    /// Name.
+    pub name: String,
+    /// State.
+    pub state: JailState,
+    /// JID when running (orphaned jails may run too).
+    pub jid: Option<u32>,
+    /// Whether it is running.
+    pub running: bool,
+    /// IPv4 addresses (from the recipe, or from its jail.conf entry).
+    pub ip4: Vec<String>,
+    /// IPv6 addresses.
+    pub ip6: Vec<String>,
+    /// Release (from the recipe, or from the base its fstab mounts).
+    pub release: Option<String>,
+    /// Bytes used by its data dataset.
+    pub used: Option<u64>,
+    /// Its root while running.
+    pub path: PathBuf,
+}
+
+/// Jails thinjail manages on this host: the recipe's, those with a thinjail block
+/// in jail.conf, and those with a data dataset in the jails dataset.
+pub fn managed_names(recipe: &Recipe, world: &World) -> BTreeSet<String> {
+    let layout = Layout::new(recipe);
+    let mut names: BTreeSet<String> = recipe.jails.iter().map(|j| j.name.clone()).collect();
+    if let Some(conf) = world.file_contents(&recipe.host.jail_conf) {
+        names.extend(managed_jails(conf));
+    }
+    for (dataset, _) in world.children_of(layout.jails_dataset()) {
+        let Some(rest) = dataset.strip_prefix(&format!("{}/", layout.jails_dataset())) else {
+            continue;
+        };
+        if let Some(jail) = rest.strip_suffix("/data") {
+            if !jail.contains('/') && check_jail_name(jail).is_ok() {
+                names.insert(jail.to_string());
+            }
+        }
+    }
+    names
+}
+
+/// Managed jails that are not in the recipe.
+pub fn orphans(recipe: &Recipe, world: &World) -> Vec<String> {
+    managed_names(recipe, world)
+        .into_iter()
+        .filter(|name| recipe.jail(name).is_none())
+        .collect()
+}
+
+/// Paths to read after observing, to describe jails the recipe does not name
+/// (their fstab tells their release).
+pub fn extra_probes(recipe: &Recipe, world: &World) -> Probes {
+    let layout = Layout::new(recipe);
+    let mut probes = Probes::default();
+    for name in managed_names(recipe, world) {
+        probes.file(layout.fstab(&name));
+        probes.path(layout.root(&name));
+    }
+    probes
+}
+
+/// The release whose base a jail's fstab mounts, if it is one of ours.
+pub fn release_of(recipe: &Recipe, world: &World, jail: &str) -> Option<String> {
+    let layout = Layout::new(recipe);
+    let base = fstab_base(world.file_contents(&layout.fstab(jail))?)?;
+    let name = Path::new(&base)
+        .file_name()?
+        .to_str()?
+        .strip_suffix("-base")?
+        .to_string();
+    (layout.base_dir(&name) == Path::new(&base)).then_some(name)
+}
+
+/// `thinjail list`: every jail the recipe or the host knows, with its state.
+pub fn status(recipe: &Recipe, world: &World) -> Vec<JailStatus> {
+    let layout = Layout::new(recipe);
+    let conf = world.file_contents(&recipe.host.jail_conf).unwrap_or("");
+    managed_names(recipe, world)
+        .into_iter()
+        .map(|name| {
+            let running = world.jails.get(&name);
+            let data = world.dataset(&layout.data_dataset(&name));
+            let in_recipe = recipe.jail(&name);
+            let state = match (running, in_recipe, data) {
+                (Some(_), Some(_), _) => JailState::Running,
+                (_, None, _) => JailState::Orphaned,
+                (None, Some(_), Some(_)) => JailState::Stopped,
+                (None, Some(_), None) => JailState::Missing,
+            };
+            let block = find_block(conf, &block_id(&name)).map(parse_block_params);
+            let from_block = |key: &str| -> Vec<String> {
+                block
+                    .as_ref()
+                    .and_then(|p| p.get(key))
+                    .map(|v| {
+                        v.split(',')
+                            .filter(|a| !a.is_empty())
+                            .map(String::from)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let on_host = release_of(recipe, world, &name);
+            let (ip4, ip6, release) = match in_recipe {
+                Some(jail) => (
+                    jail.ip4.clone(),
+                    jail.ip6.clone(),
+                    on_host.or_else(|| Some(jail.release.clone())),
+                ),
+                None => (from_block("ip4.addr"), from_block("ip6.addr"), on_host),
+            };
+            JailStatus {
+                state,
+                jid: running.map(|j| j.jid),
+                running: running.is_some(),
+                ip4,
+                ip6,
+                release,
+                used: data.map(|d| d.used),
+                path: layout.root(&name),
+                name,
+            }
+        })
+        .collect()
+}
+
+/// Checks that `names` are jails thinjail manages here.
+pub fn require_managed(
+    recipe: &Recipe,
+    world: &World,
+    names: &[String],
+) -> Result<(), LifecycleError> {
+    let managed = managed_names(recipe, world);
+    for name in names {
+        check_jail_name(name).map_err(|e| LifecycleError::Unknown(format!("{name:?}: {e}")))?;
+        if !managed.contains(name) {
+            return Err(LifecycleError::Unknown(format!(
+                "no jail {name} managed by thinjail here (see `thinjail list`)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Mounts left at or below a jail's root or directory, deepest first — everything
+/// but the jail's own ZFS datasets mounted at their own mountpoints.
+pub fn leftover_mounts<'w>(layout: &Layout<'_>, world: &'w World, jail: &str) -> Vec<&'w Mount> {
+    let mut mounts: Vec<&Mount> = world
+        .mounts_under(&layout.root(jail))
+        .into_iter()
+        .chain(world.mounts_under(&layout.jail_dir(jail)))
+        .filter(|m| !is_own_dataset_mount(world, m))
+        .collect();
+    mounts.sort_by_key(|m| std::cmp::Reverse(m.target.components().count()));
+    mounts.dedup_by(|a, b| a.target == b.target);
+    mounts
+}
+
+/// A dataset mounted at its own mountpoint (not a nullfs or bind mount of it elsewhere).
+fn is_own_dataset_mount(world: &World, mount: &Mount) -> bool {
+    let zfs = mount.fstype == "zfs" || mount.fstype.starts_with("fuse.zfs");
+    zfs && world
+        .dataset(&mount.source)
+        .and_then(|d| d.mountpoint.as_deref())
+        .is_some_and(|mp| mp == mount.target)
+}
+
+/// `thinjail start`: `jail -c` for each jail not running.
+pub fn plan_start(
+    recipe: &Recipe,
+    world: &World,
+    jails: &[String],
+) -> Result<Vec<Planned>, LifecycleError> {
+    require_managed(recipe, world, jails)?;
+    let layout = Layout::new(recipe);
+    let mut actions = Vec::new();
+    for jail in jails {
+        if world.is_running(jail) {
+            continue;
+        }
+        if !world.has_dataset(&layout.data_dataset(jail)) {
+            return Err(LifecycleError::Missing(format!(
+                "jail {jail} is not created yet: run `thinjail apply` first"
+            )));
+        }
+        actions.push(Planned::new(Action::StartJail {
+            conf: recipe.host.jail_conf.clone(),
+            jail: jail.clone(),
+            root: layout.root(jail),
+        }));
+    }
+    Ok(actions)
+}
+
+/// `thinjail stop`: `jail -r` for running jails, then `umount` for anything a
+/// stopped jail left mounted.
+pub fn plan_stop(
+    recipe: &Recipe,
+    world: &World,
+    jails: &[String],
+) -> Result<Vec<Planned>, LifecycleError> {
+    require_managed(recipe, world, jails)?;
+    let layout = Layout::new(recipe);
+    let mut actions = Vec::new();
+    for jail in jails {
+        if world.is_running(jail) {
+            actions.push(Planned::new(Action::StopJail {
+                conf: recipe.host.jail_conf.clone(),
+                jail: jail.clone(),
+            }));
+        } else {
+            for mount in leftover_mounts(&layout, world, jail) {
+                actions.push(Planned::noted(
+                    Action::Unmount {
+                        path: mount.target.clone(),
+                    },
+                    format!("left mounted by jail {jail}, which is not running"),
+                ));
+            }
+        }
+    }
+    Ok(actions)
+}
+
+/// `thinjail destroy` (after the jail is stopped): its jail.conf entry, rc.conf
+/// jail_list word, fstab and mountpoint; with `with_data`, its datasets too.
+/// Refused while anything is mounted under the jail.
+pub fn plan_destroy(
+    recipe: &Recipe,
+    world: &World,
+    jail: &str,
+    with_data: bool,
+) -> Result<Vec<Planned>, LifecycleError> {
+    require_managed(recipe, world, &[jail.to_string()])?;
+    let layout = Layout::new(recipe);
+    if world.is_running(jail) {
+        return Err(LifecycleError::Refused(format!(
+            "jail {jail} is still running"
+        )));
+    }
+    let mounted = leftover_mounts(&layout, world, jail);
+    if !mounted.is_empty() {
+        let list: Vec<String> = mounted
+            .iter()
+            .map(|m| m.target.display().to_string())
+            .collect();
+        return Err(LifecycleError::Refused(format!(
+            "refusing to destroy jail {jail}: still mounted under it: {} — removing files now could delete the base or another dataset's files through the mount; unmount them first (`thinjail stop {jail}`)",
+            list.join(", ")
+        )));
+    }
+    let mut actions = Vec::new();
+    let conf = world.file_contents(&recipe.host.jail_conf).unwrap_or("");
+    if find_block(conf, &block_id(jail)).is_some() {
+        actions.push(Planned::new(Action::EditFile {
+            path: recipe.host.jail_conf.clone(),
+            edit: FileEdit::RemoveBlock { id: block_id(jail) },
+        }));
+    }
+    let rc = world.file_contents(&recipe.host.rc_conf).unwrap_or("");
+    if rc_var(rc, "jail_list").is_some_and(|list| list.split_whitespace().any(|w| w == jail)) {
+        actions.push(Planned::new(Action::EditFile {
+            path: recipe.host.rc_conf.clone(),
+            edit: FileEdit::RemoveRcWord {
+                name: "jail_list".into(),
+                word: jail.to_string(),
+            },
+        }));
+    }
+    let fstab = layout.fstab(jail);
+    if world.path(&fstab).exists() {
+        actions.push(Planned::new(Action::Remove { path: fstab }));
+    }
+    let root = layout.root(jail);
+    if world.path(&root).exists() {
+        actions.push(Planned::noted(
+            Action::RemoveDir { path: root },
+            "rmdir, not rm -rf: it fails rather than delete anything still inside",
+        ));
+    }
+    let dataset = layout.jail_dataset(jail);
+    if with_data && world.has_dataset(&dataset) {
+        let doomed: Vec<String> = world.names_under(&dataset).into_iter().collect();
+        actions.push(Planned::noted(
+            Action::DestroyDataset {
+                dataset,
+                recursive: true,
+            },
+            format!("--data: destroys {}", doomed.join(", ")),
+        ));
+    }
+    Ok(actions)
+}
+
+/// Jails (managed here) whose fstab mounts `release`'s base, or whose data is a
+/// clone of its template.
+pub fn jails_using(recipe: &Recipe, world: &World, release: &str) -> Vec<String> {
+    let layout = Layout::new(recipe);
+    let template_gold = format!("{}@{GOLD_SNAPSHOT}", layout.template_dataset(release));
+    managed_names(recipe, world)
+        .into_iter()
+        .filter(|jail| {
+            let by_recipe = recipe.jail(jail).is_some_and(|j| j.release == release);
+            let by_fstab = release_of(recipe, world, jail).as_deref() == Some(release);
+            let by_clone = world
+                .dataset(&layout.data_dataset(jail))
+                .and_then(|d| d.origin.as_deref())
+                == Some(template_gold.as_str());
+            by_recipe || by_fstab || by_clone
+        })
+        .collect()
+}
+
+/// `thinjail destroy-release`: the base and the template, refused while any jail uses them.
+pub fn plan_destroy_release(
+    recipe: &Recipe,
+    world: &World,
+    release: &str,
+) -> Result<Vec<Planned>, LifecycleError> {
+    let layout = Layout::new(recipe);
+    let users = jails_using(recipe, world, release);
+    if !users.is_empty() {
+        return Err(LifecycleError::Refused(format!(
+            "release {release} is used by jail{} {}; destroy or upgrade {} first",
+            if users.len() == 1 { "" } else { "s" },
+            users.join(", "),
+            if users.len() == 1 { "it" } else { "them" }
+        )));
+    }
+    let mut actions = Vec::new();
+    for dataset in [
+        layout.template_dataset(release),
+        layout.base_dataset(release),
+    ] {
+        if world.has_dataset(&dataset) {
+            let doomed: Vec<String> = world.names_under(&dataset).into_iter().collect();
+            actions.push(Planned::noted(
+                Action::DestroyDataset {
+                    dataset,
+                    recursive: true,
+                },
+                format!("destroys {}", doomed.join(", ")),
+            ));
+        }
+    }
+    if actions.is_empty() {
+        return Err(LifecycleError::Unknown(format!(
+            "release {release} is not installed here"
+        )));
+    }
+    Ok(actions)
+}
+
+/// `thinjail snapshot`: a snapshot of the jail's data.
+pub fn plan_snapshot(
+    recipe: &Recipe,
+    world: &World,
+    jail: &str,
+    name: &str,
+) -> Result<Vec<Planned>, LifecycleError> {
+    require_managed(recipe, world, &[jail.to_string()])?;
+    check_snapshot_name(name).map_err(LifecycleError::Unknown)?;
+    let dataset = Layout::new(recipe).data_dataset(jail);
+    if !world.has_dataset(&dataset) {
+        return Err(LifecycleError::Missing(format!(
+            "jail {jail} has no data dataset yet"
+        )));
+    }
+    if world.has_snapshot(&dataset, name) {
+        return Err(LifecycleError::Refused(format!(
+            "{dataset}@{name} already exists"
+        )));
+    }
+    Ok(vec![Planned::new(Action::Snapshot {
+        dataset,
+        snapshot: name.to_string(),
+    })])
+}
+
+/// Snapshots of a jail's data, oldest first: (name, used bytes, creation time).
+pub fn snapshots(recipe: &Recipe, world: &World, jail: &str) -> Vec<(String, u64, u64)> {
+    let dataset = Layout::new(recipe).data_dataset(jail);
+    world
+        .snapshots_of(&dataset)
+        .into_iter()
+        .map(|(name, ds)| (name.to_string(), ds.used, ds.creation))
+        .collect()
+}
+
+/// `thinjail rollback`: stop, roll the data back (newer snapshots are destroyed, and
+/// the plan says which), start again if it was running.
+pub fn plan_rollback(
+    recipe: &Recipe,
+    world: &World,
+    jail: &str,
+    name: &str,
+) -> Result<Vec<Planned>, LifecycleError> {
+    require_managed(recipe, world, &[jail.to_string()])?;
+    let layout = Layout::new(recipe);
+    let dataset = layout.data_dataset(jail);
+    if !world.has_snapshot(&dataset, name) {
+        return Err(LifecycleError::Unknown(format!(
+            "{dataset}@{name} does not exist (see `thinjail snapshots {jail}`)"
+        )));
+    }
+    let txg = world
+        .dataset(&format!("{dataset}@{name}"))
+        .map_or(0, |d| d.createtxg);
+    let newer: Vec<&str> = world
+        .snapshots_of(&dataset)
+        .into_iter()
+        .filter(|(_, d)| d.createtxg > txg)
+        .map(|(n, _)| n)
+        .collect();
+    let running = world.is_running(jail);
+    let mut actions = Vec::new();
+    if running {
+        actions.push(Planned::new(Action::StopJail {
+            conf: recipe.host.jail_conf.clone(),
+            jail: jail.to_string(),
+        }));
+    }
+    let note = if newer.is_empty() {
+        "the jail's files return to the snapshot; changes since are lost".to_string()
+    } else {
+        format!("the jail's files return to the snapshot; changes since and the newer snapshots {} are destroyed", newer.join(", "))
+    };
+    actions.push(Planned::noted(
+        Action::Rollback {
+            dataset,
+            snapshot: name.to_string(),
+        },
+        note,
+    ));
+    if running {
+        actions.push(Planned::new(Action::StartJail {
+            conf: recipe.host.jail_conf.clone(),
+            jail: jail.to_string(),
+            root: layout.root(jail),
+        }));
+    }
+    Ok(actions)
+}
+
+/// Prefix of the snapshots `thinjail update` takes before updating a base.
+pub const UPDATE_SNAPSHOT_PREFIX: &str = "pre-update-";
+
+/// `thinjail update REL`: snapshot the base, freebsd-update it, restart the running
+/// jails using it (unless `restart` is false).
+pub fn plan_update(
+    recipe: &Recipe,
+    world: &World,
+    release: &str,
+    stamp: &str,
+    restart: bool,
+) -> Result<Vec<Planned>, LifecycleError> {
+    let layout = Layout::new(recipe);
+    let base = layout.base_dataset(release);
+    if !world.has_snapshot(&base, GOLD_SNAPSHOT) {
+        return Err(LifecycleError::Missing(format!(
+            "release {release} is not installed here (run `thinjail apply`)"
+        )));
+    }
+    let snapshot = format!("{UPDATE_SNAPSHOT_PREFIX}{stamp}");
+    if world.has_snapshot(&base, &snapshot) {
+        return Err(LifecycleError::Refused(format!(
+            "{base}@{snapshot} already exists; wait a second and retry"
+        )));
+    }
+    let workdir = recipe.host.cache_dir.join("freebsd-update").join(release);
+    let mut actions = vec![Planned::noted(
+        Action::Snapshot {
+            dataset: base.clone(),
+            snapshot,
+        },
+        format!("undo with `thinjail update {release} --rollback`"),
+    )];
+    if !world.path(&workdir).exists() {
+        actions.push(Planned::new(Action::MakeDir {
+            path: workdir.clone(),
+        }));
+    }
+    actions.push(Planned::noted(
+        Action::FreebsdUpdate { base: layout.base_dir(release), workdir, release: release.to_string() },
+        "--currently-running: without it freebsd-update uses the host's version and can mix releases",
+    ));
+    if restart {
+        actions.extend(restart_users(recipe, world, release));
+    }
+    Ok(actions)
+}
+
+/// `thinjail update REL --rollback`: back to the newest pre-update snapshot (then
+/// that snapshot is removed), restarting running jails.
+pub fn plan_update_rollback(
+    recipe: &Recipe,
+    world: &World,
+    release: &str,
+    restart: bool,
+) -> Result<Vec<Planned>, LifecycleError> {
+    let layout = Layout::new(recipe);
+    let base = layout.base_dataset(release);
+    let latest = world
+        .snapshots_of(&base)
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(UPDATE_SNAPSHOT_PREFIX))
+        .map(|(name, _)| name.to_string())
+        .next_back()
+        .ok_or_else(|| {
+            LifecycleError::Missing(format!(
+                "{base} has no {UPDATE_SNAPSHOT_PREFIX}* snapshot to return to"
+            ))
+        })?;
+    let mut actions = Vec::new();
+    let users = running_users(recipe, world, release);
+    if restart {
+        for jail in &users {
+            actions.push(Planned::new(Action::StopJail {
+                conf: recipe.host.jail_conf.clone(),
+                jail: jail.clone(),
+            }));
+        }
+    }
+    actions.push(Planned::new(Action::Rollback {
+        dataset: base.clone(),
+        snapshot: latest.clone(),
+    }));
+    actions.push(Planned::new(Action::DestroySnapshot {
+        dataset: base,
+        snapshot: latest,
+    }));
+    if restart {
+        for jail in &users {
+            actions.push(Planned::new(Action::StartJail {
+                conf: recipe.host.jail_conf.clone(),
+                jail: jail.clone(),
+                root: layout.root(jail),
+            }));
+        }
+    }
+    Ok(actions)
+}
+
+/// Running jails on `release`.
+pub fn running_users(recipe: &Recipe, world: &World, release: &str) -> Vec<String> {
+    jails_using(recipe, world, release)
+        .into_iter()
+        .filter(|j| world.is_running(j))
+        .collect()
+}
+
+fn restart_users(recipe: &Recipe, world: &World, release: &str) -> Vec<Planned> {
+    let layout = Layout::new(recipe);
+    let mut actions = Vec::new();
+    for jail in running_users(recipe, world, release) {
+        actions.push(Planned::noted(
+            Action::StopJail {
+                conf: recipe.host.jail_conf.clone(),
+                jail: jail.clone(),
+            },
+            "restart so its processes run the updated base",
+        ));
+        actions.push(Planned::new(Action::StartJail {
+            conf: recipe.host.jail_conf.clone(),
+            root: layout.root(&jail),
+            jail,
+        }));
+    }
+    actions
+}
+
+/// Prefix of the snapshot `thinjail upgrade` takes of a jail's data; the full name
+/// records both releases (`upgrade-from-13.1-RELEASE-to-14.0-RELEASE`) so an
+/// interrupted upgrade can be undone exactly.
+pub const UPGRADE_SNAPSHOT_PREFIX: &str = "upgrade-from-";
+
+/// Prefix a finished upgrade's snapshot is renamed to.
+pub const DONE_UPGRADE_PREFIX: &str = "upgraded-from-";
+
+/// Name of the snapshot taken before moving a jail from `from` to `to`.
+pub fn upgrade_snapshot(from: &str, to: &str) -> String {
+    format!("{UPGRADE_SNAPSHOT_PREFIX}{from}-to-{to}")
+}
+
+/// The releases recorded in an upgrade snapshot's name.
+pub fn parse_upgrade_snapshot(name: &str) -> Option<(String, String)> {
+    let rest = name.strip_prefix(UPGRADE_SNAPSHOT_PREFIX)?;
+    let (from, to) = rest.split_once("-to-")?;
+    Some((from.to_string(), to.to_string()))
+}
+
+/// The steps of a release swap, and what undoing it needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpgradePlan {
+    /// (undo of an interrupted attempt,) snapshot, stop, new fstab, etcupdate, start.
+    pub steps: Vec<Planned>,
+    /// The data snapshot taken first.
+    pub snapshot: String,
+    /// The fstab to restore.
+    pub old_fstab: String,
+    /// Whether the jail runs at the end (and must run again after an undo).
+    pub was_running: bool,
+}
+
+/// `thinjail upgrade JAIL --to REL`. An earlier attempt that was interrupted (its
+/// snapshot is still there) is undone first, so the result is the same as an
+/// uninterrupted upgrade.
+pub fn plan_upgrade(
+    recipe: &Recipe,
+    world: &World,
+    jail: &str,
+    to: &str,
+    stamp: &str,
+) -> Result<UpgradePlan, LifecycleError> {
+    require_managed(recipe, world, &[jail.to_string()])?;
+    let layout = Layout::new(recipe);
+    let conf = recipe.host.jail_conf.clone();
+    let fstab = layout.fstab(jail);
+    let data = layout.data_dataset(jail);
+    let start = Action::StartJail {
+        conf: conf.clone(),
+        jail: jail.to_string(),
+        root: layout.root(jail),
+    };
+    let stop = Action::StopJail {
+        conf: conf.clone(),
+        jail: jail.to_string(),
+    };
+    let fstab_for = |release: &str| {
+        fstab_text(
+            &layout.base_dir(release),
+            &layout.data_dir(jail),
+            &layout.root(jail),
+        )
+    };
+
+    let mut steps = Vec::new();
+    let mut running = world.is_running(jail);
+    let interrupted = world.snapshots_of(&data).into_iter().find_map(|(name, _)| {
+        parse_upgrade_snapshot(name).map(|releases| (name.to_string(), releases))
+    });
+    let mut from = release_of(recipe, world, jail);
+    let mut current_fstab = world.file_contents(&fstab).unwrap_or_default().to_string();
+    if let Some((snapshot, (old, _))) = &interrupted {
+        if running {
+            steps.push(Planned::noted(
+                stop.clone(),
+                "an earlier upgrade was interrupted: undo it first",
+            ));
+        }
+        let old_fstab = fstab_for(old);
+        if current_fstab != old_fstab {
+            steps.push(Planned::noted(
+                Action::WriteFile {
+                    path: fstab.clone(),
+                    contents: old_fstab.clone(),
+                    mode: 0o644,
+                },
+                fstab_diff(&current_fstab, &old_fstab),
+            ));
+        }
+        steps.push(Planned::new(Action::Rollback {
+            dataset: data.clone(),
+            snapshot: snapshot.clone(),
+        }));
+        steps.push(Planned::new(Action::DestroySnapshot {
+            dataset: data.clone(),
+            snapshot: snapshot.clone(),
+        }));
+        from = Some(old.clone());
+        current_fstab = old_fstab;
+        // Started again at the end if the recipe wants it running, as it was before.
+        running = running || recipe.jail(jail).is_some_and(|j| j.start);
+    }
+    let from = from.ok_or_else(|| {
+        LifecycleError::Missing(format!(
+            "cannot tell which release jail {jail} runs: its fstab is missing or not thinjail's"
+        ))
+    })?;
+    if from == to {
+        return Err(LifecycleError::Refused(format!(
+            "jail {jail} already runs {to}"
+        )));
+    }
+    let target = recipe.release(to).ok_or_else(|| {
+        LifecycleError::Missing(format!("release {to} is not in the recipe: add it to `releases` and run `thinjail apply` to install it first"))
+    })?;
+    if !world.has_snapshot(&layout.base_dataset(to), GOLD_SNAPSHOT) {
+        return Err(LifecycleError::Missing(format!(
+            "release {to} is not installed yet: run `thinjail apply` first"
+        )));
+    }
+    let tarball = etcupdate_source(target).ok_or_else(|| {
+        LifecycleError::Missing(format!(
+            "merging the jail's /etc with {to} needs that release's /etc: set `etcupdate` of release {to} to a tarball made by `etcupdate build`; nothing was changed"
+        ))
+    })?;
+    let snapshot = upgrade_snapshot(&from, to);
+    let new_fstab = fstab_for(to);
+    steps.push(Planned::noted(
+        Action::Snapshot {
+            dataset: data.clone(),
+            snapshot: snapshot.clone(),
+        },
+        "if anything below fails, the jail returns to exactly this",
+    ));
+    if world.is_running(jail) && interrupted.is_none() {
+        steps.push(Planned::new(stop));
+    }
+    steps.push(Planned::noted(
+        Action::WriteFile {
+            path: fstab.clone(),
+            contents: new_fstab.clone(),
+            mode: 0o644,
+        },
+        fstab_diff(&current_fstab, &new_fstab),
+    ));
+    steps.push(Planned::noted(
+        Action::Etcupdate {
+            root: layout.data_dir(jail),
+            tarball,
+        },
+        format!("merge the jail's /etc ({from} → {to}); its own changes are kept"),
+    ));
+    if running {
+        steps.push(Planned::new(start));
+    }
+    steps.push(Planned::noted(
+        Action::RenameSnapshot {
+            dataset: data,
+            from: snapshot.clone(),
+            to: format!("{DONE_UPGRADE_PREFIX}{from}-to-{to}-{stamp}"),
+        },
+        "done: the snapshot stays, renamed, so the jail's data from before the upgrade can still be restored",
+    ));
+    Ok(UpgradePlan {
+        steps,
+        snapshot,
+        old_fstab: current_fstab,
+        was_running: running,
+    })
+}
+
+/// After a failed upgrade step, what returns the jail to exactly its old fstab, data
+/// and state, given the host as it is now.
+pub fn plan_upgrade_undo(
+    recipe: &Recipe,
+    world: &World,
+    jail: &str,
+    upgrade: &UpgradePlan,
+) -> Vec<Planned> {
+    let layout = Layout::new(recipe);
+    let conf = recipe.host.jail_conf.clone();
+    let data = layout.data_dataset(jail);
+    let fstab = layout.fstab(jail);
+    let mut undo = Vec::new();
+    if world.is_running(jail) {
+        undo.push(Planned::new(Action::StopJail {
+            conf: conf.clone(),
+            jail: jail.to_string(),
+        }));
+    }
+    if world.file_contents(&fstab) != Some(upgrade.old_fstab.as_str()) {
+        undo.push(Planned::new(Action::WriteFile {
+            path: fstab,
+            contents: upgrade.old_fstab.clone(),
+            mode: 0o644,
+        }));
+    }
+    if world.has_snapshot(&data, &upgrade.snapshot) {
+        undo.push(Planned::new(Action::Rollback {
+            dataset: data.clone(),
+            snapshot: upgrade.snapshot.clone(),
+        }));
+        undo.push(Planned::new(Action::DestroySnapshot {
+            dataset: data,
+            snapshot: upgrade.snapshot.clone(),
+        }));
+    }
+    if upgrade.was_running {
+        undo.push(Planned::new(Action::StartJail {
+            conf,
+            jail: jail.to_string(),
+            root: layout.root(jail),
+        }));
+    }
+    undo
+}
+
+fn etcupdate_source(release: &thinjail_core::recipe::Release) -> Option<PathBuf> {
+    release.etcupdate.clone()
+}
+
+/// A line diff of two small texts (`-` old, `+` new, unchanged lines kept).
+pub fn fstab_diff(before: &str, after: &str) -> String {
+    let old: Vec<&str> = before.lines().collect();
+    let new: Vec<&str> = after.lines().collect();
+    let mut out = vec!["fstab change:".to_string()];
+    for line in &old {
+        if !new.contains(line) {
+            out.push(format!("- {line}"));
+        }
+    }
+    for line in &new {
+        if old.contains(line) {
+            out.push(format!("  {line}"));
+        } else {
+            out.push(format!("+ {line}"));
+        }
+    }
+    out.join("\n")
+}
+
+/// Bytes used by each of the datasets of a jail, by name (for reports).
+pub fn dataset_usage(recipe: &Recipe, world: &World, jail: &str) -> BTreeMap<String, u64> {
+    let dataset = Layout::new(recipe).jail_dataset(jail);
+    world
+        .datasets
+        .iter()
+        .filter(|(name, d)| {
+            d.kind == DatasetKind::Filesystem
+                && (name.as_str() == dataset || name.starts_with(&format!("{dataset}/")))
+        })
+        .map(|(name, d)| (name.clone(), d.used))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use thinjail_core::pipeline::{NoPlugins, Pipeline};
+
+    fn built() -> (Recipe, World) {
+        let text = crate::recipes::builtin("article").unwrap().text;
+        let recipe = Recipe::from_ron(text, "article").unwrap();
+        let plan = Pipeline::from_recipe(&recipe, &mut NoPlugins)
+            .unwrap()
+            .plan(&recipe, &World::empty())
+            .unwrap();
+        let mut world = World::empty();
+        for (_, planned) in plan.actions() {
+            planned.action.apply_to(&mut world);
+        }
+        (recipe, world)
+    }
+
+    #[test]
+    fn list_reports_states_and_orphans() {
+        let (mut recipe, world) = built();
+        let rows = status(&recipe, &world);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].state, JailState::Running);
+        assert_eq!(rows[0].release.as_deref(), Some("13.1-RELEASE"));
+        recipe.jails.clear();
+        let rows = status(&recipe, &world);
+        assert_eq!(rows[0].state, JailState::Orphaned);
+        assert_eq!(rows[0].ip4, ["192.168.1.70"]);
+        assert_eq!(orphans(&recipe, &world), ["thinjail0"]);
+    }
+
+    #[test]
+    fn destroy_refuses_while_something_is_mounted() {
+        let (recipe, mut world) = built();
+        world.jails.clear();
+        world.mounts.push(Mount {
+            source: "/usr/local/jails/base/13.1-RELEASE-base".into(),
+            target: "/usr/local/jails/.mountpoints/thinjail0".into(),
+            fstype: "nullfs".into(),
+            read_only: true,
+        });
+        let error = plan_destroy(&recipe, &world, "thinjail0", true).unwrap_err();
+        assert!(error.to_string().contains("still mounted"), "{error}");
+        world.mounts.clear();
+        let plan = plan_destroy(&recipe, &world, "thinjail0", false).unwrap();
+        assert!(
+            plan.iter()
+                .all(|p| !matches!(p.action, Action::DestroyDataset { .. })),
+            "data kept without --data"
+        );
+        assert!(plan
+            .iter()
+            .any(|p| matches!(p.action, Action::RemoveDir { .. })));
+    }
+
+    #[test]
+    fn destroy_release_is_refused_while_used() {
+        let (recipe, world) = built();
+        let error = plan_destroy_release(&recipe, &world, "13.1-RELEASE").unwrap_err();
+        assert!(error.to_string().contains("thinjail0"), "{error}");
+    }
+
+    #[test]
+    fn fstab_diff_shows_the_swap() {
+        let diff = fstab_diff(
+            "/b/13.1-base  /r  nullfs  ro  0   0\n/d  /r/skeleton  nullfs  rw  0   0\n",
+            "/b/14.0-base  /r  nullfs  ro  0   0\n/d  /r/skeleton  nullfs  rw  0   0\n",
+        );
+        assert_eq!(diff, "fstab change:\n- /b/13.1-base  /r  nullfs  ro  0   0\n+ /b/14.0-base  /r  nullfs  ro  0   0\n  /d  /r/skeleton  nullfs  rw  0   0");
+    }
+}
