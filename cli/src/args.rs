@@ -91,6 +91,9 @@ pub enum Command {
         /// Plan against an empty host instead of observing this one.
         #[arg(long)]
         fresh: bool,
+        /// Print JSON (the same as --format json).
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
     },
     /// Make the host match the recipe: observe, plan, confirm, apply.
     Apply {

@@ -79,11 +79,16 @@ fn dispatch(env: &Environment, cli: &Cli) -> Result<u8, exit::CliError> {
             recipe,
             format,
             fresh,
+            json,
         } => commands::plan(
             env,
             plugins,
             &recipes::resolve(recipe.recipe.as_deref()),
-            *format,
+            if *json {
+                args::PlanFormat::Json
+            } else {
+                *format
+            },
             *fresh,
         ),
         Command::Apply {
