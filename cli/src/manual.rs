@@ -21,6 +21,7 @@ use thinjail_core::recipe::HostConfig;
 
 use crate::args::Cli;
 use crate::exit::{self, CliError, WithCode};
+use crate::recipes;
 
 /// The command's name, as installed.
 pub const BIN_NAME: &str = "thinjail";
@@ -468,29 +469,27 @@ fn arg_help(arg: &Arg) -> String {
     text
 }
 
-/// EXIT STATUS, FILES, EXAMPLES, SEE ALSO.
+/// ENVIRONMENT, FILES, EXIT STATUS, EXAMPLES, SEE ALSO.
 fn trailer() -> Roff {
     let mut roff = Roff::new();
-    roff.control("SH", ["EXIT STATUS"]);
-    roff.text([roman(
-        "thinjail exits with one of these statuses, following sysexits(3):",
-    )]);
-    let mut table = exit::TABLE.to_vec();
-    table.sort_by_key(|(code, _)| *code);
-    for (code, meaning) in table {
-        roff.control("TP", []);
-        roff.text([bold(code.to_string())]);
-        roff.text([roman(meaning)]);
-    }
-    paragraph(
-        &mut roff,
-        "With --json, apply prints its report on standard output whatever the status; \
-the schemas are described in docs/json.md of the source distribution.",
-    );
+    roff.control("SH", ["ENVIRONMENT"]);
+    roff.control("TP", []);
+    roff.text([bold("THINJAIL_RECIPE")]);
+    roff.text([roman(format!(
+        "The recipe of the commands that take one, when none is given on the \
+command line; it takes precedence over {}.",
+        recipes::SYSTEM_RECIPE
+    ))]);
 
     let host = HostConfig::default();
     roff.control("SH", ["FILES"]);
     let files = [
+        (
+            recipes::SYSTEM_RECIPE.to_string(),
+            "The recipe used when none is named and THINJAIL_RECIPE is not set; \
+             without it, the built-in default."
+                .to_string(),
+        ),
         (
             host.jail_conf.display().to_string(),
             "jail.conf(5); each jail of a recipe has a marked block here.".to_string(),
@@ -528,7 +527,25 @@ the schemas are described in docs/json.md of the source distribution.",
     }
     paragraph(
         &mut roff,
-        "Each of these is a default that a recipe's host section can change.",
+        "Except for the recipe, each of these is a default that a recipe's host \
+section can change.",
+    );
+
+    roff.control("SH", ["EXIT STATUS"]);
+    roff.text([roman(
+        "thinjail exits with one of these statuses, following sysexits(3):",
+    )]);
+    let mut table = exit::TABLE.to_vec();
+    table.sort_by_key(|(code, _)| *code);
+    for (code, meaning) in table {
+        roff.control("TP", []);
+        roff.text([bold(code.to_string())]);
+        roff.text([roman(meaning)]);
+    }
+    paragraph(
+        &mut roff,
+        "With --json, apply prints its report on standard output whatever the status; \
+the schemas are described in docs/json.md of the source distribution.",
     );
 
     roff.control("SH", ["EXAMPLES"]);
@@ -536,9 +553,9 @@ the schemas are described in docs/json.md of the source distribution.",
         (
             "Start from an editable recipe, look at every command, then run them:",
             vec![
-                "thinjail init thinjail.ron",
-                "thinjail plan thinjail.ron",
-                "thinjail apply thinjail.ron",
+                "thinjail init /usr/local/etc/thinjail.ron",
+                "thinjail plan",
+                "thinjail apply",
             ],
         ),
         (

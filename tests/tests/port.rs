@@ -301,12 +301,22 @@ fn post_install_stages_exactly_what_pkg_plist_lists() {
     let plist: BTreeSet<String> = read(&port_dir().join("pkg-plist"))
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(String::from)
+        // `@sample F.sample` installs F.sample (and copies it to F if absent).
+        .map(|l| l.strip_prefix("@sample ").unwrap_or(l).to_string())
         .collect();
     assert_eq!(
         files, plist,
         "what post-install stages (left) differs from pkg-plist (right)"
     );
+
+    // The sample is the recipe thinjail reads by default, once copied into place.
+    let sample = staged_prefix.join("etc/thinjail.ron.sample");
+    assert_eq!(
+        Path::new(prefix).join("etc/thinjail.ron"),
+        Path::new(thinjail_cli::recipes::SYSTEM_RECIPE)
+    );
+    thinjail_core::Recipe::from_ron(&read(&sample), "thinjail.ron.sample")
+        .unwrap_or_else(|e| panic!("{e}"));
 
     // The plugin directory is the one thinjail looks in by default.
     let plugin_dir = HostConfig::default().plugin_dir;
