@@ -607,15 +607,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_subcommand_has_a_section() {
-        let page = thinjail_8().unwrap();
-        for sub in command().get_subcommands() {
-            assert!(
-                page.contains(&format!(".SS {}\n", sub.get_name())),
-                "{}",
-                sub.get_name()
-            );
-        }
+    fn tidy_keeps_one_preamble_and_breaks_long_lines_safely() {
+        let preamble = ".ie \\n(.g .ds Aq \\(aq\n.el .ds Aq '\n";
+        let long = format!("{} .dot 'quote", "word ".repeat(20));
+        let text = format!("{preamble}.TH X 8\n{preamble}.SH NAME\n{long}\n");
+        let tidy = tidy(&text);
+        assert_eq!(tidy.matches(".ds Aq").count(), 2, "{tidy}");
+        assert!(tidy.lines().all(|l| l.len() <= MAX_LINE), "{tidy}");
+        assert!(
+            tidy.lines()
+                .filter(|l| !l.starts_with('.'))
+                .all(|l| !l.starts_with('\'')),
+            "{tidy}"
+        );
+        let words: Vec<&str> = tidy
+            .lines()
+            .skip(4)
+            .flat_map(|l| l.split(' '))
+            .map(|w| w.trim_start_matches("\\&"))
+            .collect();
+        assert_eq!(words.join(" "), long.trim_end());
     }
 
     #[test]
