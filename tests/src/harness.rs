@@ -2,7 +2,7 @@
 //! synthetic `base.txz` and its `MANIFEST`, a recipe pointed at both, and a way to run
 //! the real `thinjail` command on the test bed against them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use thinjail_core::recipe::Install;
 use thinjail_core::Recipe;
 
-use crate::fixtures::base::{build_base_set, write_manifest, DistSet};
+use crate::fixtures::base::{build_base_set, write_manifest, DistSet, RC_LOG};
 use crate::fixtures::http::{release_dir, HttpServer};
 use crate::fixtures::pool::TestPool;
 use crate::fixtures::prereq::require_root_and_zfs;
@@ -232,6 +232,223 @@ impl Bed {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         run_with_timeout(command)
+    }
+}
+
+impl Bed {
+    /// Everything that must be the same after a recovered run as after a clean one,
+    /// with this bed's own paths and pool name replaced by placeholders: datasets and
+    /// snapshots, every file, directory and link under the jails directory (contents
+    /// of regular files included), jail.conf, rc.conf, the download cache, what is
+    /// mounted, and which jails run.
+    pub fn state(&self) -> BTreeMap<String, String> {
+        let mut state = BTreeMap::new();
+        for dataset in self.datasets() {
+            state.insert(
+                format!("dataset {}", without_stamps(&dataset)),
+                String::new(),
+            );
+        }
+        let jails_dir = self.recipe.host.jails_dir.clone();
+        let roots = jails_dir.join(".mountpoints");
+        // A running jail's root shows the base, its data and a devfs through mounts;
+        // those are walked where they live, so below a root nothing is.
+        let below_a_root = |path: &Path| {
+            path.starts_with(&roots) && path.components().count() > roots.components().count() + 1
+        };
+        walk(&jails_dir, &below_a_root, &mut |path, description| {
+            let relative = path
+                .strip_prefix(&jails_dir)
+                .unwrap_or(path)
+                .display()
+                .to_string();
+            // The synthetic /etc/rc logs every boot and shutdown: a record of events,
+            // which a stop and start more or less changes, not of state.
+            let description = if relative.ends_with(RC_LOG) {
+                "boot log".to_string()
+            } else {
+                description
+            };
+            state.insert(format!("file {relative}"), self.normalize(&description));
+        });
+        walk(
+            &self.recipe.host.cache_dir,
+            &|_| false,
+            &mut |path, description| {
+                let relative = path
+                    .strip_prefix(&self.recipe.host.cache_dir)
+                    .unwrap_or(path)
+                    .display()
+                    .to_string();
+                // Each bed builds its own base.txz (tar records times): presence is what counts.
+                let kind = description.split(' ').next().unwrap_or("").to_string();
+                state.insert(format!("cache {relative}"), kind);
+            },
+        );
+        for file in [&self.recipe.host.jail_conf, &self.recipe.host.rc_conf] {
+            let text = std::fs::read_to_string(file).unwrap_or_else(|_| "(missing)".into());
+            state.insert(
+                format!(
+                    "host {}",
+                    file.file_name().and_then(|n| n.to_str()).unwrap_or("?")
+                ),
+                self.normalize(&text),
+            );
+        }
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        for mount in thinjail_core::host::parse_proc_mountinfo(&mountinfo) {
+            if mount.target.starts_with(self.pool.mountpoint()) {
+                let target = self.normalize(&mount.target.display().to_string());
+                state.insert(
+                    format!("mount {target}"),
+                    format!(
+                        "{} {}",
+                        mount.fstype,
+                        if mount.read_only { "ro" } else { "rw" }
+                    ),
+                );
+            }
+        }
+        let running = crate::testbed::TestBedState::load(&self.state_dir())
+            .map(|s| s.jails)
+            .unwrap_or_default();
+        for name in running.keys() {
+            state.insert(format!("running {name}"), String::new());
+        }
+        state
+    }
+
+    /// `text` with this bed's pool, paths and timestamps (`-YYYYMMDD-HHMMSS` in
+    /// snapshot names) replaced by placeholders, so two beds compare.
+    pub fn normalize(&self, text: &str) -> String {
+        let text = text
+            .replace(&self.pool.mountpoint().display().to_string(), "<POOL>")
+            .replace(&self.dir.path().display().to_string(), "<SCRATCH>")
+            .replace(self.pool.name(), "<POOLNAME>")
+            .replace(&self.server.url(), "<MIRROR>");
+        without_stamps(&text)
+    }
+
+    /// The article's bed with a second release, 14.0-RELEASE, on the mirror and in the
+    /// recipe (with an etcupdate tarball that adds etc/motd.template and would
+    /// overwrite etc/rc.conf), applied.
+    pub fn two_releases(binary: &str) -> Bed {
+        let mut bed = Bed::article(binary, |_| {});
+        bed.publish_release("14.0-RELEASE");
+        let mut release = bed.recipe.releases[0].clone();
+        release.name = "14.0-RELEASE".into();
+        release.etcupdate = Some(etcupdate_tarball(bed.dir.path()));
+        bed.recipe.releases.push(release);
+        bed.write_recipe();
+        bed.apply().expect_code(0);
+        bed
+    }
+}
+
+/// Replaces `-YYYYMMDD-HHMMSS` (thinjail's snapshot stamps) with `-STAMP`.
+fn without_stamps(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let candidate = bytes.get(i..i + 16);
+        let is_stamp = candidate.is_some_and(|c| {
+            c[0] == b'-' && c[9] == b'-' && c[1..9].iter().chain(&c[10..16]).all(u8::is_ascii_digit)
+        });
+        if is_stamp {
+            out.push_str("-STAMP");
+            i += 16;
+        } else {
+            let ch = text[i..].chars().next().unwrap_or('?');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
+
+/// Builds an etcupdate tarball standing in for 14.0-RELEASE's /etc in `dir`.
+pub fn etcupdate_tarball(dir: &Path) -> PathBuf {
+    let tree = dir.join("etc-14.0");
+    std::fs::create_dir_all(tree.join("etc")).expect("etc tree");
+    std::fs::write(tree.join("etc/motd.template"), "FreeBSD 14.0\n").expect("motd");
+    std::fs::write(
+        tree.join("etc/rc.conf"),
+        "# would overwrite the jail's own\n",
+    )
+    .expect("rc.conf");
+    let tarball = dir.join("etcupdate-14.0.txz");
+    let status = Command::new("bsdtar")
+        .arg("-cJf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&tree)
+        .arg("etc")
+        .status()
+        .expect("bsdtar runs");
+    assert!(status.success(), "bsdtar failed");
+    tarball
+}
+
+/// The differences between two [`Bed::state`]s, for messages.
+pub fn state_differences(
+    expected: &BTreeMap<String, String>,
+    actual: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (key, value) in expected {
+        match actual.get(key) {
+            None => out.push(format!("missing: {key}")),
+            Some(other) if other != value => {
+                out.push(format!("differs: {key}: {value:?} vs {other:?}"))
+            }
+            Some(_) => {}
+        }
+    }
+    for key in actual.keys().filter(|k| !expected.contains_key(*k)) {
+        out.push(format!("extra: {key}"));
+    }
+    out
+}
+
+/// Visits everything below `dir` without following links, skipping paths `skip` names;
+/// device nodes and other special files are described, never read.
+fn walk(dir: &Path, skip: &dyn Fn(&Path) -> bool, visit: &mut dyn FnMut(&Path, String)) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        if skip(&path) {
+            continue;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o7777;
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&path)
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            visit(&path, format!("link -> {target}"));
+        } else if meta.is_dir() {
+            visit(&path, format!("dir {mode:o}"));
+            walk(&path, skip, visit);
+        } else if !meta.is_file() {
+            visit(&path, format!("special {mode:o}"));
+        } else {
+            let contents = std::fs::read(&path).unwrap_or_default();
+            let digest = thinjail_core::host::sha256_file(&path).unwrap_or_default();
+            let shown = if contents.len() <= 512 {
+                String::from_utf8_lossy(&contents).into_owned()
+            } else {
+                digest
+            };
+            visit(&path, format!("file {mode:o} {shown}"));
+        }
     }
 }
 

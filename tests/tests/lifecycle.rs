@@ -280,38 +280,8 @@ fn update_snapshots_the_base_restarts_its_jails_and_rolls_back() {
     assert!(!bed.datasets().iter().any(|d| d.contains("pre-update-")));
 }
 
-fn etcupdate_tarball(dir: &Path) -> std::path::PathBuf {
-    let tree = dir.join("etc-14.0");
-    fs::create_dir_all(tree.join("etc")).unwrap();
-    fs::write(tree.join("etc/motd.template"), "FreeBSD 14.0\n").unwrap();
-    fs::write(
-        tree.join("etc/rc.conf"),
-        "# would overwrite the jail's own\n",
-    )
-    .unwrap();
-    let tarball = dir.join("etcupdate-14.0.txz");
-    let status = Command::new("bsdtar")
-        .arg("-cJf")
-        .arg(&tarball)
-        .arg("-C")
-        .arg(&tree)
-        .arg("etc")
-        .status()
-        .unwrap();
-    assert!(status.success());
-    tarball
-}
-
 fn two_release_bed() -> Bed {
-    let mut bed = Bed::article(BIN, |_| {});
-    bed.publish_release("14.0-RELEASE");
-    let mut release = bed.recipe.releases[0].clone();
-    release.name = "14.0-RELEASE".into();
-    release.etcupdate = Some(etcupdate_tarball(bed.dir.path()));
-    bed.recipe.releases.push(release);
-    bed.write_recipe();
-    bed.apply().expect_code(0);
-    bed
+    Bed::two_releases(BIN)
 }
 
 #[test]
