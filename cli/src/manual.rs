@@ -181,10 +181,13 @@ pub fn thinjail_8() -> io::Result<String> {
         "thinjail - build and run FreeBSD thin jails from a declarative recipe",
     )]);
     roff.control("SH", ["SYNOPSIS"]);
+    roff.control("SY", [BIN_NAME]);
     roff.text(root_synopsis(&cmd));
+    roff.control("YS", []);
     for sub in subcommands(&cmd) {
-        roff.control("br", []);
-        roff.text(synopsis(sub));
+        roff.control("SY", [format!("{BIN_NAME} {}", sub.get_name()).as_str()]);
+        roff.text(synopsis_args(sub));
+        roff.control("YS", []);
     }
     roff.to_writer(&mut out)?;
 
@@ -264,17 +267,16 @@ fn sentence(text: &str) -> String {
 }
 
 fn root_synopsis(cmd: &Command) -> Vec<Inline> {
-    let mut line = vec![bold(BIN_NAME)];
+    let mut line = Vec::new();
     for arg in cmd
         .get_arguments()
         .filter(|a| !a.is_hide_set() && !a.is_positional())
         .filter(|a| !matches!(a.get_action(), ArgAction::Help | ArgAction::Version))
     {
-        line.push(roman(" ["));
-        line.extend(flag_inlines(arg, " | "));
-        line.push(roman("]"));
+        line.push(roman("["));
+        line.extend(synopsis_flag(arg));
+        line.push(roman("] "));
     }
-    line.push(roman(" "));
     line.push(italic("command"));
     line.push(roman(" ..."));
     line
@@ -336,7 +338,9 @@ fn commands(cmd: &Command) -> Roff {
     )]);
     for sub in subcommands(cmd) {
         roff.control("SS", [sub.get_name()]);
-        roff.text(synopsis(sub));
+        let mut line = vec![bold(format!("{BIN_NAME} {}", sub.get_name())), roman(" ")];
+        line.extend(synopsis_args(sub));
+        roff.text(line);
         roff.control("PP", []);
         let about = sub
             .get_long_about()
@@ -392,12 +396,12 @@ fn takes_value(arg: &Arg) -> bool {
     arg.get_num_args().is_some_and(|n| n.takes_values())
 }
 
-fn flag_inlines(arg: &Arg, separator: &str) -> Vec<Inline> {
+fn flag_inlines(arg: &Arg) -> Vec<Inline> {
     let mut out = Vec::new();
     match (arg.get_short(), arg.get_long()) {
         (Some(short), Some(long)) => {
             out.push(bold(format!("-{short}")));
-            out.push(roman(separator));
+            out.push(roman(", "));
             out.push(bold(format!("--{long}")));
         }
         (Some(short), None) => out.push(bold(format!("-{short}"))),
@@ -411,18 +415,43 @@ fn flag_inlines(arg: &Arg, separator: &str) -> Vec<Inline> {
     out
 }
 
-fn synopsis(sub: &Command) -> Vec<Inline> {
-    let mut line = vec![bold(format!("{BIN_NAME} {}", sub.get_name()))];
-    for arg in own_args(sub) {
-        line.push(roman(" "));
+/// An option as the synopsis shows it: its short form when it has one (the long
+/// one is in the option's description), and its value.
+fn synopsis_flag(arg: &Arg) -> Vec<Inline> {
+    let mut out = match (arg.get_short(), arg.get_long()) {
+        (Some(short), _) => vec![bold(format!("-{short}"))],
+        (None, Some(long)) => vec![bold(format!("--{long}"))],
+        (None, None) => vec![],
+    };
+    if takes_value(arg) {
+        out.push(roman(" "));
+        out.push(italic(value_name(arg)));
+    }
+    out
+}
+
+/// A subcommand's arguments as the synopsis shows them, after its name.
+fn synopsis_args(sub: &Command) -> Vec<Inline> {
+    let mut line = Vec::new();
+    for (i, arg) in own_args(sub).into_iter().enumerate() {
+        if i > 0 {
+            line.push(roman(" "));
+        }
         let optional = !arg.is_required_set();
         if optional {
             line.push(roman("["));
         }
         if arg.is_positional() {
+            if arg.is_last_set() {
+                line.push(bold("--"));
+                line.push(roman(" "));
+            }
             line.push(italic(value_name(arg)));
+            if arg.get_num_args().is_some_and(|n| n.max_values() > 1) {
+                line.push(roman(" ..."));
+            }
         } else {
-            line.extend(flag_inlines(arg, " | "));
+            line.extend(synopsis_flag(arg));
         }
         if optional {
             line.push(roman("]"));
@@ -435,7 +464,7 @@ fn arg_header(arg: &Arg) -> Vec<Inline> {
     if arg.is_positional() {
         vec![italic(value_name(arg))]
     } else {
-        flag_inlines(arg, ", ")
+        flag_inlines(arg)
     }
 }
 
