@@ -26,7 +26,7 @@ pub const NOPERM: u8 = 77;
 pub const CONFIG: u8 = 78;
 
 /// Every status with its meaning, for `thinjail(8)` and `--help`.
-pub const TABLE: [(u8, &str); 12] = [
+pub const TABLE: [(u8, &str); 11] = [
     (OK, "success (also: nothing to do)"),
     (
         FAILURE,
@@ -53,7 +53,6 @@ pub const TABLE: [(u8, &str); 12] = [
         CONFIG,
         "the host's state conflicts with the recipe; nothing was changed",
     ),
-    (2, "reserved"),
 ];
 
 /// An error with the exit status it maps to.

@@ -1,6 +1,16 @@
 //! The `thinjail` binary.
 
 fn main() -> std::process::ExitCode {
+    restore_sigpipe();
     let env = thinjail_cli::Environment::freebsd();
     std::process::ExitCode::from(thinjail_cli::run(&env, std::env::args_os()))
+}
+
+/// `thinjail plan | head` must end quietly, as other Unix tools do, instead of
+/// panicking on a closed pipe: Rust ignores SIGPIPE by default, so restore it.
+fn restore_sigpipe() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL installs
+    // no Rust code as a handler.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
