@@ -239,6 +239,10 @@ fn two_jails_share_one_base_and_each_holds_only_the_templates_size() {
             "{fstab}"
         );
     }
+    // Observing the host costs one command (zfs get) whatever the number of jails.
+    let again = bed.thinjail(&["apply", bed.recipe_path().to_str().unwrap(), "--yes", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!((report["changed"].clone(), report["commands"].clone()), (false.into(), 1.into()), "{}", again.stdout);
     let base = bed.used("jails/base/13.1-RELEASE-base");
     let template = bed.used("jails/base/13.1-RELEASE-template");
     for jail in ["thinjail0", "thinjail1"] {
