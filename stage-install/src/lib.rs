@@ -3,8 +3,8 @@
 //! Populates each release's base dataset (article step 1) and seals it with an
 //! `@install` snapshot. Three methods, chosen per release in the recipe:
 //!
-//! - `Fetch`: download `MANIFEST` and the distribution sets into a cache (reused on
-//!   later runs), verify every set's SHA-256 against `MANIFEST` *before* extracting
+//! - `Fetch`: download `MANIFEST` (afresh each install) and the distribution sets into
+//!   a cache (sets are reused on later runs), verify every set's SHA-256 against `MANIFEST` *before* extracting
 //!   any, then `tar -xpf` so permissions and file flags are kept;
 //! - `Archive(path)`: a local set, verified the same way when a `MANIFEST` is given
 //!   (a mismatching local file is reported, never deleted);
@@ -147,8 +147,11 @@ fn plan_fetch(
         .chain(sets.iter().cloned())
         .map(|name| (name.clone(), cache.join(name)))
         .collect();
-    for (name, file) in &files {
-        if !world.path(file).exists() {
+    for (index, (name, file)) in files.iter().enumerate() {
+        // MANIFEST is tiny and is the reference for everything else: fetched afresh for
+        // every install, so a stale or damaged cached copy cannot block one for good.
+        let is_manifest = index == 0;
+        if is_manifest || !world.path(file).exists() {
             actions.push(Planned::new(Action::Download {
                 url: format!("{url}/{name}"),
                 dest: file.clone(),
@@ -214,9 +217,15 @@ mod tests {
             }
         }
         let again = InstallStage.plan(&ctx, &world).unwrap();
-        assert!(again
+        let downloads: Vec<String> = again
             .iter()
-            .all(|p| !matches!(p.action, Action::Download { .. })));
+            .filter_map(|p| match &p.action {
+                Action::Download { url, .. } => Some(url.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(downloads.len(), 1, "only MANIFEST again: {downloads:?}");
+        assert!(downloads[0].ends_with("/MANIFEST"));
         assert!(again
             .iter()
             .any(|p| matches!(p.action, Action::VerifyChecksum { .. })));

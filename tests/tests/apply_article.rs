@@ -240,9 +240,19 @@ fn two_jails_share_one_base_and_each_holds_only_the_templates_size() {
         );
     }
     // Observing the host costs one command (zfs get) whatever the number of jails.
-    let again = bed.thinjail(&["apply", bed.recipe_path().to_str().unwrap(), "--yes", "--json"]);
+    let again = bed.thinjail(&[
+        "apply",
+        bed.recipe_path().to_str().unwrap(),
+        "--yes",
+        "--json",
+    ]);
     let report: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
-    assert_eq!((report["changed"].clone(), report["commands"].clone()), (false.into(), 1.into()), "{}", again.stdout);
+    assert_eq!(
+        (report["changed"].clone(), report["commands"].clone()),
+        (false.into(), 1.into()),
+        "{}",
+        again.stdout
+    );
     let base = bed.used("jails/base/13.1-RELEASE-base");
     let template = bed.used("jails/base/13.1-RELEASE-template");
     for jail in ["thinjail0", "thinjail1"] {
@@ -323,4 +333,99 @@ fn a_failing_command_stops_apply_and_the_next_apply_finishes() {
         .starts_with("Nothing to do")
         .then_some(())
         .expect("idempotent after recovery");
+}
+
+#[test]
+fn extra_sets_are_all_verified_before_any_is_extracted() {
+    let bed = Bed::article(BIN, |_| {});
+    // The mirror also serves lib32.txz, and the recipe asks for it.
+    let sets = release_dir(&bed.dir.path().join("mirror"), "13.1-RELEASE");
+    let lib32 = thinjail_tests::fixtures::base::build_extra_set(&sets, "lib32").unwrap();
+    thinjail_tests::fixtures::base::write_manifest(&sets, &[bed.base_set.clone(), lib32.clone()])
+        .unwrap();
+    let mut recipe = bed.recipe.clone();
+    recipe.releases[0].install = thinjail_core::recipe::Install::Fetch {
+        mirror: Some(format!("{}/releases", bed.server.url())),
+        sets: vec!["base.txz".into(), "lib32.txz".into()],
+    };
+    fs::write(bed.recipe_path(), recipe.to_ron()).unwrap();
+
+    // A corrupted lib32 stops the install before base.txz is extracted.
+    write_corrupted_copy(&lib32, &sets).unwrap();
+    let run = bed.apply();
+    run.expect_code(1);
+    assert!(run.stderr.contains("lib32.txz"), "{}", run.stderr);
+    let base = bed.jails_path("base/13.1-RELEASE-base");
+    assert_eq!(fs::read_dir(&base).unwrap().count(), 0, "nothing extracted");
+    assert!(
+        bed.dir
+            .path()
+            .join("cache/13.1-RELEASE-amd64/base.txz")
+            .exists(),
+        "the good set stays cached"
+    );
+
+    // With a good lib32 the next apply downloads only lib32 and installs both.
+    let good = thinjail_tests::fixtures::base::build_extra_set(&sets, "lib32").unwrap();
+    thinjail_tests::fixtures::base::write_manifest(&sets, &[bed.base_set.clone(), good]).unwrap();
+    bed.apply().expect_code(0);
+    assert!(base.join("usr/lib32/README").exists());
+    assert_eq!(
+        bed.server
+            .downloads_of("/releases/amd64/amd64/13.1-RELEASE/base.txz"),
+        1,
+        "the cached base.txz is reused"
+    );
+}
+
+#[test]
+fn a_local_archive_is_verified_and_never_deleted() {
+    let bed = Bed::article(BIN, |_| {});
+    let sets = release_dir(&bed.dir.path().join("mirror"), "13.1-RELEASE");
+    let archive = sets.join("base.txz");
+    let manifest = sets.join("MANIFEST");
+    let mut recipe = bed.recipe.clone();
+    recipe.releases[0].install = thinjail_core::recipe::Install::Archive {
+        path: archive.clone(),
+        manifest: Some(manifest),
+    };
+    fs::write(bed.recipe_path(), recipe.to_ron()).unwrap();
+    let original = fs::read(&archive).unwrap();
+    write_corrupted_copy(&bed.base_set, &sets).unwrap();
+    let run = bed.apply();
+    run.expect_code(1);
+    assert!(run.stderr.contains("checksum mismatch"), "{}", run.stderr);
+    assert!(archive.exists(), "the administrator's archive is kept");
+    fs::write(&archive, original).unwrap();
+    bed.apply().expect_code(0);
+    assert!(bed
+        .jails_path("base/13.1-RELEASE-template/etc/rc.conf")
+        .exists());
+    assert!(bed.server.requests().is_empty(), "nothing was downloaded");
+}
+
+#[test]
+fn apply_refuses_to_run_without_root_before_anything_runs() {
+    let bed = Bed::article(BIN, |_| {});
+    let output = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            BIN,
+            "apply",
+            &bed.recipe_arg(),
+            "--yes",
+        ])
+        .env("THINJAIL_TESTBED_STATE", bed.state_dir())
+        .output()
+        .expect("setpriv runs");
+    assert_eq!(
+        output.status.code(),
+        Some(77),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("must run as root"));
+    assert!(bed.datasets().is_empty(), "nothing was created");
 }
