@@ -101,6 +101,8 @@ fn list_start_stop_restart_and_exec() {
             .code,
         Some(64)
     );
+    let console = bed.command(&["console", "thinjail0", "--dry-run"]);
+    assert_eq!(console.stdout.trim(), "jexec -l thinjail0 login -f root");
 }
 
 #[test]
@@ -137,6 +139,22 @@ fn destroy_keeps_data_unless_asked_and_refuses_while_mounted() {
     fs::write(&bed.recipe.host.jail_conf, format!("{admin}{conf}")).unwrap();
     bed.in_jail("thinjail0", &["touch", "/root/precious"])
         .expect_code(0);
+    let names: Vec<String> = bed.list()["jails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["thinjail0"],
+        "the administrator's own jail is not thinjail's"
+    );
+    assert_eq!(
+        bed.command(&["stop", "www"]).code,
+        Some(64),
+        "and it is never touched"
+    );
 
     // A busy mount makes the stop fail, and then nothing is removed.
     let root = bed.jails_path(".mountpoints/thinjail0");
@@ -374,6 +392,19 @@ fn upgrade_without_an_etc_source_says_so_and_changes_nothing() {
     assert!(fs::read_to_string(bed.jails_path("thinjail0/fstab"))
         .unwrap()
         .contains("13.1-RELEASE-base"));
+}
+
+#[test]
+fn a_jail_not_created_yet_is_listed_as_missing() {
+    let bed = Bed::article(BIN, |_| {});
+    let row = jail_row(&bed, "thinjail0");
+    assert_eq!(row["state"], "missing");
+    assert!(row["jid"].is_null() && row["used"].is_null());
+    assert_eq!(
+        bed.command(&["start", "thinjail0"]).code,
+        Some(78),
+        "not created yet: apply first"
+    );
 }
 
 #[test]
