@@ -9,6 +9,8 @@
 //! - [`action`]: the closed vocabulary of host actions, each with its shell
 //!   rendering, its effect on the [`world`] model and what it touches;
 //! - [`pipeline`]: recipe → ordered stages → a [`pipeline::Plan`] grouped by stage;
+//! - [`plugin`]: the C-ABI interface of third-party stages in shared libraries, the
+//!   author's side ([`export_plugin!`]) and the host's;
 //! - [`render`]: the plan as a POSIX sh script, text or JSON;
 //! - [`host`]: hosts that observe a machine and apply actions (the FreeBSD host,
 //!   a script host), and [`host::apply_plan`];
@@ -36,6 +38,7 @@ pub mod jailconf;
 pub mod layout;
 pub mod lock;
 pub mod pipeline;
+pub mod plugin;
 pub mod quote;
 pub mod recipe;
 pub mod render;

@@ -73,12 +73,26 @@ pub struct Pipeline {
 
 /// Loads a stage that is not built in (from a plugin): the cli provides one.
 pub trait StageLoader {
-    /// The stage `entry.name` from `entry.plugin`, configured with `entry.config`.
+    /// The stage `entry.name` from `entry.plugin` (or, when the entry names no plugin,
+    /// from a library given outside the recipe that [`offers`](StageLoader::offers)
+    /// it), configured with `entry.config`.
     fn load(
         &mut self,
         entry: &crate::recipe::StageEntry,
         recipe: &Recipe,
     ) -> Result<PipelineStage, String>;
+
+    /// Loads the libraries given outside the recipe (`--plugin`); their problems are
+    /// reported with the recipe's, before anything is planned.
+    fn preload(&mut self) -> Vec<RecipeError> {
+        Vec::new()
+    }
+
+    /// Whether a library given outside the recipe provides a stage called `name`
+    /// (asked for recipe entries that name no plugin and no built-in stage).
+    fn offers(&mut self, _name: &str) -> bool {
+        false
+    }
 }
 
 /// A loader for programs without plugin support: every plugin stage is refused.
@@ -133,10 +147,12 @@ impl Pipeline {
         loader: &mut dyn StageLoader,
     ) -> Result<Self, Vec<RecipeError>> {
         let mut stages = Vec::new();
-        let mut errors = Vec::new();
+        let mut errors = loader.preload();
         for (i, entry) in recipe.stages.iter().enumerate() {
             let field = format!("stages[{i}]");
-            if entry.plugin.is_some() {
+            let from_plugin = entry.plugin.is_some()
+                || (builtin_stage(&entry.name).is_none() && loader.offers(&entry.name));
+            if from_plugin {
                 match loader.load(entry, recipe) {
                     Ok(stage) => stages.push(stage),
                     Err(problem) => {
@@ -153,7 +169,7 @@ impl Pipeline {
                 errors.push(RecipeError::new(
                     format!("{field}.name"),
                     format!(
-                        "unknown stage {:?} (built-in stages: {}; a plugin stage needs `plugin:`)",
+                        "unknown stage {:?} (built-in stages: {}; a plugin stage needs `plugin:` or `--plugin`)",
                         entry.name,
                         known.join(", ")
                     ),

@@ -121,6 +121,10 @@ pub enum StageError {
     /// Any other failure (e.g. reported by a plugin).
     #[error("{0}")]
     Failed(String),
+    /// The plugin providing the stage broke the plugin interface: it panicked, or
+    /// replied with something thinjail cannot read. Nothing was planned from it.
+    #[error("{0}")]
+    Plugin(String),
 }
 
 /// One step of the pipeline.
