@@ -1,24 +1,329 @@
-//! Loading third-party stages from shared libraries (see the plugins design notes).
-//! Until the plugin interface lands, plugin stages are refused with a clear error.
+//! Loading third-party stages from shared libraries (design notes: `docs/plugins.md`;
+//! the interface itself: `thinjail_core::plugin`).
+//!
+//! A recipe names a plugin stage with its library, at any position in its stage list:
+//!
+//! ```ron
+//! (name: "clone-mount", plugin: "clone-mount"),
+//! (name: "pkg", plugin: "/usr/local/lib/thinjail/plugins/libpkg.so", config: (packages: ["nginx"])),
+//! ```
+//!
+//! `plugin` is an absolute path, or a name looked up in `host.plugin_dir` (default
+//! `/usr/local/lib/thinjail/plugins`) as `lib<name>.so`, then `lib<name_with_underscores>.so`
+//! (Cargo's file name for a crate with dashes), then `<name>.so`; a name that already
+//! ends in `.so` is taken as the file name. `--plugin PATH` loads a library from the
+//! command line: its stages can then be named in a recipe without `plugin:` (a
+//! built-in stage of the same name still wins there) and `thinjail stages` lists them.
+//!
+//! Before a library is opened — opening runs its code — it must be trusted: a regular
+//! file owned by root or by the user running thinjail, not writable by group or
+//! others, in directories with the same owners that group and others cannot write to
+//! (unless sticky, like `/tmp`). After opening: its [`ENTRY_SYMBOL`] must exist (a
+//! library exporting another version's symbol is named as such), and its descriptor
+//! must pass [`Plugin::from_entry`]'s checks. Each stage's configuration and probes are
+//! then checked, so every refusal comes before anything is planned, with exit 65.
+//!
+//! Libraries are opened with `RTLD_NOW | RTLD_LOCAL` (a missing dependency fails here,
+//! not in the middle of a plan) and are never closed: unloading Rust code that may
+//! have registered thread-local destructors is unsound, and thinjail is short-lived.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use thinjail_core::pipeline::{NoPlugins, StageLoader};
+use thinjail_core::pipeline::{PipelineStage, StageLoader, StageSource};
+use thinjail_core::plugin::host::{load_stage, Plugin};
+use thinjail_core::plugin::{
+    entry_symbol, EntryFn, ENTRY_SYMBOL, ENTRY_SYMBOL_NUL, INTERFACE_VERSION,
+};
+use thinjail_core::recipe::StageEntry;
+use thinjail_core::validate::RecipeError;
+use thinjail_core::Recipe;
+
+/// Other interface versions looked for when a library lacks [`ENTRY_SYMBOL`], to say
+/// which one it was built for.
+const OTHER_VERSIONS: std::ops::RangeInclusive<u32> = 0..=16;
 
 /// The loader for plugin stages; `extra` are libraries given with `--plugin`.
-pub fn loader(_extra: &[PathBuf]) -> Box<dyn StageLoader> {
-    Box::new(NoPlugins)
+pub fn loader(extra: &[PathBuf]) -> Box<dyn StageLoader> {
+    Box::new(LibraryLoader::new(extra))
 }
 
 /// The stages offered by the libraries given with `--plugin`: (name, summary, source).
-pub fn describe(
-    extra: &[PathBuf],
-) -> Result<Vec<(String, String, thinjail_core::pipeline::StageSource)>, String> {
-    match extra.first() {
-        None => Ok(Vec::new()),
-        Some(path) => Err(format!(
-            "cannot load plugin {}: this build does not load plugins yet",
+pub fn describe(extra: &[PathBuf]) -> Result<Vec<(String, String, StageSource)>, String> {
+    let mut loader = LibraryLoader::new(extra);
+    let mut stages = Vec::new();
+    for path in extra {
+        let plugin = loader
+            .open(path)
+            .map_err(|problem| format!("plugin library {}: {problem}", path.display()))?;
+        for stage in plugin.stages() {
+            stages.push((stage.name.clone(), stage.summary.clone(), plugin.source()));
+        }
+    }
+    Ok(stages)
+}
+
+/// Opens plugin libraries (each once) and builds their stages.
+pub struct LibraryLoader {
+    extra: Vec<PathBuf>,
+    /// Libraries opened so far, by canonical path (failures too, so each is reported once).
+    opened: BTreeMap<PathBuf, Result<Arc<Plugin>, String>>,
+    /// The `--plugin` libraries that loaded.
+    extras: Vec<Arc<Plugin>>,
+}
+
+impl LibraryLoader {
+    /// A loader that also offers the stages of the `extra` libraries.
+    pub fn new(extra: &[PathBuf]) -> Self {
+        LibraryLoader {
+            extra: extra.to_vec(),
+            opened: BTreeMap::new(),
+            extras: Vec::new(),
+        }
+    }
+
+    /// The plugin in the library at `path`, opened once.
+    pub fn open(&mut self, path: &Path) -> Result<Arc<Plugin>, String> {
+        let canonical = check_trusted(path)?;
+        if let Some(known) = self.opened.get(&canonical) {
+            return known.clone();
+        }
+        let result = open_library(path, &canonical).map(Arc::new);
+        self.opened.insert(canonical, result.clone());
+        result
+    }
+}
+
+impl StageLoader for LibraryLoader {
+    fn load(&mut self, entry: &StageEntry, recipe: &Recipe) -> Result<PipelineStage, String> {
+        let plugin = match &entry.plugin {
+            Some(spec) => {
+                let path = resolve(spec, &recipe.host.plugin_dir)?;
+                self.open(&path)
+                    .map_err(|problem| format!("plugin library {}: {problem}", path.display()))?
+            }
+            None => self
+                .extras
+                .iter()
+                .find(|p| p.stage_info(&entry.name).is_some())
+                .cloned()
+                .ok_or_else(|| format!("no --plugin library provides stage {}", entry.name))?,
+        };
+        load_stage(&plugin, &entry.name, entry.config.as_deref(), recipe)
+    }
+
+    fn preload(&mut self) -> Vec<RecipeError> {
+        let mut problems = Vec::new();
+        for path in self.extra.clone() {
+            match self.open(&path) {
+                Ok(plugin) => self.extras.push(plugin),
+                Err(problem) => problems.push(RecipeError::new(
+                    "--plugin",
+                    format!("plugin library {}: {problem}", path.display()),
+                )),
+            }
+        }
+        problems
+    }
+
+    fn offers(&mut self, name: &str) -> bool {
+        self.extras.iter().any(|p| p.stage_info(name).is_some())
+    }
+}
+
+/// File names tried for the plugin called `name` in the plugin directory.
+pub fn candidate_file_names(name: &str) -> Vec<String> {
+    if name.ends_with(DLL_SUFFIX) {
+        return vec![name.to_string()];
+    }
+    let mut names = vec![
+        format!("{DLL_PREFIX}{name}{DLL_SUFFIX}"),
+        format!("{DLL_PREFIX}{}{DLL_SUFFIX}", name.replace('-', "_")),
+        format!("{name}{DLL_SUFFIX}"),
+    ];
+    names.dedup();
+    names
+}
+
+/// The library a recipe's `plugin:` names: an absolute path as is, a name looked up in
+/// `plugin_dir` (see [`candidate_file_names`]).
+pub fn resolve(spec: &str, plugin_dir: &Path) -> Result<PathBuf, String> {
+    if spec.contains('/') {
+        return Ok(PathBuf::from(spec));
+    }
+    let names = candidate_file_names(spec);
+    names
+        .iter()
+        .map(|name| plugin_dir.join(name))
+        .find(|path| fs::symlink_metadata(path).is_ok())
+        .ok_or_else(|| {
+            format!(
+                "no plugin {spec:?} in {} (looked for {}); give an absolute path or install it there",
+                plugin_dir.display(),
+                names.join(", ")
+            )
+        })
+}
+
+/// Checks that the library at `path` may be opened, and returns its canonical path:
+/// a regular file owned by root or the user running thinjail, writable by nobody else,
+/// in directories with the same owners that nobody else can write to (sticky
+/// directories such as `/tmp` excepted).
+pub fn check_trusted(path: &Path) -> Result<PathBuf, String> {
+    let canonical = fs::canonicalize(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "it does not exist".to_string(),
+        _ => format!("cannot resolve it: {e}"),
+    })?;
+    let me = nix::unistd::geteuid().as_raw();
+    let metadata = fs::metadata(&canonical)
+        .map_err(|e| format!("cannot look at {}: {e}", canonical.display()))?;
+    if !metadata.is_file() {
+        return Err(format!("{} is not a regular file", canonical.display()));
+    }
+    check_owner_and_mode(&canonical, &metadata, me, false)?;
+    for directory in canonical.ancestors().skip(1) {
+        let metadata = fs::metadata(directory)
+            .map_err(|e| format!("cannot look at {}: {e}", directory.display()))?;
+        check_owner_and_mode(directory, &metadata, me, true)?;
+    }
+    Ok(canonical)
+}
+
+fn check_owner_and_mode(
+    path: &Path,
+    metadata: &fs::Metadata,
+    me: u32,
+    directory: bool,
+) -> Result<(), String> {
+    let what = if directory { "directory" } else { "library" };
+    let owner = metadata.uid();
+    if owner != 0 && owner != me {
+        return Err(format!(
+            "{what} {} is owned by uid {owner}, neither root nor the user running thinjail (uid {me}); \
+             thinjail only runs code that nobody else can change",
             path.display()
-        )),
+        ));
+    }
+    let mode = metadata.mode() & 0o7777;
+    let sticky = mode & 0o1000 != 0;
+    if mode & 0o022 != 0 && !(directory && sticky) {
+        return Err(format!(
+            "{what} {} is writable by group or others (mode {mode:04o}); \
+             thinjail only runs code that nobody else can change (chmod go-w)",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Opens the library at `canonical` (checked by [`check_trusted`]; `shown` is the path
+/// as the user gave it) and reads its descriptor. This is the only place thinjail runs
+/// code from a plugin library outside the interface's calls.
+fn open_library(shown: &Path, canonical: &Path) -> Result<Plugin, String> {
+    use libloading::os::unix::{Library, Symbol, RTLD_LOCAL, RTLD_NOW};
+    // SAFETY: opening a library runs its initializers: arbitrary code. That is what a
+    // plugin is; `check_trusted` made sure only root or the user running thinjail
+    // could have put this code there.
+    let library = unsafe { Library::open(Some(canonical), RTLD_NOW | RTLD_LOCAL) }
+        .map_err(|e| format!("cannot load it: {e}"))?;
+    // Never unloaded: stages keep calling into it for the rest of the process.
+    let library: &'static Library = Box::leak(Box::new(library));
+    // SAFETY: the symbol's type is the interface's entry type, `EntryFn`; a library that
+    // exports this name claims to implement interface version 1.
+    let entry: Result<Symbol<EntryFn>, _> = unsafe { library.get(ENTRY_SYMBOL_NUL) };
+    let entry = match entry {
+        Ok(symbol) => *symbol,
+        Err(_) => return Err(missing_entry(library)),
+    };
+    // SAFETY: `entry` is the library's thinjail_plugin_v1, the library is never
+    // unloaded, and it is trusted (see above) to honour the interface's pointer contract.
+    unsafe { Plugin::from_entry(shown, entry) }
+        .map_err(|problem| format!("its plugin descriptor is malformed: {problem}"))
+}
+
+/// Explains a missing entry symbol: built for another interface version, or not a plugin.
+fn missing_entry(library: &libloading::os::unix::Library) -> String {
+    for version in OTHER_VERSIONS.filter(|v| *v != INTERFACE_VERSION) {
+        let mut symbol = entry_symbol(version).into_bytes();
+        symbol.push(0);
+        // SAFETY: only the symbol's presence is checked; it is never called or read.
+        let found = unsafe { library.get::<*const u8>(symbol.as_slice()) }.is_ok();
+        if found {
+            return format!(
+                "it was built for plugin interface version {version} (it exports {}), and this thinjail speaks version {INTERFACE_VERSION} ({ENTRY_SYMBOL})",
+                entry_symbol(version)
+            );
+        }
+    }
+    format!("it is not a thinjail plugin: it exports no {ENTRY_SYMBOL} symbol")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn names_are_looked_up_as_cargo_names_them() {
+        assert_eq!(
+            candidate_file_names("clone-mount"),
+            ["libclone-mount.so", "libclone_mount.so", "clone-mount.so"]
+        );
+        assert_eq!(candidate_file_names("pkg"), ["libpkg.so", "pkg.so"]);
+        assert_eq!(candidate_file_names("mine.so"), ["mine.so"]);
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("libclone_mount.so"), "").unwrap();
+        assert_eq!(
+            resolve("clone-mount", dir.path()).unwrap(),
+            dir.path().join("libclone_mount.so")
+        );
+        assert_eq!(
+            resolve("/x/libpkg.so", dir.path()).unwrap(),
+            Path::new("/x/libpkg.so")
+        );
+        let missing = resolve("pkg", dir.path()).unwrap_err();
+        assert!(
+            missing.contains("looked for libpkg.so, pkg.so"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn only_libraries_nobody_else_can_change_are_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let library = dir.path().join("libx.so");
+        fs::write(&library, "").unwrap();
+        fs::set_permissions(&library, fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(
+            check_trusted(&library).unwrap(),
+            fs::canonicalize(&library).unwrap()
+        );
+
+        fs::set_permissions(&library, fs::Permissions::from_mode(0o664)).unwrap();
+        let error = check_trusted(&library).unwrap_err();
+        assert!(
+            error.contains("writable by group or others (mode 0664)"),
+            "{error}"
+        );
+
+        fs::set_permissions(&library, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        let error = check_trusted(&library).unwrap_err();
+        assert!(error.starts_with("directory "), "{error}");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o1777)).unwrap();
+        check_trusted(&library).unwrap();
+
+        assert_eq!(
+            check_trusted(&dir.path().join("nothing.so")).unwrap_err(),
+            "it does not exist"
+        );
+        assert!(check_trusted(dir.path())
+            .unwrap_err()
+            .contains("is not a regular file"));
     }
 }

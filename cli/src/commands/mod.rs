@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use thinjail_core::host::{Host, HostError};
 use thinjail_core::lock::{HostLock, LockError};
 use thinjail_core::pipeline::{Pipeline, PlanError};
+use thinjail_core::stage::StageError;
 use thinjail_core::validate::RecipeErrors;
 use thinjail_core::world::World;
 use thinjail_core::{Plan, Recipe};
@@ -87,7 +88,14 @@ pub fn make_plan(prepared: &Prepared, world: &World) -> Result<Plan, CliError> {
         .pipeline
         .plan(&prepared.loaded.recipe, world)
         .map_err(|e| match e {
-            PlanError::Confinement { .. } => CliError::new(DATAERR, e),
+            PlanError::Confinement { .. }
+            | PlanError::Stage {
+                error: StageError::Plugin(_),
+                ..
+            } => CliError::new(
+                DATAERR,
+                anyhow::Error::new(e).context("nothing was changed"),
+            ),
             PlanError::Stage { .. } => {
                 CliError::new(CONFIG, anyhow::Error::new(e).context("nothing was changed"))
             }
