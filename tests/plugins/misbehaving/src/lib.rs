@@ -1,0 +1,139 @@
+//! # thinjail-test-plugin-misbehaving
+//!
+//! A plugin written the proper way (an ordinary `Stage`, one `export_plugin!` line)
+//! whose stages misbehave on purpose, for the refusal tests:
+//! - `panics` panics while configuring, probing or planning (its config says when:
+//!   `"configure"`, `"probes"`, `"plan"`);
+//! - `escapes` plans an action outside what the recipe manages (its config says what:
+//!   `"path"`, `"dataset"`, `"jail"`);
+//! - `refuses` refuses to plan, as a stage may (a conflict with the host).
+
+#![deny(unsafe_code)]
+
+use std::path::PathBuf;
+
+use thinjail_core::action::Action;
+use thinjail_core::plugin::guest::PluginStage;
+use thinjail_core::stage::{parse_config, Planned, Probes, Stage, StageContext, StageError};
+use thinjail_core::world::World;
+
+/// Panics when its configuration says.
+pub struct Panics {
+    when: String,
+}
+
+impl PluginStage for Panics {
+    const NAME: &'static str = "panics";
+    const SUMMARY: &'static str = "panics on purpose";
+
+    fn from_config(config: Option<&str>) -> Result<Self, StageError> {
+        let when: String = parse_config(Self::NAME, config)?;
+        if when == "configure" {
+            panic!("the misbehaving plugin panicked while configuring");
+        }
+        Ok(Panics { when })
+    }
+}
+
+impl Stage for Panics {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+    fn summary(&self) -> &str {
+        Self::SUMMARY
+    }
+    fn probes(&self, _ctx: &StageContext<'_>) -> Probes {
+        if self.when == "probes" {
+            panic!("the misbehaving plugin panicked while probing");
+        }
+        Probes::default()
+    }
+    fn plan(&self, _ctx: &StageContext<'_>, _world: &World) -> Result<Vec<Planned>, StageError> {
+        let jails: Vec<u32> = Vec::new();
+        // An out-of-bounds index: the kind of bug a real plugin has.
+        let first = jails[self.when.len()];
+        Ok(vec![Planned::noted(
+            Action::MakeDir {
+                path: PathBuf::from(format!("/never/{first}")),
+            },
+            "unreachable",
+        )])
+    }
+}
+
+/// Plans something outside the recipe's confinement.
+pub struct Escapes {
+    what: String,
+}
+
+impl PluginStage for Escapes {
+    const NAME: &'static str = "escapes";
+    const SUMMARY: &'static str = "plans an action outside what the recipe manages";
+
+    fn from_config(config: Option<&str>) -> Result<Self, StageError> {
+        let what: String = parse_config(Self::NAME, config)?;
+        match what.as_str() {
+            "path" | "dataset" | "jail" => Ok(Escapes { what }),
+            other => Err(StageError::Config(format!(
+                "escapes: unknown target {other:?}"
+            ))),
+        }
+    }
+}
+
+impl Stage for Escapes {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+    fn summary(&self) -> &str {
+        Self::SUMMARY
+    }
+    fn plan(&self, _ctx: &StageContext<'_>, _world: &World) -> Result<Vec<Planned>, StageError> {
+        let action = match self.what.as_str() {
+            "path" => Action::Remove {
+                path: "/usr/bin".into(),
+            },
+            "dataset" => Action::DestroyDataset {
+                dataset: "zroot/usr/home".into(),
+                recursive: true,
+            },
+            _ => Action::ExecInJail {
+                jail: "somebody-elses".into(),
+                argv: vec!["reboot".into()],
+            },
+        };
+        Ok(vec![Planned::new(action)])
+    }
+}
+
+/// Refuses, as a stage legitimately may.
+pub struct Refuses;
+
+impl PluginStage for Refuses {
+    const NAME: &'static str = "refuses";
+    const SUMMARY: &'static str = "refuses to plan";
+
+    fn from_config(_config: Option<&str>) -> Result<Self, StageError> {
+        Ok(Refuses)
+    }
+}
+
+impl Stage for Refuses {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+    fn summary(&self) -> &str {
+        Self::SUMMARY
+    }
+    fn plan(&self, _ctx: &StageContext<'_>, _world: &World) -> Result<Vec<Planned>, StageError> {
+        Err(StageError::Conflict(
+            "the host is not the way the refuses stage wants it".into(),
+        ))
+    }
+}
+
+thinjail_core::export_plugin!(
+    "misbehaving",
+    env!("CARGO_PKG_VERSION"),
+    [Panics, Escapes, Refuses]
+);
