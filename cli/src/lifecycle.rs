@@ -229,6 +229,23 @@ fn is_own_dataset_mount(world: &World, mount: &Mount) -> bool {
         .is_some_and(|mp| mp == mount.target)
 }
 
+/// `jail -f CONF -c JAIL` for the recipe's jail.conf.
+pub fn start_action(recipe: &Recipe, jail: &str) -> Action {
+    Action::StartJail {
+        conf: recipe.host.jail_conf.clone(),
+        jail: jail.to_string(),
+        root: Layout::new(recipe).root(jail),
+    }
+}
+
+/// `jail -f CONF -r JAIL` for the recipe's jail.conf.
+pub fn stop_action(recipe: &Recipe, jail: &str) -> Action {
+    Action::StopJail {
+        conf: recipe.host.jail_conf.clone(),
+        jail: jail.to_string(),
+    }
+}
+
 /// `thinjail start`: `jail -c` for each jail not running.
 pub fn plan_start(
     recipe: &Recipe,
@@ -247,11 +264,7 @@ pub fn plan_start(
                 "jail {jail} is not created yet: run `thinjail apply` first"
             )));
         }
-        actions.push(Planned::new(Action::StartJail {
-            conf: recipe.host.jail_conf.clone(),
-            jail: jail.clone(),
-            root: layout.root(jail),
-        }));
+        actions.push(Planned::new(start_action(recipe, jail)));
     }
     Ok(actions)
 }
@@ -268,10 +281,7 @@ pub fn plan_stop(
     let mut actions = Vec::new();
     for jail in jails {
         if world.is_running(jail) {
-            actions.push(Planned::new(Action::StopJail {
-                conf: recipe.host.jail_conf.clone(),
-                jail: jail.clone(),
-            }));
+            actions.push(Planned::new(stop_action(recipe, jail)));
         } else {
             for mount in leftover_mounts(&layout, world, jail) {
                 actions.push(Planned::noted(
@@ -479,10 +489,7 @@ pub fn plan_rollback(
     let running = world.is_running(jail);
     let mut actions = Vec::new();
     if running {
-        actions.push(Planned::new(Action::StopJail {
-            conf: recipe.host.jail_conf.clone(),
-            jail: jail.to_string(),
-        }));
+        actions.push(Planned::new(stop_action(recipe, jail)));
     }
     let note = if newer.is_empty() {
         "the jail's files return to the snapshot; changes since are lost".to_string()
@@ -497,11 +504,7 @@ pub fn plan_rollback(
         note,
     ));
     if running {
-        actions.push(Planned::new(Action::StartJail {
-            conf: recipe.host.jail_conf.clone(),
-            jail: jail.to_string(),
-            root: layout.root(jail),
-        }));
+        actions.push(Planned::new(start_action(recipe, jail)));
     }
     Ok(actions)
 }
@@ -579,10 +582,7 @@ pub fn plan_update_rollback(
     let users = running_users(recipe, world, release);
     if restart {
         for jail in &users {
-            actions.push(Planned::new(Action::StopJail {
-                conf: recipe.host.jail_conf.clone(),
-                jail: jail.clone(),
-            }));
+            actions.push(Planned::new(stop_action(recipe, jail)));
         }
     }
     actions.push(Planned::new(Action::Rollback {
@@ -595,11 +595,7 @@ pub fn plan_update_rollback(
     }));
     if restart {
         for jail in &users {
-            actions.push(Planned::new(Action::StartJail {
-                conf: recipe.host.jail_conf.clone(),
-                jail: jail.clone(),
-                root: layout.root(jail),
-            }));
+            actions.push(Planned::new(start_action(recipe, jail)));
         }
     }
     Ok(actions)
@@ -614,21 +610,13 @@ pub fn running_users(recipe: &Recipe, world: &World, release: &str) -> Vec<Strin
 }
 
 fn restart_users(recipe: &Recipe, world: &World, release: &str) -> Vec<Planned> {
-    let layout = Layout::new(recipe);
     let mut actions = Vec::new();
     for jail in running_users(recipe, world, release) {
         actions.push(Planned::noted(
-            Action::StopJail {
-                conf: recipe.host.jail_conf.clone(),
-                jail: jail.clone(),
-            },
+            stop_action(recipe, &jail),
             "restart so its processes run the updated base",
         ));
-        actions.push(Planned::new(Action::StartJail {
-            conf: recipe.host.jail_conf.clone(),
-            root: layout.root(&jail),
-            jail,
-        }));
+        actions.push(Planned::new(start_action(recipe, &jail)));
     }
     actions
 }
@@ -678,18 +666,10 @@ pub fn plan_upgrade(
 ) -> Result<UpgradePlan, LifecycleError> {
     require_managed(recipe, world, &[jail.to_string()])?;
     let layout = Layout::new(recipe);
-    let conf = recipe.host.jail_conf.clone();
     let fstab = layout.fstab(jail);
     let data = layout.data_dataset(jail);
-    let start = Action::StartJail {
-        conf: conf.clone(),
-        jail: jail.to_string(),
-        root: layout.root(jail),
-    };
-    let stop = Action::StopJail {
-        conf: conf.clone(),
-        jail: jail.to_string(),
-    };
+    let start = start_action(recipe, jail);
+    let stop = stop_action(recipe, jail);
     let fstab_for = |release: &str| {
         fstab_text(
             &layout.base_dir(release),
@@ -814,15 +794,11 @@ pub fn plan_upgrade_undo(
     upgrade: &UpgradePlan,
 ) -> Vec<Planned> {
     let layout = Layout::new(recipe);
-    let conf = recipe.host.jail_conf.clone();
     let data = layout.data_dataset(jail);
     let fstab = layout.fstab(jail);
     let mut undo = Vec::new();
     if world.is_running(jail) {
-        undo.push(Planned::new(Action::StopJail {
-            conf: conf.clone(),
-            jail: jail.to_string(),
-        }));
+        undo.push(Planned::new(stop_action(recipe, jail)));
     }
     if world.file_contents(&fstab) != Some(upgrade.old_fstab.as_str()) {
         undo.push(Planned::new(Action::WriteFile {
@@ -842,11 +818,7 @@ pub fn plan_upgrade_undo(
         }));
     }
     if upgrade.was_running {
-        undo.push(Planned::new(Action::StartJail {
-            conf,
-            jail: jail.to_string(),
-            root: layout.root(jail),
-        }));
+        undo.push(Planned::new(start_action(recipe, jail)));
     }
     undo
 }

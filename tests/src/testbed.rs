@@ -132,6 +132,16 @@ pub const UPDATE_LOG: &str = "usr/share/testbed-updates.log";
 
 const CLEAN_PATH: &str = "PATH=/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin";
 
+/// `argv` run in `root` with a clean environment: the test bed's `jexec -l`.
+fn in_chroot(root: &Path, argv: &[&str]) -> Vec<String> {
+    let mut full: Vec<String> = ["env", "-i", CLEAN_PATH, "HOME=/root", "chroot"]
+        .map(String::from)
+        .to_vec();
+    full.push(root.display().to_string());
+    full.extend(argv.iter().map(|a| a.to_string()));
+    full
+}
+
 impl TestBed {
     /// A test bed keeping its jail state in `state_dir`.
     pub fn new(state_dir: impl Into<PathBuf>, faults: Faults, progress: Box<dyn Progress>) -> Self {
@@ -157,18 +167,9 @@ impl TestBed {
             Action::StartJail { conf, jail, .. } => self.start_jail(conf, jail).map(|()| true),
             Action::StopJail { jail, .. } => self.stop_jail(jail).map(|()| true),
             Action::ExecInJail { jail, argv } => {
-                let root = self.root_of(jail)?;
-                let root = root.display().to_string();
-                let mut full = vec![
-                    "env",
-                    "-i",
-                    CLEAN_PATH,
-                    "HOME=/root",
-                    "chroot",
-                    root.as_str(),
-                ];
-                full.extend(argv.iter().map(String::as_str));
-                self.run(&full).map(|_| true)
+                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+                let full = in_chroot(&self.root_of(jail)?, &argv);
+                self.inner.run(&Command::Run { argv: full }).map(|_| true)
             }
             Action::ClearFlags { .. } => Ok(true),
             Action::Download { url, dest } => {
@@ -342,18 +343,9 @@ impl TestBed {
             make_device_nodes(&dev)?;
         }
         if let Some(start) = params.get("exec.start") {
-            let root = root.display().to_string();
-            self.run(&[
-                "env",
-                "-i",
-                CLEAN_PATH,
-                "HOME=/root",
-                "chroot",
-                &root,
-                "/bin/sh",
-                "-c",
-                start,
-            ])?;
+            self.inner.run(&Command::Run {
+                argv: in_chroot(root, &["/bin/sh", "-c", start]),
+            })?;
         }
         Ok(())
     }
@@ -364,18 +356,8 @@ impl TestBed {
             return Err(HostError::Conflict(format!("jail: \"{jail}\" not found")));
         };
         if let Some(stop) = &running.exec_stop {
-            let root = running.path.display().to_string();
-            if let Err(e) = self.run(&[
-                "env",
-                "-i",
-                CLEAN_PATH,
-                "HOME=/root",
-                "chroot",
-                &root,
-                "/bin/sh",
-                "-c",
-                stop,
-            ]) {
+            let argv = in_chroot(&running.path, &["/bin/sh", "-c", stop]);
+            if let Err(e) = self.inner.run(&Command::Run { argv }) {
                 tracing::warn!("exec.stop failed: {e}");
             }
         }
@@ -499,19 +481,8 @@ impl Host for TestBed {
     }
 
     fn exec_interactive(&mut self, jail: &str, argv: &[String]) -> Result<i32, HostError> {
-        let root = self.root_of(jail)?.display().to_string();
-        let mut full: Vec<String> = [
-            "env",
-            "-i",
-            CLEAN_PATH,
-            "HOME=/root",
-            "chroot",
-            root.as_str(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        full.extend(argv.iter().cloned());
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let full = in_chroot(&self.root_of(jail)?, &argv);
         self.inner.run_attached(&full)
     }
 }

@@ -86,6 +86,24 @@ impl Session {
         Ok(session)
     }
 
+    /// A session for a command that changes the host: root and the lock are needed,
+    /// except for `--dry-run`, which only looks.
+    fn changing(
+        env: &Environment,
+        plugins: &[PathBuf],
+        opts: &LifeOpts,
+        purpose: &str,
+    ) -> Result<Session, CliError> {
+        Session::open(
+            env,
+            plugins,
+            opts.recipe.as_deref(),
+            purpose,
+            !opts.dry_run,
+            opts.wait,
+        )
+    }
+
     fn recipe(&self) -> &Recipe {
         &self.prepared.loaded.recipe
     }
@@ -281,14 +299,7 @@ pub fn start(
     which: &JailSelection,
     opts: &LifeOpts,
 ) -> Result<u8, CliError> {
-    let mut session = Session::open(
-        env,
-        plugins,
-        opts.recipe.as_deref(),
-        "start",
-        !opts.dry_run,
-        opts.wait,
-    )?;
+    let mut session = Session::changing(env, plugins, opts, "start")?;
     let jails = selected(&session, which);
     let actions = plans::plan_start(session.recipe(), &session.world, &jails).map_err(refusal)?;
     Ok(exit_of(session.run(
@@ -307,14 +318,7 @@ pub fn stop(
     which: &JailSelection,
     opts: &LifeOpts,
 ) -> Result<u8, CliError> {
-    let mut session = Session::open(
-        env,
-        plugins,
-        opts.recipe.as_deref(),
-        "stop",
-        !opts.dry_run,
-        opts.wait,
-    )?;
+    let mut session = Session::changing(env, plugins, opts, "stop")?;
     let jails = selected(&session, which);
     stop_jails(&mut session, &jails, opts)
 }
@@ -367,14 +371,7 @@ pub fn restart(
     which: &JailSelection,
     opts: &LifeOpts,
 ) -> Result<u8, CliError> {
-    let mut session = Session::open(
-        env,
-        plugins,
-        opts.recipe.as_deref(),
-        "restart",
-        !opts.dry_run,
-        opts.wait,
-    )?;
+    let mut session = Session::changing(env, plugins, opts, "restart")?;
     let jails = selected(&session, which);
     let stopped = stop_jails(&mut session, &jails, opts)?;
     if stopped != OK || opts.dry_run {
@@ -430,14 +427,7 @@ pub fn destroy(
     with_data: bool,
     opts: &LifeOpts,
 ) -> Result<u8, CliError> {
-    let mut session = Session::open(
-        env,
-        plugins,
-        opts.recipe.as_deref(),
-        "destroy",
-        !opts.dry_run,
-        opts.wait,
-    )?;
+    let mut session = Session::changing(env, plugins, opts, "destroy")?;
     let names = [jail.to_string()];
     plans::require_managed(session.recipe(), &session.world, &names).map_err(refusal)?;
     let stop_actions =
@@ -491,14 +481,7 @@ pub fn destroy_release(
 ) -> Result<u8, CliError> {
     thinjail_core::validate::check_release_name(release)
         .map_err(|e| CliError::msg(USAGE, format!("{release:?}: {e}")))?;
-    let mut session = Session::open(
-        env,
-        plugins,
-        opts.recipe.as_deref(),
-        "destroy-release",
-        !opts.dry_run,
-        opts.wait,
-    )?;
+    let mut session = Session::changing(env, plugins, opts, "destroy-release")?;
     let actions =
         plans::plan_destroy_release(session.recipe(), &session.world, release).map_err(refusal)?;
     if session.recipe().release(release).is_some() {
@@ -522,14 +505,7 @@ pub fn snapshot(
     name: Option<&str>,
     opts: &LifeOpts,
 ) -> Result<u8, CliError> {
-    let mut session = Session::open(
-        env,
-        plugins,
-        opts.recipe.as_deref(),
-        "snapshot",
-        !opts.dry_run,
-        opts.wait,
-    )?;
+    let mut session = Session::changing(env, plugins, opts, "snapshot")?;
     let name = name.map_or_else(|| format!("thinjail-{}", utc_stamp()), String::from);
     let actions =
         plans::plan_snapshot(session.recipe(), &session.world, jail, &name).map_err(refusal)?;
@@ -550,14 +526,7 @@ pub fn rollback(
     name: &str,
     opts: &LifeOpts,
 ) -> Result<u8, CliError> {
-    let mut session = Session::open(
-        env,
-        plugins,
-        opts.recipe.as_deref(),
-        "rollback",
-        !opts.dry_run,
-        opts.wait,
-    )?;
+    let mut session = Session::changing(env, plugins, opts, "rollback")?;
     let actions =
         plans::plan_rollback(session.recipe(), &session.world, jail, name).map_err(refusal)?;
     let question = Some(format!("\nRoll jail {jail}'s data back to @{name}?"));
@@ -620,14 +589,7 @@ pub fn update(
 ) -> Result<u8, CliError> {
     thinjail_core::validate::check_release_name(release)
         .map_err(|e| CliError::msg(USAGE, format!("{release:?}: {e}")))?;
-    let mut session = Session::open(
-        env,
-        plugins,
-        opts.recipe.as_deref(),
-        "update",
-        !opts.dry_run,
-        opts.wait,
-    )?;
+    let mut session = Session::changing(env, plugins, opts, "update")?;
     let (actions, question) = if undo {
         let actions =
             plans::plan_update_rollback(session.recipe(), &session.world, release, restart)
@@ -674,14 +636,7 @@ pub fn upgrade(
     to: &str,
     opts: &LifeOpts,
 ) -> Result<u8, CliError> {
-    let mut session = Session::open(
-        env,
-        plugins,
-        opts.recipe.as_deref(),
-        "upgrade",
-        !opts.dry_run,
-        opts.wait,
-    )?;
+    let mut session = Session::changing(env, plugins, opts, "upgrade")?;
     let upgrade = plans::plan_upgrade(session.recipe(), &session.world, jail, to, &utc_stamp())
         .map_err(refusal)?;
     let question = Some(format!("\nMove jail {jail} to {to}?"));

@@ -7,7 +7,7 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{self, ChildStderr, ChildStdout, Stdio};
+use std::process::{self, Stdio};
 use std::thread::{self, JoinHandle};
 
 use sha2::{Digest, Sha256};
@@ -182,28 +182,13 @@ impl FreeBsdHost {
         let total = file.metadata().ok().map(|m| m.len());
         let mut child = spawn(argv, Stdio::piped(), Stdio::piped())?;
         let stdout = collect(child.stdout.take());
-        let stderr = collect_err(child.stderr.take());
+        let stderr = collect(child.stderr.take());
         let task = self.progress.task(&display, total);
-        let mut copy_error = None;
-        if let Some(mut stdin) = child.stdin.take() {
-            let mut buffer = vec![0u8; 1 << 16];
-            loop {
-                match file.read(&mut buffer) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        if let Err(e) = stdin.write_all(&buffer[..n]) {
-                            copy_error = Some(e);
-                            break;
-                        }
-                        task.advance(n as u64);
-                    }
-                    Err(e) => {
-                        copy_error = Some(e);
-                        break;
-                    }
-                }
-            }
-        }
+        // Closing stdin (dropping it) tells the command the input is complete.
+        let copy_error = child
+            .stdin
+            .take()
+            .and_then(|mut stdin| pump(&mut file, &mut stdin, task.as_ref()));
         task.finish();
         let status = child
             .wait()
@@ -235,28 +220,12 @@ impl FreeBsdHost {
         let mut file = fs::File::create(output_path)
             .map_err(|e| HostError::io(format!("create {}", output_path.display()), e))?;
         let mut child = spawn(argv, Stdio::null(), Stdio::piped())?;
-        let stderr = collect_err(child.stderr.take());
+        let stderr = collect(child.stderr.take());
         let task = self.progress.task(&display, None);
-        let mut copy_error = None;
-        if let Some(mut stdout) = child.stdout.take() {
-            let mut buffer = vec![0u8; 1 << 16];
-            loop {
-                match stdout.read(&mut buffer) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        if let Err(e) = file.write_all(&buffer[..n]) {
-                            copy_error = Some(e);
-                            break;
-                        }
-                        task.advance(n as u64);
-                    }
-                    Err(e) => {
-                        copy_error = Some(e);
-                        break;
-                    }
-                }
-            }
-        }
+        let copy_error = child
+            .stdout
+            .take()
+            .and_then(|mut stdout| pump(&mut stdout, &mut file, task.as_ref()));
         task.finish();
         let status = child
             .wait()
@@ -301,6 +270,24 @@ impl Host for FreeBsdHost {
     }
 }
 
+/// Copies `from` to `to`, telling `task` how far it got; returns the first error.
+fn pump(from: &mut dyn Read, to: &mut dyn Write, task: &dyn ProgressTask) -> Option<io::Error> {
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        match from.read(&mut buffer) {
+            Ok(0) => return None,
+            Ok(n) => {
+                if let Err(e) = to.write_all(&buffer[..n]) {
+                    return Some(e);
+                }
+                task.advance(n as u64);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Some(e),
+        }
+    }
+}
+
 fn spawn(argv: &[String], stdin: Stdio, stdout: Stdio) -> Result<process::Child, HostError> {
     let (program, args) = argv
         .split_first()
@@ -337,7 +324,7 @@ fn run_pipe(left: &[String], right: &[String]) -> Result<CommandOutput, HostErro
         .stdout
         .take()
         .ok_or_else(|| HostError::Unsupported("no pipe from the producer".into()))?;
-    let left_err = collect_err(producer.stderr.take());
+    let left_err = collect(producer.stderr.take());
     let consumer = match spawn(right, Stdio::from(pipe), Stdio::piped()) {
         Ok(child) => child,
         Err(e) => {
@@ -373,17 +360,8 @@ fn run_pipe(left: &[String], right: &[String]) -> Result<CommandOutput, HostErro
     })
 }
 
-fn collect(pipe: Option<ChildStdout>) -> Option<JoinHandle<Vec<u8>>> {
-    pipe.map(|mut p| {
-        thread::spawn(move || {
-            let mut buffer = Vec::new();
-            let _ = p.read_to_end(&mut buffer);
-            buffer
-        })
-    })
-}
-
-fn collect_err(pipe: Option<ChildStderr>) -> Option<JoinHandle<Vec<u8>>> {
+/// Reads a child's pipe to the end on its own thread (so two pipes cannot deadlock).
+fn collect<R: Read + Send + 'static>(pipe: Option<R>) -> Option<JoinHandle<Vec<u8>>> {
     pipe.map(|mut p| {
         thread::spawn(move || {
             let mut buffer = Vec::new();
