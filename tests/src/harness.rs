@@ -179,6 +179,19 @@ impl Bed {
         run_with_timeout(command)
     }
 
+    /// Runs `thinjail ARGS` on the test bed with extra environment variables.
+    pub fn thinjail_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = Command::new(&self.binary);
+        command
+            .args(args)
+            .env("THINJAIL_TESTBED_STATE", self.state_dir())
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        run_with_timeout(command)
+    }
+
     /// `thinjail apply RECIPE --yes`.
     pub fn apply(&self) -> Run {
         let recipe = self.recipe_path();

@@ -6,11 +6,13 @@
 //!   jails, …), and the `thinjail-testbed` binary that drives the real `thinjail`
 //!   command through it;
 //! - [`fixtures`]: throwaway zfs-fuse pools, a synthetic FreeBSD `base.txz` with its
-//!   `MANIFEST`, and a loopback mirror serving them.
+//!   `MANIFEST`, and a loopback mirror serving them;
+//! - [`plugins`]: the example and deliberately bad plugin libraries, built for the run.
 //!
 //! The end-to-end tests under `tests/` need root and zfs-fuse; when those are missing
 //! they fail (never skip) and say how to get them (`scripts/test`).
 
 pub mod fixtures;
 pub mod harness;
+pub mod plugins;
 pub mod testbed;
