@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use thinjail_core::action::Action;
-use thinjail_core::edit::{find_block, rc_var, FileEdit};
+use thinjail_core::edit::{blocks, find_block, rc_var, FileEdit};
 use thinjail_core::jailconf::parse_block_params;
 use thinjail_core::layout::{Layout, GOLD_SNAPSHOT};
 use thinjail_core::stage::{Planned, Probes};
 use thinjail_core::validate::{check_jail_name, check_snapshot_name};
-use thinjail_core::world::{DatasetKind, Mount, World};
+use thinjail_core::world::{DatasetKind, Mount, PathState, World};
 use thinjail_core::Recipe;
 use thinjail_stage_mount::{fstab_base, fstab_text};
 use thinjail_stage_rcconf::{block_id, managed_jails};
@@ -105,20 +105,31 @@ pub fn managed_names(recipe: &Recipe, world: &World) -> BTreeSet<String> {
 
 /// Managed jails that are not in the recipe.
 pub fn orphans(recipe: &Recipe, world: &World) -> Vec<String> {
+    let named: BTreeSet<&str> = recipe.jails.iter().map(|j| j.name.as_str()).collect();
     managed_names(recipe, world)
         .into_iter()
-        .filter(|name| recipe.jail(name).is_none())
+        .filter(|name| !named.contains(name.as_str()))
         .collect()
 }
 
 /// Paths to read after observing, to describe jails the recipe does not name
-/// (their fstab tells their release).
+/// (their fstab tells their release). What `world` already holds (the stages'
+/// probes read the fstab and root of the recipe's jails) is not read twice.
 pub fn extra_probes(recipe: &Recipe, world: &World) -> Probes {
     let layout = Layout::new(recipe);
     let mut probes = Probes::default();
     for name in managed_names(recipe, world) {
-        probes.file(layout.fstab(&name));
-        probes.path(layout.root(&name));
+        let fstab = layout.fstab(&name);
+        if matches!(
+            world.paths.get(&fstab),
+            None | Some(PathState::File { contents: None })
+        ) {
+            probes.file(fstab);
+        }
+        let root = layout.root(&name);
+        if !world.paths.contains_key(&root) {
+            probes.path(root);
+        }
     }
     probes
 }
@@ -139,6 +150,7 @@ pub fn release_of(recipe: &Recipe, world: &World, jail: &str) -> Option<String> 
 pub fn status(recipe: &Recipe, world: &World) -> Vec<JailStatus> {
     let layout = Layout::new(recipe);
     let conf = world.file_contents(&recipe.host.jail_conf).unwrap_or("");
+    let blocks = blocks(conf);
     managed_names(recipe, world)
         .into_iter()
         .map(|name| {
@@ -151,7 +163,9 @@ pub fn status(recipe: &Recipe, world: &World) -> Vec<JailStatus> {
                 (None, Some(_), Some(_)) => JailState::Stopped,
                 (None, Some(_), None) => JailState::Missing,
             };
-            let block = find_block(conf, &block_id(&name)).map(parse_block_params);
+            let block = blocks
+                .get(block_id(&name).as_str())
+                .map(|b| parse_block_params(b));
             let from_block = |key: &str| -> Vec<String> {
                 block
                     .as_ref()

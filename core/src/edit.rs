@@ -4,6 +4,7 @@
 //! [`FileEdit`] is applied to the file's *current* contents when the action runs, so an
 //! unrelated change made between `plan` and `apply` is not lost.
 
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -52,12 +53,12 @@ pub enum FileEdit {
 
 /// The line that opens thinjail's block `id`.
 pub fn begin_marker(id: &str) -> String {
-    format!("# BEGIN thinjail {id}")
+    format!("{BEGIN_PREFIX}{id}")
 }
 
 /// The line that closes thinjail's block `id`.
 pub fn end_marker(id: &str) -> String {
-    format!("# END thinjail {id}")
+    format!("{END_PREFIX}{id}")
 }
 
 impl FileEdit {
@@ -150,28 +151,77 @@ fn with_final_newline(text: &str) -> String {
 /// The lines between thinjail's markers for `id`, if the block is present.
 pub fn find_block<'a>(text: &'a str, id: &str) -> Option<&'a str> {
     let (start, end) = block_span(text, id)?;
-    let inner = &text[start..end];
-    let after_begin = inner.find('\n').map_or(inner.len(), |i| i + 1);
-    let before_end = inner[..inner.len().saturating_sub(1)]
+    Some(block_inner(&text[start..end]))
+}
+
+/// The lines of a whole block (markers included) between its markers.
+fn block_inner(block: &str) -> &str {
+    let after_begin = block.find('\n').map_or(block.len(), |i| i + 1);
+    let mut without_last = block.chars();
+    without_last.next_back();
+    let before_end = without_last
+        .as_str()
         .rfind('\n')
         .map_or(after_begin, |i| i + 1);
-    Some(&inner[after_begin..before_end.max(after_begin)])
+    &block[after_begin..before_end.max(after_begin)]
 }
+
+/// Every thinjail block of `text` by id, read in one pass: for each id, what
+/// [`find_block`] gives (the first begin marker, then the first end marker after it).
+/// Looking up many blocks this way costs one scan of the file, not one per block.
+pub fn blocks(text: &str) -> BTreeMap<&str, &str> {
+    let mut open: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut found = BTreeMap::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end_matches('\n');
+        if let Some(id) = bare.strip_prefix(BEGIN_PREFIX) {
+            if !found.contains_key(id) {
+                open.entry(id).or_insert(offset);
+            }
+        } else if let Some(id) = bare.strip_prefix(END_PREFIX) {
+            if let Some(start) = open.remove(id) {
+                found.insert(id, block_inner(&text[start..offset + line.len()]));
+            }
+        }
+        offset += line.len();
+    }
+    found
+}
+
+const BEGIN_PREFIX: &str = "# BEGIN thinjail ";
+const END_PREFIX: &str = "# END thinjail ";
 
 /// Byte range of the block from its begin marker to the end of its end-marker line.
 fn block_span(text: &str, id: &str) -> Option<(usize, usize)> {
     let begin = begin_marker(id);
     let end = end_marker(id);
-    let mut offset = 0;
-    let mut start = None;
-    for line in text.split_inclusive('\n') {
-        let bare = line.trim_end_matches('\n');
-        if start.is_none() && bare == begin {
-            start = Some(offset);
-        } else if start.is_some() && bare == end {
-            return start.map(|s| (s, offset + line.len()));
+    let start = find_line(text, &begin, 0)?;
+    let end_at = find_line(text, &end, start + begin.len())?;
+    let after = end_at + end.len();
+    Some((
+        start,
+        if text[after..].starts_with('\n') {
+            after + 1
+        } else {
+            after
+        },
+    ))
+}
+
+/// Where the first whole line equal to `line` (which has no newline) starts at or
+/// after `from`: a substring search, not a walk over every line.
+fn find_line(text: &str, line: &str, from: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut at = from;
+    while let Some(found) = text.get(at..)?.find(line) {
+        let start = at + found;
+        let end = start + line.len();
+        if (start == 0 || bytes[start - 1] == b'\n') && (end == bytes.len() || bytes[end] == b'\n')
+        {
+            return Some(start);
         }
-        offset += line.len();
+        at = start + line.chars().next().map_or(1, char::len_utf8);
     }
     None
 }
@@ -208,7 +258,7 @@ fn remove_block(text: &str, id: &str) -> String {
 /// Ids of all thinjail blocks in `text` whose id starts with `prefix`, in file order.
 pub fn block_ids<'a>(text: &'a str, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     text.lines().filter_map(move |line| {
-        line.strip_prefix("# BEGIN thinjail ")
+        line.strip_prefix(BEGIN_PREFIX)
             .filter(|id| id.starts_with(prefix))
     })
 }
@@ -339,6 +389,77 @@ mod tests {
             format!("{admin}{tail}")
         );
         assert_eq!(block_ids(&two, "jail ").collect::<Vec<_>>(), ["jail a"]);
+    }
+
+    #[test]
+    fn blocks_read_in_one_pass_are_what_find_block_finds() {
+        let texts = [
+            "",
+            "# BEGIN thinjail jail a\na {\n}\n# END thinjail jail a\n",
+            "# BEGIN thinjail jail a\na {\n}\n# END thinjail jail a",
+            "# BEGIN thinjail jail a\n# END thinjail jail a\n",
+            "x # BEGIN thinjail jail a\n# BEGIN thinjail jail ab\nab\n# END thinjail jail ab\n# END thinjail jail a\n",
+            "# END thinjail jail a\n# BEGIN thinjail jail a\n1\n# BEGIN thinjail jail a\n2\n# END thinjail jail a\n3\n# END thinjail jail a\n",
+            "# BEGIN thinjail jail a\r\na\n# END thinjail jail a\r\n# BEGIN thinjail jail b\nb\n",
+            "# BEGIN thinjail jail a\n# BEGIN thinjail jail b\nab\n# END thinjail jail a\nb\n# END thinjail jail b\n",
+            "é# BEGIN thinjail jail é\n# BEGIN thinjail jail é\né\n# END thinjail jail é\n",
+        ];
+        for text in texts {
+            let all = blocks(text);
+            for id in [
+                "jail a", "jail ab", "jail b", "jail é", "jail a\r", "jail c",
+            ] {
+                assert_eq!(
+                    all.get(id).copied(),
+                    find_block(text, id),
+                    "{id:?} in {text:?}"
+                );
+            }
+            for (id, content) in &all {
+                assert_eq!(find_block(text, id), Some(*content), "{id:?} in {text:?}");
+            }
+        }
+    }
+
+    /// The line-by-line definition of a block's span: the first begin-marker line,
+    /// then the first end-marker line after it.
+    fn reference_span(text: &str, id: &str) -> Option<(usize, usize)> {
+        let (begin, end) = (begin_marker(id), end_marker(id));
+        let (mut offset, mut start) = (0, None);
+        for line in text.split_inclusive('\n') {
+            let bare = line.trim_end_matches('\n');
+            if start.is_none() && bare == begin {
+                start = Some(offset);
+            } else if start.is_some() && bare == end {
+                return start.map(|s| (s, offset + line.len()));
+            }
+            offset += line.len();
+        }
+        None
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn block_lookups_match_the_line_by_line_definition(
+            lines in proptest::collection::vec(proptest::sample::select(vec![
+                "# BEGIN thinjail jail a", "# END thinjail jail a", "# BEGIN thinjail jail ab",
+                "# END thinjail jail ab", "# BEGIN thinjail jail a\r", "x# END thinjail jail a",
+                "# BEGIN thinjail jail é", "# END thinjail jail é", "a {", "}", "", "é",
+            ]), 0..12),
+            final_newline in proptest::bool::ANY,
+        ) {
+            let mut text = lines.join("\n");
+            if final_newline {
+                text.push('\n');
+            }
+            let all = blocks(&text);
+            for id in ["jail a", "jail ab", "jail é", "jail a\r", "jail b"] {
+                let span = reference_span(&text, id);
+                proptest::prop_assert_eq!(block_span(&text, id), span);
+                let expected = span.map(|(start, end)| block_inner(&text[start..end]));
+                proptest::prop_assert_eq!(all.get(id).copied(), expected);
+            }
+        }
     }
 
     #[test]

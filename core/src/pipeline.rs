@@ -218,15 +218,26 @@ impl Pipeline {
         let ctx = StageContext::new(recipe);
         let mut world = world.clone();
         let mut plan = Plan::default();
-        for entry in &self.stages {
+        let ours: BTreeSet<&str> = recipe.jails.iter().map(|j| j.name.as_str()).collect();
+        let may_touch_jail = |jail: &str| ours.contains(jail);
+        for (index, entry) in self.stages.iter().enumerate() {
             let stage = &entry.stage;
             let actions = stage.plan(&ctx, &world).map_err(|error| PlanError::Stage {
                 stage: stage.name().to_string(),
                 error,
             })?;
+            // The last stage's effects would only update a world nobody plans against.
+            let later_stages_plan = index + 1 < self.stages.len();
             for planned in &actions {
-                check_confinement(&ctx.layout, stage.name(), &planned.action)?;
-                planned.action.apply_to(&mut world);
+                check_confinement_with(
+                    &ctx.layout,
+                    stage.name(),
+                    &planned.action,
+                    &may_touch_jail,
+                )?;
+                if later_stages_plan {
+                    planned.action.apply_to(&mut world);
+                }
             }
             plan.stages.push(StagePlan {
                 stage: stage.name().to_string(),

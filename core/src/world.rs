@@ -39,7 +39,9 @@ pub struct Dataset {
     pub mountpoint: Option<PathBuf>,
     /// The snapshot a clone was made from.
     pub origin: Option<String>,
-    /// Creation transaction group: orders snapshots by age.
+    /// Creation transaction group: orders snapshots by age. A planned dataset or
+    /// snapshot gets one newer than what it is made from (parent, origin; for a
+    /// snapshot, its dataset and the dataset's other snapshots).
     pub createtxg: u64,
     /// Creation time, seconds since the epoch (0 for planned datasets).
     #[serde(default)]
@@ -241,12 +243,24 @@ impl World {
         self.paths.insert(path.to_path_buf(), state);
     }
 
+    /// Recorded paths at and below `path`. Paths order component by component, so
+    /// they are one range of the map: no scan of the whole world.
+    fn entries_under<'a>(
+        &'a self,
+        path: &'a Path,
+    ) -> impl Iterator<Item = (&'a PathBuf, &'a PathState)> + 'a {
+        use std::ops::Bound;
+        self.paths
+            .range::<Path, _>((Bound::Included(path), Bound::Unbounded))
+            .take_while(move |(p, _)| p.starts_with(path))
+    }
+
     /// Removes `path` and everything recorded below it.
     pub fn remove_tree(&mut self, path: &Path) {
         let below: Vec<PathBuf> = self
-            .paths
-            .keys()
-            .filter(|p| p.starts_with(path) && p.as_path() != path)
+            .entries_under(path)
+            .map(|(p, _)| p)
+            .filter(|p| p.as_path() != path)
             .cloned()
             .collect();
         for p in below {
@@ -258,9 +272,7 @@ impl World {
     /// Copies what is recorded at and below `from` to `to`.
     pub fn copy_tree(&mut self, from: &Path, to: &Path) {
         let entries: Vec<(PathBuf, PathState)> = self
-            .paths
-            .iter()
-            .filter(|(p, _)| p.starts_with(from))
+            .entries_under(from)
             .filter_map(|(p, s)| Some((to.join(p.strip_prefix(from).ok()?), s.clone())))
             .collect();
         let source_known = self.path(from).exists();
@@ -291,7 +303,8 @@ impl World {
         if let Some(mp) = &mountpoint {
             self.add_dir(mp);
         }
-        let createtxg = self.next_txg();
+        let parent = name.rsplit_once('/').map(|(parent, _)| parent);
+        let createtxg = self.next_txg(parent.into_iter().chain(origin));
         self.datasets.insert(
             name.to_string(),
             Dataset {
@@ -306,7 +319,11 @@ impl World {
 
     /// Adds `dataset@snapshot`.
     pub fn add_snapshot(&mut self, dataset: &str, snapshot: &str) {
-        let createtxg = self.next_txg();
+        let newest = self
+            .snapshots_of(dataset)
+            .last()
+            .map_or(0, |(_, d)| d.createtxg);
+        let createtxg = self.next_txg([dataset]).max(newest + 1);
         self.datasets
             .entry(format!("{dataset}@{snapshot}"))
             .or_insert(Dataset {
@@ -318,13 +335,14 @@ impl World {
 
     /// Removes a dataset, its snapshots and (with `recursive`) its children.
     pub fn remove_dataset(&mut self, name: &str, recursive: bool) {
+        let (snapshots, children) = (format!("{name}@"), format!("{name}/"));
         let doomed: Vec<String> = self
             .datasets
             .keys()
             .filter(|d| {
                 d.as_str() == name
-                    || d.starts_with(&format!("{name}@"))
-                    || (recursive && d.starts_with(&format!("{name}/")))
+                    || d.starts_with(&snapshots)
+                    || (recursive && d.starts_with(&children))
             })
             .cloned()
             .collect();
@@ -365,9 +383,14 @@ impl World {
         Some(parent_mp.join(leaf))
     }
 
-    fn next_txg(&self) -> u64 {
-        self.datasets
-            .values()
+    /// A transaction group newer than those of `sources` (what a planned dataset
+    /// derives from: its parent and origin, or, for a snapshot, its dataset).
+    /// Planned groups order what needs ordering — a dataset's snapshots by age —
+    /// without a scan of every dataset for each one planned.
+    fn next_txg<'a>(&self, sources: impl IntoIterator<Item = &'a str>) -> u64 {
+        sources
+            .into_iter()
+            .filter_map(|name| self.dataset(name))
             .map(|d| d.createtxg)
             .max()
             .unwrap_or(0)
@@ -376,13 +399,10 @@ impl World {
 
     /// Names of all datasets and snapshots at or below `root`.
     pub fn names_under(&self, root: &str) -> BTreeSet<String> {
+        let (children, snapshots) = (format!("{root}/"), format!("{root}@"));
         self.datasets
             .keys()
-            .filter(|n| {
-                n.as_str() == root
-                    || n.starts_with(&format!("{root}/"))
-                    || n.starts_with(&format!("{root}@"))
-            })
+            .filter(|n| n.as_str() == root || n.starts_with(&children) || n.starts_with(&snapshots))
             .cloned()
             .collect()
     }
@@ -423,6 +443,39 @@ mod tests {
         w.remove_snapshots_after("p/a", "one");
         assert!(w.has_snapshot("p/a", "one"));
         assert!(!w.has_snapshot("p/a", "two"));
+    }
+
+    #[test]
+    fn trees_are_one_range_of_paths_and_leave_their_siblings() {
+        let mut w = World::empty();
+        for dir in [
+            "/b/etc/ssl",
+            "/b/etc/a/b",
+            "/b/etc-old",
+            "/b/etc.d",
+            "/b/et",
+            "/b/etcx/y",
+        ] {
+            w.add_dir(Path::new(dir));
+        }
+        w.copy_tree(Path::new("/b/etc"), Path::new("/t/etc"));
+        let copied: Vec<&Path> = w
+            .paths
+            .keys()
+            .map(PathBuf::as_path)
+            .filter(|p| p.starts_with("/t"))
+            .collect();
+        assert_eq!(
+            copied,
+            ["/t", "/t/etc", "/t/etc/a", "/t/etc/a/b", "/t/etc/ssl"].map(Path::new)
+        );
+        w.remove_tree(Path::new("/b/etc"));
+        for gone in ["/b/etc", "/b/etc/ssl", "/b/etc/a/b"] {
+            assert!(!w.path(Path::new(gone)).exists(), "{gone}");
+        }
+        for kept in ["/b/etc-old", "/b/etc.d", "/b/et", "/b/etcx/y"] {
+            assert!(w.path(Path::new(kept)).exists(), "{kept}");
+        }
     }
 
     #[test]

@@ -13,8 +13,10 @@
 //! - if rc.conf limits boot to a `jail_list`, our jails are added to it;
 //! - only our jails are started (`service jail start` would start every jail).
 
+use std::collections::BTreeSet;
+
 use thinjail_core::action::Action;
-use thinjail_core::edit::{find_block, is_yes, rc_var, FileEdit};
+use thinjail_core::edit::{blocks, is_yes, rc_var, FileEdit};
 use thinjail_core::jailconf::{defined_jails, ordered_params, render_block};
 use thinjail_core::layout::Layout;
 use thinjail_core::recipe::{Jail, ParamValue, Recipe};
@@ -111,9 +113,12 @@ impl Stage for RcConfStage {
             )));
         }
         let jail_conf = world.file_contents(&host.jail_conf).unwrap_or("");
-        let managed = managed_jails(jail_conf);
+        // Sets and one pass over jail.conf: planning stays linear in the number of jails.
+        let managed: BTreeSet<String> = managed_jails(jail_conf).into_iter().collect();
+        let ours: BTreeSet<&str> = recipe.jails.iter().map(|j| j.name.as_str()).collect();
+        let current = blocks(jail_conf);
         for (name, _) in defined_jails(jail_conf) {
-            if recipe.jail(&name).is_some() && !managed.contains(&name) {
+            if ours.contains(name.as_str()) && !managed.contains(&name) {
                 return Err(StageError::Conflict(format!(
                     "{} already defines a jail named {name} that thinjail does not manage; rename one of them",
                     host.jail_conf.display()
@@ -121,19 +126,17 @@ impl Stage for RcConfStage {
             }
         }
         let mut first = true;
-        let mut changed = Vec::new();
+        let mut changed = BTreeSet::new();
         for jail in &recipe.jails {
             let block = jail_block(recipe, jail);
-            if find_block(jail_conf, &block_id(&jail.name)) == Some(block.as_str()) {
+            let id = block_id(&jail.name);
+            if current.get(id.as_str()) == Some(&block.as_str()) {
                 continue;
             }
-            changed.push(jail.name.clone());
+            changed.insert(jail.name.as_str());
             let action = Action::EditFile {
                 path: host.jail_conf.clone(),
-                edit: FileEdit::SetBlock {
-                    id: block_id(&jail.name),
-                    content: block,
-                },
+                edit: FileEdit::SetBlock { id, content: block },
             };
             actions.push(if std::mem::take(&mut first) {
                 Planned::noted(
@@ -192,7 +195,7 @@ impl Stage for RcConfStage {
                     start,
                     "article: service jail start — that starts every jail in the file; thinjail starts its own",
                 ));
-            } else if changed.contains(&jail.name) {
+            } else if changed.contains(jail.name.as_str()) {
                 actions.push(Planned::noted(
                     Action::StopJail {
                         conf: host.jail_conf.clone(),
