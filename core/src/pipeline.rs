@@ -216,7 +216,8 @@ impl Pipeline {
     /// Plans `recipe` against `world`.
     pub fn plan(&self, recipe: &Recipe, world: &World) -> Result<Plan, PlanError> {
         let ctx = StageContext::new(recipe);
-        let mut world = world.clone();
+        // Copied at the first effect to apply: an up-to-date host is never copied.
+        let mut world = std::borrow::Cow::Borrowed(world);
         let mut plan = Plan::default();
         let ours: BTreeSet<&str> = recipe.jails.iter().map(|j| j.name.as_str()).collect();
         let may_touch_jail = |jail: &str| ours.contains(jail);
@@ -236,7 +237,7 @@ impl Pipeline {
                     &may_touch_jail,
                 )?;
                 if later_stages_plan {
-                    planned.action.apply_to(&mut world);
+                    planned.action.apply_to(world.to_mut());
                 }
             }
             plan.stages.push(StagePlan {

@@ -18,6 +18,7 @@
 //!   `../../../usr/share/certs/…`) are rewritten so they still resolve once the tree
 //!   is seen under `/skeleton`.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use thinjail_core::action::Action;
@@ -90,9 +91,10 @@ impl Stage for SkeletonStage {
         let mut actions = Vec::new();
         for release in &ctx.recipe.releases {
             let name = &release.name;
-            let mut world = world.clone();
-            let mut push = |planned: Planned, world: &mut World| {
-                planned.action.apply_to(world);
+            // Copied only once there is something to plan (never on an up-to-date host).
+            let mut world = Cow::Borrowed(world);
+            let mut push = |planned: Planned, world: &mut Cow<'_, World>| {
+                planned.action.apply_to(world.to_mut());
                 actions.push(planned);
             };
             let template_dataset = ctx.layout.template_dataset(name);
