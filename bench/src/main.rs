@@ -111,10 +111,12 @@ fn bench() -> anyhow::Result<()> {
         return plot::draw(&results, png);
     }
     let mut results = report::Results {
-        command: std::iter::once("bench/run".to_string())
-            .chain(args.iter().cloned())
-            .collect::<Vec<_>>()
-            .join(" "),
+        command: std::env::var("THINJAIL_BENCH_COMMAND").unwrap_or_else(|_| {
+            std::iter::once("thinjail-bench".to_string())
+                .chain(args.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
         ..report::Results::default()
     };
     if options.only.as_deref() != Some("bed") {
