@@ -673,7 +673,11 @@ pub fn run(options: &BedOptions) -> anyhow::Result<BedResults> {
 
     let method = match &options.clone_plugin {
         Some(library) => {
-            results.clone_source = format!("the clone-mount plugin ({})", library.display());
+            let file = library.file_name().unwrap_or(library.as_os_str());
+            results.clone_source = format!(
+                "the clone-mount plugin ({}), loaded like any plugin stage",
+                file.to_string_lossy()
+            );
             Some(Method::ClonePlugin(library.clone()))
         }
         None => {

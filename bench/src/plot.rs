@@ -187,7 +187,6 @@ impl Series {
 struct Panel<'a> {
     title: &'a str,
     x_title: &'a str,
-    legend_bottom_right: bool,
     x: Axis,
     y: Axis,
     x_unit: Unit,
@@ -198,7 +197,24 @@ struct Panel<'a> {
 fn draw_panel(area: &Area<'_>, panel: &Panel<'_>) -> anyhow::Result<()> {
     let (w, h) = area.dim_in_pixel();
     let (w, h) = (w as i32, h as i32);
-    let (left, right, top, bottom) = (90, w - 45, 50, h - 60);
+    let (left, right, bottom) = (90, w - 45, h - 60);
+    // The legend: rows of (line, name) between the title and the plot, never on the data.
+    let shown: Vec<&Series> = panel
+        .series
+        .iter()
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    let mut legend = Vec::new();
+    let (mut x, mut row) = (left, 0);
+    for series in &shown {
+        let width = 36 + text_width(&series.name, 2) + 24;
+        if x + width > right && x > left {
+            (x, row) = (left, row + 1);
+        }
+        legend.push((x, 44 + row * 22, *series));
+        x += width;
+    }
+    let top = 44 + (row + 1) * 22 + 12;
     let to_pixel = |x: f64, y: f64| {
         (
             left + (panel.x.fraction(x) * f64::from(right - left)).round() as i32,
@@ -247,20 +263,15 @@ fn draw_panel(area: &Area<'_>, panel: &Panel<'_>) -> anyhow::Result<()> {
         2,
         INK,
     )?;
-    let legend_height = 22 * panel.series.iter().filter(|s| !s.points.is_empty()).count() as i32;
-    let legend_width = panel
-        .series
-        .iter()
-        .map(|s| text_width(&s.name, 2))
-        .max()
-        .unwrap_or(0)
-        + 48;
-    let (legend_x, mut legend_y) = if panel.legend_bottom_right {
-        (right - legend_width - 12, bottom - legend_height - 8)
-    } else {
-        (left + 12, top + 8)
-    };
-    for series in &panel.series {
+    for (legend_x, legend_y, series) in legend {
+        area.draw(&PathElement::new(
+            vec![(legend_x, legend_y + 7), (legend_x + 28, legend_y + 7)],
+            series.color.stroke_width(series.width.max(3)),
+        ))
+        .map_err(failed)?;
+        text(area, legend_x + 36, legend_y, &series.name, 2, INK)?;
+    }
+    for series in shown {
         let points: Vec<(i32, i32)> = series
             .points
             .iter()
@@ -281,13 +292,6 @@ fn draw_panel(area: &Area<'_>, panel: &Panel<'_>) -> anyhow::Result<()> {
                     .map_err(failed)?;
             }
         }
-        area.draw(&PathElement::new(
-            vec![(legend_x, legend_y + 7), (legend_x + 28, legend_y + 7)],
-            series.color.stroke_width(series.width.max(3)),
-        ))
-        .map_err(failed)?;
-        text(area, legend_x + 36, legend_y, &series.name, 2, INK)?;
-        legend_y += 22;
     }
     Ok(())
 }
@@ -310,19 +314,19 @@ pub fn draw(results: &Results, path: &Path) -> anyhow::Result<()> {
             .collect()
     };
     let mut first = vec![
-        Series::new("plan, fresh host", SEND, 3, plan_series("fresh")),
-        Series::new("plan, applied host", CLONE, 3, plan_series("applied")),
+        Series::new("plan, fresh", SEND, 3, plan_series("fresh")),
+        Series::new("plan, applied", CLONE, 3, plan_series("applied")),
     ];
     let bed = results.bed.clone().unwrap_or_default();
     if !bed.noop.is_empty() {
         first.push(Series::new(
-            "thinjail apply, up to date",
+            "apply, up to date",
             THICK,
             3,
             bed.noop.iter().map(|p| (p.n as f64, p.cli_ms)).collect(),
         ));
         first.push(Series::new(
-            "observe test bed",
+            "observe",
             SEND_LIGHT,
             3,
             bed.noop
@@ -344,7 +348,6 @@ pub fn draw(results: &Results, path: &Path) -> anyhow::Result<()> {
         &Panel {
             title: "Plan; apply with nothing to do (ms)",
             x_title: "jails in the recipe",
-            legend_bottom_right: false,
             x: x_jails,
             y: y_first,
             x_unit: Unit::Plain,
@@ -400,7 +403,6 @@ pub fn draw(results: &Results, path: &Path) -> anyhow::Result<()> {
         &Panel {
             title: "Making the N-th jail (ms)",
             x_title: "N",
-            legend_bottom_right: false,
             x: x_n,
             y: y_second,
             x_unit: Unit::Plain,
@@ -445,7 +447,6 @@ pub fn draw(results: &Results, path: &Path) -> anyhow::Result<()> {
         &Panel {
             title: "Disk used by N jails (bytes)",
             x_title: "N",
-            legend_bottom_right: true,
             x: x_n,
             y: y_third,
             x_unit: Unit::Plain,
@@ -481,7 +482,6 @@ pub fn draw(results: &Results, path: &Path) -> anyhow::Result<()> {
         &Panel {
             title: "A jail's data vs template size (ms)",
             x_title: "template MiB",
-            legend_bottom_right: false,
             x: x_size,
             y: y_fourth,
             x_unit: Unit::Plain,
