@@ -111,7 +111,7 @@ pub fn apply(
     }
     if plan.is_empty() {
         if json {
-            print_json(&ApplyView {
+            super::print_json(&ApplyView {
                 format_version: APPLY_FORMAT_VERSION,
                 recipe: &origin,
                 changed: false,
@@ -119,7 +119,7 @@ pub fn apply(
                 failed: None,
                 commands: host.commands_run(),
                 seconds: 0.0,
-            });
+            })?;
         } else {
             println!(
                 "Nothing to do: {} already matches {origin}.",
@@ -159,7 +159,7 @@ pub fn apply(
     match result {
         Ok(report) => {
             if json {
-                print_json(&ApplyView {
+                super::print_json(&ApplyView {
                     format_version: APPLY_FORMAT_VERSION,
                     recipe: &origin,
                     changed: true,
@@ -167,7 +167,7 @@ pub fn apply(
                     failed: None,
                     commands: report.commands,
                     seconds: report.duration.as_secs_f64(),
-                });
+                })?;
             } else {
                 println!(
                     "Applied {} action{} in {} stage{} ({} commands, {:.1} s).",
@@ -187,7 +187,7 @@ pub fn apply(
         }
         Err(failure) => {
             if json {
-                print_json(&failure_view(&origin, &failure));
+                super::print_json(&failure_view(&origin, &failure))?;
             } else {
                 eprintln!("{}", describe_failure(&failure));
             }
@@ -278,11 +278,4 @@ pub fn describe_failure(failure: &ApplyFailure) -> String {
         }
     }
     out
-}
-
-fn print_json<T: Serialize>(value: &T) {
-    match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
-        Err(e) => eprintln!("thinjail: cannot render JSON: {e}"),
-    }
 }

@@ -50,13 +50,7 @@ pub fn recipes(json: bool) -> Result<u8, CliError> {
                 summary: r.summary,
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"format_version": 1, "recipes": view})
-            )
-            .unwrap_or_default()
-        );
+        super::print_json(&serde_json::json!({"format_version": 1, "recipes": view}))?;
     } else {
         for recipe in &BUILTIN {
             println!("{:<10} {}", recipe.name, recipe.summary);
@@ -130,13 +124,7 @@ pub fn stages(
         });
     }
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"format_version": 1, "stages": views})
-            )
-            .unwrap_or_default()
-        );
+        super::print_json(&serde_json::json!({"format_version": 1, "stages": views}))?;
         return Ok(OK);
     }
     if spec.is_some() {

@@ -234,10 +234,7 @@ pub fn list(
             recipe: &session.prepared.loaded.origin,
             jails: &rows,
         };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&view).map_err(|e| CliError::new(SOFTWARE, e))?
-        );
+        super::print_json(&view)?;
         return Ok(OK);
     }
     if rows.is_empty() {
@@ -557,10 +554,7 @@ pub fn snapshots(
             .map(|(name, used, creation)| serde_json::json!({"name": name, "used": used, "creation": creation}))
             .collect();
         let view = serde_json::json!({"format_version": 1, "jail": jail, "snapshots": rows});
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&view).map_err(|e| CliError::new(SOFTWARE, e))?
-        );
+        super::print_json(&view)?;
         return Ok(OK);
     }
     if list.is_empty() {

@@ -123,3 +123,11 @@ pub fn confirm(question: &str, yes: bool) -> Result<bool, CliError> {
         "y" | "yes"
     ))
 }
+
+/// Prints `value` as pretty JSON on standard output (every `--json` goes through here).
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::msg(crate::exit::SOFTWARE, format!("cannot render JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
