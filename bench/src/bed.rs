@@ -302,12 +302,7 @@ fn new_bed(binary: &Path, base_mib: u64) -> anyhow::Result<Bed> {
         .ok_or_else(|| anyhow!("the bench's path is not UTF-8"))?;
     let bed = Bed::article(binary, |recipe| recipe.jails.clear());
     if base_mib > 0 {
-        let release = bed
-            .recipe
-            .releases
-            .first()
-            .map(|r| r.name.clone())
-            .unwrap_or_default();
+        let release = first_release(&bed);
         let sets = release_dir(&bed.dir.path().join("mirror"), &release);
         let tree = tempfile::tempdir()?;
         populate_base_tree(tree.path())?;
@@ -620,12 +615,7 @@ pub fn run(options: &BedOptions) -> anyhow::Result<BedResults> {
         &recipe_for(&bed, 0, &Method::SendReceive)?,
     )?);
     let layout = Layout::new(&bed.recipe);
-    let release = bed
-        .recipe
-        .releases
-        .first()
-        .map(|r| r.name.clone())
-        .unwrap_or_default();
+    let release = first_release(&bed);
     let (base, template) = (
         layout.base_dataset(&release),
         layout.template_dataset(&release),
@@ -696,4 +686,13 @@ pub fn run(options: &BedOptions) -> anyhow::Result<BedResults> {
     eprintln!("test bed: making a jail's data from templates of growing size");
     results.template_size = template_size_series(&options.template_mib, 3)?;
     Ok(results)
+}
+
+/// The name of the bed's (first) release.
+fn first_release(bed: &Bed) -> String {
+    bed.recipe
+        .releases
+        .first()
+        .map(|r| r.name.clone())
+        .unwrap_or_default()
 }

@@ -59,6 +59,31 @@ pub struct Faults {
 }
 
 impl Faults {
+    /// Action k (1-based) fails.
+    pub fn fail_at(k: usize) -> Self {
+        Faults {
+            fail_at: Some(k),
+            kill_after: None,
+        }
+    }
+
+    /// The process is killed with SIGKILL right after action k (1-based).
+    pub fn kill_after(k: usize) -> Self {
+        Faults {
+            fail_at: None,
+            kill_after: Some(k),
+        }
+    }
+
+    /// [`Faults::kill_after`] when `kill`, else [`Faults::fail_at`].
+    pub fn at(k: usize, kill: bool) -> Self {
+        if kill {
+            Faults::kill_after(k)
+        } else {
+            Faults::fail_at(k)
+        }
+    }
+
     /// Faults from `THINJAIL_TESTBED_FAIL_AT` and `THINJAIL_TESTBED_KILL_AFTER`.
     pub fn from_env() -> Self {
         let number = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());

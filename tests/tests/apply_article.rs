@@ -306,10 +306,7 @@ fn a_failing_command_stops_apply_and_the_next_apply_finishes() {
     let recipe = bed.recipe_path();
     let run = bed.thinjail_with(
         &["apply", recipe.to_str().unwrap(), "--yes"],
-        Faults {
-            fail_at: Some(12),
-            kill_after: None,
-        },
+        Faults::fail_at(12),
     );
     run.expect_code(1);
     assert!(run.stderr.contains("command: sh -c"), "{}", run.stderr);

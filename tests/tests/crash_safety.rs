@@ -50,17 +50,7 @@ fn fault_at_every_action(kill: bool) {
     for (index, action) in actions.iter().enumerate() {
         let k = index + 1;
         let bed = Bed::article(BIN, |_| {});
-        let faults = if kill {
-            Faults {
-                fail_at: None,
-                kill_after: Some(k),
-            }
-        } else {
-            Faults {
-                fail_at: Some(k),
-                kill_after: None,
-            }
-        };
+        let faults = Faults::at(k, kill);
         let faulty = bed.thinjail_with(&["apply", &bed.recipe_arg(), "--yes"], faults);
         let fault = match faulty.code {
             None => "killed".to_string(),
@@ -155,17 +145,7 @@ fn second_jail_with_faults(kill: bool) {
         let precious = bed.jails_path("thinjail0/data/root/precious");
         fs::write(&precious, "mine\n").expect("write into thinjail0's data");
         add_second(&mut bed);
-        let faults = if kill {
-            Faults {
-                fail_at: None,
-                kill_after: Some(k),
-            }
-        } else {
-            Faults {
-                fail_at: Some(k),
-                kill_after: None,
-            }
-        };
+        let faults = Faults::at(k, kill);
         let faulty = bed.thinjail_with(&["apply", &bed.recipe_arg(), "--yes"], faults);
         let kept_through_fault = fs::read_to_string(&precious).is_ok_and(|t| t == "mine\n");
         let recovery = bed.apply();
@@ -230,17 +210,7 @@ fn upgrade_survives_a_failure_or_a_kill_at_every_step() {
                 "-r",
                 &bed.recipe_arg(),
             ];
-            let faults = if kill {
-                Faults {
-                    fail_at: None,
-                    kill_after: Some(k),
-                }
-            } else {
-                Faults {
-                    fail_at: Some(k),
-                    kill_after: None,
-                }
-            };
+            let faults = Faults::at(k, kill);
             let faulty = bed.thinjail_with(&args, faults);
             let mut outcome = String::new();
             let mut ok = true;

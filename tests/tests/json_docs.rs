@@ -95,13 +95,7 @@ fn every_json_document_is_documented() {
     assert_documented("recipes", &json(recipes.expect_code(0)), &docs);
 
     // A failed apply, then one that finishes the work.
-    let failed = bed.thinjail_with(
-        &["apply", recipe, "--yes", "--json"],
-        Faults {
-            fail_at: Some(12),
-            kill_after: None,
-        },
-    );
+    let failed = bed.thinjail_with(&["apply", recipe, "--yes", "--json"], Faults::fail_at(12));
     let failed_json = json(failed.expect_code(1));
     assert!(
         failed_json["failed"]["command"].is_string(),

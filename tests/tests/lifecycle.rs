@@ -330,10 +330,7 @@ fn upgrade_moves_a_jail_and_undoes_itself_on_failure() {
             "-r",
             &bed.recipe_arg(),
         ],
-        thinjail_tests::testbed::Faults {
-            fail_at: Some(4),
-            kill_after: None,
-        },
+        thinjail_tests::testbed::Faults::fail_at(4),
     );
     assert_eq!(run.code, Some(1), "{run:?}");
     assert!(run.stderr.contains("back as it was"), "{}", run.stderr);

@@ -298,14 +298,7 @@ pub fn start(
 ) -> Result<u8, CliError> {
     let mut session = Session::changing(env, plugins, opts, "start")?;
     let jails = selected(&session, which);
-    let actions = plans::plan_start(session.recipe(), &session.world, &jails).map_err(refusal)?;
-    Ok(exit_of(session.run(
-        "start",
-        "start jails",
-        actions,
-        opts,
-        None,
-    )?))
+    start_jails(&mut session, &jails, opts)
 }
 
 /// `thinjail stop`.
@@ -318,6 +311,18 @@ pub fn stop(
     let mut session = Session::changing(env, plugins, opts, "stop")?;
     let jails = selected(&session, which);
     stop_jails(&mut session, &jails, opts)
+}
+
+/// Starts those of `jails` that are not running.
+fn start_jails(session: &mut Session, jails: &[String], opts: &LifeOpts) -> Result<u8, CliError> {
+    let actions = plans::plan_start(session.recipe(), &session.world, jails).map_err(refusal)?;
+    Ok(exit_of(session.run(
+        "start",
+        "start jails",
+        actions,
+        opts,
+        None,
+    )?))
 }
 
 /// Stops `jails`, then unmounts whatever they left; fails naming any mount that stays.
@@ -374,14 +379,7 @@ pub fn restart(
     if stopped != OK || opts.dry_run {
         return Ok(stopped);
     }
-    let actions = plans::plan_start(session.recipe(), &session.world, &jails).map_err(refusal)?;
-    Ok(exit_of(session.run(
-        "start",
-        "start jails",
-        actions,
-        opts,
-        None,
-    )?))
+    start_jails(&mut session, &jails, opts)
 }
 
 /// `thinjail exec` and `thinjail console`: exits with the command's status.
