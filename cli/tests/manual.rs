@@ -164,6 +164,8 @@ fn full_recipe() -> Recipe {
             install: Install::Fetch {
                 mirror: Some("https://example.org".into()),
                 sets: vec!["base.txz".into()],
+                insecure: false,
+                manifest_sha256: Some("0".repeat(64)),
             },
             ..release.clone()
         },
@@ -180,6 +182,7 @@ fn full_recipe() -> Recipe {
             install: Install::Bsdinstall {
                 mirror: None,
                 sets: vec!["base.txz".into()],
+                insecure: true,
             },
             ..release
         },

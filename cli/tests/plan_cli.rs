@@ -286,6 +286,121 @@ fn bad_recipes_exit_65_naming_the_field() {
             "(releases: [(name: \"13.1-RELEASE\")".to_string(),
             "1:",
         ),
+        (
+            "jails_dir with a space (jail(8) splits mount.fstab lines on blanks)",
+            recipe_with(
+                r#"jails_dir: "/usr/local/my jails""#,
+                release,
+                GOOD_JAIL,
+                "",
+            ),
+            "host.jails_dir",
+        ),
+        (
+            "jails_dir with a shell character (mount.devfs runs sh -c)",
+            recipe_with(r#"jails_dir: "/jails$(reboot)""#, release, GOOD_JAIL, ""),
+            "host.jails_dir",
+        ),
+        (
+            "jails_dir over a system directory",
+            recipe_with(r#"jails_dir: "/usr""#, release, GOOD_JAIL, ""),
+            "host.jails_dir",
+        ),
+        (
+            "lock inside jails_dir",
+            recipe_with(
+                r#"lock_file: "/usr/local/jails/thinjail.lock""#,
+                release,
+                GOOD_JAIL,
+                "",
+            ),
+            "host.lock_file",
+        ),
+        (
+            "jail.conf aimed at the password file",
+            recipe_with(r#"jail_conf: "/etc/master.passwd""#, release, GOOD_JAIL, ""),
+            "host.jail_conf",
+        ),
+        (
+            "plain http mirror",
+            recipe_with(
+                "",
+                r#"(name: "13.1-RELEASE", install: Fetch(mirror: "http://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases"))"#,
+                GOOD_JAIL,
+                "",
+            ),
+            "releases[0].install.mirror",
+        ),
+        (
+            "snapshot branch",
+            recipe_with(
+                "",
+                r#"(name: "15.0-CURRENT")"#,
+                r#"(name: "a", release: "15.0-CURRENT")"#,
+                "",
+            ),
+            "releases[0].name",
+        ),
+        (
+            "patch level",
+            recipe_with(
+                "",
+                r#"(name: "14.3-RELEASE-p2")"#,
+                r#"(name: "a", release: "14.3-RELEASE-p2")"#,
+                "",
+            ),
+            "releases[0].name",
+        ),
+        (
+            "i386 on 15.0",
+            recipe_with(
+                "",
+                r#"(name: "15.0-RELEASE", arch: "i386")"#,
+                r#"(name: "a", release: "15.0-RELEASE")"#,
+                "",
+            ),
+            "releases[0].name",
+        ),
+        (
+            "unspecified address",
+            recipe_with(
+                "",
+                release,
+                r#"(name: "a", release: "13.1-RELEASE", ip4: ["0.0.0.0"])"#,
+                "",
+            ),
+            "jails[0].ip4[0]",
+        ),
+        (
+            "loopback address on a network interface",
+            recipe_with(
+                r#"interface: "em0""#,
+                release,
+                r#"(name: "a", release: "13.1-RELEASE", ip4: ["127.0.0.2"])"#,
+                "",
+            ),
+            "jails[0].ip4[0]",
+        ),
+        (
+            "escape sequence in an rc.conf value",
+            recipe_with(
+                "",
+                release,
+                GOOD_JAIL,
+                r#"template: (rc_conf: {"motd": "hi\u{1b}[8m hidden"})"#,
+            ),
+            "template.rc_conf[\"motd\"]",
+        ),
+        (
+            "bidi override in a parameter",
+            recipe_with(
+                "",
+                release,
+                r#"(name: "a", release: "13.1-RELEASE", params: {"host.hostname": "a\u{202e}b"})"#,
+                "",
+            ),
+            "jails[0].params[\"host.hostname\"]",
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (i, (what, text, field)) in cases.iter().enumerate() {
@@ -310,6 +425,10 @@ fn bad_recipes_exit_65_naming_the_field() {
             assert!(
                 stdout(&output).is_empty(),
                 "{what}: a plan was printed for a bad recipe"
+            );
+            assert!(
+                !message.contains(['\u{1b}', '\u{202e}']),
+                "{what}: the report passes a control character to the terminal: {message:?}"
             );
         }
     }

@@ -187,6 +187,18 @@ pub enum Action {
         #[serde(default)]
         delete_bad: bool,
     },
+    /// Checks `file`'s SHA-256 against one the recipe pins (a `MANIFEST`'s, before
+    /// any checksum it lists is trusted) and fails on a mismatch, deleting the file when
+    /// `delete_bad`.
+    VerifySha256 {
+        /// File to check.
+        file: PathBuf,
+        /// The expected SHA-256, 64 hex digits.
+        sha256: String,
+        /// Delete the file when it does not match.
+        #[serde(default)]
+        delete_bad: bool,
+    },
     /// `tar -xpf - -C DEST < ARCHIVE`: extract keeping permissions and file flags.
     Extract {
         /// Distribution set.
@@ -581,9 +593,11 @@ impl Action {
                 "-t".into(),
                 s(tarball),
             ])]),
-            RelinkSymlinks { .. } | WriteFile { .. } | EditFile { .. } | VerifyChecksum { .. } => {
-                Execution::Native
-            }
+            RelinkSymlinks { .. }
+            | WriteFile { .. }
+            | EditFile { .. }
+            | VerifyChecksum { .. }
+            | VerifySha256 { .. } => Execution::Native,
         }
     }
 
@@ -657,6 +671,22 @@ impl Action {
                     "thinjail_verify {} {}{keep}",
                     sh_path(file),
                     sh_path(manifest)
+                )]
+            }
+            VerifySha256 {
+                file,
+                sha256,
+                delete_bad,
+            } => {
+                let file = sh_path(file);
+                let sha256 = quote::sh(sha256);
+                let remove = if *delete_bad {
+                    format!(" rm -f {file};")
+                } else {
+                    String::new()
+                };
+                vec![format!(
+                    "[ \"$(sha256 -q {file})\" = {sha256} ] || {{ echo SHA-256 mismatch for {file}: the recipe pins {sha256} >&2;{remove} exit 1; }}"
                 )]
             }
             _ => match self.execution() {
@@ -764,6 +794,12 @@ impl Action {
             VerifyChecksum { file, manifest, .. } => {
                 format!("verify SHA-256 of {} against {}", s(file), s(manifest))
             }
+            VerifySha256 { file, sha256, .. } => {
+                format!(
+                    "verify that the SHA-256 of {} is the pinned {sha256}",
+                    s(file)
+                )
+            }
             Extract { archive, dest } => format!("extract {} into {}", s(archive), s(dest)),
             Bsdinstall { dest, sets, .. } => {
                 format!("bsdinstall jail {} ({})", s(dest), sets.join(" "))
@@ -830,6 +866,14 @@ impl Action {
                 ..
             } => paths(vec![file]),
             VerifyChecksum {
+                delete_bad: false, ..
+            } => Touches::default(),
+            VerifySha256 {
+                file,
+                delete_bad: true,
+                ..
+            } => paths(vec![file]),
+            VerifySha256 {
                 delete_bad: false, ..
             } => Touches::default(),
             Extract { dest, .. } => paths(vec![dest]),
@@ -958,6 +1002,7 @@ impl Action {
             ClearFlags { .. }
             | RelinkSymlinks { .. }
             | VerifyChecksum { .. }
+            | VerifySha256 { .. }
             | ExecInJail { .. }
             | FreebsdUpdate { .. }
             | Etcupdate { .. } => {}

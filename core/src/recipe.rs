@@ -118,6 +118,15 @@ pub enum Install {
         /// Distribution sets to install, e.g. `["base.txz", "lib32.txz"]`.
         #[serde(default = "default_sets")]
         sets: Vec<String>,
+        /// Accept a mirror that is not `https://` (nor `file://`) without a pinned
+        /// `manifest_sha256`: anyone on the network path can then choose what is installed.
+        #[serde(default)]
+        insecure: bool,
+        /// The SHA-256 the release's `MANIFEST` must have (64 hex digits). The install
+        /// stage checks the downloaded `MANIFEST` against it before trusting any checksum
+        /// it lists, so the whole download is authenticated even over plain http.
+        #[serde(default)]
+        manifest_sha256: Option<String>,
     },
     /// Extract a local distribution set, verified against `manifest` when given.
     Archive {
@@ -135,6 +144,9 @@ pub enum Install {
         /// `DISTRIBUTIONS`.
         #[serde(default = "default_sets")]
         sets: Vec<String>,
+        /// Accept a mirror that is not `https://` (nor `file://`), as for `Fetch`.
+        #[serde(default)]
+        insecure: bool,
     },
 }
 
@@ -143,6 +155,8 @@ impl Default for Install {
         Install::Fetch {
             mirror: None,
             sets: default_sets(),
+            insecure: false,
+            manifest_sha256: None,
         }
     }
 }
@@ -234,7 +248,7 @@ impl StageEntry {
 pub const DEFAULT_MIRROR: &str = "https://download.freebsd.org/releases";
 
 /// Where FreeBSD moves releases once they reach end of life.
-pub const ARCHIVE_MIRROR: &str = "http://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases";
+pub const ARCHIVE_MIRROR: &str = "https://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases";
 
 impl Release {
     /// The mirror's `<machine>/<arch>` directory for this release's platform.

@@ -76,7 +76,14 @@ impl fmt::Display for RecipeError {
         if let Some((line, col)) = self.position {
             write!(f, "{line}:{col}: ")?;
         }
-        write!(f, "{}: {}", self.field, self.problem)
+        // A message may quote the recipe (or RON's own error text may): whatever it
+        // quotes reaches the terminal escaped, never as a live control sequence.
+        write!(
+            f,
+            "{}: {}",
+            escape_for_terminal(&self.field),
+            escape_for_terminal(&self.problem)
+        )
     }
 }
 
@@ -120,14 +127,14 @@ impl RecipeErrors {
 impl fmt::Display for RecipeErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self.errors.len();
+        let origin = escape_for_terminal(&self.origin);
         write!(
             f,
-            "recipe {} has {count} problem{}:",
-            self.origin,
+            "recipe {origin} has {count} problem{}:",
             if count == 1 { "" } else { "s" }
         )?;
         for error in &self.errors {
-            write!(f, "\n  {}:{error}", self.origin)?;
+            write!(f, "\n  {origin}:{error}")?;
         }
         Ok(())
     }
@@ -176,7 +183,10 @@ pub fn check_jail_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks a release name such as `13.1-RELEASE`, `14.0-RC2` or `15.0-CURRENT`.
+/// Checks that `name` is spelled like a FreeBSD release or branch name, such as
+/// `13.1-RELEASE`, `14.0-RC2`, `15.0-CURRENT` or `14.3-RELEASE-p4`: the names that
+/// can appear on a host (the cli accepts them to name an existing base). Whether a
+/// recipe may *install* it is [`check_installable_release`].
 pub fn check_release_name(name: &str) -> Result<(), String> {
     let expected = "expected a FreeBSD release name such as 13.1-RELEASE, 14.0-RC2 or 15.0-CURRENT";
     let Some((version, branch)) = name.split_once('-') else {
@@ -200,6 +210,65 @@ pub fn check_release_name(name: &str) -> Result<(), String> {
     } else {
         Err(expected.into())
     }
+}
+
+/// The hardware platforms a release's `arch` may name (the mirror's `<arch>`
+/// directories that hold distribution sets).
+pub const PLATFORMS: [&str; 7] = [
+    "amd64",
+    "arm64",
+    "i386",
+    "armv7",
+    "powerpc64",
+    "powerpc64le",
+    "riscv64",
+];
+
+/// Checks that release `name` for platform `arch` exists as distribution sets on
+/// FreeBSD's release mirrors, so that a recipe naming anything else is refused here
+/// instead of by a 404 in the middle of an install.
+///
+/// FreeBSD's release tooling (`release/Makefile.mirrors` in freebsd-src) publishes
+/// `<REVISION>-RELEASE`, `-BETAn` and `-RCn` builds under `releases/<machine>/<arch>/`;
+/// `-CURRENT`, `-STABLE`, `-PRERELEASE` and `-ALPHAn` builds are weekly snapshots
+/// under `snapshots/`, replaced under the same name, which neither a MANIFEST pin nor
+/// freebsd-update can follow. Patch levels (`-pN`) are never published as sets:
+/// freebsd-update applies them to an installed `-RELEASE`. FreeBSD 15.0 retired the
+/// i386, armv6 and 32-bit powerpc platforms (its release notes,
+/// <https://www.freebsd.org/releases/15.0R/relnotes/>): there are no sets for them.
+pub fn check_installable_release(name: &str, arch: &str) -> Result<(), String> {
+    check_release_name(name)?;
+    let (version, branch) = name.split_once('-').unwrap_or((name, ""));
+    if let Some((_, patch)) = branch.split_once("-p") {
+        return Err(format!(
+            "patch levels are not published as distribution sets; name {version}-RELEASE \
+             (without -p{patch}) and let `thinjail update` apply the patches"
+        ));
+    }
+    let numbered = |prefix: &str| {
+        branch
+            .strip_prefix(prefix)
+            .is_some_and(|n| is_digits(n) && n != "0")
+    };
+    if branch != "RELEASE" && !numbered("BETA") && !numbered("RC") {
+        return Err(format!(
+            "-{branch} builds are snapshots, published under snapshots/ and replaced every \
+             week under the same name; only -RELEASE, -BETAn and -RCn releases have \
+             distribution sets on the release mirrors"
+        ));
+    }
+    let major: u32 = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if major >= 15 && arch == "i386" {
+        return Err(format!(
+            "FreeBSD 15.0 retired the i386 platform (and armv6 and 32-bit powerpc): there \
+             is no {name} for i386; use amd64 (its lib32.txz runs i386 programs) or a 14.x release"
+        ));
+    }
+    Ok(())
 }
 
 fn is_digits(s: &str) -> bool {
@@ -294,20 +363,292 @@ fn check_path_text(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks an IPv4 address, optionally with a `/prefix`.
-pub fn check_ip4(addr: &str) -> Result<(), String> {
-    let (ip, prefix) = split_prefix(addr);
-    ip.parse::<Ipv4Addr>()
-        .map_err(|_| format!("{addr:?} is not an IPv4 address"))?;
-    check_prefix(addr, prefix, 32)
+/// Whether `c` must never reach a terminal from a recipe: C0 and C1 control
+/// characters (ESC, NUL, CR, tab, DEL, CSI, …), the Unicode bidirectional overrides,
+/// embeddings and isolates (U+202A–U+202E, U+2066–U+2069), the bidirectional marks
+/// (U+200E, U+200F, U+061C) and the line and paragraph separators (U+2028, U+2029).
+/// Each can make a terminal show text other than what is there: `ESC[8m` hides the
+/// rest of a line, U+202E reverses it ("Trojan Source", CVE-2021-42574).
+pub fn is_terminal_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{061C}'
+                | '\u{2028}'
+                | '\u{2029}'
+        )
 }
 
-/// Checks an IPv6 address, optionally with a `/prefix`.
+/// Checks that a recipe string holds no character [`is_terminal_unsafe`] refuses.
+/// The problem names the character by its code point, never by printing it.
+pub fn check_terminal_safe(text: &str) -> Result<(), String> {
+    match text.chars().find(|c| is_terminal_unsafe(*c)) {
+        None => Ok(()),
+        Some(c) => Err(format!(
+            "contains the invisible or control character U+{:04X}{}; recipe strings may not \
+             contain control characters or bidirectional overrides, which can change what a \
+             terminal shows",
+            u32::from(c),
+            match c {
+                '\n' => " (newline)",
+                '\r' => " (carriage return)",
+                '\t' => " (tab)",
+                '\u{1b}' => " (ESC)",
+                '\0' => " (NUL)",
+                '\u{7f}' => " (DEL)",
+                _ => "",
+            }
+        )),
+    }
+}
+
+/// `text` with every character [`is_terminal_unsafe`] refuses written as a visible
+/// `\u{…}` escape, so it can be printed to a terminal as it is.
+pub fn escape_for_terminal(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_terminal_unsafe) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_terminal_unsafe(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Checks a path that jail(8) reads from a jail's `mount.fstab` or puts into a shell
+/// command line: `jails_dir`, from which every jail's root, base and fstab derive.
+///
+/// jail(8) reads `mount.fstab` with fgetln(3), cuts each line at the first `#` and
+/// splits it on blanks, without decoding `\040` escapes (`check_intparams` in
+/// usr.sbin/jail/config.c, `IP__MOUNT_FROM_FSTAB` in usr.sbin/jail/command.c); and it
+/// mounts devfs by running `sh -c ". /etc/rc.subr; load_rc_config .; devfs_mount_jail
+/// PATH/dev"` with the path unquoted (`IP_MOUNT_DEVFS` in command.c). So only the
+/// characters a POSIX shell reads literally in an unquoted word can work: ASCII
+/// letters, digits and `_@%+=:,./-`.
+pub fn check_jail_visible_path(path: &Path) -> Result<(), String> {
+    let text = path.to_str().unwrap_or_default();
+    match text
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(*c)))
+    {
+        None => Ok(()),
+        Some(bad) => Err(format!(
+            "{} cannot be used here: jail(8) splits mount.fstab lines on blanks and cuts them \
+             at `#` without decoding escapes, and runs mount.devfs through sh -c with the path \
+             unquoted; use only letters, digits and _@%+=:,./-",
+            describe_char(bad)
+        )),
+    }
+}
+
+fn describe_char(c: char) -> String {
+    match c {
+        ' ' => "a space".to_string(),
+        c if is_terminal_unsafe(c) => format!("U+{:04X}", u32::from(c)),
+        c => format!("{c:?}"),
+    }
+}
+
+/// Directories that must never be `jails_dir` or `cache_dir`, nor lie below either
+/// of them: hier(7)'s top-level directories and those below `/usr`, `/usr/local` and
+/// `/var` that the base system and packages own. `jails_dir` becomes a ZFS mountpoint
+/// (mounting over one of these hides the host's own files, and `destroy` removes
+/// things below it); `cache_dir` is created private to root.
+pub const CRITICAL_DIRS: [&str; 38] = [
+    "/",
+    "/bin",
+    "/boot",
+    "/compat",
+    "/dev",
+    "/etc",
+    "/home",
+    "/lib",
+    "/libexec",
+    "/media",
+    "/mnt",
+    "/net",
+    "/proc",
+    "/rescue",
+    "/root",
+    "/sbin",
+    "/tmp",
+    "/usr",
+    "/usr/bin",
+    "/usr/home",
+    "/usr/include",
+    "/usr/lib",
+    "/usr/lib32",
+    "/usr/libexec",
+    "/usr/local",
+    "/usr/local/bin",
+    "/usr/local/etc",
+    "/usr/local/lib",
+    "/usr/local/sbin",
+    "/usr/sbin",
+    "/usr/share",
+    "/usr/src",
+    "/var",
+    "/var/db",
+    "/var/empty",
+    "/var/log",
+    "/var/run",
+    "/var/tmp",
+];
+
+/// Directories no file thinjail writes (`jail_conf`, `rc_conf`, `lock_file`) and no
+/// cache may be in: what the base system installs and an upgrade replaces (hier(7):
+/// programs, libraries, `/boot`, device and process file systems), and the `/etc`
+/// directories whose every file is read as a command or a policy (rc.d, periodic,
+/// pam.d, cron.d, defaults, ssh, ssl, mtree).
+pub const SYSTEM_DIRS: [&str; 23] = [
+    "/bin",
+    "/boot",
+    "/dev",
+    "/lib",
+    "/libexec",
+    "/proc",
+    "/rescue",
+    "/sbin",
+    "/usr/bin",
+    "/usr/include",
+    "/usr/lib",
+    "/usr/lib32",
+    "/usr/libexec",
+    "/usr/sbin",
+    "/usr/share",
+    "/etc/cron.d",
+    "/etc/defaults",
+    "/etc/mtree",
+    "/etc/pam.d",
+    "/etc/periodic",
+    "/etc/rc.d",
+    "/etc/ssh",
+    "/etc/ssl",
+];
+
+/// Files that `jail_conf`, `rc_conf` and `lock_file` may never be: those that decide
+/// who can log in and with what privilege (the password and group databases,
+/// login.conf, login.access, shells, ttys), what is mounted and run at boot (fstab,
+/// sysctl.conf, rc, rc.subr, rc.shutdown, devfs.conf, devfs.rules; loader.conf is in
+/// `/boot`), what runs on a schedule (crontab) and how names resolve (hosts,
+/// resolv.conf, nsswitch.conf). thinjail edits its files in place and creates its
+/// lock; aimed at one of these, either would damage the host.
+pub const SYSTEM_FILES: [&str; 22] = [
+    "/etc/passwd",
+    "/etc/master.passwd",
+    "/etc/group",
+    "/etc/pwd.db",
+    "/etc/spwd.db",
+    "/etc/login.conf",
+    "/etc/login.conf.db",
+    "/etc/login.access",
+    "/etc/shells",
+    "/etc/ttys",
+    "/etc/fstab",
+    "/etc/sysctl.conf",
+    "/etc/rc",
+    "/etc/rc.subr",
+    "/etc/rc.shutdown",
+    "/etc/devfs.conf",
+    "/etc/devfs.rules",
+    "/etc/crontab",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/nsswitch.conf",
+    "/etc/localtime",
+];
+
+/// Checks a file thinjail writes on the host (`jail_conf`, `rc_conf`, `lock_file`):
+/// not one of [`SYSTEM_FILES`], not in one of [`SYSTEM_DIRS`].
+pub fn check_host_file(path: &Path) -> Result<(), String> {
+    if SYSTEM_FILES.iter().any(|f| path == Path::new(f)) {
+        return Err(format!(
+            "{} is a system file (it decides logins, boot, scheduled jobs or name \
+             resolution); thinjail must never write it",
+            path.display()
+        ));
+    }
+    check_outside_system_dirs(path)
+}
+
+fn check_outside_system_dirs(path: &Path) -> Result<(), String> {
+    match SYSTEM_DIRS.iter().find(|d| path.starts_with(d)) {
+        Some(dir) => Err(format!(
+            "{} is inside {dir}, which the base system owns; thinjail must never write there",
+            path.display()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Checks a directory that becomes a mountpoint or a private cache (`jails_dir`,
+/// `cache_dir`): neither one of [`CRITICAL_DIRS`] nor a parent of one, nor inside
+/// one of [`SYSTEM_DIRS`].
+pub fn check_host_dir(path: &Path) -> Result<(), String> {
+    if let Some(critical) = CRITICAL_DIRS
+        .iter()
+        .find(|d| Path::new(d).starts_with(path))
+    {
+        return Err(if Path::new(critical) == path {
+            format!("{critical} is a system directory; use a directory of thinjail's own")
+        } else {
+            format!(
+                "{} contains the system directory {critical}; use a directory of thinjail's own",
+                path.display()
+            )
+        });
+    }
+    check_outside_system_dirs(path)
+}
+
+/// Checks an IPv4 address, optionally with a `/prefix`: a jail's own address, so
+/// neither the unspecified address `0.0.0.0` (a jail bound to it shares every
+/// address of the host) nor a `/0` prefix (an alias that claims every network).
+pub fn check_ip4(addr: &str) -> Result<(), String> {
+    let (ip, prefix) = split_prefix(addr);
+    let ip = ip
+        .parse::<Ipv4Addr>()
+        .map_err(|_| format!("{addr:?} is not an IPv4 address"))?;
+    check_prefix(addr, prefix, 32)?;
+    if ip.is_unspecified() {
+        return Err(
+            "0.0.0.0 is not an address of its own: a jail with it would use every address of the host"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Checks an IPv6 address, optionally with a `/prefix`; as [`check_ip4`], `::` and
+/// `/0` are refused.
 pub fn check_ip6(addr: &str) -> Result<(), String> {
     let (ip, prefix) = split_prefix(addr);
-    ip.parse::<Ipv6Addr>()
+    let ip = ip
+        .parse::<Ipv6Addr>()
         .map_err(|_| format!("{addr:?} is not an IPv6 address"))?;
-    check_prefix(addr, prefix, 128)
+    check_prefix(addr, prefix, 128)?;
+    if ip.is_unspecified() {
+        return Err(
+            ":: is not an address of its own: a jail with it would use every address of the host"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Whether `addr` (with or without a prefix) is a loopback address (127.0.0.0/8, ::1).
+pub fn is_loopback(addr: &str) -> bool {
+    let ip = address_without_prefix(addr);
+    ip.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+        || ip.parse::<Ipv6Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn split_prefix(addr: &str) -> (&str, Option<&str>) {
@@ -320,8 +661,10 @@ fn split_prefix(addr: &str) -> (&str, Option<&str>) {
 fn check_prefix(addr: &str, prefix: Option<&str>, max: u8) -> Result<(), String> {
     match prefix {
         None => Ok(()),
-        Some(p) if p.parse::<u8>().is_ok_and(|n| n <= max) && is_digits(p) => Ok(()),
-        Some(_) => Err(format!("{addr:?} has a bad prefix length (0 to {max})")),
+        Some(p) if p.parse::<u8>().is_ok_and(|n| (1..=max).contains(&n)) && is_digits(p) => Ok(()),
+        Some(_) => Err(format!(
+            "{addr:?} has a bad prefix length (1 to {max}; /0 would claim every network)"
+        )),
     }
 }
 
@@ -385,6 +728,22 @@ pub fn check_interface(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("{name:?} is not a network interface name"))
+    }
+}
+
+/// Whether a mirror URL authenticates what it serves by itself: `https://`, or a
+/// `file://` tree on the host. Anything else needs the recipe's `insecure: true` or a
+/// pinned `manifest_sha256`.
+pub fn is_authenticated_url(url: &str) -> bool {
+    url.starts_with("https://") || url.starts_with("file://")
+}
+
+/// Checks a SHA-256 given in the recipe: 64 hexadecimal digits.
+pub fn check_sha256(digest: &str) -> Result<(), String> {
+    if digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err("expected a SHA-256: 64 hexadecimal digits, as in the MANIFEST's own checksum".into())
     }
 }
 
@@ -468,149 +827,8 @@ impl Collector {
 /// Validates a parsed recipe; an empty result means it is safe to plan.
 pub fn validate(recipe: &Recipe) -> Vec<RecipeError> {
     let mut c = Collector(Vec::new());
-    let host = &recipe.host;
-    c.check(
-        "host.jails_dataset",
-        &host.jails_dataset,
-        check_dataset_name(&host.jails_dataset),
-    );
-    if !host.jails_dataset.contains('/') {
-        c.check(
-            "host.jails_dataset",
-            &host.jails_dataset,
-            Err("use a dataset inside the pool (like zroot/jails), not the pool itself".into()),
-        );
-    }
-    for (field, path) in [
-        ("host.jails_dir", &host.jails_dir),
-        ("host.jail_conf", &host.jail_conf),
-        ("host.rc_conf", &host.rc_conf),
-        ("host.cache_dir", &host.cache_dir),
-        ("host.lock_file", &host.lock_file),
-        ("host.plugin_dir", &host.plugin_dir),
-    ] {
-        c.check(
-            field,
-            &path.display().to_string(),
-            check_absolute_path(path),
-        );
-    }
-    for (field, path) in [
-        ("host.jail_conf", &host.jail_conf),
-        ("host.rc_conf", &host.rc_conf),
-        ("host.cache_dir", &host.cache_dir),
-    ] {
-        if path.starts_with(&host.jails_dir) {
-            c.check(
-                field,
-                &path.display().to_string(),
-                Err(format!(
-                    "must not be inside host.jails_dir ({})",
-                    host.jails_dir.display()
-                )),
-            );
-        }
-    }
-    if host.jail_conf == host.rc_conf {
-        c.check(
-            "host.rc_conf",
-            &host.rc_conf.display().to_string(),
-            Err("must differ from host.jail_conf".into()),
-        );
-    }
-    if let Some(interface) = &host.interface {
-        c.check("host.interface", interface, check_interface(interface));
-    }
-
-    if recipe.releases.is_empty() {
-        c.0.push(RecipeError::new(
-            "releases",
-            "at least one release is needed",
-        ));
-    }
-    let mut release_names = BTreeSet::new();
-    for (i, release) in recipe.releases.iter().enumerate() {
-        let field = format!("releases[{i}]");
-        c.check(
-            format!("{field}.name"),
-            &release.name,
-            check_release_name(&release.name),
-        );
-        if !release_names.insert(release.name.as_str()) {
-            c.check(
-                format!("{field}.name"),
-                &release.name,
-                Err(format!("release {} is listed twice", release.name)),
-            );
-        }
-        let arch_ok = [
-            "amd64",
-            "arm64",
-            "i386",
-            "armv7",
-            "powerpc64",
-            "powerpc64le",
-            "riscv64",
-        ]
-        .contains(&release.arch.as_str());
-        if !arch_ok {
-            c.check(
-                format!("{field}.arch"),
-                &release.arch,
-                Err(format!(
-                    "{:?} is not a FreeBSD platform (amd64, arm64, i386, …)",
-                    release.arch
-                )),
-            );
-        }
-        if let Some(tarball) = &release.etcupdate {
-            c.check(
-                format!("{field}.etcupdate"),
-                &tarball.display().to_string(),
-                check_absolute_path(tarball),
-            );
-        }
-        match &release.install {
-            Install::Fetch { mirror, sets } | Install::Bsdinstall { mirror, sets } => {
-                if let Some(url) = mirror {
-                    c.check(format!("{field}.install.mirror"), url, check_url(url));
-                }
-                if sets.is_empty() {
-                    c.0.push(RecipeError::new(
-                        format!("{field}.install.sets"),
-                        "at least base.txz is needed",
-                    ));
-                }
-                for (k, set) in sets.iter().enumerate() {
-                    c.check(
-                        format!("{field}.install.sets[{k}]"),
-                        set,
-                        check_set_name(set),
-                    );
-                }
-            }
-            Install::Archive { path, manifest } => {
-                c.check(
-                    format!("{field}.install.path"),
-                    &path.display().to_string(),
-                    check_absolute_path(path),
-                );
-                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                c.check(
-                    format!("{field}.install.path"),
-                    &path.display().to_string(),
-                    check_set_name(name),
-                );
-                if let Some(manifest) = manifest {
-                    c.check(
-                        format!("{field}.install.manifest"),
-                        &manifest.display().to_string(),
-                        check_absolute_path(manifest),
-                    );
-                }
-            }
-        }
-    }
+    check_host(recipe, &mut c);
+    let release_names = check_releases(recipe, &mut c);
 
     let mut specific: BTreeSet<String> = BTreeSet::new();
     for (i, path) in recipe.template.jail_specific.iter().enumerate() {
@@ -665,29 +883,7 @@ pub fn validate(recipe: &Recipe) -> Vec<RecipeError> {
                 )),
             );
         }
-        for (k, addr) in jail.ip4.iter().enumerate() {
-            c.check(format!("{field}.ip4[{k}]"), addr, check_ip4(addr));
-            if !addresses.insert(address_without_prefix(addr).to_string()) {
-                c.check(
-                    format!("{field}.ip4[{k}]"),
-                    addr,
-                    Err(format!("address {addr} is used twice")),
-                );
-            }
-        }
-        for (k, addr) in jail.ip6.iter().enumerate() {
-            c.check(format!("{field}.ip6[{k}]"), addr, check_ip6(addr));
-            let canonical = address_without_prefix(addr)
-                .parse::<Ipv6Addr>()
-                .map_or_else(|_| addr.clone(), |ip| ip.to_string());
-            if !addresses.insert(canonical) {
-                c.check(
-                    format!("{field}.ip6[{k}]"),
-                    addr,
-                    Err(format!("address {addr} is used twice")),
-                );
-            }
-        }
+        check_addresses(recipe, jail, &field, &mut addresses, &mut c);
         check_params(&mut c, &format!("{field}.params"), &jail.params);
     }
 
@@ -715,9 +911,412 @@ pub fn validate(recipe: &Recipe) -> Vec<RecipeError> {
                 })
             };
             c.check(format!("{field}.plugin"), plugin, ok);
+            if plugin.contains('/') {
+                // A jail's uid 0 is the host's: a library it can replace must never load.
+                check_outside_jails_dir(
+                    &mut c,
+                    &format!("{field}.plugin"),
+                    Path::new(plugin),
+                    &recipe.host.jails_dir,
+                );
+            }
         }
     }
+    check_every_string(recipe, &mut c);
     c.0
+}
+
+/// The host section: every path absolute and clean, `jails_dir` readable by jail(8)
+/// and not a system directory, thinjail's own files distinct and none of them a
+/// system file, nothing the host trusts inside `jails_dir` (a jail's root owns what
+/// is in there).
+fn check_host(recipe: &Recipe, c: &mut Collector) {
+    let host = &recipe.host;
+    c.check(
+        "host.jails_dataset",
+        &host.jails_dataset,
+        check_dataset_name(&host.jails_dataset),
+    );
+    if !host.jails_dataset.contains('/') {
+        c.check(
+            "host.jails_dataset",
+            &host.jails_dataset,
+            Err("use a dataset inside the pool (like zroot/jails), not the pool itself".into()),
+        );
+    }
+    for (field, path) in [
+        ("host.jails_dir", &host.jails_dir),
+        ("host.jail_conf", &host.jail_conf),
+        ("host.rc_conf", &host.rc_conf),
+        ("host.cache_dir", &host.cache_dir),
+        ("host.lock_file", &host.lock_file),
+        ("host.plugin_dir", &host.plugin_dir),
+    ] {
+        c.check(
+            field,
+            &path.display().to_string(),
+            check_absolute_path(path),
+        );
+    }
+    let jails_dir = host.jails_dir.display().to_string();
+    c.check(
+        "host.jails_dir",
+        &jails_dir,
+        check_jail_visible_path(&host.jails_dir),
+    );
+    c.check(
+        "host.jails_dir",
+        &jails_dir,
+        check_host_dir(&host.jails_dir),
+    );
+    c.check(
+        "host.cache_dir",
+        &host.cache_dir.display().to_string(),
+        check_host_dir(&host.cache_dir),
+    );
+    for (field, path) in [
+        ("host.jail_conf", &host.jail_conf),
+        ("host.rc_conf", &host.rc_conf),
+        ("host.lock_file", &host.lock_file),
+    ] {
+        c.check(field, &path.display().to_string(), check_host_file(path));
+    }
+    // A lock is run-time state (hier(7): /var/run), never a configuration file.
+    for config_dir in ["/etc", "/usr/local/etc"] {
+        if host.lock_file.starts_with(config_dir) {
+            c.check(
+                "host.lock_file",
+                &host.lock_file.display().to_string(),
+                Err(format!(
+                    "a lock file does not belong in {config_dir}; use /var/run/thinjail.lock"
+                )),
+            );
+        }
+    }
+    for (field, path) in [
+        ("host.jail_conf", &host.jail_conf),
+        ("host.rc_conf", &host.rc_conf),
+        ("host.cache_dir", &host.cache_dir),
+        ("host.lock_file", &host.lock_file),
+        ("host.plugin_dir", &host.plugin_dir),
+    ] {
+        check_outside_jails_dir(c, field, path, &host.jails_dir);
+    }
+    let files = [
+        ("host.jail_conf", &host.jail_conf),
+        ("host.rc_conf", &host.rc_conf),
+        ("host.lock_file", &host.lock_file),
+    ];
+    for (i, (field, path)) in files.iter().enumerate() {
+        if let Some((other, _)) = files[..i].iter().find(|(_, p)| p == path) {
+            c.check(
+                *field,
+                &path.display().to_string(),
+                Err(format!("must differ from {other}")),
+            );
+        }
+    }
+    if let Some(interface) = &host.interface {
+        c.check("host.interface", interface, check_interface(interface));
+    }
+}
+
+/// A path the host trusts (reads as its own configuration, or writes) must not be
+/// where a jail's root can put files or links: anywhere inside `jails_dir`.
+fn check_outside_jails_dir(c: &mut Collector, field: &str, path: &Path, jails_dir: &Path) {
+    if path.starts_with(jails_dir) {
+        c.check(
+            field,
+            &path.display().to_string(),
+            Err(format!(
+                "must not be inside host.jails_dir ({}), where jails' root users control files",
+                jails_dir.display()
+            )),
+        );
+    }
+}
+
+/// The releases: installable names, known platforms, local files outside
+/// `jails_dir`, and mirrors that authenticate what they serve. Returns their names.
+fn check_releases<'a>(recipe: &'a Recipe, c: &mut Collector) -> BTreeSet<&'a str> {
+    let jails_dir = &recipe.host.jails_dir;
+    if recipe.releases.is_empty() {
+        c.0.push(RecipeError::new(
+            "releases",
+            "at least one release is needed",
+        ));
+    }
+    let mut release_names = BTreeSet::new();
+    for (i, release) in recipe.releases.iter().enumerate() {
+        let field = format!("releases[{i}]");
+        c.check(
+            format!("{field}.name"),
+            &release.name,
+            check_installable_release(&release.name, &release.arch),
+        );
+        if !release_names.insert(release.name.as_str()) {
+            c.check(
+                format!("{field}.name"),
+                &release.name,
+                Err(format!("release {} is listed twice", release.name)),
+            );
+        }
+        if !PLATFORMS.contains(&release.arch.as_str()) {
+            c.check(
+                format!("{field}.arch"),
+                &release.arch,
+                Err(format!(
+                    "{:?} is not a FreeBSD platform with distribution sets ({})",
+                    release.arch,
+                    PLATFORMS.join(", ")
+                )),
+            );
+        }
+        if let Some(tarball) = &release.etcupdate {
+            let etcupdate = format!("{field}.etcupdate");
+            c.check(
+                &etcupdate,
+                &tarball.display().to_string(),
+                check_absolute_path(tarball),
+            );
+            check_outside_jails_dir(c, &etcupdate, tarball, jails_dir);
+        }
+        match &release.install {
+            Install::Fetch {
+                mirror,
+                sets,
+                insecure,
+                manifest_sha256,
+            } => {
+                if let Some(pin) = manifest_sha256 {
+                    c.check(
+                        format!("{field}.install.manifest_sha256"),
+                        pin,
+                        check_sha256(pin),
+                    );
+                }
+                check_mirror(
+                    c,
+                    &field,
+                    mirror.as_deref(),
+                    *insecure,
+                    manifest_sha256.is_some(),
+                );
+                check_sets(c, &field, sets);
+            }
+            Install::Bsdinstall {
+                mirror,
+                sets,
+                insecure,
+            } => {
+                check_mirror(c, &field, mirror.as_deref(), *insecure, false);
+                check_sets(c, &field, sets);
+            }
+            Install::Archive { path, manifest } => {
+                let path_field = format!("{field}.install.path");
+                c.check(
+                    &path_field,
+                    &path.display().to_string(),
+                    check_absolute_path(path),
+                );
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                c.check(
+                    &path_field,
+                    &path.display().to_string(),
+                    check_set_name(name),
+                );
+                check_outside_jails_dir(c, &path_field, path, jails_dir);
+                if let Some(manifest) = manifest {
+                    let manifest_field = format!("{field}.install.manifest");
+                    c.check(
+                        &manifest_field,
+                        &manifest.display().to_string(),
+                        check_absolute_path(manifest),
+                    );
+                    check_outside_jails_dir(c, &manifest_field, manifest, jails_dir);
+                }
+            }
+        }
+    }
+    release_names
+}
+
+/// A mirror must be a URL, and one that authenticates what it serves (`https://`,
+/// `file://`) unless the MANIFEST is pinned or the recipe accepts the risk.
+fn check_mirror(
+    c: &mut Collector,
+    release_field: &str,
+    mirror: Option<&str>,
+    insecure: bool,
+    pinned: bool,
+) {
+    let Some(url) = mirror else { return };
+    let field = format!("{release_field}.install.mirror");
+    c.check(&field, url, check_url(url));
+    if check_url(url).is_ok() && !is_authenticated_url(url) && !insecure && !pinned {
+        c.check(
+            &field,
+            url,
+            Err(
+                "is neither https nor file: anyone on the network path could choose what is \
+                 installed; use an https mirror, pin the MANIFEST with manifest_sha256, or say \
+                 insecure: true"
+                    .into(),
+            ),
+        );
+    }
+}
+
+fn check_sets(c: &mut Collector, release_field: &str, sets: &[String]) {
+    if sets.is_empty() {
+        c.0.push(RecipeError::new(
+            format!("{release_field}.install.sets"),
+            "at least base.txz is needed",
+        ));
+    }
+    for (k, set) in sets.iter().enumerate() {
+        c.check(
+            format!("{release_field}.install.sets[{k}]"),
+            set,
+            check_set_name(set),
+        );
+    }
+}
+
+/// A jail's addresses: valid, its own (each used once in the recipe), and no
+/// loopback address added to an interface that is not a loopback one.
+fn check_addresses(
+    recipe: &Recipe,
+    jail: &crate::recipe::Jail,
+    field: &str,
+    addresses: &mut BTreeSet<String>,
+    c: &mut Collector,
+) {
+    let interface = recipe.host.interface.as_deref();
+    let lists = [
+        (
+            "ip4",
+            &jail.ip4,
+            check_ip4 as fn(&str) -> Result<(), String>,
+        ),
+        ("ip6", &jail.ip6, check_ip6),
+    ];
+    for (family, list, check) in lists {
+        for (k, addr) in list.iter().enumerate() {
+            let field = format!("{field}.{family}[{k}]");
+            c.check(&field, addr, check(addr));
+            // One spelling per address: `fd00::1` and `fd00:0::1` are the same.
+            let canonical = match address_without_prefix(addr).parse::<std::net::IpAddr>() {
+                Ok(ip) => ip.to_string(),
+                Err(_) => addr.clone(),
+            };
+            if !addresses.insert(canonical) {
+                c.check(&field, addr, Err(format!("address {addr} is used twice")));
+            }
+            if let Some(interface) = interface.filter(|i| !i.starts_with("lo")) {
+                if is_loopback(addr) {
+                    c.check(
+                        &field,
+                        addr,
+                        Err(format!(
+                            "a loopback address cannot be added to {interface}, which is not a \
+                             loopback interface (use a cloned lo1, or no interface)"
+                        )),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Every string of the recipe — names, paths, map keys and values, list elements,
+/// stage names and configurations, plugin names — is refused when it holds a
+/// character [`is_terminal_unsafe`] refuses, with its field named. The walk goes over
+/// the recipe's serialized form, so a field added later is covered without a change
+/// here.
+fn check_every_string(recipe: &Recipe, c: &mut Collector) {
+    match serde_json::to_value(recipe) {
+        Ok(value) => walk_strings(&value, "", false, c),
+        Err(e) => c.0.push(RecipeError::new(
+            "(recipe)",
+            format!("cannot be inspected: {e}"),
+        )),
+    }
+    for (i, stage) in recipe.stages.iter().enumerate() {
+        if let Some(config) = &stage.config {
+            check_stage_config(c, &format!("stages[{i}].config"), config);
+        }
+    }
+}
+
+/// Maps in the recipe whose keys are the recipe's own data, named `field["key"]`.
+const MAP_FIELDS: [&str; 3] = ["jail_params", "params", "rc_conf"];
+
+fn walk_strings(value: &serde_json::Value, field: &str, in_map: bool, c: &mut Collector) {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => c.check(field, text, check_terminal_safe(text)),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                walk_strings(item, &format!("{field}[{i}]"), false, c);
+            }
+        }
+        Value::Object(members) => {
+            for (key, inner) in members {
+                let inner_field = if in_map {
+                    let named = format!("{field}[{key:?}]");
+                    c.check(&named, key, check_terminal_safe(key));
+                    named
+                } else if key.starts_with(|k: char| k.is_ascii_uppercase()) {
+                    // An enum variant's tag (`Fetch`): not a field of its own.
+                    field.to_string()
+                } else if field.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{field}.{key}")
+                };
+                // Stage configurations are checked from their RON text.
+                if !in_map && key == "config" && field.starts_with("stages[") {
+                    continue;
+                }
+                let is_map = !in_map && MAP_FIELDS.contains(&key.as_str());
+                walk_strings(inner, &inner_field, is_map, c);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// A stage's configuration is RON text parsed by the stage: its layout may use tabs
+/// and newlines, but no other control character, and no string inside it may hold
+/// any character [`is_terminal_unsafe`] refuses (escapes such as `\u{1b}` included).
+fn check_stage_config(c: &mut Collector, field: &str, text: &str) {
+    let layout = text.replace(['\n', '\t', '\r'], " ");
+    c.check(field, text, check_terminal_safe(&layout));
+    // Text that is not RON is left to the stage, which reports it with its own error.
+    if let Ok(value) = ron::from_str::<ron::Value>(text) {
+        check_ron_strings(c, field, &value);
+    }
+}
+
+fn check_ron_strings(c: &mut Collector, field: &str, value: &ron::Value) {
+    use ron::Value;
+    match value {
+        Value::String(text) => c.check(field, text, check_terminal_safe(text)),
+        Value::Char(ch) => {
+            let text = ch.to_string();
+            c.check(field, &text, check_terminal_safe(&text));
+        }
+        Value::Seq(items) => items.iter().for_each(|v| check_ron_strings(c, field, v)),
+        Value::Map(map) => {
+            for (key, inner) in map.iter() {
+                check_ron_strings(c, field, key);
+                check_ron_strings(c, field, inner);
+            }
+        }
+        Value::Option(Some(inner)) => check_ron_strings(c, field, inner),
+        _ => {}
+    }
 }
 
 fn check_params(
@@ -821,9 +1420,198 @@ mod tests {
     fn addresses() {
         assert!(check_ip4("192.168.1.70").is_ok());
         assert!(check_ip4("192.168.1.70/24").is_ok());
+        assert!(check_ip4("192.168.1.70/32").is_ok());
+        assert!(
+            check_ip4("127.0.0.2").is_ok(),
+            "loopback is checked per interface"
+        );
         assert!(check_ip4("192.168.1.700").is_err());
         assert!(check_ip4("192.168.1.7/33").is_err());
         assert!(check_ip6("fd00::1/64").is_ok());
+        assert!(check_ip6("fd00::1/128").is_ok());
         assert!(check_ip6("fd00::g").is_err());
+        for unspecified in ["0.0.0.0", "0.0.0.0/8", "0.0.0.0/32"] {
+            assert!(check_ip4(unspecified).is_err(), "{unspecified} accepted");
+        }
+        for unspecified in ["::", "::/64", "0:0::0"] {
+            assert!(check_ip6(unspecified).is_err(), "{unspecified} accepted");
+        }
+        assert!(check_ip4("10.0.0.1/0").is_err());
+        assert!(check_ip6("fd00::1/0").is_err());
+        assert!(is_loopback("127.0.0.1") && is_loopback("127.255.0.9/8"));
+        assert!(is_loopback("::1") && is_loopback("::1/128"));
+        assert!(!is_loopback("10.0.0.1") && !is_loopback("fd00::1"));
+    }
+
+    #[test]
+    fn installable_releases_are_those_the_release_mirrors_carry() {
+        for (good, arch) in [
+            ("13.1-RELEASE", "amd64"),
+            ("14.3-RELEASE", "i386"),
+            ("15.0-BETA3", "arm64"),
+            ("15.0-RC1", "riscv64"),
+            ("15.1-RELEASE", "armv7"),
+            ("16.0-RELEASE", "powerpc64le"),
+        ] {
+            assert!(
+                check_installable_release(good, arch).is_ok(),
+                "{good} {arch} refused"
+            );
+        }
+        for (bad, arch, why) in [
+            ("15.0-CURRENT", "amd64", "snapshots"),
+            ("14.3-STABLE", "amd64", "snapshots"),
+            ("14.0-PRERELEASE", "amd64", "snapshots"),
+            ("15.0-ALPHA2", "amd64", "snapshots"),
+            ("14.1-BETA", "amd64", "snapshots"),
+            ("14.1-RC0", "amd64", "snapshots"),
+            ("13.2-RELEASE-p4", "amd64", "patch levels"),
+            ("15.0-RELEASE", "i386", "retired"),
+            ("16.1-RC2", "i386", "retired"),
+            ("13.1", "amd64", "expected"),
+        ] {
+            let problem = check_installable_release(bad, arch).unwrap_err();
+            assert!(problem.contains(why), "{bad} {arch}: {problem}");
+        }
+        // The cli still accepts those names for a base that is already there.
+        assert!(check_release_name("15.0-CURRENT").is_ok());
+    }
+
+    #[test]
+    fn terminal_unsafe_characters() {
+        for c in [
+            '\0', '\t', '\n', '\r', '\u{1b}', '\u{7f}', '\u{85}', '\u{9b}', '\u{202a}', '\u{202e}',
+            '\u{2066}', '\u{2069}', '\u{200f}', '\u{2028}',
+        ] {
+            assert!(is_terminal_unsafe(c), "{c:?}");
+            let text = format!("a{c}b");
+            assert!(check_terminal_safe(&text).is_err());
+            let escaped = escape_for_terminal(&text);
+            assert!(!escaped.chars().any(is_terminal_unsafe), "{escaped:?}");
+            assert!(escaped.contains(&format!("\\u{{{:x}}}", u32::from(c))));
+        }
+        for fine in ["plain", "caf\u{e9}", "\u{65e5}\u{672c}", "a b"] {
+            assert!(check_terminal_safe(fine).is_ok(), "{fine:?}");
+            assert_eq!(escape_for_terminal(fine), fine);
+        }
+        // The problem text never carries the character itself.
+        let problem = check_terminal_safe("x\u{1b}[8m").unwrap_err();
+        assert!(problem.contains("U+001B") && !problem.contains('\u{1b}'));
+    }
+
+    #[test]
+    fn jail_visible_paths() {
+        assert!(check_jail_visible_path(Path::new("/usr/local/jails")).is_ok());
+        assert!(check_jail_visible_path(Path::new("/srv/jails-2_a.b+c@d%e=f:g,h")).is_ok());
+        for bad in [
+            "/my jails",
+            "/a\tb",
+            "/a#b",
+            "/a\\040b",
+            "/a'b",
+            "/a\"b",
+            "/a$b",
+            "/a`b`",
+            "/a;b",
+            "/a&b",
+            "/a|b",
+            "/a(b",
+            "/a*b",
+            "/a?b",
+            "/a[b",
+            "/a~b",
+            "/a<b",
+            "/a!b",
+            "/j\u{e4}ils",
+        ] {
+            assert!(
+                check_jail_visible_path(Path::new(bad)).is_err(),
+                "{bad:?} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn system_directories_and_files() {
+        for good in [
+            "/usr/local/jails",
+            "/var/jails",
+            "/jails",
+            "/usr/local/jails/x",
+        ] {
+            assert!(check_host_dir(Path::new(good)).is_ok(), "{good} refused");
+        }
+        for bad in [
+            "/",
+            "/usr",
+            "/var",
+            "/etc",
+            "/boot",
+            "/usr/local",
+            "/usr/bin/x",
+            "/boot/jails",
+        ] {
+            assert!(check_host_dir(Path::new(bad)).is_err(), "{bad} accepted");
+        }
+        for good in [
+            "/etc/jail.conf",
+            "/etc/rc.conf",
+            "/etc/rc.conf.local",
+            "/etc/jail.conf.d/a.conf",
+            "/var/run/thinjail.lock",
+        ] {
+            assert!(check_host_file(Path::new(good)).is_ok(), "{good} refused");
+        }
+        for bad in [
+            "/etc/passwd",
+            "/etc/master.passwd",
+            "/etc/group",
+            "/etc/pwd.db",
+            "/etc/fstab",
+            "/etc/crontab",
+            "/boot/loader.conf",
+            "/etc/rc.d/thinjail",
+            "/etc/pam.d/sshd",
+            "/bin/sh",
+        ] {
+            assert!(check_host_file(Path::new(bad)).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn mirrors_and_pins() {
+        assert!(is_authenticated_url(
+            "https://download.freebsd.org/releases"
+        ));
+        assert!(is_authenticated_url("file:///srv/mirror"));
+        assert!(!is_authenticated_url("http://ftp-archive.freebsd.org/x"));
+        assert!(!is_authenticated_url("ftp://ftp.freebsd.org/x"));
+        assert!(check_sha256(&"a".repeat(64)).is_ok());
+        assert!(check_sha256(&"A0".repeat(32)).is_ok());
+        for bad in ["", "abc", &"g".repeat(64), &"a".repeat(63), &"a".repeat(65)] {
+            assert!(check_sha256(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn stage_configs_may_be_laid_out_but_hold_no_control_characters() {
+        let mut c = Collector(Vec::new());
+        check_stage_config(&mut c, "stages[0].config", "(\n\tpackages: [\"a\"],\r\n)");
+        check_stage_config(&mut c, "stages[0].config", "Named(x: {\"k\": Some(\"v\")})");
+        assert!(c.0.is_empty(), "{:?}", c.0);
+        for bad in [
+            "(a: \"\\u{1b}[8m\")",
+            "(a: [\"ok\", \"tab\\there\"])",
+            "(m: {\"\\u{202e}k\": 1})",
+            "(a: '\\n')",
+            "(a: 1) // \u{202e}",
+            "(a: 1)\u{7}",
+            "Named(a: Some(\"\\u{1b}\"))",
+        ] {
+            let mut c = Collector(Vec::new());
+            check_stage_config(&mut c, "stages[0].config", bad);
+            assert!(!c.0.is_empty(), "{bad:?} accepted");
+            assert_eq!(c.0[0].field, "stages[0].config");
+        }
     }
 }

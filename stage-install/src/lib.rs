@@ -5,7 +5,9 @@
 //!
 //! - `Fetch`: download `MANIFEST` (afresh each install) and the distribution sets into
 //!   a cache (sets are reused on later runs), verify every set's SHA-256 against `MANIFEST` *before* extracting
-//!   any, then `tar -xpf` so permissions and file flags are kept;
+//!   any, then `tar -xpf` so permissions and file flags are kept; when the recipe pins
+//!   `manifest_sha256`, `MANIFEST` itself is checked against the pin before anything
+//!   else is downloaded;
 //! - `Archive(path)`: a local set, verified the same way when a `MANIFEST` is given
 //!   (a mismatching local file is reported, never deleted);
 //! - `Bsdinstall`: the article's `bsdinstall jail DIR`, made non-interactive.
@@ -93,7 +95,23 @@ impl Stage for InstallStage {
                 ));
             }
             match &release.install {
-                Install::Fetch { mirror, sets } => plan_fetch(ctx, world, release, mirror.as_deref(), sets, &base, &mut actions),
+                Install::Fetch {
+                    mirror,
+                    sets,
+                    manifest_sha256,
+                    ..
+                } => plan_fetch(
+                    ctx,
+                    world,
+                    release,
+                    Source {
+                        mirror: mirror.as_deref(),
+                        sets,
+                        manifest_sha256: manifest_sha256.as_deref(),
+                    },
+                    &base,
+                    &mut actions,
+                ),
                 Install::Archive { path, manifest } => {
                     if let Some(manifest) = manifest {
                         actions.push(Planned::new(Action::VerifyChecksum {
@@ -107,7 +125,7 @@ impl Stage for InstallStage {
                         dest: base.clone(),
                     }));
                 }
-                Install::Bsdinstall { mirror, sets } => actions.push(Planned::noted(
+                Install::Bsdinstall { mirror, sets, .. } => actions.push(Planned::noted(
                     Action::Bsdinstall {
                         dest: base.clone(),
                         distdir: cache_dir_of(ctx, release),
@@ -126,15 +144,27 @@ impl Stage for InstallStage {
     }
 }
 
+/// Where a `Fetch` install downloads from, and what it trusts.
+struct Source<'a> {
+    mirror: Option<&'a str>,
+    sets: &'a [String],
+    /// The SHA-256 the recipe pins for `MANIFEST`.
+    manifest_sha256: Option<&'a str>,
+}
+
 fn plan_fetch(
     ctx: &StageContext<'_>,
     world: &World,
     release: &Release,
-    mirror: Option<&str>,
-    sets: &[String],
+    source: Source<'_>,
     base: &Path,
     actions: &mut Vec<Planned>,
 ) {
+    let Source {
+        mirror,
+        sets,
+        manifest_sha256,
+    } = source;
     let cache = cache_dir_of(ctx, release);
     let url = release.dist_url(mirror);
     if !world.path(&cache).exists() {
@@ -156,6 +186,19 @@ fn plan_fetch(
                 url: format!("{url}/{name}"),
                 dest: file.clone(),
             }));
+        }
+        if let Some(pin) = manifest_sha256.filter(|_| is_manifest) {
+            // Every set is checked against MANIFEST, so MANIFEST itself is checked
+            // first: with the pin, a mirror reached over plain http cannot choose
+            // what is installed.
+            actions.push(Planned::noted(
+                Action::VerifySha256 {
+                    file: file.clone(),
+                    sha256: pin.to_ascii_lowercase(),
+                    delete_bad: true,
+                },
+                "the recipe pins MANIFEST's SHA-256 (manifest_sha256): check it before trusting any checksum it lists",
+            ));
         }
     }
     for (_, file) in files.iter().skip(1) {
@@ -201,6 +244,48 @@ mod tests {
             "fetch -o - https://download.freebsd.org/releases/amd64/amd64/14.3-RELEASE/MANIFEST > /var/cache/tj/14.3-RELEASE-amd64/MANIFEST.part"
         );
         assert!(kinds.last().unwrap().ends_with("@install"));
+    }
+
+    #[test]
+    fn a_pinned_manifest_is_checked_before_anything_else_is_downloaded() {
+        let pin = "AB".repeat(32);
+        let pinned = recipe(&format!(
+            r#"Fetch(mirror: "http://mirror.example.org/releases", manifest_sha256: "{pin}", sets: ["base.txz", "lib32.txz"])"#
+        ));
+        let plan = InstallStage
+            .plan(&StageContext::new(&pinned), &World::empty())
+            .unwrap();
+        let manifest = PathBuf::from("/var/cache/tj/14.3-RELEASE-amd64/MANIFEST");
+        let at = |wanted: &dyn Fn(&Action) -> bool| plan.iter().position(|p| wanted(&p.action));
+        let download_manifest =
+            at(&|a| matches!(a, Action::Download { dest, .. } if *dest == manifest)).unwrap();
+        let verify_pin = at(&|a| {
+            *a == Action::VerifySha256 {
+                file: manifest.clone(),
+                sha256: "ab".repeat(32),
+                delete_bad: true,
+            }
+        })
+        .expect("the pin is checked");
+        let first_set =
+            at(&|a| matches!(a, Action::Download { dest, .. } if *dest != manifest)).unwrap();
+        assert_eq!(verify_pin, download_manifest + 1);
+        assert!(verify_pin < first_set);
+        assert_eq!(
+            plan[verify_pin].action.sh_lines(),
+            [format!(
+                "[ \"$(sha256 -q {m})\" = {p} ] || {{ echo SHA-256 mismatch for {m}: the recipe pins {p} >&2; rm -f {m}; exit 1; }}",
+                m = manifest.display(),
+                p = "ab".repeat(32)
+            )]
+        );
+        // Without a pin, no such step.
+        let unpinned = InstallStage
+            .plan(&StageContext::new(&recipe("Fetch()")), &World::empty())
+            .unwrap();
+        assert!(!unpinned
+            .iter()
+            .any(|p| matches!(p.action, Action::VerifySha256 { .. })));
     }
 
     #[test]

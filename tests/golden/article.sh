@@ -55,7 +55,7 @@ zfs create zroot/jails/.mountpoints
 
 # --- stage install: install each release's base system and snapshot it @install (article step 1)
 # article: bsdinstall jail DIR — run unattended: nonInteractive=YES, a mirror and the sets are given
-env nonInteractive=YES BSDINSTALL_DISTDIR=/var/cache/thinjail/13.1-RELEASE-amd64 BSDINSTALL_DISTSITE=http://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases/amd64/amd64/13.1-RELEASE DISTRIBUTIONS=base.txz bsdinstall jail /usr/local/jails/base/13.1-RELEASE-base
+env nonInteractive=YES BSDINSTALL_DISTDIR=/var/cache/thinjail/13.1-RELEASE-amd64 BSDINSTALL_DISTSITE=https://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases/amd64/amd64/13.1-RELEASE DISTRIBUTIONS=base.txz bsdinstall jail /usr/local/jails/base/13.1-RELEASE-base
 zfs snapshot zroot/jails/base/13.1-RELEASE-base@install
 
 # --- stage skeleton: move jail-specific files into the template, build the skeleton and its links, snapshot both @gold (article steps 2-4)

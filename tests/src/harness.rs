@@ -93,9 +93,12 @@ impl Bed {
         recipe.host.rc_conf = dir.path().join("etc/rc.conf");
         recipe.host.cache_dir = dir.path().join("cache");
         recipe.host.lock_file = dir.path().join("thinjail.lock");
+        // The loopback mirror speaks plain http: the recipe has to say so.
         recipe.releases[0].install = Install::Fetch {
             mirror: Some(format!("{}/releases", server.url())),
             sets: vec!["base.txz".into()],
+            insecure: true,
+            manifest_sha256: None,
         };
         customize(&mut recipe);
         std::fs::create_dir_all(dir.path().join("etc")).expect("etc directory");

@@ -300,6 +300,95 @@ fn a_corrupted_download_fails_before_extraction_and_leaves_the_base_empty() {
         .contains("jails/base/13.1-RELEASE-base@install"));
 }
 
+/// The bed's recipe with its loopback (plain http) mirror and `insecure`/`pin` set.
+fn with_mirror_trust(bed: &Bed, insecure: bool, pin: Option<String>) -> thinjail_core::Recipe {
+    let mut recipe = bed.recipe.clone();
+    recipe.releases[0].install = thinjail_core::recipe::Install::Fetch {
+        mirror: Some(format!("{}/releases", bed.server.url())),
+        sets: vec!["base.txz".into()],
+        insecure,
+        manifest_sha256: pin,
+    };
+    recipe
+}
+
+#[test]
+fn a_plain_http_mirror_is_refused_unless_the_recipe_accepts_it_or_pins_the_manifest() {
+    let bed = Bed::article(BIN, |_| {});
+    // The harness's recipe says `insecure: true`; the same recipe without it is refused
+    // before anything runs.
+    fs::write(
+        bed.recipe_path(),
+        with_mirror_trust(&bed, false, None).to_ron(),
+    )
+    .unwrap();
+    let recipe = bed.recipe_arg();
+    for args in [
+        vec!["check", recipe.as_str()],
+        vec!["plan", recipe.as_str()],
+        vec!["apply", recipe.as_str(), "--yes"],
+    ] {
+        let command = args[0];
+        let run = bed.thinjail(&args);
+        run.expect_code(65);
+        assert!(
+            run.stderr.contains("releases[0].install.mirror")
+                && run.stderr.contains("insecure: true"),
+            "{command}: {}",
+            run.stderr
+        );
+    }
+    assert!(bed.server.requests().is_empty(), "nothing was downloaded");
+    assert!(bed.datasets().is_empty(), "nothing was created");
+}
+
+#[test]
+fn a_wrong_manifest_pin_stops_the_install_before_any_set_is_downloaded() {
+    let bed = Bed::article(BIN, |_| {});
+    let manifest = release_dir(&bed.dir.path().join("mirror"), "13.1-RELEASE").join("MANIFEST");
+    let good = thinjail_core::host::sha256_file(&manifest).unwrap();
+    let wrong = "0".repeat(64);
+    fs::write(
+        bed.recipe_path(),
+        with_mirror_trust(&bed, false, Some(wrong.clone())).to_ron(),
+    )
+    .unwrap();
+    bed.thinjail(&["check", &bed.recipe_arg()]).expect_code(0);
+    let run = bed.apply();
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("SHA-256 mismatch") && run.stderr.contains(&wrong),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !bed.dir
+            .path()
+            .join("cache/13.1-RELEASE-amd64/MANIFEST")
+            .exists(),
+        "the MANIFEST that failed its pin was deleted"
+    );
+    assert_eq!(
+        bed.server
+            .downloads_of("/releases/amd64/amd64/13.1-RELEASE/base.txz"),
+        0,
+        "no set is downloaded on the word of an unverified MANIFEST"
+    );
+    let base = bed.jails_path("base/13.1-RELEASE-base");
+    assert_eq!(fs::read_dir(&base).unwrap().count(), 0, "nothing extracted");
+
+    // With the right pin (in capitals, as some tools print it) the install goes through.
+    fs::write(
+        bed.recipe_path(),
+        with_mirror_trust(&bed, false, Some(good.to_ascii_uppercase())).to_ron(),
+    )
+    .unwrap();
+    bed.apply().expect_code(0);
+    assert!(bed
+        .datasets()
+        .contains("jails/base/13.1-RELEASE-base@install"));
+}
+
 #[test]
 fn a_failing_command_stops_apply_and_the_next_apply_finishes() {
     let bed = Bed::article(BIN, |_| {});
@@ -344,6 +433,8 @@ fn extra_sets_are_all_verified_before_any_is_extracted() {
     recipe.releases[0].install = thinjail_core::recipe::Install::Fetch {
         mirror: Some(format!("{}/releases", bed.server.url())),
         sets: vec!["base.txz".into(), "lib32.txz".into()],
+        insecure: true,
+        manifest_sha256: None,
     };
     fs::write(bed.recipe_path(), recipe.to_ron()).unwrap();
 

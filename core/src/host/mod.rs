@@ -83,6 +83,18 @@ pub enum HostError {
         /// Whether the file was deleted.
         deleted: bool,
     },
+    /// A file does not have the SHA-256 the recipe pins (`manifest_sha256`).
+    #[error("SHA-256 mismatch for {}: the recipe pins {expected}, the file has {actual}; {}nothing was extracted", .file.display(), if *.deleted { "the file was deleted and " } else { "" })]
+    PinMismatch {
+        /// The file.
+        file: PathBuf,
+        /// SHA-256 the recipe pins.
+        expected: String,
+        /// SHA-256 of the file.
+        actual: String,
+        /// Whether the file was deleted.
+        deleted: bool,
+    },
     /// A MANIFEST does not list the file.
     #[error("{} does not list {name}", .manifest.display())]
     NotInManifest {

@@ -468,6 +468,11 @@ pub fn apply_native(action: &Action) -> Result<(), HostError> {
             manifest,
             delete_bad,
         } => verify_checksum(file, manifest, *delete_bad),
+        Action::VerifySha256 {
+            file,
+            sha256,
+            delete_bad,
+        } => verify_sha256(file, sha256, *delete_bad),
         Action::RelinkSymlinks { tree, was, now } => relink_symlinks(tree, was, now),
         other => Err(HostError::Unsupported(format!(
             "{} is not a native action",
@@ -568,6 +573,24 @@ fn verify_checksum(file: &Path, manifest: &Path, delete_bad: bool) -> Result<(),
     Err(HostError::ChecksumMismatch {
         file: file.to_path_buf(),
         expected,
+        actual,
+        deleted: delete_bad,
+    })
+}
+
+fn verify_sha256(file: &Path, expected: &str, delete_bad: bool) -> Result<(), HostError> {
+    let actual = sha256_file(file)?;
+    if actual.eq_ignore_ascii_case(expected) {
+        tracing::debug!(file = %file.display(), sha256 = %actual, "pinned checksum verified");
+        return Ok(());
+    }
+    if delete_bad {
+        fs::remove_file(file)
+            .map_err(|e| HostError::io(format!("delete {}", file.display()), e))?;
+    }
+    Err(HostError::PinMismatch {
+        file: file.to_path_buf(),
+        expected: expected.to_string(),
         actual,
         deleted: delete_bad,
     })
@@ -688,6 +711,35 @@ mod tests {
             Err(HostError::ChecksumMismatch { .. })
         ));
         assert!(!set.exists());
+    }
+
+    #[test]
+    fn a_pinned_checksum_mismatch_deletes_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("MANIFEST");
+        fs::write(&manifest, b"base.txz\t00\t1\tbase\n").unwrap();
+        let good = sha256_file(&manifest).unwrap();
+        let verify = |sha256: String| Action::VerifySha256 {
+            file: manifest.clone(),
+            sha256,
+            delete_bad: true,
+        };
+        apply_native(&verify(good.to_ascii_uppercase())).unwrap();
+        assert!(manifest.exists());
+        let wrong = "0".repeat(64);
+        match apply_native(&verify(wrong.clone())) {
+            Err(HostError::PinMismatch {
+                expected,
+                actual,
+                deleted: true,
+                ..
+            }) => assert_eq!((expected, actual), (wrong, good)),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            !manifest.exists(),
+            "a MANIFEST that fails its pin is deleted"
+        );
     }
 
     #[test]
