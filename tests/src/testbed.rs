@@ -4,7 +4,9 @@
 //! Linux does not have:
 //!
 //! 1. `jail -f CONF -c NAME` → what jail(8) does with our jail.conf block: refuse a
-//!    path with a symlink in it, mount each `mount.fstab` line (nullfs → `mount
+//!    path with a symlink in it, mount each `mount.fstab` line read as jail(8) reads
+//!    it — cut at `#`, split on blanks, no `\040` decoding, fewer than three fields
+//!    refused with jail(8)'s "missing information" — (nullfs → `mount
 //!    --bind`, then `mount -o remount,bind,ro` for `ro`), `mount.devfs` → a tmpfs
 //!    with null, zero, random, urandom and tty nodes, run `exec.start` in chroot(8),
 //!    and undo the mounts if any of it fails. The running jail is recorded in a state
@@ -43,7 +45,6 @@ use thinjail_core::host::{
     observe_paths, parse_proc_mountinfo, FreeBsdHost, Host, HostError, ObservationRequest, Progress,
 };
 use thinjail_core::jailconf::parse_block_params;
-use thinjail_core::quote::unescape_fstab_field;
 use thinjail_core::world::{RunningJail, World};
 use thinjail_core::Recipe;
 
@@ -328,14 +329,14 @@ impl TestBed {
         if let Some(fstab) = params.get("mount.fstab") {
             let text =
                 fs::read_to_string(fstab).map_err(|e| HostError::io(format!("read {fstab}"), e))?;
-            for line in text
-                .lines()
-                .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-            {
-                let fields: Vec<&str> = line.split_whitespace().collect();
-                let [source, target, fstype, options, ..] = fields.as_slice() else {
+            for line in text.lines() {
+                let fields = jail_fstab_fields(line);
+                if fields.is_empty() {
+                    continue;
+                }
+                let [source, target, fstype, rest @ ..] = fields.as_slice() else {
                     return Err(HostError::Conflict(format!(
-                        "jail: {jail}: bad fstab line {line:?}"
+                        "jail: {jail}: mount.fstab: {line}: missing information"
                     )));
                 };
                 if *fstype != "nullfs" {
@@ -343,12 +344,14 @@ impl TestBed {
                         "the test bed mounts only nullfs, not {fstype}"
                     )));
                 }
-                let (source, target) = (unescape_fstab_field(source), unescape_fstab_field(target));
-                refuse_symlinks(jail, Path::new(&target))?;
-                self.run(&["mount", "--bind", &source, &target])?;
-                mounts.push(PathBuf::from(&target));
-                if options.split(',').any(|o| o == "ro") {
-                    self.run(&["mount", "-o", "remount,bind,ro", &target])?;
+                refuse_symlinks(jail, Path::new(target))?;
+                self.run(&["mount", "--bind", source, target])?;
+                mounts.push(PathBuf::from(target));
+                if rest
+                    .first()
+                    .is_some_and(|o| o.split(',').any(|o| o == "ro"))
+                {
+                    self.run(&["mount", "-o", "remount,bind,ro", target])?;
                 }
             }
         }
@@ -395,6 +398,18 @@ impl TestBed {
         state.jails.remove(jail);
         state.save(&self.state_dir)
     }
+}
+
+/// One `mount.fstab` line as jail(8) reads it: cut at the first `#`
+/// (`check_intparams` in usr.sbin/jail/config.c), split on blanks with strtok(3)
+/// (`IP__MOUNT_FROM_FSTAB` in usr.sbin/jail/command.c), at most four fields kept.
+/// Escapes such as `\040` are not decoded: they stay part of the path.
+fn jail_fstab_fields(line: &str) -> Vec<&str> {
+    let line = line.split('#').next().unwrap_or_default();
+    line.split([' ', '\t', '\x0c', '\x0b', '\r', '\n'])
+        .filter(|field| !field.is_empty())
+        .take(4)
+        .collect()
 }
 
 fn mounted_targets() -> Result<Vec<PathBuf>, HostError> {
@@ -531,5 +546,30 @@ impl HostProvider for TestBedHosts {
 
     fn describe(&self) -> String {
         "the Linux test bed".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jail_fstab_fields;
+
+    #[test]
+    fn fstab_lines_are_read_literally_like_jail_8() {
+        assert_eq!(
+            jail_fstab_fields("/a  /b\tnullfs ro 0 0"),
+            ["/a", "/b", "nullfs", "ro"]
+        );
+        // No \040 decoding: the escape stays in the path (and the mount then fails).
+        assert_eq!(
+            jail_fstab_fields("/my\\040jails/b /r nullfs ro"),
+            ["/my\\040jails/b", "/r", "nullfs", "ro"]
+        );
+        // A blank splits the path; `#` starts a comment wherever it is.
+        assert_eq!(
+            jail_fstab_fields("/my jails/b /r nullfs ro"),
+            ["/my", "jails/b", "/r", "nullfs"]
+        );
+        assert_eq!(jail_fstab_fields("/a#b /r nullfs ro"), ["/a"]);
+        assert!(jail_fstab_fields("   # only a comment").is_empty());
     }
 }
