@@ -150,7 +150,8 @@ pub fn release_of(recipe: &Recipe, world: &World, jail: &str) -> Option<String> 
 pub fn status(recipe: &Recipe, world: &World) -> Vec<JailStatus> {
     let layout = Layout::new(recipe);
     let conf = world.file_contents(&recipe.host.jail_conf).unwrap_or("");
-    let blocks = blocks(conf);
+    // `list` still lists with broken markers; commands that edit refuse them.
+    let blocks = blocks(conf).unwrap_or_default();
     managed_names(recipe, world)
         .into_iter()
         .map(|name| {
@@ -339,7 +340,13 @@ pub fn plan_destroy(
     }
     let mut actions = Vec::new();
     let conf = world.file_contents(&recipe.host.jail_conf).unwrap_or("");
-    if find_block(conf, &block_id(jail)).is_some() {
+    let block = find_block(conf, &block_id(jail)).map_err(|e| {
+        LifecycleError::Refused(format!(
+            "{}: {e}; thinjail rewrites nothing in it until its markers are fixed by hand",
+            recipe.host.jail_conf.display()
+        ))
+    })?;
+    if block.is_some() {
         actions.push(Planned::new(Action::EditFile {
             path: recipe.host.jail_conf.clone(),
             edit: FileEdit::RemoveBlock { id: block_id(jail) },

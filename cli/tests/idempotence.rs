@@ -74,7 +74,7 @@ fn with_base_and_template_only_the_jails_steps_are_planned() {
         "mkdir -p /usr/local/jails/.mountpoints/thinjail0",
         "cat > /usr/local/jails/thinjail0/fstab <<'EOF'",
         "thinjail_set_block /etc/jail.conf 'jail thinjail0' <<'EOF'",
-        "sysrc -f /etc/rc.conf jail_enable=YES",
+        "thinjail_rc_edit /etc/rc.conf set jail_enable YES",
         "jail -f /etc/jail.conf -c thinjail0",
     ];
     for line in expected {

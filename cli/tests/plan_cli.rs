@@ -63,7 +63,7 @@ fn golden_script_follows_the_articles_order() {
         "/usr/local/jails/base/13.1-RELEASE-base/tmp ",
         "/usr/local/jails/base/13.1-RELEASE-base/var ",
         "chflags -R noschg /usr/local/jails/base/13.1-RELEASE-base/var",
-        "sysrc -f /usr/local/jails/base/13.1-RELEASE-template/etc/rc.conf default_router=192.168.1.1",
+        "thinjail_rc_edit /usr/local/jails/base/13.1-RELEASE-template/etc/rc.conf set default_router 192.168.1.1",
         "zfs snapshot zroot/jails/base/13.1-RELEASE-template@gold",
         "mkdir -p /usr/local/jails/base/13.1-RELEASE-base/skeleton",
         "ln -s ./skeleton/etc /usr/local/jails/base/13.1-RELEASE-base/etc",
@@ -84,9 +84,9 @@ fn golden_script_follows_the_articles_order() {
         "    exec.clean;",
         "    mount.devfs;",
         "    interface = \"em0\";",
-        "    ip4.addr = 192.168.1.70;",
+        "    ip4.addr = \"192.168.1.70\";",
         "    allow.raw_sockets;",
-        "sysrc -f /etc/rc.conf jail_enable=YES",
+        "thinjail_rc_edit /etc/rc.conf set jail_enable YES",
         "jail -f /etc/jail.conf -c thinjail0",
     ];
     let mut from = 0;

@@ -1,11 +1,14 @@
-//! Hostile values (spaces, quotes, `$`, backquotes) survive every renderer: the
-//! rendered sh parses, every argv word reads back unchanged through a real shell,
-//! the file-writing actions' shell renderings write byte for byte what the native
-//! host writes, rc.conf values read back when sourced, and JSON round-trips.
-//! (`jails_dir` itself cannot be hostile: jail(8) reads it unquoted, so validation
-//! refuses such a path; the other host paths can be anything.)
+//! Hostile values (spaces, quotes, `$`, backquotes, backslashes, newlines) survive every
+//! renderer: the rendered sh parses, every argv word reads back unchanged through a
+//! real shell, the file-writing and file-editing actions' shell renderings write byte
+//! for byte what the native host writes (and refuse what it refuses, leaving the file
+//! alone) under dash and busybox sh with mawk, FreeBSD's awk (the one true awk, Debian's
+//! `original-awk`) and busybox awk, rc.conf values read back when sourced, and JSON
+//! round-trips. (`jails_dir` itself cannot be hostile: jail(8) reads it unquoted, so
+//! validation refuses such a path; the other host paths can be anything.)
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
@@ -116,7 +119,7 @@ fn every_argv_word_reads_back_through_a_shell() {
 fn run_rendering(action: &Action, file: &Path) -> Vec<u8> {
     let mut script = String::from("set -eu\n");
     if let Some(helper) = action.sh_helper() {
-        script.push_str(sh_helper_definition(helper));
+        script.push_str(&sh_helper_definition(helper));
         script.push('\n');
     }
     script.push_str(&action.sh_lines().join("\n"));
@@ -215,7 +218,7 @@ fn relink_helper_matches_the_native_step() {
         now: "/skeleton/etc".into(),
     };
     let mut script = String::from("set -eu\n");
-    script.push_str(sh_helper_definition(
+    script.push_str(&sh_helper_definition(
         thinjail_core::action::ShHelper::Relink,
     ));
     script.push('\n');
@@ -287,4 +290,199 @@ fn json_and_text_keep_hostile_values() {
             .all(|l| !l.contains("second line") || l.trim_start().starts_with('+')),
         "a value's newline broke the text layout"
     );
+}
+
+/// The shells and awks the edit helpers are run with: `(shell argv, awk program)`.
+/// Every one must be installed (`scripts/test` installs them); a missing one fails.
+/// busybox sh runs its own awk applet whatever PATH says.
+const SHELLS_AND_AWKS: [(&[&str], &str); 4] = [
+    (&["sh"], "/usr/bin/mawk"),
+    (&["sh"], "/usr/bin/original-awk"),
+    (&["sh"], "busybox-awk"),
+    (&["busybox", "sh"], "busybox-awk"),
+];
+
+/// Runs `action`'s shell rendering with `shell` and `awk` first on PATH; returns
+/// whether it succeeded.
+fn run_with(shell: &[&str], awk: &str, action: &Action, work: &Path) -> bool {
+    let bin = work.join("bin");
+    let _ = fs::remove_dir_all(&bin);
+    fs::create_dir_all(&bin).unwrap();
+    if awk == "busybox-awk" {
+        fs::write(bin.join("awk"), "#!/bin/sh\nexec busybox awk \"$@\"\n").unwrap();
+        fs::set_permissions(bin.join("awk"), fs::Permissions::from_mode(0o755)).unwrap();
+    } else {
+        assert!(
+            Path::new(awk).exists(),
+            "{awk} is missing (scripts/test installs it)"
+        );
+        std::os::unix::fs::symlink(awk, bin.join("awk")).unwrap();
+    }
+    let mut script = String::from("set -eu\n");
+    if let Some(helper) = action.sh_helper() {
+        script.push_str(&sh_helper_definition(helper));
+        script.push('\n');
+    }
+    script.push_str(&action.sh_lines().join("\n"));
+    script.push('\n');
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = Process::new(shell[0])
+        .args(&shell[1..])
+        .arg("-c")
+        .arg(&script)
+        .env("PATH", path)
+        .output()
+        .unwrap_or_else(|e| panic!("{shell:?}: {e}"));
+    output.status.success()
+}
+
+/// For each `(file contents or None for no file, edit)`, the shell rendering under
+/// every shell and awk leaves the file exactly as the native host does, and fails
+/// (leaving it untouched) exactly where the native host refuses.
+fn renderings_match_native(cases: &[(Option<&str>, thinjail_core::edit::FileEdit)]) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("etc dir $x/rc 'q'.conf");
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    for (before, edit) in cases {
+        let action = Action::EditFile {
+            path: file.clone(),
+            edit: edit.clone(),
+        };
+        let reset = || match before {
+            Some(text) => fs::write(&file, text).unwrap(),
+            None => {
+                let _ = fs::remove_file(&file);
+            }
+        };
+        reset();
+        let native = apply_native(&action).map(|()| fs::read(&file).ok());
+        for (shell, awk) in SHELLS_AND_AWKS {
+            reset();
+            let ok = run_with(shell, awk, &action, dir.path());
+            let after = fs::read(&file).ok();
+            match &native {
+                Ok(expected) => {
+                    assert!(ok, "{shell:?} with {awk} failed on {before:?} {edit:?}");
+                    assert_eq!(
+                        after.as_deref().map(String::from_utf8_lossy),
+                        expected.as_deref().map(String::from_utf8_lossy),
+                        "{shell:?} with {awk}: {before:?} {edit:?}"
+                    );
+                }
+                Err(error) => {
+                    assert!(!ok, "{shell:?} with {awk} accepted what the host refuses ({error}): {before:?} {edit:?}");
+                    assert_eq!(
+                        after.as_deref(),
+                        before.map(str::as_bytes),
+                        "{shell:?} with {awk} rewrote a refused file"
+                    );
+                }
+            }
+        }
+    }
+    assert!(!dir.path().join("PWNED").exists());
+}
+
+#[test]
+fn rc_conf_edits_write_what_the_host_writes() {
+    use thinjail_core::edit::FileEdit::{AddRcWord, RemoveRcWord, SetRcVar};
+    let set = |name: &str, value: &str| SetRcVar {
+        name: name.into(),
+        value: value.into(),
+    };
+    let add = |word: &str| AddRcWord {
+        name: "jail_list".into(),
+        word: word.into(),
+    };
+    let remove = |word: &str| RemoveRcWord {
+        name: "jail_list".into(),
+        word: word.into(),
+    };
+    let hostile = "it's \"$HOME\" `id` \\ back\\slash \\n \\\\ done; $(reboot) é";
+    renderings_match_native(&[
+        (
+            Some("hostname=\"h\"\njail_enable=\"NO\" # comment\n"),
+            set("jail_enable", "YES"),
+        ),
+        (
+            Some("  jail_enable=NO\t# off for now\nx=1"),
+            set("jail_enable", "YES"),
+        ),
+        (Some("jail_enable=NO"), set("jail_enable", "YES")),
+        (
+            Some("a=1\njail_enable=\"NO\"\njail_enable=NO # the last one wins\n"),
+            set("jail_enable", "YES"),
+        ),
+        (Some("# nothing yet"), set("jail_enable", "YES")),
+        (Some(""), set("jail_enable", "YES")),
+        (None, set("jail_enable", "YES")),
+        (Some("motd=\"old\"\r\n"), set("motd", hostile)),
+        (Some("motd='a b'\"c\"\\ d;x=2 # k\n"), set("motd", hostile)),
+        (Some("motd=\n"), set("motd", "\\n\\t\\\\")),
+        (Some("jail_list=\"web db\" # mine\n"), add("t0")),
+        (Some("jail_list='web  t0'\n"), add("t0")),
+        (Some("jail_list=\"  \"\n"), add("t0")),
+        (Some("sshd_enable=YES"), add("t0")),
+        (None, add("t0")),
+        (Some("jail_list=\"web t0\tdb\" # mine"), remove("t0")),
+        (Some("jail_list=\"web\"\r\n"), add("t0")),
+        (Some("jail_list=\"web t0\"\r\n"), remove("t0")),
+        (Some("jail_list=\"web\u{a0}t0 \x0bdb\"\n"), remove("t0")),
+        (Some("jail_list=\"web\"\n"), remove("t0")),
+        (Some("x=1\n"), remove("t0")),
+        (None, remove("t0")),
+        // Values thinjail cannot rewrite exactly: both refuse, the file stays.
+        (Some("jail_list=\"a\n b\"\n"), add("t0")),
+        (Some("jail_list=`cat /etc/jails`\n"), add("t0")),
+        (Some("jail_list=\"$(cat /etc/jails)\" # x\n"), remove("a")),
+        (Some("jail_enable=NO\\\n"), set("jail_enable", "YES")),
+        // Already there, or not there to remove: nothing to refuse.
+        (Some("jail_list=\"t0 `x`\"\n"), add("t0")),
+    ]);
+}
+
+#[test]
+fn block_edits_write_what_the_host_writes_and_refuse_stray_markers() {
+    use thinjail_core::edit::FileEdit::{RemoveBlock, SetBlock};
+    let set = |id: &str| SetBlock {
+        id: id.into(),
+        content: format!(
+            "{} {{\n    path = \"/x $y\\\\z\";\n}}\n",
+            id.trim_start_matches("jail ")
+        ),
+    };
+    let remove = |id: &str| RemoveBlock { id: id.into() };
+    let ours = "# BEGIN thinjail jail www\nwww {\n}\n# END thinjail jail www\n";
+    let admin = "mine {\n}\n";
+    let no_eol = format!("{admin}{ours}tail {{ }}");
+    let at_end_no_eol = format!("{admin}{}", ours.trim_end());
+    let stray_begin = format!("# BEGIN thinjail jail www\n{admin}{ours}");
+    let stray_end = format!("{admin}# END thinjail jail www\n{ours}");
+    let twice = format!("{ours}{admin}{ours}");
+    let open = format!("{admin}# BEGIN thinjail jail db\n");
+    let nested = format!("# BEGIN thinjail jail db\n{ours}# END thinjail jail db\n");
+    renderings_match_native(&[
+        (Some(admin), set("jail www")),
+        (Some("mine { }"), set("jail www")),
+        (Some(&format!("{admin}{ours}{admin}")), set("jail www")),
+        (Some(&no_eol), set("jail www")),
+        (Some(&no_eol), remove("jail www")),
+        (Some(&at_end_no_eol), set("jail www")),
+        (Some(&at_end_no_eol), remove("jail www")),
+        (Some(&no_eol), remove("jail db")),
+        (Some(""), set("jail www")),
+        (None, set("jail www")),
+        (None, remove("jail www")),
+        (Some(&stray_begin), set("jail www")),
+        (Some(&stray_begin), remove("jail www")),
+        (Some(&stray_end), set("jail www")),
+        (Some(&twice), set("jail www")),
+        (Some(&open), set("jail www")),
+        (Some(&open), remove("jail db")),
+        (Some(&nested), set("jail other")),
+    ]);
 }

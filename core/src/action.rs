@@ -365,6 +365,8 @@ pub enum ShHelper {
     SetBlock,
     /// `thinjail_remove_block FILE ID`
     RemoveBlock,
+    /// `thinjail_rc_edit FILE set|add|remove NAME VALUE`
+    RcEdit,
     /// `thinjail_verify FILE MANIFEST`
     Verify,
     /// `thinjail_relink TREE WAS NOW`
@@ -624,43 +626,34 @@ impl Action {
                 }
                 lines
             }
-            EditFile { path, edit } => match edit {
-                FileEdit::SetRcVar { name, value } => {
-                    vec![quote::sh_command(&[
-                        "sysrc".to_string(),
-                        "-f".into(),
-                        s(path),
-                        format!("{name}={value}"),
-                    ])]
-                }
-                FileEdit::AddRcWord { name, word } => {
-                    vec![quote::sh_command(&[
-                        "sysrc".to_string(),
-                        "-f".into(),
-                        s(path),
-                        format!("{name}+={word}"),
-                    ])]
-                }
-                FileEdit::RemoveRcWord { name, word } => {
-                    vec![quote::sh_command(&[
-                        "sysrc".to_string(),
-                        "-f".into(),
-                        s(path),
-                        format!("{name}-={word}"),
-                    ])]
-                }
-                FileEdit::SetBlock { id, content } => heredoc(
-                    &format!("thinjail_set_block {} {}", sh_path(path), quote::sh(id)),
-                    content,
-                ),
-                FileEdit::RemoveBlock { id } => {
-                    vec![format!(
-                        "thinjail_remove_block {} {}",
+            EditFile { path, edit } => {
+                let rc_edit = |mode: &str, name: &str, value: &str| {
+                    format!(
+                        "thinjail_rc_edit {} {mode} {} {}",
                         sh_path(path),
-                        quote::sh(id)
-                    )]
+                        quote::sh(name),
+                        quote::sh(value)
+                    )
+                };
+                match edit {
+                    FileEdit::SetRcVar { name, value } => vec![rc_edit("set", name, value)],
+                    FileEdit::AddRcWord { name, word } => vec![rc_edit("add", name, word)],
+                    FileEdit::RemoveRcWord { name, word } => {
+                        vec![rc_edit("remove", name, word)]
+                    }
+                    FileEdit::SetBlock { id, content } => heredoc(
+                        &format!("thinjail_set_block {} {}", sh_path(path), quote::sh(id)),
+                        content,
+                    ),
+                    FileEdit::RemoveBlock { id } => {
+                        vec![format!(
+                            "thinjail_remove_block {} {}",
+                            sh_path(path),
+                            quote::sh(id)
+                        )]
+                    }
                 }
-            },
+            }
             VerifyChecksum {
                 file,
                 manifest,
@@ -709,6 +702,13 @@ impl Action {
                 edit: FileEdit::RemoveBlock { .. },
                 ..
             } => Some(ShHelper::RemoveBlock),
+            Action::EditFile {
+                edit:
+                    FileEdit::SetRcVar { .. }
+                    | FileEdit::AddRcWord { .. }
+                    | FileEdit::RemoveRcWord { .. },
+                ..
+            } => Some(ShHelper::RcEdit),
             _ => None,
         }
     }

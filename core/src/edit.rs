@@ -61,48 +61,220 @@ pub fn end_marker(id: &str) -> String {
     format!("{END_PREFIX}{id}")
 }
 
+/// thinjail's markers in a file are not a clean set of blocks: the file is left as it
+/// is rather than guessed at (a stray marker could make a rewrite delete the
+/// administrator's lines between it and ours).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MarkerError {
+    /// A begin marker with no end marker after it.
+    #[error("line {line}: `{BEGIN_PREFIX}{id}` has no `{END_PREFIX}{id}` after it")]
+    UnmatchedBegin {
+        /// Block id.
+        id: String,
+        /// Its line (1-based).
+        line: usize,
+    },
+    /// An end marker with no begin marker of its own before it.
+    #[error("line {line}: `{END_PREFIX}{id}` has no `{BEGIN_PREFIX}{id}` before it")]
+    UnmatchedEnd {
+        /// Block id.
+        id: String,
+        /// Its line.
+        line: usize,
+    },
+    /// A begin marker inside another block.
+    #[error("line {line}: `{BEGIN_PREFIX}{id}` is inside block `{inside}` (begun on line {inside_line})")]
+    Nested {
+        /// Block id.
+        id: String,
+        /// Its line.
+        line: usize,
+        /// The block it is in.
+        inside: String,
+        /// Where that block begins.
+        inside_line: usize,
+    },
+    /// A second block with the same id.
+    #[error("line {line}: a second block `{id}` (the first begins on line {first})")]
+    Duplicate {
+        /// Block id.
+        id: String,
+        /// Where the second begins.
+        line: usize,
+        /// Where the first begins.
+        first: usize,
+    },
+}
+
+impl MarkerError {
+    /// The line (1-based) of the offending marker.
+    pub fn line(&self) -> usize {
+        match self {
+            MarkerError::UnmatchedBegin { line, .. }
+            | MarkerError::UnmatchedEnd { line, .. }
+            | MarkerError::Nested { line, .. }
+            | MarkerError::Duplicate { line, .. } => *line,
+        }
+    }
+}
+
+/// Why an edit refuses to rewrite a file.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EditError {
+    /// thinjail's markers are inconsistent.
+    #[error(transparent)]
+    Markers(#[from] MarkerError),
+    /// The assignment to edit is not a plain one-line value thinjail can rewrite
+    /// exactly (a quote left open, a trailing backslash, a `$(…)` or backquote).
+    #[error("line {line}: the value of {name} is not a plain one-line value (an open quote, a backslash at the end of the line, or a command substitution); edit it by hand")]
+    RcValue {
+        /// Variable.
+        name: String,
+        /// Its line.
+        line: usize,
+    },
+}
+
+impl EditError {
+    /// The line (1-based) the problem is on.
+    pub fn line(&self) -> usize {
+        match self {
+            EditError::Markers(e) => e.line(),
+            EditError::RcValue { line, .. } => *line,
+        }
+    }
+}
+
 impl FileEdit {
-    /// The file's contents after this edit.
-    pub fn apply(&self, text: &str) -> String {
+    /// The file's contents after this edit, or why it cannot be made: inconsistent
+    /// markers, or an rc.conf assignment that is not a plain value. Nothing is guessed.
+    pub fn try_apply(&self, text: &str) -> Result<String, EditError> {
         match self {
             FileEdit::SetRcVar { name, value } => set_rc_var(text, name, value),
             FileEdit::AddRcWord { name, word } => {
                 let current = rc_var(text, name).unwrap_or_default();
-                if current.split_whitespace().any(|w| w == word) {
-                    text.to_string()
+                if rc_words(&current).any(|w| w == word) {
+                    Ok(text.to_string())
                 } else {
-                    let joined = if current.trim().is_empty() {
+                    let trimmed = current.trim_matches(RC_BLANKS);
+                    let joined = if trimmed.is_empty() {
                         word.clone()
                     } else {
-                        format!("{} {word}", current.trim())
+                        format!("{trimmed} {word}")
                     };
                     set_rc_var(text, name, &joined)
                 }
             }
             FileEdit::RemoveRcWord { name, word } => match rc_var(text, name) {
-                Some(current) if current.split_whitespace().any(|w| w == word) => {
-                    let kept: Vec<&str> =
-                        current.split_whitespace().filter(|w| w != word).collect();
+                Some(current) if rc_words(&current).any(|w| w == word) => {
+                    let kept: Vec<&str> = rc_words(&current).filter(|w| w != word).collect();
                     set_rc_var(text, name, &kept.join(" "))
                 }
-                _ => text.to_string(),
+                _ => Ok(text.to_string()),
             },
             FileEdit::SetBlock { id, content } => set_block(text, id, content),
             FileEdit::RemoveBlock { id } => remove_block(text, id),
         }
     }
+
+    /// The file's contents after this edit, for the world model: an edit the host
+    /// would refuse ([`FileEdit::try_apply`]) leaves the text as it is (stages refuse
+    /// such files before planning an edit).
+    pub fn apply(&self, text: &str) -> String {
+        self.try_apply(text).unwrap_or_else(|_| text.to_string())
+    }
+}
+
+/// What sh(1) splits a list variable on (`for j in $jail_list`): blank, tab, newline.
+const RC_BLANKS: [char; 3] = [' ', '\t', '\n'];
+
+/// The words of a list value such as `jail_list`, as sh(1) splits it.
+pub fn rc_words(value: &str) -> impl Iterator<Item = &str> {
+    value.split(RC_BLANKS).filter(|w| !w.is_empty())
 }
 
 /// The value of the last assignment to `name` in an rc.conf(5)-style text, as sh reads it.
 pub fn rc_var(text: &str, name: &str) -> Option<String> {
-    text.lines()
+    text.split('\n')
         .rev()
         .find_map(|line| rc_assignment(line, name))
-        .map(quote::unquote_rc_conf)
+        .map(|rest| sh_word(&rest[..value_end(rest).unwrap_or(rest.len())]))
 }
 
+/// The text after `name=` when `line` assigns `name` (blanks before it allowed).
 fn rc_assignment<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    line.trim_start().strip_prefix(name)?.strip_prefix('=')
+    line.trim_start_matches([' ', '\t'])
+        .strip_prefix(name)?
+        .strip_prefix('=')
+}
+
+/// Where the value word at the start of `rest` ends, as sh(1) splits a line: quotes
+/// and backslashes keep blanks and operators in the word; an unquoted blank, `;`,
+/// `&`, `|`, `<`, `>`, `(` or `)` ends it. `None` when the word cannot be rewritten
+/// exactly: a quote not closed on the line, a backslash at its end, a backquote or
+/// `$(` (a value computed by the shell).
+fn value_end(rest: &str) -> Option<usize> {
+    let b = rest.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b' ' | b'\t' | b';' | b'&' | b'|' | b'<' | b'>' | b'(' | b')' => break,
+            b'`' => return None,
+            b'$' if b.get(i + 1) == Some(&b'(') => return None,
+            b'\\' => {
+                if i + 1 >= b.len() {
+                    return None;
+                }
+                i += 2;
+            }
+            b'\'' => i += 1 + b[i + 1..].iter().position(|&c| c == b'\'')? + 1,
+            b'"' => {
+                i += 1;
+                loop {
+                    match b.get(i)? {
+                        b'"' => break,
+                        b'\\' => i += 2,
+                        b'`' => return None,
+                        b'$' if b.get(i + 1) == Some(&b'(') => return None,
+                        _ => i += 1,
+                    }
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    Some(i.min(b.len()))
+}
+
+/// sh(1)'s quote removal on one word (no expansion): `\x` outside quotes is `x`,
+/// `'…'` is literal, inside `"…"` a backslash only escapes `\ " $` and backquote.
+fn sh_word(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut chars = word.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            '\'' => out.extend(chars.by_ref().take_while(|&c| c != '\'')),
+            '"' => {
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => match chars.peek() {
+                            Some(&next @ ('\\' | '"' | '$' | '`')) => {
+                                out.push(next);
+                                chars.next();
+                            }
+                            _ => out.push('\\'),
+                        },
+                        c => out.push(c),
+                    }
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Whether rc.subr(8)'s `checkyesno` would call `value` true.
@@ -113,31 +285,40 @@ pub fn is_yes(value: &str) -> bool {
     )
 }
 
-/// Sets `name` like sysrc(8): the last assignment is rewritten in place, others kept;
-/// with none, `name="value"` is appended.
-fn set_rc_var(text: &str, name: &str, value: &str) -> String {
-    let assignment = format!("{name}={}", quote::rc_conf(value));
+/// Sets `name` like sysrc(8): the value of the last assignment is rewritten in place
+/// (the blanks before it and whatever follows the value on its line, such as a
+/// `# comment`, are kept); with none, `name="value"` is appended.
+fn set_rc_var(text: &str, name: &str, value: &str) -> Result<String, EditError> {
+    let quoted = quote::rc_conf(value);
     let last = text
         .split_inclusive('\n')
         .enumerate()
         .filter(|(_, line)| rc_assignment(line, name).is_some())
         .map(|(i, _)| i)
         .last();
-    match last {
-        Some(index) => text
-            .split_inclusive('\n')
-            .enumerate()
-            .map(|(i, line)| {
-                if i == index {
-                    let newline = if line.ends_with('\n') { "\n" } else { "" };
-                    format!("{assignment}{newline}")
-                } else {
-                    line.to_string()
-                }
-            })
-            .collect(),
-        None => format!("{}{assignment}\n", with_final_newline(text)),
+    let Some(index) = last else {
+        return Ok(format!("{}{name}={quoted}\n", with_final_newline(text)));
+    };
+    let mut out = String::with_capacity(text.len() + quoted.len());
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if i != index {
+            out.push_str(line);
+            continue;
+        }
+        let bare = line.strip_suffix('\n').unwrap_or(line);
+        let rest = rc_assignment(bare, name).unwrap_or("");
+        let end = value_end(rest).ok_or_else(|| EditError::RcValue {
+            name: name.to_string(),
+            line: index + 1,
+        })?;
+        out.push_str(&bare[..bare.len() - rest.len()]);
+        out.push_str(&quoted);
+        out.push_str(&rest[end..]);
+        if line.ends_with('\n') {
+            out.push('\n');
+        }
     }
+    Ok(out)
 }
 
 fn with_final_newline(text: &str) -> String {
@@ -149,9 +330,10 @@ fn with_final_newline(text: &str) -> String {
 }
 
 /// The lines between thinjail's markers for `id`, if the block is present.
-pub fn find_block<'a>(text: &'a str, id: &str) -> Option<&'a str> {
-    let (start, end) = block_span(text, id)?;
-    Some(block_inner(&text[start..end]))
+pub fn find_block<'a>(text: &'a str, id: &str) -> Result<Option<&'a str>, MarkerError> {
+    Ok(spans(text)?
+        .get(id)
+        .map(|&(start, end)| block_inner(&text[start..end])))
 }
 
 /// The lines of a whole block (markers included) between its markers.
@@ -166,64 +348,71 @@ fn block_inner(block: &str) -> &str {
     &block[after_begin..before_end.max(after_begin)]
 }
 
-/// Every thinjail block of `text` by id, read in one pass: for each id, what
-/// [`find_block`] gives (the first begin marker, then the first end marker after it).
+/// Every thinjail block of `text` by id, read in one pass, or the first marker that
+/// breaks the rules: every `# BEGIN thinjail ID` line is followed by its own
+/// `# END thinjail ID` line before any other marker, and each id has one block.
 /// Looking up many blocks this way costs one scan of the file, not one per block.
-pub fn blocks(text: &str) -> BTreeMap<&str, &str> {
-    let mut open: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut found = BTreeMap::new();
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let bare = line.trim_end_matches('\n');
-        if let Some(id) = bare.strip_prefix(BEGIN_PREFIX) {
-            if !found.contains_key(id) {
-                open.entry(id).or_insert(offset);
-            }
-        } else if let Some(id) = bare.strip_prefix(END_PREFIX) {
-            if let Some(start) = open.remove(id) {
-                found.insert(id, block_inner(&text[start..offset + line.len()]));
-            }
-        }
-        offset += line.len();
-    }
-    found
+pub fn blocks(text: &str) -> Result<BTreeMap<&str, &str>, MarkerError> {
+    Ok(spans(text)?
+        .into_iter()
+        .map(|(id, (start, end))| (id, block_inner(&text[start..end])))
+        .collect())
 }
 
 const BEGIN_PREFIX: &str = "# BEGIN thinjail ";
 const END_PREFIX: &str = "# END thinjail ";
 
-/// Byte range of the block from its begin marker to the end of its end-marker line.
-fn block_span(text: &str, id: &str) -> Option<(usize, usize)> {
-    let begin = begin_marker(id);
-    let end = end_marker(id);
-    let start = find_line(text, &begin, 0)?;
-    let end_at = find_line(text, &end, start + begin.len())?;
-    let after = end_at + end.len();
-    Some((
-        start,
-        if text[after..].starts_with('\n') {
-            after + 1
-        } else {
-            after
-        },
-    ))
-}
-
-/// Where the first whole line equal to `line` (which has no newline) starts at or
-/// after `from`: a substring search, not a walk over every line.
-fn find_line(text: &str, line: &str, from: usize) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let mut at = from;
-    while let Some(found) = text.get(at..)?.find(line) {
-        let start = at + found;
-        let end = start + line.len();
-        if (start == 0 || bytes[start - 1] == b'\n') && (end == bytes.len() || bytes[end] == b'\n')
-        {
-            return Some(start);
+/// Byte range of every block, from its begin marker to the end of its end-marker
+/// line (newline included), checking the markers as [`blocks`] describes.
+fn spans(text: &str) -> Result<BTreeMap<&str, (usize, usize)>, MarkerError> {
+    let mut found: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut first_lines: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut open: Option<(&str, usize, usize)> = None;
+    let mut offset = 0;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        let number = index + 1;
+        let bare = line.strip_suffix('\n').unwrap_or(line);
+        if let Some(id) = bare.strip_prefix(BEGIN_PREFIX) {
+            if let Some((inside, _, inside_line)) = open {
+                return Err(MarkerError::Nested {
+                    id: id.to_string(),
+                    line: number,
+                    inside: inside.to_string(),
+                    inside_line,
+                });
+            }
+            if let Some(&first) = first_lines.get(id) {
+                return Err(MarkerError::Duplicate {
+                    id: id.to_string(),
+                    line: number,
+                    first,
+                });
+            }
+            open = Some((id, offset, number));
+        } else if let Some(id) = bare.strip_prefix(END_PREFIX) {
+            match open {
+                Some((open_id, start, begin_line)) if open_id == id => {
+                    found.insert(id, (start, offset + line.len()));
+                    first_lines.insert(id, begin_line);
+                    open = None;
+                }
+                _ => {
+                    return Err(MarkerError::UnmatchedEnd {
+                        id: id.to_string(),
+                        line: number,
+                    })
+                }
+            }
         }
-        at = start + line.chars().next().map_or(1, char::len_utf8);
+        offset += line.len();
     }
-    None
+    match open {
+        Some((id, _, line)) => Err(MarkerError::UnmatchedBegin {
+            id: id.to_string(),
+            line,
+        }),
+        None => Ok(found),
+    }
 }
 
 fn block_text(id: &str, content: &str) -> String {
@@ -235,24 +424,24 @@ fn block_text(id: &str, content: &str) -> String {
     )
 }
 
-fn set_block(text: &str, id: &str, content: &str) -> String {
+fn set_block(text: &str, id: &str, content: &str) -> Result<String, EditError> {
     let block = block_text(id, content);
-    match block_span(text, id) {
-        Some((start, end)) => {
+    Ok(match spans(text)?.get(id) {
+        Some(&(start, end)) => {
             let mut out = text[..start].to_string();
             out.push_str(&block);
             out.push_str(&text[end..]);
             out
         }
         None => format!("{}{block}", with_final_newline(text)),
-    }
+    })
 }
 
-fn remove_block(text: &str, id: &str) -> String {
-    match block_span(text, id) {
-        Some((start, end)) => format!("{}{}", &text[..start], &text[end..]),
+fn remove_block(text: &str, id: &str) -> Result<String, EditError> {
+    Ok(match spans(text)?.get(id) {
+        Some(&(start, end)) => format!("{}{}", &text[..start], &text[end..]),
         None => text.to_string(),
-    }
+    })
 }
 
 /// Ids of all thinjail blocks in `text` whose id starts with `prefix`, in file order.
@@ -310,29 +499,68 @@ pub fn normalize(path: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
+    fn set(text: &str, name: &str, value: &str) -> Result<String, EditError> {
+        FileEdit::SetRcVar {
+            name: name.into(),
+            value: value.into(),
+        }
+        .try_apply(text)
+    }
+
     #[test]
     fn rc_vars_are_set_in_place_like_sysrc() {
         let text = "# admin\nhostname=\"h\"\njail_enable=\"NO\"\nsshd_enable=\"YES\"";
-        let edited = FileEdit::SetRcVar {
-            name: "jail_enable".into(),
-            value: "YES".into(),
-        }
-        .apply(text);
         assert_eq!(
-            edited,
+            set(text, "jail_enable", "YES").unwrap(),
             "# admin\nhostname=\"h\"\njail_enable=\"YES\"\nsshd_enable=\"YES\""
         );
-        let appended = FileEdit::SetRcVar {
-            name: "jail_enable".into(),
-            value: "YES".into(),
-        }
-        .apply("# admin");
+        let appended = set("# admin", "jail_enable", "YES").unwrap();
         assert_eq!(appended, "# admin\njail_enable=\"YES\"\n");
         assert_eq!(rc_var(&appended, "jail_enable").as_deref(), Some("YES"));
         assert_eq!(
             rc_var("jail_list=\"a b\" # c", "jail_list").as_deref(),
             Some("a b")
         );
+        assert_eq!(rc_var("x=a#b\n", "x").as_deref(), Some("a#b"));
+        assert_eq!(
+            rc_var("x='a b'\"c\\$\"\\ d;y=1\n", "x").as_deref(),
+            Some("a bc$ d")
+        );
+    }
+
+    #[test]
+    fn an_edited_line_keeps_its_indent_and_trailing_comment() {
+        assert_eq!(
+            set("jail_enable=\"NO\" # comment\n", "jail_enable", "YES").unwrap(),
+            "jail_enable=\"YES\" # comment\n"
+        );
+        assert_eq!(
+            set(
+                "  jail_enable=NO\t# off for now\nx=1\n",
+                "jail_enable",
+                "YES"
+            )
+            .unwrap(),
+            "  jail_enable=\"YES\"\t# off for now\nx=1\n"
+        );
+        assert_eq!(
+            set("jail_list='a b';sshd_enable=YES\n", "jail_list", "a b c").unwrap(),
+            "jail_list=\"a b c\";sshd_enable=YES\n"
+        );
+        assert_eq!(
+            set("x=\n", "x", "back\\slash").unwrap(),
+            "x=\"back\\\\slash\"\n"
+        );
+        for (line, number) in [
+            ("a=1\njail_list=\"a\n b\"\n", 2),
+            ("jail_list=`cat /x`\n", 1),
+            ("jail_list=\"$(cat /x)\"\n", 1),
+            ("jail_list=a\\\n", 1),
+        ] {
+            let error = set(line, "jail_list", "b").unwrap_err();
+            assert_eq!(error.line(), number, "{line:?}");
+            assert!(matches!(error, EditError::RcValue { .. }));
+        }
     }
 
     #[test]
@@ -380,7 +608,7 @@ mod tests {
         }
         .apply(&with_tail);
         assert!(two.starts_with(admin) && two.ends_with(tail), "{two}");
-        assert_eq!(find_block(&two, "jail a"), Some("a {\n  x;\n}\n"));
+        assert_eq!(find_block(&two, "jail a"), Ok(Some("a {\n  x;\n}\n")));
         assert_eq!(
             FileEdit::RemoveBlock {
                 id: "jail a".into()
@@ -392,55 +620,73 @@ mod tests {
     }
 
     #[test]
-    fn blocks_read_in_one_pass_are_what_find_block_finds() {
-        let texts = [
-            "",
-            "# BEGIN thinjail jail a\na {\n}\n# END thinjail jail a\n",
-            "# BEGIN thinjail jail a\na {\n}\n# END thinjail jail a",
-            "# BEGIN thinjail jail a\n# END thinjail jail a\n",
-            "x # BEGIN thinjail jail a\n# BEGIN thinjail jail ab\nab\n# END thinjail jail ab\n# END thinjail jail a\n",
-            "# END thinjail jail a\n# BEGIN thinjail jail a\n1\n# BEGIN thinjail jail a\n2\n# END thinjail jail a\n3\n# END thinjail jail a\n",
-            "# BEGIN thinjail jail a\r\na\n# END thinjail jail a\r\n# BEGIN thinjail jail b\nb\n",
-            "# BEGIN thinjail jail a\n# BEGIN thinjail jail b\nab\n# END thinjail jail a\nb\n# END thinjail jail b\n",
-            "é# BEGIN thinjail jail é\n# BEGIN thinjail jail é\né\n# END thinjail jail é\n",
-        ];
-        for text in texts {
-            let all = blocks(text);
-            for id in [
-                "jail a", "jail ab", "jail b", "jail é", "jail a\r", "jail c",
+    fn stray_markers_are_refused_with_their_line_and_nothing_is_rewritten() {
+        let ours = "# BEGIN thinjail jail www\nwww {\n}\n# END thinjail jail www\n";
+        let admin_jails = "mine {\n}\nyours {\n}\n";
+        for (text, line) in [
+            // A stray begin marker before the administrator's jails: replacing "from
+            // the marker to the END" would delete them.
+            (format!("# BEGIN thinjail jail www\n{admin_jails}{ours}"), 6),
+            (format!("{admin_jails}# END thinjail jail www\n{ours}"), 5),
+            (format!("{ours}{admin_jails}{ours}"), 9),
+            (format!("{admin_jails}# BEGIN thinjail jail www\n"), 5),
+            (
+                format!("# BEGIN thinjail jail db\n{ours}# END thinjail jail db\n"),
+                2,
+            ),
+        ] {
+            let error = blocks(&text).unwrap_err();
+            assert_eq!(error.line(), line, "{text}\n{error}");
+            for edit in [
+                FileEdit::SetBlock {
+                    id: "jail www".into(),
+                    content: "www {\n  persist;\n}\n".into(),
+                },
+                FileEdit::RemoveBlock {
+                    id: "jail www".into(),
+                },
+                FileEdit::SetBlock {
+                    id: "jail other".into(),
+                    content: "other {\n}\n".into(),
+                },
             ] {
                 assert_eq!(
-                    all.get(id).copied(),
-                    find_block(text, id),
-                    "{id:?} in {text:?}"
+                    edit.try_apply(&text),
+                    Err(EditError::Markers(error.clone()))
                 );
-            }
-            for (id, content) in &all {
-                assert_eq!(find_block(text, id), Some(*content), "{id:?} in {text:?}");
+                assert_eq!(edit.apply(&text), text);
             }
         }
     }
 
-    /// The line-by-line definition of a block's span: the first begin-marker line,
-    /// then the first end-marker line after it.
-    fn reference_span(text: &str, id: &str) -> Option<(usize, usize)> {
-        let (begin, end) = (begin_marker(id), end_marker(id));
-        let (mut offset, mut start) = (0, None);
+    /// The line-by-line definition of a file's blocks: each begin-marker line is
+    /// followed by its own end-marker line before any other marker; one block per id.
+    fn reference_blocks(text: &str) -> Option<BTreeMap<String, String>> {
+        let mut found = BTreeMap::new();
+        let mut open: Option<(String, String)> = None;
         for line in text.split_inclusive('\n') {
             let bare = line.trim_end_matches('\n');
-            if start.is_none() && bare == begin {
-                start = Some(offset);
-            } else if start.is_some() && bare == end {
-                return start.map(|s| (s, offset + line.len()));
+            let begin = bare.strip_prefix("# BEGIN thinjail ");
+            let end = bare.strip_prefix("# END thinjail ");
+            match (&mut open, begin, end) {
+                (None, Some(id), _) if !found.contains_key(id) => {
+                    open = Some((id.to_string(), String::new()))
+                }
+                (Some((id, inner)), None, Some(closing)) if closing == id => {
+                    found.insert(id.clone(), std::mem::take(inner));
+                    open = None;
+                }
+                (_, Some(_), _) | (_, _, Some(_)) => return None,
+                (Some((_, inner)), None, None) => inner.push_str(line),
+                (None, None, None) => {}
             }
-            offset += line.len();
         }
-        None
+        open.is_none().then_some(found)
     }
 
     proptest::proptest! {
         #[test]
-        fn block_lookups_match_the_line_by_line_definition(
+        fn blocks_match_the_line_by_line_definition_and_edits_keep_the_rest(
             lines in proptest::collection::vec(proptest::sample::select(vec![
                 "# BEGIN thinjail jail a", "# END thinjail jail a", "# BEGIN thinjail jail ab",
                 "# END thinjail jail ab", "# BEGIN thinjail jail a\r", "x# END thinjail jail a",
@@ -452,12 +698,35 @@ mod tests {
             if final_newline {
                 text.push('\n');
             }
+            let reference = reference_blocks(&text);
             let all = blocks(&text);
+            proptest::prop_assert_eq!(all.is_ok(), reference.is_some(), "{:?}", all);
+            let Some(reference) = reference else {
+                let edit = FileEdit::SetBlock { id: "jail a".into(), content: "new\n".into() };
+                proptest::prop_assert!(edit.try_apply(&text).is_err());
+                return Ok(());
+            };
+            let all = all.unwrap();
+            let got: BTreeMap<String, String> =
+                all.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            proptest::prop_assert_eq!(&got, &reference);
             for id in ["jail a", "jail ab", "jail é", "jail a\r", "jail b"] {
-                let span = reference_span(&text, id);
-                proptest::prop_assert_eq!(block_span(&text, id), span);
-                let expected = span.map(|(start, end)| block_inner(&text[start..end]));
-                proptest::prop_assert_eq!(all.get(id).copied(), expected);
+                proptest::prop_assert_eq!(find_block(&text, id).unwrap(), all.get(id).copied());
+                // Setting a block changes that block only; removing it leaves the rest.
+                let set = FileEdit::SetBlock { id: id.into(), content: "new\n".into() }
+                    .try_apply(&text)
+                    .unwrap();
+                let after = blocks(&set).unwrap();
+                proptest::prop_assert_eq!(after.get(id).copied(), Some("new\n"));
+                for (other, content) in &all {
+                    if *other != id {
+                        proptest::prop_assert_eq!(after.get(other), Some(content));
+                    }
+                }
+                let removed = FileEdit::RemoveBlock { id: id.into() }.try_apply(&set).unwrap();
+                let without: BTreeMap<&str, &str> =
+                    all.iter().filter(|(k, _)| **k != id).map(|(k, v)| (*k, *v)).collect();
+                proptest::prop_assert_eq!(blocks(&removed).unwrap(), without);
             }
         }
     }

@@ -363,11 +363,18 @@ impl Recipe {
         self.jails.iter().find(|j| j.name == name)
     }
 
-    /// The jail.conf(5) parameters of `jail`: built-in, then `jail_params`, then its own.
+    /// The jail.conf(5) parameters of `jail`: built-in, then `jail_params`, then its own,
+    /// one entry per parameter as jail(8) counts them: a later layer's `allow.nomount`
+    /// replaces an earlier `allow.mount` (and `exec.noclean` the built-in `exec.clean`),
+    /// so the jail's own choice is the one line written.
     pub fn params_of(&self, jail: &Jail) -> BTreeMap<String, ParamValue> {
         let mut params = builtin_jail_params();
-        params.extend(self.jail_params.clone());
-        params.extend(jail.params.clone());
+        for layer in [&self.jail_params, &jail.params] {
+            for (name, value) in layer {
+                params.retain(|existing, _| !crate::jailconf::same_param(existing, name));
+                params.insert(name.clone(), value.clone());
+            }
+        }
         params
     }
 
@@ -404,6 +411,24 @@ mod tests {
         assert_eq!(recipe.stages.len(), 5);
         assert!(recipe.jails[0].start);
         assert_eq!(recipe.host.pool(), "zroot");
+    }
+
+    #[test]
+    fn the_jails_own_spelling_replaces_jail_params_and_builtins() {
+        let recipe = Recipe::from_ron(
+            r#"(releases: [(name: "14.3-RELEASE")], jail_params: {"allow.raw_sockets": true},
+                jails: [(name: "a", release: "14.3-RELEASE", params: {"allow.noraw_sockets": true, "exec.noclean": true})])"#,
+            "test",
+        )
+        .unwrap();
+        let params = recipe.params_of(&recipe.jails[0]);
+        assert_eq!(
+            params.get("allow.noraw_sockets"),
+            Some(&ParamValue::Flag(true))
+        );
+        assert!(!params.contains_key("allow.raw_sockets"));
+        assert_eq!(params.get("exec.noclean"), Some(&ParamValue::Flag(true)));
+        assert!(!params.contains_key("exec.clean"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::path::{Component, Path};
 
 use serde::Serialize;
 
+use crate::jailconf::same_param;
 use crate::recipe::{Install, ParamValue, Recipe};
 
 /// One problem in a recipe.
@@ -143,8 +144,14 @@ impl fmt::Display for RecipeErrors {
 /// Jail names we never accept because they would collide with our own layout.
 pub const RESERVED_JAIL_NAMES: [&str; 2] = ["base", "skeleton"];
 
-/// jail.conf(5) parameters thinjail derives and a recipe may not set.
+/// jail.conf(5) parameters thinjail derives and a recipe may not set, in any spelling
+/// jail(8) takes for them (`nopath`, `mount.nofstab`, `nojid`: see
+/// [`crate::jailconf::same_param`]).
 pub const DERIVED_PARAMS: [&str; 4] = ["name", "path", "mount.fstab", "jid"];
+
+/// Parameters thinjail derives unless the recipe sets them: only in this spelling,
+/// never with a `no` (`nohost.hostname` would be written as a second, broken line).
+pub const OVERRIDABLE_PARAMS: [&str; 4] = ["host.hostname", "ip4.addr", "ip6.addr", "interface"];
 
 /// Checks a jail name: what jail(8) accepts as a name (no `.`, not a number), what
 /// works as a hostname label and a ZFS dataset component.
@@ -688,9 +695,21 @@ pub fn check_param_name(name: &str) -> Result<(), String> {
             "{name:?} is not a jail parameter name (like allow.raw_sockets)"
         ));
     }
-    if DERIVED_PARAMS.contains(&name) {
+    if let Some(derived) = DERIVED_PARAMS.iter().find(|d| same_param(name, d)) {
+        return Err(if name == *derived {
+            format!("`{name}` is set by thinjail for each jail and cannot be overridden")
+        } else {
+            format!(
+                "`{name}` is jail(8)'s spelling of `{derived}`, which thinjail sets for each jail and cannot be overridden"
+            )
+        });
+    }
+    if let Some(derived) = OVERRIDABLE_PARAMS
+        .iter()
+        .find(|d| same_param(name, d) && name != **d)
+    {
         return Err(format!(
-            "`{name}` is set by thinjail for each jail and cannot be overridden"
+            "`{name}` is jail(8)'s spelling of `{derived}`; set `{derived}` itself to override what thinjail derives"
         ));
     }
     Ok(())
@@ -1327,6 +1346,25 @@ fn check_params(
     for (name, value) in params {
         let field = format!("{field}[{name:?}]");
         c.check(&field, name, check_param_name(name));
+        if let Some(other) = params
+            .keys()
+            .find(|other| *other < name && same_param(other, name))
+        {
+            c.check(
+                &field,
+                name,
+                Err(format!(
+                    "`{other}` and `{name}` are one parameter for jail(8) (a `no` prefix negates or names the same parameter); keep one"
+                )),
+            );
+        }
+        if matches!(value, ParamValue::List(items) if items.is_empty()) {
+            c.check(
+                &field,
+                name,
+                Err("an empty list cannot be written to jail.conf (`name = ;` is a syntax error, and jail(8) then refuses the whole file); leave the parameter out, or set false for a flag".into()),
+            );
+        }
         let texts: Vec<&str> = match value {
             ParamValue::Text(s) => vec![s.as_str()],
             ParamValue::List(items) => items.iter().map(String::as_str).collect(),
@@ -1414,6 +1452,75 @@ mod tests {
         assert!(check_relative_path("usr/local").is_ok());
         assert!(check_relative_path("/etc").is_err());
         assert!(check_relative_path("../etc").is_err());
+    }
+
+    #[test]
+    fn derived_params_are_refused_in_every_spelling() {
+        for bad in [
+            "name",
+            "noname",
+            "path",
+            "nopath",
+            "mount.fstab",
+            "mount.nofstab",
+            "nomount.fstab",
+            "jid",
+            "nojid",
+            "nohost.hostname",
+            "host.nohostname",
+            "ip4.noaddr",
+            "noip6.addr",
+            "nointerface",
+        ] {
+            assert!(check_param_name(bad).is_err(), "{bad} accepted");
+        }
+        for good in [
+            "host.hostname",
+            "ip4.addr",
+            "interface",
+            "allow.noraw_sockets",
+            "exec.noclean",
+            "mount.nodevfs",
+            "paths",
+        ] {
+            assert!(check_param_name(good).is_ok(), "{good} refused");
+        }
+    }
+
+    #[test]
+    fn params_refuse_empty_lists_and_two_spellings_of_one_parameter() {
+        let recipe = |params: &str| {
+            format!(
+                r#"(releases: [(name: "14.3-RELEASE")], jail_params: {{"allow.raw_sockets": true}},
+                    jails: [(name: "www", release: "14.3-RELEASE", params: {params})])"#
+            )
+        };
+        let problems = |params: &str| match Recipe::from_ron(&recipe(params), "t") {
+            Ok(_) => vec![],
+            Err(e) => e.errors,
+        };
+        let empty = problems(r#"{"exec.poststart": []}"#);
+        assert_eq!(empty.len(), 1, "{empty:?}");
+        assert_eq!(empty[0].field, r#"jails[0].params["exec.poststart"]"#);
+        assert!(
+            empty[0].problem.contains("empty list"),
+            "{}",
+            empty[0].problem
+        );
+        let twice = problems(r#"{"allow.mount": true, "allow.nomount": true}"#);
+        assert_eq!(twice.len(), 1, "{twice:?}");
+        assert!(
+            twice[0].problem.contains("one parameter"),
+            "{}",
+            twice[0].problem
+        );
+        // The jail's own spelling may differ from jail_params': it replaces it.
+        assert!(problems(r#"{"allow.noraw_sockets": true}"#).is_empty());
+        for derived in ["mount.nofstab", "nopath", "nojid", "nohost.hostname"] {
+            let found = problems(&format!(r#"{{"{derived}": "x"}}"#));
+            assert_eq!(found.len(), 1, "{derived}: {found:?}");
+            assert_eq!(found[0].field, format!(r#"jails[0].params["{derived}"]"#));
+        }
     }
 
     #[test]

@@ -116,7 +116,12 @@ impl Stage for RcConfStage {
         // Sets and one pass over jail.conf: planning stays linear in the number of jails.
         let managed: BTreeSet<String> = managed_jails(jail_conf).into_iter().collect();
         let ours: BTreeSet<&str> = recipe.jails.iter().map(|j| j.name.as_str()).collect();
-        let current = blocks(jail_conf);
+        let current = blocks(jail_conf).map_err(|e| {
+            StageError::Conflict(format!(
+                "{}: {e}; thinjail rewrites nothing in it until its markers are fixed by hand",
+                host.jail_conf.display()
+            ))
+        })?;
         for (name, _) in defined_jails(jail_conf) {
             if ours.contains(name.as_str()) && !managed.contains(&name) {
                 return Err(StageError::Conflict(format!(
@@ -149,6 +154,15 @@ impl Stage for RcConfStage {
             });
         }
         let rc_conf = world.file_contents(&host.rc_conf).unwrap_or("");
+        // An assignment thinjail cannot rewrite exactly is refused now, not at apply.
+        let rc_edit = |edit: FileEdit| -> Result<Action, StageError> {
+            edit.try_apply(rc_conf)
+                .map_err(|e| StageError::Conflict(format!("{}: {e}", host.rc_conf.display())))?;
+            Ok(Action::EditFile {
+                path: host.rc_conf.clone(),
+                edit,
+            })
+        };
         if let Some(conf) = rc_var(rc_conf, "jail_conf").filter(|c| !c.is_empty()) {
             if std::path::Path::new(&conf) != host.jail_conf {
                 return Err(StageError::Conflict(format!(
@@ -160,13 +174,10 @@ impl Stage for RcConfStage {
         }
         if !rc_var(rc_conf, "jail_enable").is_some_and(|v| is_yes(&v)) {
             actions.push(Planned::noted(
-                Action::EditFile {
-                    path: host.rc_conf.clone(),
-                    edit: FileEdit::SetRcVar {
-                        name: "jail_enable".into(),
-                        value: "YES".into(),
-                    },
-                },
+                rc_edit(FileEdit::SetRcVar {
+                    name: "jail_enable".into(),
+                    value: "YES".into(),
+                })?,
                 "article: jail_enable=\"YES\" in /etc/rc.conf starts the jails at boot",
             ));
         }
@@ -174,10 +185,7 @@ impl Stage for RcConfStage {
             for jail in &recipe.jails {
                 if !list.split_whitespace().any(|w| w == jail.name) {
                     actions.push(Planned::noted(
-                        Action::EditFile {
-                            path: host.rc_conf.clone(),
-                            edit: FileEdit::AddRcWord { name: "jail_list".into(), word: jail.name.clone() },
-                        },
+                        rc_edit(FileEdit::AddRcWord { name: "jail_list".into(), word: jail.name.clone() })?,
                         "rc.conf limits boot to jail_list; without this the jail would not start at boot",
                     ));
                 }
@@ -213,6 +221,7 @@ impl Stage for RcConfStage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use thinjail_core::jailconf::{JailConf, Semantics};
 
     fn recipe() -> Recipe {
         Recipe::from_ron(
@@ -232,7 +241,98 @@ mod tests {
             "thinjail0 {\n    host.hostname = \"thinjail0\";\n    path = \"/usr/local/jails/.mountpoints/thinjail0\";\n    \
              mount.fstab = \"/usr/local/jails/thinjail0/fstab\";\n    exec.start = \"/bin/sh /etc/rc\";\n    \
              exec.stop = \"/bin/sh /etc/rc.shutdown\";\n    exec.clean;\n    mount.devfs;\n    devfs_ruleset = 4;\n    \
-             enforce_statfs = 2;\n    interface = \"em0\";\n    ip4.addr = 192.168.1.70;\n    allow.raw_sockets;\n}\n"
+             enforce_statfs = 2;\n    interface = \"em0\";\n    ip4.addr = \"192.168.1.70\";\n    allow.raw_sockets;\n}\n"
+        );
+    }
+
+    fn recipe_with(params: &str) -> Recipe {
+        Recipe::from_ron(
+            &format!(
+                r#"(releases: [(name: "14.3-RELEASE")], jail_params: {{"allow.raw_sockets": true}},
+                    jails: [(name: "www", release: "14.3-RELEASE", params: {params})])"#
+            ),
+            "test",
+        )
+        .unwrap()
+    }
+
+    fn effective(block: &str) -> Vec<thinjail_core::jailconf::Params> {
+        Semantics::ALL
+            .iter()
+            .map(|&semantics| {
+                JailConf::parse(block, "/etc/jail.conf", semantics)
+                    .unwrap_or_else(|e| panic!("{e}\n{block}"))
+                    .effective("www")
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_jails_own_no_spelling_is_the_one_line_written() {
+        let recipe = recipe_with(r#"{"allow.noraw_sockets": true}"#);
+        let block = jail_block(&recipe, &recipe.jails[0]);
+        assert!(block.contains("    allow.noraw_sockets;\n"), "{block}");
+        assert!(!block.contains("allow.raw_sockets"), "{block}");
+        for params in effective(&block) {
+            assert!(!params.get("allow.raw_sockets").unwrap().is_true());
+        }
+    }
+
+    #[test]
+    fn list_elements_with_comment_characters_are_one_value_each() {
+        let recipe = recipe_with(
+            r#"{"exec.poststart": ["http://pkg.example.org/x", "echo # not a comment", "a, b; c"]}"#,
+        );
+        let block = jail_block(&recipe, &recipe.jails[0]);
+        for params in effective(&block) {
+            assert_eq!(
+                params.get("exec.poststart").unwrap().values,
+                [
+                    "http://pkg.example.org/x",
+                    "echo # not a comment",
+                    "a, b; c"
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn stray_markers_in_jail_conf_are_a_conflict_naming_file_and_line() {
+        let recipe = recipe();
+        let mut world = World::empty();
+        world.set_path(
+            &recipe.host.jail_conf,
+            PathState::File {
+                contents: Some("# BEGIN thinjail jail thinjail0\nmine {\n  persist;\n}\n".into()),
+            },
+        );
+        let error = RcConfStage
+            .plan(&StageContext::new(&recipe), &world)
+            .unwrap_err();
+        assert!(matches!(error, StageError::Conflict(_)), "{error}");
+        assert!(
+            error.to_string().starts_with("/etc/jail.conf: line 1: "),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_rc_conf_value_thinjail_cannot_rewrite_is_a_conflict() {
+        let recipe = recipe();
+        let mut world = World::empty();
+        world.set_path(
+            &recipe.host.rc_conf,
+            PathState::File {
+                contents: Some("jail_enable=YES\njail_list=\"$(cat /etc/jails)\"\n".into()),
+            },
+        );
+        let error = RcConfStage
+            .plan(&StageContext::new(&recipe), &world)
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("/etc/rc.conf: line 2"),
+            "{error}"
         );
     }
 
@@ -267,7 +367,8 @@ mod tests {
             .unwrap();
         assert!(plan
             .iter()
-            .any(|p| p.action.sh_lines() == ["sysrc -f /etc/rc.conf jail_list+=thinjail0"]));
+            .any(|p| p.action.sh_lines()
+                == ["thinjail_rc_edit /etc/rc.conf add jail_list thinjail0"]));
         assert!(!plan
             .iter()
             .any(|p| p.action.describe().contains("jail_enable")));

@@ -257,7 +257,7 @@ fn plan_template(
             },
         };
         actions.push(if std::mem::take(&mut first) {
-            Planned::noted(action, "article: echo 'default_router=...' >> ./etc/rc.conf — sysrc sets it in place, so a second run adds no duplicate line")
+            Planned::noted(action, "article: echo 'default_router=...' >> ./etc/rc.conf — thinjail sets it in place (like sysrc), so a second run adds no duplicate line")
         } else {
             Planned::new(action)
         });

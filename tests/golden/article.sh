@@ -5,16 +5,161 @@ set -eu
 
 # thinjail_set_block FILE ID: put standard input between thinjail's markers for ID
 # in FILE, replacing that block in place or appending it; the rest of FILE is kept.
+# Stray or duplicate markers are refused and FILE is left as it is.
 thinjail_set_block() {
 	[ -e "$1" ] || : > "$1"
-	THINJAIL_BLOCK=$(cat) THINJAIL_ID=$2 awk '
+	if [ -n "$(tail -c 1 "$1")" ]; then THINJAIL_NOEOL=1; else THINJAIL_NOEOL=; fi
+	THINJAIL_BLOCK=$(cat) THINJAIL_ID=$2 THINJAIL_NOEOL=$THINJAIL_NOEOL awk '
+		function emit(s, last) { if (held) print line; line = s; held = 1; held_last = last }
+		function finish() { if (held) { if (held_last && ENVIRON["THINJAIL_NOEOL"] != "") printf "%s", line; else print line } }
+		function fail(n, msg) { print FILENAME ": line " n ": " msg "; nothing was rewritten" > "/dev/stderr"; failed = 1; exit 1 }
 		BEGIN { begin = "# BEGIN thinjail " ENVIRON["THINJAIL_ID"]; end = "# END thinjail " ENVIRON["THINJAIL_ID"] }
-		NR == FNR { if (!b && $0 == begin) b = FNR; else if (b && !e && $0 == end) e = FNR; next }
-		b && e && FNR == b { print begin; print ENVIRON["THINJAIL_BLOCK"]; print end; next }
-		b && e && FNR > b && FNR <= e { next }
-		{ print }
-		END { if (!(b && e)) { print begin; print ENVIRON["THINJAIL_BLOCK"]; print end } }
-	' "$1" "$1" > "$1.thinjail-new"
+		NR == FNR {
+			if (index($0, "# BEGIN thinjail ") == 1) {
+				id = substr($0, 18)
+				if (isopen) fail(FNR, "\"" $0 "\" is inside block \"" open "\"")
+				if (id in seen) fail(FNR, "a second block \"" id "\"")
+				isopen = 1; open = id; seen[id] = FNR
+				if ($0 == begin) b = FNR
+			} else if (index($0, "# END thinjail ") == 1) {
+				if (!isopen || substr($0, 16) != open) fail(FNR, "\"" $0 "\" has no begin marker of its own")
+				isopen = 0
+				if ($0 == end) e = FNR
+			}
+			total = FNR; next
+		}
+		!checked { if (isopen) fail(seen[open], "\"# BEGIN thinjail " open "\" has no end marker"); checked = 1 }
+		b && FNR == b { emit(begin); emit(ENVIRON["THINJAIL_BLOCK"]); emit(end); next }
+		b && FNR > b && FNR <= e { next }
+		{ emit($0, FNR == total) }
+		END {
+			if (failed) exit 1
+			if (!checked && isopen) fail(seen[open], "\"# BEGIN thinjail " open "\" has no end marker")
+			if (b) finish(); else { if (held) print line; print begin; print ENVIRON["THINJAIL_BLOCK"]; print end }
+		}
+	' "$1" "$1" > "$1.thinjail-new" || { rm -f "$1.thinjail-new"; return 1; }
+	cat "$1.thinjail-new" > "$1"
+	rm -f "$1.thinjail-new"
+}
+
+# thinjail_rc_edit FILE set|add|remove NAME VALUE: in the rc.conf(5)-style FILE, set
+# NAME to VALUE, or add or remove the word VALUE in NAME's list, as thinjail's native
+# edit does (not sysrc, whose awk -v would read backslashes in VALUE as escapes): the
+# value of the last assignment is rewritten in place, its indent and what follows it
+# on the line (a comment) kept, or NAME="VALUE" is appended. A value the shell would
+# compute, or one left open at the end of its line, is refused and FILE left as it is.
+thinjail_rc_edit() {
+	if [ ! -e "$1" ]; then
+		[ "$2" = remove ] && return 0
+		: > "$1"
+	fi
+	if [ -n "$(tail -c 1 "$1")" ]; then THINJAIL_NOEOL=1; else THINJAIL_NOEOL=; fi
+	THINJAIL_MODE=$2 THINJAIL_NAME=$3 THINJAIL_VALUE=$4 THINJAIL_NOEOL=$THINJAIL_NOEOL awk '
+		function parse(s,    i) {
+			i = 1
+			while (substr(s, i, 1) == " " || substr(s, i, 1) == "\t") i++
+			indent = substr(s, 1, i - 1); s = substr(s, i)
+			if (substr(s, 1, length(name) + 1) != name "=") return 0
+			rest = substr(s, length(name) + 2)
+			return 1
+		}
+		function word_end(s,    i, n, c, j) {
+			n = length(s); i = 1
+			while (i <= n) {
+				c = substr(s, i, 1)
+				if (c == " " || c == "\t" || c == ";" || c == "&" || c == "|" || c == "<" || c == ">" || c == "(" || c == ")") break
+				if (c == "`" || (c == "$" && substr(s, i + 1, 1) == "(")) return -1
+				if (c == "\\") { if (i + 1 > n) return -1; i += 2; continue }
+				if (c == "'\''") { j = index(substr(s, i + 1), "'\''"); if (j == 0) return -1; i += j + 1; continue }
+				if (c == "\"") {
+					i++
+					while (1) {
+						if (i > n) return -1
+						c = substr(s, i, 1)
+						if (c == "\"") break
+						if (c == "`" || (c == "$" && substr(s, i + 1, 1) == "(")) return -1
+						if (c == "\\") i += 2; else i++
+					}
+				}
+				i++
+			}
+			return i - 1
+		}
+		function unquote(w,    out, i, n, c, d, j) {
+			out = ""; n = length(w); i = 1
+			while (i <= n) {
+				c = substr(w, i, 1)
+				if (c == "\\") { out = out substr(w, i + 1, 1); i += 2; continue }
+				if (c == "'\''") {
+					j = index(substr(w, i + 1), "'\''")
+					if (j == 0) { out = out substr(w, i + 1); break }
+					out = out substr(w, i + 1, j - 1); i += j + 1; continue
+				}
+				if (c == "\"") {
+					i++
+					while (i <= n) {
+						c = substr(w, i, 1)
+						if (c == "\"") break
+						d = substr(w, i + 1, 1)
+						if (c == "\\" && (d == "\\" || d == "\"" || d == "$" || d == "`")) { out = out d; i += 2; continue }
+						out = out c; i++
+					}
+					i++; continue
+				}
+				out = out c; i++
+			}
+			return out
+		}
+		function quote(v,    out, i, c) {
+			out = ""
+			for (i = 1; i <= length(v); i++) {
+				c = substr(v, i, 1)
+				if (c == "\\" || c == "\"" || c == "$" || c == "`") out = out "\\"
+				out = out c
+			}
+			return "\"" out "\""
+		}
+		function words_of(s, w,    n, i, c, cur) {
+			n = 0; cur = ""
+			for (i = 1; i <= length(s); i++) {
+				c = substr(s, i, 1)
+				if (c == " " || c == "\t" || c == "\n") { if (cur != "") { w[++n] = cur; cur = "" } }
+				else cur = cur c
+			}
+			if (cur != "") w[++n] = cur
+			return n
+		}
+		function trim(s) { sub(/^[ \t\n]+/, "", s); sub(/[ \t\n]+$/, "", s); return s }
+		function decide(    we, current, n, k, words, kept, found) {
+			decided = 1; change = 1
+			if (last) { parse(lastline); we = word_end(rest); current = unquote(we < 0 ? rest : substr(rest, 1, we)) }
+			else current = ""
+			if (mode == "set") new = value
+			else {
+				n = words_of(current, words); found = 0; kept = ""
+				for (k = 1; k <= n; k++) if (words[k] == value) found = 1; else kept = kept (kept == "" ? "" : " ") words[k]
+				if (mode == "add") { if (found) change = 0; else new = trim(current) == "" ? value : trim(current) " " value }
+				else { if (!found) change = 0; else new = kept }
+			}
+			if (change && last && we < 0) {
+				print FILENAME ": line " last ": the value of " name " is not a plain one-line value; edit it by hand; nothing was rewritten" > "/dev/stderr"
+				failed = 1; exit 1
+			}
+			if (change && last) edited = indent name "=" quote(new) substr(rest, we + 1)
+		}
+		function emit(s, is_last) { if (held) print line; line = s; held = 1; held_last = is_last }
+		BEGIN { mode = ENVIRON["THINJAIL_MODE"]; name = ENVIRON["THINJAIL_NAME"]; value = ENVIRON["THINJAIL_VALUE"] }
+		NR == FNR { if (parse($0)) { last = FNR; lastline = $0 } total = FNR; next }
+		!decided { decide() }
+		{ emit(change && FNR == last ? edited : $0, FNR == total) }
+		END {
+			if (failed) exit 1
+			if (!decided) decide()
+			if (failed) exit 1
+			if (change && !last) { if (held) print line; print name "=" quote(new) }
+			else if (held) { if (held_last && ENVIRON["THINJAIL_NOEOL"] != "") printf "%s", line; else print line }
+		}
+	' "$1" "$1" > "$1.thinjail-new" || { rm -f "$1.thinjail-new"; return 1; }
 	cat "$1.thinjail-new" > "$1"
 	rm -f "$1.thinjail-new"
 }
@@ -102,8 +247,8 @@ mv /usr/local/jails/base/13.1-RELEASE-template/.var.thinjail-partial /usr/local/
 # article: chflags 0 var/empty; rm -r var — base.txz has other schg files too, so flags are cleared on the whole tree
 chflags -R noschg /usr/local/jails/base/13.1-RELEASE-base/var
 rm -rf /usr/local/jails/base/13.1-RELEASE-base/var
-# article: echo 'default_router=...' >> ./etc/rc.conf — sysrc sets it in place, so a second run adds no duplicate line
-sysrc -f /usr/local/jails/base/13.1-RELEASE-template/etc/rc.conf default_router=192.168.1.1
+# article: echo 'default_router=...' >> ./etc/rc.conf — thinjail sets it in place (like sysrc), so a second run adds no duplicate line
+thinjail_rc_edit /usr/local/jails/base/13.1-RELEASE-template/etc/rc.conf set default_router 192.168.1.1
 # article: zfs snap — `snapshot` is the spelling every zfs accepts
 zfs snapshot zroot/jails/base/13.1-RELEASE-template@gold
 # article: mkdir skeleton
@@ -140,11 +285,11 @@ thinjail0 {
     devfs_ruleset = 4;
     enforce_statfs = 2;
     interface = "em0";
-    ip4.addr = 192.168.1.70;
+    ip4.addr = "192.168.1.70";
     allow.raw_sockets;
 }
 EOF
 # article: jail_enable="YES" in /etc/rc.conf starts the jails at boot
-sysrc -f /etc/rc.conf jail_enable=YES
+thinjail_rc_edit /etc/rc.conf set jail_enable YES
 # article: service jail start — that starts every jail in the file; thinjail starts its own
 jail -f /etc/jail.conf -c thinjail0

@@ -286,9 +286,11 @@ impl TestBed {
         }
         let text = fs::read_to_string(conf)
             .map_err(|e| HostError::io(format!("read {}", conf.display()), e))?;
-        let block = find_block(&text, &format!("jail {jail}")).ok_or_else(|| {
-            HostError::Conflict(format!("jail: {}: \"{jail}\" not found", conf.display()))
-        })?;
+        let block = find_block(&text, &format!("jail {jail}"))
+            .map_err(|e| HostError::Conflict(format!("jail: {}: {e}", conf.display())))?
+            .ok_or_else(|| {
+                HostError::Conflict(format!("jail: {}: \"{jail}\" not found", conf.display()))
+            })?;
         let params = parse_block_params(block);
         let root = PathBuf::from(
             params

@@ -457,7 +457,9 @@ pub fn apply_native(action: &Action) -> Result<(), HostError> {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
                 Err(e) => return Err(HostError::io(format!("look at {}", path.display()), e)),
             };
-            let edited = edit.apply(&current);
+            let edited = edit.try_apply(&current).map_err(|e| {
+                HostError::Conflict(format!("{}: {e}; nothing was rewritten", path.display()))
+            })?;
             if edited == current {
                 return Ok(());
             }
