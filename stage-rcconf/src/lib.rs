@@ -44,6 +44,12 @@ pub fn block_id(jail: &str) -> String {
 /// The jail.conf(5) block of `jail`: the article's settings, derived paths,
 /// addresses, then the recipe's own parameters.
 pub fn jail_block(recipe: &Recipe, jail: &Jail) -> String {
+    render_block(&jail.name, &jail_params(recipe, jail))
+}
+
+/// The parameters [`jail_block`] writes for `jail`, in the order it writes them: what
+/// jail(8) must see for this jail, and nothing else.
+pub fn jail_params(recipe: &Recipe, jail: &Jail) -> Vec<(String, ParamValue)> {
     let layout = Layout::new(recipe);
     let mut params = recipe.params_of(jail);
     let text = |s: String| ParamValue::Text(s);
@@ -75,7 +81,7 @@ pub fn jail_block(recipe: &Recipe, jail: &Jail) -> String {
                 .or_insert_with(|| text(interface.clone()));
         }
     }
-    render_block(&jail.name, &ordered_params(params))
+    ordered_params(params)
 }
 
 /// Names of the jails thinjail manages in a jail.conf text (those inside its blocks).

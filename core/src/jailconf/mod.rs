@@ -569,6 +569,42 @@ pub fn ordered_params(params: BTreeMap<String, ParamValue>) -> Vec<(String, Para
     ordered
 }
 
+/// How the parameters jail(8) would pass for `jail` differ from exactly `expected`
+/// (each written by [`param_line`], plus the `name` jail(8) takes from the
+/// definition): parameters that reach the jail without being expected (leaks),
+/// expected ones with another spelling or value (overrides), expected ones missing.
+/// Empty when the jail gets exactly what was written for it.
+pub fn differences(params: &Params, jail: &str, expected: &[(String, ParamValue)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for param in params.iter() {
+        let wanted = expected
+            .iter()
+            .find(|(name, _)| same_param(name, &param.name));
+        match wanted {
+            None if param.name == "name" && param.values == [jail] => {}
+            None => found.push(format!(
+                "{} = {:?} reaches the jail without being written for it",
+                param.name, param.values
+            )),
+            Some((name, value)) => {
+                let values = written_values(value);
+                if *name != param.name || values != param.values {
+                    found.push(format!(
+                        "{name} = {values:?} was written, jail(8) passes {} = {:?}",
+                        param.name, param.values
+                    ));
+                }
+            }
+        }
+    }
+    for (name, _) in expected {
+        if params.get(name).is_none() {
+            found.push(format!("{name} was written, jail(8) passes nothing for it"));
+        }
+    }
+    found
+}
+
 /// The parameters of the one jail a block written by [`render_block`] defines, read
 /// with the model on its own (no global settings): a bare `name;` gives `"true"`,
 /// lists are joined with `,`. A block that does not parse gives nothing.
