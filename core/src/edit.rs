@@ -2,7 +2,9 @@
 //!
 //! Our entries are found and updated in place; every other byte is kept. A
 //! [`FileEdit`] is applied to the file's *current* contents when the action runs, so an
-//! unrelated change made between `plan` and `apply` is not lost.
+//! unrelated change made between `plan` and `apply` is not lost. What cannot be edited
+//! exactly is refused with its line, never guessed at: thinjail's block markers out of
+//! order ([`MarkerError`]), an rc.conf value the shell would compute ([`EditError`]).
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};

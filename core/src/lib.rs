@@ -15,8 +15,9 @@
 //! - [`host`]: hosts that observe a machine and apply actions (the FreeBSD host,
 //!   a script host), and [`host::apply_plan`];
 //! - [`layout`], [`edit`], [`jailconf`], [`quote`], [`lock`]: the article's on-disk
-//!   layout, in-place edits of shared files, jail.conf(5) reading and writing,
-//!   escaping for every format written, and the one-run-at-a-time lock.
+//!   layout, in-place edits of shared files, jail.conf(5) writing and a model of
+//!   how FreeBSD's jail(8) reads it, escaping for every format written, and the
+//!   one-run-at-a-time lock.
 //!
 //! Stages only plan; hosts only apply; nothing runs a host command while planning.
 //!

@@ -123,7 +123,7 @@ fn apply_builds_the_articles_layout_and_the_jail_works() {
         "mount.devfs;",
         "interface = \"em0\";",
         "allow.raw_sockets;",
-        "ip4.addr = 192.168.1.70;",
+        "ip4.addr = \"192.168.1.70\";",
     ] {
         assert!(
             jail_conf.contains(setting),
@@ -190,7 +190,7 @@ fn the_administrators_own_files_are_kept_byte_for_byte() {
     let bed = Bed::article(BIN, |_| {});
     let admin_jails =
         "# my jails\nexec.clean;\n\nwww {\n    path = \"/usr/jails/www\";\n    persist;\n}\n";
-    let admin_rc = "hostname=\"host.example.org\"\nsshd_enable=\"YES\" # keep this comment\njail_enable=\"NO\"\nzfs_enable=\"YES\"";
+    let admin_rc = "hostname=\"host.example.org\"\nsshd_enable=\"YES\" # keep this comment\njail_enable=\"NO\" # and this one\nzfs_enable=\"YES\"";
     fs::write(&bed.recipe.host.jail_conf, admin_jails).unwrap();
     fs::write(&bed.recipe.host.rc_conf, admin_rc).unwrap();
     bed.apply().expect_code(0);
@@ -202,7 +202,7 @@ fn the_administrators_own_files_are_kept_byte_for_byte() {
     let rc_conf = fs::read_to_string(&bed.recipe.host.rc_conf).unwrap();
     assert_eq!(
         rc_conf,
-        "hostname=\"host.example.org\"\nsshd_enable=\"YES\" # keep this comment\njail_enable=\"YES\"\nzfs_enable=\"YES\""
+        "hostname=\"host.example.org\"\nsshd_enable=\"YES\" # keep this comment\njail_enable=\"YES\" # and this one\nzfs_enable=\"YES\""
     );
     // Running again changes neither file.
     bed.apply().expect_code(0);
