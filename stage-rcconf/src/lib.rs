@@ -17,7 +17,9 @@ use std::collections::BTreeSet;
 
 use thinjail_core::action::Action;
 use thinjail_core::edit::{blocks, is_yes, rc_var, FileEdit};
-use thinjail_core::jailconf::{defined_jails, ordered_params, render_block};
+use thinjail_core::jailconf::{
+    defined_jails, ordered_params, render_block, JailConf, Params, Semantics,
+};
 use thinjail_core::layout::Layout;
 use thinjail_core::recipe::{Jail, ParamValue, Recipe};
 use thinjail_core::stage::{no_config, BuiltinStage, Planned, Stage, StageContext, StageError};
@@ -84,6 +86,15 @@ pub fn jail_params(recipe: &Recipe, jail: &Jail) -> Vec<(String, ParamValue)> {
     ordered_params(params)
 }
 
+/// What jail(8) reads from one of our blocks on its own: the jail's parameters, or
+/// nothing if it does not parse.
+fn block_meaning(block: &str, jail: &str) -> Option<Params> {
+    JailConf::parse(block, "block", Semantics::Freebsd14)
+        .ok()?
+        .effective(jail)
+        .ok()
+}
+
 /// Names of the jails thinjail manages in a jail.conf text (those inside its blocks).
 pub fn managed_jails(jail_conf: &str) -> Vec<String> {
     thinjail_core::edit::block_ids(jail_conf, "jail ")
@@ -141,10 +152,18 @@ impl Stage for RcConfStage {
         for jail in &recipe.jails {
             let block = jail_block(recipe, jail);
             let id = block_id(&jail.name);
-            if current.get(id.as_str()) == Some(&block.as_str()) {
+            let old = current.get(id.as_str()).copied();
+            if old == Some(block.as_str()) {
                 continue;
             }
-            changed.insert(jail.name.as_str());
+            // A block rewritten with the same meaning for jail(8) (say, only its
+            // quoting changed) needs no restart.
+            let same_meaning = old.is_some_and(|old| {
+                block_meaning(old, &jail.name) == block_meaning(&block, &jail.name)
+            });
+            if !same_meaning {
+                changed.insert(jail.name.as_str());
+            }
             let action = Action::EditFile {
                 path: host.jail_conf.clone(),
                 edit: FileEdit::SetBlock { id, content: block },
@@ -340,6 +359,59 @@ mod tests {
             error.to_string().contains("/etc/rc.conf: line 2"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_block_rewritten_with_the_same_meaning_does_not_restart_the_jail() {
+        let recipe = recipe();
+        let new = jail_block(&recipe, &recipe.jails[0]);
+        let old = new.replace("\"192.168.1.70\"", "192.168.1.70");
+        assert_ne!(old, new);
+        let mut world = World::empty();
+        let with_block = |block: &str| {
+            FileEdit::SetBlock {
+                id: block_id("thinjail0"),
+                content: block.to_string(),
+            }
+            .apply("")
+        };
+        world.jails.insert(
+            "thinjail0".into(),
+            thinjail_core::world::RunningJail {
+                jid: 1,
+                name: "thinjail0".into(),
+                path: "/usr/local/jails/.mountpoints/thinjail0".into(),
+                ip4: vec![],
+                ip6: vec![],
+            },
+        );
+        let mut plan_for = |block: &str| {
+            world.set_path(
+                &recipe.host.jail_conf,
+                PathState::File {
+                    contents: Some(with_block(block)),
+                },
+            );
+            RcConfStage
+                .plan(&StageContext::new(&recipe), &world)
+                .unwrap()
+                .into_iter()
+                .map(|p| p.action)
+                .collect::<Vec<_>>()
+        };
+        let requoted = plan_for(&old);
+        assert!(requoted.iter().any(|a| matches!(
+            a,
+            Action::EditFile {
+                edit: FileEdit::SetBlock { .. },
+                ..
+            }
+        )));
+        assert!(!requoted
+            .iter()
+            .any(|a| matches!(a, Action::StopJail { .. })));
+        let changed = plan_for(&old.replace("exec.clean;", "exec.noclean;"));
+        assert!(changed.iter().any(|a| matches!(a, Action::StopJail { .. })));
     }
 
     #[test]

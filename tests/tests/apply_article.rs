@@ -186,6 +186,34 @@ fn apply_builds_the_articles_layout_and_the_jail_works() {
 }
 
 #[test]
+fn a_stray_marker_in_jail_conf_stops_apply_before_anything_changes() {
+    let bed = Bed::article(BIN, |_| {});
+    // Without its END, the next apply used to replace everything from this line to
+    // our real end marker, the administrator's jails in between.
+    let admin =
+        "# BEGIN thinjail jail thinjail0\nwww {\n    path = \"/usr/jails/www\";\n    persist;\n}\n";
+    fs::write(&bed.recipe.host.jail_conf, admin).unwrap();
+    let rc_before = fs::read(&bed.recipe.host.rc_conf).ok();
+    let run = bed.apply();
+    run.expect_code(78);
+    let conf = bed.recipe.host.jail_conf.display().to_string();
+    assert!(
+        run.stderr.contains(&format!("{conf}: line 1: ")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        fs::read_to_string(&bed.recipe.host.jail_conf).unwrap(),
+        admin
+    );
+    assert_eq!(
+        fs::read(&bed.recipe.host.rc_conf).ok(),
+        rc_before,
+        "nothing else ran either"
+    );
+}
+
+#[test]
 fn the_administrators_own_files_are_kept_byte_for_byte() {
     let bed = Bed::article(BIN, |_| {});
     let admin_jails =
