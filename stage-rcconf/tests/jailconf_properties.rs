@@ -273,7 +273,7 @@ const RECIPE_TEXTS: [&str; 8] = [
     "a # b // c /* d */",
     "it's ${name}",
     "back\\slash\\n",
-    "line\nbreak\ttab",
+    "semi; colon, comma",
     "caf\u{e9}",
     "",
 ];
