@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context};
 use serde::{Deserialize, Serialize};
 use thinjail_core::action::Action;
+use thinjail_core::confine::Confinement;
 use thinjail_core::host::{apply_plan, ApplyEvent, Host, NoProgress};
 use thinjail_core::layout::{Layout, GOLD_SNAPSHOT, INSTALL_SNAPSHOT};
 use thinjail_core::pipeline::{Pipeline, StageLoader};
@@ -239,7 +240,8 @@ fn apply(host: &mut TestBed, recipe: &Recipe) -> anyhow::Result<ApplyTiming> {
     let planned = Instant::now();
     let mut by_action: BTreeMap<String, f64> = BTreeMap::new();
     let mut action_started = Instant::now();
-    let report = apply_plan(&plan, host, &mut |event| match event {
+    let confinement = Confinement::new(&Layout::new(recipe));
+    let report = apply_plan(&plan, host, &confinement, &mut |event| match event {
         ApplyEvent::Starting { .. } => action_started = Instant::now(),
         ApplyEvent::Done { action, .. } => {
             *by_action.entry(kind(action)).or_default() += ms(action_started.elapsed());
@@ -465,6 +467,7 @@ fn thick_series(bed: &Bed, host: &mut TestBed, count: usize) -> anyhow::Result<V
         dataset: container.clone(),
         mountpoint: None,
         parents: false,
+        properties: Default::default(),
     })?;
     let (mut points, mut total) = (Vec::new(), 0);
     for n in 1..=count {
@@ -535,6 +538,7 @@ fn template_size_series(sizes: &[u64], runs: usize) -> anyhow::Result<Vec<SizePo
             dataset: template.clone(),
             mountpoint: None,
             parents: false,
+            properties: Default::default(),
         })?;
         write_filler(&pool.mountpoint().join(format!("t{mib}/filler")), mib)?;
         host.apply(&Action::Snapshot {
@@ -561,6 +565,7 @@ fn template_size_series(sizes: &[u64], runs: usize) -> anyhow::Result<Vec<SizePo
                         dataset: template.clone(),
                         snapshot: GOLD_SNAPSHOT.into(),
                         target: target.clone(),
+                        properties: Default::default(),
                     }
                 };
                 let started = Instant::now();

@@ -18,7 +18,7 @@ use thinjail_core::validate::{check_jail_name, check_snapshot_name};
 use thinjail_core::world::{DatasetKind, Mount, PathState, World};
 use thinjail_core::Recipe;
 use thinjail_stage_mount::{fstab_base, fstab_text};
-use thinjail_stage_rcconf::{block_id, managed_jails};
+use thinjail_stage_rcconf::{block_id, foreign_jail_message};
 
 /// Why a lifecycle command cannot be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,6 +46,8 @@ pub enum JailState {
     Missing,
     /// Created by thinjail, no longer in the recipe.
     Orphaned,
+    /// A jail of this name runs from another root: not thinjail's, left alone.
+    Foreign,
 }
 
 impl std::fmt::Display for JailState {
@@ -55,6 +57,7 @@ impl std::fmt::Display for JailState {
             JailState::Stopped => "stopped",
             JailState::Missing => "missing",
             JailState::Orphaned => "orphaned",
+            JailState::Foreign => "foreign",
         })
     }
 }
@@ -80,24 +83,34 @@ pub struct JailStatus {
     pub used: Option<u64>,
     /// Its root while running.
     pub path: PathBuf,
+    /// The jail of the same name that runs from another root, when there is one.
+    pub foreign: Option<ForeignJail>,
 }
 
-/// Jails thinjail manages on this host: the recipe's, those with a thinjail block
-/// in jail.conf, and those with a data dataset in the jails dataset.
+/// A running jail that has a managed jail's name but not its root.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ForeignJail {
+    /// Its JID.
+    pub jid: u32,
+    /// Its root.
+    pub path: PathBuf,
+}
+
+/// Jails thinjail manages on this host: the recipe's, and those whose dataset
+/// (`<jails_dataset>/<jail>`) thinjail made for this jails dataset — it carries
+/// `thinjail:managed=<jails_dataset>` of its own. A jail.conf block alone makes no
+/// jail ours: another recipe sharing the file (with another jails dataset) has its
+/// own blocks there.
 pub fn managed_names(recipe: &Recipe, world: &World) -> BTreeSet<String> {
     let layout = Layout::new(recipe);
     let mut names: BTreeSet<String> = recipe.jails.iter().map(|j| j.name.clone()).collect();
-    if let Some(conf) = world.file_contents(&recipe.host.jail_conf) {
-        names.extend(managed_jails(conf));
-    }
+    let prefix = format!("{}/", layout.jails_dataset());
     for (dataset, _) in world.children_of(layout.jails_dataset()) {
-        let Some(rest) = dataset.strip_prefix(&format!("{}/", layout.jails_dataset())) else {
+        let Some(jail) = dataset.strip_prefix(&prefix) else {
             continue;
         };
-        if let Some(jail) = rest.strip_suffix("/data") {
-            if !jail.contains('/') && check_jail_name(jail).is_ok() {
-                names.insert(jail.to_string());
-            }
+        if !jail.contains('/') && check_jail_name(jail).is_ok() && layout.is_ours(world, dataset) {
+            names.insert(jail.to_string());
         }
     }
     names
@@ -155,10 +168,12 @@ pub fn status(recipe: &Recipe, world: &World) -> Vec<JailStatus> {
     managed_names(recipe, world)
         .into_iter()
         .map(|name| {
-            let running = world.jails.get(&name);
+            let foreign = layout.foreign_jail(world, &name);
+            let running = world.running_jail(&name).filter(|_| foreign.is_none());
             let data = world.dataset(&layout.data_dataset(&name));
             let in_recipe = recipe.jail(&name);
             let state = match (running, in_recipe, data) {
+                _ if foreign.is_some() => JailState::Foreign,
                 (Some(_), Some(_), _) => JailState::Running,
                 (_, None, _) => JailState::Orphaned,
                 (None, Some(_), Some(_)) => JailState::Stopped,
@@ -197,19 +212,26 @@ pub fn status(recipe: &Recipe, world: &World) -> Vec<JailStatus> {
                 release,
                 used: data.map(|d| d.used),
                 path: layout.root(&name),
+                foreign: foreign.map(|f| ForeignJail {
+                    jid: f.jid,
+                    path: f.path.clone(),
+                }),
                 name,
             }
         })
         .collect()
 }
 
-/// Checks that `names` are jails thinjail manages here.
+/// Checks that `names` are jails thinjail manages here, and that no jail of the
+/// same name runs from another root (one thinjail did not start: it is never
+/// stopped, replaced or entered).
 pub fn require_managed(
     recipe: &Recipe,
     world: &World,
     names: &[String],
 ) -> Result<(), LifecycleError> {
     let managed = managed_names(recipe, world);
+    let layout = Layout::new(recipe);
     for name in names {
         check_jail_name(name).map_err(|e| LifecycleError::Unknown(format!("{name:?}: {e}")))?;
         if !managed.contains(name) {
@@ -217,8 +239,68 @@ pub fn require_managed(
                 "no jail {name} managed by thinjail here (see `thinjail list`)"
             )));
         }
+        if let Some(running) = layout.foreign_jail(world, name) {
+            return Err(LifecycleError::Refused(foreign_jail_message(
+                name,
+                running,
+                &layout.root(name),
+            )));
+        }
     }
     Ok(())
+}
+
+/// Refuses datasets that exist but are not thinjail's (no mark of their own),
+/// saying how to mark them.
+pub fn require_ours(
+    recipe: &Recipe,
+    world: &World,
+    datasets: &[String],
+) -> Result<(), LifecycleError> {
+    let layout = Layout::new(recipe);
+    let not_ours = layout.not_ours(world, datasets);
+    if not_ours.is_empty() {
+        Ok(())
+    } else {
+        Err(LifecycleError::Refused(layout.not_ours_message(&not_ours)))
+    }
+}
+
+/// Destroys `dataset` exactly: its snapshots one by one, then the dataset alone —
+/// never `zfs destroy -r`, which would also take datasets below it that thinjail
+/// did not make. Refused when `dataset` has datasets below it.
+fn destroy_exactly(
+    world: &World,
+    dataset: &str,
+    note: String,
+) -> Result<Vec<Planned>, LifecycleError> {
+    let children: Vec<&String> = world.children_of(dataset).map(|(name, _)| name).collect();
+    if !children.is_empty() {
+        let list: Vec<&str> = children.iter().map(|c| c.as_str()).collect();
+        return Err(LifecycleError::Refused(format!(
+            "{dataset} holds {}, which thinjail did not put there; move or destroy {} first (thinjail never destroys datasets it did not make)",
+            list.join(", "),
+            if list.len() == 1 { "it" } else { "them" }
+        )));
+    }
+    let mut actions: Vec<Planned> = world
+        .snapshots_of(dataset)
+        .into_iter()
+        .map(|(snapshot, _)| {
+            Planned::new(Action::DestroySnapshot {
+                dataset: dataset.to_string(),
+                snapshot: snapshot.to_string(),
+            })
+        })
+        .collect();
+    actions.push(Planned::noted(
+        Action::DestroyDataset {
+            dataset: dataset.to_string(),
+            recursive: false,
+        },
+        note,
+    ));
+    Ok(actions)
 }
 
 /// Mounts left at or below a jail's root or directory, deepest first — everything
@@ -373,16 +455,70 @@ pub fn plan_destroy(
             "rmdir, not rm -rf: it fails rather than delete anything still inside",
         ));
     }
+    if with_data {
+        actions.extend(plan_destroy_data(recipe, world, jail)?);
+    }
+    Ok(actions)
+}
+
+/// `destroy --data`: the jail's data with its snapshots, then its dataset if nothing
+/// else is below it.
+fn plan_destroy_data(
+    recipe: &Recipe,
+    world: &World,
+    jail: &str,
+) -> Result<Vec<Planned>, LifecycleError> {
+    let layout = Layout::new(recipe);
     let dataset = layout.jail_dataset(jail);
-    if with_data && world.has_dataset(&dataset) {
-        let doomed: Vec<String> = world.names_under(&dataset).into_iter().collect();
-        actions.push(Planned::noted(
-            Action::DestroyDataset {
+    let data = layout.data_dataset(jail);
+    require_ours(recipe, world, &[dataset.clone(), data.clone()])?;
+    let mut actions = Vec::new();
+    if world.has_dataset(&data) {
+        let snapshots: Vec<&str> = world
+            .snapshots_of(&data)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        let note = if snapshots.is_empty() {
+            "--data: the jail's files, gone for good".to_string()
+        } else {
+            format!(
+                "--data: the jail's files and its snapshots ({}), gone for good",
+                snapshots.join(", ")
+            )
+        };
+        actions.extend(destroy_exactly(world, &data, note)?);
+    }
+    if world.has_dataset(&dataset) {
+        let others: Vec<String> = world
+            .names_under(&dataset)
+            .into_iter()
+            .filter(|name| {
+                name != &dataset && name != &data && !name.starts_with(&format!("{data}@"))
+            })
+            .collect();
+        if others.is_empty() {
+            actions.push(Planned::new(Action::DestroyDataset {
                 dataset,
-                recursive: true,
-            },
-            format!("--data: destroys {}", doomed.join(", ")),
-        ));
+                recursive: false,
+            }));
+        } else {
+            let note = format!(
+                "{dataset} stays: it also holds {}, which thinjail did not make",
+                others.join(", ")
+            );
+            match actions.last_mut() {
+                Some(last) => {
+                    let previous = last.note.take().unwrap_or_default();
+                    last.note = Some(format!("{previous}\n{note}"));
+                }
+                None => {
+                    return Err(LifecycleError::Refused(format!(
+                        "jail {jail} has no data left to destroy; {note}"
+                    )))
+                }
+            }
+        }
     }
     Ok(actions)
 }
@@ -422,20 +558,17 @@ pub fn plan_destroy_release(
             if users.len() == 1 { "it" } else { "them" }
         )));
     }
-    let mut actions = Vec::new();
-    for dataset in [
+    let datasets = [
         layout.template_dataset(release),
         layout.base_dataset(release),
-    ] {
+    ];
+    require_ours(recipe, world, &datasets)?;
+    let mut actions = Vec::new();
+    for dataset in datasets {
         if world.has_dataset(&dataset) {
             let doomed: Vec<String> = world.names_under(&dataset).into_iter().collect();
-            actions.push(Planned::noted(
-                Action::DestroyDataset {
-                    dataset,
-                    recursive: true,
-                },
-                format!("destroys {}", doomed.join(", ")),
-            ));
+            let note = format!("destroys {}", doomed.join(", "));
+            actions.extend(destroy_exactly(world, &dataset, note)?);
         }
     }
     if actions.is_empty() {
@@ -461,6 +594,7 @@ pub fn plan_snapshot(
             "jail {jail} has no data dataset yet"
         )));
     }
+    require_ours(recipe, world, std::slice::from_ref(&dataset))?;
     if world.has_snapshot(&dataset, name) {
         return Err(LifecycleError::Refused(format!(
             "{dataset}@{name} already exists"
@@ -493,6 +627,7 @@ pub fn plan_rollback(
     require_managed(recipe, world, &[jail.to_string()])?;
     let layout = Layout::new(recipe);
     let dataset = layout.data_dataset(jail);
+    require_ours(recipe, world, std::slice::from_ref(&dataset))?;
     if !world.has_snapshot(&dataset, name) {
         return Err(LifecycleError::Unknown(format!(
             "{dataset}@{name} does not exist (see `thinjail snapshots {jail}`)"
@@ -937,6 +1072,98 @@ mod tests {
         assert!(plan
             .iter()
             .any(|p| matches!(p.action, Action::RemoveDir { .. })));
+    }
+
+    #[test]
+    fn only_jails_whose_dataset_thinjail_made_for_this_recipe_are_managed() {
+        let (mut recipe, mut world) = built();
+        recipe.jails.clear();
+        assert_eq!(orphans(&recipe, &world), ["thinjail0"]);
+        // Another recipe's jail in the same jail.conf, with its own jails dataset.
+        world.add_filesystem("zroot/other", Some(Path::new("/other")), None);
+        world.add_filesystem("zroot/other/db", None, None);
+        world.set_managed("zroot/other/db", Some("zroot/other".into()));
+        // A dataset made by hand inside our jails dataset (it inherits nothing).
+        world.add_filesystem("zroot/jails/containers", None, None);
+        world.add_filesystem("zroot/jails/containers/data", None, None);
+        let conf = "# BEGIN thinjail jail db\ndb {\n    path = \"/other/.mountpoints/db\";\n}\n# END thinjail jail db\n";
+        world.set_path(
+            &recipe.host.jail_conf,
+            PathState::File {
+                contents: Some(conf.into()),
+            },
+        );
+        assert_eq!(orphans(&recipe, &world), ["thinjail0"]);
+        assert!(require_managed(&recipe, &world, &["db".to_string()]).is_err());
+    }
+
+    #[test]
+    fn a_jail_of_the_same_name_with_another_root_is_left_alone() {
+        let (recipe, mut world) = built();
+        let running = world.jails.get_mut("thinjail0").unwrap();
+        running.path = "/usr/jails/thinjail0".into();
+        running.jid = 12;
+        let names = ["thinjail0".to_string()];
+        for error in [
+            plan_stop(&recipe, &world, &names).unwrap_err(),
+            plan_start(&recipe, &world, &names).unwrap_err(),
+            plan_destroy(&recipe, &world, "thinjail0", false).unwrap_err(),
+            plan_snapshot(&recipe, &world, "thinjail0", "x").unwrap_err(),
+        ] {
+            assert!(matches!(error, LifecycleError::Refused(_)), "{error}");
+            let message = error.to_string();
+            assert!(
+                message.contains("JID 12") && message.contains("/usr/jails/thinjail0"),
+                "{message}"
+            );
+        }
+        let rows = status(&recipe, &world);
+        assert_eq!(rows[0].state, JailState::Foreign);
+        assert!(!rows[0].running);
+        assert_eq!(rows[0].foreign.as_ref().map(|f| f.jid), Some(12));
+    }
+
+    #[test]
+    fn destroy_data_never_destroys_recursively() {
+        let (recipe, mut world) = built();
+        world.jails.clear();
+        world.mounts.clear();
+        world.add_snapshot("zroot/jails/thinjail0/data", "mine");
+        world.add_filesystem("zroot/jails/thinjail0/backup", None, None);
+        let plan = plan_destroy(&recipe, &world, "thinjail0", true).unwrap();
+        let lines: Vec<String> = plan.iter().flat_map(|p| p.action.sh_lines()).collect();
+        let destroys: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.starts_with("zfs destroy"))
+            .collect();
+        assert_eq!(
+            destroys,
+            [
+                "zfs destroy zroot/jails/thinjail0/data@gold",
+                "zfs destroy zroot/jails/thinjail0/data@mine",
+                "zfs destroy zroot/jails/thinjail0/data",
+            ],
+            "the data and its snapshots, no -r, and the jail's dataset stays: {lines:#?}"
+        );
+        assert!(plan.iter().any(|p| p
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("zroot/jails/thinjail0 stays"))));
+        world.remove_dataset("zroot/jails/thinjail0/backup", false);
+        let plan = plan_destroy(&recipe, &world, "thinjail0", true).unwrap();
+        assert_eq!(
+            plan.last().map(|p| p.action.sh_lines()),
+            Some(vec!["zfs destroy zroot/jails/thinjail0".to_string()]),
+            "with nothing else below it, the jail's dataset goes too"
+        );
+        world.add_filesystem("zroot/jails/thinjail0/data/cache", None, None);
+        let error = plan_destroy(&recipe, &world, "thinjail0", true).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("zroot/jails/thinjail0/data/cache"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -68,9 +68,9 @@ fn with_base_and_template_only_the_jails_steps_are_planned() {
         "{lines:#?}"
     );
     let expected = [
-        "zfs create zroot/jails/thinjail0",
-        "zfs create zroot/jails/.mountpoints",
-        "zfs send zroot/jails/base/13.1-RELEASE-template@gold | zfs receive zroot/jails/thinjail0/data",
+        "zfs create -o thinjail:managed=zroot/jails zroot/jails/thinjail0",
+        "zfs create -o thinjail:managed=zroot/jails zroot/jails/.mountpoints",
+        "zfs send -p zroot/jails/base/13.1-RELEASE-template@gold | zfs receive zroot/jails/thinjail0/data",
         "mkdir -p /usr/local/jails/.mountpoints/thinjail0",
         "cat > /usr/local/jails/thinjail0/fstab <<'EOF'",
         "thinjail_set_block /etc/jail.conf 'jail thinjail0' <<'EOF'",
@@ -100,12 +100,12 @@ fn a_second_jail_on_the_same_release_shares_its_base() {
         .actions()
         .flat_map(|(_, p)| p.action.sh_lines())
         .collect();
-    assert!(lines.iter().any(|l| l == "zfs send zroot/jails/base/13.1-RELEASE-template@gold | zfs receive zroot/jails/thinjail1/data"));
+    assert!(lines.iter().any(|l| l == "zfs send -p zroot/jails/base/13.1-RELEASE-template@gold | zfs receive zroot/jails/thinjail1/data"));
     assert!(
         lines.iter().all(|l| !l.contains("thinjail0")),
         "the first jail is left alone: {lines:#?}"
     );
     assert!(lines
         .iter()
-        .all(|l| !l.contains("zfs create -p zroot/jails/base")));
+        .all(|l| !l.contains("zroot/jails/base/13.1-RELEASE-base")));
 }

@@ -51,8 +51,8 @@ fn golden_script_follows_the_articles_order() {
     let script = std::fs::read_to_string(golden_path()).expect("golden");
     // The article's commands, in the article's order (zfs snap spelled snapshot).
     let milestones = [
-        "zfs create -o mountpoint=/usr/local/jails zroot/jails",
-        "zfs create -p zroot/jails/base/13.1-RELEASE-base",
+        "zfs create -o mountpoint=/usr/local/jails -o thinjail:managed=zroot/jails zroot/jails",
+        "zfs create -o thinjail:managed=zroot/jails zroot/jails/base/13.1-RELEASE-base",
         "bsdinstall jail /usr/local/jails/base/13.1-RELEASE-base",
         "zfs snapshot zroot/jails/base/13.1-RELEASE-base@install",
         "mkdir -p /usr/local/jails/base/13.1-RELEASE-template/usr",
@@ -73,7 +73,7 @@ fn golden_script_follows_the_articles_order() {
         "ln -s ./skeleton/tmp /usr/local/jails/base/13.1-RELEASE-base/tmp",
         "ln -s ./skeleton/var /usr/local/jails/base/13.1-RELEASE-base/var",
         "zfs snapshot zroot/jails/base/13.1-RELEASE-base@gold",
-        "zfs send zroot/jails/base/13.1-RELEASE-template@gold | zfs receive zroot/jails/thinjail0/data",
+        "zfs send -p zroot/jails/base/13.1-RELEASE-template@gold | zfs receive zroot/jails/thinjail0/data",
         "mkdir -p /usr/local/jails/.mountpoints/thinjail0",
         "/usr/local/jails/base/13.1-RELEASE-base  /usr/local/jails/.mountpoints/thinjail0  nullfs  ro  0   0",
         "/usr/local/jails/thinjail0/data  /usr/local/jails/.mountpoints/thinjail0/skeleton  nullfs  rw  0   0",
@@ -132,15 +132,17 @@ fn text_and_json_formats() {
     assert_eq!(first["dataset"], "zroot/jails");
     assert_eq!(
         first["shell"][0],
-        "zfs create -o mountpoint=/usr/local/jails zroot/jails"
+        "zfs create -o mountpoint=/usr/local/jails -o thinjail:managed=zroot/jails zroot/jails"
     );
+    assert_eq!(first["properties"]["thinjail:managed"], "zroot/jails");
 }
 
 #[test]
 fn default_plan_is_printed_without_a_freebsd_host() {
     let output = thinjail(&["plan"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stdout(&output).contains("zfs create -p zroot/jails/base/15.1-RELEASE-base"));
+    assert!(stdout(&output)
+        .contains("zfs create -o thinjail:managed=zroot/jails zroot/jails/base/15.1-RELEASE-base"));
     let warnings: Vec<String> = stderr(&output).lines().map(String::from).collect();
     assert!(
         warnings.len() <= 1,

@@ -10,12 +10,14 @@
 //! Stages (built-in or plugins) can only emit these, so everything thinjail will do
 //! is visible in `plan` and passes through one executor.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::edit::FileEdit;
+use crate::layout::MANAGED_PROPERTY;
 use crate::quote;
 use crate::world::{PathState, RunningJail, World, FREEBSD_BASE_DIRS};
 
@@ -23,16 +25,20 @@ use crate::world::{PathState, RunningJail, World, FREEBSD_BASE_DIRS};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
-    /// `zfs create [-p] [-o mountpoint=MP] DATASET`
+    /// `zfs create [-p] [-o mountpoint=MP] [-o PROPERTY=VALUE…] DATASET`
     CreateDataset {
         /// Dataset name.
         dataset: String,
         /// Explicit mountpoint; inherited when absent.
         #[serde(default)]
         mountpoint: Option<PathBuf>,
-        /// Create missing parents (`-p`).
+        /// Create missing parents (`-p`; they get none of the properties).
         #[serde(default)]
         parents: bool,
+        /// Properties set at creation: thinjail's mark
+        /// ([`crate::layout::MANAGED_PROPERTY`]) at least.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        properties: BTreeMap<String, String>,
     },
     /// `zfs destroy [-r] DATASET`
     DestroyDataset {
@@ -72,7 +78,8 @@ pub enum Action {
         /// Snapshot to return to; newer snapshots are destroyed.
         snapshot: String,
     },
-    /// `zfs send DATASET@SNAPSHOT | zfs receive TARGET` (the article's copy of the template).
+    /// `zfs send -p DATASET@SNAPSHOT | zfs receive TARGET` (the article's copy of the
+    /// template; `-p` carries the source's own properties, thinjail's mark among them).
     SendReceive {
         /// Source dataset.
         dataset: String,
@@ -81,7 +88,7 @@ pub enum Action {
         /// New dataset.
         target: String,
     },
-    /// `zfs clone DATASET@SNAPSHOT TARGET`
+    /// `zfs clone [-o PROPERTY=VALUE…] DATASET@SNAPSHOT TARGET`
     Clone {
         /// Source dataset.
         dataset: String,
@@ -89,6 +96,9 @@ pub enum Action {
         snapshot: String,
         /// New dataset.
         target: String,
+        /// Properties set at creation: thinjail's mark at least.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        properties: BTreeMap<String, String>,
     },
     /// `zfs set PROPERTY=VALUE DATASET`
     SetProperty {
@@ -373,13 +383,19 @@ pub enum ShHelper {
     Relink,
 }
 
-/// What an action may change, for confinement checks.
+/// What an action may change or read, for confinement checks.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Touches {
-    /// Host paths written, created or removed.
+    /// Host paths written, created or removed (or mounted on, for a mountpoint).
     pub paths: Vec<PathBuf>,
+    /// Host paths read: sources of copies, archives, checksums, tarballs.
+    pub reads: Vec<PathBuf>,
+    /// URLs fetched (downloads, bsdinstall's mirror).
+    pub urls: Vec<String>,
     /// Datasets (or snapshots) created, changed or destroyed.
     pub datasets: Vec<String>,
+    /// Datasets or snapshots read: the sources of send/receive and clones.
+    pub read_datasets: Vec<String>,
     /// Jails started, stopped or entered.
     pub jails: Vec<String>,
 }
@@ -412,6 +428,7 @@ impl Action {
                 dataset,
                 mountpoint,
                 parents,
+                properties,
             } => {
                 let mut argv = vec!["zfs".to_string(), "create".to_string()];
                 if *parents {
@@ -421,6 +438,7 @@ impl Action {
                     argv.push("-o".into());
                     argv.push(format!("mountpoint={}", s(mp)));
                 }
+                argv.extend(property_options(properties));
                 argv.push(dataset.clone());
                 cmds(vec![Command::run(argv)])
             }
@@ -453,19 +471,26 @@ impl Action {
                 snapshot,
                 target,
             } => cmds(vec![Command::Pipe {
-                left: vec!["zfs".into(), "send".into(), format!("{dataset}@{snapshot}")],
+                left: vec![
+                    "zfs".into(),
+                    "send".into(),
+                    "-p".into(),
+                    format!("{dataset}@{snapshot}"),
+                ],
                 right: vec!["zfs".into(), "receive".into(), target.clone()],
             }]),
             Clone {
                 dataset,
                 snapshot,
                 target,
-            } => cmds(vec![Command::run([
-                "zfs".to_string(),
-                "clone".into(),
-                format!("{dataset}@{snapshot}"),
-                target.clone(),
-            ])]),
+                properties,
+            } => {
+                let mut argv = vec!["zfs".to_string(), "clone".into()];
+                argv.extend(property_options(properties));
+                argv.push(format!("{dataset}@{snapshot}"));
+                argv.push(target.clone());
+                cmds(vec![Command::run(argv)])
+            }
             SetProperty {
                 dataset,
                 property,
@@ -748,6 +773,7 @@ impl Action {
                 dataset,
                 snapshot,
                 target,
+                ..
             } => format!("clone {dataset}@{snapshot} as {target}"),
             SetProperty {
                 dataset,
@@ -815,11 +841,12 @@ impl Action {
         }
     }
 
-    /// What this action may change.
+    /// What this action may change or read.
     pub fn touches(&self) -> Touches {
         use Action::*;
-        let paths = |p: Vec<&PathBuf>| Touches {
-            paths: p.into_iter().cloned().collect(),
+        let written = |p: &[&PathBuf]| p.iter().map(|p| (*p).clone()).collect::<Vec<_>>();
+        let paths = |p: &[&PathBuf]| Touches {
+            paths: written(p),
             ..Touches::default()
         };
         let datasets = |d: Vec<String>| Touches {
@@ -834,56 +861,111 @@ impl Action {
             } => Touches {
                 datasets: vec![dataset.clone()],
                 paths: mountpoint.iter().cloned().collect(),
-                jails: vec![],
+                ..Touches::default()
             },
-            DestroyDataset { dataset, .. } | SetProperty { dataset, .. } => {
-                datasets(vec![dataset.clone()])
-            }
+            DestroyDataset { dataset, .. } => datasets(vec![dataset.clone()]),
+            SetProperty {
+                dataset,
+                property,
+                value,
+            } => Touches {
+                datasets: vec![dataset.clone()],
+                // A mountpoint is where the dataset will be mounted: a path written.
+                paths: (property == "mountpoint" && value.starts_with('/'))
+                    .then(|| PathBuf::from(value))
+                    .into_iter()
+                    .collect(),
+                ..Touches::default()
+            },
             RenameSnapshot { dataset, from, to } => {
                 datasets(vec![format!("{dataset}@{from}"), format!("{dataset}@{to}")])
             }
             Snapshot { dataset, snapshot }
             | DestroySnapshot { dataset, snapshot }
             | Rollback { dataset, snapshot } => datasets(vec![format!("{dataset}@{snapshot}")]),
-            SendReceive { target, .. } | Clone { target, .. } => datasets(vec![target.clone()]),
+            SendReceive {
+                dataset,
+                snapshot,
+                target,
+            }
+            | Clone {
+                dataset,
+                snapshot,
+                target,
+                ..
+            } => Touches {
+                datasets: vec![target.clone()],
+                read_datasets: vec![format!("{dataset}@{snapshot}")],
+                ..Touches::default()
+            },
             MakeDir { path }
             | ClearFlags { path }
             | Remove { path }
             | RemoveDir { path }
-            | Unmount { path } => paths(vec![path]),
-            CopyTree { to, .. } => paths(vec![to]),
-            Rename { from, to } => paths(vec![from, to]),
-            Symlink { link, .. } => paths(vec![link]),
-            RelinkSymlinks { tree, .. } => paths(vec![tree]),
-            WriteFile { path, .. } | EditFile { path, .. } => paths(vec![path]),
-            Download { dest, .. } => Touches {
+            | Unmount { path } => paths(&[path]),
+            CopyTree { from, to } => Touches {
+                paths: written(&[to]),
+                reads: written(&[from]),
+                ..Touches::default()
+            },
+            Rename { from, to } => paths(&[from, to]),
+            Symlink { link, .. } => paths(&[link]),
+            RelinkSymlinks { tree, .. } => paths(&[tree]),
+            WriteFile { path, .. } | EditFile { path, .. } => paths(&[path]),
+            Download { url, dest } => Touches {
                 paths: vec![dest.clone(), partial_path(dest)],
+                urls: vec![url.clone()],
                 ..Touches::default()
             },
             VerifyChecksum {
                 file,
-                delete_bad: true,
-                ..
-            } => paths(vec![file]),
-            VerifyChecksum {
-                delete_bad: false, ..
-            } => Touches::default(),
+                manifest,
+                delete_bad,
+            } => Touches {
+                paths: if *delete_bad {
+                    written(&[file])
+                } else {
+                    vec![]
+                },
+                reads: written(&[file, manifest]),
+                ..Touches::default()
+            },
             VerifySha256 {
-                file,
-                delete_bad: true,
+                file, delete_bad, ..
+            } => Touches {
+                paths: if *delete_bad {
+                    written(&[file])
+                } else {
+                    vec![]
+                },
+                reads: written(&[file]),
+                ..Touches::default()
+            },
+            Extract { archive, dest } => Touches {
+                paths: written(&[dest]),
+                reads: written(&[archive]),
+                ..Touches::default()
+            },
+            Bsdinstall {
+                dest,
+                distdir,
+                distsite,
                 ..
-            } => paths(vec![file]),
-            VerifySha256 {
-                delete_bad: false, ..
-            } => Touches::default(),
-            Extract { dest, .. } => paths(vec![dest]),
-            Bsdinstall { dest, distdir, .. } => paths(vec![dest, distdir]),
+            } => Touches {
+                paths: written(&[dest, distdir]),
+                urls: distsite.iter().cloned().collect(),
+                ..Touches::default()
+            },
             StartJail { jail, .. } | StopJail { jail, .. } | ExecInJail { jail, .. } => Touches {
                 jails: vec![jail.clone()],
                 ..Touches::default()
             },
-            FreebsdUpdate { base, workdir, .. } => paths(vec![base, workdir]),
-            Etcupdate { root, .. } => paths(vec![root]),
+            FreebsdUpdate { base, workdir, .. } => paths(&[base, workdir]),
+            Etcupdate { root, tarball } => Touches {
+                paths: written(&[root]),
+                reads: written(&[tarball]),
+                ..Touches::default()
+            },
         }
     }
 
@@ -895,6 +977,7 @@ impl Action {
                 dataset,
                 mountpoint,
                 parents,
+                properties,
             } => {
                 if *parents {
                     let parts: Vec<&str> = dataset.split('/').collect();
@@ -903,7 +986,10 @@ impl Action {
                         world.add_filesystem(&ancestor, None, None);
                     }
                 }
-                world.add_filesystem(dataset, mountpoint.as_deref(), None);
+                if !world.has_dataset(dataset) {
+                    world.add_filesystem(dataset, mountpoint.as_deref(), None);
+                    world.set_managed(dataset, properties.get(MANAGED_PROPERTY).cloned());
+                }
             }
             DestroyDataset { dataset, recursive } => world.remove_dataset(dataset, *recursive),
             Snapshot { dataset, snapshot } => world.add_snapshot(dataset, snapshot),
@@ -916,7 +1002,10 @@ impl Action {
                 snapshot,
                 target,
             } => {
+                // `zfs send -p` carries the source's own mark to the copy.
+                let managed = world.dataset(dataset).and_then(|d| d.managed.clone());
                 world.add_filesystem(target, None, None);
+                world.set_managed(target, managed);
                 world.add_snapshot(target, snapshot);
                 copy_dataset_contents(world, dataset, target);
             }
@@ -924,8 +1013,10 @@ impl Action {
                 dataset,
                 snapshot,
                 target,
+                properties,
             } => {
                 world.add_filesystem(target, None, Some(&format!("{dataset}@{snapshot}")));
+                world.set_managed(target, properties.get(MANAGED_PROPERTY).cloned());
                 copy_dataset_contents(world, dataset, target);
             }
             SetProperty {
@@ -988,6 +1079,7 @@ impl Action {
                         path: root.clone(),
                         ip4: vec![],
                         ip6: vec![],
+                        dying: false,
                     },
                 );
             }
@@ -1008,6 +1100,14 @@ impl Action {
             | Etcupdate { .. } => {}
         }
     }
+}
+
+/// `-o PROPERTY=VALUE` for each property, in order.
+fn property_options(properties: &BTreeMap<String, String>) -> Vec<String> {
+    properties
+        .iter()
+        .flat_map(|(name, value)| ["-o".to_string(), format!("{name}={value}")])
+        .collect()
 }
 
 /// A received or cloned dataset starts with its source's contents.
@@ -1050,6 +1150,7 @@ mod tests {
             dataset: "zroot/jails".into(),
             mountpoint: Some("/usr/local/jails".into()),
             parents: false,
+            properties: BTreeMap::new(),
         };
         assert_eq!(
             a.sh_lines(),
@@ -1062,7 +1163,7 @@ mod tests {
         };
         assert_eq!(
             a.sh_lines(),
-            ["zfs send zroot/jails/base/13.1-RELEASE-template@gold | zfs receive zroot/jails/thinjail0/data"]
+            ["zfs send -p zroot/jails/base/13.1-RELEASE-template@gold | zfs receive zroot/jails/thinjail0/data"]
         );
     }
 

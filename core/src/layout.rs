@@ -10,10 +10,16 @@
 //!   <jail>/fstab
 //!   .mountpoints/<jail>             .../.mountpoints           where base and data meet
 //! ```
+//!
+//! It also says what belongs to whom: which datasets thinjail made (they carry
+//! [`MANAGED_PROPERTY`]), which paths a jail's root controls (its data and everything
+//! below its assembled root), and which running jail is not ours.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::recipe::Recipe;
+use crate::recipe::{Install, Recipe};
+use crate::world::{DatasetKind, RunningJail, World};
 
 /// Snapshot of a freshly installed base.
 pub const INSTALL_SNAPSHOT: &str = "install";
@@ -21,6 +27,43 @@ pub const INSTALL_SNAPSHOT: &str = "install";
 pub const GOLD_SNAPSHOT: &str = "gold";
 /// Directory in the base where a jail's data is mounted.
 pub const SKELETON_DIR: &str = "skeleton";
+/// The ZFS user property thinjail sets on every dataset it creates (`zfs create -o`,
+/// `zfs clone -o`, and carried by `zfs send -p` from the template): its value is the
+/// recipe's jails dataset. A dataset without it as its own value (set or received,
+/// not inherited) is not thinjail's, whatever its name.
+pub const MANAGED_PROPERTY: &str = "thinjail:managed";
+/// Directories right below a jail's root that are real directories of the read-only
+/// base (not links into the jail's data) and that jail(8) mounts on: `mount.devfs`,
+/// `mount.procfs`, and the data's `skeleton`. Only unmounting them is allowed below a
+/// root (see [`Layout::jail_controlled`]).
+pub const ROOT_MOUNT_DIRS: [&str; 3] = ["dev", "proc", SKELETON_DIR];
+
+/// Where, in the paths a jail's root controls, a path lies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JailArea {
+    /// `<jails_dir>/<jail>/data` or below: the jail's own files.
+    Data {
+        /// The jail.
+        jail: String,
+    },
+    /// Below `<jails_dir>/.mountpoints/<jail>`: the jail's assembled root while it
+    /// runs (the base, its data on `skeleton`, its devfs).
+    Root {
+        /// The jail.
+        jail: String,
+        /// The path relative to the root (`dev`, `etc/rc.conf`).
+        relative: PathBuf,
+    },
+}
+
+impl JailArea {
+    /// The jail.
+    pub fn jail(&self) -> &str {
+        match self {
+            JailArea::Data { jail } | JailArea::Root { jail, .. } => jail,
+        }
+    }
+}
 
 /// Names and paths derived from a recipe's host section.
 #[derive(Clone, Copy, Debug)]
@@ -124,6 +167,79 @@ impl<'a> Layout<'a> {
         ]
     }
 
+    /// `zroot/jails/base`: holds the bases and templates.
+    pub fn bases_dataset(&self) -> String {
+        format!("{}/base", self.jails_dataset())
+    }
+
+    /// `{"thinjail:managed": "<jails_dataset>"}`: the properties every dataset
+    /// thinjail creates carries.
+    pub fn managed_properties(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([(
+            MANAGED_PROPERTY.to_string(),
+            self.jails_dataset().to_string(),
+        )])
+    }
+
+    /// Whether `dataset` (a filesystem; for a snapshot, its filesystem) exists in
+    /// `world` with this recipe's [`MANAGED_PROPERTY`] as its own.
+    pub fn is_ours(&self, world: &World, dataset: &str) -> bool {
+        let name = dataset.split('@').next().unwrap_or(dataset);
+        world
+            .dataset(name)
+            .is_some_and(|d| d.managed.as_deref() == Some(self.jails_dataset()))
+    }
+
+    /// Every dataset this recipe's layout uses: the jails dataset, the bases
+    /// dataset, each release's base and template, the mountpoints dataset (when
+    /// there are jails) and each jail's dataset and data.
+    pub fn recipe_datasets(&self) -> Vec<String> {
+        let recipe = self.recipe;
+        let mut names = vec![self.jails_dataset().to_string()];
+        if !recipe.releases.is_empty() {
+            names.push(self.bases_dataset());
+        }
+        for release in &recipe.releases {
+            names.push(self.base_dataset(&release.name));
+            names.push(self.template_dataset(&release.name));
+        }
+        if !recipe.jails.is_empty() {
+            names.push(self.mountpoints_dataset());
+        }
+        for jail in &recipe.jails {
+            names.push(self.jail_dataset(&jail.name));
+            names.push(self.data_dataset(&jail.name));
+        }
+        names
+    }
+
+    /// Those of `datasets` that exist in `world` but are not ours.
+    pub fn not_ours<'n>(&self, world: &World, datasets: &'n [String]) -> Vec<&'n String> {
+        datasets
+            .iter()
+            .filter(|d| world.has_dataset(d) && !self.is_ours(world, d))
+            .collect()
+    }
+
+    /// Why thinjail will not use `datasets` (existing, not marked as its own), and
+    /// the commands that hand them over to it.
+    pub fn not_ours_message(&self, datasets: &[&String]) -> String {
+        let list: Vec<&str> = datasets.iter().map(|d| d.as_str()).collect();
+        let commands: Vec<String> = list
+            .iter()
+            .map(|d| format!("  zfs set {MANAGED_PROPERTY}={} {d}", self.jails_dataset()))
+            .collect();
+        format!(
+            "thinjail did not create {} (it has no {MANAGED_PROPERTY}={} of its own) and never takes over \
+             a dataset silently; if it is thinjail's (made before thinjail marked its datasets) or thinjail \
+             should manage it, mark it and run again:\n{}\nor give the recipe other names \
+             (host.jails_dataset, the jail's name)",
+            list.join(", "),
+            self.jails_dataset(),
+            commands.join("\n")
+        )
+    }
+
     /// Whether `dataset` is the jails dataset or inside it.
     pub fn owns_dataset(&self, dataset: &str) -> bool {
         let root = self.jails_dataset();
@@ -138,6 +254,74 @@ impl<'a> Layout<'a> {
             .any(|root| path == root || path.starts_with(root))
             || is_companion_of(path, &self.recipe.host.jail_conf)
             || is_companion_of(path, &self.recipe.host.rc_conf)
+    }
+}
+
+impl<'a> Layout<'a> {
+    /// Files outside [`Layout::confinement_roots`] that the recipe names as inputs
+    /// (a local `Archive` set and its `MANIFEST`, etcupdate tarballs): actions may
+    /// read these, never write them.
+    pub fn recipe_inputs(&self) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for release in &self.recipe.releases {
+            if let Install::Archive { path, manifest } = &release.install {
+                files.push(path.clone());
+                files.extend(manifest.iter().cloned());
+            }
+            files.extend(release.etcupdate.iter().cloned());
+        }
+        files
+    }
+
+    /// Whether an action may read `path`: anything it may write, and the recipe's
+    /// own input files (exactly those files).
+    pub fn may_read(&self, path: &Path) -> bool {
+        self.owns_path(path) || self.recipe_inputs().iter().any(|f| f == path)
+    }
+
+    /// The directories whose insides thinjail controls, so that every component
+    /// below them is checked before an action runs: `jails_dir` and `cache_dir`.
+    pub fn controlled_dirs(&self) -> Vec<PathBuf> {
+        let host = &self.recipe.host;
+        vec![host.jails_dir.clone(), host.cache_dir.clone()]
+    }
+
+    /// If `path` is one a jail's root controls, which jail and where:
+    /// `<jails_dir>/<jail>/data` and below, and anything below
+    /// `<jails_dir>/.mountpoints/<jail>` (the root directory itself is not: it is a
+    /// directory of the mountpoints dataset). Lexical: `path` is taken as written.
+    pub fn jail_controlled(&self, path: &Path) -> Option<JailArea> {
+        let relative = path.strip_prefix(self.jails_dir()).ok()?;
+        let mut parts = relative.components();
+        let first = parts.next()?.as_os_str().to_str()?.to_string();
+        let second = parts.next()?;
+        if first == ".mountpoints" {
+            let jail = second.as_os_str().to_str()?.to_string();
+            let below: PathBuf = parts.collect();
+            return (!below.as_os_str().is_empty()).then_some(JailArea::Root {
+                jail,
+                relative: below,
+            });
+        }
+        (first != "base" && second.as_os_str() == "data").then_some(JailArea::Data { jail: first })
+    }
+
+    /// A running jail called `name` that is not this recipe's jail of that name: its
+    /// root is not [`Layout::root`]. thinjail never stops, replaces or enters it.
+    pub fn foreign_jail<'w>(&self, world: &'w World, name: &str) -> Option<&'w RunningJail> {
+        let root = self.root(name);
+        world
+            .running_jail(name)
+            .filter(|jail| crate::edit::normalize(&jail.path) != root)
+    }
+
+    /// Filesystems (not snapshots) strictly below `dataset` in `world` that are not ours.
+    pub fn foreign_children(&self, world: &World, dataset: &str) -> Vec<String> {
+        world
+            .children_of(dataset)
+            .filter(|(name, d)| d.kind != DatasetKind::Snapshot && !self.is_ours(world, name))
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 }
 

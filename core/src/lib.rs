@@ -9,6 +9,8 @@
 //! - [`action`]: the closed vocabulary of host actions, each with its shell
 //!   rendering, its effect on the [`world`] model and what it touches;
 //! - [`pipeline`]: recipe → ordered stages → a [`pipeline::Plan`] grouped by stage;
+//! - [`confine`]: what a planned action may touch, checked while planning and again
+//!   on the host just before it runs;
 //! - [`plugin`]: the C-ABI interface of third-party stages in shared libraries, the
 //!   author's side ([`export_plugin!`]) and the host's;
 //! - [`render`]: the plan as a POSIX sh script, text or JSON;
@@ -33,6 +35,7 @@
 //! ```
 
 pub mod action;
+pub mod confine;
 pub mod edit;
 pub mod host;
 pub mod jailconf;

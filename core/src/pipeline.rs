@@ -3,8 +3,9 @@
 //! [`Pipeline::observation`] gathers what every stage needs observed;
 //! [`Pipeline::plan`] runs the stages in order against a copy of the world, applying
 //! each action's effect before the next stage plans, and checks every action against
-//! the recipe's confinement (paths under its directories, datasets under its jails
-//! dataset, jails it defines).
+//! the recipe's confinement ([`crate::confine`]: paths under its directories and
+//! never in a jail's own files, datasets thinjail made under its jails dataset,
+//! allowed properties, jails it defines and that are not someone else's).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -123,14 +124,14 @@ pub enum PlanError {
         error: StageError,
     },
     /// A stage planned an action outside the recipe's confinement.
-    #[error("stage {stage} planned `{action}`, which touches {what} outside what the recipe manages; refused")]
+    #[error("stage {stage} planned `{action}`, which {reason}; refused")]
     Confinement {
         /// Stage name.
         stage: String,
         /// The offending action (described).
         action: String,
-        /// What it touches.
-        what: String,
+        /// What it would do that it may not (follows "which").
+        reason: String,
     },
 }
 
@@ -205,6 +206,7 @@ impl Pipeline {
             pool: recipe.host.pool().to_string(),
             ..ObservationRequest::default()
         };
+        request.jails_dataset = recipe.host.jails_dataset.clone();
         request.probes.file(recipe.host.jail_conf.clone());
         request.probes.file(recipe.host.rc_conf.clone());
         for stage in &self.stages {
@@ -216,11 +218,13 @@ impl Pipeline {
     /// Plans `recipe` against `world`.
     pub fn plan(&self, recipe: &Recipe, world: &World) -> Result<Plan, PlanError> {
         let ctx = StageContext::new(recipe);
+        let observed = world;
         // Copied at the first effect to apply: an up-to-date host is never copied.
         let mut world = std::borrow::Cow::Borrowed(world);
         let mut plan = Plan::default();
         let ours: BTreeSet<&str> = recipe.jails.iter().map(|j| j.name.as_str()).collect();
-        let may_touch_jail = |jail: &str| ours.contains(jail);
+        let may_touch_jail =
+            |jail: &str| ours.contains(jail) && ctx.layout.foreign_jail(observed, jail).is_none();
         for (index, entry) in self.stages.iter().enumerate() {
             let stage = &entry.stage;
             let actions = stage.plan(&ctx, &world).map_err(|error| PlanError::Stage {
@@ -232,6 +236,7 @@ impl Pipeline {
             for planned in &actions {
                 check_confinement_with(
                     &ctx.layout,
+                    &world,
                     stage.name(),
                     &planned.action,
                     &may_touch_jail,
@@ -252,53 +257,36 @@ impl Pipeline {
     }
 }
 
-/// Refuses an action that touches anything the recipe does not manage.
+/// Refuses an action that touches anything the recipe does not manage (see
+/// [`crate::confine`]), given the world it was planned against.
 pub fn check_confinement(
     layout: &Layout<'_>,
+    world: &World,
     stage: &str,
     action: &Action,
 ) -> Result<(), PlanError> {
     let recipe = layout.recipe();
-    check_confinement_with(layout, stage, action, &|jail| recipe.jail(jail).is_some())
+    check_confinement_with(layout, world, stage, action, &|jail| {
+        recipe.jail(jail).is_some() && layout.foreign_jail(world, jail).is_none()
+    })
 }
 
 /// [`check_confinement`] with the set of jails the action may touch given by
 /// `may_touch_jail` (lifecycle commands also act on jails that left the recipe).
 pub fn check_confinement_with(
     layout: &Layout<'_>,
+    world: &World,
     stage: &str,
     action: &Action,
     may_touch_jail: &dyn Fn(&str) -> bool,
 ) -> Result<(), PlanError> {
-    let touches = action.touches();
-    let refuse = |what: String| PlanError::Confinement {
-        stage: stage.to_string(),
-        action: action.describe(),
-        what,
-    };
-    for path in &touches.paths {
-        let lexical = crate::edit::normalize(path);
-        if !path.is_absolute() || &lexical != path || !layout.owns_path(path) {
-            return Err(refuse(format!("path {}", path.display())));
+    crate::confine::check_planned(layout, world, action, may_touch_jail).map_err(|reason| {
+        PlanError::Confinement {
+            stage: stage.to_string(),
+            action: action.describe(),
+            reason,
         }
-    }
-    for dataset in &touches.datasets {
-        if !layout.owns_dataset(dataset) {
-            return Err(refuse(format!("dataset {dataset}")));
-        }
-    }
-    let recipe = layout.recipe();
-    for jail in &touches.jails {
-        if !may_touch_jail(jail) {
-            return Err(refuse(format!("jail {jail}")));
-        }
-    }
-    if let Action::StartJail { conf, .. } | Action::StopJail { conf, .. } = action {
-        if conf != &recipe.host.jail_conf {
-            return Err(refuse(format!("jail.conf {}", conf.display())));
-        }
-    }
-    Ok(())
+    })
 }
 
 /// The actions of one stage.

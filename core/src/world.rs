@@ -46,6 +46,11 @@ pub struct Dataset {
     /// Creation time, seconds since the epoch (0 for planned datasets).
     #[serde(default)]
     pub creation: u64,
+    /// The value of `thinjail:managed` when the dataset has it as its own (set or
+    /// received, not inherited): the jails dataset of the thinjail that made it.
+    /// `None` on datasets thinjail did not make (see [`crate::layout::MANAGED_PROPERTY`]).
+    #[serde(default)]
+    pub managed: Option<String>,
 }
 
 /// Kind of a ZFS dataset.
@@ -115,6 +120,10 @@ pub struct RunningJail {
     pub ip4: Vec<String>,
     /// IPv6 addresses.
     pub ip6: Vec<String>,
+    /// Removed but still holding resources (`jls -d` shows it): not running, and its
+    /// name is free for a new jail.
+    #[serde(default)]
+    pub dying: bool,
 }
 
 /// Directories a FreeBSD base release has once installed; planned installs mark them
@@ -202,9 +211,14 @@ impl World {
         }
     }
 
-    /// Whether jail `name` is running.
+    /// Whether a jail called `name` is running (dying jails are not).
     pub fn is_running(&self, name: &str) -> bool {
-        self.jails.contains_key(name)
+        self.running_jail(name).is_some()
+    }
+
+    /// The running (not dying) jail called `name`.
+    pub fn running_jail(&self, name: &str) -> Option<&RunningJail> {
+        self.jails.get(name).filter(|j| !j.dying)
     }
 
     /// Mounts at or below `path`, deepest first (the order to unmount them in).
@@ -315,6 +329,13 @@ impl World {
                 ..Dataset::default()
             },
         );
+    }
+
+    /// Records `dataset`'s own [`crate::layout::MANAGED_PROPERTY`] value.
+    pub fn set_managed(&mut self, dataset: &str, managed: Option<String>) {
+        if let Some(d) = self.datasets.get_mut(dataset) {
+            d.managed = managed;
+        }
     }
 
     /// Adds `dataset@snapshot`.

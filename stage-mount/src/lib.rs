@@ -2,7 +2,7 @@
 //!
 //! Gives each jail its writable layer and the instructions to assemble it (article
 //! step 5): the jail's `data` dataset copied from the template's `@gold` snapshot with
-//! `zfs send | zfs receive` (as the article does), the mountpoint directory where the
+//! `zfs send -p | zfs receive` (as the article does; `-p` carries thinjail's mark), the mountpoint directory where the
 //! base and the data meet, and the jail's `fstab` with the article's two nullfs lines
 //! (base read-only on the mountpoint, data read-write on its `skeleton`).
 //!
@@ -159,7 +159,8 @@ impl Stage for MountStage {
                         snapshot: GOLD_SNAPSHOT.to_string(),
                         target: data,
                     },
-                    "article: a full copy, not a clone, so the jail does not depend on the template",
+                    "article: a full copy, not a clone, so the jail does not depend on the template;\n\
+                     `send -p` carries the template's thinjail:managed mark to the copy",
                 )
             })?);
         }

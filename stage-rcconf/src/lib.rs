@@ -9,7 +9,8 @@
 //!   thinjail finds again, instead of at the top of jail.conf where they would change
 //!   the administrator's other jails; the rest of the file is kept byte for byte;
 //! - a jail name the administrator already defines in jail.conf is refused, never
-//!   shadowed;
+//!   shadowed, and so is one that already runs from another root (started by hand
+//!   or by another tool): it is not ours, and is never stopped or replaced;
 //! - if rc.conf limits boot to a `jail_list`, our jails are added to it;
 //! - only our jails are started (`service jail start` would start every jail).
 
@@ -95,6 +96,23 @@ fn block_meaning(block: &str, jail: &str) -> Option<Params> {
         .ok()
 }
 
+/// Why thinjail leaves alone the running jail `running`, called like its jail `name`
+/// but with another root than `root`.
+pub fn foreign_jail_message(
+    name: &str,
+    running: &thinjail_core::world::RunningJail,
+    root: &std::path::Path,
+) -> String {
+    format!(
+        "a jail named {name} is already running (JID {}, path {}) that thinjail did not start: \
+         thinjail's jail {name} has its root at {}; thinjail will not stop, replace or enter it — \
+         stop it yourself or rename the recipe's jail",
+        running.jid,
+        running.path.display(),
+        root.display()
+    )
+}
+
 /// Names of the jails thinjail manages in a jail.conf text (those inside its blocks).
 pub fn managed_jails(jail_conf: &str) -> Vec<String> {
     thinjail_core::edit::block_ids(jail_conf, "jail ")
@@ -128,6 +146,15 @@ impl Stage for RcConfStage {
                 host.jail_conf.display(),
                 target.display()
             )));
+        }
+        for jail in &recipe.jails {
+            if let Some(running) = ctx.layout.foreign_jail(world, &jail.name) {
+                return Err(StageError::Conflict(foreign_jail_message(
+                    &jail.name,
+                    running,
+                    &ctx.layout.root(&jail.name),
+                )));
+            }
         }
         let jail_conf = world.file_contents(&host.jail_conf).unwrap_or("");
         // Sets and one pass over jail.conf: planning stays linear in the number of jails.
@@ -428,6 +455,40 @@ mod tests {
             .plan(&StageContext::new(&recipe), &world)
             .unwrap_err();
         assert!(error.to_string().contains("does not manage"), "{error}");
+    }
+
+    #[test]
+    fn a_running_jail_of_the_same_name_but_another_root_is_refused() {
+        let recipe = recipe();
+        let mut world = World::empty();
+        world.jails.insert(
+            "thinjail0".into(),
+            thinjail_core::world::RunningJail {
+                jid: 7,
+                name: "thinjail0".into(),
+                path: "/usr/jails/thinjail0".into(),
+                ip4: vec![],
+                ip6: vec![],
+                dying: false,
+            },
+        );
+        let error = RcConfStage
+            .plan(&StageContext::new(&recipe), &world)
+            .unwrap_err();
+        assert!(matches!(error, StageError::Conflict(_)));
+        let message = error.to_string();
+        assert!(
+            message.contains("JID 7") && message.contains("/usr/jails/thinjail0"),
+            "{message}"
+        );
+        // Dying, it is gone: its name is free again.
+        world.jails.get_mut("thinjail0").unwrap().dying = true;
+        let plan = RcConfStage
+            .plan(&StageContext::new(&recipe), &world)
+            .unwrap();
+        assert!(plan
+            .iter()
+            .any(|p| matches!(p.action, Action::StartJail { .. })));
     }
 
     #[test]

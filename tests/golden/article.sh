@@ -191,12 +191,15 @@ thinjail_relink() {
 }
 
 # --- stage zfs: ZFS datasets for the bases, templates, jails and mountpoints (article steps 1, 2, 5)
-zfs create -o mountpoint=/usr/local/jails zroot/jails
-zfs create -p zroot/jails/base/13.1-RELEASE-base
+# every dataset thinjail creates carries thinjail:managed=zroot/jails: a dataset without it is never taken for thinjail's
+zfs create -o mountpoint=/usr/local/jails -o thinjail:managed=zroot/jails zroot/jails
+# article: zfs create -p — the parent is created on its own, so that it carries thinjail's mark too
+zfs create -o thinjail:managed=zroot/jails zroot/jails/base
+zfs create -o thinjail:managed=zroot/jails zroot/jails/base/13.1-RELEASE-base
 # article step 2: the template is created up front with the other datasets
-zfs create -p zroot/jails/base/13.1-RELEASE-template
-zfs create zroot/jails/thinjail0
-zfs create zroot/jails/.mountpoints
+zfs create -o thinjail:managed=zroot/jails zroot/jails/base/13.1-RELEASE-template
+zfs create -o thinjail:managed=zroot/jails zroot/jails/thinjail0
+zfs create -o thinjail:managed=zroot/jails zroot/jails/.mountpoints
 
 # --- stage install: install each release's base system and snapshot it @install (article step 1)
 # article: bsdinstall jail DIR — run unattended: nonInteractive=YES, a mirror and the sets are given
@@ -262,8 +265,9 @@ ln -s ./skeleton/var /usr/local/jails/base/13.1-RELEASE-base/var
 zfs snapshot zroot/jails/base/13.1-RELEASE-base@gold
 
 # --- stage mount: each jail's data from the template's @gold, its mountpoint and its fstab (article step 5)
-# article: a full copy, not a clone, so the jail does not depend on the template
-zfs send zroot/jails/base/13.1-RELEASE-template@gold | zfs receive zroot/jails/thinjail0/data
+# article: a full copy, not a clone, so the jail does not depend on the template;
+# `send -p` carries the template's thinjail:managed mark to the copy
+zfs send -p zroot/jails/base/13.1-RELEASE-template@gold | zfs receive zroot/jails/thinjail0/data
 mkdir -p /usr/local/jails/.mountpoints/thinjail0
 cat > /usr/local/jails/thinjail0/fstab <<'EOF'
 /usr/local/jails/base/13.1-RELEASE-base  /usr/local/jails/.mountpoints/thinjail0  nullfs  ro  0   0

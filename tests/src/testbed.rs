@@ -16,7 +16,11 @@
 //! 4. `chflags` → nothing (Linux has no file flags).
 //! 5. `fetch -o - URL` → `curl -fsS URL`.
 //! 6. `tar` → `bsdtar` (FreeBSD's tar is bsdtar; GNU tar cannot read xz from a pipe).
-//! 7. observation: `mount -p` → `/proc/self/mountinfo`; `jls` → the state file.
+//! 7. observation: `mount -p` → `/proc/self/mountinfo`; `jls -d -v --libxo=json` →
+//!    the state file (each jail with its JID and root, so a test can record a jail
+//!    started outside thinjail; it cannot record a dying jail); `zfs get -t
+//!    filesystem,volume,snapshot` → the same `zfs get` without `-t`, which zfs-fuse
+//!    does not accept (it has no bookmarks either, so it lists the same types).
 //! 8. `zfs destroy` is retried briefly on "busy": zfs-fuse unmounts first and
 //!    reports busy once (on FreeBSD busy stays an error).
 //! 9. `freebsd-update -b BASE … fetch install` → a line appended to
@@ -470,7 +474,7 @@ impl Host for TestBed {
     fn observe(&mut self, request: &ObservationRequest) -> Result<World, HostError> {
         let _zfs =
             ZfsLock::acquire().map_err(|e| HostError::io("take the test bed's zfs lock", e))?;
-        let datasets = self.inner.observe_datasets(&request.pool)?;
+        let datasets = self.inner.observe_datasets_with(request, false)?;
         let mountinfo = fs::read_to_string("/proc/self/mountinfo")
             .map_err(|e| HostError::io("read /proc/self/mountinfo", e))?;
         let jails = TestBedState::load(&self.state_dir)?
@@ -483,6 +487,7 @@ impl Host for TestBed {
                     path: jail.path,
                     ip4: vec![],
                     ip6: vec![],
+                    dying: false,
                 };
                 (name, running)
             })

@@ -171,7 +171,7 @@ fn plan_shows_what_plugin_stages_will_do_as_shell_commands() {
         clone.display()
     ));
     let clone_line = position(
-        "zfs clone zroot/jails/base/13.1-RELEASE-template@gold zroot/jails/thinjail0/data\n",
+        "zfs clone -o thinjail:managed=zroot/jails zroot/jails/base/13.1-RELEASE-template@gold zroot/jails/thinjail0/data\n",
     );
     let start = position("jail -f /etc/jail.conf -c thinjail0\n");
     position(&format!("# (from plugin pkg 0.1.0, {})", pkg.display()));

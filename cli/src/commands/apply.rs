@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use thinjail_core::action::Action;
+use thinjail_core::confine::Confinement;
 use thinjail_core::host::{apply_plan, ApplyEvent, ApplyFailure, ApplyReport, HostError};
+use thinjail_core::layout::Layout;
 use thinjail_core::render;
 
 use super::{confirm, lock, make_plan, observe, prepare, require_root, unobservable};
@@ -143,7 +145,8 @@ pub fn apply(
         return Ok(OK);
     }
     let total = plan.len();
-    let result = apply_plan(&plan, host.as_mut(), &mut |event| {
+    let confinement = Confinement::new(&Layout::new(recipe));
+    let result = apply_plan(&plan, host.as_mut(), &confinement, &mut |event| {
         if let ApplyEvent::Starting {
             index,
             stage,

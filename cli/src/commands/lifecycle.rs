@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use serde::Serialize;
+use thinjail_core::confine::Confinement;
 use thinjail_core::host::{apply_plan, ApplyEvent, Host};
 use thinjail_core::layout::Layout;
 use thinjail_core::lock::HostLock;
@@ -123,9 +124,10 @@ impl Session {
         let recipe = self.recipe();
         let layout = Layout::new(recipe);
         let managed = plans::managed_names(recipe, &self.world);
+        let world = &self.world;
         for planned in &actions {
-            check_confinement_with(&layout, command, &planned.action, &|jail| {
-                managed.contains(jail)
+            check_confinement_with(&layout, world, command, &planned.action, &|jail| {
+                managed.contains(jail) && layout.foreign_jail(world, jail).is_none()
             })
             .map_err(|e| CliError::new(SOFTWARE, e))?;
         }
@@ -171,7 +173,8 @@ impl Session {
 
     fn apply(&mut self, plan: &Plan) -> Result<Ran, CliError> {
         let total = plan.len();
-        let result = apply_plan(plan, self.host.as_mut(), &mut |event| {
+        let confinement = Confinement::new(&Layout::new(&self.prepared.loaded.recipe));
+        let result = apply_plan(plan, self.host.as_mut(), &confinement, &mut |event| {
             if let ApplyEvent::Starting {
                 index,
                 stage,
@@ -269,6 +272,16 @@ pub fn list(
     }
     if rows.iter().any(|r| r.state == plans::JailState::Orphaned) {
         println!("\norphaned: made by thinjail, no longer in the recipe (* still running); `thinjail apply --prune` removes them, keeping their data");
+    }
+    for row in &rows {
+        if let Some(foreign) = &row.foreign {
+            println!(
+                "\nforeign: a jail named {} runs (JID {}, path {}) that thinjail did not start; thinjail leaves it alone",
+                row.name,
+                foreign.jid,
+                foreign.path.display()
+            );
+        }
     }
     Ok(OK)
 }
@@ -707,8 +720,8 @@ pub fn orphans_and_prune(
     let layout = Layout::new(recipe);
     let allowed: BTreeSet<&String> = orphans.iter().collect();
     for planned in &actions {
-        check_confinement_with(&layout, "prune", &planned.action, &|jail| {
-            allowed.contains(&jail.to_string())
+        check_confinement_with(&layout, world, "prune", &planned.action, &|jail| {
+            allowed.contains(&jail.to_string()) && layout.foreign_jail(world, jail).is_none()
         })
         .map_err(|e| CliError::new(SOFTWARE, e))?;
     }

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::action::Action;
+use crate::confine::Confinement;
 use crate::pipeline::Plan;
 use crate::stage::Probes;
 use crate::world::{PathState, World};
@@ -28,16 +29,18 @@ pub use parse::{parse_jls, parse_mount_p, parse_proc_mountinfo, parse_zfs_get};
 pub use script::ScriptHost;
 pub use system::{
     apply_native, manifest_file_count, manifest_sha256, observe_paths, sha256_file,
-    write_atomically, CommandOutput, FreeBsdHost, NoProgress, Progress, ProgressTask,
-    ZFS_PROPERTIES,
+    write_atomically, zfs_get_command, CommandOutput, FreeBsdHost, NoProgress, Progress,
+    ProgressTask, ZFS_PROPERTIES,
 };
 
-/// What to observe: the pool's datasets, mounts, running jails, and the paths stages
-/// asked about.
+/// What to observe: the jails dataset's datasets, mounts, running jails, and the
+/// paths stages asked about.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ObservationRequest {
-    /// Pool whose datasets and snapshots are listed (one `zfs get -r`).
+    /// The pool (observed alone only when the jails dataset does not exist yet).
     pub pool: String,
+    /// The dataset whose tree (datasets and snapshots) is listed, one `zfs get -r`.
+    pub jails_dataset: String,
     /// Paths and files to look at.
     pub probes: Probes,
 }
@@ -109,6 +112,10 @@ pub enum HostError {
     /// The host's state is not what the action needs.
     #[error("{0}")]
     Conflict(String),
+    /// Checked just before it would run, the action would reach outside the
+    /// recipe's confinement through the host as it is now (a symbolic link).
+    #[error("refused before running: {0}")]
+    Confinement(String),
 }
 
 fn stderr_suffix(stderr: &str) -> String {
@@ -207,10 +214,14 @@ pub enum ApplyEvent<'a> {
 }
 
 /// Applies every action of `plan` in order through `host`, stopping at the first
-/// failure. `on_event` sees each action start and finish.
+/// failure. Just before each action, `confinement` looks at the paths it touches
+/// as they are on the host now (see [`Confinement::check_before_apply`]) and
+/// refuses one that would go through a symbolic link. `on_event` sees each action
+/// start and finish.
 pub fn apply_plan(
     plan: &Plan,
     host: &mut dyn Host,
+    confinement: &Confinement,
     on_event: &mut dyn FnMut(ApplyEvent<'_>),
 ) -> Result<ApplyReport, Box<ApplyFailure>> {
     let started = Instant::now();
@@ -229,7 +240,11 @@ pub fn apply_plan(
             action,
         });
         tracing::info!(stage, "{}", action.describe());
-        if let Err(error) = host.apply(action) {
+        let outcome = confinement
+            .check_before_apply(action)
+            .map_err(HostError::Confinement)
+            .and_then(|()| host.apply(action));
+        if let Err(error) = outcome {
             report.commands = host.commands_run() - commands_before;
             report.duration = started.elapsed();
             let not_run = all[index + 1..]

@@ -61,8 +61,28 @@ pub struct CommandOutput {
 /// Keeps the end of a command's standard error for error messages.
 const STDERR_TAIL: usize = 4096;
 
-/// Dataset properties observed with one `zfs get`.
-pub const ZFS_PROPERTIES: &str = "type,used,referenced,mountpoint,origin,createtxg,creation";
+/// Dataset properties observed with one `zfs get`, thinjail's mark among them.
+pub const ZFS_PROPERTIES: &str =
+    "type,used,referenced,mountpoint,origin,createtxg,creation,thinjail:managed";
+
+/// The `zfs get` that observes `dataset` (and, with `recursive`, everything below
+/// it): `-H -p -o name,property,value,source` (the source tells a dataset's own
+/// mark from an inherited one). With `types`, `-t filesystem,volume,snapshot`:
+/// OpenZFS's `zfs get` lists bookmarks too unless `-t` says otherwise
+/// (`zfs_do_get` in cmd/zfs/zfs_main.c starts from `ZFS_TYPE_DATASET |
+/// ZFS_TYPE_BOOKMARK`). zfs-fuse's `get` has no `-t` (and no bookmarks), so the
+/// test bed asks without it.
+pub fn zfs_get_command(dataset: &str, recursive: bool, types: bool) -> Command {
+    let mut argv = vec!["zfs", "get", "-H", "-p"];
+    if recursive {
+        argv.push("-r");
+    }
+    if types {
+        argv.extend(["-t", "filesystem,volume,snapshot"]);
+    }
+    argv.extend(["-o", "name,property,value,source", ZFS_PROPERTIES, dataset]);
+    Command::run(argv)
+}
 
 /// A FreeBSD machine, driven through its own commands.
 pub struct FreeBsdHost {
@@ -127,25 +147,35 @@ impl FreeBsdHost {
             .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
     }
 
-    /// Lists the pool's datasets and snapshots with one `zfs get`; an absent pool
-    /// gives none.
-    pub fn observe_datasets(&mut self, pool: &str) -> Result<BTreeMap<String, Dataset>, HostError> {
-        let command = Command::run([
-            "zfs",
-            "get",
-            "-H",
-            "-p",
-            "-r",
-            "-o",
-            "name,property,value",
-            ZFS_PROPERTIES,
-            pool,
-        ]);
-        match self.run(&command) {
+    /// Lists the jails dataset, everything below it and their snapshots with one
+    /// `zfs get` (never the rest of the pool). When the jails dataset does not exist
+    /// yet, a second `zfs get` of the pool alone tells whether the pool is there; an
+    /// absent pool gives no dataset at all (planning then says the pool is missing).
+    pub fn observe_datasets(
+        &mut self,
+        request: &ObservationRequest,
+    ) -> Result<BTreeMap<String, Dataset>, HostError> {
+        self.observe_datasets_with(request, true)
+    }
+
+    /// [`FreeBsdHost::observe_datasets`], with or without `zfs get -t` (see
+    /// [`zfs_get_command`]).
+    pub fn observe_datasets_with(
+        &mut self,
+        request: &ObservationRequest,
+        types: bool,
+    ) -> Result<BTreeMap<String, Dataset>, HostError> {
+        let missing = |e: &HostError| matches!(e, HostError::CommandFailed { stderr, .. } if stderr.contains("does not exist"));
+        let jails = zfs_get_command(&request.jails_dataset, true, types);
+        match self.run(&jails) {
+            Ok(output) => return Ok(parse_zfs_get(&output.stdout)),
+            Err(e) if missing(&e) && request.jails_dataset != request.pool => {}
+            Err(e) if missing(&e) => return Ok(BTreeMap::new()),
+            Err(e) => return Err(e),
+        }
+        match self.run(&zfs_get_command(&request.pool, false, types)) {
             Ok(output) => Ok(parse_zfs_get(&output.stdout)),
-            Err(HostError::CommandFailed { stderr, .. }) if stderr.contains("does not exist") => {
-                Ok(BTreeMap::new())
-            }
+            Err(e) if missing(&e) => Ok(BTreeMap::new()),
             Err(e) => Err(e),
         }
     }
@@ -156,10 +186,14 @@ impl FreeBsdHost {
         Ok(parse_mount_p(&output.stdout))
     }
 
-    /// Running jails (`jls`).
+    /// Running and dying jails (`jls -d -v --libxo=json`, read as JSON: jls's
+    /// plain `-q` quoting cannot be read back reliably).
     pub fn observe_jails(&mut self) -> Result<BTreeMap<String, RunningJail>, HostError> {
-        let output = self.run(&Command::run(["jls", "-n", "-q", "jid", "name", "path"]))?;
-        Ok(parse_jls(&output.stdout))
+        let command = Command::run(["jls", "-d", "-v", "--libxo=json"]);
+        let output = self.run(&command)?;
+        parse_jls(&output.stdout).map_err(|problem| {
+            HostError::Conflict(format!("cannot read `{}`: {problem}", command.render()))
+        })
     }
 
     /// Runs an action's commands, or its native step.
@@ -247,7 +281,7 @@ impl FreeBsdHost {
 impl Host for FreeBsdHost {
     fn observe(&mut self, request: &ObservationRequest) -> Result<World, HostError> {
         Ok(World {
-            datasets: self.observe_datasets(&request.pool)?,
+            datasets: self.observe_datasets(request)?,
             paths: observe_paths(&request.probes)?,
             mounts: self.observe_mounts()?,
             jails: self.observe_jails()?,

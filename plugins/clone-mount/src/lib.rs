@@ -78,6 +78,7 @@ impl Stage for CloneMountStage {
                             dataset: template,
                             snapshot: GOLD_SNAPSHOT.to_string(),
                             target: data,
+                            properties: ctx.layout.managed_properties(),
                         },
                         CLONE_NOTE,
                     )
@@ -112,7 +113,7 @@ mod tests {
         let actions = CloneMountStage.plan(&ctx, &world).unwrap();
         assert_eq!(
             actions[0].action.sh_lines(),
-            ["zfs clone zroot/jails/base/14.3-RELEASE-template@gold zroot/jails/www/data"]
+            ["zfs clone -o thinjail:managed=zroot/jails zroot/jails/base/14.3-RELEASE-template@gold zroot/jails/www/data"]
         );
         assert_eq!(actions[0].note.as_deref(), Some(CLONE_NOTE));
         assert!(actions.iter().any(
@@ -126,6 +127,13 @@ mod tests {
                 .dataset("zroot/jails/www/data")
                 .and_then(|d| d.origin.as_deref()),
             Some("zroot/jails/base/14.3-RELEASE-template@gold")
+        );
+        assert_eq!(
+            world
+                .dataset("zroot/jails/www/data")
+                .and_then(|d| d.managed.as_deref()),
+            Some("zroot/jails"),
+            "the clone carries thinjail's mark"
         );
         assert_eq!(CloneMountStage.plan(&ctx, &world).unwrap(), []);
         assert!(CloneMountStage::from_config(Some("()")).is_err());

@@ -311,6 +311,7 @@ mod tests {
                     path: format!("/usr/local/jails/.mountpoints/{name}").into(),
                     ip4: vec![],
                     ip6: vec![],
+                    dying: false,
                 },
             );
         }
