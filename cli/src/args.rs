@@ -108,8 +108,9 @@ pub enum Command {
         /// Print what was done as JSON.
         #[arg(long)]
         json: bool,
-        /// Also remove orphaned jails (managed by thinjail, no longer in the recipe),
-        /// keeping their data datasets.
+        /// Also remove orphaned jails (their dataset carries thinjail's mark for this
+        /// jails dataset, and the recipe no longer names them), keeping their data
+        /// datasets.
         #[arg(long)]
         prune: bool,
     },
@@ -168,7 +169,8 @@ pub enum Command {
         /// The jail.
         #[arg(value_name = "JAIL")]
         jail: String,
-        /// Also destroy its data dataset and snapshots.
+        /// Also destroy its data dataset and the data's snapshots (one by one, never
+        /// `zfs destroy -r`), and its jail dataset when nothing else is below it.
         #[arg(long)]
         data: bool,
         #[command(flatten)]

@@ -320,6 +320,27 @@ option saying so.",
     );
     paragraph(
         &mut roff,
+        "Every ZFS dataset thinjail creates carries the user property \
+thinjail:managed, whose value is the recipe's jails dataset. A dataset without it (of \
+its own, not inherited), such as one made by hand or by another jail manager, is never \
+taken over: apply refuses and prints the zfs set thinjail:managed=... commands that \
+hand it over, which is also how a host made by an older thinjail is adopted once. Only \
+jails whose dataset carries the mark are thinjail's, so recipes that share a jail.conf \
+never prune each other's jails. A running jail with the name of one of thinjail's \
+jails but another root is not thinjail's: every command that would stop, replace or \
+enter it refuses, with exit status 78.",
+    );
+    paragraph(
+        &mut roff,
+        "Every planned action, from a built-in or a plugin stage, is confined to the \
+recipe: paths under jails_dir and cache_dir, jail_conf and rc_conf (reads also the \
+recipe's own input files), datasets thinjail made under jails_dataset, an allow-list \
+of ZFS properties, the recipe's jails; nothing on the host touches a jail's own files \
+by path, since the jail's root controls them. Just before each action, no component \
+of its paths below jails_dir or cache_dir may be a symbolic link.",
+    );
+    paragraph(
+        &mut roff,
         "RECIPE, wherever a command takes one, is a recipe file or the name of a \
 built-in recipe (see the recipes command); each command says which recipe it uses \
 when RECIPE is omitted. A path containing a slash or ending in .ron is always read \
