@@ -338,3 +338,70 @@ impl Plan {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::RunningJail;
+
+    /// Plans one fixed action, as a plugin might.
+    struct Fixed(Action);
+
+    impl Stage for Fixed {
+        fn name(&self) -> &str {
+            "fixed"
+        }
+        fn summary(&self) -> &str {
+            "plans one action"
+        }
+        fn plan(
+            &self,
+            _ctx: &StageContext<'_>,
+            _world: &World,
+        ) -> Result<Vec<Planned>, StageError> {
+            Ok(vec![Planned::new(self.0.clone())])
+        }
+    }
+
+    fn pipeline(action: Action) -> Pipeline {
+        Pipeline::new(vec![PipelineStage {
+            stage: Box::new(Fixed(action)),
+            source: StageSource::Builtin {
+                provider: "test".into(),
+            },
+        }])
+    }
+
+    #[test]
+    fn a_stage_cannot_enter_a_jail_of_the_recipes_name_running_elsewhere() {
+        let recipe = Recipe::from_ron(
+            r#"(releases: [(name: "14.3-RELEASE")], jails: [(name: "www", release: "14.3-RELEASE")], stages: [])"#,
+            "test",
+        )
+        .unwrap();
+        let enter = pipeline(Action::ExecInJail {
+            jail: "www".into(),
+            argv: vec!["pkg".into(), "install".into(), "-y".into(), "nginx".into()],
+        });
+        let mut world = World::empty();
+        world.jails.insert(
+            "www".into(),
+            RunningJail {
+                jid: 4,
+                name: "www".into(),
+                path: "/usr/local/jails/.mountpoints/www".into(),
+                ip4: vec![],
+                ip6: vec![],
+                dying: false,
+            },
+        );
+        assert!(enter.plan(&recipe, &world).is_ok(), "ours");
+        world.jails.get_mut("www").unwrap().path = "/usr/jails/www".into();
+        match enter.plan(&recipe, &world) {
+            Err(PlanError::Confinement { reason, .. }) => {
+                assert!(reason.contains("jail www"), "{reason}")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -804,6 +804,22 @@ mod tests {
         assert_eq!(host.commands_run(), 2);
     }
 
+    /// Only the jails dataset's tree, bookmarks left out, with the source of each value.
+    #[test]
+    fn observation_lists_the_jails_dataset_without_bookmarks() {
+        assert_eq!(
+            zfs_get_command("zroot/jails", true, true).render(),
+            format!(
+                "zfs get -H -p -r -t filesystem,volume,snapshot -o name,property,value,source {ZFS_PROPERTIES} zroot/jails"
+            )
+        );
+        assert!(ZFS_PROPERTIES.ends_with(",thinjail:managed"));
+        assert_eq!(
+            zfs_get_command("zroot", false, false).render(),
+            format!("zfs get -H -p -o name,property,value,source {ZFS_PROPERTIES} zroot")
+        );
+    }
+
     #[test]
     fn relinks_links_leaving_the_tree() {
         let dir = tempfile::tempdir().unwrap();
