@@ -229,13 +229,19 @@ impl<'a> Layout<'a> {
             .iter()
             .map(|d| format!("  zfs set {MANAGED_PROPERTY}={} {d}", self.jails_dataset()))
             .collect();
+        let (has, is, them) = if list.len() == 1 {
+            ("it has", "it is", "it")
+        } else {
+            ("they have", "they are", "them")
+        };
         format!(
-            "thinjail did not create {} (it has no {MANAGED_PROPERTY}={} of its own) and never takes over \
-             a dataset silently; if it is thinjail's (made before thinjail marked its datasets) or thinjail \
-             should manage it, mark it and run again:\n{}\nor give the recipe other names \
+            "thinjail did not create {} ({has} no {MANAGED_PROPERTY}={} of {} own) and never takes over \
+             a dataset silently; if {is} thinjail's (made before thinjail marked its datasets) or thinjail \
+             should manage {them}, mark {them} and run again:\n{}\nor give the recipe other names \
              (host.jails_dataset, the jail's name)",
             list.join(", "),
             self.jails_dataset(),
+            if list.len() == 1 { "its" } else { "their" },
             commands.join("\n")
         )
     }
@@ -255,9 +261,7 @@ impl<'a> Layout<'a> {
             || is_companion_of(path, &self.recipe.host.jail_conf)
             || is_companion_of(path, &self.recipe.host.rc_conf)
     }
-}
 
-impl<'a> Layout<'a> {
     /// Files outside [`Layout::confinement_roots`] that the recipe names as inputs
     /// (a local `Archive` set and its `MANIFEST`, etcupdate tarballs): actions may
     /// read these, never write them.

@@ -40,11 +40,13 @@ fn main() -> ExitCode {
         }
     };
 
-    // The host as another program might know it: the pool and the jails dataset exist.
+    // The host as another program might know it: the pool and the jails dataset exist,
+    // the latter made by thinjail (it carries thinjail's mark, or the stage refuses it).
     let mut world = World::empty();
     world.observed = true;
     world.add_filesystem("tank", Some("/tank".as_ref()), None);
     world.add_filesystem("tank/jails", Some("/jails".as_ref()), None);
+    world.set_managed("tank/jails", Some("tank/jails".into()));
 
     let pipeline = Pipeline::new(vec![PipelineStage {
         stage: Box::new(ZfsStage),

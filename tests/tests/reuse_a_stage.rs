@@ -34,11 +34,12 @@ fn a_program_plans_the_zfs_stage_alone() {
     assert_eq!(
         commands,
         [
-            "zfs create -p tank/jails/base/14.3-RELEASE-base",
-            "zfs create -p tank/jails/base/14.3-RELEASE-template",
-            "zfs create tank/jails/www",
-            "zfs create tank/jails/db",
-            "zfs create tank/jails/.mountpoints",
+            "zfs create -o thinjail:managed=tank/jails tank/jails/base",
+            "zfs create -o thinjail:managed=tank/jails tank/jails/base/14.3-RELEASE-base",
+            "zfs create -o thinjail:managed=tank/jails tank/jails/base/14.3-RELEASE-template",
+            "zfs create -o thinjail:managed=tank/jails tank/jails/www",
+            "zfs create -o thinjail:managed=tank/jails tank/jails/db",
+            "zfs create -o thinjail:managed=tank/jails tank/jails/.mountpoints",
         ],
         "{stdout}"
     );
