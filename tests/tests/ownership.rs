@@ -291,4 +291,15 @@ fn observation_reads_the_jails_dataset_only() {
     fresh.host.jails_dataset = "nosuchpool/jails".into();
     let world = host.observe(&pipeline.observation(&fresh)).unwrap();
     assert!(world.datasets.is_empty());
+    // A missing pool is the host not matching the recipe: said, exit 78.
+    let missing = bed.dir.path().join("missing-pool.ron");
+    fs::write(&missing, fresh.to_ron()).unwrap();
+    let run = bed.thinjail(&["apply", missing.to_str().unwrap(), "--yes"]);
+    assert_eq!(run.code, Some(78), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("ZFS pool nosuchpool does not exist on this host"),
+        "{}",
+        run.stderr
+    );
 }
