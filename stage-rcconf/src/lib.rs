@@ -410,6 +410,7 @@ mod tests {
                 path: "/usr/local/jails/.mountpoints/thinjail0".into(),
                 ip4: vec![],
                 ip6: vec![],
+                dying: false,
             },
         );
         let mut plan_for = |block: &str| {
