@@ -209,8 +209,8 @@ fn recipe_for(bed: &Bed, n: usize, method: &Method) -> anyhow::Result<Recipe> {
     Ok(recipe)
 }
 
-fn loader() -> Box<dyn StageLoader> {
-    thinjail_cli::plugins::loader(&[])
+fn loader(recipe: &Recipe) -> Box<dyn StageLoader> {
+    thinjail_cli::plugins::loader(&[], &recipe.host.jails_dir)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -230,7 +230,7 @@ fn observe(host: &mut dyn Host, pipeline: &Pipeline, recipe: &Recipe) -> anyhow:
 /// Observes, plans and applies `recipe` in-process on the test bed, timing each part
 /// and each action.
 fn apply(host: &mut TestBed, recipe: &Recipe) -> anyhow::Result<ApplyTiming> {
-    let pipeline = Pipeline::from_recipe(recipe, loader().as_mut())
+    let pipeline = Pipeline::from_recipe(recipe, loader(recipe).as_mut())
         .map_err(|e| anyhow!("recipe stages: {e:?}"))?;
     let commands_before = host.commands_run();
     let started = Instant::now();
@@ -393,7 +393,7 @@ fn creation_series(
 /// `thinjail apply --yes --json` on it `runs` times.
 fn noop_point(bed: &Bed, host: &mut TestBed, n: usize, runs: usize) -> anyhow::Result<NoopPoint> {
     let recipe = recipe_for(bed, n, &Method::SendReceive)?;
-    let pipeline = Pipeline::from_recipe(&recipe, loader().as_mut())
+    let pipeline = Pipeline::from_recipe(&recipe, loader(&recipe).as_mut())
         .map_err(|e| anyhow!("recipe stages: {e:?}"))?;
     let (mut observe_ms, mut plan_ms, mut commands) = (Vec::new(), Vec::new(), 0);
     for _ in 0..runs {

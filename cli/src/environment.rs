@@ -2,7 +2,7 @@
 //! test bed) and the plugin loader. The `thinjail` binary uses [`Environment::freebsd`];
 //! test programs pass their own.
 
-use thinjail_core::host::{FreeBsdHost, Host, Progress};
+use thinjail_core::host::{FreeBsdHost, Host, HostGuards, Progress};
 use thinjail_core::pipeline::{NoPlugins, StageLoader};
 use thinjail_core::Recipe;
 
@@ -24,8 +24,10 @@ pub trait HostProvider {
 pub struct FreeBsdHosts;
 
 impl HostProvider for FreeBsdHosts {
-    fn host(&self, _recipe: &Recipe, progress: Box<dyn Progress>) -> anyhow::Result<Box<dyn Host>> {
-        Ok(Box::new(FreeBsdHost::with_progress(progress)))
+    fn host(&self, recipe: &Recipe, progress: Box<dyn Progress>) -> anyhow::Result<Box<dyn Host>> {
+        Ok(Box::new(
+            FreeBsdHost::with_progress(progress).with_guards(HostGuards::for_recipe(recipe)),
+        ))
     }
 
     fn describe(&self) -> String {
@@ -33,8 +35,10 @@ impl HostProvider for FreeBsdHosts {
     }
 }
 
-/// Builds the loader for plugin stages named in recipes and on the command line.
-pub type LoaderFactory = fn(extra_plugins: &[std::path::PathBuf]) -> Box<dyn StageLoader>;
+/// Builds the loader for plugin stages named in recipes and on the command line;
+/// `jails_dir` is the recipe's, under which no library is ever loaded.
+pub type LoaderFactory =
+    fn(extra_plugins: &[std::path::PathBuf], jails_dir: &std::path::Path) -> Box<dyn StageLoader>;
 
 /// Everything a command runs against.
 pub struct Environment {
@@ -63,6 +67,9 @@ impl Environment {
 }
 
 /// A loader that refuses every plugin stage.
-pub fn no_plugins(_extra: &[std::path::PathBuf]) -> Box<dyn StageLoader> {
+pub fn no_plugins(
+    _extra: &[std::path::PathBuf],
+    _jails_dir: &std::path::Path,
+) -> Box<dyn StageLoader> {
     Box::new(NoPlugins)
 }

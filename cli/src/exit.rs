@@ -8,7 +8,8 @@ pub const OK: u8 = 0;
 pub const FAILURE: u8 = 1;
 /// Command line usage error (EX_USAGE).
 pub const USAGE: u8 = 64;
-/// The recipe is invalid (EX_DATAERR).
+/// The recipe is invalid, or a recipe file or plugin library could be changed by
+/// someone other than root (EX_DATAERR).
 pub const DATAERR: u8 = 65;
 /// The recipe file or plugin does not exist (EX_NOINPUT).
 pub const NOINPUT: u8 = 66;
@@ -30,12 +31,12 @@ pub const TABLE: [(u8, &str); 11] = [
     (OK, "success (also: nothing to do)"),
     (
         FAILURE,
-        "a host command failed; the message names it, its status and stderr",
+        "a host command failed; the message names it, its status and the end of its stderr and stdout",
     ),
     (USAGE, "command line usage error"),
     (
         DATAERR,
-        "the recipe is invalid; every problem is listed with its field",
+        "the recipe is invalid, or a recipe file a command that changes the host would act on, or a plugin library, could be changed by someone other than root; every problem is listed with its field or file",
     ),
     (
         NOINPUT,
@@ -51,7 +52,7 @@ pub const TABLE: [(u8, &str); 11] = [
     (NOPERM, "not running as root"),
     (
         CONFIG,
-        "the host's state conflicts with the recipe; nothing was changed",
+        "the host's state conflicts with the recipe (also: a lock file someone else could control); nothing was changed",
     ),
 ];
 

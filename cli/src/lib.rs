@@ -30,6 +30,13 @@ pub use environment::{Environment, HostProvider};
 
 use args::{Cli, Command};
 
+/// What every thinjail process does first: `umask 022`, as the rendered plan says,
+/// so what it creates is never group- or world-writable (nor narrower than planned)
+/// whatever umask it was started with.
+pub fn prepare_process() {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+}
+
 /// Parses `args` (program name first) and runs the command; returns the exit status.
 pub fn run<I, T>(env: &Environment, args: I) -> u8
 where
@@ -52,7 +59,11 @@ where
     match dispatch(env, &cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("thinjail: {error}");
+            // Errors carry what hosts, jails and plugins said: escaped for the terminal.
+            eprintln!(
+                "thinjail: {}",
+                thinjail_core::quote::terminal(&error.to_string())
+            );
             error.code
         }
     }

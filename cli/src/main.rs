@@ -2,6 +2,7 @@
 
 fn main() -> std::process::ExitCode {
     restore_sigpipe();
+    thinjail_cli::prepare_process();
     let env = thinjail_cli::Environment::freebsd();
     std::process::ExitCode::from(thinjail_cli::run(&env, std::env::args_os()))
 }

@@ -15,10 +15,15 @@
 //! command line: its stages can then be named in a recipe without `plugin:` (a
 //! built-in stage of the same name still wins there) and `thinjail stages` lists them.
 //!
-//! Before a library is opened — opening runs its code — it must be trusted: a regular
-//! file owned by root or by the user running thinjail, not writable by group or
-//! others, in directories with the same owners that group and others cannot write to
-//! (unless sticky, like `/tmp`). After opening: its [`ENTRY_SYMBOL`] must exist (a
+//! Before a library is opened — opening runs its code — it must be trusted
+//! ([`check_trusted`]): not under the recipe's `jails_dir` (a jail's root is uid 0
+//! too, so a file it made there would pass any ownership check); a regular file owned
+//! by root or by the user running thinjail, not writable by group or others; every
+//! directory on the way to it — and, when the path goes through symbolic links, every
+//! directory on the way to each link and to its target, the links themselves owned by
+//! root or that user — owned by root or that user and not writable by group or others
+//! unless sticky, like `/tmp` (OpenSSH's `StrictModes`, with the sticky exception:
+//! nobody can rename or remove what they do not own there). After opening: its [`ENTRY_SYMBOL`] must exist (a
 //! library exporting another version's symbol is named as such), and its descriptor
 //! must pass [`Plugin::from_entry`]'s checks. Each stage's configuration and probes are
 //! then checked, so every refusal comes before anything is planned, with exit 65.
@@ -30,9 +35,10 @@
 use std::collections::BTreeMap;
 use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use thinjail_core::host::safe_fs::{check_trusted as check_trusted_path, Expect};
 
 use thinjail_core::pipeline::{PipelineStage, StageLoader, StageSource};
 use thinjail_core::plugin::host::{load_stage, Plugin};
@@ -47,14 +53,18 @@ use thinjail_core::Recipe;
 /// which one it was built for.
 const OTHER_VERSIONS: std::ops::RangeInclusive<u32> = 0..=16;
 
-/// The loader for plugin stages; `extra` are libraries given with `--plugin`.
-pub fn loader(extra: &[PathBuf]) -> Box<dyn StageLoader> {
-    Box::new(LibraryLoader::new(extra))
+/// The loader for plugin stages; `extra` are libraries given with `--plugin`; nothing
+/// under `jails_dir` is loaded.
+pub fn loader(extra: &[PathBuf], jails_dir: &Path) -> Box<dyn StageLoader> {
+    Box::new(LibraryLoader::new(extra, jails_dir))
 }
 
 /// The stages offered by the libraries given with `--plugin`: (name, summary, source).
-pub fn describe(extra: &[PathBuf]) -> Result<Vec<(String, String, StageSource)>, String> {
-    let mut loader = LibraryLoader::new(extra);
+pub fn describe(
+    extra: &[PathBuf],
+    jails_dir: &Path,
+) -> Result<Vec<(String, String, StageSource)>, String> {
+    let mut loader = LibraryLoader::new(extra, jails_dir);
     let mut stages = Vec::new();
     for path in extra {
         let plugin = loader
@@ -70,6 +80,7 @@ pub fn describe(extra: &[PathBuf]) -> Result<Vec<(String, String, StageSource)>,
 /// Opens plugin libraries (each once) and builds their stages.
 pub struct LibraryLoader {
     extra: Vec<PathBuf>,
+    jails_dir: PathBuf,
     /// Libraries opened so far, by canonical path (failures too, so each is reported once).
     opened: BTreeMap<PathBuf, Result<Arc<Plugin>, String>>,
     /// The `--plugin` libraries that loaded.
@@ -77,10 +88,12 @@ pub struct LibraryLoader {
 }
 
 impl LibraryLoader {
-    /// A loader that also offers the stages of the `extra` libraries.
-    pub fn new(extra: &[PathBuf]) -> Self {
+    /// A loader that also offers the stages of the `extra` libraries, and refuses
+    /// every library under `jails_dir`.
+    pub fn new(extra: &[PathBuf], jails_dir: &Path) -> Self {
         LibraryLoader {
             extra: extra.to_vec(),
+            jails_dir: jails_dir.to_path_buf(),
             opened: BTreeMap::new(),
             extras: Vec::new(),
         }
@@ -88,7 +101,7 @@ impl LibraryLoader {
 
     /// The plugin in the library at `path`, opened once.
     pub fn open(&mut self, path: &Path) -> Result<Arc<Plugin>, String> {
-        let canonical = check_trusted(path)?;
+        let canonical = check_trusted(path, &self.jails_dir)?;
         if let Some(known) = self.opened.get(&canonical) {
             return known.clone();
         }
@@ -169,52 +182,38 @@ pub fn resolve(spec: &str, plugin_dir: &Path) -> Result<PathBuf, String> {
         })
 }
 
-/// Checks that the library at `path` may be opened, and returns its canonical path:
-/// a regular file owned by root or the user running thinjail, writable by nobody else,
-/// in directories with the same owners that nobody else can write to (sticky
-/// directories such as `/tmp` excepted).
-pub fn check_trusted(path: &Path) -> Result<PathBuf, String> {
-    let canonical = fs::canonicalize(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => "it does not exist".to_string(),
-        _ => format!("cannot resolve it: {e}"),
-    })?;
+/// Checks that the library at `path` may be opened (see the module's notes), and
+/// returns its physical path, which is what gets opened.
+pub fn check_trusted(path: &Path, jails_dir: &Path) -> Result<PathBuf, String> {
+    if let Err(e) = fs::metadata(path) {
+        return Err(match e.kind() {
+            std::io::ErrorKind::NotFound => "it does not exist".to_string(),
+            _ => format!("cannot look at it: {e}"),
+        });
+    }
+    refuse_under(path, path, jails_dir)?;
     let me = nix::unistd::geteuid().as_raw();
-    let metadata = fs::metadata(&canonical)
-        .map_err(|e| format!("cannot look at {}: {e}", canonical.display()))?;
-    if !metadata.is_file() {
-        return Err(format!("{} is not a regular file", canonical.display()));
+    let physical = check_trusted_path(path, Expect::File, me, "library")?;
+    refuse_under(path, &physical, jails_dir)?;
+    if let Ok(physical_jails) = fs::canonicalize(jails_dir) {
+        refuse_under(path, &physical, &physical_jails)?;
     }
-    check_owner_and_mode(&canonical, &metadata, me, false)?;
-    for directory in canonical.ancestors().skip(1) {
-        let metadata = fs::metadata(directory)
-            .map_err(|e| format!("cannot look at {}: {e}", directory.display()))?;
-        check_owner_and_mode(directory, &metadata, me, true)?;
-    }
-    Ok(canonical)
+    Ok(physical)
 }
 
-fn check_owner_and_mode(
-    path: &Path,
-    metadata: &fs::Metadata,
-    me: u32,
-    directory: bool,
-) -> Result<(), String> {
-    let what = if directory { "directory" } else { "library" };
-    let owner = metadata.uid();
-    if owner != 0 && owner != me {
+/// A library under the jails directory is refused whatever its owner: a jail's root
+/// is uid 0 as well.
+fn refuse_under(shown: &Path, path: &Path, jails_dir: &Path) -> Result<(), String> {
+    if path.starts_with(jails_dir) {
         return Err(format!(
-            "{what} {} is owned by uid {owner}, neither root nor the user running thinjail (uid {me}); \
-             thinjail only runs code that nobody else can change",
-            path.display()
-        ));
-    }
-    let mode = metadata.mode() & 0o7777;
-    let sticky = mode & 0o1000 != 0;
-    if mode & 0o022 != 0 && !(directory && sticky) {
-        return Err(format!(
-            "{what} {} is writable by group or others (mode {mode:04o}); \
-             thinjail only runs code that nobody else can change (chmod go-w)",
-            path.display()
+            "{} is under the jails directory {}, where a jail's root (uid 0 like the host's) \
+             can make files; thinjail never loads a plugin from there",
+            if shown == path {
+                shown.display().to_string()
+            } else {
+                format!("{} (really {})", shown.display(), path.display())
+            },
+            jails_dir.display()
         ));
     }
     Ok(())
@@ -299,13 +298,14 @@ mod tests {
         let library = dir.path().join("libx.so");
         fs::write(&library, "").unwrap();
         fs::set_permissions(&library, fs::Permissions::from_mode(0o644)).unwrap();
+        let jails = Path::new("/usr/local/jails");
         assert_eq!(
-            check_trusted(&library).unwrap(),
+            check_trusted(&library, jails).unwrap(),
             fs::canonicalize(&library).unwrap()
         );
 
         fs::set_permissions(&library, fs::Permissions::from_mode(0o664)).unwrap();
-        let error = check_trusted(&library).unwrap_err();
+        let error = check_trusted(&library, jails).unwrap_err();
         assert!(
             error.contains("writable by group or others (mode 0664)"),
             "{error}"
@@ -313,17 +313,27 @@ mod tests {
 
         fs::set_permissions(&library, fs::Permissions::from_mode(0o644)).unwrap();
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
-        let error = check_trusted(&library).unwrap_err();
+        let error = check_trusted(&library, jails).unwrap_err();
         assert!(error.starts_with("directory "), "{error}");
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o1777)).unwrap();
-        check_trusted(&library).unwrap();
+        check_trusted(&library, jails).unwrap();
 
         assert_eq!(
-            check_trusted(&dir.path().join("nothing.so")).unwrap_err(),
+            check_trusted(&dir.path().join("nothing.so"), jails).unwrap_err(),
             "it does not exist"
         );
-        assert!(check_trusted(dir.path())
+        assert!(check_trusted(dir.path(), jails)
             .unwrap_err()
             .contains("is not a regular file"));
+        // Under the jails directory: refused whoever owns it, also through a link.
+        let error = check_trusted(&library, dir.path()).unwrap_err();
+        assert!(error.contains("is under the jails directory"), "{error}");
+        let elsewhere = tempfile::tempdir().unwrap();
+        fs::set_permissions(elsewhere.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let link = elsewhere.path().join("libx.so");
+        std::os::unix::fs::symlink(&library, &link).unwrap();
+        let error = check_trusted(&link, dir.path()).unwrap_err();
+        assert!(error.contains("(really "), "{error}");
+        assert!(check_trusted(&link, jails).is_ok());
     }
 }

@@ -1,6 +1,11 @@
 //! Built-in recipes and loading a recipe by name or path.
+//!
+//! A bare name (no `/`, no `.ron`) is always a built-in recipe, never a file in the
+//! current directory: `thinjail apply default` run from a directory where someone
+//! left a file called `default` applies the built-in. A recipe file used by a command
+//! that changes the host must be one nobody else can change ([`require_trusted`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use thinjail_core::validate::RecipeErrors;
 use thinjail_core::Recipe;
@@ -66,13 +71,20 @@ pub struct Loaded {
     pub origin: String,
     /// Its text.
     pub text: String,
+    /// The file it was read from (`None` for a built-in).
+    pub file: Option<PathBuf>,
 }
 
-/// Loads `spec`: a file path if it names an existing file or contains `/` or ends in
-/// `.ron`, otherwise a built-in recipe name.
+/// Whether `spec` names a file (it contains `/` or ends in `.ron`) rather than a
+/// built-in recipe.
+pub fn names_a_file(spec: &str) -> bool {
+    spec.contains('/') || spec.ends_with(".ron")
+}
+
+/// Loads `spec`: a file when [`names_a_file`], otherwise the built-in recipe of that
+/// name (a file of that name in the current directory is not looked at).
 pub fn load(spec: &str) -> Result<Loaded, CliError> {
-    let looks_like_path = spec.contains('/') || spec.ends_with(".ron") || Path::new(spec).is_file();
-    if !looks_like_path {
+    if !names_a_file(spec) {
         if let Some(builtin) = builtin(spec) {
             return parse(
                 builtin.text.to_string(),
@@ -83,14 +95,16 @@ pub fn load(spec: &str) -> Result<Loaded, CliError> {
         return Err(CliError::msg(
             NOINPUT,
             format!(
-                "no recipe file {spec:?} and no built-in recipe of that name (built-ins: {})",
+                "no built-in recipe {spec:?} (built-ins: {}); a recipe file is named with a `/` or `.ron` (./{spec})",
                 names.join(", ")
             ),
         ));
     }
     let text = std::fs::read_to_string(spec)
         .map_err(|e| CliError::msg(NOINPUT, format!("cannot read recipe {spec}: {e}")))?;
-    parse(text, spec.to_string())
+    let mut loaded = parse(text, spec.to_string())?;
+    loaded.file = Some(PathBuf::from(spec));
+    Ok(loaded)
 }
 
 fn parse(text: String, origin: String) -> Result<Loaded, CliError> {
@@ -99,9 +113,37 @@ fn parse(text: String, origin: String) -> Result<Loaded, CliError> {
             recipe,
             origin,
             text,
+            file: None,
         }),
         Err(errors) => Err(recipe_errors(errors)),
     }
+}
+
+/// Refuses a recipe file that someone other than root and the user running thinjail
+/// could have changed — the file, a directory on the way to it, or a symbolic link
+/// leading to it (the same rules as for plugin libraries) — before a command acts on
+/// it as root (exit 65, like an untrusted plugin). Built-in recipes are trusted.
+pub fn require_trusted(loaded: &Loaded) -> Result<(), CliError> {
+    let Some(file) = &loaded.file else {
+        return Ok(());
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    thinjail_core::host::safe_fs::check_trusted(
+        file,
+        thinjail_core::host::safe_fs::Expect::File,
+        me,
+        "recipe",
+    )
+    .map(|_| ())
+    .map_err(|problem| {
+        CliError::msg(
+            DATAERR,
+            format!(
+                "recipe {}: {problem}; commands that change the host only act on a recipe nobody else can change",
+                file.display()
+            ),
+        )
+    })
 }
 
 /// A recipe's problems as a CLI error (exit 65).
@@ -112,6 +154,23 @@ pub fn recipe_errors(errors: RecipeErrors) -> CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_name_is_a_built_in_never_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("default"), "(this is not a recipe)").unwrap();
+        // As if run from that directory: the name has no `/` and no `.ron`.
+        assert!(!names_a_file("default"));
+        let loaded = load("default").unwrap();
+        assert_eq!(loaded.origin, "builtin:default");
+        assert_eq!(loaded.file, None);
+        assert!(names_a_file("./default") && names_a_file("mine.ron"));
+        let Err(error) = load("nosuch") else {
+            panic!("a bare unknown name loaded something")
+        };
+        assert_eq!(error.code, NOINPUT);
+        assert!(error.to_string().contains("./nosuch"), "{error}");
+    }
 
     #[test]
     fn builtin_recipes_are_valid() {

@@ -1,6 +1,8 @@
 //! Escaping for every format thinjail writes: POSIX `sh` words, jail.conf(5)
-//! strings and rc.conf(5) values. fstab(5) fields are not escaped: jail(8) would not
-//! decode the escapes, so validation refuses what would need them.
+//! strings and rc.conf(5) values — and for the terminal, where text that a jail or a
+//! host command produced is shown to people ([`terminal`]). fstab(5) fields are not
+//! escaped: jail(8) would not decode the escapes, so validation refuses what would
+//! need them.
 //!
 //! Each function is total: any string comes out as a value the target format
 //! reads back unchanged, so hostile input cannot change the meaning of what we write.
@@ -147,9 +149,78 @@ pub fn unquote_rc_conf(raw: &str) -> String {
     out
 }
 
+/// Whether `c` can change what a terminal shows rather than being shown: C0 control
+/// characters (tab and newline included), DEL, C1 control characters (U+0080–U+009F,
+/// among them the one-byte CSI U+009B), and the bidirectional overrides and isolates
+/// (U+202A–U+202E, U+2066–U+2069) that reorder what follows them on screen.
+pub fn is_control_or_bidi(c: char) -> bool {
+    matches!(c, '\0'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` made safe to print on a terminal: every character [`is_control_or_bidi`]
+/// says could act on the terminal is shown as a visible escape instead — `\x1b` for
+/// ESC and the other C0 characters and DEL, `\u{9b}` for C1 characters, `\u{202e}`
+/// for bidi controls — except newline and tab, which keep their meaning (failure
+/// reports are multi-line). So `ESC[8m` (hidden text), a carriage return or a
+/// right-to-left override cannot hide or reorder a line of a plan or a report.
+///
+/// Everything thinjail prints that comes from a jail, a host command, a plugin or a
+/// file goes through here (or [`terminal_line`]).
+pub fn terminal(text: &str) -> String {
+    escape_for_terminal(text, |c| c == '\n' || c == '\t')
+}
+
+/// [`terminal`] for text that must stay on one line: newlines and tabs are escaped too.
+pub fn terminal_line(text: &str) -> String {
+    escape_for_terminal(text, |_| false)
+}
+
+fn escape_for_terminal(text: &str, keep: impl Fn(char) -> bool) -> String {
+    if !text.chars().any(|c| is_control_or_bidi(c) && !keep(c)) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !is_control_or_bidi(c) || keep(c) {
+            out.push(c);
+        } else if (c as u32) < 0x80 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terminal_shows_controls_and_bidi_as_visible_escapes() {
+        assert_eq!(terminal("plain text\n\tindented"), "plain text\n\tindented");
+        assert_eq!(
+            terminal("shown\x1b[8mhidden\x1b[0m\rover"),
+            "shown\\x1b[8mhidden\\x1b[0m\\x0dover"
+        );
+        assert_eq!(
+            terminal("a\u{202e}cba\u{2066}x\u{2069}"),
+            "a\\u{202e}cba\\u{2066}x\\u{2069}"
+        );
+        assert_eq!(
+            terminal("csi\u{9b}31m del\x7f nul\0"),
+            "csi\\u{9b}31m del\\x7f nul\\x00"
+        );
+        assert_eq!(terminal_line("two\nlines\t"), "two\\x0alines\\x09");
+        // Nothing that acts on a terminal survives, whatever the input.
+        let all: String = (0u32..0x3000).filter_map(char::from_u32).collect();
+        assert!(!terminal_line(&all).chars().any(is_control_or_bidi));
+        assert!(terminal(&all)
+            .chars()
+            .all(|c| !is_control_or_bidi(c) || c == '\n' || c == '\t'));
+        // Ordinary non-ASCII text is left alone.
+        assert_eq!(terminal("café — ok ✓"), "café — ok ✓");
+    }
 
     #[test]
     fn sh_leaves_plain_words_bare_and_quotes_the_rest() {

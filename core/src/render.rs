@@ -298,8 +298,9 @@ fn step_label(stage: &StagePlan) -> String {
     }
 }
 
-/// The plan as a POSIX sh script: `set -eu`, helpers first, each stage's block
-/// commented with the stage and the article step, every value quoted.
+/// The plan as a POSIX sh script: `set -eu`, the `PATH` and umask thinjail runs
+/// commands with, helpers first, each stage's block commented with the stage and
+/// the article step, every value quoted.
 pub fn sh(plan: &Plan, title: &str) -> String {
     let mut out = String::new();
     out.push_str("#!/bin/sh\n");
@@ -309,6 +310,12 @@ pub fn sh(plan: &Plan, title: &str) -> String {
     ));
     out.push_str("# Review it, then run it as root on the FreeBSD host, or let `thinjail apply` do the same.\n");
     out.push_str("set -eu\n");
+    // What thinjail itself runs with: programs from the base system only, nothing
+    // inherited from the caller's environment, nothing created writable by others.
+    out.push_str(&format!(
+        "PATH={}\nexport PATH\numask 022\n",
+        crate::host::spawn::HOST_PATH
+    ));
     let helpers: BTreeSet<ShHelper> = plan
         .actions()
         .filter_map(|(_, p)| p.action.sh_helper())

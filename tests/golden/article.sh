@@ -2,6 +2,9 @@
 # thinjail plan for builtin:article
 # Review it, then run it as root on the FreeBSD host, or let `thinjail apply` do the same.
 set -eu
+PATH=/sbin:/bin:/usr/sbin:/usr/bin
+export PATH
+umask 022
 
 # thinjail_set_block FILE ID: put standard input between thinjail's markers for ID
 # in FILE, replacing that block in place or appending it; the rest of FILE is kept.

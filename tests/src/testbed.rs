@@ -28,6 +28,13 @@
 //!    `etcupdate -D DIR -t TARBALL` → `bsdtar -xkpf TARBALL -C DIR` (the release's
 //!    new files are added, the jail's own are kept); `bsdinstall` → refused.
 //!
+//! Every command, substituted or not, runs through [`FreeBsdHost::run`]: by absolute
+//! path found in `/sbin:/bin:/usr/sbin:/usr/bin` only, with a clean environment
+//! (Debian keeps `curl`, `bsdtar`, `env`, `mount` in `/usr/bin` and `chroot`, `zfs`
+//! in `/usr/sbin`). The recipe's guards apply before every action, substitutions
+//! included ([`FreeBsdHost::guard`]: the private cache, no native writes into a
+//! jail's files).
+//!
 //! zfs-fuse wedges when datasets are unmounted while others are mounted, so each
 //! action and each observation holds the test bed's zfs lock
 //! ([`crate::fixtures::zfs_lock::ZfsLock`]): test processes running in parallel
@@ -46,7 +53,8 @@ use thinjail_cli::HostProvider;
 use thinjail_core::action::{Action, Command};
 use thinjail_core::edit::find_block;
 use thinjail_core::host::{
-    observe_paths, parse_proc_mountinfo, FreeBsdHost, Host, HostError, ObservationRequest, Progress,
+    observe_paths, parse_proc_mountinfo, FreeBsdHost, Host, HostError, HostGuards,
+    ObservationRequest, Progress,
 };
 use thinjail_core::jailconf::parse_block_params;
 use thinjail_core::world::{RunningJail, World};
@@ -181,6 +189,12 @@ impl TestBed {
             faults,
             applied: 0,
         }
+    }
+
+    /// This test bed, protecting what `guards` names while it applies.
+    pub fn with_guards(mut self, guards: HostGuards) -> Self {
+        self.inner = self.inner.with_guards(guards);
+        self
     }
 
     /// The state directory.
@@ -512,6 +526,7 @@ impl Host for TestBed {
                 "echo 'thinjail test bed: injected failure' >&2; exit 3",
             ]))?;
         }
+        self.inner.guard(action)?;
         if !self.substitute(action)? {
             self.inner.apply_default(action)?;
         }
@@ -543,12 +558,11 @@ pub struct TestBedHosts {
 }
 
 impl HostProvider for TestBedHosts {
-    fn host(&self, _recipe: &Recipe, progress: Box<dyn Progress>) -> anyhow::Result<Box<dyn Host>> {
-        Ok(Box::new(TestBed::new(
-            self.state_dir.clone(),
-            self.faults,
-            progress,
-        )))
+    fn host(&self, recipe: &Recipe, progress: Box<dyn Progress>) -> anyhow::Result<Box<dyn Host>> {
+        Ok(Box::new(
+            TestBed::new(self.state_dir.clone(), self.faults, progress)
+                .with_guards(HostGuards::for_recipe(recipe)),
+        ))
     }
 
     fn describe(&self) -> String {

@@ -7,9 +7,10 @@ use thinjail_core::action::Action;
 use thinjail_core::confine::Confinement;
 use thinjail_core::host::{apply_plan, ApplyEvent, ApplyFailure, ApplyReport, HostError};
 use thinjail_core::layout::Layout;
+use thinjail_core::quote::{terminal, terminal_line};
 use thinjail_core::render;
 
-use super::{confirm, lock, make_plan, observe, prepare, require_root, unobservable};
+use super::{confirm, lock, make_plan, observe, prepare_to_change, require_root, unobservable};
 use crate::environment::Environment;
 use crate::exit::{CliError, FAILURE, OK, SOFTWARE};
 use crate::progress;
@@ -25,15 +26,18 @@ struct AppliedAction<'a> {
     action: &'a Action,
 }
 
+/// A failed action for `--json`. What came from the host (the error, the command's
+/// output) is escaped as for a terminal ([`terminal`]): programs print these.
 #[derive(Serialize)]
 struct FailureView<'a> {
     stage: &'a str,
     description: String,
     action: &'a Action,
     error: String,
-    command: Option<&'a str>,
+    command: Option<String>,
     status: Option<&'a str>,
-    stderr: Option<&'a str>,
+    stdout: Option<String>,
+    stderr: Option<String>,
     not_run: Vec<AppliedAction<'a>>,
 }
 
@@ -86,7 +90,7 @@ pub fn apply(
         json,
         prune,
     } = options;
-    let prepared = prepare(env, plugins, spec)?;
+    let prepared = prepare_to_change(env, plugins, spec)?;
     let recipe = &prepared.loaded.recipe;
     let origin = prepared.loaded.origin.clone();
     require_root(env, "apply")?;
@@ -104,7 +108,7 @@ pub fn apply(
     let mut plan = make_plan(&prepared, &world)?;
     let orphans = super::lifecycle::orphans_and_prune(recipe, &world, &mut plan, prune)?;
     if !prune && !json {
-        for orphan in &orphans {
+        for orphan in orphans.iter().map(|o| terminal_line(o)) {
             eprintln!(
                 "thinjail: jail {orphan} is orphaned (made by thinjail, no longer in the recipe): left alone; \
                  `thinjail apply --prune` removes it and keeps its data, `thinjail destroy {orphan}` removes it alone"
@@ -131,7 +135,8 @@ pub fn apply(
         return Ok(OK);
     }
     if !json {
-        print!("{}", render::text(&plan, &origin));
+        // Escaped: nothing in the plan (a value, a plugin's note) may hide a line of it.
+        print!("{}", terminal(&render::text(&plan, &origin)));
     }
     if !confirm(
         &format!(
@@ -155,7 +160,12 @@ pub fn apply(
         } = event
         {
             if !json {
-                eprintln!("[{}/{total}] {stage}: {}", index + 1, action.describe());
+                eprintln!(
+                    "[{}/{total}] {}: {}",
+                    index + 1,
+                    terminal_line(stage),
+                    terminal_line(&action.describe())
+                );
             }
         }
     });
@@ -200,17 +210,19 @@ pub fn apply(
 }
 
 fn failure_view<'a>(origin: &'a str, failure: &'a ApplyFailure) -> ApplyView<'a> {
-    let (command, status, stderr) = match &failure.error {
+    let (command, status, stdout, stderr) = match &failure.error {
         HostError::CommandFailed {
             command,
             status,
+            stdout,
             stderr,
         } => (
-            Some(command.as_str()),
+            Some(terminal(command)),
             Some(status.as_str()),
-            Some(stderr.as_str()),
+            Some(terminal(stdout)),
+            Some(terminal(stderr)),
         ),
-        _ => (None, None, None),
+        _ => (None, None, None, None),
     };
     ApplyView {
         format_version: APPLY_FORMAT_VERSION,
@@ -221,9 +233,10 @@ fn failure_view<'a>(origin: &'a str, failure: &'a ApplyFailure) -> ApplyView<'a>
             stage: &failure.stage,
             description: failure.action.describe(),
             action: &failure.action,
-            error: failure.error.to_string(),
+            error: terminal(&failure.error.to_string()),
             command,
             status,
+            stdout,
             stderr,
             not_run: failure
                 .not_run
@@ -240,9 +253,14 @@ fn failure_view<'a>(origin: &'a str, failure: &'a ApplyFailure) -> ApplyView<'a>
     }
 }
 
-/// The failure report for people: the failing command, its status and stderr, what
-/// was done and what did not run.
+/// The failure report for people: the failing command, its status, the end of its
+/// standard error and standard output, what was done and what did not run. Escaped
+/// for the terminal ([`terminal`]): the output may come from a jail.
 pub fn describe_failure(failure: &ApplyFailure) -> String {
+    terminal(&failure_report(failure))
+}
+
+fn failure_report(failure: &ApplyFailure) -> String {
     let mut out = format!(
         "thinjail: stage {}: {} failed\n",
         failure.stage,
@@ -252,16 +270,22 @@ pub fn describe_failure(failure: &ApplyFailure) -> String {
         HostError::CommandFailed {
             command,
             status,
+            stdout,
             stderr,
         } => {
-            out.push_str(&format!("  command: {command}\n  status:  {status}\n"));
-            let stderr = stderr.trim();
-            if stderr.is_empty() {
-                out.push_str("  stderr:  (empty)\n");
-            } else {
-                out.push_str("  stderr:\n");
-                for line in stderr.lines() {
-                    out.push_str(&format!("    {line}\n"));
+            out.push_str(&format!(
+                "  command: {}\n  status:  {status}\n",
+                terminal_line(command)
+            ));
+            for (name, text) in [("stderr", stderr), ("stdout", stdout)] {
+                let text = text.trim_end();
+                if text.trim().is_empty() {
+                    out.push_str(&format!("  {name}:  (empty)\n"));
+                } else {
+                    out.push_str(&format!("  {name}:\n"));
+                    for line in text.lines() {
+                        out.push_str(&format!("    {line}\n"));
+                    }
                 }
             }
         }

@@ -77,8 +77,14 @@ pub fn stages(
     json: bool,
 ) -> Result<u8, CliError> {
     let mut views: Vec<StageView> = Vec::new();
+    // No library under the jails directory of the recipe at hand (or, without one, of
+    // the recipe commands use by default) is ever opened.
+    let mut jails_dir = recipes::load(&recipes::resolve(None))
+        .map(|loaded| loaded.recipe.host.jails_dir)
+        .unwrap_or_else(|_| thinjail_core::recipe::HostConfig::default().jails_dir);
     if let Some(spec) = spec {
         let prepared = prepare(env, plugins, spec)?;
+        jails_dir = prepared.loaded.recipe.host.jails_dir.clone();
         for entry in prepared.pipeline.stages() {
             views.push(StageView {
                 name: entry.stage.name().to_string(),
@@ -106,8 +112,8 @@ pub fn stages(
             in_recipe: false,
         });
     }
-    for extra in
-        crate::plugins::describe(plugins).map_err(|e| CliError::msg(crate::exit::NOINPUT, e))?
+    for extra in crate::plugins::describe(plugins, &jails_dir)
+        .map_err(|e| CliError::msg(crate::exit::NOINPUT, e))?
     {
         if views
             .iter()

@@ -14,13 +14,16 @@ use thinjail_core::host::{apply_plan, ApplyEvent, Host};
 use thinjail_core::layout::Layout;
 use thinjail_core::lock::HostLock;
 use thinjail_core::pipeline::{check_confinement_with, Plan, StagePlan, StageSource};
+use thinjail_core::quote::{terminal, terminal_line};
 use thinjail_core::render;
 use thinjail_core::stage::Planned;
 use thinjail_core::world::World;
 use thinjail_core::Recipe;
 
 use super::apply::describe_failure;
-use super::{confirm, lock, observe, prepare, require_root, unobservable, Prepared};
+use super::{
+    confirm, lock, observe, prepare, prepare_to_change, require_root, unobservable, Prepared,
+};
 use crate::args::{JailSelection, LifeOpts};
 use crate::environment::Environment;
 use crate::exit::{CliError, CONFIG, FAILURE, OK, SOFTWARE, USAGE};
@@ -62,7 +65,12 @@ impl Session {
         changes_host: bool,
         wait: bool,
     ) -> Result<Session, CliError> {
-        let prepared = prepare(env, plugins, &recipes::resolve(recipe))?;
+        let spec = recipes::resolve(recipe);
+        let prepared = if changes_host {
+            prepare_to_change(env, plugins, &spec)?
+        } else {
+            prepare(env, plugins, &spec)?
+        };
         let lock = if changes_host {
             require_root(env, purpose)?;
             Some(lock(
@@ -158,7 +166,10 @@ impl Session {
             println!("Nothing to do.");
             return Ok(Ran::Nothing);
         }
-        print!("{}", render::text(&plan, &self.prepared.loaded.origin));
+        print!(
+            "{}",
+            terminal(&render::text(&plan, &self.prepared.loaded.origin))
+        );
         if opts.dry_run {
             return Ok(Ran::DryRun);
         }
@@ -182,7 +193,12 @@ impl Session {
                 ..
             } = event
             {
-                eprintln!("[{}/{total}] {stage}: {}", index + 1, action.describe());
+                eprintln!(
+                    "[{}/{total}] {}: {}",
+                    index + 1,
+                    terminal_line(stage),
+                    terminal_line(&action.describe())
+                );
             }
         });
         match result {
@@ -255,9 +271,10 @@ pub fn list(
         } else {
             row.state.to_string()
         };
+        // Names and paths come from jls(8) and the host's files: shown escaped.
         println!(
             "{:<16} {:<9} {:>5}  {:<16} {:<18} {:>8}  {}",
-            row.name,
+            terminal_line(&row.name),
             state,
             row.jid.map_or("-".to_string(), |j| j.to_string()),
             row.release.as_deref().unwrap_or("-"),
@@ -267,7 +284,7 @@ pub fn list(
                 addresses.join(",")
             },
             row.used.map_or("-".to_string(), human_bytes),
-            row.path.display()
+            terminal_line(&row.path.display().to_string())
         );
     }
     if rows.iter().any(|r| r.state == plans::JailState::Orphaned) {
@@ -448,7 +465,10 @@ pub fn destroy(
         plans::plan_destroy(session.recipe(), &after_stop, jail, with_data).map_err(refusal)?;
     let everything: Vec<Planned> = stop_actions.iter().cloned().chain(preview).collect();
     let plan = session.plan_of("destroy", "remove the jail", everything)?;
-    print!("{}", render::text(&plan, &session.prepared.loaded.origin));
+    print!(
+        "{}",
+        terminal(&render::text(&plan, &session.prepared.loaded.origin))
+    );
     if session.recipe().jail(jail).is_some() {
         eprintln!("thinjail: jail {jail} is still in the recipe: the next `thinjail apply` creates it again");
     }
@@ -662,7 +682,10 @@ pub fn upgrade(
                 "restore the jail's fstab, data and state",
                 undo,
             )?;
-            print!("{}", render::text(&plan, &session.prepared.loaded.origin));
+            print!(
+                "{}",
+                terminal(&render::text(&plan, &session.prepared.loaded.origin))
+            );
             match session.apply(&plan)? {
                 Ran::Failed => Err(CliError::msg(
                     FAILURE,

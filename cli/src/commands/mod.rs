@@ -38,8 +38,28 @@ pub struct Prepared {
 
 /// Loads `spec` and builds its pipeline (built-ins and plugins).
 pub fn prepare(env: &Environment, plugins: &[PathBuf], spec: &str) -> Result<Prepared, CliError> {
+    prepare_loaded(env, plugins, recipes::load(spec)?)
+}
+
+/// [`prepare`] for a command that changes the host: a recipe file must be one nobody
+/// else can change ([`recipes::require_trusted`]), checked before any plugin it names
+/// is opened.
+pub fn prepare_to_change(
+    env: &Environment,
+    plugins: &[PathBuf],
+    spec: &str,
+) -> Result<Prepared, CliError> {
     let loaded = recipes::load(spec)?;
-    let mut loader = (env.loader)(plugins);
+    recipes::require_trusted(&loaded)?;
+    prepare_loaded(env, plugins, loaded)
+}
+
+fn prepare_loaded(
+    env: &Environment,
+    plugins: &[PathBuf],
+    loaded: Loaded,
+) -> Result<Prepared, CliError> {
+    let mut loader = (env.loader)(plugins, &loaded.recipe.host.jails_dir);
     let pipeline = Pipeline::from_recipe(&loaded.recipe, loader.as_mut()).map_err(|errors| {
         recipes::recipe_errors(RecipeErrors::new(&loaded.origin, errors).locate_in(&loaded.text))
     })?;
@@ -61,6 +81,7 @@ pub fn lock(recipe: &Recipe, purpose: &str, wait: bool) -> Result<HostLock, CliE
     })
     .map_err(|e| match e {
         LockError::Busy { .. } => CliError::new(TEMPFAIL, e),
+        LockError::Untrusted { .. } => CliError::new(CONFIG, e),
         LockError::Io { .. } => CliError::new(crate::exit::CANTCREAT, e),
     })
 }

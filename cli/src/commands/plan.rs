@@ -1,5 +1,6 @@
 //! `thinjail plan`
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use thinjail_core::render::{self, Format};
@@ -48,7 +49,16 @@ pub fn plan(
         PlanFormat::Text => Format::Text,
         PlanFormat::Json => Format::Json,
     };
-    print!("{}", render::render(&plan, format, &prepared.loaded.origin));
+    let rendered = render::render(&plan, format, &prepared.loaded.origin);
+    // Text is for people, and a script shown on a terminal is read by one: escape what
+    // could act on the terminal. A script written to a file or a pipe stays exact.
+    let for_people =
+        format == Format::Text || (format == Format::Sh && std::io::stdout().is_terminal());
+    if for_people {
+        print!("{}", thinjail_core::quote::terminal(&rendered));
+    } else {
+        print!("{rendered}");
+    }
     if format == Format::Json {
         println!();
     }

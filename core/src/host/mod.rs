@@ -8,9 +8,16 @@
 //!
 //! [`apply_plan`] drives any host through a plan and stops at the first failure,
 //! reporting what did not run.
+//!
+//! Host-side plumbing every host shares: [`spawn`] (commands by absolute path with a
+//! clean environment), [`safe_fs`] (file access that never follows a symbolic link),
+//! [`guard`] (a private download cache, no native writes into a jail's files).
 
+pub mod guard;
 mod parse;
+pub mod safe_fs;
 mod script;
+pub mod spawn;
 mod system;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +32,7 @@ use crate::pipeline::Plan;
 use crate::stage::Probes;
 use crate::world::{PathState, World};
 
+pub use guard::HostGuards;
 pub use parse::{parse_jls, parse_mount_p, parse_proc_mountinfo, parse_zfs_get};
 pub use script::ScriptHost;
 pub use system::{
@@ -49,13 +57,17 @@ pub struct ObservationRequest {
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
     /// A command exited unsuccessfully.
-    #[error("`{command}` failed ({status}){}", stderr_suffix(.stderr))]
+    #[error("`{command}` failed ({status}){}{}", stderr_suffix(.stderr), stdout_suffix(.stdout))]
     CommandFailed {
         /// The command line.
         command: String,
         /// Exit status or signal.
         status: String,
-        /// What it wrote to standard error (tail).
+        /// What it wrote to standard output (the end of it, [`spawn::OUTPUT_TAIL`]
+        /// bytes at most; empty when its output went to a file or a pipe). FreeBSD's
+        /// etcupdate and freebsd-update say why they stopped here.
+        stdout: String,
+        /// What it wrote to standard error (the end of it, as for `stdout`).
         stderr: String,
     },
     /// A command could not be started.
@@ -124,6 +136,15 @@ fn stderr_suffix(stderr: &str) -> String {
         String::new()
     } else {
         format!(": {trimmed}")
+    }
+}
+
+fn stdout_suffix(stdout: &str) -> String {
+    let trimmed = stdout.trim();
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("\nits standard output ended with:\n{trimmed}")
     }
 }
 

@@ -1,18 +1,23 @@
 //! The FreeBSD host and the building blocks test hosts reuse: running commands as
-//! argv with their output captured, observing datasets, mounts, jails and paths, and
-//! the native steps (atomic file writes and edits, checksums, symlink rewrites).
+//! argv with their output captured (by absolute path, clean environment:
+//! [`super::spawn`]), observing datasets, mounts, jails and paths, and the native
+//! steps (atomic file writes and edits, checksums, symlink rewrites), which never
+//! follow a symbolic link ([`super::safe_fs`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{self, Stdio};
 use std::thread::{self, JoinHandle};
 
 use sha2::{Digest, Sha256};
 
+use super::guard::{ensure_private_dir, FileIdentity, HostGuards};
 use super::parse::{parse_jls, parse_mount_p, parse_zfs_get};
+use super::safe_fs::{self, SafeFsError};
+use super::spawn::{attached_command, host_command, tail};
 use super::{Host, HostError, ObservationRequest};
 use crate::action::{Action, Command, Execution};
 use crate::edit::relinked_target;
@@ -58,9 +63,6 @@ pub struct CommandOutput {
     pub stderr: String,
 }
 
-/// Keeps the end of a command's standard error for error messages.
-const STDERR_TAIL: usize = 4096;
-
 /// Dataset properties observed with one `zfs get`, thinjail's mark among them.
 pub const ZFS_PROPERTIES: &str =
     "type,used,referenced,mountpoint,origin,createtxg,creation,thinjail:managed";
@@ -88,6 +90,11 @@ pub fn zfs_get_command(dataset: &str, recursive: bool, types: bool) -> Command {
 pub struct FreeBsdHost {
     progress: Box<dyn Progress>,
     commands: usize,
+    guards: HostGuards,
+    /// Private directories checked (or made) during this run.
+    private_ok: BTreeSet<PathBuf>,
+    /// Files whose checksum was verified during this run, as they were then.
+    verified: BTreeMap<PathBuf, FileIdentity>,
 }
 
 impl Default for FreeBsdHost {
@@ -99,10 +106,7 @@ impl Default for FreeBsdHost {
 impl FreeBsdHost {
     /// A host that shows no progress.
     pub fn new() -> Self {
-        FreeBsdHost {
-            progress: Box::new(NoProgress),
-            commands: 0,
-        }
+        FreeBsdHost::with_progress(Box::new(NoProgress))
     }
 
     /// A host that reports long steps to `progress`.
@@ -110,7 +114,33 @@ impl FreeBsdHost {
         FreeBsdHost {
             progress,
             commands: 0,
+            guards: HostGuards::default(),
+            private_ok: BTreeSet::new(),
+            verified: BTreeMap::new(),
         }
+    }
+
+    /// This host, protecting what `guards` names while it applies.
+    pub fn with_guards(mut self, guards: HostGuards) -> Self {
+        self.guards = guards;
+        self
+    }
+
+    /// Checks what must hold before `action` runs, whoever carries it out (test hosts
+    /// call this before their substitutions): a private directory it uses exists,
+    /// belongs to root and is writable by nobody else (made 0700 when missing); a
+    /// native write does not land in a jail's own files.
+    pub fn guard(&mut self, action: &Action) -> Result<(), HostError> {
+        if let Some(dir) = self.guards.private_dir_used_by(action) {
+            if !self.private_ok.contains(dir) {
+                ensure_private_dir(dir)?;
+                self.private_ok.insert(dir.to_path_buf());
+            }
+        }
+        if action.execution() == Execution::Native {
+            self.guards.check_native_write(action)?;
+        }
+        Ok(())
     }
 
     /// Runs one command; a non-zero exit is an error carrying its status and stderr.
@@ -131,11 +161,7 @@ impl FreeBsdHost {
         self.commands += 1;
         let command_line = crate::quote::sh_command(argv);
         tracing::debug!(command = %command_line, "run attached");
-        let (program, args) = argv
-            .split_first()
-            .ok_or_else(|| HostError::Unsupported("empty command".into()))?;
-        let status = process::Command::new(program)
-            .args(args)
+        let status = attached_command(argv)?
             .status()
             .map_err(|source| HostError::Spawn {
                 command: command_line,
@@ -196,8 +222,9 @@ impl FreeBsdHost {
         })
     }
 
-    /// Runs an action's commands, or its native step.
+    /// Runs an action's commands, or its native step, after [`FreeBsdHost::guard`].
     pub fn apply_default(&mut self, action: &Action) -> Result<(), HostError> {
+        self.guard(action)?;
         match action.execution() {
             Execution::Commands(commands) => {
                 for command in &commands {
@@ -205,14 +232,52 @@ impl FreeBsdHost {
                 }
                 Ok(())
             }
-            Execution::Native => apply_native(action),
+            Execution::Native => match action {
+                Action::VerifyChecksum {
+                    file,
+                    manifest,
+                    delete_bad,
+                } => {
+                    let identity = verify_checksum(file, manifest, *delete_bad)?;
+                    self.verified.insert(file.clone(), identity);
+                    Ok(())
+                }
+                Action::VerifySha256 {
+                    file,
+                    sha256,
+                    delete_bad,
+                } => {
+                    let identity = verify_sha256(file, sha256, *delete_bad)?;
+                    self.verified.insert(file.clone(), identity);
+                    Ok(())
+                }
+                other => apply_native(other),
+            },
         }
+    }
+
+    /// Opens a file a command will read; one verified during this run must still be
+    /// the very file that was verified.
+    fn open_input(&self, input: &Path) -> Result<fs::File, HostError> {
+        let file = fs::File::open(input)
+            .map_err(|e| HostError::io(format!("open {}", input.display()), e))?;
+        if let Some(verified) = self.verified.get(input) {
+            let now = file
+                .metadata()
+                .map_err(|e| HostError::io(format!("look at {}", input.display()), e))?;
+            if FileIdentity::of(&now) != *verified {
+                return Err(HostError::Conflict(format!(
+                    "{} changed after its checksum was verified; nothing was read from it",
+                    input.display()
+                )));
+            }
+        }
+        Ok(file)
     }
 
     fn run_read_from(&mut self, argv: &[String], input: &Path) -> Result<CommandOutput, HostError> {
         let display = format!("{} < {}", crate::quote::sh_command(argv), input.display());
-        let mut file = fs::File::open(input)
-            .map_err(|e| HostError::io(format!("open {}", input.display()), e))?;
+        let mut file = self.open_input(input)?;
         let total = file.metadata().ok().map(|m| m.len());
         let mut child = spawn(argv, Stdio::piped(), Stdio::piped())?;
         let stdout = collect(child.stdout.take());
@@ -231,7 +296,7 @@ impl FreeBsdHost {
             stdout: join(stdout),
             stderr: join(stderr),
         };
-        check(&display, status, &output.stderr)?;
+        check(&display, status, &output.stdout, &output.stderr)?;
         match copy_error {
             Some(e) => Err(HostError::io(
                 format!("feed {} to {}", input.display(), argv.join(" ")),
@@ -251,8 +316,9 @@ impl FreeBsdHost {
             crate::quote::sh_command(argv),
             output_path.display()
         );
-        let mut file = fs::File::create(output_path)
-            .map_err(|e| HostError::io(format!("create {}", output_path.display()), e))?;
+        // A fresh file, never one found there: a link planted at the name is replaced.
+        let mut file = safe_fs::replace_file(output_path, 0o644)
+            .map_err(|e| from_safe_fs(format!("create {}", output_path.display()), e))?;
         let mut child = spawn(argv, Stdio::null(), Stdio::piped())?;
         let stderr = collect(child.stderr.take());
         let task = self.progress.task(&display, None);
@@ -265,7 +331,7 @@ impl FreeBsdHost {
             .wait()
             .map_err(|e| HostError::io(format!("wait for {display}"), e))?;
         let stderr = join(stderr);
-        check(&display, status, &stderr)?;
+        check(&display, status, "", &stderr)?;
         if let Some(e) = copy_error {
             return Err(HostError::io(format!("write {}", output_path.display()), e));
         }
@@ -323,11 +389,7 @@ fn pump(from: &mut dyn Read, to: &mut dyn Write, task: &dyn ProgressTask) -> Opt
 }
 
 fn spawn(argv: &[String], stdin: Stdio, stdout: Stdio) -> Result<process::Child, HostError> {
-    let (program, args) = argv
-        .split_first()
-        .ok_or_else(|| HostError::Unsupported("empty command".into()))?;
-    process::Command::new(program)
-        .args(args)
+    host_command(argv)?
         .stdin(stdin)
         .stdout(stdout)
         .stderr(Stdio::piped())
@@ -348,7 +410,7 @@ fn run_simple(argv: &[String]) -> Result<CommandOutput, HostError> {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     };
-    check(&display, output.status, &result.stderr)?;
+    check(&display, output.status, &result.stdout, &result.stderr)?;
     Ok(result)
 }
 
@@ -377,19 +439,23 @@ fn run_pipe(left: &[String], right: &[String]) -> Result<CommandOutput, HostErro
         left_status.map_err(|e| HostError::io(format!("wait for {left_display}"), e))?;
     let left_stderr = join(left_err);
     let right_stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let right_stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     // Report the producer first: a consumer failing on a truncated stream is a consequence.
+    // (The producer's standard output is the pipe itself.)
     check(
         &format!("{left_display} (left of the pipe into {right_display})"),
         left_status,
+        "",
         &left_stderr,
     )?;
     check(
         &format!("{right_display} (right of the pipe from {left_display})"),
         output.status,
+        &right_stdout,
         &right_stderr,
     )?;
     Ok(CommandOutput {
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stdout: right_stdout,
         stderr: format!("{left_stderr}{right_stderr}"),
     })
 }
@@ -412,7 +478,14 @@ fn join(handle: Option<JoinHandle<Vec<u8>>>) -> String {
         .unwrap_or_default()
 }
 
-fn check(display: &str, status: process::ExitStatus, stderr: &str) -> Result<(), HostError> {
+/// A failed command's report keeps the end of both of its streams: FreeBSD's own
+/// tools (etcupdate, freebsd-update) say why they stopped on standard output.
+fn check(
+    display: &str,
+    status: process::ExitStatus,
+    stdout: &str,
+    stderr: &str,
+) -> Result<(), HostError> {
     if status.success() {
         return Ok(());
     }
@@ -422,15 +495,21 @@ fn check(display: &str, status: process::ExitStatus, stderr: &str) -> Result<(),
         (None, Some(signal)) => format!("killed by signal {signal}"),
         (None, None) => "unknown status".to_string(),
     };
-    let tail_start = stderr.len().saturating_sub(STDERR_TAIL);
-    let tail_start = (tail_start..stderr.len())
-        .find(|i| stderr.is_char_boundary(*i))
-        .unwrap_or(0);
     Err(HostError::CommandFailed {
         command: display.to_string(),
         status,
-        stderr: stderr[tail_start..].to_string(),
+        stdout: tail(stdout).to_string(),
+        stderr: tail(stderr).to_string(),
     })
+}
+
+/// A refusal of [`safe_fs`] (a link, a special file) is a conflict with the host's
+/// state; a failing system call is an I/O error.
+fn from_safe_fs(context: String, error: SafeFsError) -> HostError {
+    match error {
+        SafeFsError::Io { .. } => HostError::io(context, error.into()),
+        refused => HostError::Conflict(refused.to_string()),
+    }
 }
 
 /// Observes the probed paths natively (lstat, readlink, read): no command runs.
@@ -461,14 +540,42 @@ fn path_state(path: &Path, read: bool) -> Result<PathState, HostError> {
         PathState::Directory
     } else {
         let contents = if read {
-            let bytes =
-                fs::read(path).map_err(|e| HostError::io(format!("read {}", path.display()), e))?;
-            String::from_utf8(bytes).ok()
+            read_probed(path, &metadata)?.and_then(|bytes| String::from_utf8(bytes).ok())
         } else {
             None
         };
         PathState::File { contents }
     })
+}
+
+/// Reads a probed file that `lstat` saw as `seen`: the final component is opened
+/// without following a link, without blocking, and read only when it is still that
+/// same regular file (a FIFO or device reads as unknown contents, never hangs).
+fn read_probed(path: &Path, seen: &fs::Metadata) -> Result<Option<Vec<u8>>, HostError> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    if !seen.is_file() {
+        return Ok(None);
+    }
+    let flags = nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK;
+    let mut file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits())
+        .open(path)
+    {
+        Ok(file) => file,
+        // Replaced (by a link, or removed) since the lstat: not the file that was seen.
+        Err(_) => return Ok(None),
+    };
+    let now = file
+        .metadata()
+        .map_err(|e| HostError::io(format!("look at {}", path.display()), e))?;
+    if !now.is_file() || now.dev() != seen.dev() || now.ino() != seen.ino() {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| HostError::io(format!("read {}", path.display()), e))?;
+    Ok(Some(bytes))
 }
 
 /// Carries out a native action (file writes and edits, checksums, symlink rewrites).
@@ -479,36 +586,17 @@ pub fn apply_native(action: &Action) -> Result<(), HostError> {
             contents,
             mode,
         } => write_atomically(path, contents.as_bytes(), Some(*mode)),
-        Action::EditFile { path, edit } => {
-            let current = match fs::symlink_metadata(path) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    return Err(HostError::Conflict(format!(
-                        "{} is a symbolic link; jail(8) and rc(8) do not follow it reliably, so thinjail will not edit through it (make it a regular file)",
-                        path.display()
-                    )))
-                }
-                Ok(_) => fs::read_to_string(path).map_err(|e| HostError::io(format!("read {}", path.display()), e))?,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
-                Err(e) => return Err(HostError::io(format!("look at {}", path.display()), e)),
-            };
-            let edited = edit.try_apply(&current).map_err(|e| {
-                HostError::Conflict(format!("{}: {e}; nothing was rewritten", path.display()))
-            })?;
-            if edited == current {
-                return Ok(());
-            }
-            write_atomically(path, edited.as_bytes(), None)
-        }
+        Action::EditFile { path, edit } => edit_file(path, edit),
         Action::VerifyChecksum {
             file,
             manifest,
             delete_bad,
-        } => verify_checksum(file, manifest, *delete_bad),
+        } => verify_checksum(file, manifest, *delete_bad).map(|_| ()),
         Action::VerifySha256 {
             file,
             sha256,
             delete_bad,
-        } => verify_sha256(file, sha256, *delete_bad),
+        } => verify_sha256(file, sha256, *delete_bad).map(|_| ()),
         Action::RelinkSymlinks { tree, was, now } => relink_symlinks(tree, was, now),
         other => Err(HostError::Unsupported(format!(
             "{} is not a native action",
@@ -517,35 +605,55 @@ pub fn apply_native(action: &Action) -> Result<(), HostError> {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary sibling and a rename, so readers see
-/// the old or the new file, never half of one. Keeps an existing file's mode and
-/// owner unless `mode` is given.
+/// An edit of a shared file, applied to what the file holds now: read and replaced
+/// through one directory opened without following links (see
+/// [`safe_fs::write_atomically`]).
+fn edit_file(path: &Path, edit: &crate::edit::FileEdit) -> Result<(), HostError> {
+    let context = || format!("edit {}", path.display());
+    let (dir, name) = safe_fs::open_parent(path).map_err(|e| from_safe_fs(context(), e))?;
+    let is_link = dir
+        .stat(&name)
+        .map_err(|e| from_safe_fs(context(), e))?
+        .is_some_and(|stat| {
+            nix::sys::stat::SFlag::from_bits_truncate(stat.st_mode) & nix::sys::stat::SFlag::S_IFMT
+                == nix::sys::stat::SFlag::S_IFLNK
+        });
+    if is_link {
+        return Err(HostError::Conflict(format!(
+            "{} is a symbolic link; jail(8) and rc(8) do not follow it reliably, so thinjail will not edit through it (make it a regular file)",
+            path.display()
+        )));
+    }
+    let current = dir
+        .read(&name, path)
+        .map_err(|e| from_safe_fs(context(), e))?
+        .map(|bytes| {
+            String::from_utf8(bytes).map_err(|_| {
+                HostError::Conflict(format!(
+                    "{} is not UTF-8 text; thinjail will not edit it",
+                    path.display()
+                ))
+            })
+        })
+        .transpose()?
+        .unwrap_or_default();
+    let edited = edit.try_apply(&current).map_err(|e| {
+        HostError::Conflict(format!("{}: {e}; nothing was rewritten", path.display()))
+    })?;
+    if edited == current {
+        return Ok(());
+    }
+    dir.write_atomically(&name, edited.as_bytes(), None, path)
+        .map_err(|e| from_safe_fs(format!("write {}", path.display()), e))
+}
+
+/// Writes `bytes` to `path` through a temporary file with an unpredictable name and a
+/// rename, so readers see the old or the new file, never half of one; no component
+/// of `path` may be a symbolic link (see [`safe_fs::write_atomically`]). Keeps an
+/// existing file's mode and owner unless `mode` is given.
 pub fn write_atomically(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), HostError> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| HostError::Unsupported(format!("{} is not a file path", path.display())))?;
-    let mut temp_name = name.to_os_string();
-    temp_name.push(".thinjail-new");
-    let temp = path.with_file_name(temp_name);
-    let existing = fs::metadata(path).ok();
-    let result = (|| -> io::Result<()> {
-        let mut file = fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        let permissions = mode
-            .or_else(|| existing.as_ref().map(|m| m.permissions().mode() & 0o7777))
-            .unwrap_or(0o644);
-        file.set_permissions(fs::Permissions::from_mode(permissions))?;
-        if let Some(meta) = &existing {
-            use std::os::unix::fs::MetadataExt;
-            std::os::unix::fs::chown(&temp, Some(meta.uid()), Some(meta.gid()))?;
-        }
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    result.map_err(|e| {
-        let _ = fs::remove_file(&temp);
-        HostError::io(format!("write {}", path.display()), e)
-    })
+    safe_fs::write_atomically(path, bytes, mode)
+        .map_err(|e| from_safe_fs(format!("write {}", path.display()), e))
 }
 
 /// The SHA-256 a FreeBSD `MANIFEST` lists for `name` (tab-separated: name, sha256, …).
@@ -568,6 +676,10 @@ pub fn manifest_file_count(manifest: &str, name: &str) -> Option<u64> {
 pub fn sha256_file(path: &Path) -> Result<String, HostError> {
     let mut file =
         fs::File::open(path).map_err(|e| HostError::io(format!("open {}", path.display()), e))?;
+    sha256_of(&mut file, path)
+}
+
+fn sha256_of(file: &mut fs::File, path: &Path) -> Result<String, HostError> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 16];
     loop {
@@ -586,7 +698,34 @@ pub fn sha256_file(path: &Path) -> Result<String, HostError> {
         .collect())
 }
 
-fn verify_checksum(file: &Path, manifest: &Path, delete_bad: bool) -> Result<(), HostError> {
+/// The SHA-256 of `file` and the identity of the file hashed (from the same
+/// descriptor), refusing a file that changed while it was read.
+fn hash_unchanged(file: &Path) -> Result<(String, FileIdentity), HostError> {
+    let mut opened =
+        fs::File::open(file).map_err(|e| HostError::io(format!("open {}", file.display()), e))?;
+    let before = opened
+        .metadata()
+        .map_err(|e| HostError::io(format!("look at {}", file.display()), e))?;
+    let actual = sha256_of(&mut opened, file)?;
+    let after = opened
+        .metadata()
+        .map_err(|e| HostError::io(format!("look at {}", file.display()), e))?;
+    if FileIdentity::of(&after) != FileIdentity::of(&before) {
+        return Err(HostError::Conflict(format!(
+            "{} changed while its checksum was computed; nothing was extracted",
+            file.display()
+        )));
+    }
+    Ok((actual, FileIdentity::of(&before)))
+}
+
+/// Checks `file` against `manifest`; returns the identity of the file that was hashed
+/// (taken from the same descriptor), so what reads it later can insist on that file.
+fn verify_checksum(
+    file: &Path,
+    manifest: &Path,
+    delete_bad: bool,
+) -> Result<FileIdentity, HostError> {
     let listing = fs::read_to_string(manifest)
         .map_err(|e| HostError::io(format!("read {}", manifest.display()), e))?;
     let name = file
@@ -597,10 +736,10 @@ fn verify_checksum(file: &Path, manifest: &Path, delete_bad: bool) -> Result<(),
         manifest: manifest.to_path_buf(),
         name: name.to_string(),
     })?;
-    let actual = sha256_file(file)?;
+    let (actual, identity) = hash_unchanged(file)?;
     if actual.eq_ignore_ascii_case(&expected) {
         tracing::debug!(file = %file.display(), sha256 = %actual, "checksum verified");
-        return Ok(());
+        return Ok(identity);
     }
     if delete_bad {
         fs::remove_file(file)
@@ -614,11 +753,13 @@ fn verify_checksum(file: &Path, manifest: &Path, delete_bad: bool) -> Result<(),
     })
 }
 
-fn verify_sha256(file: &Path, expected: &str, delete_bad: bool) -> Result<(), HostError> {
-    let actual = sha256_file(file)?;
+/// Checks `file` against a pinned SHA-256; returns the identity of the file hashed,
+/// as [`verify_checksum`] does.
+fn verify_sha256(file: &Path, expected: &str, delete_bad: bool) -> Result<FileIdentity, HostError> {
+    let (actual, identity) = hash_unchanged(file)?;
     if actual.eq_ignore_ascii_case(expected) {
         tracing::debug!(file = %file.display(), sha256 = %actual, "pinned checksum verified");
-        return Ok(());
+        return Ok(identity);
     }
     if delete_bad {
         fs::remove_file(file)
@@ -632,28 +773,37 @@ fn verify_sha256(file: &Path, expected: &str, delete_bad: bool) -> Result<(), Ho
     })
 }
 
+/// Walks `tree` through directory descriptors (a directory is entered only as a real
+/// directory, never through a link) and rewrites the links [`relinked_target`] names,
+/// each atomically under an unpredictable temporary name.
 fn relink_symlinks(tree: &Path, was: &Path, now: &Path) -> Result<(), HostError> {
-    let mut pending = vec![tree.to_path_buf()];
+    let context = |path: &Path| format!("relink under {}", path.display());
+    let top = safe_fs::open_dir(tree).map_err(|e| from_safe_fs(context(tree), e))?;
+    let mut pending = vec![top];
     while let Some(dir) = pending.pop() {
-        let entries =
-            fs::read_dir(&dir).map_err(|e| HostError::io(format!("read {}", dir.display()), e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| HostError::io(format!("read {}", dir.display()), e))?;
-            let path = entry.path();
-            let file_type = entry
-                .file_type()
-                .map_err(|e| HostError::io(format!("look at {}", path.display()), e))?;
-            if file_type.is_dir() {
-                pending.push(path);
-            } else if file_type.is_symlink() {
-                let target = fs::read_link(&path)
-                    .map_err(|e| HostError::io(format!("read link {}", path.display()), e))?;
+        let entries = dir
+            .entries()
+            .map_err(|e| from_safe_fs(context(dir.path()), e))?;
+        for (name, stat) in entries {
+            let kind = nix::sys::stat::SFlag::from_bits_truncate(stat.st_mode)
+                & nix::sys::stat::SFlag::S_IFMT;
+            let path = dir.path().join(&name);
+            if kind == nix::sys::stat::SFlag::S_IFDIR {
+                let sub = dir
+                    .open_dir(OsStr::new(&name), &path)
+                    .map_err(|e| from_safe_fs(context(&path), e))?;
+                pending.push(sub);
+            } else if kind == nix::sys::stat::SFlag::S_IFLNK {
+                let target = dir
+                    .read_link(&name)
+                    .map_err(|e| from_safe_fs(context(&path), e))?;
                 let Ok(relative) = path.strip_prefix(tree) else {
                     continue;
                 };
                 if let Some(new_target) = relinked_target(was, now, relative, &target) {
                     tracing::debug!(link = %path.display(), from = %target.display(), to = %new_target.display(), "relink");
-                    replace_symlink(&path, &new_target)?;
+                    dir.replace_symlink(&name, &new_target)
+                        .map_err(|e| from_safe_fs(format!("relink {}", path.display()), e))?;
                 }
             }
         }
@@ -661,23 +811,116 @@ fn relink_symlinks(tree: &Path, was: &Path, now: &Path) -> Result<(), HostError>
     Ok(())
 }
 
-fn replace_symlink(link: &Path, target: &Path) -> Result<(), HostError> {
-    let mut temp_name = link
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    temp_name.push(".thinjail-new");
-    let temp = link.with_file_name(temp_name);
-    let _ = fs::remove_file(&temp);
-    std::os::unix::fs::symlink(target, &temp)
-        .and_then(|()| fs::rename(&temp, link))
-        .map_err(|e| HostError::io(format!("relink {}", link.display()), e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::edit::FileEdit;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_failure_reports_the_end_of_both_streams() {
+        let mut host = FreeBsdHost::new();
+        let failed = host.run(&Command::run([
+            "sh",
+            "-c",
+            "echo 'No previous tree to compare against, a sane comparison is not possible.'; exit 1",
+        ]));
+        match failed {
+            Err(error @ HostError::CommandFailed { .. }) => {
+                let HostError::CommandFailed { stdout, stderr, .. } = &error else {
+                    unreachable!()
+                };
+                assert_eq!(
+                    stdout,
+                    "No previous tree to compare against, a sane comparison is not possible.\n"
+                );
+                assert_eq!(stderr, "");
+                assert!(
+                    error
+                        .to_string()
+                        .contains("a sane comparison is not possible"),
+                    "{error}"
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let long = host.run(&Command::run([
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 3000 ]; do echo out $i; echo err $i >&2; i=$((i+1)); done; exit 2",
+        ]));
+        let Err(HostError::CommandFailed { stdout, stderr, .. }) = long else {
+            panic!("expected a failure")
+        };
+        assert!(stdout.len() <= super::super::spawn::OUTPUT_TAIL && stdout.ends_with("out 2999\n"));
+        assert!(stderr.len() <= super::super::spawn::OUTPUT_TAIL && stderr.ends_with("err 2999\n"));
+        assert!(stdout.starts_with("out ") && stderr.starts_with("err "));
+    }
+
+    #[test]
+    fn the_file_verified_is_the_file_extracted() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = dir.path().join("base.txz");
+        fs::write(&set, b"verified contents").unwrap();
+        let manifest = dir.path().join("MANIFEST");
+        fs::write(
+            &manifest,
+            format!("base.txz\t{}\t1\tbase\n", sha256_file(&set).unwrap()),
+        )
+        .unwrap();
+        let mut host = FreeBsdHost::new();
+        host.apply_default(&Action::VerifyChecksum {
+            file: set.clone(),
+            manifest,
+            delete_bad: false,
+        })
+        .unwrap();
+        let read = |host: &mut FreeBsdHost| {
+            host.run(&Command::ReadFrom {
+                argv: vec!["cat".into()],
+                stdin: set.clone(),
+            })
+        };
+        assert_eq!(read(&mut host).unwrap().stdout, "verified contents");
+        // Swapped for another file after the check: refused, nothing read.
+        let other = dir.path().join("other");
+        fs::write(&other, b"something else!!!").unwrap();
+        fs::rename(&other, &set).unwrap();
+        match read(&mut host) {
+            Err(HostError::Conflict(message)) => {
+                assert!(
+                    message.contains("changed after its checksum was verified"),
+                    "{message}"
+                )
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn native_writes_never_land_in_a_jails_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let jails = dir.path().join("jails");
+        let data_etc = jails.join("www/data/etc");
+        fs::create_dir_all(&data_etc).unwrap();
+        let mut host = FreeBsdHost::new().with_guards(HostGuards {
+            jails_dir: Some(jails.clone()),
+            private_dirs: vec![],
+        });
+        let write = Action::WriteFile {
+            path: data_etc.join("rc.conf"),
+            contents: "x\n".into(),
+            mode: 0o644,
+        };
+        assert!(matches!(host.apply(&write), Err(HostError::Conflict(_))));
+        assert!(!data_etc.join("rc.conf").exists());
+        host.apply(&Action::WriteFile {
+            path: jails.join("www/fstab"),
+            contents: "x\n".into(),
+            mode: 0o644,
+        })
+        .unwrap();
+    }
 
     #[test]
     fn edits_keep_the_rest_of_the_file_and_its_mode() {

@@ -11,6 +11,7 @@ use thinjail_cli::Environment;
 use thinjail_tests::testbed::{Faults, TestBedHosts};
 
 fn main() -> ExitCode {
+    thinjail_cli::prepare_process();
     let Some(state_dir) = std::env::var_os("THINJAIL_TESTBED_STATE") else {
         eprintln!("thinjail-testbed: set THINJAIL_TESTBED_STATE to a directory for the test bed's jail state");
         return ExitCode::from(64);
