@@ -31,7 +31,7 @@ pub const RECIPE_PAGE: &str = include_str!("../../docs/man/thinjail.recipe.5");
 
 /// Date of the last change to thinjail(8)'s hand-written text. Fixed, so that
 /// generating the page twice gives the same bytes (reproducible packages).
-pub const MANUAL_DATE: &str = "November 29, 2026";
+pub const MANUAL_DATE: &str = "November 30, 2026";
 
 /// The shells `completions --dir` writes, and the FreeBSD port installs.
 pub const COMPLETION_SHELLS: [Shell; 3] = [Shell::Bash, Shell::Zsh, Shell::Fish];
@@ -344,7 +344,12 @@ of its paths below jails_dir or cache_dir may be a symbolic link.",
         "RECIPE, wherever a command takes one, is a recipe file or the name of a \
 built-in recipe (see the recipes command); each command says which recipe it uses \
 when RECIPE is omitted. A path containing a slash or ending in .ron is always read \
-as a file.",
+as a file; any other name is a built-in recipe, never a file in the current \
+directory (write ./NAME for that). A command that changes the host acts only on a \
+recipe file that nobody but root (or the user running thinjail, or the one who \
+invoked it through sudo or doas) can change: the \
+file, every directory on the way to it and every symbolic link leading to it \
+(exit status 65 otherwise).",
     );
     roff
 }
@@ -527,9 +532,19 @@ fn trailer() -> Roff {
     roff.text([bold("THINJAIL_RECIPE")]);
     roff.text([roman(format!(
         "The recipe of the commands that take one, when none is given on the \
-command line; it takes precedence over {}.",
+command line; it takes precedence over {}. A bare name is a built-in recipe.",
         recipes::SYSTEM_RECIPE
     ))]);
+    paragraph(
+        &mut roff,
+        &format!(
+            "Nothing else from the environment reaches the commands thinjail runs: \
+each is run by absolute path, looked up in {path} only, with PATH={path} as its \
+whole environment (exec and console also pass TERM). The same commands thus run \
+from cron(8). thinjail sets its umask to 022 when it starts.",
+            path = thinjail_core::host::spawn::HOST_PATH
+        ),
+    );
 
     let host = HostConfig::default();
     roff.control("SH", ["FILES"]);
@@ -559,15 +574,24 @@ command line; it takes precedence over {}.",
         ),
         (
             host.cache_dir.display().to_string(),
-            "Downloaded distribution sets, verified and reused.".to_string(),
+            "Downloaded distribution sets, verified and reused. Root's alone: made with \
+             mode 0700; refused when someone else owns it, can write to it, or it is \
+             reached through a symbolic link, so the sets verified are the sets extracted."
+                .to_string(),
         ),
         (
             host.lock_file.display().to_string(),
-            "Keeps two thinjail runs that change the host from interleaving.".to_string(),
+            "Keeps two thinjail runs that change the host from interleaving. Made with \
+             mode 0600 and never opened through a symbolic link; one that someone else \
+             owns or controls is refused (exit status 78)."
+                .to_string(),
         ),
         (
             host.plugin_dir.display().to_string(),
-            "Plugin stages named in a recipe without a path.".to_string(),
+            "Plugin stages named in a recipe without a path. A library is loaded only \
+             when nobody but root can change it or any directory on the way to it, and \
+             never from under the jails directory."
+                .to_string(),
         ),
     ];
     for (path, what) in files {
@@ -592,6 +616,14 @@ section can change.",
         roff.text([bold(code.to_string())]);
         roff.text([roman(meaning)]);
     }
+    paragraph(
+        &mut roff,
+        "When a host command fails, the message names it, its status, and the end of \
+both its standard error and its standard output (FreeBSD's etcupdate and \
+freebsd-update explain themselves on standard output). Anything a jail, a host \
+command or a plugin printed is shown with control characters and bidirectional \
+overrides escaped (ESC as \\x1b), so it cannot hide or reorder what thinjail shows.",
+    );
     paragraph(
         &mut roff,
         "With --json, apply prints its report on standard output whatever the status; \
@@ -638,6 +670,17 @@ the schemas are described in docs/json.md of the source distribution.",
         roff.control("fi", []);
         roff.control("RE", []);
     }
+
+    roff.control("SH", ["SECURITY CONSIDERATIONS"]);
+    roff.text([roman(
+        "A jail's root controls the jail's data and root, and is uid 0 like the \
+host's root. thinjail never writes into those files from the host, never follows a \
+symbolic link in a path it writes (every component is opened without following \
+links; files are replaced through temporary files with unpredictable names), and \
+never loads a plugin from under the jails directory. docs/security.md of the \
+source distribution states the threat model and each rule with the test that \
+shows it.",
+    )]);
 
     roff.control("SH", ["SEE ALSO"]);
     roff.text([roman(

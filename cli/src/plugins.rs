@@ -18,7 +18,8 @@
 //! Before a library is opened — opening runs its code — it must be trusted
 //! ([`check_trusted`]): not under the recipe's `jails_dir` (a jail's root is uid 0
 //! too, so a file it made there would pass any ownership check); a regular file owned
-//! by root or by the user running thinjail, not writable by group or others; every
+//! by root or by the user running thinjail (or the one who invoked it through sudo
+//! or doas: [`Owners`]), not writable by group or others; every
 //! directory on the way to it — and, when the path goes through symbolic links, every
 //! directory on the way to each link and to its target, the links themselves owned by
 //! root or that user — owned by root or that user and not writable by group or others
@@ -38,7 +39,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use thinjail_core::host::safe_fs::{check_trusted as check_trusted_path, Expect};
+use thinjail_core::host::safe_fs::{check_trusted as check_trusted_path, Expect, Owners};
 
 use thinjail_core::pipeline::{PipelineStage, StageLoader, StageSource};
 use thinjail_core::plugin::host::{load_stage, Plugin};
@@ -192,8 +193,8 @@ pub fn check_trusted(path: &Path, jails_dir: &Path) -> Result<PathBuf, String> {
         });
     }
     refuse_under(path, path, jails_dir)?;
-    let me = nix::unistd::geteuid().as_raw();
-    let physical = check_trusted_path(path, Expect::File, me, "library")?;
+    let owners = Owners::of_this_process();
+    let physical = check_trusted_path(path, Expect::File, &owners, "library")?;
     refuse_under(path, &physical, jails_dir)?;
     if let Ok(physical_jails) = fs::canonicalize(jails_dir) {
         refuse_under(path, &physical, &physical_jails)?;

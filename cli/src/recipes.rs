@@ -119,21 +119,18 @@ fn parse(text: String, origin: String) -> Result<Loaded, CliError> {
     }
 }
 
-/// Refuses a recipe file that someone other than root and the user running thinjail
-/// could have changed — the file, a directory on the way to it, or a symbolic link
-/// leading to it (the same rules as for plugin libraries) — before a command acts on
-/// it as root (exit 65, like an untrusted plugin). Built-in recipes are trusted.
+/// Refuses a recipe file that someone other than root, the user running thinjail and
+/// the user who invoked it through sudo or doas
+/// ([`Owners`](thinjail_core::host::safe_fs::Owners)) could have changed — the file, a
+/// directory on the way to it, or a symbolic link leading to it (the same rules as
+/// for plugin libraries) — before a command acts on it as root (exit 65, like an
+/// untrusted plugin). Built-in recipes are trusted.
 pub fn require_trusted(loaded: &Loaded) -> Result<(), CliError> {
     let Some(file) = &loaded.file else {
         return Ok(());
     };
-    let me = nix::unistd::geteuid().as_raw();
-    thinjail_core::host::safe_fs::check_trusted(
-        file,
-        thinjail_core::host::safe_fs::Expect::File,
-        me,
-        "recipe",
-    )
+    use thinjail_core::host::safe_fs::{check_trusted, Expect, Owners};
+    check_trusted(file, Expect::File, &Owners::of_this_process(), "recipe")
     .map(|_| ())
     .map_err(|problem| {
         CliError::msg(

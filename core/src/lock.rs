@@ -7,7 +7,8 @@
 //! there: no symbolic link is followed on the way to it or at it
 //! ([`crate::host::safe_fs`]), a new one is made with mode 0600, and an existing one
 //! is used only when it is a regular file with no other hard link, owned by root or
-//! the user running thinjail, in a directory nobody else can write to (sticky ones
+//! the user running thinjail (or the one who invoked it through sudo or doas), in a
+//! directory nobody else can write to (sticky ones
 //! excepted). Anything else is refused with [`LockError::Untrusted`], naming what is
 //! wrong: a lock file someone else controls could make thinjail write its holder line
 //! into any file, or let two runs lock different files.
@@ -105,14 +106,15 @@ fn open_lock_file(path: &Path) -> Result<File, LockError> {
         },
         refused => untrusted(refused.to_string()),
     };
-    let me = safe_fs::effective_uid();
     let parent = path.parent().unwrap_or(Path::new("/"));
     let name = path
         .file_name()
         .ok_or_else(|| untrusted("it names no file".into()))?;
     let dir = safe_fs::create_dir_all(parent, 0o755).map_err(from_safe)?;
     // A sticky directory such as /tmp is fine: nobody can replace what they do not own there.
-    safe_fs::check_trusted(parent, Expect::SharedDirectory, me, "directory").map_err(untrusted)?;
+    let owners = safe_fs::Owners::of_this_process();
+    safe_fs::check_trusted(parent, Expect::SharedDirectory, &owners, "directory")
+        .map_err(untrusted)?;
     let flags =
         OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
     let fd = nix::fcntl::openat(dir.fd(), name, flags, Mode::from_bits_truncate(0o600)).map_err(
@@ -140,10 +142,11 @@ fn open_lock_file(path: &Path) -> Result<File, LockError> {
     if !metadata.is_file() {
         return Err(untrusted("it is not a regular file".into()));
     }
-    if metadata.uid() != 0 && metadata.uid() != me {
+    if !owners.allow(metadata.uid()) {
         return Err(untrusted(format!(
-            "it is owned by uid {}, neither root nor the user running thinjail (uid {me});              someone else made it, so it is not thinjail's (remove it)",
-            metadata.uid()
+            "it is owned by uid {}, {}; someone else made it, so it is not thinjail's (remove it)",
+            metadata.uid(),
+            owners.describe()
         )));
     }
     if metadata.nlink() != 1 {

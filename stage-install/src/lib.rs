@@ -152,6 +152,10 @@ struct Source<'a> {
     manifest_sha256: Option<&'a str>,
 }
 
+/// Said on the first download: why the cache must be root's alone (the host enforces it).
+const CACHE_NOTE: &str = "the cache must be root's alone: apply makes host.cache_dir with mode 0700 and refuses one that \
+     someone else owns or can write to, so the sets verified below are the very files extracted";
+
 fn plan_fetch(
     ctx: &StageContext<'_>,
     world: &World,
@@ -182,10 +186,15 @@ fn plan_fetch(
         // every install, so a stale or damaged cached copy cannot block one for good.
         let is_manifest = index == 0;
         if is_manifest || !world.path(file).exists() {
-            actions.push(Planned::new(Action::Download {
+            let download = Action::Download {
                 url: format!("{url}/{name}"),
                 dest: file.clone(),
-            }));
+            };
+            actions.push(if is_manifest {
+                Planned::noted(download, CACHE_NOTE)
+            } else {
+                Planned::new(download)
+            });
         }
         if let Some(pin) = manifest_sha256.filter(|_| is_manifest) {
             // Every set is checked against MANIFEST, so MANIFEST itself is checked
@@ -244,6 +253,7 @@ mod tests {
             "fetch -o - https://download.freebsd.org/releases/amd64/amd64/14.3-RELEASE/MANIFEST > /var/cache/tj/14.3-RELEASE-amd64/MANIFEST.part"
         );
         assert!(kinds.last().unwrap().ends_with("@install"));
+        assert!(plan[1].note.as_deref().unwrap().contains("mode 0700"));
     }
 
     #[test]

@@ -65,7 +65,8 @@ use crate::fixtures::zfs_lock::ZfsLock;
 /// Faults to inject, counted over the actions this host applies (1-based).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Faults {
-    /// Replace action k by a command that fails (exit 3, "injected failure").
+    /// Replace action k by a command that fails (exit 3, "injected failure" on
+    /// standard error, "failing on purpose" on standard output).
     pub fail_at: Option<usize>,
     /// Kill the process with SIGKILL right after action k succeeded.
     pub kill_after: Option<usize>,
@@ -523,7 +524,7 @@ impl Host for TestBed {
             self.inner.run(&Command::run([
                 "sh",
                 "-c",
-                "echo 'thinjail test bed: injected failure' >&2; exit 3",
+                "echo 'thinjail test bed: failing on purpose'; echo 'thinjail test bed: injected failure' >&2; exit 3",
             ]))?;
         }
         self.inner.guard(action)?;

@@ -101,6 +101,15 @@ fn every_json_document_is_documented() {
         failed_json["failed"]["command"].is_string(),
         "{failed_json:#}"
     );
+    // Both streams of the failed command, as documented.
+    assert_eq!(
+        failed_json["failed"]["stdout"], "thinjail test bed: failing on purpose\n",
+        "{failed_json:#}"
+    );
+    assert_eq!(
+        failed_json["failed"]["stderr"], "thinjail test bed: injected failure\n",
+        "{failed_json:#}"
+    );
     assert_documented("apply (failed)", &failed_json, &docs);
     let applied = bed.thinjail(&["apply", recipe, "--yes", "--json"]);
     let applied_json = json(applied.expect_code(0));

@@ -337,6 +337,9 @@ fn apply_with_the_pkg_and_clone_mount_plugins_on_the_test_bed() {
         commands,
         [
             "set -eu",
+            "PATH=/sbin:/bin:/usr/sbin:/usr/bin",
+            "export PATH",
+            "umask 022",
             "jexec -l thinjail0 env ASSUME_ALWAYS_YES=yes pkg install -y hello"
         ],
         "{}",
@@ -486,6 +489,115 @@ fn libraries_that_others_could_change_are_refused_before_they_are_opened() {
     let run = thinjail(&["stages", "--plugin", text(&world_writable)]);
     run.expect_code(66);
     assert!(run.stderr.contains("is writable by group or others"));
+}
+
+#[test]
+fn libraries_under_the_jails_directory_or_reached_through_links_others_control_are_refused() {
+    let bed = Bed::article(BIN, |_| {});
+    let root = bed.dir.path();
+
+    // Under jails_dir, where a jail's root (uid 0 like the host's) makes root-owned
+    // files: refused whatever the owner and mode.
+    let in_jail = bed.jails_path("thinjail0/data/root");
+    fs::create_dir_all(&in_jail).unwrap();
+    for dir in in_jail
+        .ancestors()
+        .take_while(|d| d.starts_with(bed.pool.mountpoint()))
+    {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let planted = plugins().install("pkg", &in_jail, "libpkg.so", 0o755);
+    let recipe = with_stage(
+        &bed,
+        "in-jail",
+        plugin("pkg", text(&planted), Some(PKG_CONFIG)),
+    );
+    let run = apply(&bed, &recipe, &[], &[]);
+    assert_refused(
+        &bed,
+        "library under jails_dir",
+        &run,
+        65,
+        &[&format!(
+            "{} is under the jails directory {}",
+            planted.display(),
+            bed.recipe.host.jails_dir.display()
+        )],
+    );
+    // The same file reached through a link from a directory root owns.
+    let trusted = root.join("trusted");
+    fs::create_dir(&trusted).unwrap();
+    fs::set_permissions(&trusted, fs::Permissions::from_mode(0o755)).unwrap();
+    let link = trusted.join("libpkg.so");
+    std::os::unix::fs::symlink(&planted, &link).unwrap();
+    let recipe = with_stage(&bed, "linked", plugin("pkg", text(&link), Some(PKG_CONFIG)));
+    let run = apply(&bed, &recipe, &[], &[]);
+    assert_refused(
+        &bed,
+        "link to a library under jails_dir",
+        &run,
+        65,
+        &[&format!(
+            "{} (really {})",
+            link.display(),
+            planted.display()
+        )],
+    );
+    // --plugin too, before the library is opened.
+    let run = apply(&bed, &bed.recipe_path(), &["--plugin", text(&planted)], &[]);
+    assert_refused(
+        &bed,
+        "--plugin under jails_dir",
+        &run,
+        65,
+        &["is under the jails directory"],
+    );
+
+    // A good library reached through a link that sits in a directory anyone can
+    // write to: the link could be swapped, so it is refused.
+    let good = plugins().install("pkg", &root.join("good"), "libpkg.so", 0o755);
+    let open = root.join("open");
+    fs::create_dir(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+    std::os::unix::fs::symlink(&good, open.join("libpkg.so")).unwrap();
+    let recipe = with_stage(
+        &bed,
+        "open-link",
+        plugin("pkg", text(&open.join("libpkg.so")), Some(PKG_CONFIG)),
+    );
+    let run = apply(&bed, &recipe, &[], &[]);
+    assert_refused(
+        &bed,
+        "link in a world-writable directory",
+        &run,
+        65,
+        &[&format!(
+            "directory {} is writable by group or others (mode 0777)",
+            open.display()
+        )],
+    );
+
+    // A directory on the way owned by someone else (who could replace the library).
+    let theirs = root.join("theirs");
+    let in_theirs = plugins().install("pkg", &theirs, "libpkg.so", 0o755);
+    fs::set_permissions(&theirs, fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let recipe = with_stage(
+        &bed,
+        "theirs",
+        plugin("pkg", text(&in_theirs), Some(PKG_CONFIG)),
+    );
+    let run = apply(&bed, &recipe, &[], &[]);
+    assert_refused(
+        &bed,
+        "library in a directory someone else owns",
+        &run,
+        65,
+        &[&format!(
+            "directory {} is owned by uid 65534, neither root nor the user running thinjail",
+            theirs.display()
+        )],
+    );
 }
 
 #[test]

@@ -147,10 +147,12 @@ pub fn stages(
             .as_deref()
             .map(|s| format!(" [article {s}]"))
             .unwrap_or_default();
-        println!(
+        // A plugin's names and summaries are shown escaped, like all it says.
+        let line = format!(
             "  {:<14} {}{step}\n  {:<14} from {}",
             view.name, view.summary, "", view.source
         );
+        println!("{}", thinjail_core::quote::terminal(&line));
     }
     Ok(OK)
 }

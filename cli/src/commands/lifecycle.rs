@@ -595,7 +595,8 @@ pub fn snapshots(
     println!("{:<40} {:>8}  CREATED (UTC)", "NAME", "USED");
     for (name, used, creation) in list {
         println!(
-            "{name:<40} {:>8}  {}",
+            "{:<40} {:>8}  {}",
+            terminal_line(&name),
             human_bytes(used),
             format_utc(creation)
         );

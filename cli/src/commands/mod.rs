@@ -77,7 +77,10 @@ pub fn require_root(env: &Environment, what: &str) -> Result<(), CliError> {
 /// Takes the host lock for `purpose`.
 pub fn lock(recipe: &Recipe, purpose: &str, wait: bool) -> Result<HostLock, CliError> {
     HostLock::acquire(&recipe.host.lock_file, purpose, wait, &mut |holder| {
-        eprintln!("thinjail: waiting for the other thinjail to finish ({holder})");
+        eprintln!(
+            "thinjail: waiting for the other thinjail to finish ({})",
+            thinjail_core::quote::terminal_line(holder)
+        );
     })
     .map_err(|e| match e {
         LockError::Busy { .. } => CliError::new(TEMPFAIL, e),

@@ -34,7 +34,9 @@ pub fn plan(
             Ok(world) => world,
             Err(error) => {
                 let reason = error.to_string();
-                let reason = reason.lines().next().unwrap_or("unknown error");
+                let reason = thinjail_core::quote::terminal_line(
+                    reason.lines().next().unwrap_or("unknown error"),
+                );
                 eprintln!(
                     "thinjail: cannot observe {} ({reason}); planning as if it were empty",
                     env.hosts.describe()

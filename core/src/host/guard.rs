@@ -135,8 +135,13 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), HostError> {
         .map_err(|e| HostError::io(format!("look at {}", dir.display()), e.into()))?;
     safe_fs::check_private_dir(dir, &stat, me).map_err(refuse)?;
     // The directories above must not let others rename the cache away either.
-    safe_fs::check_trusted(dir, safe_fs::Expect::Directory, me, "cache directory")
-        .map_err(refuse)?;
+    safe_fs::check_trusted(
+        dir,
+        safe_fs::Expect::Directory,
+        &safe_fs::Owners::only(me),
+        "cache directory",
+    )
+    .map_err(refuse)?;
     Ok(())
 }
 

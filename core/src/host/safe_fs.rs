@@ -550,17 +550,86 @@ pub enum Expect {
     SharedDirectory,
 }
 
-/// Checks that nobody but root and the user `me` can change what `path` names, and
-/// returns its physical path (symbolic links resolved).
+/// Who may own what thinjail trusts as root: root, the user thinjail runs as, and the
+/// user who invoked it through sudo(8) (`SUDO_UID`) or doas(1) (`DOAS_USER`) — an
+/// administrator's recipe in their home directory, run with `sudo thinjail apply`.
+/// Those variables are set by sudo and doas themselves; whoever could set them for a
+/// root process is root already.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owners {
+    /// The effective user id.
+    pub effective: u32,
+    /// The user who ran sudo or doas, when thinjail runs as root through one.
+    pub invoking: Option<u32>,
+}
+
+impl Owners {
+    /// Root, this process's user, and the user who invoked it through sudo or doas.
+    pub fn of_this_process() -> Self {
+        let effective = effective_uid();
+        let invoking = if effective == 0 {
+            std::env::var("SUDO_UID")
+                .ok()
+                .and_then(|uid| uid.parse().ok())
+                .or_else(|| {
+                    let name = std::env::var("DOAS_USER").ok()?;
+                    let user = nix::unistd::User::from_name(&name).ok()??;
+                    Some(user.uid.as_raw())
+                })
+                .filter(|uid| *uid != 0)
+        } else {
+            None
+        };
+        Owners {
+            effective,
+            invoking,
+        }
+    }
+
+    /// Root and `uid` only.
+    pub fn only(uid: u32) -> Self {
+        Owners {
+            effective: uid,
+            invoking: None,
+        }
+    }
+
+    /// Whether `uid` is one of them.
+    pub fn allow(&self, uid: u32) -> bool {
+        uid == 0 || uid == self.effective || Some(uid) == self.invoking
+    }
+
+    /// "neither root nor …", for messages about an owner that is not one of them.
+    pub fn describe(&self) -> String {
+        match self.invoking {
+            Some(invoking) => format!(
+                "neither root nor the user running thinjail (uid {}) nor the user who invoked it (uid {invoking})",
+                self.effective
+            ),
+            None => format!(
+                "neither root nor the user running thinjail (uid {})",
+                self.effective
+            ),
+        }
+    }
+}
+
+/// Checks that nobody but `owners` can change what `path` names, and returns its
+/// physical path (symbolic links resolved).
 ///
 /// `path` is resolved component by component from `/`: every directory passed
 /// through — including those on the way to a symbolic link and those its target
-/// leads through — must be owned by root or `me` and not writable by group or others
-/// unless it is sticky (like `/tmp`, where nobody can rename or remove what they do
-/// not own); every symbolic link must be owned by root or `me`; and the final file or
-/// directory must be owned by root or `me` and writable by nobody else (sticky or
-/// not). `what` names the thing in messages ("library", "recipe", …).
-pub fn check_trusted(path: &Path, expect: Expect, me: u32, what: &str) -> Result<PathBuf, String> {
+/// leads through — must be owned by one of `owners` and not writable by group or
+/// others unless it is sticky (like `/tmp`, where nobody can rename or remove what
+/// they do not own); every symbolic link must be owned by one of `owners`; and the
+/// final file or directory must be owned by one of them and writable by nobody else
+/// (sticky or not). `what` names the thing in messages ("library", "recipe", …).
+pub fn check_trusted(
+    path: &Path,
+    expect: Expect,
+    owners: &Owners,
+    what: &str,
+) -> Result<PathBuf, String> {
     let absolute = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -578,7 +647,7 @@ pub fn check_trusted(path: &Path, expect: Expect, me: u32, what: &str) -> Result
         })
         .collect();
     let mut current = PathBuf::from("/");
-    check_directory(&current, me)?;
+    check_directory(&current, owners)?;
     let mut links = 0;
     while let Some(name) = pending.pop() {
         if name == ".." {
@@ -598,7 +667,7 @@ pub fn check_trusted(path: &Path, expect: Expect, me: u32, what: &str) -> Result
                     path.display()
                 ));
             }
-            check_owner(&next, metadata.uid(), me, "symbolic link", what)?;
+            check_owner(&next, metadata.uid(), owners, "symbolic link", what)?;
             let target = std::fs::read_link(&next)
                 .map_err(|e| format!("cannot read link {}: {e}", next.display()))?;
             if target.is_absolute() {
@@ -616,9 +685,9 @@ pub fn check_trusted(path: &Path, expect: Expect, me: u32, what: &str) -> Result
         let last = pending.is_empty();
         if metadata.is_dir() && !(last && expect == Expect::File) {
             if last && expect == Expect::Directory {
-                check_final(&next, &metadata, me, what)?;
+                check_final(&next, &metadata, owners, what)?;
             } else {
-                check_directory(&next, me)?;
+                check_directory(&next, owners)?;
             }
             current = next;
             continue;
@@ -637,27 +706,34 @@ pub fn check_trusted(path: &Path, expect: Expect, me: u32, what: &str) -> Result
                 }
             ));
         }
-        check_final(&next, &metadata, me, what)?;
+        check_final(&next, &metadata, owners, what)?;
         current = next;
     }
     Ok(current)
 }
 
-fn check_owner(path: &Path, owner: u32, me: u32, kind: &str, what: &str) -> Result<(), String> {
-    if owner != 0 && owner != me {
+fn check_owner(
+    path: &Path,
+    owner: u32,
+    owners: &Owners,
+    kind: &str,
+    what: &str,
+) -> Result<(), String> {
+    if !owners.allow(owner) {
         return Err(format!(
-            "{kind} {} is owned by uid {owner}, neither root nor the user running thinjail (uid {me}); \
+            "{kind} {} is owned by uid {owner}, {}; \
              thinjail only trusts a {what} that nobody else can change",
-            path.display()
+            path.display(),
+            owners.describe()
         ));
     }
     Ok(())
 }
 
-fn check_directory(path: &Path, me: u32) -> Result<(), String> {
+fn check_directory(path: &Path, owners: &Owners) -> Result<(), String> {
     let metadata = std::fs::symlink_metadata(path)
         .map_err(|e| format!("cannot look at {}: {e}", path.display()))?;
-    check_owner(path, metadata.uid(), me, "directory", "path")?;
+    check_owner(path, metadata.uid(), owners, "directory", "path")?;
     let mode = metadata.mode() & 0o7777;
     if mode & 0o022 != 0 && mode & 0o1000 == 0 {
         return Err(format!(
@@ -672,10 +748,10 @@ fn check_directory(path: &Path, me: u32) -> Result<(), String> {
 fn check_final(
     path: &Path,
     metadata: &std::fs::Metadata,
-    me: u32,
+    owners: &Owners,
     what: &str,
 ) -> Result<(), String> {
-    check_owner(path, metadata.uid(), me, what, what)?;
+    check_owner(path, metadata.uid(), owners, what, what)?;
     let mode = metadata.mode() & 0o7777;
     if mode & 0o022 != 0 {
         return Err(format!(
@@ -876,7 +952,7 @@ mod tests {
     fn trust_follows_links_and_checks_every_directory_on_the_way() {
         let dir = scratch();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let me = effective_uid();
+        let me = &Owners::only(effective_uid());
         let real = dir.path().join("real");
         std::fs::create_dir(&real).unwrap();
         std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -930,6 +1006,29 @@ mod tests {
             check_trusted(&dir.path().join("none"), Expect::File, me, "recipe")
                 .unwrap_err()
                 .contains("does not exist")
+        );
+        // The user who invoked thinjail through sudo may own it; nobody else.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::chown(&file, Some(1001), None).unwrap();
+        let invoked = Owners {
+            effective: 0,
+            invoking: Some(1001),
+        };
+        assert!(check_trusted(&file, Expect::File, &invoked, "recipe").is_ok());
+        let error = check_trusted(&file, Expect::File, &Owners::only(0), "recipe").unwrap_err();
+        assert!(
+            error
+                .contains("owned by uid 1001, neither root nor the user running thinjail (uid 0);"),
+            "{error}"
+        );
+        let other = Owners {
+            effective: 0,
+            invoking: Some(1002),
+        };
+        let error = check_trusted(&file, Expect::File, &other, "recipe").unwrap_err();
+        assert!(
+            error.contains("nor the user who invoked it (uid 1002)"),
+            "{error}"
         );
     }
 }

@@ -6,7 +6,10 @@
 //!   `"configure"`, `"probes"`, `"plan"`);
 //! - `escapes` plans an action outside what the recipe manages (its config says what:
 //!   `"path"`, `"dataset"`, `"jail"`);
-//! - `refuses` refuses to plan, as a stage may (a conflict with the host).
+//! - `refuses` refuses to plan, as a stage may (a conflict with the host), with the
+//!   reason its config gives, if any;
+//! - `hides` plans one harmless action (a directory under `jails_dir`) whose note is
+//!   its config: terminal control sequences, for the escaping tests.
 
 #![deny(unsafe_code)]
 
@@ -107,14 +110,20 @@ impl Stage for Escapes {
 }
 
 /// Refuses, as a stage legitimately may.
-pub struct Refuses;
+pub struct Refuses {
+    reason: Option<String>,
+}
 
 impl PluginStage for Refuses {
     const NAME: &'static str = "refuses";
     const SUMMARY: &'static str = "refuses to plan";
 
-    fn from_config(_config: Option<&str>) -> Result<Self, StageError> {
-        Ok(Refuses)
+    fn from_config(config: Option<&str>) -> Result<Self, StageError> {
+        let reason = match config {
+            Some(_) => Some(parse_config(Self::NAME, config)?),
+            None => None,
+        };
+        Ok(Refuses { reason })
     }
 }
 
@@ -126,14 +135,47 @@ impl Stage for Refuses {
         Self::SUMMARY
     }
     fn plan(&self, _ctx: &StageContext<'_>, _world: &World) -> Result<Vec<Planned>, StageError> {
-        Err(StageError::Conflict(
-            "the host is not the way the refuses stage wants it".into(),
-        ))
+        Err(StageError::Conflict(self.reason.clone().unwrap_or_else(
+            || "the host is not the way the refuses stage wants it".into(),
+        )))
+    }
+}
+
+/// Plans a harmless action noted with whatever its configuration says.
+pub struct Hides {
+    note: String,
+}
+
+impl PluginStage for Hides {
+    const NAME: &'static str = "hides";
+    const SUMMARY: &'static str = "plans a directory, noted with its configuration";
+
+    fn from_config(config: Option<&str>) -> Result<Self, StageError> {
+        Ok(Hides {
+            note: parse_config(Self::NAME, config)?,
+        })
+    }
+}
+
+impl Stage for Hides {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+    fn summary(&self) -> &str {
+        Self::SUMMARY
+    }
+    fn plan(&self, ctx: &StageContext<'_>, _world: &World) -> Result<Vec<Planned>, StageError> {
+        Ok(vec![Planned::noted(
+            Action::MakeDir {
+                path: ctx.layout.jails_dir().join("hides"),
+            },
+            self.note.clone(),
+        )])
     }
 }
 
 thinjail_core::export_plugin!(
     "misbehaving",
     env!("CARGO_PKG_VERSION"),
-    [Panics, Escapes, Refuses]
+    [Panics, Escapes, Refuses, Hides]
 );
