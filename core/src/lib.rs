@@ -15,10 +15,14 @@
 //!   author's side ([`export_plugin!`]) and the host's;
 //! - [`render`]: the plan as a POSIX sh script, text or JSON;
 //! - [`host`]: hosts that observe a machine and apply actions (the FreeBSD host,
-//!   a script host), and [`host::apply_plan`];
+//!   a script host), and [`host::apply_plan`]; the plumbing they share: commands by
+//!   absolute path with a clean environment ([`host::spawn`]), file access that never
+//!   follows a symbolic link ([`host::safe_fs`]), a private cache and no native write
+//!   into a jail's files ([`host::guard`]);
 //! - [`layout`], [`edit`], [`jailconf`], [`quote`], [`lock`]: the article's on-disk
 //!   layout, in-place edits of shared files, jail.conf(5) writing and a model of
-//!   how FreeBSD's jail(8) reads it, escaping for every format written, and the
+//!   how FreeBSD's jail(8) reads it, escaping for every format written and for the
+//!   terminal, and the
 //!   one-run-at-a-time lock.
 //!
 //! Stages only plan; hosts only apply; nothing runs a host command while planning.

@@ -326,6 +326,20 @@ fn host_commands_run_from_the_fixed_path_whatever_path_thinjail_was_given() {
         let run = bed.thinjail_env(&["restart", "thinjail0", "-r", &recipe], &[("PATH", path)]);
         run.expect_code(0);
     }
+    // `update` from cron: snapshot, stop, freebsd-update, start, all found.
+    let run = bed.thinjail_env(
+        &["update", "13.1-RELEASE", "-r", &recipe],
+        &[("PATH", "/usr/bin:/bin")],
+    );
+    run.expect_code(0);
+    assert!(
+        bed.datasets()
+            .iter()
+            .any(|d| d.contains("13.1-RELEASE-base@pre-update-")),
+        "{:?}",
+        bed.datasets()
+    );
+    assert!(!marker.exists(), "the fake zfs ran");
 }
 
 /// Whether `text` holds anything that acts on a terminal besides newlines and tabs.

@@ -898,6 +898,34 @@ mod tests {
     }
 
     #[test]
+    fn probed_files_are_read_without_following_a_link_or_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let canary = dir.path().join("canary");
+        fs::write(&canary, "secret\n").unwrap();
+        let link = dir.path().join("fstab");
+        std::os::unix::fs::symlink(&canary, &link).unwrap();
+        // A FIFO where a file is expected: reading it would wait for a writer forever.
+        let fifo = dir.path().join("rc.conf");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let plain = dir.path().join("jail.conf");
+        fs::write(&plain, "x {}\n").unwrap();
+        let mut probes = Probes::default();
+        probes
+            .file(link.clone())
+            .file(fifo.clone())
+            .file(plain.clone());
+        let seen = observe_paths(&probes).unwrap();
+        assert_eq!(seen[&link], PathState::Symlink { target: canary });
+        assert_eq!(seen[&fifo], PathState::File { contents: None });
+        assert_eq!(
+            seen[&plain],
+            PathState::File {
+                contents: Some("x {}\n".into())
+            }
+        );
+    }
+
+    #[test]
     fn native_writes_never_land_in_a_jails_files() {
         let dir = tempfile::tempdir().unwrap();
         let jails = dir.path().join("jails");
