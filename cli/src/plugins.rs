@@ -18,16 +18,17 @@
 //! Before a library is opened — opening runs its code — it must be trusted
 //! ([`check_trusted`]): not under the recipe's `jails_dir` (a jail's root is uid 0
 //! too, so a file it made there would pass any ownership check); a regular file owned
-//! by root or by the user running thinjail (or the one who invoked it through sudo
-//! or doas: [`Owners`]), not writable by group or others; every
-//! directory on the way to it — and, when the path goes through symbolic links, every
-//! directory on the way to each link and to its target, the links themselves owned by
-//! root or that user — owned by root or that user and not writable by group or others
-//! unless sticky, like `/tmp` (OpenSSH's `StrictModes`, with the sticky exception:
-//! nobody can rename or remove what they do not own there). After opening: its [`ENTRY_SYMBOL`] must exist (a
-//! library exporting another version's symbol is named as such), and its descriptor
-//! must pass [`Plugin::from_entry`]'s checks. Each stage's configuration and probes are
-//! then checked, so every refusal comes before anything is planned, with exit 65.
+//! by root or by the user running thinjail (or the one who invoked it through sudo or
+//! doas: [`Owners`]), not writable by group or others; every directory on the way to
+//! it — and, when the path goes through symbolic links, every directory on the way to
+//! each link and to its target, the links themselves owned by one of those users —
+//! owned by one of those users and not writable by group or others unless sticky, like
+//! `/tmp` (OpenSSH's `StrictModes`, with the sticky exception: nobody can rename or
+//! remove what they do not own there). After opening: its [`ENTRY_SYMBOL`] must exist
+//! (a library exporting another version's symbol is named as such), and its
+//! descriptor must pass [`Plugin::from_entry`]'s checks. Each stage's configuration
+//! and probes are then checked, so every refusal comes before anything is planned,
+//! with exit 65.
 //!
 //! Libraries are opened with `RTLD_NOW | RTLD_LOCAL` (a missing dependency fails here,
 //! not in the middle of a plan) and are never closed: unloading Rust code that may
@@ -40,7 +41,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use thinjail_core::host::safe_fs::{check_trusted as check_trusted_path, Expect, Owners};
-
 use thinjail_core::pipeline::{PipelineStage, StageLoader, StageSource};
 use thinjail_core::plugin::host::{load_stage, Plugin};
 use thinjail_core::plugin::{

@@ -3,15 +3,15 @@
 //! The holder writes who it is into the file, so a second run can say what it is
 //! refused by or waiting for.
 //!
-//! The lock file is opened as root, so it is opened like nothing else can be planted
-//! there: no symbolic link is followed on the way to it or at it
-//! ([`crate::host::safe_fs`]), a new one is made with mode 0600, and an existing one
-//! is used only when it is a regular file with no other hard link, owned by root or
-//! the user running thinjail (or the one who invoked it through sudo or doas), in a
-//! directory nobody else can write to (sticky ones
-//! excepted). Anything else is refused with [`LockError::Untrusted`], naming what is
-//! wrong: a lock file someone else controls could make thinjail write its holder line
-//! into any file, or let two runs lock different files.
+//! The lock file is opened by root, as if someone may have planted something there:
+//! no symbolic link is followed on the way to it or at it ([`crate::host::safe_fs`]),
+//! a new one is made with mode 0600, and an existing one is used only when it is a
+//! regular file with no other hard link, owned by root or the user running thinjail
+//! (or the one who invoked it through sudo or doas), in a directory nobody else can
+//! write to (sticky ones excepted). Anything else is refused with
+//! [`LockError::Untrusted`], naming what is wrong: a lock file someone else controls
+//! could make thinjail write its holder line into any file, or let two runs lock
+//! different files.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
