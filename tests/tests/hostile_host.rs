@@ -420,12 +420,12 @@ fn the_plan_shown_before_apply_and_a_plugins_refusal_are_escaped() {
         fs::write(&path, recipe.to_ron()).unwrap();
         path.display().to_string()
     };
-    // The escapes are spelled in RON inside the configuration (no control character
-    // in the recipe's text); the plugin's strings carry the real ones.
+    // The recipe may not contain control characters: the plugin makes them (its
+    // config's `<ESC>` and `<RLO>` become ESC and U+202E).
     let hides = with_stage(
         "hides",
         "hides",
-        r#""shown\u{1b}[8m the next line is hidden\u{202e}""#,
+        r#""shown<ESC>[8m the next line is hidden<RLO>""#,
     );
     // Without --yes and without a terminal, apply shows the plan, then refuses to go
     // on (exit 64): the plan is exactly what a person would see before "Apply?".
@@ -450,7 +450,7 @@ fn the_plan_shown_before_apply_and_a_plugins_refusal_are_escaped() {
         run.stdout
     );
 
-    let refuses = with_stage("refuses", "refuses", r#""\u{1b}[2J\u{1b}[Hall clear""#);
+    let refuses = with_stage("refuses", "refuses", r#""<ESC>[2J<ESC>[Hall clear""#);
     let run = bed.thinjail(&["apply", &refuses, "--yes"]);
     assert_refused(&run, 78, &["stage refuses: \\x1b[2J\\x1b[Hall clear"]);
     assert!(!has_raw_controls(&run.stderr), "{:?}", run.stderr);

@@ -9,7 +9,11 @@
 //! - `refuses` refuses to plan, as a stage may (a conflict with the host), with the
 //!   reason its config gives, if any;
 //! - `hides` plans one harmless action (a directory under `jails_dir`) whose note is
-//!   its config: terminal control sequences, for the escaping tests.
+//!   its config.
+//!
+//! In those two configs `<ESC>` and `<RLO>` stand for ESC and U+202E: the plugin, not
+//! the recipe (which may not contain them), is where terminal control sequences come
+//! from in the escaping tests.
 
 #![deny(unsafe_code)]
 
@@ -120,7 +124,7 @@ impl PluginStage for Refuses {
 
     fn from_config(config: Option<&str>) -> Result<Self, StageError> {
         let reason = match config {
-            Some(_) => Some(parse_config(Self::NAME, config)?),
+            Some(_) => Some(with_controls(&parse_config::<String>(Self::NAME, config)?)),
             None => None,
         };
         Ok(Refuses { reason })
@@ -141,6 +145,11 @@ impl Stage for Refuses {
     }
 }
 
+/// `text` with `<ESC>` and `<RLO>` replaced by ESC and RIGHT-TO-LEFT OVERRIDE.
+fn with_controls(text: &str) -> String {
+    text.replace("<ESC>", "\u{1b}").replace("<RLO>", "\u{202e}")
+}
+
 /// Plans a harmless action noted with whatever its configuration says.
 pub struct Hides {
     note: String,
@@ -152,7 +161,7 @@ impl PluginStage for Hides {
 
     fn from_config(config: Option<&str>) -> Result<Self, StageError> {
         Ok(Hides {
-            note: parse_config(Self::NAME, config)?,
+            note: with_controls(&parse_config::<String>(Self::NAME, config)?),
         })
     }
 }
