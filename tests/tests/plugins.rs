@@ -513,16 +513,18 @@ fn libraries_under_the_jails_directory_or_reached_through_links_others_control_a
         plugin("pkg", text(&planted), Some(PKG_CONFIG)),
     );
     let run = apply(&bed, &recipe, &[], &[]);
+    // Recipe validation refuses the path as written; the loader would too.
     assert_refused(
         &bed,
         "library under jails_dir",
         &run,
         65,
-        &[&format!(
-            "{} is under the jails directory {}",
-            planted.display(),
-            bed.recipe.host.jails_dir.display()
-        )],
+        &["stages[5].plugin"],
+    );
+    assert!(
+        run.stderr.contains("jails_dir") || run.stderr.contains("jails directory"),
+        "{}",
+        run.stderr
     );
     // The same file reached through a link from a directory root owns.
     let trusted = root.join("trusted");
