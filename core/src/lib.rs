@@ -22,8 +22,7 @@
 //! - [`layout`], [`edit`], [`jailconf`], [`quote`], [`lock`]: the article's on-disk
 //!   layout, in-place edits of shared files, jail.conf(5) writing and a model of
 //!   how FreeBSD's jail(8) reads it, escaping for every format written and for the
-//!   terminal, and the
-//!   one-run-at-a-time lock.
+//!   terminal, and the one-run-at-a-time lock.
 //!
 //! Stages only plan; hosts only apply; nothing runs a host command while planning.
 //!
