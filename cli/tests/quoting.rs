@@ -440,8 +440,61 @@ fn rc_conf_edits_write_what_the_host_writes() {
         (Some("jail_list=`cat /etc/jails`\n"), add("t0")),
         (Some("jail_list=\"$(cat /etc/jails)\" # x\n"), remove("a")),
         (Some("jail_enable=NO\\\n"), set("jail_enable", "YES")),
+        (Some("jail_list=\"$jail_list web\"\n"), add("t0")),
+        (Some("jail_list=${jail_list}\n"), set("jail_list", "t0")),
         // Already there, or not there to remove: nothing to refuse.
         (Some("jail_list=\"t0 `x`\"\n"), add("t0")),
+    ]);
+}
+
+#[test]
+fn recorded_rc_conf_edits_write_what_the_host_writes() {
+    use thinjail_core::edit::FileEdit::{RestoreRcVar, SetRcVarRecorded};
+    let record = |value: &str| SetRcVarRecorded {
+        name: "jail_list".into(),
+        value: value.into(),
+    };
+    let restore = || RestoreRcVar {
+        name: "jail_list".into(),
+    };
+    let hostile = "it's \"$HOME\" `id` \\ back\\slash done; $(reboot) é";
+    renderings_match_native(&[
+        (Some("a=1\njail_list=  # keep\nb=2\n"), record("adm www")),
+        (Some("jail_list=''"), record("www")),
+        (Some("x=1"), record("www")),
+        (Some(""), record("www")),
+        (None, record("www")),
+        (
+            Some("jail_list=\"a\" # thinjail: was=''\n"),
+            record(hostile),
+        ),
+        (Some("jail_list=\"a\" # thinjail: was unset\n"), record("b")),
+        (Some("jail_list=\"a\" # thinjail: wasn't\n"), record("b")),
+        (
+            Some("jail_list=\"a b\" # x # thinjail: was=\"\"\nz=1\n"),
+            restore(),
+        ),
+        (
+            Some("x=1\njail_list=\"a\" # thinjail: was unset\n"),
+            restore(),
+        ),
+        (
+            Some("x=1\njail_list=\"a\" # thinjail: was unset"),
+            restore(),
+        ),
+        (
+            Some("jail_list=\"a\" # thinjail: was unset\nx=1"),
+            restore(),
+        ),
+        (
+            Some("jail_list=\"a\" # thinjail: was=\"NO\" # thinjail: was unset\n"),
+            restore(),
+        ),
+        (Some("jail_list=\"a\"\n"), restore()),
+        (Some("x=1\n"), restore()),
+        (None, restore()),
+        (Some("jail_list=\"$x\" # thinjail: was unset\n"), restore()),
+        (Some("jail_list=\"$x\"\n"), record("a")),
     ]);
 }
 

@@ -666,6 +666,10 @@ impl Action {
                     FileEdit::RemoveRcWord { name, word } => {
                         vec![rc_edit("remove", name, word)]
                     }
+                    FileEdit::SetRcVarRecorded { name, value } => {
+                        vec![rc_edit("record", name, value)]
+                    }
+                    FileEdit::RestoreRcVar { name } => vec![rc_edit("restore", name, "")],
                     FileEdit::SetBlock { id, content } => heredoc(
                         &format!("thinjail_set_block {} {}", sh_path(path), quote::sh(id)),
                         content,
@@ -731,7 +735,9 @@ impl Action {
                 edit:
                     FileEdit::SetRcVar { .. }
                     | FileEdit::AddRcWord { .. }
-                    | FileEdit::RemoveRcWord { .. },
+                    | FileEdit::RemoveRcWord { .. }
+                    | FileEdit::SetRcVarRecorded { .. }
+                    | FileEdit::RestoreRcVar { .. },
                 ..
             } => Some(ShHelper::RcEdit),
             _ => None,
@@ -808,6 +814,16 @@ impl Action {
                 }
                 FileEdit::RemoveRcWord { name, word } => {
                     format!("remove {word} from {name} in {}", s(path))
+                }
+                FileEdit::SetRcVarRecorded { name, value } => {
+                    format!(
+                        "set {name}={} in {}, recording the value it replaces",
+                        quote::rc_conf(value),
+                        s(path)
+                    )
+                }
+                FileEdit::RestoreRcVar { name } => {
+                    format!("put back the {name} thinjail replaced in {}", s(path))
                 }
                 FileEdit::SetBlock { id, .. } => {
                     format!("write thinjail's {id} entry in {}", s(path))

@@ -38,6 +38,23 @@ pub enum FileEdit {
         /// Word to remove.
         word: String,
     },
+    /// Sets `name` like [`FileEdit::SetRcVar`] and, unless the line already holds
+    /// one, records the value it replaces at the end of the line (`# thinjail:
+    /// was=RAW`, the old value word as it was written, or `# thinjail: was unset` on a
+    /// line it appends), so [`FileEdit::RestoreRcVar`] can put it back.
+    SetRcVarRecorded {
+        /// Variable.
+        name: String,
+        /// Value (unquoted).
+        value: String,
+    },
+    /// Puts back what [`FileEdit::SetRcVarRecorded`] recorded on `name`'s line: the
+    /// old value word, the record removed; a line it appended is removed. Nothing
+    /// changes when the line holds no record.
+    RestoreRcVar {
+        /// Variable.
+        name: String,
+    },
     /// Puts `content` between thinjail's markers for `id`, replacing the old block in
     /// place or appending a new one.
     SetBlock {
@@ -127,8 +144,9 @@ pub enum EditError {
     #[error(transparent)]
     Markers(#[from] MarkerError),
     /// The assignment to edit is not a plain one-line value thinjail can rewrite
-    /// exactly (a quote left open, a trailing backslash, a `$(…)` or backquote).
-    #[error("line {line}: the value of {name} is not a plain one-line value (an open quote, a backslash at the end of the line, or a command substitution); edit it by hand")]
+    /// exactly (a quote left open, a trailing backslash, a `$` expansion, a `$(…)` or
+    /// backquote).
+    #[error("line {line}: the value of {name} is not a plain one-line value (an open quote, a backslash at the end of the line, a $ expansion or a command substitution); edit it by hand")]
     RcValue {
         /// Variable.
         name: String,
@@ -174,6 +192,8 @@ impl FileEdit {
                 }
                 _ => Ok(text.to_string()),
             },
+            FileEdit::SetRcVarRecorded { name, value } => set_rc_var_recorded(text, name, value),
+            FileEdit::RestoreRcVar { name } => restore_rc_var(text, name),
             FileEdit::SetBlock { id, content } => set_block(text, id, content),
             FileEdit::RemoveBlock { id } => remove_block(text, id),
         }
@@ -213,16 +233,15 @@ fn rc_assignment<'a>(line: &'a str, name: &str) -> Option<&'a str> {
 /// Where the value word at the start of `rest` ends, as sh(1) splits a line: quotes
 /// and backslashes keep blanks and operators in the word; an unquoted blank, `;`,
 /// `&`, `|`, `<`, `>`, `(` or `)` ends it. `None` when the word cannot be rewritten
-/// exactly: a quote not closed on the line, a backslash at its end, a backquote or
-/// `$(` (a value computed by the shell).
-fn value_end(rest: &str) -> Option<usize> {
+/// exactly: a quote not closed on the line, a backslash at its end, a backquote or a
+/// `$` outside single quotes (a value the shell computes).
+pub(crate) fn value_end(rest: &str) -> Option<usize> {
     let b = rest.as_bytes();
     let mut i = 0;
     while i < b.len() {
         match b[i] {
             b' ' | b'\t' | b';' | b'&' | b'|' | b'<' | b'>' | b'(' | b')' => break,
-            b'`' => return None,
-            b'$' if b.get(i + 1) == Some(&b'(') => return None,
+            b'`' | b'$' => return None,
             b'\\' => {
                 if i + 1 >= b.len() {
                     return None;
@@ -236,8 +255,7 @@ fn value_end(rest: &str) -> Option<usize> {
                     match b.get(i)? {
                         b'"' => break,
                         b'\\' => i += 2,
-                        b'`' => return None,
-                        b'$' if b.get(i + 1) == Some(&b'(') => return None,
+                        b'`' | b'$' => return None,
                         _ => i += 1,
                     }
                 }
@@ -317,6 +335,112 @@ fn set_rc_var(text: &str, name: &str, value: &str) -> Result<String, EditError> 
         out.push_str(&quoted);
         out.push_str(&rest[end..]);
         if line.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+/// What [`FileEdit::SetRcVarRecorded`] writes after a value it replaced.
+pub const RECORD_PREFIX: &str = " # thinjail: was";
+
+/// The value `name` had before thinjail set it, as recorded on its last assignment
+/// line: `Some(Some(raw word))`, `Some(None)` for a line thinjail appended, `None`
+/// when that line holds no record (or there is no assignment).
+pub fn rc_record(text: &str, name: &str) -> Option<Option<String>> {
+    let line = text
+        .split('\n')
+        .rev()
+        .find(|line| rc_assignment(line, name).is_some())?;
+    let rest = rc_assignment(line, name)?;
+    let end = value_end(rest)?;
+    record_in(&rest[end..]).map(|(_, was)| was.map(String::from))
+}
+
+/// The record at the end of what follows a value: where it starts and the old word.
+fn record_in(tail: &str) -> Option<(usize, Option<&str>)> {
+    let at = tail.rfind(RECORD_PREFIX)?;
+    let after = &tail[at + RECORD_PREFIX.len()..];
+    if after == " unset" {
+        Some((at, None))
+    } else {
+        after.strip_prefix('=').map(|raw| (at, Some(raw)))
+    }
+}
+
+fn set_rc_var_recorded(text: &str, name: &str, value: &str) -> Result<String, EditError> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let Some(index) = lines
+        .iter()
+        .rposition(|line| rc_assignment(line, name).is_some())
+    else {
+        return Ok(format!(
+            "{}{name}={}{RECORD_PREFIX} unset\n",
+            with_final_newline(text),
+            quote::rc_conf(value)
+        ));
+    };
+    let line = lines[index];
+    let bare = line.strip_suffix('\n').unwrap_or(line);
+    let rest = rc_assignment(bare, name).unwrap_or("");
+    let end = value_end(rest).ok_or_else(|| EditError::RcValue {
+        name: name.to_string(),
+        line: index + 1,
+    })?;
+    let tail = &rest[end..];
+    let record = match record_in(tail) {
+        Some(_) => String::new(),
+        None => format!("{RECORD_PREFIX}={}", &rest[..end]),
+    };
+    let mut out = String::with_capacity(text.len() + value.len() + record.len() + 4);
+    for (i, l) in lines.iter().enumerate() {
+        if i != index {
+            out.push_str(l);
+            continue;
+        }
+        out.push_str(&bare[..bare.len() - rest.len()]);
+        out.push_str(&quote::rc_conf(value));
+        out.push_str(tail);
+        out.push_str(&record);
+        if l.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+fn restore_rc_var(text: &str, name: &str) -> Result<String, EditError> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let Some(index) = lines
+        .iter()
+        .rposition(|line| rc_assignment(line, name).is_some())
+    else {
+        return Ok(text.to_string());
+    };
+    let line = lines[index];
+    let bare = line.strip_suffix('\n').unwrap_or(line);
+    let rest = rc_assignment(bare, name).unwrap_or("");
+    let end = value_end(rest).ok_or_else(|| EditError::RcValue {
+        name: name.to_string(),
+        line: index + 1,
+    })?;
+    let tail = &rest[end..];
+    let Some((at, was)) = record_in(tail) else {
+        return Ok(text.to_string());
+    };
+    let mut out = String::with_capacity(text.len());
+    for (i, l) in lines.iter().enumerate() {
+        if i != index {
+            out.push_str(l);
+            continue;
+        }
+        let Some(raw) = was else {
+            continue;
+        };
+        out.push_str(&bare[..bare.len() - rest.len()]);
+        out.push_str(raw);
+        out.push_str(&tail[..at]);
+        if l.ends_with('\n') {
             out.push('\n');
         }
     }
@@ -557,12 +681,81 @@ mod tests {
             ("a=1\njail_list=\"a\n b\"\n", 2),
             ("jail_list=`cat /x`\n", 1),
             ("jail_list=\"$(cat /x)\"\n", 1),
+            ("jail_list=\"$jail_list b\"\n", 1),
+            ("jail_list=${x}\n", 1),
             ("jail_list=a\\\n", 1),
         ] {
             let error = set(line, "jail_list", "b").unwrap_err();
             assert_eq!(error.line(), number, "{line:?}");
             assert!(matches!(error, EditError::RcValue { .. }));
         }
+    }
+
+    #[test]
+    fn a_recorded_set_is_restored_byte_for_byte() {
+        let take = |text: &str, value: &str| {
+            FileEdit::SetRcVarRecorded {
+                name: "jail_list".into(),
+                value: value.into(),
+            }
+            .try_apply(text)
+            .unwrap()
+        };
+        let restore = |text: &str| {
+            FileEdit::RestoreRcVar {
+                name: "jail_list".into(),
+            }
+            .try_apply(text)
+            .unwrap()
+        };
+        for original in [
+            "a=1\njail_list=  # keep this\nb=2\n",
+            "jail_list=''\n",
+            "jail_list=\"\"",
+            "x=1\n",
+            "",
+            "x=1",
+        ] {
+            let taken = take(original, "adm www");
+            assert_eq!(
+                rc_var(&taken, "jail_list").as_deref(),
+                Some("adm www"),
+                "{taken}"
+            );
+            assert!(rc_record(&taken, "jail_list").is_some(), "{taken}");
+            // A second set keeps the first record.
+            let again = take(&taken, "adm www db");
+            assert_eq!(
+                rc_record(&again, "jail_list"),
+                rc_record(&taken, "jail_list")
+            );
+            let restored = restore(&again);
+            let expected = if original.is_empty()
+                || original.ends_with('\n')
+                || original.contains("jail_list")
+            {
+                original.to_string()
+            } else {
+                format!("{original}\n")
+            };
+            assert_eq!(restored, expected, "{again:?}");
+            assert_eq!(rc_record(&restored, "jail_list"), None);
+        }
+        assert_eq!(
+            take("jail_list=  # keep this\n", "www"),
+            "jail_list=\"www\"  # keep this # thinjail: was=\n"
+        );
+        assert_eq!(take("", "www"), "jail_list=\"www\" # thinjail: was unset\n");
+        // Nothing recorded: nothing restored.
+        assert_eq!(restore("jail_list=\"a\"\n"), "jail_list=\"a\"\n");
+        // A value the shell computes is not rewritten.
+        let error = FileEdit::SetRcVarRecorded {
+            name: "jail_list".into(),
+            value: "x".into(),
+        }
+        .try_apply("jail_list=\"$jail_list a\"\n")
+        .unwrap_err();
+        assert!(matches!(error, EditError::RcValue { line: 1, .. }));
     }
 
     #[test]

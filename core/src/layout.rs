@@ -156,6 +156,44 @@ impl<'a> Layout<'a> {
         self.mountpoints_dir().join(jail)
     }
 
+    /// `/etc/jail.conf.d/<jail>.conf`: the jail's own jail.conf(5), thinjail's.
+    pub fn jail_conf_file(&self, jail: &str) -> PathBuf {
+        self.recipe.host.jail_conf_dir.join(format!("{jail}.conf"))
+    }
+
+    /// Where the system whose boot configuration this is lies on the host.
+    pub fn system_root(&self) -> crate::boot::SystemRoot {
+        crate::boot::SystemRoot::new(&self.recipe.host.system_root)
+    }
+
+    /// The rc.conf(5) files thinjail may edit (host paths): `host.rc_conf`, and the
+    /// files rc(8) reads for `service jail` in a default layout — `/etc/rc.conf`,
+    /// `/etc/rc.conf.local`, `/etc/rc.conf.d/jail` and
+    /// `/usr/local/etc/rc.conf.d/jail` (a file, or the files of such a directory).
+    pub fn rc_files(&self) -> Vec<PathBuf> {
+        let root = self.system_root();
+        let mut files = vec![self.recipe.host.rc_conf.clone()];
+        for path in [
+            "/etc/rc.conf",
+            "/etc/rc.conf.local",
+            "/etc/rc.conf.d/jail",
+            "/usr/local/etc/rc.conf.d/jail",
+        ] {
+            files.push(root.host(Path::new(path)));
+        }
+        files
+    }
+
+    /// Whether thinjail may edit the rc.conf-style file `path`: one of
+    /// [`Layout::rc_files`], or a file directly in an `rc.conf.d/jail` directory.
+    pub fn is_rc_file(&self, path: &Path) -> bool {
+        let files = self.rc_files();
+        files.iter().any(|f| f == path)
+            || files[3..]
+                .iter()
+                .any(|dir| path.parent() == Some(dir.as_path()))
+    }
+
     /// The directories the host may change on this recipe's behalf.
     pub fn confinement_roots(&self) -> Vec<PathBuf> {
         let host = &self.recipe.host;
@@ -259,7 +297,26 @@ impl<'a> Layout<'a> {
             .iter()
             .any(|root| path == root || path.starts_with(root))
             || is_companion_of(path, &self.recipe.host.jail_conf)
-            || is_companion_of(path, &self.recipe.host.rc_conf)
+            || self.is_rc_file(path)
+            || self.rc_files().iter().any(|f| is_companion_of(path, f))
+            || self.is_jail_conf_file(path)
+            || path == self.recipe.host.jail_conf_dir
+    }
+}
+
+impl Layout<'_> {
+    /// Whether `path` is `jail_conf_dir/NAME.conf` for a valid jail name (or a
+    /// temporary file written next to one).
+    pub fn is_jail_conf_file(&self, path: &Path) -> bool {
+        path.parent() == Some(self.recipe.host.jail_conf_dir.as_path())
+            && path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.split_once(".conf"))
+                .is_some_and(|(jail, rest)| {
+                    crate::validate::check_jail_name(jail).is_ok()
+                        && (rest.is_empty() || rest.starts_with(".thinjail-"))
+                })
     }
 
     /// Files outside [`Layout::confinement_roots`] that the recipe names as inputs

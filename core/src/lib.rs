@@ -19,6 +19,8 @@
 //!   absolute path with a clean environment ([`host::spawn`]), file access that never
 //!   follows a symbolic link ([`host::safe_fs`]), a private cache and no native write
 //!   into a jail's files ([`host::guard`]);
+//! - [`boot`]: rc.conf(5) as rc(8) reads it and the jails rc.d/jail starts at
+//!   boot, from which file;
 //! - [`layout`], [`edit`], [`jailconf`], [`quote`], [`lock`]: the article's on-disk
 //!   layout, in-place edits of shared files, jail.conf(5) writing and a model of
 //!   how FreeBSD's jail(8) reads it, escaping for every format written and for the
@@ -38,6 +40,7 @@
 //! ```
 
 pub mod action;
+pub mod boot;
 pub mod confine;
 pub mod edit;
 pub mod host;

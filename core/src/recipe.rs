@@ -48,10 +48,26 @@ pub struct HostConfig {
     pub jails_dataset: String,
     /// Its mountpoint (the article's `/usr/local/jails`).
     pub jails_dir: PathBuf,
-    /// The jail.conf(5) our jails are written to.
+    /// The administrator's jail.conf(5): the file rc(8) boots every jail of when
+    /// `jail_list` is empty (rc.conf's `jail_conf`). thinjail reads it (jail names,
+    /// `.include`s) and writes nothing in it but the removal of blocks an older
+    /// thinjail put there.
     pub jail_conf: PathBuf,
-    /// The rc.conf(5) where `jail_enable` is set.
+    /// The directory of thinjail's own jail.conf(5) files, one per jail
+    /// (`DIR/NAME.conf`, started with `jail -f DIR/NAME.conf -c NAME`). rc.d/jail
+    /// looks for `/etc/jail.conf.d/NAME.conf` by itself; elsewhere thinjail sets
+    /// `jail_NAME_conf` in rc.conf.
+    pub jail_conf_dir: PathBuf,
+    /// The rc.conf(5) thinjail edits when a variable it needs (`jail_enable`,
+    /// `jail_list`, `jail_NAME_conf`) is set in none of the files rc(8) reads; where
+    /// one is set, that file is edited instead.
     pub rc_conf: PathBuf,
+    /// The root of the FreeBSD system whose boot configuration this is: rc(8)'s and
+    /// jail(8)'s fixed paths (`/etc/defaults/rc.conf`, `/etc/rc.conf.local`,
+    /// `/etc/rc.conf.d/jail`, `/etc/jail.NAME.conf`, `/etc/jail.conf.d`) and the paths
+    /// written in those files are read below it. `/` on a running host; another
+    /// directory for a system mounted elsewhere (and on the Linux test bed).
+    pub system_root: PathBuf,
     /// Network interface the jails' addresses are added to (`interface` in jail.conf).
     pub interface: Option<String>,
     /// Where downloaded distribution sets are kept and reused.
@@ -68,7 +84,9 @@ impl Default for HostConfig {
             jails_dataset: "zroot/jails".into(),
             jails_dir: "/usr/local/jails".into(),
             jail_conf: "/etc/jail.conf".into(),
+            jail_conf_dir: "/etc/jail.conf.d".into(),
             rc_conf: "/etc/rc.conf".into(),
+            system_root: "/".into(),
             interface: None,
             cache_dir: "/var/cache/thinjail".into(),
             lock_file: "/var/run/thinjail.lock".into(),

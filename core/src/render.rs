@@ -111,15 +111,19 @@ const REMOVE_BLOCK_AWK: &str = r##"
 		}
 	"##;
 
-const RC_EDIT: &str = r##"# thinjail_rc_edit FILE set|add|remove NAME VALUE: in the rc.conf(5)-style FILE, set
-# NAME to VALUE, or add or remove the word VALUE in NAME's list, as thinjail's native
-# edit does (not sysrc, whose awk -v would read backslashes in VALUE as escapes): the
-# value of the last assignment is rewritten in place, its indent and what follows it
-# on the line (a comment) kept, or NAME="VALUE" is appended. A value the shell would
-# compute, or one left open at the end of its line, is refused and FILE left as it is.
+const RC_EDIT: &str = r##"# thinjail_rc_edit FILE set|add|remove|record|restore NAME VALUE: in the rc.conf(5)-style
+# FILE, set NAME to VALUE, or add or remove the word VALUE in NAME's list, as thinjail's
+# native edit does (not sysrc, whose awk -v would read backslashes in VALUE as
+# escapes): the value of the last assignment is rewritten in place, its indent and
+# what follows it on the line (a comment) kept, or NAME="VALUE" is appended. "record"
+# sets like "set" and, once, notes the old value at the end of the line
+# (" # thinjail: was=OLD", or " # thinjail: was unset" on a line it appends);
+# "restore" puts that value back and drops the note, or the line it appended. A value
+# the shell would compute, or one left open at the end of its line, is refused and
+# FILE left as it is.
 thinjail_rc_edit() {
 	if [ ! -e "$1" ]; then
-		[ "$2" = remove ] && return 0
+		[ "$2" = remove ] || [ "$2" = restore ] && return 0
 		: > "$1"
 	fi
 	if [ -n "$(tail -c 1 "$1")" ]; then THINJAIL_NOEOL=1; else THINJAIL_NOEOL=; fi
@@ -137,7 +141,7 @@ thinjail_rc_edit() {
 			while (i <= n) {
 				c = substr(s, i, 1)
 				if (c == " " || c == "\t" || c == ";" || c == "&" || c == "|" || c == "<" || c == ">" || c == "(" || c == ")") break
-				if (c == "`" || (c == "$" && substr(s, i + 1, 1) == "(")) return -1
+				if (c == "`" || c == "$") return -1
 				if (c == "\\") { if (i + 1 > n) return -1; i += 2; continue }
 				if (c == "'\''") { j = index(substr(s, i + 1), "'\''"); if (j == 0) return -1; i += j + 1; continue }
 				if (c == "\"") {
@@ -146,7 +150,7 @@ thinjail_rc_edit() {
 						if (i > n) return -1
 						c = substr(s, i, 1)
 						if (c == "\"") break
-						if (c == "`" || (c == "$" && substr(s, i + 1, 1) == "(")) return -1
+						if (c == "`" || c == "$") return -1
 						if (c == "\\") i += 2; else i++
 					}
 				}
@@ -199,11 +203,32 @@ thinjail_rc_edit() {
 			return n
 		}
 		function trim(s) { sub(/^[ \t\n]+/, "", s); sub(/[ \t\n]+$/, "", s); return s }
-		function decide(    we, current, n, k, words, kept, found) {
+		function record_at(t,    at, k, after) {
+			at = 0
+			while ((k = index(substr(t, at + 1), RP)) > 0) at += k
+			if (!at) return 0
+			after = substr(t, at + length(RP))
+			if (after == " unset" || substr(after, 1, 1) == "=") return at
+			return 0
+		}
+		function decide(    we, current, n, k, words, kept, found, tail, at, after) {
 			decided = 1; change = 1
 			if (last) { parse(lastline); we = word_end(rest); current = unquote(we < 0 ? rest : substr(rest, 1, we)) }
 			else current = ""
-			if (mode == "set") new = value
+			if (mode == "restore") {
+				if (!last) { change = 0; return }
+				if (we < 0) {
+					print FILENAME ": line " last ": the value of " name " is not a plain one-line value; edit it by hand; nothing was rewritten" > "/dev/stderr"
+					failed = 1; exit 1
+				}
+				tail = substr(rest, we + 1); at = record_at(tail)
+				if (!at) { change = 0; return }
+				after = substr(tail, at + length(RP))
+				if (after == " unset") drop = 1
+				else edited = indent name "=" substr(after, 2) substr(tail, 1, at - 1)
+				return
+			}
+			if (mode == "set" || mode == "record") new = value
 			else {
 				n = words_of(current, words); found = 0; kept = ""
 				for (k = 1; k <= n; k++) if (words[k] == value) found = 1; else kept = kept (kept == "" ? "" : " ") words[k]
@@ -214,18 +239,23 @@ thinjail_rc_edit() {
 				print FILENAME ": line " last ": the value of " name " is not a plain one-line value; edit it by hand; nothing was rewritten" > "/dev/stderr"
 				failed = 1; exit 1
 			}
-			if (change && last) edited = indent name "=" quote(new) substr(rest, we + 1)
+			if (change && last) {
+				tail = substr(rest, we + 1)
+				edited = indent name "=" quote(new) tail
+				if (mode == "record" && !record_at(tail)) edited = edited RP "=" substr(rest, 1, we)
+			}
 		}
 		function emit(s, is_last) { if (held) print line; line = s; held = 1; held_last = is_last }
-		BEGIN { mode = ENVIRON["THINJAIL_MODE"]; name = ENVIRON["THINJAIL_NAME"]; value = ENVIRON["THINJAIL_VALUE"] }
+		BEGIN { mode = ENVIRON["THINJAIL_MODE"]; name = ENVIRON["THINJAIL_NAME"]; value = ENVIRON["THINJAIL_VALUE"]; RP = " # thinjail: was" }
 		NR == FNR { if (parse($0)) { last = FNR; lastline = $0 } total = FNR; next }
 		!decided { decide() }
+		change && drop && FNR == last { next }
 		{ emit(change && FNR == last ? edited : $0, FNR == total) }
 		END {
 			if (failed) exit 1
 			if (!decided) decide()
 			if (failed) exit 1
-			if (change && !last) { if (held) print line; print name "=" quote(new) }
+			if (change && !last) { if (held) print line; print name "=" quote(new) (mode == "record" ? RP " unset" : "") }
 			else if (held) { if (held_last && ENVIRON["THINJAIL_NOEOL"] != "") printf "%s", line; else print line }
 		}
 	' "$1" "$1" > "$1.thinjail-new" || { rm -f "$1.thinjail-new"; return 1; }

@@ -84,6 +84,24 @@ pub struct Probes {
     pub paths: BTreeSet<PathBuf>,
     /// Files whose contents are needed (their kind is observed too).
     pub files: BTreeSet<PathBuf>,
+    /// Directories whose entries are all needed, each file read (world's
+    /// [`World::listed`](crate::world::World::listed)).
+    #[serde(default)]
+    pub dirs: BTreeSet<PathBuf>,
+    /// jail.conf files to read as jail(8) of FreeBSD 14+ does: the file and every file
+    /// its `.include`s reach, the directories their patterns search listed.
+    #[serde(default)]
+    pub jail_confs: BTreeSet<JailConfProbe>,
+}
+
+/// A jail.conf(5) file to observe with its includes.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct JailConfProbe {
+    /// Where the system whose file it is lies on the host (`/` for the running one):
+    /// include patterns are that system's paths.
+    pub root: PathBuf,
+    /// The file, as a path of that system.
+    pub file: PathBuf,
 }
 
 impl Probes {
@@ -91,6 +109,8 @@ impl Probes {
     pub fn merge(&mut self, other: Probes) {
         self.paths.extend(other.paths);
         self.files.extend(other.files);
+        self.dirs.extend(other.dirs);
+        self.jail_confs.extend(other.jail_confs);
     }
 
     /// Asks for the kind of `path`.

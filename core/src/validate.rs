@@ -966,6 +966,7 @@ fn check_host(recipe: &Recipe, c: &mut Collector) {
     for (field, path) in [
         ("host.jails_dir", &host.jails_dir),
         ("host.jail_conf", &host.jail_conf),
+        ("host.jail_conf_dir", &host.jail_conf_dir),
         ("host.rc_conf", &host.rc_conf),
         ("host.cache_dir", &host.cache_dir),
         ("host.lock_file", &host.lock_file),
@@ -975,6 +976,14 @@ fn check_host(recipe: &Recipe, c: &mut Collector) {
             field,
             &path.display().to_string(),
             check_absolute_path(path),
+        );
+    }
+    // `/` is the running system's root: the one host path that may be the root.
+    if host.system_root != Path::new("/") {
+        c.check(
+            "host.system_root",
+            &host.system_root.display().to_string(),
+            check_absolute_path(&host.system_root),
         );
     }
     let jails_dir = host.jails_dir.display().to_string();
@@ -993,6 +1002,45 @@ fn check_host(recipe: &Recipe, c: &mut Collector) {
         &host.cache_dir.display().to_string(),
         check_host_dir(&host.cache_dir),
     );
+    c.check(
+        "host.jail_conf_dir",
+        &host.jail_conf_dir.display().to_string(),
+        check_host_dir(&host.jail_conf_dir),
+    );
+    // thinjail names its files there after jails, and rc(8) reads them as jail.conf.
+    for (field, path) in [
+        ("host.jail_conf", &host.jail_conf),
+        ("host.rc_conf", &host.rc_conf),
+        ("host.lock_file", &host.lock_file),
+    ] {
+        if path.starts_with(&host.jail_conf_dir) {
+            c.check(
+                field,
+                &path.display().to_string(),
+                Err(format!(
+                    "must not be inside host.jail_conf_dir ({}), where thinjail keeps one file per jail",
+                    host.jail_conf_dir.display()
+                )),
+            );
+        }
+    }
+    // The boot configuration thinjail reads and writes is the system's below its root.
+    for (field, path) in [
+        ("host.jail_conf", &host.jail_conf),
+        ("host.jail_conf_dir", &host.jail_conf_dir),
+        ("host.rc_conf", &host.rc_conf),
+    ] {
+        if !path.starts_with(&host.system_root) {
+            c.check(
+                field,
+                &path.display().to_string(),
+                Err(format!(
+                    "must be inside host.system_root ({}), the system whose boot configuration it is",
+                    host.system_root.display()
+                )),
+            );
+        }
+    }
     for (field, path) in [
         ("host.jail_conf", &host.jail_conf),
         ("host.rc_conf", &host.rc_conf),
@@ -1014,6 +1062,7 @@ fn check_host(recipe: &Recipe, c: &mut Collector) {
     }
     for (field, path) in [
         ("host.jail_conf", &host.jail_conf),
+        ("host.jail_conf_dir", &host.jail_conf_dir),
         ("host.rc_conf", &host.rc_conf),
         ("host.cache_dir", &host.cache_dir),
         ("host.lock_file", &host.lock_file),

@@ -24,6 +24,10 @@ pub struct World {
     pub jails: BTreeMap<String, RunningJail>,
     /// Whether this world was observed on a host (false: assumed empty).
     pub observed: bool,
+    /// Directories whose every entry is in `paths` (observed with a listing, or
+    /// created by the plan): globs over them are complete.
+    #[serde(default)]
+    pub listed: BTreeSet<PathBuf>,
 }
 
 /// A ZFS dataset or snapshot.
@@ -245,6 +249,8 @@ impl World {
                 Some(PathState::Missing) | None => {
                     self.paths
                         .insert(ancestor.to_path_buf(), PathState::Directory);
+                    // Made now, so empty: every entry it will have is planned.
+                    self.listed.insert(ancestor.to_path_buf());
                 }
                 // Something else is there: leave it, the host will report the conflict.
                 Some(_) => break,

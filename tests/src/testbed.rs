@@ -53,7 +53,8 @@ use thinjail_cli::HostProvider;
 use thinjail_core::action::{Action, Command};
 use thinjail_core::edit::find_block;
 use thinjail_core::host::{
-    observe_paths, parse_proc_mountinfo, FreeBsdHost, Host, HostError, HostGuards,
+    observe_listed, observe_paths, parse_proc_mountinfo, FreeBsdHost, Host, HostError,
+    HostGuards,
     ObservationRequest, Progress,
 };
 use thinjail_core::jailconf::parse_block_params;
@@ -507,12 +508,16 @@ impl Host for TestBed {
                 (name, running)
             })
             .collect();
+        let mut paths = observe_paths(&request.probes)?;
+        let (listed_paths, listed) = observe_listed(&request.probes)?;
+        paths.extend(listed_paths);
         Ok(World {
             datasets,
-            paths: observe_paths(&request.probes)?,
+            paths,
             mounts: parse_proc_mountinfo(&mountinfo),
             jails,
             observed: true,
+            listed,
         })
     }
 

@@ -14,6 +14,7 @@
 //! [`guard`] (a private download cache, no native writes into a jail's files).
 
 pub mod guard;
+mod listing;
 mod parse;
 pub mod safe_fs;
 mod script;
@@ -33,6 +34,7 @@ use crate::stage::Probes;
 use crate::world::{PathState, World};
 
 pub use guard::HostGuards;
+pub use listing::{observe_listed, Listing};
 pub use parse::{parse_jls, parse_mount_p, parse_proc_mountinfo, parse_zfs_get};
 pub use script::ScriptHost;
 pub use system::{

@@ -346,12 +346,16 @@ impl FreeBsdHost {
 
 impl Host for FreeBsdHost {
     fn observe(&mut self, request: &ObservationRequest) -> Result<World, HostError> {
+        let mut paths = observe_paths(&request.probes)?;
+        let (listed_paths, listed) = super::observe_listed(&request.probes)?;
+        paths.extend(listed_paths);
         Ok(World {
             datasets: self.observe_datasets(request)?,
-            paths: observe_paths(&request.probes)?,
+            paths,
             mounts: self.observe_mounts()?,
             jails: self.observe_jails()?,
             observed: true,
+            listed,
         })
     }
 

@@ -12,6 +12,10 @@ pub trait Files {
     /// The existing paths glob(3) would give for the absolute `pattern` (`*`, `?`,
     /// `[…]` within one component; wildcards do not match a leading `.`), sorted.
     fn glob(&self, pattern: &str) -> io::Result<Vec<PathBuf>>;
+    /// Whether `path` is a directory (rc(8)'s `[ -d ]`).
+    fn is_dir(&self, _path: &Path) -> bool {
+        false
+    }
 }
 
 /// No files at all: every read fails, every glob is empty.
@@ -65,6 +69,12 @@ impl Files for MemoryFiles {
             .collect();
         found.sort_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
         Ok(found)
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        self.0
+            .keys()
+            .any(|file| file != path && file.starts_with(path))
     }
 }
 

@@ -304,11 +304,35 @@ pub fn same_param(a: &str, b: &str) -> bool {
     eval::equalopts(a.as_bytes(), b.as_bytes())
 }
 
+/// An `.include` statement (14+), as jail(8) resolves it: its pattern made absolute
+/// against the including file's directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Include {
+    /// Where the statement is.
+    pub origin: Origin,
+    /// The file name or glob(3) pattern, absolute.
+    pub pattern: PathBuf,
+}
+
+impl Include {
+    /// Whether this statement reads `path` (a literal name equal to it, or a pattern
+    /// glob(3) matches it with) — whether or not `path` exists yet.
+    pub fn reads(&self, path: &Path) -> bool {
+        let pattern = self.pattern.to_string_lossy();
+        if pattern.contains(['*', '?', '[']) {
+            glob_matches(&pattern, &path.to_string_lossy())
+        } else {
+            self.pattern == path
+        }
+    }
+}
+
 /// A parsed configuration: every section of the file and its includes, in jail(8)'s
 /// order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JailConf {
     sections: Vec<Section>,
+    includes: Vec<Include>,
     semantics: Semantics,
 }
 
@@ -333,6 +357,7 @@ impl JailConf {
         parser.file(text, file.as_ref(), 0)?;
         Ok(JailConf {
             sections: parser.sections,
+            includes: parser.includes,
             semantics,
         })
     }
@@ -359,6 +384,16 @@ impl JailConf {
     /// Every section in order.
     pub fn sections(&self) -> &[Section] {
         &self.sections
+    }
+
+    /// Every `.include` statement read (14+), in order, those of included files too.
+    pub fn includes(&self) -> &[Include] {
+        &self.includes
+    }
+
+    /// The definition of jail `jail`, if there is exactly one.
+    pub fn definition_of(&self, jail: &str) -> Option<&Section> {
+        self.definition(jail).ok().map(|i| &self.sections[i])
     }
 
     /// Names of the jails defined (not wildcard sections), in file order.
@@ -879,7 +914,6 @@ thinjail0 {
             ),
             ("www { persist }\n", 1),
             ("\"a\"b { }", 1),
-            ("www { db { } }", 1),
             ("a = b c;", 1),
             ("www {\n", 2),
             ("x = \"caf\u{e9}\"; y = caf\u{e9};", 1),
@@ -897,6 +931,57 @@ thinjail0 {
                 other => panic!("{text}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn nested_definitions_are_jails_of_their_own_on_14_and_an_error_on_13() {
+        // jailparse.y of 14.0: `jail : jail_name '{' conf '}'`, the inner name joined
+        // to the outer one with a dot, added before what it contains; parameters after
+        // the inner block still belong to the outer jail.
+        let text = "www { path = /w; db { path = /d; } persist; }";
+        let conf = JailConf::parse(text, "/x", Semantics::Freebsd14).unwrap();
+        assert_eq!(conf.jails(), ["www", "www.db"]);
+        assert_eq!(
+            value(text, Semantics::Freebsd14, "www", "persist"),
+            Some(v(&[]))
+        );
+        assert_eq!(
+            value(text, Semantics::Freebsd14, "www.db", "path"),
+            Some(v(&["/d"]))
+        );
+        assert_eq!(value(text, Semantics::Freebsd14, "www.db", "persist"), None);
+        assert!(matches!(
+            JailConf::parse(text, "/x", Semantics::Freebsd13),
+            Err(ConfigError::Syntax { line: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn include_statements_are_recorded_with_absolute_patterns() {
+        let files = MemoryFiles::new()
+            .with(
+                "/etc/jail.conf",
+                ".include \"/etc/jail.conf.d/*.conf\";\n.include \"jail.local\";\n",
+            )
+            .with("/etc/jail.local", "");
+        let conf = JailConf::load("/etc/jail.conf", Semantics::Freebsd14, &files).unwrap();
+        let patterns: Vec<&Path> = conf
+            .includes()
+            .iter()
+            .map(|i| i.pattern.as_path())
+            .collect();
+        assert_eq!(
+            patterns,
+            [
+                Path::new("/etc/jail.conf.d/*.conf"),
+                Path::new("/etc/jail.local")
+            ]
+        );
+        assert_eq!(conf.includes()[1].origin.line, 2);
+        // A pattern reads a file that does not exist yet.
+        assert!(conf.includes()[0].reads(Path::new("/etc/jail.conf.d/www.conf")));
+        assert!(!conf.includes()[0].reads(Path::new("/etc/jail.conf.d/.www.conf")));
+        assert!(!conf.includes()[1].reads(Path::new("/etc/jail.conf.d/www.conf")));
     }
 
     #[test]

@@ -20,7 +20,9 @@
 use std::path::{Path, PathBuf};
 
 use super::lex::{self, Kind, Token};
-use super::{ConfigError, Files, Origin, Section, Semantics, Setting, SyntaxProblem, Text};
+use super::{
+    ConfigError, Files, Include, Origin, Section, Semantics, Setting, SyntaxProblem, Text,
+};
 
 /// Deeper nesting of `.include` is refused (FreeBSD's `MAX_INCLUDE_DEPTH`).
 const MAX_INCLUDE_DEPTH: usize = 32;
@@ -29,6 +31,8 @@ pub(super) struct Parser<'a> {
     pub semantics: Semantics,
     pub files: &'a dyn Files,
     pub sections: Vec<Section>,
+    /// Every `.include` read, in order.
+    pub includes: Vec<Include>,
     /// 14+: the index of the one section that holds every top-level parameter.
     global: Option<usize>,
 }
@@ -39,6 +43,7 @@ impl<'a> Parser<'a> {
             semantics,
             files,
             sections: Vec::new(),
+            includes: Vec::new(),
             global: None,
         }
     }
@@ -64,7 +69,7 @@ impl<'a> Parser<'a> {
                 Kind::Str { first: true, .. }
                     if matches!(cursor.peek_at(1).map(|t| &t.kind), Some(Kind::Char(b'{'))) =>
                 {
-                    self.jail(&mut cursor)?;
+                    self.jail(&mut cursor, None)?;
                 }
                 Kind::Str { first: true, .. } | Kind::Var { first: true, .. } => {
                     let setting = cursor.param()?;
@@ -81,7 +86,11 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn jail(&mut self, cursor: &mut Cursor<'_>) -> Result<(), ConfigError> {
+    /// One jail definition. On 14+ its body is the same grammar as the file (`jail :
+    /// jail_name '{' conf '}'`), so a jail defined inside it is a jail of its own named
+    /// `outer.inner`, added when its name is read (before what it contains), and its
+    /// parameters go to the innermost open jail; 13.x allows parameters only.
+    fn jail(&mut self, cursor: &mut Cursor<'_>, parent: Option<&[u8]>) -> Result<(), ConfigError> {
         let Some(Token {
             kind: Kind::Str { text, .. },
             line,
@@ -89,12 +98,17 @@ impl<'a> Parser<'a> {
         else {
             return Err(cursor.unexpected());
         };
-        let mut section = Section {
-            name: text.clone(),
+        let name = match parent {
+            Some(outer) => [outer, b".", text].concat(),
+            None => text.clone(),
+        };
+        let index = self.sections.len();
+        self.sections.push(Section {
+            name: name.clone(),
             settings: Vec::new(),
             origin: cursor.origin(*line),
             implicit: false,
-        };
+        });
         cursor.expect(b'{')?;
         loop {
             match cursor.peek().map(|t| &t.kind) {
@@ -103,14 +117,20 @@ impl<'a> Parser<'a> {
                     cursor.at += 1;
                     break;
                 }
+                Some(Kind::Str { first: true, .. })
+                    if self.semantics == Semantics::Freebsd14
+                        && matches!(cursor.peek_at(1).map(|t| &t.kind), Some(Kind::Char(b'{'))) =>
+                {
+                    self.jail(cursor, Some(&name))?;
+                }
                 Some(Kind::Str { first: true, .. } | Kind::Var { first: true, .. }) => {
-                    section.settings.push(cursor.param()?);
+                    let setting = cursor.param()?;
+                    self.sections[index].settings.push(setting);
                     cursor.expect(b';')?;
                 }
                 _ => return Err(cursor.unexpected()),
             }
         }
-        self.sections.push(section);
         Ok(())
     }
 
@@ -167,6 +187,10 @@ impl<'a> Parser<'a> {
                 true => PathBuf::from(&pattern),
                 false => file.parent().unwrap_or(Path::new("/")).join(&pattern),
             };
+            self.includes.push(Include {
+                origin: setting.origin.clone(),
+                pattern: pattern.clone(),
+            });
             let pattern_text = pattern.to_string_lossy().into_owned();
             let paths = if has_glob_magic(&pattern_text) {
                 self.files
