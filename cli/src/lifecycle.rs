@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use thinjail_core::action::Action;
-use thinjail_core::edit::{blocks, find_block, rc_var, FileEdit};
+use thinjail_core::edit::blocks;
 use thinjail_core::jailconf::parse_block_params;
 use thinjail_core::layout::{Layout, GOLD_SNAPSHOT};
 use thinjail_core::stage::{Planned, Probes};
@@ -18,7 +18,7 @@ use thinjail_core::validate::{check_jail_name, check_snapshot_name};
 use thinjail_core::world::{DatasetKind, Mount, PathState, World};
 use thinjail_core::Recipe;
 use thinjail_stage_mount::{fstab_base, fstab_text};
-use thinjail_stage_rcconf::{block_id, foreign_jail_message};
+use thinjail_stage_rcconf::{block_id, conf_of, foreign_jail_message, forget_jail};
 
 /// Why a lifecycle command cannot be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -179,9 +179,10 @@ pub fn status(recipe: &Recipe, world: &World) -> Vec<JailStatus> {
                 (None, Some(_), Some(_)) => JailState::Stopped,
                 (None, Some(_), None) => JailState::Missing,
             };
-            let block = blocks
-                .get(block_id(&name).as_str())
-                .map(|b| parse_block_params(b));
+            let own = world.file_contents(&layout.jail_conf_file(&name));
+            let block = own
+                .or_else(|| blocks.get(block_id(&name).as_str()).copied())
+                .map(parse_block_params);
             let from_block = |key: &str| -> Vec<String> {
                 block
                     .as_ref()
@@ -326,19 +327,19 @@ fn is_own_dataset_mount(world: &World, mount: &Mount) -> bool {
         .is_some_and(|mp| mp == mount.target)
 }
 
-/// `jail -f CONF -c JAIL` for the recipe's jail.conf.
-pub fn start_action(recipe: &Recipe, jail: &str) -> Action {
+/// `jail -f FILE -c JAIL` with the jail's own file (see [`conf_of`]).
+pub fn start_action(recipe: &Recipe, world: &World, jail: &str) -> Action {
     Action::StartJail {
-        conf: recipe.host.jail_conf.clone(),
+        conf: conf_of(recipe, world, jail),
         jail: jail.to_string(),
         root: Layout::new(recipe).root(jail),
     }
 }
 
-/// `jail -f CONF -r JAIL` for the recipe's jail.conf.
-pub fn stop_action(recipe: &Recipe, jail: &str) -> Action {
+/// `jail -f FILE -r JAIL` with the jail's own file (see [`conf_of`]).
+pub fn stop_action(recipe: &Recipe, world: &World, jail: &str) -> Action {
     Action::StopJail {
-        conf: recipe.host.jail_conf.clone(),
+        conf: conf_of(recipe, world, jail),
         jail: jail.to_string(),
     }
 }
@@ -361,7 +362,7 @@ pub fn plan_start(
                 "jail {jail} is not created yet: run `thinjail apply` first"
             )));
         }
-        actions.push(Planned::new(start_action(recipe, jail)));
+        actions.push(Planned::new(start_action(recipe, world, jail)));
     }
     Ok(actions)
 }
@@ -378,7 +379,7 @@ pub fn plan_stop(
     let mut actions = Vec::new();
     for jail in jails {
         if world.is_running(jail) {
-            actions.push(Planned::new(stop_action(recipe, jail)));
+            actions.push(Planned::new(stop_action(recipe, world, jail)));
         } else {
             for mount in leftover_mounts(&layout, world, jail) {
                 actions.push(Planned::noted(
@@ -420,30 +421,9 @@ pub fn plan_destroy(
             list.join(", ")
         )));
     }
-    let mut actions = Vec::new();
-    let conf = world.file_contents(&recipe.host.jail_conf).unwrap_or("");
-    let block = find_block(conf, &block_id(jail)).map_err(|e| {
-        LifecycleError::Refused(format!(
-            "{}: {e}; thinjail rewrites nothing in it until its markers are fixed by hand",
-            recipe.host.jail_conf.display()
-        ))
-    })?;
-    if block.is_some() {
-        actions.push(Planned::new(Action::EditFile {
-            path: recipe.host.jail_conf.clone(),
-            edit: FileEdit::RemoveBlock { id: block_id(jail) },
-        }));
-    }
-    let rc = world.file_contents(&recipe.host.rc_conf).unwrap_or("");
-    if rc_var(rc, "jail_list").is_some_and(|list| list.split_whitespace().any(|w| w == jail)) {
-        actions.push(Planned::new(Action::EditFile {
-            path: recipe.host.rc_conf.clone(),
-            edit: FileEdit::RemoveRcWord {
-                name: "jail_list".into(),
-                word: jail.to_string(),
-            },
-        }));
-    }
+    // Its jail file, an older block in jail.conf, and its place in rc.conf's boot.
+    let mut actions =
+        forget_jail(recipe, world, jail).map_err(|e| LifecycleError::Refused(e.to_string()))?;
     let fstab = layout.fstab(jail);
     if world.path(&fstab).exists() {
         actions.push(Planned::new(Action::Remove { path: fstab }));
@@ -645,7 +625,7 @@ pub fn plan_rollback(
     let running = world.is_running(jail);
     let mut actions = Vec::new();
     if running {
-        actions.push(Planned::new(stop_action(recipe, jail)));
+        actions.push(Planned::new(stop_action(recipe, world, jail)));
     }
     let note = if newer.is_empty() {
         "the jail's files return to the snapshot; changes since are lost".to_string()
@@ -660,7 +640,7 @@ pub fn plan_rollback(
         note,
     ));
     if running {
-        actions.push(Planned::new(start_action(recipe, jail)));
+        actions.push(Planned::new(start_action(recipe, world, jail)));
     }
     Ok(actions)
 }
@@ -738,7 +718,7 @@ pub fn plan_update_rollback(
     let users = running_users(recipe, world, release);
     if restart {
         for jail in &users {
-            actions.push(Planned::new(stop_action(recipe, jail)));
+            actions.push(Planned::new(stop_action(recipe, world, jail)));
         }
     }
     actions.push(Planned::new(Action::Rollback {
@@ -751,7 +731,7 @@ pub fn plan_update_rollback(
     }));
     if restart {
         for jail in &users {
-            actions.push(Planned::new(start_action(recipe, jail)));
+            actions.push(Planned::new(start_action(recipe, world, jail)));
         }
     }
     Ok(actions)
@@ -769,10 +749,10 @@ fn restart_users(recipe: &Recipe, world: &World, release: &str) -> Vec<Planned> 
     let mut actions = Vec::new();
     for jail in running_users(recipe, world, release) {
         actions.push(Planned::noted(
-            stop_action(recipe, &jail),
+            stop_action(recipe, world, &jail),
             "restart so its processes run the updated base",
         ));
-        actions.push(Planned::new(start_action(recipe, &jail)));
+        actions.push(Planned::new(start_action(recipe, world, &jail)));
     }
     actions
 }
@@ -824,8 +804,8 @@ pub fn plan_upgrade(
     let layout = Layout::new(recipe);
     let fstab = layout.fstab(jail);
     let data = layout.data_dataset(jail);
-    let start = start_action(recipe, jail);
-    let stop = stop_action(recipe, jail);
+    let start = start_action(recipe, world, jail);
+    let stop = stop_action(recipe, world, jail);
     let fstab_for = |release: &str| {
         fstab_text(
             &layout.base_dir(release),
@@ -954,7 +934,7 @@ pub fn plan_upgrade_undo(
     let fstab = layout.fstab(jail);
     let mut undo = Vec::new();
     if world.is_running(jail) {
-        undo.push(Planned::new(stop_action(recipe, jail)));
+        undo.push(Planned::new(stop_action(recipe, world, jail)));
     }
     if world.file_contents(&fstab) != Some(upgrade.old_fstab.as_str()) {
         undo.push(Planned::new(Action::WriteFile {
@@ -974,7 +954,7 @@ pub fn plan_upgrade_undo(
         }));
     }
     if upgrade.was_running {
-        undo.push(Planned::new(start_action(recipe, jail)));
+        undo.push(Planned::new(start_action(recipe, world, jail)));
     }
     undo
 }

@@ -61,6 +61,59 @@ pub fn rc_files_to_observe() -> Vec<PathBuf> {
     .collect()
 }
 
+/// The part of FreeBSD's `/etc/defaults/rc.conf` (`libexec/rc/rc.conf`) that
+/// `service jail` depends on, used by [`with_freebsd_defaults`] when a world holds
+/// no defaults file.
+pub const FREEBSD_DEFAULTS: &str = "local_startup=\"/usr/local/etc/rc.d\"\n\
+rc_conf_files=\"/etc/rc.conf /etc/rc.conf.local\"\n\
+jail_enable=\"NO\"\n\
+jail_conf=\"/etc/jail.conf\"\n\
+jail_confwarn=\"YES\"\n\
+jail_parallel_start=\"NO\"\n\
+jail_list=\"\"\n\
+jail_reverse_stop=\"NO\"\n";
+
+/// `files` with [`FREEBSD_DEFAULTS`] as `/etc/defaults/rc.conf` when they have none:
+/// every FreeBSD system has that file, so a world without it is one that was not
+/// observed on a whole system (a plan made elsewhere, the Linux test bed), and
+/// FreeBSD's defaults are what its rc(8) would read.
+pub fn with_freebsd_defaults(files: &dyn Files) -> Overlay<'_> {
+    let mut overlay = Overlay::new(files);
+    if files.read(Path::new(RC_DEFAULTS)).is_err() {
+        overlay.set(RC_DEFAULTS, Some(FREEBSD_DEFAULTS.to_string()));
+    }
+    overlay
+}
+
+/// What to observe before planning a recipe's jails and their boot: every rc.conf
+/// file `service jail` may read (an `rc.conf.d/jail` directory listed), the recipe's
+/// `jail_conf` with what it includes, thinjail's `jail_conf_dir` listed, and each
+/// recipe jail's `/etc/jail.NAME.conf`. All below `host.system_root`.
+pub fn probes(recipe: &crate::Recipe) -> crate::stage::Probes {
+    let host = &recipe.host;
+    let root = SystemRoot::new(&host.system_root);
+    let mut probes = crate::stage::Probes::default();
+    probes.file(host.jail_conf.clone());
+    probes.file(host.rc_conf.clone());
+    for file in rc_files_to_observe() {
+        probes.file(root.host(&file));
+    }
+    for dir in ["/etc/rc.conf.d/jail", "/usr/local/etc/rc.conf.d/jail"] {
+        probes.dirs.insert(root.host(Path::new(dir)));
+    }
+    probes.dirs.insert(host.jail_conf_dir.clone());
+    if let Some(file) = root.system(&host.jail_conf) {
+        probes.jail_confs.insert(crate::stage::JailConfProbe {
+            root: host.system_root.clone(),
+            file,
+        });
+    }
+    for jail in &recipe.jails {
+        probes.path(root.host(&legacy_jail_conf(&jail.name)));
+    }
+    probes
+}
+
 /// `/etc/jail.J.conf`: the file rc.d/jail prefers for jail `J` when `jail_V_conf` is
 /// not set.
 pub fn legacy_jail_conf(jail: &str) -> PathBuf {
@@ -167,6 +220,67 @@ impl Files for WorldFiles<'_> {
     }
 }
 
+/// Files as a plan will leave them: `base` with some files (system paths) written
+/// anew or removed.
+pub struct Overlay<'a> {
+    base: &'a dyn Files,
+    changes: BTreeMap<PathBuf, Option<String>>,
+}
+
+impl<'a> Overlay<'a> {
+    /// No change yet.
+    pub fn new(base: &'a dyn Files) -> Self {
+        Overlay {
+            base,
+            changes: BTreeMap::new(),
+        }
+    }
+
+    /// `path` will hold `text` (`None`: it will be gone).
+    pub fn set(&mut self, path: impl Into<PathBuf>, text: Option<String>) {
+        self.changes.insert(path.into(), text);
+    }
+
+    /// What `path` holds, changes included (empty when missing).
+    pub fn text(&self, path: &Path) -> String {
+        self.read(path).unwrap_or_default()
+    }
+}
+
+impl Files for Overlay<'_> {
+    fn read(&self, path: &Path) -> io::Result<String> {
+        match self.changes.get(path) {
+            Some(Some(text)) => Ok(text.clone()),
+            Some(None) => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{}: No such file or directory", path.display()),
+            )),
+            None => self.base.read(path),
+        }
+    }
+
+    fn glob(&self, pattern: &str) -> io::Result<Vec<PathBuf>> {
+        let mut found: Vec<PathBuf> = self
+            .base
+            .glob(pattern)?
+            .into_iter()
+            .filter(|p| !matches!(self.changes.get(p), Some(None)))
+            .collect();
+        for (path, text) in &self.changes {
+            if text.is_some() && jailconf::glob_matches(pattern, &path.to_string_lossy()) {
+                found.push(path.clone());
+            }
+        }
+        found.sort_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
+        found.dedup();
+        Ok(found)
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        self.base.is_dir(path)
+    }
+}
+
 /// One variable as rc(8) leaves it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RcValue {
@@ -236,7 +350,8 @@ impl RcConf {
         rc
     }
 
-    fn words(&self, name: &str) -> Vec<String> {
+    /// The words of `name`'s value (none when unset or unknown).
+    pub fn words(&self, name: &str) -> Vec<String> {
         self.value(name)
             .ok()
             .flatten()
@@ -255,6 +370,33 @@ impl RcConf {
         }
         self.files.push(path.to_path_buf());
         for (index, line) in text.split('\n').enumerate() {
+            if let Some((name, word)) = default_assignment(line) {
+                let unset = self
+                    .vars
+                    .get(name)
+                    .is_none_or(|v| v.value.as_deref() == Some(""));
+                let value = expand(word, &|var| {
+                    self.vars
+                        .get(var)
+                        .map(|v| v.value.clone())
+                        .unwrap_or(Some(String::new()))
+                });
+                // A default the shell would compute stays unset here: the line after
+                // it in FreeBSD's defaults gives the fallback (`_localbase`).
+                if let (true, Some(value)) = (unset, value) {
+                    self.vars.insert(
+                        name.to_string(),
+                        RcValue {
+                            value: Some(value),
+                            origin: Origin {
+                                file: path.to_path_buf(),
+                                line: index + 1,
+                            },
+                        },
+                    );
+                }
+                continue;
+            }
             for (name, word) in line_assignments(line) {
                 let value = expand(word, &|var| {
                     self.vars
@@ -313,6 +455,10 @@ impl RcConf {
 fn line_assignments(line: &str) -> Vec<(&str, &str)> {
     let mut found = Vec::new();
     let mut rest = line.trim_start_matches([' ', '\t']);
+    if rest.starts_with(": ${") {
+        // `: ${NAME:=WORD}` is read by RcConf::source itself.
+        return found;
+    }
     loop {
         let name_len = rest
             .bytes()
@@ -326,7 +472,7 @@ fn line_assignments(line: &str) -> Vec<(&str, &str)> {
         }
         let name = &rest[..name_len];
         let after = &rest[name_len + 1..];
-        let Some(end) = crate::edit::value_end(after) else {
+        let Some(end) = crate::edit::expanding_word_end(after) else {
             // A computed or unfinished value: unknown, not silently skipped.
             found.push((name, "$("));
             break;
@@ -339,6 +485,23 @@ fn line_assignments(line: &str) -> Vec<(&str, &str)> {
         }
     }
     found
+}
+
+/// `: ${NAME:=WORD}` (assign WORD when NAME is unset or empty), as FreeBSD's
+/// defaults set `_localbase`.
+fn default_assignment(line: &str) -> Option<(&str, &str)> {
+    let inner = line
+        .trim_start_matches([' ', '\t'])
+        .strip_prefix(": ${")?
+        .trim_end_matches([' ', '\t']);
+    let inner = inner.strip_suffix('}')?;
+    let (name, word) = inner.split_once(":=")?;
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b == b'_' || b.is_ascii_alphabetic() || (i > 0 && b.is_ascii_digit()));
+    valid.then_some((name, word))
 }
 
 /// sh(1)'s expansion of an assignment's word (no field splitting, no globbing):
@@ -682,6 +845,23 @@ mod tests {
         let files = files.with("/etc/rc.conf", "jail_enable=NO\n");
         let started = boot(&rc(&files), &files, Semantics::Freebsd14).unwrap();
         assert!(!started.enabled && started.jails.is_empty());
+    }
+
+    #[test]
+    fn defaults_that_the_shell_computes_fall_back_like_freebsds() {
+        let files = MemoryFiles::new().with(
+            RC_DEFAULTS,
+            ": ${_localbase:=\"$(/sbin/sysctl -n user.localbase 2> /dev/null)\"}\n: ${_localbase:=\"/usr/local\"}\nlocal_startup=\"${_localbase}/etc/rc.d\"\nrc_conf_files=\"/etc/rc.conf\"\n",
+        )
+        .with("/usr/local/etc/rc.conf.d/jail", "jail_enable=YES\n");
+        let rc = rc(&files);
+        assert_eq!(rc.text("local_startup").unwrap(), "/usr/local/etc/rc.d");
+        assert_eq!(rc.text("jail_enable").unwrap(), "YES");
+        // A world without the defaults file gets FreeBSD's.
+        let bare = MemoryFiles::new().with("/etc/rc.conf.local", "jail_list=a\n");
+        let rc = RcConf::load(&with_freebsd_defaults(&bare), "jail");
+        assert_eq!(rc.text("jail_list").unwrap(), "a");
+        assert_eq!(rc.text("jail_conf").unwrap(), "/etc/jail.conf");
     }
 
     #[test]

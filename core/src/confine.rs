@@ -26,7 +26,8 @@
 //!   (plus `setuid`, `exec`, `devices` set to `off`, user properties outside the
 //!   `thinjail:` namespace, and a `mountpoint` inside `jails_dir`);
 //! - jails are those the caller allows (the recipe's, minus a foreign jail of the
-//!   same name), and `jail -f` names the recipe's jail.conf.
+//!   same name), and `jail -f` names the jail's own file in `jail_conf_dir` (or,
+//!   for a jail an older thinjail wrote in it, the recipe's jail.conf).
 //!
 //! **Just before applying** ([`Confinement::check_before_apply`], in
 //! [`crate::host::apply_plan`]): the host is looked at as it is then. Every
@@ -118,8 +119,10 @@ pub fn check_planned(
             ));
         }
     }
-    if let Action::StartJail { conf, .. } | Action::StopJail { conf, .. } = action {
-        if conf != &layout.recipe().host.jail_conf {
+    if let Action::StartJail { conf, jail, .. } | Action::StopJail { conf, jail } = action {
+        // The jail's own file; the shared jail.conf only for a jail an older
+        // thinjail wrote there that was not moved yet.
+        if conf != &layout.jail_conf_file(jail) && conf != &layout.recipe().host.jail_conf {
             return Err(format!(
                 "touches jail.conf {} outside what the recipe manages",
                 conf.display()

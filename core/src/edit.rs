@@ -236,12 +236,25 @@ fn rc_assignment<'a>(line: &'a str, name: &str) -> Option<&'a str> {
 /// exactly: a quote not closed on the line, a backslash at its end, a backquote or a
 /// `$` outside single quotes (a value the shell computes).
 pub(crate) fn value_end(rest: &str) -> Option<usize> {
+    word_end(rest, false)
+}
+
+/// Where the word at the start of `rest` ends, as [`value_end`], but with `$NAME` and
+/// `${…}` expansions allowed in it (for reading, not rewriting); `$(` and backquotes
+/// still give `None`.
+pub(crate) fn expanding_word_end(rest: &str) -> Option<usize> {
+    word_end(rest, true)
+}
+
+fn word_end(rest: &str, expansions: bool) -> Option<usize> {
     let b = rest.as_bytes();
+    let dollar = |i: usize| !expansions || b.get(i + 1) == Some(&b'(');
     let mut i = 0;
     while i < b.len() {
         match b[i] {
             b' ' | b'\t' | b';' | b'&' | b'|' | b'<' | b'>' | b'(' | b')' => break,
-            b'`' | b'$' => return None,
+            b'`' => return None,
+            b'$' if dollar(i) => return None,
             b'\\' => {
                 if i + 1 >= b.len() {
                     return None;
@@ -255,7 +268,8 @@ pub(crate) fn value_end(rest: &str) -> Option<usize> {
                     match b.get(i)? {
                         b'"' => break,
                         b'\\' => i += 2,
-                        b'`' | b'$' => return None,
+                        b'`' => return None,
+                        b'$' if dollar(i) => return None,
                         _ => i += 1,
                     }
                 }

@@ -207,8 +207,7 @@ impl Pipeline {
             ..ObservationRequest::default()
         };
         request.jails_dataset = recipe.host.jails_dataset.clone();
-        request.probes.file(recipe.host.jail_conf.clone());
-        request.probes.file(recipe.host.rc_conf.clone());
+        request.probes.merge(crate::boot::probes(recipe));
         for stage in &self.stages {
             request.probes.merge(stage.stage.probes(&ctx));
         }
