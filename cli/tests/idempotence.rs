@@ -73,9 +73,11 @@ fn with_base_and_template_only_the_jails_steps_are_planned() {
         "zfs send -p zroot/jails/base/13.1-RELEASE-template@gold | zfs receive zroot/jails/thinjail0/data",
         "mkdir -p /usr/local/jails/.mountpoints/thinjail0",
         "cat > /usr/local/jails/thinjail0/fstab <<'EOF'",
-        "thinjail_set_block /etc/jail.conf 'jail thinjail0' <<'EOF'",
-        "thinjail_rc_edit /etc/rc.conf set jail_enable YES",
-        "jail -f /etc/jail.conf -c thinjail0",
+        "mkdir -p /etc/jail.conf.d",
+        "cat > /etc/jail.conf.d/thinjail0.conf <<'EOF'",
+        "thinjail_rc_edit /etc/rc.conf record jail_list thinjail0",
+        "thinjail_rc_edit /etc/rc.conf record jail_enable YES",
+        "jail -f /etc/jail.conf.d/thinjail0.conf -c thinjail0",
     ];
     for line in expected {
         assert!(

@@ -27,15 +27,17 @@ fn hostile_recipe(root: &Path) -> Recipe {
     let base = root.join(HOSTILE_DIR);
     let text = format!(
         r#"(
-            host: (jails_dir: {jails:?}, jail_conf: {conf:?}, rc_conf: {rc:?}, cache_dir: {cache:?}, lock_file: {lock:?}),
+            host: (jails_dir: {jails:?}, system_root: {root:?}, jail_conf: {conf:?}, jail_conf_dir: {conf_dir:?}, rc_conf: {rc:?}, cache_dir: {cache:?}, lock_file: {lock:?}),
             releases: [(name: "14.3-RELEASE", install: Fetch(mirror: "https://127.0.0.1:1/mirror"))],
             template: (rc_conf: {{"motd_text": "it's \"$HOME\" `id` \\ done; $(reboot)"}}),
             jails: [(name: "t0", release: "14.3-RELEASE", ip4: ["10.0.0.1"],
                      params: {{"exec.start": "/bin/sh -c \"echo $x\"; second line", "host.hostname": "a 'b' $c"}})],
         )"#,
         jails = root.join("jails"),
-        conf = base.join("etc/jail $x.conf"),
-        rc = base.join("etc/rc 'q'.conf"),
+        root = base,
+        conf = base.join("etc/jail.conf"),
+        conf_dir = base.join("etc/jail $x 'q'.d"),
+        rc = base.join("etc/rc.conf"),
         cache = base.join("cache"),
         lock = base.join("lock"),
     );

@@ -6,54 +6,19 @@ PATH=/sbin:/bin:/usr/sbin:/usr/bin
 export PATH
 umask 022
 
-# thinjail_set_block FILE ID: put standard input between thinjail's markers for ID
-# in FILE, replacing that block in place or appending it; the rest of FILE is kept.
-# Stray or duplicate markers are refused and FILE is left as it is.
-thinjail_set_block() {
-	[ -e "$1" ] || : > "$1"
-	if [ -n "$(tail -c 1 "$1")" ]; then THINJAIL_NOEOL=1; else THINJAIL_NOEOL=; fi
-	THINJAIL_BLOCK=$(cat) THINJAIL_ID=$2 THINJAIL_NOEOL=$THINJAIL_NOEOL awk '
-		function emit(s, last) { if (held) print line; line = s; held = 1; held_last = last }
-		function finish() { if (held) { if (held_last && ENVIRON["THINJAIL_NOEOL"] != "") printf "%s", line; else print line } }
-		function fail(n, msg) { print FILENAME ": line " n ": " msg "; nothing was rewritten" > "/dev/stderr"; failed = 1; exit 1 }
-		BEGIN { begin = "# BEGIN thinjail " ENVIRON["THINJAIL_ID"]; end = "# END thinjail " ENVIRON["THINJAIL_ID"] }
-		NR == FNR {
-			if (index($0, "# BEGIN thinjail ") == 1) {
-				id = substr($0, 18)
-				if (isopen) fail(FNR, "\"" $0 "\" is inside block \"" open "\"")
-				if (id in seen) fail(FNR, "a second block \"" id "\"")
-				isopen = 1; open = id; seen[id] = FNR
-				if ($0 == begin) b = FNR
-			} else if (index($0, "# END thinjail ") == 1) {
-				if (!isopen || substr($0, 16) != open) fail(FNR, "\"" $0 "\" has no begin marker of its own")
-				isopen = 0
-				if ($0 == end) e = FNR
-			}
-			total = FNR; next
-		}
-		!checked { if (isopen) fail(seen[open], "\"# BEGIN thinjail " open "\" has no end marker"); checked = 1 }
-		b && FNR == b { emit(begin); emit(ENVIRON["THINJAIL_BLOCK"]); emit(end); next }
-		b && FNR > b && FNR <= e { next }
-		{ emit($0, FNR == total) }
-		END {
-			if (failed) exit 1
-			if (!checked && isopen) fail(seen[open], "\"# BEGIN thinjail " open "\" has no end marker")
-			if (b) finish(); else { if (held) print line; print begin; print ENVIRON["THINJAIL_BLOCK"]; print end }
-		}
-	' "$1" "$1" > "$1.thinjail-new" || { rm -f "$1.thinjail-new"; return 1; }
-	cat "$1.thinjail-new" > "$1"
-	rm -f "$1.thinjail-new"
-}
-
-# thinjail_rc_edit FILE set|add|remove NAME VALUE: in the rc.conf(5)-style FILE, set
-# NAME to VALUE, or add or remove the word VALUE in NAME's list, as thinjail's native
-# edit does (not sysrc, whose awk -v would read backslashes in VALUE as escapes): the
-# value of the last assignment is rewritten in place, its indent and what follows it
-# on the line (a comment) kept, or NAME="VALUE" is appended. A value the shell would
-# compute, or one left open at the end of its line, is refused and FILE left as it is.
+# thinjail_rc_edit FILE set|add|remove|record|restore NAME VALUE: in the rc.conf(5)-style
+# FILE, set NAME to VALUE, or add or remove the word VALUE in NAME's list, as thinjail's
+# native edit does (not sysrc, whose awk -v would read backslashes in VALUE as
+# escapes): the value of the last assignment is rewritten in place, its indent and
+# what follows it on the line (a comment) kept, or NAME="VALUE" is appended. "record"
+# sets like "set" and, once, notes the old value at the end of the line
+# (" # thinjail: was=OLD", or " # thinjail: was unset" on a line it appends);
+# "restore" puts that value back and drops the note, or the line it appended. A value
+# the shell would compute, or one left open at the end of its line, is refused and
+# FILE left as it is.
 thinjail_rc_edit() {
 	if [ ! -e "$1" ]; then
-		[ "$2" = remove ] && return 0
+		[ "$2" = remove ] || [ "$2" = restore ] && return 0
 		: > "$1"
 	fi
 	if [ -n "$(tail -c 1 "$1")" ]; then THINJAIL_NOEOL=1; else THINJAIL_NOEOL=; fi
@@ -71,7 +36,7 @@ thinjail_rc_edit() {
 			while (i <= n) {
 				c = substr(s, i, 1)
 				if (c == " " || c == "\t" || c == ";" || c == "&" || c == "|" || c == "<" || c == ">" || c == "(" || c == ")") break
-				if (c == "`" || (c == "$" && substr(s, i + 1, 1) == "(")) return -1
+				if (c == "`" || c == "$") return -1
 				if (c == "\\") { if (i + 1 > n) return -1; i += 2; continue }
 				if (c == "'\''") { j = index(substr(s, i + 1), "'\''"); if (j == 0) return -1; i += j + 1; continue }
 				if (c == "\"") {
@@ -80,7 +45,7 @@ thinjail_rc_edit() {
 						if (i > n) return -1
 						c = substr(s, i, 1)
 						if (c == "\"") break
-						if (c == "`" || (c == "$" && substr(s, i + 1, 1) == "(")) return -1
+						if (c == "`" || c == "$") return -1
 						if (c == "\\") i += 2; else i++
 					}
 				}
@@ -133,11 +98,32 @@ thinjail_rc_edit() {
 			return n
 		}
 		function trim(s) { sub(/^[ \t\n]+/, "", s); sub(/[ \t\n]+$/, "", s); return s }
-		function decide(    we, current, n, k, words, kept, found) {
+		function record_at(t,    at, k, after) {
+			at = 0
+			while ((k = index(substr(t, at + 1), RP)) > 0) at += k
+			if (!at) return 0
+			after = substr(t, at + length(RP))
+			if (after == " unset" || substr(after, 1, 1) == "=") return at
+			return 0
+		}
+		function decide(    we, current, n, k, words, kept, found, tail, at, after) {
 			decided = 1; change = 1
 			if (last) { parse(lastline); we = word_end(rest); current = unquote(we < 0 ? rest : substr(rest, 1, we)) }
 			else current = ""
-			if (mode == "set") new = value
+			if (mode == "restore") {
+				if (!last) { change = 0; return }
+				if (we < 0) {
+					print FILENAME ": line " last ": the value of " name " is not a plain one-line value; edit it by hand; nothing was rewritten" > "/dev/stderr"
+					failed = 1; exit 1
+				}
+				tail = substr(rest, we + 1); at = record_at(tail)
+				if (!at) { change = 0; return }
+				after = substr(tail, at + length(RP))
+				if (after == " unset") drop = 1
+				else edited = indent name "=" substr(after, 2) substr(tail, 1, at - 1)
+				return
+			}
+			if (mode == "set" || mode == "record") new = value
 			else {
 				n = words_of(current, words); found = 0; kept = ""
 				for (k = 1; k <= n; k++) if (words[k] == value) found = 1; else kept = kept (kept == "" ? "" : " ") words[k]
@@ -148,18 +134,23 @@ thinjail_rc_edit() {
 				print FILENAME ": line " last ": the value of " name " is not a plain one-line value; edit it by hand; nothing was rewritten" > "/dev/stderr"
 				failed = 1; exit 1
 			}
-			if (change && last) edited = indent name "=" quote(new) substr(rest, we + 1)
+			if (change && last) {
+				tail = substr(rest, we + 1)
+				edited = indent name "=" quote(new) tail
+				if (mode == "record" && !record_at(tail)) edited = edited RP "=" substr(rest, 1, we)
+			}
 		}
 		function emit(s, is_last) { if (held) print line; line = s; held = 1; held_last = is_last }
-		BEGIN { mode = ENVIRON["THINJAIL_MODE"]; name = ENVIRON["THINJAIL_NAME"]; value = ENVIRON["THINJAIL_VALUE"] }
+		BEGIN { mode = ENVIRON["THINJAIL_MODE"]; name = ENVIRON["THINJAIL_NAME"]; value = ENVIRON["THINJAIL_VALUE"]; RP = " # thinjail: was" }
 		NR == FNR { if (parse($0)) { last = FNR; lastline = $0 } total = FNR; next }
 		!decided { decide() }
+		change && drop && FNR == last { next }
 		{ emit(change && FNR == last ? edited : $0, FNR == total) }
 		END {
 			if (failed) exit 1
 			if (!decided) decide()
 			if (failed) exit 1
-			if (change && !last) { if (held) print line; print name "=" quote(new) }
+			if (change && !last) { if (held) print line; print name "=" quote(new) (mode == "record" ? RP " unset" : "") }
 			else if (held) { if (held_last && ENVIRON["THINJAIL_NOEOL"] != "") printf "%s", line; else print line }
 		}
 	' "$1" "$1" > "$1.thinjail-new" || { rm -f "$1.thinjail-new"; return 1; }
@@ -277,10 +268,15 @@ cat > /usr/local/jails/thinjail0/fstab <<'EOF'
 /usr/local/jails/thinjail0/data  /usr/local/jails/.mountpoints/thinjail0/skeleton  nullfs  rw  0   0
 EOF
 
-# --- stage rcconf: jail.conf entries, jail_enable in rc.conf, and starting the jails (article step 6)
-# article: the settings go at the top of /etc/jail.conf, where they would also change the administrator's own jails;
-# thinjail writes them inside each jail's block, between markers it finds again, and keeps the rest of the file
-thinjail_set_block /etc/jail.conf 'jail thinjail0' <<'EOF'
+# --- stage rcconf: each jail's own jail.conf file, jail_enable and jail_list in rc.conf, and starting the jails (article step 6)
+# the directory of thinjail's jail files (FreeBSD 14+ has /etc/jail.conf.d already)
+mkdir -p /etc/jail.conf.d
+# article: the settings go at the top of /etc/jail.conf, where they would change the administrator's jails, and the administrator's settings ours;
+# thinjail writes each jail in a file of its own, which jail(8) reads alone (`jail -f FILE -c NAME`)
+cat > /etc/jail.conf.d/thinjail0.conf <<'EOF'
+# jail thinjail0, written by thinjail from its recipe: `thinjail apply` rewrites this file and
+# `thinjail destroy thinjail0` removes it; change the recipe, not this file.
+# thinjail:managed=zroot/jails
 thinjail0 {
     host.hostname = "thinjail0";
     path = "/usr/local/jails/.mountpoints/thinjail0";
@@ -296,7 +292,9 @@ thinjail0 {
     allow.raw_sockets;
 }
 EOF
-# article: jail_enable="YES" in /etc/rc.conf starts the jails at boot
-thinjail_rc_edit /etc/rc.conf set jail_enable YES
+# jail_enable was off, so no jail booted: jail_list names thinjail's jails only (the value it replaces is recorded on the line, and put back when thinjail's last jail goes)
+thinjail_rc_edit /etc/rc.conf record jail_list thinjail0
+# article: jail_enable="YES" starts the jails at boot (the value it replaces is recorded on the line)
+thinjail_rc_edit /etc/rc.conf record jail_enable YES
 # article: service jail start — that starts every jail in the file; thinjail starts its own
-jail -f /etc/jail.conf -c thinjail0
+jail -f /etc/jail.conf.d/thinjail0.conf -c thinjail0

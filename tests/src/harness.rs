@@ -89,7 +89,11 @@ impl Bed {
         let mut recipe = Recipe::from_ron(text, "article").expect("article recipe parses");
         recipe.host.jails_dataset = format!("{}/jails", pool.name());
         recipe.host.jails_dir = pool.mountpoint().join("jails");
+        // The scratch directory stands for the FreeBSD system's root: its etc/ holds
+        // the rc.conf files and jail.conf files rc(8) and jail(8) read.
+        recipe.host.system_root = dir.path().to_path_buf();
         recipe.host.jail_conf = dir.path().join("etc/jail.conf");
+        recipe.host.jail_conf_dir = dir.path().join("etc/jail.conf.d");
         recipe.host.rc_conf = dir.path().join("etc/rc.conf");
         recipe.host.cache_dir = dir.path().join("cache");
         recipe.host.lock_file = dir.path().join("thinjail.lock");
@@ -301,7 +305,16 @@ impl Bed {
                 state.insert(format!("cache {relative}"), kind);
             },
         );
-        for file in [&self.recipe.host.jail_conf, &self.recipe.host.rc_conf] {
+        let mut files = vec![
+            self.recipe.host.jail_conf.clone(),
+            self.recipe.host.rc_conf.clone(),
+        ];
+        if let Ok(entries) = std::fs::read_dir(&self.recipe.host.jail_conf_dir) {
+            let mut own: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+            own.sort();
+            files.extend(own);
+        }
+        for file in &files {
             let text = std::fs::read_to_string(file).unwrap_or_else(|_| "(missing)".into());
             state.insert(
                 format!(

@@ -14,5 +14,6 @@
 
 pub mod fixtures;
 pub mod harness;
+pub mod jail8;
 pub mod plugins;
 pub mod testbed;

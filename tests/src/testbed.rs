@@ -51,17 +51,17 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thinjail_cli::HostProvider;
 use thinjail_core::action::{Action, Command};
-use thinjail_core::edit::find_block;
+use thinjail_core::boot::SystemRoot;
 use thinjail_core::host::{
-    observe_listed, observe_paths, parse_proc_mountinfo, FreeBsdHost, Host, HostError,
-    HostGuards,
+    observe_listed, observe_paths, parse_proc_mountinfo, FreeBsdHost, Host, HostError, HostGuards,
     ObservationRequest, Progress,
 };
-use thinjail_core::jailconf::parse_block_params;
+use thinjail_core::jailconf::{Params, Semantics};
 use thinjail_core::world::{RunningJail, World};
 use thinjail_core::Recipe;
 
 use crate::fixtures::zfs_lock::ZfsLock;
+use crate::jail8;
 
 /// Faults to inject, counted over the actions this host applies (1-based).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,12 +165,17 @@ pub struct TestBed {
     state_dir: PathBuf,
     faults: Faults,
     applied: usize,
+    /// Where the system whose jail.conf files jail(8) reads is (includes).
+    system_root: SystemRoot,
+    /// How jail(8) reads them ([`crate::jail8::semantics_from_env`]).
+    semantics: Semantics,
 }
 
 /// Where the stand-in for freebsd-update records that it ran, inside the base.
 pub const UPDATE_LOG: &str = "usr/share/testbed-updates.log";
 
-const CLEAN_PATH: &str = "PATH=/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin";
+pub(crate) const CLEAN_PATH: &str =
+    "PATH=/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin";
 
 /// `argv` run in `root` with a clean environment: the test bed's `jexec -l`.
 fn in_chroot(root: &Path, argv: &[&str]) -> Vec<String> {
@@ -190,12 +195,22 @@ impl TestBed {
             state_dir: state_dir.into(),
             faults,
             applied: 0,
+            system_root: SystemRoot::new("/"),
+            semantics: crate::jail8::semantics_from_env(),
         }
     }
 
     /// This test bed, protecting what `guards` names while it applies.
     pub fn with_guards(mut self, guards: HostGuards) -> Self {
         self.inner = self.inner.with_guards(guards);
+        self
+    }
+
+    /// jail(8) reads the files of the system at `root` (a recipe's
+    /// `host.system_root`), as FreeBSD `semantics` does.
+    pub fn with_system(mut self, root: impl Into<PathBuf>, semantics: Semantics) -> Self {
+        self.system_root = SystemRoot::new(root);
+        self.semantics = semantics;
         self
     }
 
@@ -211,7 +226,7 @@ impl TestBed {
     fn substitute(&mut self, action: &Action) -> Result<bool, HostError> {
         match action {
             Action::StartJail { conf, jail, .. } => self.start_jail(conf, jail).map(|()| true),
-            Action::StopJail { jail, .. } => self.stop_jail(jail).map(|()| true),
+            Action::StopJail { conf, jail } => self.stop_jail(conf, jail).map(|()| true),
             Action::ExecInJail { jail, argv } => {
                 let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
                 let full = in_chroot(&self.root_of(jail)?, &argv);
@@ -297,38 +312,41 @@ impl TestBed {
             .ok_or_else(|| HostError::Conflict(format!("jail \"{jail}\" not found")))
     }
 
+    /// `jail -f CONF -c JAIL`, as [`crate::jail8`] describes.
     fn start_jail(&mut self, conf: &Path, jail: &str) -> Result<(), HostError> {
+        let argv = format!("jail -f {} -c {jail}", conf.display());
         let mut state = TestBedState::load(&self.state_dir)?;
         if state.jails.contains_key(jail) {
-            return Err(HostError::Conflict(format!(
-                "jail: \"{jail}\" already exists"
-            )));
+            return Err(jail8::jail_failed(
+                &argv,
+                format!("jail: {jail}: already exists"),
+            ));
         }
-        let text = fs::read_to_string(conf)
-            .map_err(|e| HostError::io(format!("read {}", conf.display()), e))?;
-        let block = find_block(&text, &format!("jail {jail}"))
-            .map_err(|e| HostError::Conflict(format!("jail: {}: {e}", conf.display())))?
-            .ok_or_else(|| {
-                HostError::Conflict(format!("jail: {}: \"{jail}\" not found", conf.display()))
-            })?;
-        let params = parse_block_params(block);
-        let root = PathBuf::from(
-            params
-                .get("path")
-                .ok_or_else(|| HostError::Conflict(format!("jail: {jail}: no path")))?,
-        );
+        let params = jail8::parameters(conf, jail, &self.system_root, self.semantics, &argv)?;
+        let root =
+            PathBuf::from(jail8::string(&params, "path").ok_or_else(|| {
+                jail8::jail_failed(&argv, format!("jail: {jail}: path: no path"))
+            })?);
         refuse_symlinks(jail, &root)?;
         let mut mounts = Vec::new();
-        let result = self.mount_and_start(jail, &root, &params, &mut mounts);
+        let result = self.mount_and_start(jail, &root, &params, &argv, &mut mounts);
         if let Err(e) = result {
             for target in mounts.iter().rev() {
                 let _ = self.run(&["umount", &target.display().to_string()]);
             }
             return Err(e);
         }
+        // Without `persist` and without a command to keep it, the jail dies at once.
+        let lives = jail8::flag(&params, "persist")
+            || ["exec.start", "command"]
+                .iter()
+                .any(|p| !jail8::values(&params, p).is_empty());
+        if !lives {
+            return Ok(());
+        }
         state.next_jid += 1;
         let jid = state.next_jid;
-        let exec_stop = params.get("exec.stop").cloned();
+        let exec_stop = jail8::string(&params, "exec.stop");
         state.jails.insert(
             jail.to_string(),
             TestJail {
@@ -345,39 +363,57 @@ impl TestBed {
         &mut self,
         jail: &str,
         root: &Path,
-        params: &BTreeMap<String, String>,
+        params: &Params,
+        argv: &str,
         mounts: &mut Vec<PathBuf>,
     ) -> Result<(), HostError> {
-        if let Some(fstab) = params.get("mount.fstab") {
-            let text =
-                fs::read_to_string(fstab).map_err(|e| HostError::io(format!("read {fstab}"), e))?;
-            for line in text.lines() {
-                let fields = jail_fstab_fields(line);
-                if fields.is_empty() {
-                    continue;
-                }
-                let [source, target, fstype, rest @ ..] = fields.as_slice() else {
-                    return Err(HostError::Conflict(format!(
-                        "jail: {jail}: mount.fstab: {line}: missing information"
-                    )));
-                };
-                if *fstype != "nullfs" {
-                    return Err(HostError::Unsupported(format!(
-                        "the test bed mounts only nullfs, not {fstype}"
-                    )));
-                }
-                refuse_symlinks(jail, Path::new(target))?;
-                self.run(&["mount", "--bind", source, target])?;
-                mounts.push(PathBuf::from(target));
-                if rest
-                    .first()
-                    .is_some_and(|o| o.split(',').any(|o| o == "ro"))
-                {
-                    self.run(&["mount", "-o", "remount,bind,ro", target])?;
-                }
+        use jail8::Place::{Host as OnHost, Jail as InJail};
+        if self.semantics == Semantics::Freebsd14 {
+            jail8::run_param(
+                &mut self.inner,
+                params,
+                "exec.prepare",
+                OnHost,
+                root,
+                jail,
+                argv,
+            )?;
+        }
+        let mut lines = jail8::values(params, "mount");
+        if let Some(fstab) = jail8::string(params, "mount.fstab") {
+            let text = fs::read_to_string(&fstab)
+                .map_err(|e| HostError::io(format!("read {fstab}"), e))?;
+            lines.extend(
+                text.lines()
+                    .map(|l| l.split('#').next().unwrap_or("").to_string()),
+            );
+        }
+        for line in &lines {
+            let fields = jail_fstab_fields(line);
+            if fields.is_empty() {
+                continue;
+            }
+            let [source, target, fstype, rest @ ..] = fields.as_slice() else {
+                return Err(HostError::Conflict(format!(
+                    "jail: {jail}: mount.fstab: {line}: missing information"
+                )));
+            };
+            if *fstype != "nullfs" {
+                return Err(HostError::Unsupported(format!(
+                    "the test bed mounts only nullfs, not {fstype}"
+                )));
+            }
+            refuse_symlinks(jail, Path::new(target))?;
+            self.run(&["mount", "--bind", source, target])?;
+            mounts.push(PathBuf::from(target));
+            if rest
+                .first()
+                .is_some_and(|o| o.split(',').any(|o| o == "ro"))
+            {
+                self.run(&["mount", "-o", "remount,bind,ro", target])?;
             }
         }
-        if params.get("mount.devfs").is_some_and(|v| v == "true") {
+        if jail8::flag(params, "mount.devfs") {
             let dev = root.join("dev");
             let dev_text = dev.display().to_string();
             self.run(&[
@@ -392,33 +428,151 @@ impl TestBed {
             mounts.push(dev.clone());
             make_device_nodes(&dev)?;
         }
-        if let Some(start) = params.get("exec.start") {
-            self.inner.run(&Command::Run {
-                argv: in_chroot(root, &["/bin/sh", "-c", start]),
-            })?;
+        for unsupported in ["mount.fdescfs", "mount.procfs"] {
+            if jail8::flag(params, unsupported) {
+                return Err(HostError::Unsupported(format!(
+                    "the test bed cannot mount {} ({unsupported} of {jail})",
+                    unsupported.trim_start_matches("mount.")
+                )));
+            }
         }
+        jail8::run_param(
+            &mut self.inner,
+            params,
+            "exec.prestart",
+            OnHost,
+            root,
+            jail,
+            argv,
+        )?;
+        jail8::run_param(
+            &mut self.inner,
+            params,
+            "exec.created",
+            OnHost,
+            root,
+            jail,
+            argv,
+        )?;
+        jail8::run_param(
+            &mut self.inner,
+            params,
+            "exec.start",
+            InJail,
+            root,
+            jail,
+            argv,
+        )?;
+        jail8::run_param(&mut self.inner, params, "command", InJail, root, jail, argv)?;
+        jail8::run_param(
+            &mut self.inner,
+            params,
+            "exec.poststart",
+            OnHost,
+            root,
+            jail,
+            argv,
+        )?;
         Ok(())
     }
 
-    fn stop_jail(&mut self, jail: &str) -> Result<(), HostError> {
+    /// `jail -f CONF -r JAIL`: the file is read again (jail(8) stops a jail with the
+    /// configuration as it is now); a jail it does not define is removed by name
+    /// alone, its mounts left for thinjail to find.
+    fn stop_jail(&mut self, conf: &Path, jail: &str) -> Result<(), HostError> {
+        use jail8::Place::{Host as OnHost, Jail as InJail};
+        let argv = format!("jail -f {} -r {jail}", conf.display());
         let mut state = TestBedState::load(&self.state_dir)?;
         let Some(running) = state.jails.get(jail).cloned() else {
-            return Err(HostError::Conflict(format!("jail: \"{jail}\" not found")));
+            return Err(jail8::jail_failed(
+                &argv,
+                format!("jail: \"{jail}\" not found"),
+            ));
         };
-        if let Some(stop) = &running.exec_stop {
-            let argv = in_chroot(&running.path, &["/bin/sh", "-c", stop]);
-            if let Err(e) = self.inner.run(&Command::Run { argv }) {
-                tracing::warn!("exec.stop failed: {e}");
+        let params = if conf.exists() {
+            match jail8::parameters(conf, jail, &self.system_root, self.semantics, &argv) {
+                Ok(params) => Some(params),
+                Err(HostError::CommandFailed { stderr, .. })
+                    if stderr.contains("is not defined") =>
+                {
+                    None
+                }
+                Err(e) => return Err(e),
             }
-        }
-        // Like jail(8), unmount what is still mounted (an earlier stop may have
-        // unmounted some before it failed).
-        let mounted = mounted_targets()?;
-        for target in running.mounts.iter().rev().filter(|t| mounted.contains(*t)) {
-            self.run(&["umount", &target.display().to_string()])?;
+        } else {
+            None
+        };
+        let Some(params) = params else {
+            state.jails.remove(jail);
+            return state.save(&self.state_dir);
+        };
+        let root = running.path.clone();
+        jail8::run_param(
+            &mut self.inner,
+            &params,
+            "exec.prestop",
+            OnHost,
+            &root,
+            jail,
+            &argv,
+        )?;
+        if let Err(e) = jail8::run_param(
+            &mut self.inner,
+            &params,
+            "exec.stop",
+            InJail,
+            &root,
+            jail,
+            &argv,
+        ) {
+            tracing::warn!("exec.stop failed: {e}");
         }
         state.jails.remove(jail);
-        state.save(&self.state_dir)
+        state.save(&self.state_dir)?;
+        jail8::run_param(
+            &mut self.inner,
+            &params,
+            "exec.poststop",
+            OnHost,
+            &root,
+            jail,
+            &argv,
+        )?;
+        // Like jail(8), unmount what the configuration mounts and is still mounted
+        // (an earlier stop may have unmounted some before it failed).
+        let mut targets: Vec<PathBuf> = Vec::new();
+        let mut lines = jail8::values(&params, "mount");
+        if let Some(fstab) = jail8::string(&params, "mount.fstab") {
+            if let Ok(text) = fs::read_to_string(&fstab) {
+                lines.extend(text.lines().map(String::from));
+            }
+        }
+        for line in &lines {
+            if let [_, target, _, ..] = jail_fstab_fields(line).as_slice() {
+                targets.push(PathBuf::from(target));
+            }
+        }
+        if jail8::flag(&params, "mount.devfs") {
+            if let Some(path) = jail8::string(&params, "path") {
+                targets.push(Path::new(&path).join("dev"));
+            }
+        }
+        let mounted = mounted_targets()?;
+        for target in targets.iter().rev().filter(|t| mounted.contains(*t)) {
+            self.run(&["umount", &target.display().to_string()])?;
+        }
+        if self.semantics == Semantics::Freebsd14 {
+            jail8::run_param(
+                &mut self.inner,
+                &params,
+                "exec.release",
+                OnHost,
+                &root,
+                jail,
+                &argv,
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -567,7 +721,8 @@ impl HostProvider for TestBedHosts {
     fn host(&self, recipe: &Recipe, progress: Box<dyn Progress>) -> anyhow::Result<Box<dyn Host>> {
         Ok(Box::new(
             TestBed::new(self.state_dir.clone(), self.faults, progress)
-                .with_guards(HostGuards::for_recipe(recipe)),
+                .with_guards(HostGuards::for_recipe(recipe))
+                .with_system(&recipe.host.system_root, jail8::semantics_from_env()),
         ))
     }
 

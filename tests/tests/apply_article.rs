@@ -110,8 +110,19 @@ fn apply_builds_the_articles_layout_and_the_jail_works() {
              {jails}/thinjail0/data  {jails}/.mountpoints/thinjail0/skeleton  nullfs  rw  0   0\n"
         )
     );
-    // jail.conf: the article's settings in the jail's block; rc.conf: jail_enable.
-    let jail_conf = fs::read_to_string(&bed.recipe.host.jail_conf).unwrap();
+    // The jail's own jail.conf file: the article's settings in its block, under a
+    // header saying whose it is; rc.conf: jail_list and jail_enable, with what they
+    // were recorded. The administrator's jail.conf is not created.
+    assert!(!bed.recipe.host.jail_conf.exists());
+    let jail_conf =
+        fs::read_to_string(bed.recipe.host.jail_conf_dir.join("thinjail0.conf")).unwrap();
+    assert!(
+        jail_conf.contains(&format!(
+            "\n# thinjail:managed={}\nthinjail0 {{\n",
+            bed.recipe.host.jails_dataset
+        )),
+        "{jail_conf}"
+    );
     for setting in [
         "thinjail0 {",
         "host.hostname = \"thinjail0\";",
@@ -132,7 +143,7 @@ fn apply_builds_the_articles_layout_and_the_jail_works() {
     }
     assert_eq!(
         fs::read_to_string(&bed.recipe.host.rc_conf).unwrap(),
-        "jail_enable=\"YES\"\n"
+        "jail_list=\"thinjail0\" # thinjail: was unset\njail_enable=\"YES\" # thinjail: was unset\n"
     );
 
     // The article's "Review the final jail".
@@ -222,15 +233,23 @@ fn the_administrators_own_files_are_kept_byte_for_byte() {
     fs::write(&bed.recipe.host.jail_conf, admin_jails).unwrap();
     fs::write(&bed.recipe.host.rc_conf, admin_rc).unwrap();
     bed.apply().expect_code(0);
+    // The administrator's jail.conf is not written at all: the jail has a file of
+    // its own.
     let jail_conf = fs::read_to_string(&bed.recipe.host.jail_conf).unwrap();
-    assert!(jail_conf.starts_with(admin_jails), "{jail_conf}");
-    assert!(jail_conf[admin_jails.len()..]
-        .starts_with("# BEGIN thinjail jail thinjail0\nthinjail0 {\n"));
-    assert!(jail_conf.ends_with("}\n# END thinjail jail thinjail0\n"));
+    assert_eq!(jail_conf, admin_jails);
+    assert!(bed
+        .recipe
+        .host
+        .jail_conf_dir
+        .join("thinjail0.conf")
+        .is_file());
+    // rc.conf: the administrator's lines and comments kept; jail_enable was off (www
+    // did not boot), so jail_list names thinjail's jail only, and both lines record
+    // what they replace.
     let rc_conf = fs::read_to_string(&bed.recipe.host.rc_conf).unwrap();
     assert_eq!(
         rc_conf,
-        "hostname=\"host.example.org\"\nsshd_enable=\"YES\" # keep this comment\njail_enable=\"YES\" # and this one\nzfs_enable=\"YES\""
+        "hostname=\"host.example.org\"\nsshd_enable=\"YES\" # keep this comment\njail_enable=\"YES\" # and this one # thinjail: was=\"NO\"\nzfs_enable=\"YES\"\njail_list=\"thinjail0\" # thinjail: was unset\n"
     );
     // Running again changes neither file.
     bed.apply().expect_code(0);
