@@ -135,8 +135,7 @@ fn stop_names_a_mount_it_cannot_remove() {
 fn destroy_keeps_data_unless_asked_and_refuses_while_mounted() {
     let bed = applied();
     let admin = "# admin\nwww {\n    path = \"/usr/jails/www\";\n    persist;\n}\n";
-    let conf = fs::read_to_string(&bed.recipe.host.jail_conf).unwrap();
-    fs::write(&bed.recipe.host.jail_conf, format!("{admin}{conf}")).unwrap();
+    fs::write(&bed.recipe.host.jail_conf, admin).unwrap();
     bed.in_jail("thinjail0", &["touch", "/root/precious"])
         .expect_code(0);
     let names: Vec<String> = bed.list()["jails"]
@@ -184,8 +183,19 @@ fn destroy_keeps_data_unless_asked_and_refuses_while_mounted() {
     assert_eq!(
         fs::read_to_string(&bed.recipe.host.jail_conf).unwrap(),
         admin,
-        "only our block went"
+        "the administrator's jail.conf is untouched"
     );
+    assert!(
+        !bed.recipe
+            .host
+            .jail_conf_dir
+            .join("thinjail0.conf")
+            .exists(),
+        "the jail's own file is gone"
+    );
+    // thinjail's last jail is gone: rc.conf is what it was before thinjail (no
+    // file then, an empty one now), so www keeps not booting.
+    assert_eq!(fs::read_to_string(&bed.recipe.host.rc_conf).unwrap(), "");
     assert!(
         bed.datasets().contains("jails/thinjail0/data"),
         "data kept without --data"
@@ -431,9 +441,14 @@ fn orphans_are_reported_and_pruned_only_when_asked() {
     let pruned = bed.thinjail(&["apply", &bed.recipe_arg(), "--yes", "--prune"]);
     pruned.expect_code(0);
     assert!(!bed.jails_path(".mountpoints/thinjail1").exists());
-    assert!(!fs::read_to_string(&bed.recipe.host.jail_conf)
-        .unwrap()
-        .contains("thinjail1"));
+    assert!(!bed
+        .recipe
+        .host
+        .jail_conf_dir
+        .join("thinjail1.conf")
+        .exists());
+    let rc = fs::read_to_string(&bed.recipe.host.rc_conf).unwrap();
+    assert!(rc.contains("jail_list=\"thinjail0\""), "{rc}");
     assert!(
         bed.datasets().contains("jails/thinjail1/data"),
         "prune keeps the data"

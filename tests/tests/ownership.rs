@@ -74,7 +74,9 @@ fn a_jail_of_the_same_name_from_another_root_is_never_touched() {
     start_foreign_jail(&bed, "thinjail0", 77, &elsewhere);
     let fstab = bed.jails_path("thinjail0/fstab");
     let root = bed.jails_path(".mountpoints/thinjail0");
-    let conf_before = fs::read_to_string(&bed.recipe.host.jail_conf).unwrap();
+    let own_file = bed.recipe.host.jail_conf_dir.join("thinjail0.conf");
+    let conf_before = fs::read_to_string(&own_file).unwrap();
+    let rc_before = fs::read_to_string(&bed.recipe.host.rc_conf).unwrap();
 
     let recipe = bed.recipe_arg();
     let runs = [
@@ -109,9 +111,10 @@ fn a_jail_of_the_same_name_from_another_root_is_never_touched() {
     assert!(!is_mounted(&root), "ours was not started");
     assert!(fstab.exists() && root.exists(), "nothing was destroyed");
     assert!(bed.datasets().contains("jails/thinjail0/data"));
+    assert_eq!(fs::read_to_string(&own_file).unwrap(), conf_before);
     assert_eq!(
-        fs::read_to_string(&bed.recipe.host.jail_conf).unwrap(),
-        conf_before
+        fs::read_to_string(&bed.recipe.host.rc_conf).unwrap(),
+        rc_before
     );
     let row = jail_row(&bed, "thinjail0");
     assert_eq!(row["state"], "foreign", "{row}");
@@ -163,9 +166,18 @@ fn two_recipes_sharing_a_jail_conf_never_prune_each_others_jails() {
     assert!(is_mounted(
         &other.host.jails_dir.join(".mountpoints/other/skeleton")
     ));
-    assert!(fs::read_to_string(&bed.recipe.host.jail_conf)
-        .unwrap()
-        .contains("# BEGIN thinjail jail other"));
+    assert!(
+        fs::read_to_string(bed.recipe.host.jail_conf_dir.join("other.conf"))
+            .unwrap()
+            .contains(&format!(
+                "\n# thinjail:managed={}\n",
+                other.host.jails_dataset
+            )),
+        "the other recipe's jail file, marked with its jails dataset, is kept"
+    );
+    // Both boot: one jail_list names the two recipes' jails.
+    let rc = fs::read_to_string(&bed.recipe.host.rc_conf).unwrap();
+    assert!(rc.contains("jail_list=\"thinjail0 other\""), "{rc}");
     // And the other way round.
     let pruned = bed.thinjail(&["apply", &other_arg, "--yes", "--prune"]);
     pruned.expect_code(0);
