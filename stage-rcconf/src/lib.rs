@@ -1298,4 +1298,260 @@ mod tests {
             .iter()
             .any(|p| p.action.describe().contains("jail_enable")));
     }
+
+    fn two_jails() -> Recipe {
+        Recipe::from_ron(
+            r#"(releases: [(name: "14.3-RELEASE")],
+                jails: [(name: "www", release: "14.3-RELEASE"), (name: "db", release: "14.3-RELEASE", start: false)])"#,
+            "test",
+        )
+        .unwrap()
+    }
+
+    fn error_of(recipe: &Recipe, world: &World) -> String {
+        RcConfStage
+            .plan(&StageContext::new(recipe), world)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    }
+
+    /// The world after `actions`, for the boot model.
+    fn after(world: &World, actions: &[Action]) -> World {
+        let mut world = world.clone();
+        for action in actions {
+            action.apply_to(&mut world);
+        }
+        world
+    }
+
+    /// What rc.d/jail starts at boot in `world` (FreeBSD 14+), by name and file.
+    fn booted(world: &World) -> Vec<(String, String)> {
+        let root = SystemRoot::new("/");
+        let base = WorldFiles::new(world, &root);
+        let files = with_freebsd_defaults(&base);
+        let rc = RcConf::load(&files, "jail");
+        boot::boot(&rc, &files, Semantics::Freebsd14)
+            .unwrap()
+            .jails
+            .into_iter()
+            .map(|j| {
+                let from = match j.conf {
+                    BootConf::File(f) => f.display().to_string(),
+                    other => format!("{other:?}"),
+                };
+                (j.name, from)
+            })
+            .collect()
+    }
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn an_empty_jail_list_becomes_the_jails_that_booted_and_ours_recorded() {
+        let recipe = two_jails();
+        let mut world = World::empty();
+        file(&mut world, "/etc/rc.conf", "jail_enable=\"YES\"\n");
+        file(
+            &mut world,
+            "/etc/jail.conf",
+            "exec.clean;\nadm { path = /j/adm; persist; }\nold { path = /j/old; persist; }\n",
+        );
+        assert_eq!(
+            booted(&world),
+            pairs(&[("adm", "/etc/jail.conf"), ("old", "/etc/jail.conf")])
+        );
+        let planned = actions(&recipe, &world);
+        let done = after(&world, &planned);
+        assert_eq!(
+            done.file_contents(Path::new("/etc/rc.conf")),
+            Some("jail_enable=\"YES\"\njail_list=\"adm old www\" # thinjail: was unset\n")
+        );
+        // The administrator's jails boot as before; www from its own file; db
+        // (start: false) not at all — and is not started now either.
+        assert_eq!(
+            booted(&done),
+            pairs(&[
+                ("adm", "/etc/jail.conf"),
+                ("old", "/etc/jail.conf"),
+                ("www", "/etc/jail.conf.d/www.conf")
+            ])
+        );
+        assert!(planned.iter().any(|a| matches!(a, Action::StartJail { jail, conf, .. }
+            if jail == "www" && conf == Path::new("/etc/jail.conf.d/www.conf"))));
+        assert!(!planned
+            .iter()
+            .any(|a| matches!(a, Action::StartJail { jail, .. } if jail == "db")));
+        assert!(done.path(Path::new("/etc/jail.conf.d/db.conf")).exists());
+        // Applied again: nothing to do.
+        assert!(actions(&recipe, &done).is_empty());
+    }
+
+    #[test]
+    fn a_start_false_jail_leaves_jail_list_and_the_last_one_puts_back_what_was_there() {
+        let mut recipe = two_jails();
+        let mut world = World::empty();
+        file(&mut world, "/etc/rc.conf", "jail_enable=\"YES\"\n");
+        file(&mut world, "/etc/jail.conf", "adm { path = /j/adm; persist; }\n");
+        let done = after(&world, &actions(&recipe, &world));
+        // www becomes start: false: out of jail_list, which thinjail put there, so
+        // the list goes back to what it was and boot to every jail of jail.conf.
+        recipe.jails[0].start = false;
+        let planned = actions(&recipe, &done);
+        let back = after(&done, &planned);
+        assert_eq!(
+            back.file_contents(Path::new("/etc/rc.conf")),
+            Some("jail_enable=\"YES\"\n")
+        );
+        assert_eq!(booted(&back), pairs(&[("adm", "/etc/jail.conf")]));
+        assert!(!planned.iter().any(|a| matches!(a, Action::StartJail { .. })));
+    }
+
+    #[test]
+    fn removing_the_last_jail_never_leaves_an_empty_jail_list_that_boots_everything() {
+        // The administrator limited boot to thinjail's jail: leaving jail_list empty
+        // would boot every jail of jail.conf (finding 6).
+        let recipe = two_jails();
+        let mut world = World::empty();
+        file(
+            &mut world,
+            "/etc/rc.conf",
+            "jail_enable=\"YES\"\njail_list=\"www\"\n",
+        );
+        file(&mut world, "/etc/jail.conf", "adm { path = /j/adm; persist; }\n");
+        let done = after(&world, &actions(&recipe, &world));
+        assert_eq!(
+            booted(&done),
+            pairs(&[("www", "/etc/jail.conf.d/www.conf")])
+        );
+        let forgotten = forget_jail(&recipe, &done, "www").unwrap();
+        let gone = after(
+            &done,
+            &forgotten.into_iter().map(|p| p.action).collect::<Vec<_>>(),
+        );
+        assert!(booted(&gone).is_empty(), "{:?}", booted(&gone));
+        assert!(!gone.path(Path::new("/etc/jail.conf.d/www.conf")).exists());
+        assert_eq!(
+            gone.file_contents(Path::new("/etc/rc.conf")),
+            Some("jail_enable=\"NO\"\njail_list=\"\"\n")
+        );
+    }
+
+    #[test]
+    fn the_file_where_rc_takes_a_variable_from_is_the_one_edited() {
+        let recipe = two_jails();
+        let mut world = World::empty();
+        file(&mut world, "/etc/rc.conf", "jail_enable=\"NO\"\njail_list=\"adm\"\n");
+        file(
+            &mut world,
+            "/etc/rc.conf.local",
+            "jail_enable=\"YES\" # here\njail_list=\"$jail_list db\"\n",
+        );
+        file(&mut world, "/etc/jail.conf", "adm { path = /j/adm; persist; }\n");
+        // jail_list is computed from itself in rc.conf.local: thinjail cannot rewrite
+        // it exactly.
+        let error = error_of(&recipe, &world);
+        assert!(error.contains("/etc/rc.conf.local: line 2"), "{error}");
+        file(
+            &mut world,
+            "/etc/rc.conf.local",
+            "jail_enable=\"YES\" # here\njail_list=\"adm db\"\n",
+        );
+        let done = after(&world, &actions(&recipe, &world));
+        assert_eq!(
+            done.file_contents(Path::new("/etc/rc.conf")),
+            Some("jail_enable=\"NO\"\njail_list=\"adm\"\n")
+        );
+        assert_eq!(
+            done.file_contents(Path::new("/etc/rc.conf.local")),
+            Some("jail_enable=\"YES\" # here\njail_list=\"adm www\"\n")
+        );
+        // An rc.conf.d/jail directory read after both.
+        world.set_path(Path::new("/etc/rc.conf.d/jail"), PathState::Directory);
+        world.listed.insert("/etc/rc.conf.d/jail".into());
+        file(&mut world, "/etc/rc.conf.d/jail/mine", "jail_list=\"adm\"\n");
+        let done = after(&world, &actions(&recipe, &world));
+        assert_eq!(
+            done.file_contents(Path::new("/etc/rc.conf.d/jail/mine")),
+            Some("jail_list=\"adm www\"\n")
+        );
+        assert_eq!(
+            booted(&done),
+            pairs(&[("adm", "/etc/jail.conf"), ("www", "/etc/jail.conf.d/www.conf")])
+        );
+    }
+
+    #[test]
+    fn what_would_shadow_or_pull_in_a_jails_file_is_refused_with_its_place() {
+        let recipe = two_jails();
+        let cases: [(&str, &str, &str); 8] = [
+            ("/etc/jail.www.conf", "www { persist; }\n", "/etc/jail.www.conf exists"),
+            ("/etc/rc.conf", "jail_www_conf=\"/etc/w.conf\"\n", "/etc/rc.conf:1: jail_www_conf"),
+            ("/etc/rc.conf", "jail_db_rootdir=/j/db\njail_db_hostname=db\n", "jail_db_rootdir"),
+            ("/etc/rc.conf", "jail_www_flags=\"-l\"\n", "jail_www_flags"),
+            ("/etc/rc.conf", "jail_www_program=/x\n", "jail_www_program"),
+            ("/etc/rc.conf", "jail_flags=\"-U nobody\"\n", "jail_flags"),
+            ("/etc/rc.conf.d/jail", "jail_conf=/etc/other.conf\n", "/etc/rc.conf.d/jail:1: jail_conf"),
+            ("/etc/jail.conf.d/www.conf", "www { persist; }\n", "thinjail did not write it"),
+        ];
+        for (path, text, expected) in cases {
+            let mut world = World::empty();
+            file(&mut world, path, text);
+            let error = error_of(&recipe, &world);
+            assert!(error.contains(expected), "{path}: {error}");
+        }
+        // An .include that reads thinjail's files (the example of jail.conf(5)).
+        let mut world = World::empty();
+        file(
+            &mut world,
+            "/etc/jail.conf",
+            "# mine\n.include \"/etc/jail.conf.d/*.conf\";\n",
+        );
+        let error = error_of(&recipe, &world);
+        assert!(
+            error.starts_with("/etc/jail.conf:2: `.include \"/etc/jail.conf.d/*.conf\"` reads /etc/jail.conf.d/www.conf"),
+            "{error}"
+        );
+        // The same include with thinjail's files elsewhere is fine: jail_NAME_conf
+        // points rc.d/jail at them.
+        let mut elsewhere = recipe.clone();
+        elsewhere.host.jail_conf_dir = "/usr/local/etc/thinjail/jails".into();
+        let done = after(&world, &actions(&elsewhere, &world));
+        let rc = done.file_contents(Path::new("/etc/rc.conf")).unwrap();
+        assert!(
+            rc.contains("jail_www_conf=\"/usr/local/etc/thinjail/jails/www.conf\" # thinjail: was unset\n"),
+            "{rc}"
+        );
+        assert_eq!(
+            booted(&done),
+            pairs(&[("www", "/usr/local/etc/thinjail/jails/www.conf")])
+        );
+    }
+
+    #[test]
+    fn introducing_jail_list_that_would_change_how_an_administrators_jail_boots_is_refused() {
+        // adm is defined in jail.conf.d/adm.conf, included by jail.conf after a
+        // global: with jail_list set, rc.d/jail would boot it from that file alone,
+        // without the global.
+        let recipe = two_jails();
+        let mut world = World::empty();
+        file(&mut world, "/etc/rc.conf", "jail_enable=YES\n");
+        file(
+            &mut world,
+            "/etc/jail.conf",
+            "exec.clean;\n.include \"/etc/jail.conf.d/adm.conf\";\n",
+        );
+        file(&mut world, "/etc/jail.conf.d/adm.conf", "adm { path = /j/adm; persist; }\n");
+        let error = error_of(&recipe, &world);
+        assert!(
+            error.contains("change how the administrator's jails boot")
+                && error.contains("adm from /etc/jail.conf.d/adm.conf"),
+            "{error}"
+        );
+    }
 }

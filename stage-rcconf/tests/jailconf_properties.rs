@@ -1,20 +1,21 @@
-//! Property tests of what the rcconf stage writes into jail.conf, checked with the
-//! model of jail(8)'s reader (`thinjail_core::jailconf`) on FreeBSD 13.x and 14+
-//! semantics alike, over generated administrator files (globals before and after
-//! jails, `*` sections, all three comment styles, bare, single- and double-quoted
-//! values, variables, `+=`, `no` prefixes, `.include`) × generated recipes:
+//! Property tests of the rcconf stage over generated hosts — an administrator's
+//! jail.conf (globals before and after jails, `*` sections, all three comment styles,
+//! bare, single- and double-quoted values, variables, `+=`, `no` prefixes,
+//! `.include`, blocks an older thinjail wrote), its rc.conf (`jail_enable`,
+//! `jail_list`) — × generated recipes, checked with the model of jail(8)'s reader
+//! and of rc.d/jail ([`thinjail_core::jailconf`], [`thinjail_core::boot`]) on FreeBSD
+//! 13.x and 14+ semantics alike. The stage either refuses (for a reason it names:
+//! an include reading its files, a boot it cannot keep as it was), or after its
+//! plan:
 //!
-//! - every block thinjail writes parses, alone and inside the administrator's file;
-//! - the administrator's jails get exactly the parameters they had before our edit;
-//! - each parameter thinjail writes for its jail is what jail(8) passes, unless a
-//!   wildcard or global section applied after the jail's own settings sets it too;
-//! - a thinjail jail evaluated in a file of its own gets exactly the recipe's
-//!   parameters, nothing more ([`jail_gets_exactly`], the check the per-jail-file
-//!   layout must pass inside the administrator's whole configuration).
-//!
-//! Today the jail's block lives in the administrator's file, so that file's globals
-//! before it still reach it (issue 11, finding 4); that is why the shared-file property
-//! only checks what the block writes.
+//! - each of the recipe's jails gets exactly the recipe's parameters and nothing
+//!   else ([`jail_gets_exactly`]) from the file `jail -f` starts it with, whatever
+//!   the administrator's configuration holds — finding 4 of issue 11;
+//! - at boot the administrator's jails start as before (same jails, same files, same
+//!   parameters), the recipe's `start: true` jails start from their own files with
+//!   exactly the recipe, `start: false` ones do not start — findings 6 and 7;
+//! - the administrator's jail.conf is unchanged but for blocks an older thinjail
+//!   wrote, which are gone.
 //!
 //! CI runs 2000 cases (a few seconds); a long run:
 //! `PROPTEST_CASES=200000 cargo test --release -p thinjail-stage-rcconf --test jailconf_properties`.
@@ -23,19 +24,19 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use proptest::prelude::*;
+use thinjail_core::boot::{self, with_freebsd_defaults, BootConf, RcConf, SystemRoot, WorldFiles};
 use thinjail_core::edit::FileEdit;
-use thinjail_core::jailconf::{
-    differences, same_param, written_values, Files, JailConf, MemoryFiles, Semantics,
-};
+use thinjail_core::jailconf::{differences, same_param, Files, JailConf, Semantics};
+use thinjail_core::layout::Layout;
 use thinjail_core::recipe::{Jail, ParamValue, Recipe};
-use thinjail_core::stage::{Stage, StageContext};
+use thinjail_core::stage::{Stage, StageContext, StageError};
 use thinjail_core::validate::validate;
 use thinjail_core::world::{PathState, World};
-use thinjail_core::Action;
-use thinjail_stage_rcconf::{jail_block, jail_params, RcConfStage};
+use thinjail_stage_rcconf::{block_id, jail_block, jail_params, RcConfStage};
 
 const JAIL_CONF: &str = "/etc/jail.conf";
 const INCLUDED: &str = "/etc/jail.conf.d/admin.conf";
+const RC_CONF: &str = "/etc/rc.conf";
 
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
@@ -145,6 +146,10 @@ enum Item {
     Wildcard(Vec<Statement>),
     Comment(u8),
     Include,
+    /// `.include` of a pattern: thinjail's own files (`true`) or another directory.
+    IncludeGlob(bool),
+    /// A block an older thinjail wrote for the recipe's jail of this index.
+    Legacy(usize),
 }
 
 fn statement() -> impl Strategy<Value = Statement> {
@@ -183,6 +188,8 @@ fn item() -> impl Strategy<Value = Item> {
         2 => statements().prop_map(Item::Wildcard),
         2 => (0u8..4).prop_map(Item::Comment),
         1 => Just(Item::Include),
+        1 => proptest::bool::weighted(0.3).prop_map(Item::IncludeGlob),
+        1 => (0usize..3).prop_map(Item::Legacy),
     ]
 }
 
@@ -217,8 +224,9 @@ fn render_statement(s: &Statement) -> String {
     }
 }
 
-fn render_admin(items: &[Item]) -> String {
+fn render_admin(items: &[Item], recipe: &Recipe) -> String {
     let mut out = String::new();
+    let mut legacy = Vec::new();
     for item in items {
         match item {
             Item::Global(s) => out.push_str(&render_statement(s)),
@@ -229,6 +237,23 @@ fn render_admin(items: &[Item]) -> String {
             Item::Comment(2) => out.push_str("/* multi\n   line; } */"),
             Item::Comment(_) => out.push_str("\n\t;"),
             Item::Include => out.push_str(&format!(".include \"{INCLUDED}\";")),
+            Item::IncludeGlob(true) => out.push_str(".include \"/etc/jail.conf.d/*.conf\";"),
+            Item::IncludeGlob(false) => out.push_str(".include \"/etc/jail.d/*.conf\";"),
+            Item::Legacy(index) => {
+                let Some(jail) = recipe.jails.get(*index) else {
+                    continue;
+                };
+                if legacy.contains(index) {
+                    continue;
+                }
+                legacy.push(*index);
+                out = FileEdit::SetBlock {
+                    id: block_id(&jail.name),
+                    content: jail_block(recipe, jail),
+                }
+                .apply(&out);
+                continue;
+            }
         }
         out.push('\n');
     }
@@ -310,6 +335,7 @@ fn recipe() -> impl Strategy<Value = Recipe> {
         proptest::sample::select(&["web", "db", "j0", "mail"][..]),
         0usize..3,
         params(),
+        proptest::bool::weighted(0.8),
     );
     (
         params(),
@@ -322,7 +348,7 @@ fn recipe() -> impl Strategy<Value = Recipe> {
             recipe.host.interface = interface.map(String::from);
             recipe.jail_params = jail_params;
             let mut seen = Vec::new();
-            for (name, addresses, params) in jails {
+            for (name, addresses, params, start) in jails {
                 if seen.contains(&name) {
                     continue;
                 }
@@ -336,104 +362,148 @@ fn recipe() -> impl Strategy<Value = Recipe> {
                         .collect(),
                     ip6: vec![],
                     params,
-                    start: true,
+                    start,
                 });
             }
             recipe
         })
 }
 
-/// The administrator's file with what the rcconf stage plans for `recipe` applied.
-fn with_our_blocks(recipe: &Recipe, admin: &str) -> String {
-    let mut world = World::empty();
-    world.set_path(
-        Path::new(JAIL_CONF),
-        PathState::File {
-            contents: Some(admin.to_string()),
-        },
+/// rc.conf as an administrator may have it.
+fn rc_conf() -> impl Strategy<Value = String> {
+    let enable = proptest::sample::select(&["", "jail_enable=\"YES\"\n", "jail_enable=\"NO\"\n", "jail_enable=YES # on\n"][..]);
+    let list = proptest::sample::select(
+        &["", "jail_list=\"\"\n", "jail_list=\"adm1\"\n", "jail_list=\"adm1 adm2\"\n", "jail_list=\"web adm2\"\n", "jail_list=\"adm-3\"\n"][..],
     );
-    let planned = RcConfStage
-        .plan(&StageContext::new(recipe), &world)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut text = admin.to_string();
-    for action in planned.iter().map(|p| &p.action) {
-        if let Action::EditFile { path, edit } = action {
-            if path == Path::new(JAIL_CONF) {
-                assert!(matches!(edit, FileEdit::SetBlock { .. }));
-                text = edit.try_apply(&text).unwrap();
-            }
+    (enable, list, proptest::bool::ANY).prop_map(|(enable, list, list_first)| {
+        if list_first {
+            format!("{list}{enable}")
+        } else {
+            format!("{enable}{list}")
         }
-    }
-    text
+    })
 }
 
-fn admin_files(main: &str, included: &str) -> MemoryFiles {
-    MemoryFiles::new()
-        .with(JAIL_CONF, main)
-        .with(INCLUDED, included)
+fn host(admin: &str, included: &str, rc: &str) -> World {
+    let mut world = World::empty();
+    for (path, text) in [(JAIL_CONF, admin), (INCLUDED, included), (RC_CONF, rc)] {
+        world.set_path(
+            Path::new(path),
+            PathState::File {
+                contents: Some(text.to_string()),
+            },
+        );
+    }
+    for dir in ["/etc/jail.conf.d", "/etc/jail.d"] {
+        world.set_path(Path::new(dir), PathState::Directory);
+        world.listed.insert(dir.into());
+    }
+    world
+}
+
+/// Where each jail boots from and with which parameters (or why it fails).
+type Booted = Vec<(String, BootConf, Result<thinjail_core::jailconf::Params, String>)>;
+
+fn booted(world: &World, semantics: Semantics) -> Booted {
+    let root = SystemRoot::new("/");
+    let base = WorldFiles::new(world, &root);
+    let files = with_freebsd_defaults(&base);
+    let rc = RcConf::load(&files, "jail");
+    boot::boot(&rc, &files, semantics)
+        .unwrap()
+        .jails
+        .into_iter()
+        .map(|j| {
+            let params = j.params(&files, semantics);
+            (j.name, j.conf, params)
+        })
+        .collect()
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
-    fn what_thinjail_writes_is_what_jail8_reads(
+    fn our_jails_get_exactly_the_recipe_and_the_administrators_boot_as_before(
         items in proptest::collection::vec(item(), 0..10),
         included in proptest::collection::vec(item(), 0..4),
         recipe in recipe(),
+        rc in rc_conf(),
     ) {
         prop_assert!(validate(&recipe).is_empty(), "{:?}", validate(&recipe));
-        // The included file includes nothing itself.
-        let included: Vec<Item> = included.into_iter().filter(|i| !matches!(i, Item::Include)).collect();
-        let admin = render_admin(&items);
-        let included_text = render_admin(&included);
-        let edited = with_our_blocks(&recipe, &admin);
-        for semantics in Semantics::ALL {
-            let before = JailConf::load(JAIL_CONF, semantics, &admin_files(&admin, &included_text));
-            let before = match before {
-                Ok(conf) => conf,
-                Err(e) => panic!("{semantics}: the generated administrator file does not parse: {e}\n{admin}"),
-            };
-            let after = JailConf::load(JAIL_CONF, semantics, &admin_files(&edited, &included_text))
-                .map_err(|e| format!("{semantics}: {e}\n{edited}"));
-            let after = match after {
-                Ok(conf) => conf,
-                Err(e) => { prop_assert!(false, "our edit broke the file: {}", e); unreachable!() }
-            };
-            // The administrator's jails are unchanged, failures included.
-            let ours: Vec<&str> = recipe.jails.iter().map(|j| j.name.as_str()).collect();
-            for jail in before.jails() {
-                prop_assert!(!ours.contains(&jail.as_str()));
-                prop_assert_eq!(before.effective(&jail), after.effective(&jail), "{} {}", semantics, jail);
+        // The included file includes nothing itself, and holds no older blocks.
+        let included: Vec<Item> = included
+            .into_iter()
+            .filter(|i| !matches!(i, Item::Include | Item::IncludeGlob(_) | Item::Legacy(_)))
+            .collect();
+        let admin = render_admin(&items, &recipe);
+        let included_text = render_admin(&included, &recipe);
+        let world = host(&admin, &included_text, &rc);
+        let ours: Vec<&str> = recipe.jails.iter().map(|j| j.name.as_str()).collect();
+        let reads_ours = items.iter().any(|i| matches!(i, Item::IncludeGlob(true)));
+        let planned = RcConfStage.plan(&StageContext::new(&recipe), &world);
+        let planned = match planned {
+            Ok(planned) => planned,
+            Err(StageError::Conflict(why)) => {
+                // Refused, for a reason the stage names.
+                let known = (reads_ours && why.contains("` reads /etc/jail.conf.d/"))
+                    || why.contains("change how the administrator's jails boot");
+                prop_assert!(known, "unexpected refusal: {}\n{}\n{}", why, admin, rc);
+                return Ok(());
             }
+            Err(other) => { prop_assert!(false, "{}", other); unreachable!() }
+        };
+        prop_assert!(!reads_ours, "an include of thinjail's files was not refused\n{}", admin);
+        let mut after = world.clone();
+        for planned in &planned {
+            planned.action.apply_to(&mut after);
+        }
+        // jail.conf: the administrator's text, older blocks gone.
+        let mut expected_admin = admin.clone();
+        for jail in &recipe.jails {
+            expected_admin = FileEdit::RemoveBlock { id: block_id(&jail.name) }.apply(&expected_admin);
+        }
+        prop_assert_eq!(after.file_contents(Path::new(JAIL_CONF)), Some(expected_admin.as_str()));
+        let layout = Layout::new(&recipe);
+        for semantics in Semantics::ALL {
+            let before_text = JailConf::load(JAIL_CONF, semantics, &WorldFiles::new(&world, &SystemRoot::new("/")));
+            let uses_include = admin.contains(".include");
+            if before_text.is_err() || (semantics == Semantics::Freebsd13 && uses_include) {
+                // jail(8) of this generation refuses the file (a 14+ host's file).
+                continue;
+            }
+            // Every jail of the recipe, started with `jail -f ITS_FILE -c NAME`.
             for jail in &recipe.jails {
-                let expected = jail_params(&recipe, jail);
-                // The block parses alone, and alone it gives exactly the recipe.
-                let block = jail_block(&recipe, jail);
-                let alone = MemoryFiles::new().with("/etc/jail.conf.d/ours.conf", block.clone());
-                let exact = jail_gets_exactly(&alone, Path::new("/etc/jail.conf.d/ours.conf"), semantics, &jail.name, &expected);
-                prop_assert!(exact.is_ok(), "{}\n{}", exact.unwrap_err(), block);
-                // Inside the administrator's file, each written parameter is what jail(8)
-                // passes unless a section applied after the jail's own settings sets it.
-                let params = after.effective(&jail.name);
-                let params = match params {
-                    Ok(p) => p,
-                    // Only the administrator's globals can fail our jail (a variable
-                    // named like a parameter, `name = …` in a `*` section): finding 4.
-                    Err(_) => continue,
-                };
-                let later = after.settings_after(&jail.name).unwrap();
-                for (name, value) in &expected {
-                    if later.iter().any(|s| same_param(&s.name(), name)) {
-                        continue;
+                let file = layout.jail_conf_file(&jail.name);
+                let root = SystemRoot::new("/");
+                let exact = jail_gets_exactly(&WorldFiles::new(&after, &root), &file, semantics, &jail.name, &jail_params(&recipe, jail));
+                prop_assert!(exact.is_ok(), "{}\n{:?}", exact.unwrap_err(), after.file_contents(&file));
+            }
+            // At boot.
+            let was = booted(&world, semantics);
+            let will = booted(&after, semantics);
+            let theirs = |b: &Booted| -> Booted {
+                b.iter().filter(|(n, _, _)| !ours.contains(&n.as_str())).cloned().collect()
+            };
+            prop_assert_eq!(theirs(&was), theirs(&will), "{}\n{}\n{}\n{:?}", semantics, admin, rc, after.file_contents(Path::new(RC_CONF)));
+            for jail in &recipe.jails {
+                let started = will.iter().find(|(n, _, _)| *n == jail.name);
+                match (jail.start, started) {
+                    (true, Some((_, BootConf::File(file), Ok(params)))) => {
+                        prop_assert_eq!(file, &layout.jail_conf_file(&jail.name));
+                        let found = differences(params, &jail.name, &jail_params(&recipe, jail));
+                        prop_assert!(found.is_empty(), "{}: {:?}", jail.name, found);
                     }
-                    let got = params.get(name);
-                    prop_assert!(got.is_some(), "{} {}: {} missing\n{}", semantics, jail.name, name, edited);
-                    let got = got.unwrap();
-                    prop_assert_eq!(&got.name, name);
-                    prop_assert_eq!(&got.values, &written_values(value), "{} {}\n{}", semantics, name, edited);
+                    (false, None) => {}
+                    (start, other) => prop_assert!(false, "{} (start: {}) at boot: {:?}\n{:?}", jail.name, start, other, after.file_contents(Path::new(RC_CONF))),
                 }
             }
         }
+        // Planned again on the result: nothing left to do.
+        let again = RcConfStage.plan(&StageContext::new(&recipe), &after).unwrap();
+        prop_assert!(
+            again.iter().all(|p| matches!(p.action, thinjail_core::Action::StartJail { .. })),
+            "{:?}", again
+        );
     }
 }
