@@ -1382,7 +1382,9 @@ mod tests {
                 ("www", "/etc/jail.conf.d/www.conf")
             ])
         );
-        assert!(planned.iter().any(|a| matches!(a, Action::StartJail { jail, conf, .. }
+        assert!(planned
+            .iter()
+            .any(|a| matches!(a, Action::StartJail { jail, conf, .. }
             if jail == "www" && conf == Path::new("/etc/jail.conf.d/www.conf"))));
         assert!(!planned
             .iter()
@@ -1397,7 +1399,11 @@ mod tests {
         let mut recipe = two_jails();
         let mut world = World::empty();
         file(&mut world, "/etc/rc.conf", "jail_enable=\"YES\"\n");
-        file(&mut world, "/etc/jail.conf", "adm { path = /j/adm; persist; }\n");
+        file(
+            &mut world,
+            "/etc/jail.conf",
+            "adm { path = /j/adm; persist; }\n",
+        );
         let done = after(&world, &actions(&recipe, &world));
         // www becomes start: false: out of jail_list, which thinjail put there, so
         // the list goes back to what it was and boot to every jail of jail.conf.
@@ -1409,7 +1415,9 @@ mod tests {
             Some("jail_enable=\"YES\"\n")
         );
         assert_eq!(booted(&back), pairs(&[("adm", "/etc/jail.conf")]));
-        assert!(!planned.iter().any(|a| matches!(a, Action::StartJail { .. })));
+        assert!(!planned
+            .iter()
+            .any(|a| matches!(a, Action::StartJail { .. })));
     }
 
     #[test]
@@ -1423,7 +1431,11 @@ mod tests {
             "/etc/rc.conf",
             "jail_enable=\"YES\"\njail_list=\"www\"\n",
         );
-        file(&mut world, "/etc/jail.conf", "adm { path = /j/adm; persist; }\n");
+        file(
+            &mut world,
+            "/etc/jail.conf",
+            "adm { path = /j/adm; persist; }\n",
+        );
         let done = after(&world, &actions(&recipe, &world));
         assert_eq!(
             booted(&done),
@@ -1446,13 +1458,21 @@ mod tests {
     fn the_file_where_rc_takes_a_variable_from_is_the_one_edited() {
         let recipe = two_jails();
         let mut world = World::empty();
-        file(&mut world, "/etc/rc.conf", "jail_enable=\"NO\"\njail_list=\"adm\"\n");
+        file(
+            &mut world,
+            "/etc/rc.conf",
+            "jail_enable=\"NO\"\njail_list=\"adm\"\n",
+        );
         file(
             &mut world,
             "/etc/rc.conf.local",
             "jail_enable=\"YES\" # here\njail_list=\"$jail_list db\"\n",
         );
-        file(&mut world, "/etc/jail.conf", "adm { path = /j/adm; persist; }\n");
+        file(
+            &mut world,
+            "/etc/jail.conf",
+            "adm { path = /j/adm; persist; }\n",
+        );
         // jail_list is computed from itself in rc.conf.local: thinjail cannot rewrite
         // it exactly.
         let error = error_of(&recipe, &world);
@@ -1474,7 +1494,11 @@ mod tests {
         // An rc.conf.d/jail directory read after both.
         world.set_path(Path::new("/etc/rc.conf.d/jail"), PathState::Directory);
         world.listed.insert("/etc/rc.conf.d/jail".into());
-        file(&mut world, "/etc/rc.conf.d/jail/mine", "jail_list=\"adm\"\n");
+        file(
+            &mut world,
+            "/etc/rc.conf.d/jail/mine",
+            "jail_list=\"adm\"\n",
+        );
         let done = after(&world, &actions(&recipe, &world));
         assert_eq!(
             done.file_contents(Path::new("/etc/rc.conf.d/jail/mine")),
@@ -1482,7 +1506,10 @@ mod tests {
         );
         assert_eq!(
             booted(&done),
-            pairs(&[("adm", "/etc/jail.conf"), ("www", "/etc/jail.conf.d/www.conf")])
+            pairs(&[
+                ("adm", "/etc/jail.conf"),
+                ("www", "/etc/jail.conf.d/www.conf")
+            ])
         );
     }
 
@@ -1490,14 +1517,34 @@ mod tests {
     fn what_would_shadow_or_pull_in_a_jails_file_is_refused_with_its_place() {
         let recipe = two_jails();
         let cases: [(&str, &str, &str); 8] = [
-            ("/etc/jail.www.conf", "www { persist; }\n", "/etc/jail.www.conf exists"),
-            ("/etc/rc.conf", "jail_www_conf=\"/etc/w.conf\"\n", "/etc/rc.conf:1: jail_www_conf"),
-            ("/etc/rc.conf", "jail_db_rootdir=/j/db\njail_db_hostname=db\n", "jail_db_rootdir"),
+            (
+                "/etc/jail.www.conf",
+                "www { persist; }\n",
+                "/etc/jail.www.conf exists",
+            ),
+            (
+                "/etc/rc.conf",
+                "jail_www_conf=\"/etc/w.conf\"\n",
+                "/etc/rc.conf:1: jail_www_conf",
+            ),
+            (
+                "/etc/rc.conf",
+                "jail_db_rootdir=/j/db\njail_db_hostname=db\n",
+                "jail_db_rootdir",
+            ),
             ("/etc/rc.conf", "jail_www_flags=\"-l\"\n", "jail_www_flags"),
             ("/etc/rc.conf", "jail_www_program=/x\n", "jail_www_program"),
             ("/etc/rc.conf", "jail_flags=\"-U nobody\"\n", "jail_flags"),
-            ("/etc/rc.conf.d/jail", "jail_conf=/etc/other.conf\n", "/etc/rc.conf.d/jail:1: jail_conf"),
-            ("/etc/jail.conf.d/www.conf", "www { persist; }\n", "thinjail did not write it"),
+            (
+                "/etc/rc.conf.d/jail",
+                "jail_conf=/etc/other.conf\n",
+                "/etc/rc.conf.d/jail:1: jail_conf",
+            ),
+            (
+                "/etc/jail.conf.d/www.conf",
+                "www { persist; }\n",
+                "thinjail did not write it",
+            ),
         ];
         for (path, text, expected) in cases {
             let mut world = World::empty();
@@ -1524,7 +1571,9 @@ mod tests {
         let done = after(&world, &actions(&elsewhere, &world));
         let rc = done.file_contents(Path::new("/etc/rc.conf")).unwrap();
         assert!(
-            rc.contains("jail_www_conf=\"/usr/local/etc/thinjail/jails/www.conf\" # thinjail: was unset\n"),
+            rc.contains(
+                "jail_www_conf=\"/usr/local/etc/thinjail/jails/www.conf\" # thinjail: was unset\n"
+            ),
             "{rc}"
         );
         assert_eq!(
@@ -1546,7 +1595,11 @@ mod tests {
             "/etc/jail.conf",
             "exec.clean;\n.include \"/etc/jail.conf.d/adm.conf\";\n",
         );
-        file(&mut world, "/etc/jail.conf.d/adm.conf", "adm { path = /j/adm; persist; }\n");
+        file(
+            &mut world,
+            "/etc/jail.conf.d/adm.conf",
+            "adm { path = /j/adm; persist; }\n",
+        );
         let error = error_of(&recipe, &world);
         assert!(
             error.contains("change how the administrator's jails boot")

@@ -371,9 +371,23 @@ fn recipe() -> impl Strategy<Value = Recipe> {
 
 /// rc.conf as an administrator may have it.
 fn rc_conf() -> impl Strategy<Value = String> {
-    let enable = proptest::sample::select(&["", "jail_enable=\"YES\"\n", "jail_enable=\"NO\"\n", "jail_enable=YES # on\n"][..]);
+    let enable = proptest::sample::select(
+        &[
+            "",
+            "jail_enable=\"YES\"\n",
+            "jail_enable=\"NO\"\n",
+            "jail_enable=YES # on\n",
+        ][..],
+    );
     let list = proptest::sample::select(
-        &["", "jail_list=\"\"\n", "jail_list=\"adm1\"\n", "jail_list=\"adm1 adm2\"\n", "jail_list=\"web adm2\"\n", "jail_list=\"adm-3\"\n"][..],
+        &[
+            "",
+            "jail_list=\"\"\n",
+            "jail_list=\"adm1\"\n",
+            "jail_list=\"adm1 adm2\"\n",
+            "jail_list=\"web adm2\"\n",
+            "jail_list=\"adm-3\"\n",
+        ][..],
     );
     (enable, list, proptest::bool::ANY).prop_map(|(enable, list, list_first)| {
         if list_first {
@@ -402,7 +416,11 @@ fn host(admin: &str, included: &str, rc: &str) -> World {
 }
 
 /// Where each jail boots from and with which parameters (or why it fails).
-type Booted = Vec<(String, BootConf, Result<thinjail_core::jailconf::Params, String>)>;
+type Booted = Vec<(
+    String,
+    BootConf,
+    Result<thinjail_core::jailconf::Params, String>,
+)>;
 
 fn booted(world: &World, semantics: Semantics) -> Booted {
     let root = SystemRoot::new("/");
