@@ -53,8 +53,8 @@ use thinjail_cli::HostProvider;
 use thinjail_core::action::{Action, Command};
 use thinjail_core::boot::SystemRoot;
 use thinjail_core::host::{
-    observe_listed, observe_paths, parse_proc_mountinfo, FreeBsdHost, Host, HostError, HostGuards,
-    ObservationRequest, Progress,
+    merge_observed, observe_listed, observe_paths, parse_proc_mountinfo, FreeBsdHost, Host,
+    HostError, HostGuards, ObservationRequest, Progress,
 };
 use thinjail_core::jailconf::{Params, Semantics};
 use thinjail_core::world::{RunningJail, World};
@@ -664,7 +664,7 @@ impl Host for TestBed {
             .collect();
         let mut paths = observe_paths(&request.probes)?;
         let (listed_paths, listed) = observe_listed(&request.probes)?;
-        paths.extend(listed_paths);
+        merge_observed(&mut paths, listed_paths);
         Ok(World {
             datasets,
             paths,

@@ -267,3 +267,108 @@ fn blocks_of_an_older_thinjail_move_to_their_own_files_and_a_kill_between_steps_
     let failed: Vec<_> = table.iter().filter(|(_, d)| !d.is_empty()).collect();
     assert!(failed.is_empty(), "{failed:#?}");
 }
+
+#[test]
+fn boot_after_start_false_and_after_the_last_jail_is_what_the_administrator_chose() {
+    // The administrator boots only what jail_list names — thinjail's jail — and has
+    // another jail in jail.conf that must not boot (finding 6).
+    let bed = Bed::article(BIN, |recipe| {
+        let mut quiet = recipe.jails[0].clone();
+        quiet.name = "quiet".into();
+        quiet.ip4 = vec!["192.168.1.71".into()];
+        quiet.start = false;
+        recipe.jails.push(quiet);
+    });
+    fs::write(
+        &bed.recipe.host.jail_conf,
+        "adm1 { path = /j/adm1; persist; }\n",
+    )
+    .unwrap();
+    fs::write(
+        &bed.recipe.host.rc_conf,
+        "jail_enable=\"YES\"\njail_list=\"thinjail0\"\n",
+    )
+    .unwrap();
+    bed.apply().expect_code(0);
+    let started = |bed: &Bed| -> Vec<String> {
+        boot_of(bed, Semantics::Freebsd14)
+            .into_iter()
+            .map(|(n, _, _)| n)
+            .collect()
+    };
+    assert_eq!(started(&bed), ["thinjail0"], "start: false does not boot");
+    bed.command(&["destroy", "quiet", "--yes"]).expect_code(0);
+    bed.command(&["destroy", "thinjail0", "--yes"])
+        .expect_code(0);
+    // An empty jail_list would boot every jail of jail.conf: nothing boots, as
+    // the administrator had it for their own jails.
+    assert_eq!(started(&bed), Vec::<String>::new());
+    let rc = fs::read_to_string(&bed.recipe.host.rc_conf).unwrap();
+    assert_eq!(rc, "jail_enable=\"NO\"\njail_list=\"\"\n");
+}
+
+#[test]
+fn rc_conf_local_and_rc_conf_d_are_read_and_edited_where_rc_takes_the_variable() {
+    // jail_list set in rc.conf.local (finding 7): the jail is added there, and boots.
+    let bed = Bed::article(BIN, |_| {});
+    let etc = bed.dir.path().join("etc");
+    fs::write(
+        &bed.recipe.host.jail_conf,
+        "adm1 { path = /j/adm1; persist; }\n",
+    )
+    .unwrap();
+    fs::write(&bed.recipe.host.rc_conf, "jail_enable=\"YES\"\n").unwrap();
+    fs::write(etc.join("rc.conf.local"), "jail_list=\"adm1\" # mine\n").unwrap();
+    bed.apply().expect_code(0);
+    assert_eq!(
+        fs::read_to_string(etc.join("rc.conf.local")).unwrap(),
+        "jail_list=\"adm1 thinjail0\" # mine\n"
+    );
+    assert_eq!(
+        fs::read_to_string(&bed.recipe.host.rc_conf).unwrap(),
+        "jail_enable=\"YES\"\n"
+    );
+    let started: Vec<(String, BootConf)> = boot_of(&bed, Semantics::Freebsd14)
+        .into_iter()
+        .map(|(n, c, _)| (n, c))
+        .collect();
+    assert_eq!(
+        started,
+        [
+            ("adm1".to_string(), BootConf::File("/etc/jail.conf".into())),
+            (
+                "thinjail0".to_string(),
+                BootConf::File("/etc/jail.conf.d/thinjail0.conf".into())
+            ),
+        ]
+    );
+
+    // What rc.d/jail would boot a jail of that name from instead is refused, with
+    // its file and line, and nothing changes.
+    for (file, text, says) in [
+        (
+            "jail.thinjail1.conf",
+            "thinjail1 { persist; }\n",
+            "jail.thinjail1.conf exists",
+        ),
+        (
+            "rc.conf.d/jail",
+            "jail_thinjail1_conf=\"/etc/t1.conf\"\n",
+            "/etc/rc.conf.d/jail:1: jail_thinjail1_conf",
+        ),
+    ] {
+        let bed = Bed::article(BIN, |recipe| recipe.jails[0].name = "thinjail1".into());
+        let path = etc_of(&bed).join(file);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, text).unwrap();
+        let run = bed.apply();
+        assert_eq!(run.code, Some(78), "{file}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+        assert!(!bed.recipe.host.jail_conf_dir.exists());
+        assert!(!bed.recipe.host.rc_conf.exists());
+    }
+}
+
+fn etc_of(bed: &Bed) -> std::path::PathBuf {
+    bed.dir.path().join("etc")
+}

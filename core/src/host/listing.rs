@@ -46,6 +46,24 @@ pub fn observe_listed(probes: &Probes) -> Result<Listing, HostError> {
     Ok((recorder.paths.take(), recorder.listed.take()))
 }
 
+/// Adds what [`observe_listed`] saw to what `observe_paths` saw, never replacing a
+/// file's contents with an observation that did not read them.
+pub fn merge_observed(
+    paths: &mut BTreeMap<PathBuf, PathState>,
+    more: BTreeMap<PathBuf, PathState>,
+) {
+    for (path, state) in more {
+        let unread = matches!(state, PathState::File { contents: None });
+        let read_before = matches!(
+            paths.get(&path),
+            Some(PathState::File { contents: Some(_) })
+        );
+        if !(unread && read_before) {
+            paths.insert(path, state);
+        }
+    }
+}
+
 struct Recorder {
     root: RefCell<SystemRoot>,
     paths: RefCell<BTreeMap<PathBuf, PathState>>,
@@ -192,6 +210,27 @@ mod tests {
     use crate::boot::WorldFiles;
     use crate::stage::JailConfProbe;
     use crate::world::World;
+
+    #[test]
+    fn a_file_read_by_one_probe_keeps_its_contents_when_another_only_looked_at_it() {
+        // /etc/rc.conf.d/jail is read as a file and also listed in case it is a
+        // directory: the listing's look must not drop what was read.
+        let path = PathBuf::from("/etc/rc.conf.d/jail");
+        let read = PathState::File {
+            contents: Some("jail_list=x\n".into()),
+        };
+        let mut paths = BTreeMap::from([(path.clone(), read.clone())]);
+        merge_observed(
+            &mut paths,
+            BTreeMap::from([(path.clone(), PathState::File { contents: None })]),
+        );
+        assert_eq!(paths[&path], read);
+        merge_observed(
+            &mut paths,
+            BTreeMap::from([(path.clone(), PathState::Missing)]),
+        );
+        assert_eq!(paths[&path], PathState::Missing);
+    }
 
     #[test]
     fn a_jail_conf_is_observed_with_what_it_includes() {

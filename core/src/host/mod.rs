@@ -34,7 +34,7 @@ use crate::stage::Probes;
 use crate::world::{PathState, World};
 
 pub use guard::HostGuards;
-pub use listing::{observe_listed, Listing};
+pub use listing::{merge_observed, observe_listed, Listing};
 pub use parse::{parse_jls, parse_mount_p, parse_proc_mountinfo, parse_zfs_get};
 pub use script::ScriptHost;
 pub use system::{

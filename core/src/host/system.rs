@@ -348,7 +348,7 @@ impl Host for FreeBsdHost {
     fn observe(&mut self, request: &ObservationRequest) -> Result<World, HostError> {
         let mut paths = observe_paths(&request.probes)?;
         let (listed_paths, listed) = super::observe_listed(&request.probes)?;
-        paths.extend(listed_paths);
+        super::merge_observed(&mut paths, listed_paths);
         Ok(World {
             datasets: self.observe_datasets(request)?,
             paths,
