@@ -313,9 +313,16 @@ success changes nothing; after a failure it finishes the work.",
     );
     paragraph(
         &mut roff,
-        "thinjail edits /etc/jail.conf and /etc/rc.conf in place: its entries are \
-marked, updated where they are, and everything else in those files is kept byte for \
-byte. It never destroys a jail's data or a base that jails use without an explicit \
+        "Each jail lives in a jail.conf(5) file of its own, /etc/jail.conf.d/NAME.conf, \
+marked as thinjail's; thinjail starts and stops it with jail -f FILE, which reads that \
+file alone, so nothing in the administrator's /etc/jail.conf reaches it and nothing of \
+it reaches the administrator's jails. rc.conf(5) is edited in place, in the file rc(8) \
+takes each variable from: jail_list keeps naming every jail that booted before, the \
+jails with start: true are added, and a value thinjail replaces is recorded on its \
+line and put back when thinjail's last jail goes; everything else in those files is \
+kept byte for byte. Before anything changes, the boot is computed as it is and as the \
+plan leaves it: the administrator's jails must boot as before, or nothing is done. \
+thinjail never destroys a jail's data or a base that jails use without an explicit \
 option saying so.",
     );
     paragraph(
@@ -333,7 +340,8 @@ enter it refuses, with exit status 78.",
     paragraph(
         &mut roff,
         "Every planned action, from a built-in or a plugin stage, is confined to the \
-recipe: paths under jails_dir and cache_dir, jail_conf and rc_conf (reads also the \
+recipe: paths under jails_dir and cache_dir, jail_conf, the jails' own files in \
+jail_conf_dir and the rc.conf files (reads also the \
 recipe's own input files), datasets thinjail made under jails_dataset, an allow-list \
 of ZFS properties, the recipe's jails; nothing on the host touches a jail's own files \
 by path, since the jail's root controls them. Just before each action, no component \
@@ -557,11 +565,19 @@ from cron(8). thinjail sets its umask to 022 when it starts.",
         ),
         (
             host.jail_conf.display().to_string(),
-            "jail.conf(5); each jail of a recipe has a marked block here.".to_string(),
+            "The administrator's jail.conf(5): read, never written (blocks an older \
+             thinjail wrote there are moved to the jails' own files)."
+                .to_string(),
+        ),
+        (
+            format!("{}/NAME.conf", host.jail_conf_dir.display()),
+            "Each jail's own jail.conf(5), written by apply and removed by destroy.".to_string(),
         ),
         (
             host.rc_conf.display().to_string(),
-            "rc.conf(5); apply sets jail_enable=\"YES\".".to_string(),
+            "rc.conf(5); jail_enable and jail_list are set where rc(8) takes them \
+             from (this file, rc.conf.local or rc.conf.d/jail)."
+                .to_string(),
         ),
         (
             host.jails_dir.display().to_string(),
