@@ -86,8 +86,9 @@ fn golden_script_follows_the_articles_order() {
         "    interface = \"em0\";",
         "    ip4.addr = \"192.168.1.70\";",
         "    allow.raw_sockets;",
-        "thinjail_rc_edit /etc/rc.conf set jail_enable YES",
-        "jail -f /etc/jail.conf -c thinjail0",
+        "thinjail_rc_edit /etc/rc.conf record jail_list thinjail0",
+        "thinjail_rc_edit /etc/rc.conf record jail_enable YES",
+        "jail -f /etc/jail.conf.d/thinjail0.conf -c thinjail0",
     ];
     let mut from = 0;
     for milestone in milestones {

@@ -314,9 +314,20 @@ fn host_files_are_distinct_outside_jails_dir_and_not_system_files() {
         r#"(releases: [(name: "14.3-RELEASE")], stages: [(name: "x", plugin: "{jails_dir}/j/data/lib.so")])"#
     );
     refused_naming(&text, "stages[0].plugin");
+    // thinjail's own jail files are named after jails in jail_conf_dir; the system
+    // whose boot configuration it edits holds its files.
+    refused_naming(
+        &with(r#"jail_conf: "/etc/jail.conf.d/j.conf""#, "", ""),
+        "host.jail_conf",
+    );
+    refused_naming(&with(r#"system_root: "/mnt/sys""#, "", ""), "host.rc_conf");
+    refused_naming(
+        &with(r#"jail_conf_dir: "/usr/local/jails/conf""#, "", ""),
+        "host.jail_conf_dir",
+    );
     // The defaults, and the usual alternatives, are fine.
     let fine = with(
-        r#"jail_conf: "/etc/jail.conf.d/j.conf", rc_conf: "/etc/rc.conf.local", lock_file: "/var/run/thinjail.lock""#,
+        r#"jail_conf: "/etc/jails.conf", jail_conf_dir: "/usr/local/etc/jail.conf.d", rc_conf: "/etc/rc.conf.local", lock_file: "/var/run/thinjail.lock""#,
         "",
         "",
     );

@@ -173,7 +173,7 @@ fn plan_shows_what_plugin_stages_will_do_as_shell_commands() {
     let clone_line = position(
         "zfs clone -o thinjail:managed=zroot/jails zroot/jails/base/13.1-RELEASE-template@gold zroot/jails/thinjail0/data\n",
     );
-    let start = position("jail -f /etc/jail.conf -c thinjail0\n");
+    let start = position("jail -f /etc/jail.conf.d/thinjail0.conf -c thinjail0\n");
     position(&format!("# (from plugin pkg 0.1.0, {})", pkg.display()));
     let install = position("jexec -l thinjail0 env ASSUME_ALWAYS_YES=yes pkg install -y hello\n");
     let record = position("cat > /usr/local/jails/thinjail0/pkg.list <<'EOF'\n");
