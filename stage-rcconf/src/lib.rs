@@ -401,6 +401,15 @@ impl<'w> Configuration<'w> {
                 self.root.host(Path::new(&jail_conf)).display()
             )));
         }
+        let rc_conf = self.system(&host.rc_conf);
+        if !self.rc_reads(&rc_conf) {
+            return Err(conflict(format!(
+                "host.rc_conf {} is not a file rc(8) reads for `service jail` (rc_conf_files=\"{}\", then \
+                 rc.conf.d/jail): what thinjail sets there would not reach boot; name one of those files",
+                host.rc_conf.display(),
+                self.rc.words("rc_conf_files").join(" ")
+            )));
+        }
         let flags = text("jail_flags")?;
         if !flags.is_empty() {
             let origin = self
@@ -427,6 +436,27 @@ impl<'w> Configuration<'w> {
             }
         }
         Ok(())
+    }
+
+    /// Whether `load_rc_config jail` reads the system file `path` (or would, once it
+    /// exists): one of `rc_conf_files`, or an `rc.conf.d/jail` file or a file in
+    /// such a directory, under `/etc` or a `local_startup` directory.
+    fn rc_reads(&self, path: &Path) -> bool {
+        let mut dirs = vec!["/etc".to_string()];
+        dirs.extend(self.rc.words("local_startup"));
+        let service = dirs.iter().map(|dir| {
+            PathBuf::from(format!(
+                "{}/rc.conf.d/jail",
+                dir.strip_suffix("/rc.d").unwrap_or(dir)
+            ))
+        });
+        self.rc
+            .words("rc_conf_files")
+            .iter()
+            .any(|file| Path::new(file) == path)
+            || service
+                .into_iter()
+                .any(|s| s == path || path.parent() == Some(s.as_path()))
     }
 
     /// Whether `jail_conf_dir` is where rc.d/jail looks by itself.
@@ -1579,6 +1609,28 @@ mod tests {
         assert_eq!(
             booted(&done),
             pairs(&[("www", "/usr/local/etc/thinjail/jails/www.conf")])
+        );
+    }
+
+    #[test]
+    fn an_rc_conf_that_rc_does_not_read_is_refused() {
+        let mut recipe = two_jails();
+        recipe.host.rc_conf = "/etc/rc.thinjail".into();
+        let error = error_of(&recipe, &World::empty());
+        assert!(
+            error.contains("host.rc_conf /etc/rc.thinjail is not a file rc(8) reads"),
+            "{error}"
+        );
+        let mut world = World::empty();
+        file(
+            &mut world,
+            "/etc/rc.conf",
+            "rc_conf_files=\"/etc/rc.conf /etc/rc.thinjail\"\n",
+        );
+        let done = after(&world, &actions(&recipe, &world));
+        assert_eq!(
+            booted(&done),
+            pairs(&[("www", "/etc/jail.conf.d/www.conf")])
         );
     }
 

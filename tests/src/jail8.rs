@@ -240,6 +240,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_whole_file_is_read_and_refused_like_jail_8_refuses_it() {
+        let root = tempfile::tempdir().unwrap();
+        let etc = root.path().join("etc");
+        fs::create_dir_all(etc.join("jail.conf.d")).unwrap();
+        fs::write(
+            etc.join("jail.conf"),
+            "exec.prestart = \"touch /x/$name\";\n.include \"/etc/jail.conf.d/*.conf\";\n",
+        )
+        .unwrap();
+        fs::write(
+            etc.join("jail.conf.d/www.conf"),
+            "www { path = /w; persist; }\n",
+        )
+        .unwrap();
+        let system = SystemRoot::new(root.path());
+        let conf = etc.join("jail.conf");
+        let params = parameters(&conf, "www", &system, Semantics::Freebsd14, "jail").unwrap();
+        assert_eq!(values(&params, "exec.prestart"), ["touch /x/www"]);
+        assert!(flag(&params, "persist"));
+        // 13.x takes `.include` for a parameter: www is not defined there.
+        let unknown = parameters(&conf, "www", &system, Semantics::Freebsd13, "jail").unwrap_err();
+        assert!(unknown.to_string().contains("is not defined"), "{unknown}");
+        // A syntax error anywhere refuses every jail of the file.
+        fs::write(etc.join("jail.conf.d/bad.conf"), "bad { x = ; }\n").unwrap();
+        let refused = parameters(&conf, "www", &system, Semantics::Freebsd14, "jail").unwrap_err();
+        assert!(
+            refused.to_string().contains("bad.conf: line 1"),
+            "{refused}"
+        );
+    }
+
+    #[test]
     fn commands_are_split_or_given_to_sh_like_run_command() {
         assert_eq!(
             command_argv("/bin/sh /etc/rc").unwrap(),

@@ -4,7 +4,8 @@
 //! - [`testbed`]: a host that applies actions exactly like the FreeBSD host except for
 //!   a short, explicit list of Linux substitutions (bind mounts for nullfs, chroot for
 //!   jails, …), and the `thinjail-testbed` binary that drives the real `thinjail`
-//!   command through it;
+//!   command through it; [`jail8`], its jail(8), which reads the whole configuration
+//!   with thinjail's model of jail(8)'s reader and runs its hooks;
 //! - [`fixtures`]: throwaway zfs-fuse pools, a synthetic FreeBSD `base.txz` with its
 //!   `MANIFEST`, and a loopback mirror serving them;
 //! - [`plugins`]: the example and deliberately bad plugin libraries, built for the run.

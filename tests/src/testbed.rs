@@ -3,15 +3,19 @@
 //! short, explicit list of substitutions, each standing in for a FreeBSD facility
 //! Linux does not have:
 //!
-//! 1. `jail -f CONF -c NAME` → what jail(8) does with our jail.conf block: refuse a
-//!    path with a symlink in it, mount each `mount.fstab` line read as jail(8) reads
-//!    it — cut at `#`, split on blanks, no `\040` decoding, fewer than three fields
-//!    refused with jail(8)'s "missing information" — (nullfs → `mount
-//!    --bind`, then `mount -o remount,bind,ro` for `ro`), `mount.devfs` → a tmpfs
-//!    with null, zero, random, urandom and tty nodes, run `exec.start` in chroot(8),
-//!    and undo the mounts if any of it fails. The running jail is recorded in a state
+//! 1. `jail -f CONF -c NAME` → [`crate::jail8`]: the whole of CONF read with the
+//!    jail.conf model (includes below the recipe's `host.system_root`, 13.x or 14+
+//!    semantics), refused on a syntax error or an unknown jail; its effective
+//!    parameters carried out in jail(8)'s order — host-side hooks on the host,
+//!    `exec.start` in chroot(8), a path with a symlink in it refused, each `mount`
+//!    and `mount.fstab` line read as jail(8) reads it — cut at `#`, split on blanks,
+//!    no `\040` decoding, fewer than three fields refused with jail(8)'s "missing
+//!    information" — (nullfs → `mount --bind`, then `mount -o remount,bind,ro` for
+//!    `ro`), `mount.devfs` → a tmpfs with null, zero, random, urandom and tty nodes,
+//!    the mounts undone if any of it fails. The running jail is recorded in a state
 //!    file instead of the kernel.
-//! 2. `jail -f CONF -r NAME` → `exec.stop` in chroot, then unmount in reverse order.
+//! 2. `jail -f CONF -r NAME` → CONF read again, `exec.prestop`, `exec.stop` in chroot,
+//!    `exec.poststop`, then the mounts it names unmounted in reverse order.
 //! 3. `jexec -l NAME CMD` → `env -i … chroot ROOT CMD`.
 //! 4. `chflags` → nothing (Linux has no file flags).
 //! 5. `fetch -o - URL` → `curl -fsS URL`.
