@@ -1613,6 +1613,38 @@ mod tests {
     }
 
     #[test]
+    fn destroying_every_jail_one_after_the_other_puts_rc_conf_back() {
+        let mut recipe = two_jails();
+        recipe.jails[1].start = true;
+        let mut world = World::empty();
+        let original = "jail_enable=\"NO\" # off\nsshd_enable=YES";
+        file(&mut world, "/etc/rc.conf", original);
+        let mut now = after(&world, &actions(&recipe, &world));
+        assert_eq!(
+            booted(&now),
+            pairs(&[
+                ("www", "/etc/jail.conf.d/www.conf"),
+                ("db", "/etc/jail.conf.d/db.conf")
+            ])
+        );
+        for jail in ["db", "www"] {
+            let forgotten: Vec<Action> = forget_jail(&recipe, &now, jail)
+                .unwrap()
+                .into_iter()
+                .map(|p| p.action)
+                .collect();
+            now = after(&now, &forgotten);
+        }
+        // As it was, but for the newline that ends the last line once a line was
+        // appended after it.
+        assert_eq!(
+            now.file_contents(Path::new("/etc/rc.conf")),
+            Some(format!("{original}\n").as_str())
+        );
+        assert!(booted(&now).is_empty());
+    }
+
+    #[test]
     fn an_rc_conf_that_rc_does_not_read_is_refused() {
         let mut recipe = two_jails();
         recipe.host.rc_conf = "/etc/rc.thinjail".into();
