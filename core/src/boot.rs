@@ -218,6 +218,13 @@ impl Files for WorldFiles<'_> {
     fn is_dir(&self, path: &Path) -> bool {
         matches!(self.world.path(&self.root.host(path)), PathState::Directory)
     }
+
+    fn readable(&self, path: &Path) -> bool {
+        matches!(
+            self.world.path(&self.root.host(path)),
+            PathState::Directory | PathState::File { contents: Some(_) }
+        )
+    }
 }
 
 /// Files as a plan will leave them: `base` with some files (system paths) written
@@ -278,6 +285,13 @@ impl Files for Overlay<'_> {
 
     fn is_dir(&self, path: &Path) -> bool {
         self.base.is_dir(path)
+    }
+
+    fn readable(&self, path: &Path) -> bool {
+        match self.changes.get(path) {
+            Some(text) => text.is_some(),
+            None => self.base.readable(path),
+        }
     }
 }
 
@@ -687,7 +701,7 @@ pub fn boot(rc: &RcConf, files: &dyn Files, semantics: Semantics) -> Result<Boot
         }
         return Ok(boot);
     }
-    let readable = |path: &Path| files.is_dir(path) || files.read(path).is_ok();
+    let readable = |path: &Path| files.readable(path);
     for word in list {
         let name = boot_name(&word);
         let stem = var_stem(&name);

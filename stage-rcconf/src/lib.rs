@@ -483,6 +483,8 @@ impl<'w> Configuration<'w> {
         let list: Vec<String> = rc_words(&self.rc.text("jail_list").unwrap_or_default())
             .map(String::from)
             .collect();
+        // Looked up once per jail: a set keeps planning linear in the number of jails.
+        let listed: BTreeSet<&str> = list.iter().map(String::as_str).collect();
         let enabled = is_yes(&self.rc.text("jail_enable").unwrap_or_default());
         if !self.dir_is_rc_default() {
             for jail in confs {
@@ -547,7 +549,7 @@ impl<'w> Configuration<'w> {
                 self.introduce(&mut edits, &before, boot)?;
             } else {
                 for jail in boot {
-                    if !list.contains(jail) {
+                    if !listed.contains(jail.as_str()) {
                         edits.push(
                             "jail_list",
                             FileEdit::AddRcWord {
@@ -558,7 +560,7 @@ impl<'w> Configuration<'w> {
                         )?;
                     }
                 }
-                for jail in off.iter().filter(|j| list.contains(*j)) {
+                for jail in off.iter().filter(|j| listed.contains(j.as_str())) {
                     edits.push(
                         "jail_list",
                         FileEdit::RemoveRcWord {
@@ -579,7 +581,7 @@ impl<'w> Configuration<'w> {
             .iter()
             .any(|w| thinjail.contains(w) && !off.contains(w));
         if staying {
-            for jail in off.iter().filter(|j| list.contains(*j)) {
+            for jail in off.iter().filter(|j| listed.contains(j.as_str())) {
                 edits.push(
                     "jail_list",
                     FileEdit::RemoveRcWord {
@@ -613,7 +615,7 @@ impl<'w> Configuration<'w> {
                 Some("thinjail's last jail no longer boots: jail_list is what it was before thinjail".into()),
             )?;
         } else {
-            let ours: Vec<&String> = off.iter().filter(|j| list.contains(*j)).collect();
+            let ours: Vec<&String> = off.iter().filter(|j| listed.contains(j.as_str())).collect();
             for jail in &ours {
                 edits.push(
                     "jail_list",
@@ -732,8 +734,10 @@ impl<'w> Configuration<'w> {
                     describe_boot(&now)
                 )));
             }
+            let started_now: BTreeMap<&str, &boot::BootJail> =
+                will.jails.iter().map(|j| (j.name.as_str(), j)).collect();
             for jail in &self.recipe.jails {
-                let started = will.jail(&jail.name);
+                let started = started_now.get(jail.name.as_str()).copied();
                 let file = self.system(&self.layout.jail_conf_file(&jail.name));
                 let Some(wanted) = expect(&jail.name) else {
                     continue;
@@ -970,9 +974,10 @@ impl Stage for RcConfStage {
             let legacy = configuration.legacy.get(&jail.name);
             // What the jail runs with now, as far as its own definition goes.
             let old = current.or(legacy.map(String::as_str));
-            let same_meaning = old.is_some_and(|old| {
-                block_meaning(old, &jail.name) == block_meaning(&contents, &jail.name)
-            });
+            let same_meaning = old == Some(contents.as_str())
+                || old.is_some_and(|old| {
+                    block_meaning(old, &jail.name) == block_meaning(&contents, &jail.name)
+                });
             if !same_meaning {
                 changed.insert(jail.name.as_str());
             }
@@ -1024,7 +1029,12 @@ impl Stage for RcConfStage {
                 ),
             ));
         }
-        configuration.verify(&actions, &|name| recipe.jail(name).map(|j| j.start))?;
+        let starts: BTreeMap<&str, bool> = recipe
+            .jails
+            .iter()
+            .map(|j| (j.name.as_str(), j.start))
+            .collect();
+        configuration.verify(&actions, &|name| starts.get(name).copied())?;
         for jail in recipe.jails.iter().filter(|j| j.start) {
             let conf = ctx.layout.jail_conf_file(&jail.name);
             let start = Action::StartJail {

@@ -16,6 +16,10 @@ pub trait Files {
     fn is_dir(&self, _path: &Path) -> bool {
         false
     }
+    /// Whether `path` can be read (rc(8)'s `[ -r ]`: a directory is readable too).
+    fn readable(&self, path: &Path) -> bool {
+        self.is_dir(path) || self.read(path).is_ok()
+    }
 }
 
 /// No files at all: every read fails, every glob is empty.
