@@ -261,11 +261,6 @@ impl<'w> Configuration<'w> {
         })
     }
 
-    /// The files of the host as it is (FreeBSD's rc defaults when it has none).
-    fn files(&self) -> (WorldFiles<'_>, SystemRoot) {
-        (WorldFiles::new(self.world, &self.root), self.root.clone())
-    }
-
     /// `path`'s path in the booted system.
     fn system(&self, path: &Path) -> PathBuf {
         self.root.system(path).unwrap_or_else(|| path.to_path_buf())
@@ -687,7 +682,7 @@ impl<'w> Configuration<'w> {
         actions: &[Planned],
         expect: &dyn Fn(&str) -> Option<bool>,
     ) -> Result<(), StageError> {
-        let (base, _) = self.files();
+        let base = WorldFiles::new(self.world, &self.root);
         let before = with_freebsd_defaults(&base);
         let mut after = Overlay::new(&before);
         for planned in actions {
