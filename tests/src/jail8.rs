@@ -229,8 +229,18 @@ pub fn run_param(
             }
             Place::Host => words,
         };
+        // jail(8) lets a command write to its own standard output and error, then
+        // warns that it failed: the caller sees both, as from jail(8).
         host.run(&Command::Run { argv: full })
-            .map_err(|e| jail_failed(argv, format!("jail: {jail}: {command}: failed ({e})")))?;
+            .map_err(|e| match e {
+                HostError::CommandFailed { stdout, stderr, .. } => HostError::CommandFailed {
+                    command: argv.to_string(),
+                    status: "exit status: 1".into(),
+                    stdout,
+                    stderr: format!("{stderr}jail: {jail}: {command}: failed\n"),
+                },
+                other => jail_failed(argv, format!("jail: {jail}: {command}: failed ({other})")),
+            })?;
     }
     Ok(())
 }
