@@ -233,12 +233,19 @@ pub fn run_param(
         // warns that it failed: the caller sees both, as from jail(8).
         host.run(&Command::Run { argv: full })
             .map_err(|e| match e {
-                HostError::CommandFailed { stdout, stderr, .. } => HostError::CommandFailed {
-                    command: argv.to_string(),
-                    status: "exit status: 1".into(),
-                    stdout,
-                    stderr: format!("{stderr}jail: {jail}: {command}: failed\n"),
-                },
+                HostError::CommandFailed {
+                    stdout, mut stderr, ..
+                } => {
+                    if !stderr.is_empty() && !stderr.ends_with('\n') {
+                        stderr.push('\n');
+                    }
+                    HostError::CommandFailed {
+                        command: argv.to_string(),
+                        status: "exit status: 1".into(),
+                        stdout,
+                        stderr: format!("{stderr}jail: {jail}: {command}: failed\n"),
+                    }
+                }
                 other => jail_failed(argv, format!("jail: {jail}: {command}: failed ({other})")),
             })?;
     }
