@@ -220,6 +220,23 @@ pub enum Command {
     },
     /// Update a release's base once for all its jails (freebsd-update -b), after a
     /// snapshot; restarts the running jails that use it.
+    ///
+    /// freebsd-update runs as two commands, fetch then install, with a configuration
+    /// thinjail writes under the cache directory (FreeBSD's defaults with Components
+    /// world, BackupKernel no, and IgnorePaths for the jail-specific paths, which are
+    /// links into each jail's own data in a thin base) and a work directory of its
+    /// own there; the release's platform is given as UNAME_m and UNAME_p, and
+    /// --currently-running names the release, so neither is taken from the host. A
+    /// release past its end of life makes fetch exit 1 after fetching: thinjail
+    /// reports the warning and installs what was fetched. When there is nothing to
+    /// install, it says so and succeeds.
+    ///
+    /// The template is updated the same way (so are the etcupdate tree it keeps and
+    /// the release's etcupdate tarball in the base), and its @gold is taken again so
+    /// new jails start patched; the @gold before the update is kept as
+    /// @pre-update-STAMP, like the base's snapshot. Each running jail on the base
+    /// rehashes its trust store inside the jail (certctl rehash). The jails' own /etc
+    /// is not patched: upgrade moves a jail's files to a release.
     Update {
         /// The release.
         #[arg(value_name = "RELEASE")]
@@ -234,14 +251,48 @@ pub enum Command {
         opts: LifeOpts,
     },
     /// Move a jail to another release: snapshot, stop, point its fstab at the new
-    /// base, merge its /etc (etcupdate), start. Any failure puts everything back.
+    /// base, start it there, merge its /etc inside the jail (etcupdate), restart.
+    /// Any failure puts everything back; merge conflicts are reported (exit 3).
+    ///
+    /// The merge is etcupdate's three-way merge, run inside the jail with jexec
+    /// (etcupdate -t /usr/share/thinjail/etcupdate.txz): the jail's files against
+    /// the baseline it started with (/var/db/etcupdate/current, recorded by thinjail
+    /// in every template) and the new release's etcupdate tree, which thinjail keeps
+    /// in each release's base. Nothing of the merge runs on the host, where the
+    /// jail's own links would lead host root anywhere. A jail that was not running
+    /// is started for the merge and stopped again.
+    ///
+    /// When etcupdate cannot merge some files, the upgrade still completes: the jail
+    /// runs the new release and keeps its own version of each such file, the merged
+    /// versions with conflict markers wait in its /var/db/etcupdate/conflicts, and
+    /// upgrade lists them and exits 3. Resolve them inside the jail (jexec JAIL
+    /// etcupdate resolve, or thinjail exec JAIL -- etcupdate resolve); until then
+    /// etcupdate in that jail refuses to merge again. The jail's data from before
+    /// the upgrade is kept as the snapshot @upgraded-from-OLD-to-NEW-STAMP.
+    ///
+    /// A jail made before thinjail recorded baselines is refused (exit 78) before
+    /// anything changes; --bootstrap-baseline records it once, inside the jail, from
+    /// the tree of the release it runs (a base installed before that has its tree
+    /// built by the next apply).
     Upgrade {
         /// The jail.
         #[arg(value_name = "JAIL")]
         jail: String,
         /// The release to move to (installed by the recipe first).
-        #[arg(long, value_name = "RELEASE")]
-        to: String,
+        #[arg(
+            long,
+            value_name = "RELEASE",
+            required_unless_present = "bootstrap_baseline",
+            conflicts_with = "bootstrap_baseline"
+        )]
+        to: Option<String>,
+        /// Record the jail's etcupdate baseline (the tree of the release it runs now),
+        /// inside the jail, instead: once, for a jail made before thinjail recorded it.
+        #[arg(long)]
+        bootstrap_baseline: bool,
+        /// Print the outcome as JSON (the plan and progress go to standard error).
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         opts: LifeOpts,
     },

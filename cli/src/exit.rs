@@ -6,6 +6,9 @@ use std::fmt;
 pub const OK: u8 = 0;
 /// The change failed on the host (a command exited non-zero); the message says which.
 pub const FAILURE: u8 = 1;
+/// `upgrade` moved the jail, but etcupdate left files it could not merge (the jail
+/// keeps its own versions; `etcupdate resolve` inside the jail finishes the merge).
+pub const CONFLICTS: u8 = 3;
 /// Command line usage error (EX_USAGE).
 pub const USAGE: u8 = 64;
 /// The recipe is invalid, or a recipe file or plugin library could be changed by
@@ -27,11 +30,15 @@ pub const NOPERM: u8 = 77;
 pub const CONFIG: u8 = 78;
 
 /// Every status with its meaning, for `thinjail(8)` and `--help`.
-pub const TABLE: [(u8, &str); 11] = [
+pub const TABLE: [(u8, &str); 12] = [
     (OK, "success (also: nothing to do)"),
     (
         FAILURE,
         "a host command failed; the message names it, its status and the end of its stderr and stdout",
+    ),
+    (
+        CONFLICTS,
+        "upgrade: the jail runs the new release, but etcupdate left conflicts in files it lists (the jail keeps its own versions); resolve them inside the jail with etcupdate resolve",
     ),
     (USAGE, "command line usage error"),
     (

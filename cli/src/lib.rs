@@ -151,7 +151,18 @@ fn dispatch(env: &Environment, cli: &Cli) -> Result<u8, exit::CliError> {
             no_restart,
             opts,
         } => commands::update(env, plugins, release, *rollback, !*no_restart, opts),
-        Command::Upgrade { jail, to, opts } => commands::upgrade(env, plugins, jail, to, opts),
+        Command::Upgrade {
+            jail,
+            to,
+            bootstrap_baseline,
+            json,
+            opts,
+        } => match to {
+            Some(to) if !bootstrap_baseline => {
+                commands::upgrade(env, plugins, jail, to, *json, opts)
+            }
+            _ => commands::bootstrap_baseline(env, plugins, jail, *json, opts),
+        },
         Command::Check { recipe } => commands::check(env, plugins, recipe),
         Command::Recipes { json } => commands::recipes(*json),
         Command::Stages { recipe, json } => {

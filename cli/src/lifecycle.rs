@@ -9,11 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use thinjail_core::action::Action;
+use thinjail_core::action::{Action, EtcupdateCommand};
 use thinjail_core::edit::blocks;
 use thinjail_core::jailconf::parse_block_params;
 use thinjail_core::layout::{Layout, GOLD_SNAPSHOT};
 use thinjail_core::stage::{Planned, Probes};
+use thinjail_core::updates::{self, plan_freebsd_update, plan_pack_tree, UpdateTree};
 use thinjail_core::validate::{check_jail_name, check_snapshot_name};
 use thinjail_core::world::{DatasetKind, Mount, PathState, World};
 use thinjail_core::Recipe;
@@ -538,7 +539,11 @@ pub fn plan_destroy_release(
             if users.len() == 1 { "it" } else { "them" }
         )));
     }
+    // A throwaway clone of the base's @install (an interrupted build of its etcupdate
+    // tree) would keep the base from being destroyed: it goes first.
+    let (clone, _) = updates::tree_clone(&layout, release);
     let datasets = [
+        clone,
         layout.template_dataset(release),
         layout.base_dataset(release),
     ];
@@ -648,8 +653,20 @@ pub fn plan_rollback(
 /// Prefix of the snapshots `thinjail update` takes before updating a base.
 pub const UPDATE_SNAPSHOT_PREFIX: &str = "pre-update-";
 
-/// `thinjail update REL`: snapshot the base, freebsd-update it, restart the running
-/// jails using it (unless `restart` is false).
+/// What `update` needs observed beyond the stages' probes: freebsd-update's work
+/// directory and configurations for `release`.
+pub fn update_probes(recipe: &Recipe, release: &str) -> Probes {
+    let mut probes = Probes::default();
+    updates::probes(recipe, release, &mut probes);
+    probes
+}
+
+/// `thinjail update REL`: snapshot the base; freebsd-update it (`fetch`, then
+/// `install`, with thinjail's configuration); bring the template (and the etcupdate
+/// baseline in it, and the tarball in the base) to the same patch level and take
+/// its `@gold` again so new jails start patched, keeping the old one as
+/// `@pre-update-STAMP`; restart the running jails using the base (unless `restart`
+/// is false) and rehash their trust store inside each (`certctl rehash`).
 pub fn plan_update(
     recipe: &Recipe,
     world: &World,
@@ -664,37 +681,116 @@ pub fn plan_update(
             "release {release} is not installed here (run `thinjail apply`)"
         )));
     }
+    let entry = recipe.release(release).ok_or_else(|| {
+        LifecycleError::Missing(format!(
+            "release {release} is not in the recipe, which says its platform (freebsd-update's UNAME_m): add it to `releases`"
+        ))
+    })?;
     let snapshot = format!("{UPDATE_SNAPSHOT_PREFIX}{stamp}");
-    if world.has_snapshot(&base, &snapshot) {
+    let template = layout.template_dataset(release);
+    if world.has_snapshot(&base, &snapshot) || world.has_snapshot(&template, &snapshot) {
         return Err(LifecycleError::Refused(format!(
             "{base}@{snapshot} already exists; wait a second and retry"
         )));
     }
-    let workdir = recipe.host.cache_dir.join("freebsd-update").join(release);
+    let mut planning = world.clone();
     let mut actions = vec![Planned::noted(
         Action::Snapshot {
             dataset: base.clone(),
-            snapshot,
+            snapshot: snapshot.clone(),
         },
         format!("undo with `thinjail update {release} --rollback`"),
     )];
-    if !world.path(&workdir).exists() {
-        actions.push(Planned::new(Action::MakeDir {
-            path: workdir.clone(),
-        }));
-    }
-    actions.push(Planned::noted(
-        Action::FreebsdUpdate { base: layout.base_dir(release), workdir, release: release.to_string() },
-        "--currently-running: without it freebsd-update uses the host's version and can mix releases",
+    actions.extend(plan_freebsd_update(
+        recipe,
+        &mut planning,
+        entry,
+        &layout.base_dir(release),
+        UpdateTree::ThinBase,
     ));
-    if restart {
-        actions.extend(restart_users(recipe, world, release));
+    if world.has_dataset(&template) {
+        let mut template_steps = plan_freebsd_update(
+            recipe,
+            &mut planning,
+            entry,
+            &layout.template_dir(release),
+            UpdateTree::Complete,
+        );
+        note_first_update(
+            &mut template_steps,
+            "the template too (/etc, /var, /root): jails are made from its @gold, so new ones start patched; \
+             freebsd-update leaves alone what the template does not hold",
+        );
+        actions.extend(template_steps);
+        let baseline = updates::template_baseline(&layout, release);
+        if world.path(&baseline) == &PathState::Directory {
+            let mut baseline_steps = plan_freebsd_update(
+                recipe,
+                &mut planning,
+                entry,
+                &baseline,
+                UpdateTree::Complete,
+            );
+            note_first_update(
+                &mut baseline_steps,
+                "and the etcupdate baseline new jails inherit, so it matches their files; it is archived again as the release's tarball",
+            );
+            actions.extend(baseline_steps);
+            actions.extend(plan_pack_tree(
+                &baseline,
+                &updates::etcupdate_tarball(&layout, release),
+                true,
+            ));
+        }
+        if world.has_snapshot(&template, GOLD_SNAPSHOT) {
+            actions.push(Planned::noted(
+                Action::RenameSnapshot {
+                    dataset: template.clone(),
+                    from: GOLD_SNAPSHOT.to_string(),
+                    to: snapshot.clone(),
+                },
+                format!("the template's @gold before this update is kept as @{snapshot} (`--rollback` returns to it)"),
+            ));
+        }
+        actions.push(Planned::noted(
+            Action::Snapshot {
+                dataset: template,
+                snapshot: GOLD_SNAPSHOT.to_string(),
+            },
+            "new jails are made from the patched template",
+        ));
+    }
+    for jail in running_users(recipe, world, release) {
+        if restart {
+            actions.push(Planned::noted(
+                stop_action(recipe, world, &jail),
+                "restart so its processes run the updated base",
+            ));
+            actions.push(Planned::new(start_action(recipe, world, &jail)));
+        }
+        actions.push(Planned::noted(
+            Action::ExecInJail {
+                jail: jail.clone(),
+                argv: vec!["certctl".into(), "rehash".into()],
+            },
+            "inside the jail: its /etc/ssl/certs is its own, the certificates are the base's",
+        ));
     }
     Ok(actions)
 }
 
-/// `thinjail update REL --rollback`: back to the newest pre-update snapshot (then
-/// that snapshot is removed), restarting running jails.
+fn note_first_update(steps: &mut [Planned], note: &str) {
+    if let Some(first) = steps
+        .iter_mut()
+        .find(|p| matches!(p.action, Action::FreebsdUpdate { .. }))
+    {
+        first.note = Some(note.to_string());
+    }
+}
+
+/// `thinjail update REL --rollback`: back to the newest pre-update snapshot of the
+/// base (then that snapshot is removed) and the template's `@gold` from before that
+/// update, restarting running jails.
 pub fn plan_update_rollback(
     recipe: &Recipe,
     world: &World,
@@ -727,8 +823,23 @@ pub fn plan_update_rollback(
     }));
     actions.push(Planned::new(Action::DestroySnapshot {
         dataset: base,
-        snapshot: latest,
+        snapshot: latest.clone(),
     }));
+    let template = layout.template_dataset(release);
+    if world.has_snapshot(&template, &latest) {
+        actions.push(Planned::noted(
+            Action::Rollback {
+                dataset: template.clone(),
+                snapshot: latest.clone(),
+            },
+            "the template returns to its @gold from before the update (the @gold that update took is destroyed)",
+        ));
+        actions.push(Planned::new(Action::RenameSnapshot {
+            dataset: template,
+            from: latest,
+            to: GOLD_SNAPSHOT.to_string(),
+        }));
+    }
     if restart {
         for jail in &users {
             actions.push(Planned::new(start_action(recipe, world, jail)));
@@ -743,18 +854,6 @@ pub fn running_users(recipe: &Recipe, world: &World, release: &str) -> Vec<Strin
         .into_iter()
         .filter(|j| world.is_running(j))
         .collect()
-}
-
-fn restart_users(recipe: &Recipe, world: &World, release: &str) -> Vec<Planned> {
-    let mut actions = Vec::new();
-    for jail in running_users(recipe, world, release) {
-        actions.push(Planned::noted(
-            stop_action(recipe, world, &jail),
-            "restart so its processes run the updated base",
-        ));
-        actions.push(Planned::new(start_action(recipe, world, &jail)));
-    }
-    actions
 }
 
 /// Prefix of the snapshot `thinjail upgrade` takes of a jail's data; the full name
@@ -777,22 +876,86 @@ pub fn parse_upgrade_snapshot(name: &str) -> Option<(String, String)> {
     Some((from.to_string(), to.to_string()))
 }
 
+/// The jail's etcupdate baseline, as the host sees it (below its data, which the
+/// jail's root controls: observed with [`jail_probes`], never by following links).
+pub fn jail_baseline(recipe: &Recipe, jail: &str) -> PathBuf {
+    Layout::new(recipe)
+        .data_dir(jail)
+        .join(updates::ETCUPDATE_BASELINE)
+}
+
+/// What `upgrade` must observe inside a jail's data: (root, path below it), read
+/// without following links ([`thinjail_core::host::Host::probe_beneath`]); the
+/// result is recorded in the world at the full path.
+pub fn jail_probes(recipe: &Recipe, jail: &str) -> Vec<(PathBuf, PathBuf)> {
+    vec![(
+        Layout::new(recipe).data_dir(jail),
+        PathBuf::from(updates::ETCUPDATE_BASELINE),
+    )]
+}
+
 /// The steps of a release swap, and what undoing it needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UpgradePlan {
-    /// (undo of an interrupted attempt,) snapshot, stop, new fstab, etcupdate, start.
+    /// (undo of an interrupted attempt,) snapshot, stop, new fstab, start, merge
+    /// inside the jail, restart (or stop), rename of the snapshot.
     pub steps: Vec<Planned>,
+    /// The release the jail leaves.
+    pub from: String,
     /// The data snapshot taken first.
     pub snapshot: String,
+    /// What the snapshot is renamed to when the upgrade is done.
+    pub done_snapshot: String,
     /// The fstab to restore.
     pub old_fstab: String,
     /// Whether the jail runs at the end (and must run again after an undo).
     pub was_running: bool,
 }
 
-/// `thinjail upgrade JAIL --to REL`. An earlier attempt that was interrupted (its
-/// snapshot is still there) is undone first, so the result is the same as an
-/// uninterrupted upgrade.
+/// The release's etcupdate tarball, for a jail moving to it: present in its base, or
+/// (for a base made before thinjail recorded it) copied there from
+/// `releases[].etcupdate`. Refused when neither.
+fn tarball_steps(
+    recipe: &Recipe,
+    world: &World,
+    release: &str,
+    why: &str,
+) -> Result<Vec<Planned>, LifecycleError> {
+    let layout = Layout::new(recipe);
+    let tarball = updates::etcupdate_tarball(&layout, release);
+    if world.path(&tarball).exists() {
+        return Ok(Vec::new());
+    }
+    match recipe.release(release).and_then(|r| r.etcupdate.clone()) {
+        Some(given) => Ok(vec![
+            Planned::new(Action::MakeDir {
+                path: tarball.parent().map(Path::to_path_buf).unwrap_or_default(),
+            }),
+            Planned::noted(
+                Action::CopyTree {
+                    from: given,
+                    to: tarball,
+                },
+                format!("releases[].etcupdate of {release}, where every jail on its base reads it"),
+            ),
+        ]),
+        None => Err(LifecycleError::Missing(format!(
+            "{why} needs release {release}'s etcupdate tree, which its base ({}) does not have yet: \
+             run `thinjail apply` (it builds the tree from the release's @install snapshot) or set \
+             `etcupdate` of release {release} to a tarball made by `etcupdate build`; nothing was changed",
+            layout.base_dir(release).display()
+        ))),
+    }
+}
+
+/// `thinjail upgrade JAIL --to REL`: snapshot the jail's data, stop it, point its
+/// fstab at the new base, start it there, merge its /etc with the new release's
+/// etcupdate tree *inside the jail* (`jexec JAIL etcupdate -t
+/// /usr/share/thinjail/etcupdate.txz`), restart it (or stop it again if it was not
+/// running), and keep the snapshot renamed. An earlier attempt that was interrupted
+/// (its snapshot is still there) is undone first, so the result is the same as an
+/// uninterrupted upgrade. Refused before anything changes when the jail has no
+/// etcupdate baseline (`--bootstrap-baseline` records it).
 pub fn plan_upgrade(
     recipe: &Recipe,
     world: &World,
@@ -821,12 +984,14 @@ pub fn plan_upgrade(
     });
     let mut from = release_of(recipe, world, jail);
     let mut current_fstab = world.file_contents(&fstab).unwrap_or_default().to_string();
+    let mut up = running;
     if let Some((snapshot, (old, _))) = &interrupted {
         if running {
             steps.push(Planned::noted(
                 stop.clone(),
                 "an earlier upgrade was interrupted: undo it first",
             ));
+            up = false;
         }
         let old_fstab = fstab_for(old);
         if current_fstab != old_fstab {
@@ -862,19 +1027,44 @@ pub fn plan_upgrade(
             "jail {jail} already runs {to}"
         )));
     }
-    let target = recipe.release(to).ok_or_else(|| {
-        LifecycleError::Missing(format!("release {to} is not in the recipe: add it to `releases` and run `thinjail apply` to install it first"))
-    })?;
+    if recipe.release(to).is_none() {
+        return Err(LifecycleError::Missing(format!("release {to} is not in the recipe: add it to `releases` and run `thinjail apply` to install it first")));
+    }
     if !world.has_snapshot(&layout.base_dataset(to), GOLD_SNAPSHOT) {
         return Err(LifecycleError::Missing(format!(
             "release {to} is not installed yet: run `thinjail apply` first"
         )));
     }
-    let tarball = etcupdate_source(target).ok_or_else(|| {
-        LifecycleError::Missing(format!(
-            "merging the jail's /etc with {to} needs that release's /etc: set `etcupdate` of release {to} to a tarball made by `etcupdate build`; nothing was changed"
-        ))
-    })?;
+    if !updates::baseline_possible(recipe) {
+        return Err(LifecycleError::Refused(format!(
+            "etcupdate needs /etc and /var to be the jail's own, and the recipe's template.jail_specific does not list both; \
+             thinjail cannot merge jail {jail}'s files with {to}; nothing was changed"
+        )));
+    }
+    match world.path(&jail_baseline(recipe, jail)) {
+        PathState::Directory => {}
+        PathState::Missing => {
+            return Err(LifecycleError::Missing(format!(
+                "jail {jail} has no etcupdate baseline (/{}), so etcupdate cannot merge its files with {to} \
+                 (a jail made before thinjail recorded baselines): run `thinjail upgrade {jail} --bootstrap-baseline` \
+                 once (it records {from}'s tree inside the jail), then upgrade; nothing was changed",
+                updates::ETCUPDATE_BASELINE
+            )))
+        }
+        other => {
+            return Err(LifecycleError::Refused(format!(
+                "jail {jail}'s /{} is not a directory ({other:?}): its etcupdate state was tampered with; \
+                 nothing was changed",
+                updates::ETCUPDATE_BASELINE
+            )))
+        }
+    }
+    steps.extend(tarball_steps(
+        recipe,
+        world,
+        to,
+        &format!("moving jail {jail} to {to}"),
+    )?);
     let snapshot = upgrade_snapshot(&from, to);
     let new_fstab = fstab_for(to);
     steps.push(Planned::noted(
@@ -884,8 +1074,8 @@ pub fn plan_upgrade(
         },
         "if anything below fails, the jail returns to exactly this",
     ));
-    if world.is_running(jail) && interrupted.is_none() {
-        steps.push(Planned::new(stop));
+    if up {
+        steps.push(Planned::new(stop.clone()));
     }
     steps.push(Planned::noted(
         Action::WriteFile {
@@ -896,26 +1086,45 @@ pub fn plan_upgrade(
         fstab_diff(&current_fstab, &new_fstab),
     ));
     steps.push(Planned::noted(
-        Action::Etcupdate {
-            root: layout.data_dir(jail),
-            tarball,
+        start.clone(),
+        format!("on the {to} base: the merge runs inside the jail, where its own links resolve in the jail"),
+    ));
+    steps.push(Planned::noted(
+        Action::EtcupdateInJail {
+            jail: jail.to_string(),
+            command: EtcupdateCommand::Update,
+            tarball: updates::tarball_in_jail(),
         },
-        format!("merge the jail's /etc ({from} → {to}); its own changes are kept"),
+        format!(
+            "three-way merge of the jail's files ({from} → {to}) against its baseline; its own changes are kept, \
+             and what cannot be merged is reported as a conflict"
+        ),
+    ));
+    steps.push(Planned::noted(
+        stop,
+        if running {
+            "restart so every service starts with the merged /etc"
+        } else {
+            "it was not running: stopped again"
+        },
     ));
     if running {
         steps.push(Planned::new(start));
     }
+    let done_snapshot = format!("{DONE_UPGRADE_PREFIX}{from}-to-{to}-{stamp}");
     steps.push(Planned::noted(
         Action::RenameSnapshot {
             dataset: data,
             from: snapshot.clone(),
-            to: format!("{DONE_UPGRADE_PREFIX}{from}-to-{to}-{stamp}"),
+            to: done_snapshot.clone(),
         },
         "done: the snapshot stays, renamed, so the jail's data from before the upgrade can still be restored",
     ));
     Ok(UpgradePlan {
         steps,
+        from,
         snapshot,
+        done_snapshot,
         old_fstab: current_fstab,
         was_running: running,
     })
@@ -959,8 +1168,78 @@ pub fn plan_upgrade_undo(
     undo
 }
 
-fn etcupdate_source(release: &thinjail_core::recipe::Release) -> Option<PathBuf> {
-    release.etcupdate.clone()
+/// `thinjail upgrade JAIL --bootstrap-baseline`: for a jail made before thinjail
+/// recorded etcupdate baselines, record the tree of the release it runs now as its
+/// baseline, inside the jail (`jexec JAIL etcupdate extract -t
+/// /usr/share/thinjail/etcupdate.txz`), starting it for that when it is not
+/// running. Empty when the baseline is already there.
+pub fn plan_bootstrap_baseline(
+    recipe: &Recipe,
+    world: &World,
+    jail: &str,
+) -> Result<Vec<Planned>, LifecycleError> {
+    require_managed(recipe, world, &[jail.to_string()])?;
+    let release = release_of(recipe, world, jail).ok_or_else(|| {
+        LifecycleError::Missing(format!(
+            "cannot tell which release jail {jail} runs: its fstab is missing or not thinjail's"
+        ))
+    })?;
+    if !updates::baseline_possible(recipe) {
+        return Err(LifecycleError::Refused(
+            "etcupdate needs /etc and /var to be the jail's own, and the recipe's template.jail_specific does not list both"
+                .to_string(),
+        ));
+    }
+    match world.path(&jail_baseline(recipe, jail)) {
+        PathState::Directory => return Ok(Vec::new()),
+        PathState::Missing => {}
+        other => {
+            return Err(LifecycleError::Refused(format!(
+                "jail {jail}'s /{} is not a directory ({other:?}); nothing was changed",
+                updates::ETCUPDATE_BASELINE
+            )))
+        }
+    }
+    if world
+        .snapshots_of(&Layout::new(recipe).data_dataset(jail))
+        .iter()
+        .any(|(name, _)| parse_upgrade_snapshot(name).is_some())
+    {
+        return Err(LifecycleError::Refused(format!(
+            "an earlier upgrade of jail {jail} was interrupted: finish or undo it first (run the same `thinjail upgrade` again)"
+        )));
+    }
+    let mut steps = tarball_steps(
+        recipe,
+        world,
+        &release,
+        &format!("recording jail {jail}'s baseline"),
+    )?;
+    let running = world.is_running(jail);
+    if !running {
+        steps.push(Planned::noted(
+            start_action(recipe, world, jail),
+            "etcupdate runs inside the jail",
+        ));
+    }
+    steps.push(Planned::noted(
+        Action::EtcupdateInJail {
+            jail: jail.to_string(),
+            command: EtcupdateCommand::Extract,
+            tarball: updates::tarball_in_jail(),
+        },
+        format!(
+            "{release}'s etcupdate tree becomes the jail's baseline (/{})",
+            updates::ETCUPDATE_BASELINE
+        ),
+    ));
+    if !running {
+        steps.push(Planned::noted(
+            stop_action(recipe, world, jail),
+            "it was not running: stopped again",
+        ));
+    }
+    Ok(steps)
 }
 
 /// A line diff of two small texts (`-` old, `+` new, unchanged lines kept).
@@ -1000,6 +1279,7 @@ pub fn dataset_usage(recipe: &Recipe, world: &World, jail: &str) -> BTreeMap<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use thinjail_core::action::FreebsdUpdateCommand;
     use thinjail_core::pipeline::{NoPlugins, Pipeline};
 
     fn built() -> (Recipe, World) {
@@ -1151,6 +1431,156 @@ mod tests {
         let (recipe, world) = built();
         let error = plan_destroy_release(&recipe, &world, "13.1-RELEASE").unwrap_err();
         assert!(error.to_string().contains("thinjail0"), "{error}");
+    }
+
+    /// The article's host with 14.0-RELEASE installed too.
+    fn two_releases() -> (Recipe, World) {
+        let (mut recipe, _) = built();
+        let mut second = recipe.releases[0].clone();
+        second.name = "14.0-RELEASE".into();
+        recipe.releases.push(second);
+        let plan = Pipeline::from_recipe(&recipe, &mut NoPlugins)
+            .unwrap()
+            .plan(&recipe, &World::empty())
+            .unwrap();
+        let mut world = World::empty();
+        for (_, planned) in plan.actions() {
+            planned.action.apply_to(&mut world);
+        }
+        (recipe, world)
+    }
+
+    #[test]
+    fn upgrade_merges_inside_the_jail_and_is_refused_without_a_baseline() {
+        let (recipe, mut world) = two_releases();
+        let baseline = jail_baseline(&recipe, "thinjail0");
+        assert_eq!(
+            world.path(&baseline),
+            &PathState::Directory,
+            "inherited from the template"
+        );
+        let plan = plan_upgrade(&recipe, &world, "thinjail0", "14.0-RELEASE", "S").unwrap();
+        let kinds: Vec<&Action> = plan.steps.iter().map(|p| &p.action).collect();
+        let start = kinds
+            .iter()
+            .position(|a| matches!(a, Action::StartJail { .. }))
+            .unwrap();
+        assert!(matches!(
+            kinds[start + 1],
+            Action::EtcupdateInJail {
+                command: EtcupdateCommand::Update,
+                ..
+            }
+        ));
+        assert_eq!(
+            kinds[start + 1].sh_lines(),
+            ["jexec -l thinjail0 /usr/sbin/etcupdate -t /usr/share/thinjail/etcupdate.txz"]
+        );
+        // Nothing the host does by path reaches into the jail's data.
+        let data = Layout::new(&recipe).data_dir("thinjail0");
+        for action in &kinds {
+            assert!(
+                action.touches().paths.iter().all(|p| !p.starts_with(&data)),
+                "{action:?}"
+            );
+        }
+        assert!(matches!(kinds.last(), Some(Action::RenameSnapshot { .. })));
+        // Restarted so its services read the merged /etc.
+        assert!(matches!(kinds[start + 2], Action::StopJail { .. }));
+        assert!(matches!(kinds[start + 3], Action::StartJail { .. }));
+
+        // A jail that was not running is started for the merge and stopped again.
+        let mut stopped = world.clone();
+        stopped.jails.clear();
+        let plan = plan_upgrade(&recipe, &stopped, "thinjail0", "14.0-RELEASE", "S").unwrap();
+        let kinds: Vec<&Action> = plan.steps.iter().map(|p| &p.action).collect();
+        assert!(!plan.was_running);
+        assert_eq!(
+            kinds
+                .iter()
+                .filter(|a| matches!(a, Action::StartJail { .. }))
+                .count(),
+            1
+        );
+        assert!(matches!(kinds[kinds.len() - 2], Action::StopJail { .. }));
+
+        world.paths.insert(baseline, PathState::Missing);
+        let error = plan_upgrade(&recipe, &world, "thinjail0", "14.0-RELEASE", "S").unwrap_err();
+        assert!(matches!(error, LifecycleError::Missing(_)));
+        assert!(
+            error
+                .to_string()
+                .contains("thinjail upgrade thinjail0 --bootstrap-baseline"),
+            "{error}"
+        );
+        let bootstrap = plan_bootstrap_baseline(&recipe, &world, "thinjail0").unwrap();
+        assert_eq!(
+            bootstrap.iter().map(|p| p.action.sh_lines()).collect::<Vec<_>>(),
+            [["jexec -l thinjail0 /usr/sbin/etcupdate extract -t /usr/share/thinjail/etcupdate.txz"]]
+        );
+    }
+
+    #[test]
+    fn update_fetches_and_installs_apart_for_the_base_the_template_and_its_tree() {
+        let (recipe, world) = built();
+        let plan = plan_update(&recipe, &world, "13.1-RELEASE", "S", true).unwrap();
+        let trees: Vec<(String, FreebsdUpdateCommand)> = plan
+            .iter()
+            .filter_map(|p| match &p.action {
+                Action::FreebsdUpdate { base, command, .. } => {
+                    Some((base.display().to_string(), *command))
+                }
+                _ => None,
+            })
+            .collect();
+        let base = "/usr/local/jails/base/13.1-RELEASE-base".to_string();
+        let template = "/usr/local/jails/base/13.1-RELEASE-template".to_string();
+        let tree = format!("{template}/var/db/etcupdate/current");
+        assert_eq!(
+            trees,
+            [
+                (base.clone(), FreebsdUpdateCommand::Fetch),
+                (base, FreebsdUpdateCommand::Install),
+                (template.clone(), FreebsdUpdateCommand::Fetch),
+                (template, FreebsdUpdateCommand::Install),
+                (tree.clone(), FreebsdUpdateCommand::Fetch),
+                (tree, FreebsdUpdateCommand::Install),
+            ]
+        );
+        let lines: Vec<String> = plan.iter().flat_map(|p| p.action.sh_lines()).collect();
+        assert!(
+            lines.contains(&"jexec -l thinjail0 certctl rehash".to_string()),
+            "{lines:#?}"
+        );
+        let renamed = plan.iter().any(|p| {
+            p.action
+                == Action::RenameSnapshot {
+                    dataset: "zroot/jails/base/13.1-RELEASE-template".into(),
+                    from: GOLD_SNAPSHOT.into(),
+                    to: "pre-update-S".into(),
+                }
+        });
+        assert!(renamed, "the template's old @gold is kept: {lines:#?}");
+        assert!(matches!(
+            plan.iter().rev().find(|p| matches!(p.action, Action::Snapshot { .. })).map(|p| &p.action),
+            Some(Action::Snapshot { dataset, snapshot }) if dataset.ends_with("-template") && snapshot == GOLD_SNAPSHOT
+        ));
+
+        let mut after = world.clone();
+        for planned in &plan {
+            planned.action.apply_to(&mut after);
+        }
+        let rollback = plan_update_rollback(&recipe, &after, "13.1-RELEASE", false).unwrap();
+        let described: Vec<String> = rollback.iter().map(|p| p.action.describe()).collect();
+        assert_eq!(
+            described,
+            [
+                "roll zroot/jails/base/13.1-RELEASE-base back to @pre-update-S",
+                "destroy snapshot zroot/jails/base/13.1-RELEASE-base@pre-update-S",
+                "roll zroot/jails/base/13.1-RELEASE-template back to @pre-update-S",
+                "rename snapshot zroot/jails/base/13.1-RELEASE-template@pre-update-S to @gold",
+            ]
+        );
     }
 
     #[test]

@@ -167,7 +167,10 @@ fn file_writing_renderings_write_what_the_host_writes() {
         assert_eq!(run_rendering(&planned.action, &path), by_host);
         checked += 1;
     }
-    assert_eq!(checked, 2, "fstab and the jail.conf block");
+    assert_eq!(
+        checked, 3,
+        "fstab, the jail.conf block and freebsd-update's configuration"
+    );
     assert!(!dir.path().join("PWNED").exists());
 }
 

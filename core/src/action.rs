@@ -256,27 +256,94 @@ pub enum Action {
         /// Mount point.
         path: PathBuf,
     },
-    /// `freebsd-update -b BASE -d WORKDIR --currently-running REL fetch install`
+    /// `env PATH=… PAGER=cat UNAME_m=M UNAME_p=P freebsd-update -b BASE -d WORKDIR -f
+    /// CONFIG --currently-running REL --not-running-from-cron fetch` (or `install`):
+    /// one of freebsd-update's commands, run alone so that each exit is judged on its
+    /// own (a `fetch` of a release past its end of life exits 1 after fetching).
     FreebsdUpdate {
-        /// The base to update.
+        /// The tree to update (`-b`): a base, a template, an etcupdate tree.
         base: PathBuf,
-        /// Its work directory.
+        /// Its work directory (`-d`), host-owned.
         workdir: PathBuf,
-        /// The release the base runs.
+        /// The configuration thinjail wrote for it (`-f`).
+        config: PathBuf,
+        /// The release the tree runs (`--currently-running`).
         release: String,
+        /// `UNAME_m`: the release's machine (`amd64`, `arm64`, …).
+        machine: String,
+        /// `UNAME_p`: the release's machine architecture (`amd64`, `aarch64`, …).
+        machine_arch: String,
+        /// `fetch` or `install`.
+        command: FreebsdUpdateCommand,
     },
-    /// `etcupdate -D ROOT -t TARBALL`: merge a jail's /etc with a new release.
-    Etcupdate {
-        /// The jail's root as the host sees it.
-        root: PathBuf,
-        /// etcupdate tarball of the new release.
+    /// `jexec -l JAIL /usr/sbin/etcupdate [extract] -t TARBALL`: etcupdate(8) run
+    /// inside the jail, where its paths (`/var/db/etcupdate`, `/etc`) resolve in the
+    /// jail; TARBALL is a path inside the jail.
+    EtcupdateInJail {
+        /// Jail name.
+        jail: String,
+        /// Merge (`update`) or record the baseline (`extract`).
+        command: EtcupdateCommand,
+        /// The release's etcupdate tarball, as the jail sees it.
         tarball: PathBuf,
+    },
+    /// Removes from an etcupdate tree what etcupdate's own `build_tree` removes:
+    /// generated `etc/*.db`, `etc/passwd`, `var/db/services.db`, empty files and
+    /// empty directories.
+    TrimEtcupdateTree {
+        /// The tree (host-owned: in a template or a throwaway clone).
+        tree: PathBuf,
+    },
+    /// `tar -cJf ARCHIVE.part -C TREE . && mv ARCHIVE.part ARCHIVE`
+    ArchiveTree {
+        /// What to archive.
+        tree: PathBuf,
+        /// The archive (xz-compressed tar).
+        archive: PathBuf,
     },
 }
 
 fn default_mode() -> u32 {
     0o644
 }
+
+/// A freebsd-update(8) command thinjail runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FreebsdUpdateCommand {
+    /// Download the updates.
+    Fetch,
+    /// Install what was fetched.
+    Install,
+}
+
+impl FreebsdUpdateCommand {
+    /// freebsd-update's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FreebsdUpdateCommand::Fetch => "fetch",
+            FreebsdUpdateCommand::Install => "install",
+        }
+    }
+}
+
+/// An etcupdate(8) command thinjail runs inside a jail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EtcupdateCommand {
+    /// The three-way merge of the jail's files with a new release (`etcupdate -t`).
+    Update,
+    /// Record the release's tree as the baseline (`etcupdate extract -t`).
+    Extract,
+}
+
+/// Where etcupdate(8) lives in a FreeBSD base.
+pub const ETCUPDATE: &str = "/usr/sbin/etcupdate";
+
+/// The PATH freebsd-update is started with: the program is found there whatever the
+/// caller's PATH is (cron's lacks /usr/sbin), and it is the PATH freebsd-update
+/// itself puts first.
+pub const SYSTEM_PATH: &str = "/sbin:/bin:/usr/sbin:/usr/bin";
 
 /// One host command, as an argv (never a shell string).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -598,28 +665,96 @@ impl Action {
             FreebsdUpdate {
                 base,
                 workdir,
+                config,
                 release,
+                machine,
+                machine_arch,
+                command,
             } => cmds(vec![Command::run([
                 "env".to_string(),
+                format!("PATH={SYSTEM_PATH}"),
                 "PAGER=cat".into(),
+                format!("UNAME_m={machine}"),
+                format!("UNAME_p={machine_arch}"),
                 "freebsd-update".into(),
                 "-b".into(),
                 s(base),
                 "-d".into(),
                 s(workdir),
+                "-f".into(),
+                s(config),
                 "--currently-running".into(),
                 release.clone(),
                 "--not-running-from-cron".into(),
-                "fetch".into(),
-                "install".into(),
+                command.as_str().into(),
             ])]),
-            Etcupdate { root, tarball } => cmds(vec![Command::run([
-                "etcupdate".to_string(),
-                "-D".into(),
-                s(root),
-                "-t".into(),
-                s(tarball),
-            ])]),
+            EtcupdateInJail {
+                jail,
+                command,
+                tarball,
+            } => {
+                let mut argv = vec![
+                    "jexec".to_string(),
+                    "-l".into(),
+                    jail.clone(),
+                    ETCUPDATE.into(),
+                ];
+                if *command == EtcupdateCommand::Extract {
+                    argv.push("extract".into());
+                }
+                argv.extend(["-t".to_string(), s(tarball)]);
+                cmds(vec![Command::run(argv)])
+            }
+            TrimEtcupdateTree { tree } => cmds(vec![
+                Command::run([
+                    "find".to_string(),
+                    s(&tree.join("etc")),
+                    "-maxdepth".into(),
+                    "1".into(),
+                    "-name".into(),
+                    "*.db".into(),
+                    "-delete".into(),
+                ]),
+                Command::run([
+                    "rm".to_string(),
+                    "-f".into(),
+                    s(&tree.join("etc/passwd")),
+                    s(&tree.join("var/db/services.db")),
+                ]),
+                Command::run([
+                    "find".to_string(),
+                    s(tree),
+                    "-type".into(),
+                    "f".into(),
+                    "-size".into(),
+                    "0".into(),
+                    "-delete".into(),
+                ]),
+                Command::run([
+                    "find".to_string(),
+                    s(tree),
+                    "-type".into(),
+                    "d".into(),
+                    "-empty".into(),
+                    "-delete".into(),
+                ]),
+            ]),
+            ArchiveTree { tree, archive } => {
+                let part = partial_path(archive);
+                // tar writes the file itself: into a pipe it would pad the compressed
+                // stream to whole blocks, which strict xz readers refuse.
+                cmds(vec![
+                    Command::run([
+                        "tar".to_string(),
+                        "-cJf".into(),
+                        s(&part),
+                        "-C".into(),
+                        s(tree),
+                        ".".into(),
+                    ]),
+                    Command::run(["mv".to_string(), s(&part), s(archive)]),
+                ])
+            }
             RelinkSymlinks { .. }
             | WriteFile { .. }
             | EditFile { .. }
@@ -850,10 +985,35 @@ impl Action {
             StopJail { jail, .. } => format!("stop jail {jail}"),
             ExecInJail { jail, argv } => format!("run in jail {jail}: {}", quote::sh_command(argv)),
             Unmount { path } => format!("unmount {}", s(path)),
-            FreebsdUpdate { base, release, .. } => {
-                format!("freebsd-update {} ({release})", s(base))
+            FreebsdUpdate {
+                base,
+                release,
+                command,
+                ..
+            } => {
+                format!("freebsd-update {} {} ({release})", command.as_str(), s(base))
             }
-            Etcupdate { root, tarball } => format!("merge {}/etc with {}", s(root), s(tarball)),
+            EtcupdateInJail {
+                jail,
+                command: EtcupdateCommand::Update,
+                tarball,
+            } => format!(
+                "merge jail {jail}'s /etc with {} (etcupdate, inside the jail)",
+                s(tarball)
+            ),
+            EtcupdateInJail {
+                jail,
+                command: EtcupdateCommand::Extract,
+                tarball,
+            } => format!(
+                "record {} as jail {jail}'s etcupdate baseline (etcupdate extract, inside the jail)",
+                s(tarball)
+            ),
+            TrimEtcupdateTree { tree } => format!(
+                "drop from {} what etcupdate leaves out of its trees (generated files, empty files and directories)",
+                s(tree)
+            ),
+            ArchiveTree { tree, archive } => format!("archive {} as {}", s(tree), s(archive)),
         }
     }
 
@@ -976,10 +1136,24 @@ impl Action {
                 jails: vec![jail.clone()],
                 ..Touches::default()
             },
-            FreebsdUpdate { base, workdir, .. } => paths(&[base, workdir]),
-            Etcupdate { root, tarball } => Touches {
-                paths: written(&[root]),
-                reads: written(&[tarball]),
+            FreebsdUpdate {
+                base,
+                workdir,
+                config,
+                ..
+            } => Touches {
+                paths: written(&[base, workdir]),
+                reads: written(&[config]),
+                ..Touches::default()
+            },
+            EtcupdateInJail { jail, .. } => Touches {
+                jails: vec![jail.clone()],
+                ..Touches::default()
+            },
+            TrimEtcupdateTree { tree } => paths(&[tree]),
+            ArchiveTree { tree, archive } => Touches {
+                paths: vec![archive.clone(), partial_path(archive)],
+                reads: written(&[tree]),
                 ..Touches::default()
             },
         }
@@ -1080,7 +1254,9 @@ impl Action {
                     },
                 );
             }
-            Download { dest, .. } => world.set_path(dest, PathState::File { contents: None }),
+            Download { dest, .. } | ArchiveTree { archive: dest, .. } => {
+                world.set_path(dest, PathState::File { contents: None })
+            }
             Extract { dest, .. } | Bsdinstall { dest, .. } => {
                 for dir in FREEBSD_BASE_DIRS {
                     world.add_dir(&dest.join(dir));
@@ -1113,7 +1289,8 @@ impl Action {
             | VerifySha256 { .. }
             | ExecInJail { .. }
             | FreebsdUpdate { .. }
-            | Etcupdate { .. } => {}
+            | EtcupdateInJail { .. }
+            | TrimEtcupdateTree { .. } => {}
         }
     }
 }

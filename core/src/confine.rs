@@ -897,21 +897,42 @@ mod tests {
         }
     }
 
-    /// The `etcupdate -D <data>` that `thinjail upgrade` used to run on the host:
-    /// etcupdate opens `$DESTDIR/var/db/etcupdate/log` and writes below
-    /// `$DESTDIR/etc` following the jail's links. Refused; inside the jail it is fine.
+    /// `thinjail upgrade` used to run `etcupdate -D <data>` on the host (etcupdate
+    /// opens `$DESTDIR/var/db/etcupdate/log` and writes below `$DESTDIR/etc` following
+    /// the jail's links); that action is gone: the merge runs inside the jail. The
+    /// host-side steps that build etcupdate trees are refused in a jail's data.
     #[test]
-    fn the_old_host_side_etcupdate_is_refused() {
+    fn etcupdate_work_runs_inside_the_jail_never_in_its_data() {
         let (recipe, world) = (recipe(), ours());
         refused(
             &recipe,
             &world,
-            Action::Etcupdate {
-                root: p("/usr/local/jails/www/data"),
-                tarball: p("/var/cache/thinjail/etcupdate-14.3.txz"),
+            Action::TrimEtcupdateTree {
+                tree: p("/usr/local/jails/www/data/var/db/etcupdate/current"),
             },
             "inside jail www's own files",
         );
+        refused(
+            &recipe,
+            &world,
+            Action::ArchiveTree {
+                tree: p("/usr/local/jails/www/data/etc"),
+                archive: p(
+                    "/usr/local/jails/base/14.3-RELEASE-base/usr/share/thinjail/etcupdate.txz",
+                ),
+            },
+            "inside jail www's own files",
+        );
+        check(
+            &recipe,
+            &world,
+            Action::EtcupdateInJail {
+                jail: "www".into(),
+                command: crate::action::EtcupdateCommand::Update,
+                tarball: p("/usr/share/thinjail/etcupdate.txz"),
+            },
+        )
+        .unwrap();
     }
 
     #[test]

@@ -24,7 +24,9 @@
 //! - [`layout`], [`edit`], [`jailconf`], [`quote`], [`lock`]: the article's on-disk
 //!   layout, in-place edits of shared files, jail.conf(5) writing and a model of
 //!   how FreeBSD's jail(8) reads it, escaping for every format written and for the
-//!   terminal, and the one-run-at-a-time lock.
+//!   terminal, and the one-run-at-a-time lock;
+//! - [`updates`]: what freebsd-update(8) and etcupdate(8) are given (configuration,
+//!   work directory, each release's etcupdate tree) and where it lives.
 //!
 //! Stages only plan; hosts only apply; nothing runs a host command while planning.
 //!
@@ -53,6 +55,7 @@ pub mod quote;
 pub mod recipe;
 pub mod render;
 pub mod stage;
+pub mod updates;
 pub mod validate;
 pub mod world;
 

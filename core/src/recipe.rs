@@ -117,11 +117,16 @@ pub struct Release {
     /// Hardware platform, as in the mirror's `<machine>/<arch>` path (`amd64`, `arm64`, `i386`).
     #[serde(default = "default_arch")]
     pub arch: String,
-    /// An etcupdate(8) tarball of this release's /etc (made by `etcupdate build`),
-    /// used to merge a jail's /etc when it moves to this release; without it,
-    /// `src.txz` in the install sets is needed.
+    /// An etcupdate(8) tarball of this release's /etc (made by `etcupdate build`) to
+    /// use instead of the tree thinjail builds from the release's own files when the
+    /// release is installed (or when its base, installed by an older thinjail, has
+    /// none yet).
     #[serde(default)]
     pub etcupdate: Option<PathBuf>,
+    /// Patch the freshly installed base with freebsd-update(8) before the template is
+    /// made from it (as the Handbook does), so new jails start patched.
+    #[serde(default = "yes")]
+    pub update_after_install: bool,
 }
 
 /// How a release's base system is installed (article step 1).

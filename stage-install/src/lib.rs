@@ -12,8 +12,12 @@
 //!   (a mismatching local file is reported, never deleted);
 //! - `Bsdinstall`: the article's `bsdinstall jail DIR`, made non-interactive.
 //!
+//! With `update_after_install` (the default), freebsd-update patches the fresh base
+//! (`fetch`, then `install`) before `@install` is taken, so the template and every
+//! jail start patched, as the Handbook does for a new jail's base.
+//!
 //! A base that already has `@install` is left alone; one without it (an interrupted
-//! install) gets its file flags cleared and is extracted again.
+//! install) gets its file flags cleared and is extracted (and patched) again.
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +27,7 @@ use thinjail_core::recipe::{Install, Release};
 use thinjail_core::stage::{
     no_config, BuiltinStage, Planned, Probes, Stage, StageContext, StageError,
 };
+use thinjail_core::updates::{self, plan_freebsd_update, UpdateTree};
 use thinjail_core::world::World;
 
 /// The install stage.
@@ -69,6 +74,9 @@ impl Stage for InstallStage {
         for release in &ctx.recipe.releases {
             let cache = cache_dir_of(ctx, release);
             probes.path(install_marker(&ctx.layout.base_dir(&release.name)));
+            if release.update_after_install {
+                updates::probes(ctx.recipe, &release.name, &mut probes);
+            }
             if let Install::Fetch { sets, .. } = &release.install {
                 probes.path(cache.join("MANIFEST"));
                 for set in sets {
@@ -135,6 +143,9 @@ impl Stage for InstallStage {
                     "article: bsdinstall jail DIR — run unattended: nonInteractive=YES, a mirror and the sets are given",
                 )),
             }
+            if release.update_after_install {
+                actions.extend(plan_update_after_install(ctx, world, release, &base));
+            }
             actions.push(Planned::new(Action::Snapshot {
                 dataset,
                 snapshot: INSTALL_SNAPSHOT.to_string(),
@@ -155,6 +166,36 @@ struct Source<'a> {
 /// Said on the first download: why the cache must be root's alone (the host enforces it).
 const CACHE_NOTE: &str = "the cache must be root's alone: apply makes host.cache_dir with mode 0700 and refuses one that \
      someone else owns or can write to, so the sets verified below are the very files extracted";
+
+/// freebsd-update over the freshly extracted base, before `@install` (and so
+/// before the template is made from it): every jail starts patched. `@install` is
+/// what says it ran: interrupted before it, the next run extracts and patches again.
+fn plan_update_after_install(
+    ctx: &StageContext<'_>,
+    world: &World,
+    release: &Release,
+    base: &Path,
+) -> Vec<Planned> {
+    let mut planning = world.clone();
+    let mut actions = plan_freebsd_update(
+        ctx.recipe,
+        &mut planning,
+        release,
+        base,
+        UpdateTree::Complete,
+    );
+    if let Some(first) = actions
+        .iter_mut()
+        .find(|p| matches!(p.action, Action::FreebsdUpdate { .. }))
+    {
+        first.note = Some(format!(
+            "update_after_install: patch the new base before the template is made from it, as the Handbook does \
+             (@install is taken after, so an interrupted run extracts and patches again)\n{}",
+            first.note.take().unwrap_or_default()
+        ));
+    }
+    actions
+}
 
 fn plan_fetch(
     ctx: &StageContext<'_>,
@@ -324,6 +365,47 @@ mod tests {
         assert!(again
             .iter()
             .any(|p| matches!(p.action, Action::VerifyChecksum { .. })));
+    }
+
+    #[test]
+    fn a_fresh_base_is_patched_before_install_unless_the_recipe_says_not_to() {
+        let recipe = recipe("Fetch()");
+        let plan = InstallStage
+            .plan(&StageContext::new(&recipe), &World::empty())
+            .unwrap();
+        let kinds: Vec<String> = plan.iter().map(|p| p.action.describe()).collect();
+        let extract = kinds.iter().position(|k| k.starts_with("extract")).unwrap();
+        let fetch = kinds
+            .iter()
+            .position(|k| k.starts_with("freebsd-update fetch"))
+            .unwrap();
+        let install = kinds
+            .iter()
+            .position(|k| k.starts_with("freebsd-update install"))
+            .unwrap();
+        assert!(extract < fetch && fetch < install, "{kinds:#?}");
+        assert_eq!(install + 1, kinds.len() - 1, "then @install: {kinds:#?}");
+        let config = plan
+            .iter()
+            .find_map(|p| match &p.action {
+                Action::WriteFile { path, contents, .. } => Some((path.clone(), contents.clone())),
+                _ => None,
+            })
+            .unwrap();
+        assert!(
+            config.0.ends_with("14.3-RELEASE-complete.conf"),
+            "{config:?}"
+        );
+        assert!(config.1.contains("Components world"), "{config:?}");
+
+        let mut recipe = recipe;
+        recipe.releases[0].update_after_install = false;
+        let plan = InstallStage
+            .plan(&StageContext::new(&recipe), &World::empty())
+            .unwrap();
+        assert!(plan
+            .iter()
+            .all(|p| !matches!(p.action, Action::FreebsdUpdate { .. })));
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! Turns an installed base into the article's pair (steps 2–4):
 //!
 //! 1. moves each jail-specific path (`etc`, `usr/home`, `usr/local`, `root`, `tmp`,
-//!    `var` by default) from the base into the template, writes the template's
+//!    `var` by default) from the base into the template, records the release's
+//!    etcupdate tree (its `etc`, `root` and `var` as moved, trimmed as etcupdate trims
+//!    its trees) as the tarball `usr/share/thinjail/etcupdate.txz` in the base and as
+//!    the baseline `var/db/etcupdate/current` in the template, writes the template's
 //!    rc.conf values and snapshots the template `@gold`;
 //! 2. makes the `skeleton` directory in the base, links each moved path into it with
 //!    the relative targets the article's note explains, and snapshots the base `@gold`.
@@ -17,6 +20,9 @@
 //! - relative symlinks that leave a moved tree (`/etc/ssl/certs/*` →
 //!   `../../../usr/share/certs/…`) are rewritten so they still resolve once the tree
 //!   is seen under `/skeleton`.
+//!
+//! A release installed by an older thinjail, whose base has no etcupdate tree, gets
+//! one built the same way from a throwaway clone of its base's `@install` snapshot.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -26,9 +32,11 @@ use thinjail_core::edit::{rc_var, FileEdit};
 use thinjail_core::layout::{
     skeleton_link_target, Layout, GOLD_SNAPSHOT, INSTALL_SNAPSHOT, SKELETON_DIR,
 };
+use thinjail_core::recipe::Release;
 use thinjail_core::stage::{
     no_config, BuiltinStage, Planned, Probes, Stage, StageContext, StageError,
 };
+use thinjail_core::updates::{self, plan_pack_tree};
 use thinjail_core::world::{PathState, World};
 
 /// The skeleton stage.
@@ -83,6 +91,7 @@ impl Stage for SkeletonStage {
                 }
             }
             probes.file(template.join("etc/rc.conf"));
+            probe_etcupdate_tree(ctx, &release.name, &mut probes);
         }
         probes
     }
@@ -98,20 +107,26 @@ impl Stage for SkeletonStage {
                 actions.push(planned);
             };
             let template_dataset = ctx.layout.template_dataset(name);
-            if !world.has_snapshot(&template_dataset, GOLD_SNAPSHOT) {
+            let template_was_gold = world.has_snapshot(&template_dataset, GOLD_SNAPSHOT);
+            if !template_was_gold {
                 require_snapshot(
                     &world,
                     &ctx.layout.base_dataset(name),
                     INSTALL_SNAPSHOT,
                     "the install stage",
                 )?;
-                for planned in plan_template(ctx, &world, name)? {
+                for planned in plan_template(ctx, &world, release)? {
                     push(planned, &mut world);
                 }
             }
             let base_dataset = ctx.layout.base_dataset(name);
             if !world.has_snapshot(&base_dataset, GOLD_SNAPSHOT) {
                 for planned in plan_base(ctx, &world, name)? {
+                    push(planned, &mut world);
+                }
+            }
+            if template_was_gold {
+                for planned in plan_tree_migration(ctx, &world, name) {
                     push(planned, &mut world);
                 }
             }
@@ -139,8 +154,9 @@ fn require_snapshot(
 fn plan_template(
     ctx: &StageContext<'_>,
     world: &World,
-    release: &str,
+    release_entry: &Release,
 ) -> Result<Vec<Planned>, StageError> {
+    let release = release_entry.name.as_str();
     let layout: Layout<'_> = ctx.layout;
     let base = layout.base_dir(release);
     let template = layout.template_dir(release);
@@ -242,6 +258,8 @@ fn plan_template(
             }
         }
     }
+    // Before anything is added to the template: the tree is the release's own files.
+    actions.extend(plan_etcupdate_tree(ctx, world, release_entry));
     let rc_conf = template.join("etc/rc.conf");
     let current = world.file_contents(&rc_conf).unwrap_or("");
     let mut first = true;
@@ -270,6 +288,192 @@ fn plan_template(
         "article: zfs snap — `snapshot` is the spelling every zfs accepts",
     ));
     Ok(actions)
+}
+
+/// The jail-specific paths whose release files make an etcupdate tree: those the
+/// release's distribution populates (`tmp`, `usr/home`, `usr/local` hold nothing
+/// of the release).
+const TREE_PATHS: [&str; 3] = ["etc", "root", "var"];
+
+/// Where the etcupdate tree is assembled in the template until it is complete.
+fn tree_partial(ctx: &StageContext<'_>, release: &str) -> PathBuf {
+    ctx.layout
+        .template_dir(release)
+        .join(".etcupdate.thinjail-partial")
+}
+
+fn probe_etcupdate_tree(ctx: &StageContext<'_>, release: &str, probes: &mut Probes) {
+    probes.path(updates::template_baseline(&ctx.layout, release));
+    probes.path(updates::etcupdate_tarball(&ctx.layout, release));
+    probes.path(tree_partial(ctx, release));
+}
+
+/// Copies the release's tree paths from `source` into `partial` (and, when the
+/// copies still have the release's own layout, rewrites their escaping links as the
+/// template's are), then clears their flags so the tree can be trimmed and removed.
+fn plan_tree_copy(
+    ctx: &StageContext<'_>,
+    source: &Path,
+    partial: &Path,
+    relink: bool,
+) -> Vec<Planned> {
+    let mut actions = vec![Planned::new(Action::MakeDir {
+        path: partial.to_path_buf(),
+    })];
+    for specific in &ctx.recipe.template.jail_specific {
+        let specific = specific.trim_matches('/');
+        if !TREE_PATHS.contains(&specific) {
+            continue;
+        }
+        let copy = partial.join(specific);
+        actions.push(Planned::new(Action::CopyTree {
+            from: source.join(specific),
+            to: copy.clone(),
+        }));
+        if relink {
+            actions.push(Planned::new(Action::RelinkSymlinks {
+                tree: copy,
+                was: Path::new("/").join(specific),
+                now: Path::new("/").join(SKELETON_DIR).join(specific),
+            }));
+        }
+    }
+    actions.push(Planned::noted(
+        Action::ClearFlags {
+            path: partial.to_path_buf(),
+        },
+        "as etcupdate's build_tree does: the tree is reference data, and schg would block trimming it",
+    ));
+    actions
+}
+
+/// The release's etcupdate tree (its files as a jail starts with them, trimmed as
+/// etcupdate's `build_tree` trims): archived into the base as the tarball jails
+/// moving to this release merge with, and moved into the template as the baseline
+/// every jail inherits. Built in `.etcupdate.thinjail-partial` and renamed into
+/// place, so an interruption is redone from scratch. With `releases[].etcupdate`,
+/// that tarball is the tree instead.
+fn plan_etcupdate_tree(ctx: &StageContext<'_>, world: &World, release: &Release) -> Vec<Planned> {
+    if !updates::baseline_possible(ctx.recipe) {
+        return Vec::new();
+    }
+    let name = release.name.as_str();
+    let baseline = updates::template_baseline(&ctx.layout, name);
+    let tarball = updates::etcupdate_tarball(&ctx.layout, name);
+    let have_baseline = world.path(&baseline) == &PathState::Directory;
+    let have_tarball = world.path(&tarball).exists();
+    if have_baseline {
+        return if have_tarball {
+            Vec::new()
+        } else {
+            plan_pack_tree(&baseline, &tarball, true)
+        };
+    }
+    let partial = tree_partial(ctx, name);
+    let template = ctx.layout.template_dir(name);
+    let mut actions = Vec::new();
+    if world.path(&partial).exists() {
+        actions.push(Planned::noted(
+            Action::ClearFlags {
+                path: partial.clone(),
+            },
+            "an earlier build of the etcupdate tree was interrupted; start it again",
+        ));
+        actions.push(Planned::new(Action::Remove {
+            path: partial.clone(),
+        }));
+    }
+    match &release.etcupdate {
+        Some(given) => {
+            actions.push(Planned::new(Action::MakeDir {
+                path: partial.clone(),
+            }));
+            actions.push(Planned::noted(
+                Action::Extract {
+                    archive: given.clone(),
+                    dest: partial.clone(),
+                },
+                "releases[].etcupdate: this tarball is the release's etcupdate tree",
+            ));
+        }
+        None => {
+            let mut copy = plan_tree_copy(ctx, &template, &partial, false);
+            if let Some(first) = copy.get_mut(1) {
+                first.note = Some(
+                    "the release's etcupdate tree, from its own files as every jail gets them (before the recipe's \
+                     template changes): etcupdate's three-way merge needs it as the jail's baseline"
+                        .to_string(),
+                );
+            }
+            actions.extend(copy);
+        }
+    }
+    if have_tarball {
+        actions.push(Planned::new(Action::TrimEtcupdateTree {
+            tree: partial.clone(),
+        }));
+    } else {
+        actions.extend(plan_pack_tree(&partial, &tarball, true));
+    }
+    if let Some(dir) = baseline.parent() {
+        actions.push(Planned::new(Action::MakeDir {
+            path: dir.to_path_buf(),
+        }));
+    }
+    actions.push(Planned::noted(
+        Action::Rename {
+            from: partial,
+            to: baseline,
+        },
+        "every jail starts with /var/db/etcupdate/current: the baseline `thinjail upgrade` merges against",
+    ));
+    actions
+}
+
+/// A release installed before thinjail recorded etcupdate trees has none in its base:
+/// build it from the base's pristine `@install` snapshot (a throwaway clone), so its
+/// jails can record their baseline (`thinjail upgrade JAIL --bootstrap-baseline`) and
+/// jails can move to it.
+fn plan_tree_migration(ctx: &StageContext<'_>, world: &World, release: &str) -> Vec<Planned> {
+    let base_dataset = ctx.layout.base_dataset(release);
+    let tarball = updates::etcupdate_tarball(&ctx.layout, release);
+    if !updates::baseline_possible(ctx.recipe)
+        || world.path(&tarball).exists()
+        || !world.has_snapshot(&base_dataset, INSTALL_SNAPSHOT)
+    {
+        return Vec::new();
+    }
+    let (clone, dir) = updates::tree_clone(&ctx.layout, release);
+    let mut actions = Vec::new();
+    if world.has_dataset(&clone) {
+        actions.push(Planned::noted(
+            Action::DestroyDataset {
+                dataset: clone.clone(),
+                recursive: false,
+            },
+            "an earlier build of the etcupdate tree was interrupted; start it again",
+        ));
+    }
+    actions.push(Planned::noted(
+        Action::Clone {
+            dataset: base_dataset,
+            snapshot: INSTALL_SNAPSHOT.to_string(),
+            target: clone.clone(),
+            properties: ctx.layout.managed_properties(),
+        },
+        format!(
+            "release {release} was installed before thinjail recorded etcupdate trees: build it from the \
+             release's own files in @install (a throwaway clone)"
+        ),
+    ));
+    let partial = dir.join(".thinjail-etcupdate");
+    actions.extend(plan_tree_copy(ctx, &dir, &partial, true));
+    actions.extend(plan_pack_tree(&partial, &tarball, true));
+    actions.push(Planned::new(Action::DestroyDataset {
+        dataset: clone,
+        recursive: false,
+    }));
+    actions
 }
 
 /// Article step 4: the skeleton directory and links in the base, @gold.
@@ -307,4 +511,132 @@ fn plan_base(
         snapshot: GOLD_SNAPSHOT.to_string(),
     }));
     Ok(actions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use thinjail_core::Recipe;
+
+    fn recipe() -> Recipe {
+        Recipe::from_ron(
+            r#"(releases: [(name: "14.3-RELEASE")], template: (rc_conf: {"default_router": "192.0.2.1"}))"#,
+            "test",
+        )
+        .unwrap()
+    }
+
+    /// A world where the base of 14.3 is installed (`@install`).
+    fn installed(recipe: &Recipe) -> World {
+        let layout = Layout::new(recipe);
+        let mut world = World::empty();
+        let base = layout.base_dataset("14.3-RELEASE");
+        world.add_filesystem(&base, Some(&layout.base_dir("14.3-RELEASE")), None);
+        world.add_snapshot(&base, INSTALL_SNAPSHOT);
+        for specific in &recipe.template.jail_specific {
+            world.add_dir(&layout.base_dir("14.3-RELEASE").join(specific));
+        }
+        world
+    }
+
+    fn describe(plan: &[Planned]) -> Vec<String> {
+        plan.iter().map(|p| p.action.describe()).collect()
+    }
+
+    #[test]
+    fn the_etcupdate_tree_is_recorded_from_the_moved_files_before_the_template_changes() {
+        let recipe = recipe();
+        let plan = SkeletonStage
+            .plan(&StageContext::new(&recipe), &installed(&recipe))
+            .unwrap();
+        let steps = describe(&plan);
+        let position = |prefix: &str| {
+            steps
+                .iter()
+                .position(|s| s.starts_with(prefix))
+                .unwrap_or_else(|| panic!("{prefix}: {steps:#?}"))
+        };
+        let last_move = steps
+            .iter()
+            .rposition(|s| s.starts_with("remove") && s.ends_with("-base/var"))
+            .unwrap();
+        let copy = position("copy /usr/local/jails/base/14.3-RELEASE-template/etc to");
+        let archive = position("archive");
+        let baseline = position("rename /usr/local/jails/base/14.3-RELEASE-template/.etcupdate.thinjail-partial to /usr/local/jails/base/14.3-RELEASE-template/var/db/etcupdate/current");
+        let rc = position("set default_router");
+        let gold = position("snapshot zroot/jails/base/14.3-RELEASE-template@gold");
+        assert!(
+            last_move < copy && copy < archive && archive < baseline && baseline < rc && rc < gold,
+            "{steps:#?}"
+        );
+        assert!(steps[archive].ends_with("14.3-RELEASE-base/usr/share/thinjail/etcupdate.txz"));
+        // Only etc, root and var make the tree.
+        assert!(!steps
+            .iter()
+            .any(|s| s.starts_with("copy") && s.contains("partial/tmp")));
+    }
+
+    #[test]
+    fn an_interrupted_build_starts_again_and_a_done_one_is_left_alone() {
+        let recipe = recipe();
+        let ctx = StageContext::new(&recipe);
+        let mut world = installed(&recipe);
+        world.add_dir(&tree_partial(&ctx, "14.3-RELEASE"));
+        let plan = plan_etcupdate_tree(&ctx, &world, &recipe.releases[0]);
+        assert!(
+            matches!(plan[0].action, Action::ClearFlags { .. }),
+            "{:#?}",
+            describe(&plan)
+        );
+        assert!(matches!(plan[1].action, Action::Remove { .. }));
+
+        world.add_dir(&updates::template_baseline(&ctx.layout, "14.3-RELEASE"));
+        world.set_path(
+            &updates::etcupdate_tarball(&ctx.layout, "14.3-RELEASE"),
+            PathState::File { contents: None },
+        );
+        assert!(plan_etcupdate_tree(&ctx, &world, &recipe.releases[0]).is_empty());
+
+        let mut without_var = recipe.clone();
+        without_var.template.jail_specific.retain(|p| p != "var");
+        let ctx = StageContext::new(&without_var);
+        assert!(
+            plan_etcupdate_tree(&ctx, &installed(&without_var), &without_var.releases[0])
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_base_installed_before_trees_were_recorded_gets_one_from_its_install_snapshot() {
+        let recipe = recipe();
+        let ctx = StageContext::new(&recipe);
+        let plan = SkeletonStage.plan(&ctx, &installed(&recipe)).unwrap();
+        let mut world = installed(&recipe);
+        for planned in &plan {
+            planned.action.apply_to(&mut world);
+        }
+        // An older thinjail: no tarball in the base.
+        world.set_path(
+            &updates::etcupdate_tarball(&ctx.layout, "14.3-RELEASE"),
+            PathState::Missing,
+        );
+        let migration = SkeletonStage.plan(&ctx, &world).unwrap();
+        let steps = describe(&migration);
+        assert!(steps[0].starts_with("clone zroot/jails/base/14.3-RELEASE-base@install as zroot/jails/base/14.3-RELEASE-etcupdate"), "{steps:#?}");
+        assert!(steps
+            .iter()
+            .any(|s| s.starts_with("rewrite relative symlinks")));
+        assert!(steps.iter().any(|s| s.starts_with("archive")));
+        assert_eq!(
+            steps.last().unwrap(),
+            "destroy dataset zroot/jails/base/14.3-RELEASE-etcupdate"
+        );
+        for planned in &migration {
+            planned.action.apply_to(&mut world);
+        }
+        assert!(
+            SkeletonStage.plan(&ctx, &world).unwrap().is_empty(),
+            "done once"
+        );
+    }
 }

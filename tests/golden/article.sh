@@ -244,6 +244,25 @@ mv /usr/local/jails/base/13.1-RELEASE-template/.var.thinjail-partial /usr/local/
 # article: chflags 0 var/empty; rm -r var — base.txz has other schg files too, so flags are cleared on the whole tree
 chflags -R noschg /usr/local/jails/base/13.1-RELEASE-base/var
 rm -rf /usr/local/jails/base/13.1-RELEASE-base/var
+mkdir -p /usr/local/jails/base/13.1-RELEASE-template/.etcupdate.thinjail-partial
+# the release's etcupdate tree, from its own files as every jail gets them (before the recipe's template changes): etcupdate's three-way merge needs it as the jail's baseline
+cp -RPp /usr/local/jails/base/13.1-RELEASE-template/etc /usr/local/jails/base/13.1-RELEASE-template/.etcupdate.thinjail-partial/etc
+cp -RPp /usr/local/jails/base/13.1-RELEASE-template/root /usr/local/jails/base/13.1-RELEASE-template/.etcupdate.thinjail-partial/root
+cp -RPp /usr/local/jails/base/13.1-RELEASE-template/var /usr/local/jails/base/13.1-RELEASE-template/.etcupdate.thinjail-partial/var
+# as etcupdate's build_tree does: the tree is reference data, and schg would block trimming it
+chflags -R noschg /usr/local/jails/base/13.1-RELEASE-template/.etcupdate.thinjail-partial
+# etcupdate's build_tree drops etc/*.db, etc/passwd, var/db/services.db, empty files and directories
+find /usr/local/jails/base/13.1-RELEASE-template/.etcupdate.thinjail-partial/etc -maxdepth 1 -name '*.db' -delete
+rm -f /usr/local/jails/base/13.1-RELEASE-template/.etcupdate.thinjail-partial/etc/passwd /usr/local/jails/base/13.1-RELEASE-template/.etcupdate.thinjail-partial/var/db/services.db
+find /usr/local/jails/base/13.1-RELEASE-template/.etcupdate.thinjail-partial -type f -size 0 -delete
+find /usr/local/jails/base/13.1-RELEASE-template/.etcupdate.thinjail-partial -type d -empty -delete
+mkdir -p /usr/local/jails/base/13.1-RELEASE-base/usr/share/thinjail
+# the release's etcupdate tarball, in its base: every jail on this base reads it at /usr/share/thinjail/etcupdate.txz
+tar -cJf /usr/local/jails/base/13.1-RELEASE-base/usr/share/thinjail/etcupdate.txz.part -C /usr/local/jails/base/13.1-RELEASE-template/.etcupdate.thinjail-partial .
+mv /usr/local/jails/base/13.1-RELEASE-base/usr/share/thinjail/etcupdate.txz.part /usr/local/jails/base/13.1-RELEASE-base/usr/share/thinjail/etcupdate.txz
+mkdir -p /usr/local/jails/base/13.1-RELEASE-template/var/db/etcupdate
+# every jail starts with /var/db/etcupdate/current: the baseline `thinjail upgrade` merges against
+mv /usr/local/jails/base/13.1-RELEASE-template/.etcupdate.thinjail-partial /usr/local/jails/base/13.1-RELEASE-template/var/db/etcupdate/current
 # article: echo 'default_router=...' >> ./etc/rc.conf — thinjail sets it in place (like sysrc), so a second run adds no duplicate line
 thinjail_rc_edit /usr/local/jails/base/13.1-RELEASE-template/etc/rc.conf set default_router 192.168.1.1
 # article: zfs snap — `snapshot` is the spelling every zfs accepts

@@ -11,11 +11,15 @@ use std::time::{Duration, Instant};
 use thinjail_core::recipe::Install;
 use thinjail_core::Recipe;
 
-use crate::fixtures::base::{build_base_set, write_manifest, DistSet, RC_LOG};
+use crate::fixtures::base::{
+    build_base_set, build_release_set, freebsd_version_script, release_motd, write_manifest,
+    DistSet, RC_LOG,
+};
 use crate::fixtures::http::{release_dir, HttpServer};
 use crate::fixtures::pool::TestPool;
 use crate::fixtures::prereq::require_root_and_zfs;
 use crate::fixtures::zfs_lock::run_zfs_command;
+use crate::freebsd_update::{published_path, PublishedUpdate, UpdatedFile};
 use crate::testbed::Faults;
 
 /// How long one `thinjail` run may take before the test declares it hung.
@@ -122,9 +126,47 @@ impl Bed {
     pub fn publish_release(&self, release: &str) -> DistSet {
         let sets = release_dir(&self.dir.path().join("mirror"), release);
         std::fs::create_dir_all(&sets).expect("mirror directory");
-        let set = build_base_set(&sets).expect("build base.txz");
+        let set = build_release_set(&sets, release).expect("build base.txz");
         write_manifest(&sets, std::slice::from_ref(&set)).expect("write MANIFEST");
         set
+    }
+
+    /// Puts an update of `release` (amd64) to patch level `patch` on the test bed's
+    /// update server: `/bin/freebsd-version` and `/etc/motd.template` change (see
+    /// [`patched_motd`]), and a certificate, [`UPDATE_CERT`], is added; `eol` marks the
+    /// release past its end of life.
+    pub fn publish_update(&self, release: &str, patch: u32, eol: bool) {
+        let mut files = BTreeMap::new();
+        files.insert(
+            "/bin/freebsd-version".to_string(),
+            UpdatedFile {
+                old: Some(freebsd_version_script(release)),
+                new: freebsd_version_script(&format!("{release}-p{patch}")),
+            },
+        );
+        files.insert(
+            "/etc/motd.template".to_string(),
+            UpdatedFile {
+                old: Some(release_motd(release)),
+                new: patched_motd(release, patch),
+            },
+        );
+        files.insert(
+            format!("/{UPDATE_CERT}"),
+            UpdatedFile {
+                old: None,
+                new: "-----BEGIN CERTIFICATE-----\nadded by an update\n-----END CERTIFICATE-----\n"
+                    .to_string(),
+            },
+        );
+        let update = PublishedUpdate { patch, eol, files };
+        let path = published_path(&self.state_dir(), release, "amd64");
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("update server directory");
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&update).expect("update as JSON"),
+        )
+        .expect("publish the update");
     }
 
     /// The recipe path as a string, for command lines.
@@ -282,10 +324,16 @@ impl Bed {
                 .unwrap_or(path)
                 .display()
                 .to_string();
-            // The synthetic /etc/rc logs every boot and shutdown: a record of events,
-            // which a stop and start more or less changes, not of state.
+            // The synthetic /etc/rc logs every boot and shutdown, etcupdate logs what it
+            // did with its temporary directories' random names: records of events, not
+            // of state. Each bed archives its own etcupdate trees (tar records times):
+            // what an archive holds is what counts.
             let description = if relative.ends_with(RC_LOG) {
                 "boot log".to_string()
+            } else if relative.ends_with("var/db/etcupdate/log") {
+                "etcupdate log".to_string()
+            } else if relative.ends_with(".txz") && description.starts_with("file ") {
+                format!("archive {}", archive_listing(path))
             } else {
                 description
             };
@@ -359,19 +407,40 @@ impl Bed {
     }
 
     /// The article's bed with a second release, 14.0-RELEASE, on the mirror and in the
-    /// recipe (with an etcupdate tarball that adds etc/motd.template and would
-    /// overwrite etc/rc.conf), applied.
+    /// recipe, applied: thinjail built each release's etcupdate tree itself.
     pub fn two_releases(binary: &str) -> Bed {
         let mut bed = Bed::article(binary, |_| {});
         bed.publish_release("14.0-RELEASE");
         let mut release = bed.recipe.releases[0].clone();
         release.name = "14.0-RELEASE".into();
-        release.etcupdate = Some(etcupdate_tarball(bed.dir.path()));
         bed.recipe.releases.push(release);
         bed.write_recipe();
         bed.apply().expect_code(0);
         bed
     }
+}
+
+/// The certificate the updates of [`Bed::publish_update`] add, relative to a root.
+pub const UPDATE_CERT: &str = "usr/share/certs/trusted/ca-update.pem";
+
+/// `/etc/motd.template` of `release` after [`Bed::publish_update`] to `patch`.
+pub fn patched_motd(release: &str, patch: u32) -> String {
+    format!("FreeBSD {release}-p{patch}\n")
+}
+
+/// An archive's entries, sorted (bsdtar -t).
+fn archive_listing(path: &Path) -> String {
+    let output = Command::new("bsdtar").arg("-tf").arg(path).output();
+    let mut entries: Vec<String> = output
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    entries.sort();
+    entries.join(" ")
 }
 
 /// Replaces `-YYYYMMDD-HHMMSS` (thinjail's snapshot stamps) with `-STAMP`.
@@ -396,26 +465,32 @@ fn without_stamps(text: &str) -> String {
     out
 }
 
-/// Builds an etcupdate tarball standing in for 14.0-RELEASE's /etc in `dir`.
-pub fn etcupdate_tarball(dir: &Path) -> PathBuf {
-    let tree = dir.join("etc-14.0");
-    std::fs::create_dir_all(tree.join("etc")).expect("etc tree");
-    std::fs::write(tree.join("etc/motd.template"), "FreeBSD 14.0\n").expect("motd");
-    std::fs::write(
-        tree.join("etc/rc.conf"),
-        "# would overwrite the jail's own\n",
-    )
-    .expect("rc.conf");
-    let tarball = dir.join("etcupdate-14.0.txz");
+/// An etcupdate tarball of `release` made from its synthetic base's `etc`, `root` and
+/// `var` in `dir` (what a user would give as `releases[].etcupdate`).
+pub fn etcupdate_tarball(dir: &Path, release: &str) -> PathBuf {
+    let sets = dir.join(format!("etcupdate-sets-{release}"));
+    let tree = dir.join(format!("etcupdate-tree-{release}"));
+    std::fs::create_dir_all(&sets).expect("sets directory");
+    std::fs::create_dir_all(&tree).expect("tree directory");
+    let set = build_release_set(&sets, release).expect("build base.txz");
+    let status = Command::new("bsdtar")
+        .arg("-xpf")
+        .arg(&set.path)
+        .arg("-C")
+        .arg(&tree)
+        .status()
+        .expect("bsdtar runs");
+    assert!(status.success(), "bsdtar -x failed");
+    let tarball = dir.join(format!("etcupdate-{release}.txz"));
     let status = Command::new("bsdtar")
         .arg("-cJf")
         .arg(&tarball)
         .arg("-C")
         .arg(&tree)
-        .arg("etc")
+        .args(["./etc", "./root", "./var"])
         .status()
         .expect("bsdtar runs");
-    assert!(status.success(), "bsdtar failed");
+    assert!(status.success(), "bsdtar -c failed");
     tarball
 }
 

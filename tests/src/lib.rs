@@ -7,13 +7,16 @@
 //!   command through it; [`jail8`], its jail(8), which reads the whole configuration
 //!   with thinjail's model of jail(8)'s reader and runs its hooks;
 //! - [`fixtures`]: throwaway zfs-fuse pools, a synthetic FreeBSD `base.txz` with its
-//!   `MANIFEST`, and a loopback mirror serving them;
+//!   `MANIFEST` (and stand-ins for etcupdate and certctl inside), and a loopback
+//!   mirror serving them;
+//! - [`freebsd_update`]: the test bed's freebsd-update and update server;
 //! - [`plugins`]: the example and deliberately bad plugin libraries, built for the run.
 //!
 //! The end-to-end tests under `tests/` need root and zfs-fuse; when those are missing
 //! they fail (never skip) and say how to get them (`scripts/test`).
 
 pub mod fixtures;
+pub mod freebsd_update;
 pub mod harness;
 pub mod jail8;
 pub mod plugins;

@@ -27,10 +27,23 @@
 //!    does not accept (it has no bookmarks either, so it lists the same types).
 //! 8. `zfs destroy` is retried briefly on "busy": zfs-fuse unmounts first and
 //!    reports busy once (on FreeBSD busy stays an error).
-//! 9. `freebsd-update -b BASE … fetch install` → a line appended to
-//!    `BASE/usr/share/testbed-updates.log` (there is no update server here);
-//!    `etcupdate -D DIR -t TARBALL` → `bsdtar -xkpf TARBALL -C DIR` (the release's
-//!    new files are added, the jail's own are kept); `bsdinstall` → refused.
+//! 9. `freebsd-update` → the test bed's stand-in ([`crate::freebsd_update`]), run for
+//!    the action's real `env … freebsd-update …` argv and the environment the host
+//!    gives every command (`PATH` alone, [`thinjail_core::host::spawn::host_command`]),
+//!    with a directory of published updates (`<state dir>/update-server/`) standing in
+//!    for update.FreeBSD.org; its exit and output are judged exactly as on FreeBSD
+//!    ([`thinjail_core::host::judge`]). It reproduces the command line, the
+//!    configuration file, the work directory checks, the end-of-life exit after
+//!    fetching and "No updates are available to install.", and writes through the
+//!    tree's paths as install(1) does; it cannot reproduce the network, signatures,
+//!    directories and links of the indexes, or the kernel (see its module).
+//!    `etcupdate` is not substituted: the synthetic base carries a stand-in at
+//!    `/usr/sbin/etcupdate` (`fixtures/etcupdate.sh`: busybox sh with GNU diff3 for
+//!    the three-way merge; it opens its log through links as the real one does, and
+//!    refuses, merges, reports conflicts and blocks on them as the real one does), run
+//!    inside the jail through the substituted `jexec`, and judged the same way; so is
+//!    a `certctl` that relinks `/etc/ssl/certs`. `tar -c` (`ArchiveTree`) → `bsdtar
+//!    -c`; `bsdinstall` → refused.
 //!
 //! Every command, substituted or not, runs through [`FreeBsdHost::run`]: by absolute
 //! path found in `/sbin:/bin:/usr/sbin:/usr/bin` only, with a clean environment
@@ -54,17 +67,18 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use thinjail_cli::HostProvider;
-use thinjail_core::action::{Action, Command};
+use thinjail_core::action::{Action, Command, Execution};
 use thinjail_core::boot::SystemRoot;
 use thinjail_core::host::{
-    merge_observed, observe_listed, observe_paths, parse_proc_mountinfo, FreeBsdHost, Host,
-    HostError, HostGuards, ObservationRequest, Progress,
+    judge, merge_observed, observe_listed, observe_paths, parse_proc_mountinfo, ActionNotes, Exit,
+    FreeBsdHost, Host, HostError, HostGuards, ObservationRequest, Progress,
 };
 use thinjail_core::jailconf::{Params, Semantics};
 use thinjail_core::world::{RunningJail, World};
 use thinjail_core::Recipe;
 
 use crate::fixtures::zfs_lock::ZfsLock;
+use crate::freebsd_update;
 use crate::jail8;
 
 /// Faults to inject, counted over the actions this host applies (1-based).
@@ -175,9 +189,6 @@ pub struct TestBed {
     semantics: Semantics,
 }
 
-/// Where the stand-in for freebsd-update records that it ran, inside the base.
-pub const UPDATE_LOG: &str = "usr/share/testbed-updates.log";
-
 pub(crate) const CLEAN_PATH: &str =
     "PATH=/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin";
 
@@ -227,7 +238,86 @@ impl TestBed {
         Ok(self.inner.run(&Command::run(argv.iter().copied()))?.stdout)
     }
 
-    fn substitute(&mut self, action: &Action) -> Result<bool, HostError> {
+    /// The test bed's own way of carrying out `action`, if it has one: `Some` with
+    /// what the action's tool said, `None` for the FreeBSD host's way.
+    fn substitute(&mut self, action: &Action) -> Result<Option<ActionNotes>, HostError> {
+        match action {
+            Action::FreebsdUpdate { .. } => {
+                let Execution::Commands(commands) = action.execution() else {
+                    return Ok(None);
+                };
+                let mut notes = ActionNotes::default();
+                for command in &commands {
+                    let Command::Run { argv } = command else {
+                        continue;
+                    };
+                    // What the host gives every command it starts (host_command): PATH
+                    // alone; the action's own `env` adds the rest.
+                    let environment = BTreeMap::from([(
+                        "PATH".to_string(),
+                        thinjail_core::host::spawn::HOST_PATH.to_string(),
+                    )]);
+                    let outcome = freebsd_update::run(&self.state_dir, argv, &environment);
+                    let said = judge(
+                        action,
+                        &command.render(),
+                        &Exit::code(outcome.code),
+                        &outcome.stdout,
+                        &outcome.stderr,
+                    )?;
+                    notes.warnings.extend(said.warnings);
+                    notes.notes.extend(said.notes);
+                }
+                Ok(Some(notes))
+            }
+            Action::EtcupdateInJail { jail, .. } => {
+                let Execution::Commands(commands) = action.execution() else {
+                    return Ok(None);
+                };
+                let mut notes = ActionNotes::default();
+                for command in &commands {
+                    let Command::Run { argv } = command else {
+                        continue;
+                    };
+                    // `jexec -l JAIL PROGRAM…` → the test bed's jexec.
+                    let inside: Vec<&str> = argv.iter().skip(3).map(String::as_str).collect();
+                    let full = in_chroot(&self.root_of(jail)?, &inside);
+                    let (exit, output) = self.inner.run_capturing(&full)?;
+                    let said = judge(
+                        action,
+                        &command.render(),
+                        &exit,
+                        &output.stdout,
+                        &output.stderr,
+                    )?;
+                    notes.warnings.extend(said.warnings);
+                    notes.notes.extend(said.notes);
+                    notes.conflicts.extend(said.conflicts);
+                }
+                Ok(Some(notes))
+            }
+            Action::ArchiveTree { tree, archive } => {
+                let part = thinjail_core::action::partial_path(archive);
+                self.inner.run(&Command::run([
+                    "bsdtar".to_string(),
+                    "-cJf".into(),
+                    part.display().to_string(),
+                    "-C".into(),
+                    tree.display().to_string(),
+                    ".".into(),
+                ]))?;
+                self.inner.run(&Command::run([
+                    "mv".to_string(),
+                    part.display().to_string(),
+                    archive.display().to_string(),
+                ]))?;
+                Ok(Some(ActionNotes::default()))
+            }
+            other => Ok(self.substitute_plain(other)?.then(ActionNotes::default)),
+        }
+    }
+
+    fn substitute_plain(&mut self, action: &Action) -> Result<bool, HostError> {
         match action {
             Action::StartJail { conf, jail, .. } => self.start_jail(conf, jail).map(|()| true),
             Action::StopJail { conf, jail } => self.stop_jail(conf, jail).map(|()| true),
@@ -276,29 +366,6 @@ impl TestBed {
                         other => return other.map(|()| true),
                     }
                 }
-            }
-            Action::FreebsdUpdate { base, release, .. } => {
-                let log = base.join(UPDATE_LOG);
-                let mut text = fs::read_to_string(&log).unwrap_or_default();
-                text.push_str(&format!(
-                    "freebsd-update fetch install --currently-running {release}\n"
-                ));
-                thinjail_core::host::write_atomically(&log, text.as_bytes(), Some(0o644))?;
-                Ok(true)
-            }
-            Action::Etcupdate { root, tarball } => {
-                let root = root.display().to_string();
-                self.inner.run(&Command::ReadFrom {
-                    argv: vec![
-                        "bsdtar".into(),
-                        "-xkpf".into(),
-                        "-".into(),
-                        "-C".into(),
-                        root,
-                    ],
-                    stdin: tarball.clone(),
-                })?;
-                Ok(true)
             }
             Action::Bsdinstall { .. } => Err(HostError::Unsupported(format!(
                 "the Linux test bed cannot run {}",
@@ -680,6 +747,10 @@ impl Host for TestBed {
     }
 
     fn apply(&mut self, action: &Action) -> Result<(), HostError> {
+        self.apply_noting(action).map(drop)
+    }
+
+    fn apply_noting(&mut self, action: &Action) -> Result<ActionNotes, HostError> {
         let zfs =
             ZfsLock::acquire().map_err(|e| HostError::io("take the test bed's zfs lock", e))?;
         self.applied += 1;
@@ -691,15 +762,19 @@ impl Host for TestBed {
             ]))?;
         }
         self.inner.guard(action)?;
-        if !self.substitute(action)? {
-            self.inner.apply_default(action)?;
-        }
+        let notes = match self.substitute(action)? {
+            Some(notes) => notes,
+            None => {
+                self.inner.apply_default(action)?;
+                ActionNotes::default()
+            }
+        };
         drop(zfs);
         if self.faults.kill_after == Some(self.applied) {
             let _ =
                 nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL);
         }
-        Ok(())
+        Ok(notes)
     }
 
     fn commands_run(&self) -> usize {

@@ -326,7 +326,9 @@ fn host_commands_run_from_the_fixed_path_whatever_path_thinjail_was_given() {
         let run = bed.thinjail_env(&["restart", "thinjail0", "-r", &recipe], &[("PATH", path)]);
         run.expect_code(0);
     }
-    // `update` from cron: snapshot, stop, freebsd-update, start, all found.
+    // `update` from cron: snapshot, stop, freebsd-update, start, all found (the test
+    // bed's update server has an update to offer).
+    bed.publish_update("13.1-RELEASE", 1, false);
     let run = bed.thinjail_env(
         &["update", "13.1-RELEASE", "-r", &recipe],
         &[("PATH", "/usr/bin:/bin")],

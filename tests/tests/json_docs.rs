@@ -139,3 +139,24 @@ fn every_exit_status_is_documented() {
         );
     }
 }
+
+#[test]
+fn the_upgrade_document_is_documented() {
+    let docs = docs();
+    let bed = Bed::two_releases(BIN);
+    let run = bed.command(&[
+        "upgrade",
+        "thinjail0",
+        "--to",
+        "14.0-RELEASE",
+        "--yes",
+        "--json",
+    ]);
+    let upgraded = json(run.expect_code(0));
+    assert_eq!(upgraded["result"], "upgraded", "{upgraded:#}");
+    assert_documented("upgrade", &upgraded, &docs);
+    let baseline = bed.command(&["upgrade", "thinjail0", "--bootstrap-baseline", "--json"]);
+    let baseline = json(baseline.expect_code(0));
+    assert_eq!(baseline["result"], "baseline-present", "{baseline:#}");
+    assert_documented("upgrade --bootstrap-baseline", &baseline, &docs);
+}

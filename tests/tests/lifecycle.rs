@@ -8,7 +8,6 @@ use std::process::{Command, Stdio};
 
 use thinjail_core::lock::HostLock;
 use thinjail_tests::harness::{is_mounted, Bed};
-use thinjail_tests::testbed::UPDATE_LOG;
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -274,7 +273,8 @@ fn snapshots_and_rollback() {
 #[test]
 fn update_snapshots_the_base_restarts_its_jails_and_rolls_back() {
     let bed = applied();
-    let log = bed.jails_path("base/13.1-RELEASE-base").join(UPDATE_LOG);
+    bed.publish_update("13.1-RELEASE", 4, false);
+    let version = bed.jails_path("base/13.1-RELEASE-base/bin/freebsd-version");
     let jid = jail_row(&bed, "thinjail0")["jid"].clone();
     let run = bed.command(&["update", "13.1-RELEASE"]);
     run.expect_code(0);
@@ -283,9 +283,9 @@ fn update_snapshots_the_base_restarts_its_jails_and_rolls_back() {
         "{}",
         run.stdout
     );
-    assert!(fs::read_to_string(&log)
+    assert!(fs::read_to_string(&version)
         .unwrap()
-        .contains("--currently-running 13.1-RELEASE"));
+        .contains("USERLAND_VERSION=\"13.1-RELEASE-p4\""));
     assert!(bed
         .datasets()
         .iter()
@@ -304,7 +304,12 @@ fn update_snapshots_the_base_restarts_its_jails_and_rolls_back() {
         "--yes",
     ]);
     quiet.expect_code(0);
-    assert!(!log.exists(), "the base is back as before the update");
+    assert!(
+        fs::read_to_string(&version)
+            .unwrap()
+            .contains("USERLAND_VERSION=\"13.1-RELEASE\""),
+        "the base is back as before the update"
+    );
     assert!(!bed.datasets().iter().any(|d| d.contains("pre-update-")));
 }
 
@@ -328,8 +333,15 @@ fn upgrade_moves_a_jail_and_undoes_itself_on_failure() {
         "the fstab change is a diff: {}",
         dry.stdout
     );
+    assert!(
+        dry.stdout.contains(
+            "jexec -l thinjail0 /usr/sbin/etcupdate -t /usr/share/thinjail/etcupdate.txz"
+        ),
+        "the merge runs inside the jail: {}",
+        dry.stdout
+    );
 
-    // A failing etcupdate (the 4th step) puts back the fstab, the data and the state.
+    // A failing merge (the 5th step) puts back the fstab, the data and the state.
     let run = bed.thinjail_with(
         &[
             "upgrade",
@@ -340,7 +352,7 @@ fn upgrade_moves_a_jail_and_undoes_itself_on_failure() {
             "-r",
             &bed.recipe_arg(),
         ],
-        thinjail_tests::testbed::Faults::fail_at(4),
+        thinjail_tests::testbed::Faults::fail_at(5),
     );
     assert_eq!(run.code, Some(1), "{run:?}");
     assert!(run.stderr.contains("back as it was"), "{}", run.stderr);
@@ -362,7 +374,7 @@ fn upgrade_moves_a_jail_and_undoes_itself_on_failure() {
     let etc = bed.jails_path("thinjail0/data/etc");
     assert_eq!(
         fs::read_to_string(etc.join("motd.template")).unwrap(),
-        "FreeBSD 14.0\n",
+        "FreeBSD 14.0-RELEASE\n",
         "the new release's files arrive"
     );
     assert!(
@@ -388,17 +400,31 @@ fn upgrade_moves_a_jail_and_undoes_itself_on_failure() {
 }
 
 #[test]
-fn upgrade_without_an_etc_source_says_so_and_changes_nothing() {
-    let bed = two_release_bed();
-    let mut recipe = bed.recipe.clone();
-    recipe.releases[1].etcupdate = None;
-    fs::write(bed.recipe_path(), recipe.to_ron()).unwrap();
+fn upgrade_to_a_base_without_an_etcupdate_tree_says_so_and_changes_nothing() {
+    let mut bed = two_release_bed();
+    let tarball = bed.jails_path("base/14.0-RELEASE-base/usr/share/thinjail/etcupdate.txz");
+    // A base made before thinjail recorded etcupdate trees.
+    fs::remove_file(&tarball).unwrap();
     let run = bed.command(&["upgrade", "thinjail0", "--to", "14.0-RELEASE", "--yes"]);
-    assert_eq!(run.code, Some(78));
+    assert_eq!(run.code, Some(78), "{run:?}");
     assert!(run.stderr.contains("etcupdate build"), "{}", run.stderr);
+    assert!(run.stderr.contains("thinjail apply"), "{}", run.stderr);
     assert!(fs::read_to_string(bed.jails_path("thinjail0/fstab"))
         .unwrap()
         .contains("13.1-RELEASE-base"));
+    assert!(!bed.datasets().iter().any(|d| d.contains("upgrade")));
+
+    // releases[].etcupdate stands in for it: copied into the base, then merged.
+    let given = thinjail_tests::harness::etcupdate_tarball(bed.dir.path(), "14.0-RELEASE");
+    bed.recipe.releases[1].etcupdate = Some(given);
+    bed.write_recipe();
+    let run = bed.command(&["upgrade", "thinjail0", "--to", "14.0-RELEASE", "--yes"]);
+    run.expect_code(0);
+    assert!(tarball.is_file());
+    assert_eq!(
+        fs::read_to_string(bed.jails_path("thinjail0/data/etc/motd.template")).unwrap(),
+        "FreeBSD 14.0-RELEASE\n"
+    );
 }
 
 #[test]

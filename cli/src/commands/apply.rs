@@ -171,6 +171,9 @@ pub fn apply(
     });
     match result {
         Ok(report) => {
+            if !json {
+                tell_notes(&report);
+            }
             if json {
                 super::print_json(&ApplyView {
                     format_version: APPLY_FORMAT_VERSION,
@@ -205,6 +208,19 @@ pub fn apply(
                 eprintln!("{}", describe_failure(&failure));
             }
             Ok(FAILURE)
+        }
+    }
+}
+
+/// What the tools of an apply said beyond success (a release past its end of life,
+/// nothing to install), on standard error.
+pub fn tell_notes(report: &ApplyReport) {
+    for (_, notes) in &report.notes {
+        for warning in &notes.warnings {
+            eprintln!("thinjail: warning: {warning}");
+        }
+        for note in &notes.notes {
+            eprintln!("thinjail: {note}");
         }
     }
 }

@@ -10,13 +10,13 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use thinjail_core::confine::Confinement;
-use thinjail_core::host::{apply_plan, ApplyEvent, Host};
+use thinjail_core::host::{apply_plan, ApplyEvent, ApplyReport, Host};
 use thinjail_core::layout::Layout;
 use thinjail_core::lock::HostLock;
 use thinjail_core::pipeline::{check_confinement_with, Plan, StagePlan, StageSource};
 use thinjail_core::quote::{terminal, terminal_line};
 use thinjail_core::render;
-use thinjail_core::stage::Planned;
+use thinjail_core::stage::{Planned, Probes};
 use thinjail_core::world::World;
 use thinjail_core::Recipe;
 
@@ -26,7 +26,7 @@ use super::{
 };
 use crate::args::{JailSelection, LifeOpts};
 use crate::environment::Environment;
-use crate::exit::{CliError, CONFIG, FAILURE, OK, SOFTWARE, USAGE};
+use crate::exit::{CliError, CONFIG, CONFLICTS, FAILURE, OK, SOFTWARE, USAGE};
 use crate::lifecycle::{self as plans, LifecycleError};
 use crate::{progress, recipes};
 
@@ -54,6 +54,14 @@ struct Session {
     host: Box<dyn Host>,
     world: World,
     _lock: Option<HostLock>,
+    /// More paths to observe than the stages ask for (a command's own).
+    extra: Probes,
+    /// Paths in a jail's data to observe without following links: (root, below it).
+    beneath: Vec<(PathBuf, PathBuf)>,
+    /// Show plans on standard error (standard output is for `--json`).
+    plan_to_stderr: bool,
+    /// What the last apply reported (also when it failed).
+    last_report: Option<ApplyReport>,
 }
 
 impl Session {
@@ -90,6 +98,10 @@ impl Session {
             host,
             world: World::empty(),
             _lock: lock,
+            extra: Probes::default(),
+            beneath: Vec::new(),
+            plan_to_stderr: false,
+            last_report: None,
         };
         session.refresh()?;
         Ok(session)
@@ -120,6 +132,14 @@ impl Session {
     /// Observes the host again (after a change).
     fn refresh(&mut self) -> Result<(), CliError> {
         self.world = observe(self.host.as_mut(), &self.prepared).map_err(unobservable)?;
+        if !self.extra.paths.is_empty() || !self.extra.files.is_empty() {
+            let paths = self.host.read_paths(&self.extra).map_err(unobservable)?;
+            self.world.paths.extend(paths);
+        }
+        for (root, below) in &self.beneath {
+            let state = self.host.probe_beneath(root, below).map_err(unobservable)?;
+            self.world.paths.insert(root.join(below), state);
+        }
         Ok(())
     }
 
@@ -166,10 +186,7 @@ impl Session {
             println!("Nothing to do.");
             return Ok(Ran::Nothing);
         }
-        print!(
-            "{}",
-            terminal(&render::text(&plan, &self.prepared.loaded.origin))
-        );
+        self.show(&plan);
         if opts.dry_run {
             return Ok(Ran::DryRun);
         }
@@ -180,6 +197,23 @@ impl Session {
             }
         }
         self.apply(&plan)
+    }
+
+    /// Shows a plan for people.
+    fn show(&self, plan: &Plan) {
+        let text = terminal(&render::text(plan, &self.prepared.loaded.origin));
+        if self.plan_to_stderr {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
+        }
+    }
+
+    /// Warnings and notes the tools gave during the last apply, on standard error.
+    fn tell_notes(&self) {
+        if let Some(report) = &self.last_report {
+            super::apply::tell_notes(report);
+        }
     }
 
     fn apply(&mut self, plan: &Plan) -> Result<Ran, CliError> {
@@ -202,9 +236,13 @@ impl Session {
             }
         });
         match result {
-            Ok(_) => Ok(Ran::Applied),
+            Ok(report) => {
+                self.last_report = Some(report);
+                Ok(Ran::Applied)
+            }
             Err(failure) => {
                 eprintln!("{}", describe_failure(&failure));
+                self.last_report = Some(failure.report);
                 Ok(Ran::Failed)
             }
         }
@@ -616,6 +654,8 @@ pub fn update(
     thinjail_core::validate::check_release_name(release)
         .map_err(|e| CliError::msg(USAGE, format!("{release:?}: {e}")))?;
     let mut session = Session::changing(env, plugins, opts, "update")?;
+    session.extra = plans::update_probes(session.recipe(), release);
+    session.refresh()?;
     let (actions, question) = if undo {
         let actions =
             plans::plan_update_rollback(session.recipe(), &session.world, release, restart)
@@ -645,6 +685,7 @@ pub fn update(
         opts,
         question,
     )?;
+    session.tell_notes();
     if !restart && !users.is_empty() && ran == Ran::Applied {
         println!(
             "Restart these jails to run the changed base: {}",
@@ -654,15 +695,44 @@ pub fn update(
     Ok(exit_of(ran))
 }
 
+/// What `thinjail upgrade --json` prints.
+#[derive(Serialize)]
+struct UpgradeView<'a> {
+    format_version: u32,
+    jail: &'a str,
+    /// `upgraded`, `conflicts` (upgraded, with files etcupdate could not merge),
+    /// `baseline-recorded`, `baseline-present`, `nothing` (dry run or declined).
+    result: &'a str,
+    from: Option<&'a str>,
+    to: Option<&'a str>,
+    /// The data snapshot from before the upgrade, kept.
+    snapshot: Option<String>,
+    conflicts: &'a [String],
+    /// The command that resolves the conflicts, inside the jail.
+    resolve: Option<String>,
+    warnings: Vec<String>,
+}
+
+/// Checks a jail name before it is used in a path.
+fn valid_jail(jail: &str) -> Result<(), CliError> {
+    thinjail_core::validate::check_jail_name(jail)
+        .map_err(|e| CliError::msg(USAGE, format!("{jail:?}: {e}")))
+}
+
 /// `thinjail upgrade`.
 pub fn upgrade(
     env: &Environment,
     plugins: &[PathBuf],
     jail: &str,
     to: &str,
+    json: bool,
     opts: &LifeOpts,
 ) -> Result<u8, CliError> {
+    valid_jail(jail)?;
     let mut session = Session::changing(env, plugins, opts, "upgrade")?;
+    session.plan_to_stderr = json;
+    session.beneath = plans::jail_probes(session.recipe(), jail);
+    session.refresh()?;
     let upgrade = plans::plan_upgrade(session.recipe(), &session.world, jail, to, &utc_stamp())
         .map_err(refusal)?;
     let question = Some(format!("\nMove jail {jail} to {to}?"));
@@ -683,7 +753,7 @@ pub fn upgrade(
                 "restore the jail's fstab, data and state",
                 undo,
             )?;
-            print!(
+            eprint!(
                 "{}",
                 terminal(&render::text(&plan, &session.prepared.loaded.origin))
             );
@@ -701,13 +771,163 @@ pub fn upgrade(
             }
         }
         Ran::Applied => {
+            session.tell_notes();
+            let notes: Vec<_> = session
+                .last_report
+                .iter()
+                .flat_map(|r| &r.notes)
+                .map(|(_, n)| n)
+                .collect();
+            let conflicts: Vec<String> = notes.iter().flat_map(|n| n.conflicts.clone()).collect();
+            let warnings: Vec<String> = notes.iter().flat_map(|n| n.warnings.clone()).collect();
+            let resolve = format!("jexec {jail} etcupdate resolve");
+            let snapshot = format!(
+                "{}@{}",
+                Layout::new(session.recipe()).data_dataset(jail),
+                upgrade.done_snapshot
+            );
+            if json {
+                super::print_json(&UpgradeView {
+                    format_version: 1,
+                    jail,
+                    result: if conflicts.is_empty() {
+                        "upgraded"
+                    } else {
+                        "conflicts"
+                    },
+                    from: Some(&upgrade.from),
+                    to: Some(to),
+                    snapshot: Some(snapshot),
+                    conflicts: &conflicts,
+                    resolve: (!conflicts.is_empty()).then(|| resolve.clone()),
+                    warnings,
+                })?;
+            } else {
+                report_upgrade(jail, to, &conflicts, &resolve, &snapshot);
+            }
             let index = session.recipe().jails.iter().position(|j| j.name == jail);
             if let Some(i) = index.filter(|&i| session.recipe().jails[i].release != to) {
-                println!("Jail {jail} now runs {to}. Set jails[{i}].release to \"{to}\" in the recipe so `thinjail apply` agrees.");
+                eprintln!("thinjail: set jails[{i}].release to \"{to}\" in the recipe so `thinjail apply` agrees.");
+            }
+            Ok(if conflicts.is_empty() { OK } else { CONFLICTS })
+        }
+        other => {
+            if json {
+                super::print_json(&UpgradeView {
+                    format_version: 1,
+                    jail,
+                    result: "nothing",
+                    from: Some(&upgrade.from),
+                    to: Some(to),
+                    snapshot: None,
+                    conflicts: &[],
+                    resolve: None,
+                    warnings: Vec::new(),
+                })?;
+            }
+            Ok(exit_of(other))
+        }
+    }
+}
+
+/// The outcome of an upgrade for people, on standard output.
+fn report_upgrade(jail: &str, to: &str, conflicts: &[String], resolve: &str, snapshot: &str) {
+    if conflicts.is_empty() {
+        println!("Jail {jail} now runs {to}; its files were merged with {to}'s.");
+        return;
+    }
+    println!(
+        "Jail {jail} now runs {to}, but etcupdate could not merge {} file{}; the jail keeps its own version of {}:",
+        conflicts.len(),
+        if conflicts.len() == 1 { "" } else { "s" },
+        if conflicts.len() == 1 { "it" } else { "each" },
+    );
+    for file in conflicts {
+        println!("  C {file}");
+    }
+    println!(
+        "The merged versions, with conflict markers, are in the jail's /var/db/etcupdate/conflicts.\n\
+         Resolve them inside the jail: {resolve} (or: thinjail exec {jail} -- etcupdate resolve).\n\
+         Until they are resolved, etcupdate in this jail refuses to merge again (\"Conflicts remain\").\n\
+         The jail's data from before the upgrade is kept as {snapshot}."
+    );
+}
+
+/// `thinjail upgrade JAIL --bootstrap-baseline`.
+pub fn bootstrap_baseline(
+    env: &Environment,
+    plugins: &[PathBuf],
+    jail: &str,
+    json: bool,
+    opts: &LifeOpts,
+) -> Result<u8, CliError> {
+    valid_jail(jail)?;
+    let mut session = Session::changing(env, plugins, opts, "upgrade")?;
+    session.plan_to_stderr = json;
+    session.beneath = plans::jail_probes(session.recipe(), jail);
+    session.refresh()?;
+    let steps =
+        plans::plan_bootstrap_baseline(session.recipe(), &session.world, jail).map_err(refusal)?;
+    let was_running = session.world.is_running(jail);
+    let release = plans::release_of(session.recipe(), &session.world, jail);
+    let view = |result| UpgradeView {
+        format_version: 1,
+        jail,
+        result,
+        from: release.as_deref(),
+        to: None,
+        snapshot: None,
+        conflicts: &[],
+        resolve: None,
+        warnings: Vec::new(),
+    };
+    if steps.is_empty() {
+        if json {
+            super::print_json(&view("baseline-present"))?;
+        } else {
+            println!("Jail {jail} already has its etcupdate baseline: nothing to do.");
+        }
+        return Ok(OK);
+    }
+    let ran = session.run(
+        "upgrade",
+        "record a jail's etcupdate baseline, inside the jail",
+        steps,
+        opts,
+        None,
+    )?;
+    match ran {
+        Ran::Failed => {
+            session.refresh()?;
+            if !was_running && session.world.is_running(jail) {
+                eprintln!("thinjail: stopping jail {jail} again, as it was");
+                let stop = plans::plan_stop(session.recipe(), &session.world, &[jail.to_string()])
+                    .map_err(refusal)?;
+                let plan = session.plan_of("upgrade-undo", "stop the jail again", stop)?;
+                session.apply(&plan)?;
+            }
+            Err(CliError::msg(
+                FAILURE,
+                format!("recording jail {jail}'s etcupdate baseline failed; see above"),
+            ))
+        }
+        Ran::Applied => {
+            if json {
+                super::print_json(&view("baseline-recorded"))?;
+            } else {
+                println!(
+                    "Jail {jail}'s etcupdate baseline is recorded ({}): `thinjail upgrade {jail} --to RELEASE` can merge its files now.",
+                    release.as_deref().unwrap_or("its release")
+                );
             }
             Ok(OK)
         }
-        other => Ok(exit_of(other)),
+        other => {
+            if json {
+                super::print_json(&view("nothing"))?;
+            }
+            Ok(exit_of(other))
+        }
     }
 }
 

@@ -8,8 +8,8 @@ mod plan;
 pub use apply::{apply, ApplyOptions};
 pub use info::{check, init, recipes, stages};
 pub use lifecycle::{
-    destroy, destroy_release, exec, list, restart, rollback, snapshot, snapshots, start, stop,
-    update, upgrade,
+    bootstrap_baseline, destroy, destroy_release, exec, list, restart, rollback, snapshot,
+    snapshots, start, stop, update, upgrade,
 };
 pub use plan::plan;
 

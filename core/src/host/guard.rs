@@ -98,7 +98,8 @@ fn paths_of(action: &Action) -> Vec<PathBuf> {
             paths.push(manifest.clone());
         }
         Action::VerifySha256 { file, .. } => paths.push(file.clone()),
-        Action::Etcupdate { tarball, .. } => paths.push(tarball.clone()),
+        Action::FreebsdUpdate { config, .. } => paths.push(config.clone()),
+        Action::ArchiveTree { tree, .. } => paths.push(tree.clone()),
         _ => {}
     }
     paths

@@ -13,7 +13,9 @@
 //! clean environment), [`safe_fs`] (file access that never follows a symbolic link),
 //! [`guard`] (a private download cache, no native writes into a jail's files).
 
+mod beneath;
 pub mod guard;
+mod judge;
 mod listing;
 mod parse;
 pub mod safe_fs;
@@ -22,7 +24,7 @@ pub mod spawn;
 mod system;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -33,7 +35,9 @@ use crate::pipeline::Plan;
 use crate::stage::Probes;
 use crate::world::{PathState, World};
 
+pub use beneath::observe_beneath;
 pub use guard::HostGuards;
+pub use judge::{is_judged, judge, ActionNotes, Exit};
 pub use listing::{merge_observed, observe_listed, Listing};
 pub use parse::{parse_jls, parse_mount_p, parse_proc_mountinfo, parse_zfs_get};
 pub use script::ScriptHost;
@@ -168,6 +172,20 @@ pub trait Host {
     /// Carries out one action.
     fn apply(&mut self, action: &Action) -> Result<(), HostError>;
 
+    /// Carries out one action and returns what its tool said beyond success: a
+    /// tolerated failure, nothing to do, merge conflicts (see [`judge`]). Hosts that
+    /// run freebsd-update or etcupdate implement it; the default has nothing to say.
+    fn apply_noting(&mut self, action: &Action) -> Result<ActionNotes, HostError> {
+        self.apply(action).map(|()| ActionNotes::default())
+    }
+
+    /// What is at `relative` below `root`, found without following any symbolic
+    /// link on the way (a link where a directory is expected reads as that link):
+    /// how the host looks into a jail's data, which the jail's root controls.
+    fn probe_beneath(&mut self, root: &Path, relative: &Path) -> Result<PathState, HostError> {
+        observe_beneath(root, relative)
+    }
+
     /// How many host commands have run so far (observation included).
     fn commands_run(&self) -> usize;
 
@@ -189,6 +207,10 @@ pub struct ApplyReport {
     pub applied: Vec<(String, Action)>,
     /// Host commands run.
     pub commands: usize,
+    /// What the tools of some actions said beyond success, by the action's position
+    /// in `applied`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<(usize, ActionNotes)>,
     /// Wall time.
     #[serde(serialize_with = "as_secs")]
     pub duration: Duration,
@@ -266,21 +288,27 @@ pub fn apply_plan(
         let outcome = confinement
             .check_before_apply(action)
             .map_err(HostError::Confinement)
-            .and_then(|()| host.apply(action));
-        if let Err(error) = outcome {
-            report.commands = host.commands_run() - commands_before;
-            report.duration = started.elapsed();
-            let not_run = all[index + 1..]
-                .iter()
-                .map(|(s, a)| (s.to_string(), (*a).clone()))
-                .collect();
-            return Err(Box::new(ApplyFailure {
-                stage: stage.to_string(),
-                action: (*action).clone(),
-                error,
-                report,
-                not_run,
-            }));
+            .and_then(|()| host.apply_noting(action));
+        let notes = match outcome {
+            Ok(notes) => notes,
+            Err(error) => {
+                report.commands = host.commands_run() - commands_before;
+                report.duration = started.elapsed();
+                let not_run = all[index + 1..]
+                    .iter()
+                    .map(|(s, a)| (s.to_string(), (*a).clone()))
+                    .collect();
+                return Err(Box::new(ApplyFailure {
+                    stage: stage.to_string(),
+                    action: (*action).clone(),
+                    error,
+                    report,
+                    not_run,
+                }));
+            }
+        };
+        if !notes.is_empty() {
+            report.notes.push((report.applied.len(), notes));
         }
         report.applied.push((stage.to_string(), (*action).clone()));
         on_event(ApplyEvent::Done { index, action });

@@ -15,6 +15,7 @@ use std::thread::{self, JoinHandle};
 use sha2::{Digest, Sha256};
 
 use super::guard::{ensure_private_dir, FileIdentity, HostGuards};
+use super::judge::{is_judged, judge, ActionNotes, Exit};
 use super::parse::{parse_jls, parse_mount_p, parse_zfs_get};
 use super::safe_fs::{self, SafeFsError};
 use super::spawn::{attached_command, host_command, tail};
@@ -153,6 +154,63 @@ impl FreeBsdHost {
             Command::ReadFrom { argv, stdin } => self.run_read_from(argv, stdin),
             Command::WriteTo { argv, stdout } => self.run_write_to(argv, stdout),
         }
+    }
+
+    /// Runs `argv` and returns how it ended and what it printed, whatever its exit
+    /// status: for the tools whose output says what happened ([`super::judge`]).
+    pub fn run_capturing(&mut self, argv: &[String]) -> Result<(Exit, CommandOutput), HostError> {
+        self.commands += 1;
+        let line = crate::quote::sh_command(argv);
+        tracing::debug!(command = %line, "run, judging its output");
+        let child = spawn(argv, Stdio::null(), Stdio::piped())?;
+        let output = child
+            .wait_with_output()
+            .map_err(|e| HostError::io(format!("wait for {line}"), e))?;
+        use std::os::unix::process::ExitStatusExt;
+        let exit = match (output.status.code(), output.status.signal()) {
+            (Some(code), _) => Exit::code(code),
+            (None, signal) => Exit {
+                code: None,
+                status: format!("killed by signal {}", signal.unwrap_or(0)),
+            },
+        };
+        Ok((
+            exit,
+            CommandOutput {
+                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            },
+        ))
+    }
+
+    /// Runs a judged action's command (freebsd-update, etcupdate) and reads its
+    /// exit and output with [`judge`].
+    pub fn apply_judged(&mut self, action: &Action) -> Result<ActionNotes, HostError> {
+        let Execution::Commands(commands) = action.execution() else {
+            return Err(HostError::Unsupported(format!(
+                "{} has no command to run",
+                action.describe()
+            )));
+        };
+        let mut notes = ActionNotes::default();
+        for command in &commands {
+            let Command::Run { argv } = command else {
+                self.run(command)?;
+                continue;
+            };
+            let (exit, output) = self.run_capturing(argv)?;
+            let said = judge(
+                action,
+                &command.render(),
+                &exit,
+                &output.stdout,
+                &output.stderr,
+            )?;
+            notes.warnings.extend(said.warnings);
+            notes.notes.extend(said.notes);
+            notes.conflicts.extend(said.conflicts);
+        }
+        Ok(notes)
     }
 
     /// Runs `argv` with this process's standard input, output and error (an
@@ -360,7 +418,14 @@ impl Host for FreeBsdHost {
     }
 
     fn apply(&mut self, action: &Action) -> Result<(), HostError> {
-        self.apply_default(action)
+        self.apply_noting(action).map(drop)
+    }
+
+    fn apply_noting(&mut self, action: &Action) -> Result<ActionNotes, HostError> {
+        if is_judged(action) {
+            return self.apply_judged(action);
+        }
+        self.apply_default(action).map(|()| ActionNotes::default())
     }
 
     fn commands_run(&self) -> usize {
