@@ -57,7 +57,7 @@ fn golden_script_follows_the_articles_order() {
         "zfs snapshot zroot/jails/base/13.1-RELEASE-base@install",
         "mkdir -p /usr/local/jails/base/13.1-RELEASE-template/usr",
         "/usr/local/jails/base/13.1-RELEASE-base/etc ",
-        "/usr/local/jails/base/13.1-RELEASE-base/usr/home ",
+        "mkdir -p /usr/local/jails/base/13.1-RELEASE-template/usr/home",
         "/usr/local/jails/base/13.1-RELEASE-base/usr/local ",
         "/usr/local/jails/base/13.1-RELEASE-base/root ",
         "/usr/local/jails/base/13.1-RELEASE-base/tmp ",

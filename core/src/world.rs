@@ -131,8 +131,10 @@ pub struct RunningJail {
 }
 
 /// Directories a FreeBSD base release has once installed; planned installs mark them
-/// present so later stages plan against a populated base.
-pub const FREEBSD_BASE_DIRS: [&str; 20] = [
+/// present so later stages plan against a populated base. Not `usr/home` (nor
+/// `home`): base.txz has neither; pw(8) made them at the first `pw useradd -m`
+/// before 14.0.
+pub const FREEBSD_BASE_DIRS: [&str; 19] = [
     "bin",
     "boot",
     "dev",
@@ -149,7 +151,6 @@ pub const FREEBSD_BASE_DIRS: [&str; 20] = [
     "tmp",
     "usr",
     "usr/bin",
-    "usr/home",
     "usr/local",
     "usr/share",
     "var",

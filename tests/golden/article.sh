@@ -213,12 +213,8 @@ mv /usr/local/jails/base/13.1-RELEASE-template/.etc.thinjail-partial /usr/local/
 # schg files cannot be deleted; cp -p kept the flags on the template's copy
 chflags -R noschg /usr/local/jails/base/13.1-RELEASE-base/etc
 rm -rf /usr/local/jails/base/13.1-RELEASE-base/etc
-# article: mv usr/home $TEMPLATE/usr/home
-cp -RPp /usr/local/jails/base/13.1-RELEASE-base/usr/home /usr/local/jails/base/13.1-RELEASE-template/usr/.home.thinjail-partial
-thinjail_relink /usr/local/jails/base/13.1-RELEASE-template/usr/.home.thinjail-partial /usr/home /skeleton/usr/home
-mv /usr/local/jails/base/13.1-RELEASE-template/usr/.home.thinjail-partial /usr/local/jails/base/13.1-RELEASE-template/usr/home
-chflags -R noschg /usr/local/jails/base/13.1-RELEASE-base/usr/home
-rm -rf /usr/local/jails/base/13.1-RELEASE-base/usr/home
+# the base has no usr/home; the template gets an empty one
+mkdir -p /usr/local/jails/base/13.1-RELEASE-template/usr/home
 # article: mv usr/local $TEMPLATE/usr/local
 cp -RPp /usr/local/jails/base/13.1-RELEASE-base/usr/local /usr/local/jails/base/13.1-RELEASE-template/usr/.local.thinjail-partial
 thinjail_relink /usr/local/jails/base/13.1-RELEASE-template/usr/.local.thinjail-partial /usr/local /skeleton/usr/local

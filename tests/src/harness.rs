@@ -20,6 +20,7 @@ use crate::fixtures::pool::TestPool;
 use crate::fixtures::prereq::require_root_and_zfs;
 use crate::fixtures::zfs_lock::run_zfs_command;
 use crate::freebsd_update::{published_path, PublishedUpdate, UpdatedFile};
+use crate::testbed::fileflags::{FileFlags, FlagView};
 use crate::testbed::Faults;
 
 /// How long one `thinjail` run may take before the test declares it hung.
@@ -271,6 +272,13 @@ impl Bed {
             .unwrap_or_else(|e| panic!("used of {name}: {e}"))
     }
 
+    /// The flags the test bed gives `path` (none when it has none or is missing).
+    pub fn flags(&self, path: &Path) -> FileFlags {
+        FlagView::load(&self.state_dir())
+            .expect("the test bed's file flags")
+            .flags(path)
+    }
+
     /// A path under the jails directory.
     pub fn jails_path(&self, relative: &str) -> PathBuf {
         self.recipe.host.jails_dir.join(relative)
@@ -301,9 +309,10 @@ impl Bed {
     /// Everything that must be the same after a recovered run as after a clean one,
     /// with this bed's own paths and pool name replaced by placeholders: datasets and
     /// snapshots, every file, directory and link under the jails directory (contents
-    /// of regular files included), jail.conf, rc.conf, the download cache, what is
-    /// mounted, and which jails run.
+    /// of regular files and file flags included), jail.conf, rc.conf, the download
+    /// cache, what is mounted, and which jails run.
     pub fn state(&self) -> BTreeMap<String, String> {
+        let flags = FlagView::load(&self.state_dir()).expect("the test bed's file flags");
         let mut state = BTreeMap::new();
         for dataset in self.datasets() {
             state.insert(
@@ -335,7 +344,10 @@ impl Bed {
             } else if relative.ends_with(".txz") && description.starts_with("file ") {
                 format!("archive {}", archive_listing(path))
             } else {
-                description
+                match flags.flags(path) {
+                    FileFlags::NONE => description,
+                    set => format!("{description} flags={set}"),
+                }
             };
             state.insert(format!("file {relative}"), self.normalize(&description));
         });
@@ -473,8 +485,9 @@ pub fn etcupdate_tarball(dir: &Path, release: &str) -> PathBuf {
     std::fs::create_dir_all(&sets).expect("sets directory");
     std::fs::create_dir_all(&tree).expect("tree directory");
     let set = build_release_set(&sets, release).expect("build base.txz");
+    // --no-fflags: bsdtar would make the base's schg entries immutable on ext4.
     let status = Command::new("bsdtar")
-        .arg("-xpf")
+        .args(["-xp", "--no-fflags", "-f"])
         .arg(&set.path)
         .arg("-C")
         .arg(&tree)

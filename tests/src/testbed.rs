@@ -17,9 +17,16 @@
 //! 2. `jail -f CONF -r NAME` → CONF read again, `exec.prestop`, `exec.stop` in chroot,
 //!    `exec.poststop`, then the mounts it names unmounted in reverse order.
 //! 3. `jexec -l NAME CMD` → `env -i … chroot ROOT CMD`.
-//! 4. `chflags` → nothing (Linux has no file flags).
+//! 4. file flags (`chflags`, `schg`): Linux has none, so [`fileflags`] keeps them in
+//!    a registry by filesystem and inode, set by extraction (from the archive's
+//!    `SCHILY.fflags`), `chflags`, `cp -p`, and zfs snapshots, clones, `send |
+//!    receive` and rollbacks, and enforced like FreeBSD: `rm`, `rmdir`, `mv`, `mkdir`,
+//!    `ln`, `cp` and the native writes fail with "Operation not permitted" on a
+//!    protected file or in a protected directory (see that module for what it
+//!    cannot reproduce).
 //! 5. `fetch -o - URL` → `curl -fsS URL`.
-//! 6. `tar` → `bsdtar` (FreeBSD's tar is bsdtar; GNU tar cannot read xz from a pipe).
+//! 6. `tar` → `bsdtar --no-fflags` (FreeBSD's tar is bsdtar; GNU tar cannot read xz
+//!    from a pipe; the flags go to the registry instead).
 //! 7. observation: `mount -p` → `/proc/self/mountinfo`; `jls -d -v --libxo=json` →
 //!    the state file (each jail with its JID and root, so a test can record a jail
 //!    started outside thinjail; it cannot record a dying jail); `zfs get -t
@@ -80,6 +87,10 @@ use thinjail_core::Recipe;
 use crate::fixtures::zfs_lock::ZfsLock;
 use crate::freebsd_update;
 use crate::jail8;
+
+pub mod fileflags;
+
+use fileflags::FileFlagsBed;
 
 /// Faults to inject, counted over the actions this host applies (1-based).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,6 +191,7 @@ impl TestBedState {
 /// The test bed host.
 pub struct TestBed {
     inner: FreeBsdHost,
+    flags: FileFlagsBed,
     state_dir: PathBuf,
     faults: Faults,
     applied: usize,
@@ -205,9 +217,11 @@ fn in_chroot(root: &Path, argv: &[&str]) -> Vec<String> {
 impl TestBed {
     /// A test bed keeping its jail state in `state_dir`.
     pub fn new(state_dir: impl Into<PathBuf>, faults: Faults, progress: Box<dyn Progress>) -> Self {
+        let state_dir = state_dir.into();
         TestBed {
             inner: FreeBsdHost::with_progress(progress),
-            state_dir: state_dir.into(),
+            flags: FileFlagsBed::new(state_dir.clone()),
+            state_dir,
             faults,
             applied: 0,
             system_root: SystemRoot::new("/"),
@@ -326,37 +340,26 @@ impl TestBed {
                 let full = in_chroot(&self.root_of(jail)?, &argv);
                 self.inner.run(&Command::Run { argv: full }).map(|_| true)
             }
-            Action::ClearFlags { .. } => Ok(true),
             Action::Download { url, dest } => {
                 let part = thinjail_core::action::partial_path(dest);
                 self.inner.run(&Command::WriteTo {
                     argv: vec!["curl".into(), "-fsS".into(), url.clone()],
                     stdout: part.clone(),
                 })?;
-                self.inner.run(&Command::run([
-                    "mv".to_string(),
-                    part.display().to_string(),
-                    dest.display().to_string(),
-                ]))?;
-                Ok(true)
-            }
-            Action::Extract { archive, dest } => {
-                self.inner.run(&Command::ReadFrom {
-                    argv: vec![
-                        "bsdtar".into(),
-                        "-xpf".into(),
-                        "-".into(),
-                        "-C".into(),
+                self.flags.run(
+                    &mut self.inner,
+                    &Command::run([
+                        "mv".to_string(),
+                        part.display().to_string(),
                         dest.display().to_string(),
-                    ],
-                    stdin: archive.clone(),
-                })?;
+                    ]),
+                )?;
                 Ok(true)
             }
             Action::DestroyDataset { .. } | Action::DestroySnapshot { .. } => {
                 let mut attempt = 0;
                 loop {
-                    match self.inner.apply_default(action) {
+                    match self.flags.apply(&mut self.inner, action) {
                         Err(HostError::CommandFailed { stderr, .. })
                             if stderr.contains("busy") && attempt < 5 =>
                         {
@@ -765,7 +768,7 @@ impl Host for TestBed {
         let notes = match self.substitute(action)? {
             Some(notes) => notes,
             None => {
-                self.inner.apply_default(action)?;
+                self.flags.apply(&mut self.inner, action)?;
                 ActionNotes::default()
             }
         };
@@ -778,7 +781,7 @@ impl Host for TestBed {
     }
 
     fn commands_run(&self) -> usize {
-        self.inner.commands_run()
+        self.inner.commands_run() + self.flags.emulated_commands
     }
 
     fn exec_interactive(&mut self, jail: &str, argv: &[String]) -> Result<i32, HostError> {
