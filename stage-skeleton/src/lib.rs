@@ -16,7 +16,9 @@
 //!   temporary name, atomic rename, then delete, so an interruption at any point is
 //!   finished by the next run with nothing lost or duplicated;
 //! - `schg` flags are cleared on the whole tree before it is deleted (the article only
-//!   handles `var/empty`); `cp -p` keeps the flags on the copy in the template;
+//!   handles `var/empty`); `cp -p` keeps the flags on the copy in the template, so
+//!   `var/empty` stays `schg` there and in every jail, and a partial copy left by an
+//!   interruption has its flags cleared before it is removed;
 //! - relative symlinks that leave a moved tree (`/etc/ssl/certs/*` →
 //!   `../../../usr/share/certs/…`) are rewritten so they still resolve once the tree
 //!   is seen under `/skeleton`.
@@ -211,10 +213,7 @@ fn plan_template(
             (PathState::Directory, copied) => {
                 if !copied {
                     if world.path(&partial).exists() {
-                        actions.push(Planned::noted(
-                            Action::Remove { path: partial.clone() },
-                            "an earlier copy was interrupted; start it again",
-                        ));
+                        remove_partial(&mut actions, &partial, "an earlier copy was interrupted; start it again");
                     }
                     let mut note = format!("article: mv {specific} $TEMPLATE/{specific}");
                     if std::mem::take(&mut first_move) {
@@ -238,10 +237,11 @@ fn plan_template(
                     });
                     actions.push(Planned::new(Action::Rename { from: partial, to: target.clone() }));
                 } else if world.path(&partial).exists() {
-                    actions.push(Planned::noted(
-                        Action::Remove { path: partial.clone() },
+                    remove_partial(
+                        &mut actions,
+                        &partial,
                         "the template's copy is complete; finishing an interrupted move",
-                    ));
+                    );
                 }
                 let clear = Action::ClearFlags { path: source.clone() };
                 actions.push(if specific == "var" {
@@ -476,6 +476,21 @@ fn plan_tree_migration(ctx: &StageContext<'_>, world: &World, release: &str) -> 
     actions
 }
 
+/// Removes a leftover partial copy. `cp -RPp` copied the file flags too, so it may
+/// hold `schg` files (`var/empty`): they are cleared first, or `rm -rf` fails with
+/// "Operation not permitted" on every rerun.
+fn remove_partial(actions: &mut Vec<Planned>, partial: &Path, why: &str) {
+    actions.push(Planned::noted(
+        Action::ClearFlags {
+            path: partial.to_path_buf(),
+        },
+        format!("{why}; cp -p copied its schg flags, which rm -rf cannot override"),
+    ));
+    actions.push(Planned::new(Action::Remove {
+        path: partial.to_path_buf(),
+    }));
+}
+
 /// Article step 4: the skeleton directory and links in the base, @gold.
 fn plan_base(
     ctx: &StageContext<'_>,
@@ -638,5 +653,46 @@ mod tests {
             SkeletonStage.plan(&ctx, &world).unwrap().is_empty(),
             "done once"
         );
+    }
+
+    /// A base installed, its `var` copied (flags and all) to the partial name when the
+    /// run was interrupted: the partial copy's flags are cleared before it is removed.
+    #[test]
+    fn an_interrupted_copy_loses_its_schg_flags_before_it_is_removed() {
+        let recipe = Recipe::from_ron(
+            r#"(releases: [(name: "14.3-RELEASE")], template: (jail_specific: ["var"]))"#,
+            "test",
+        )
+        .unwrap();
+        let ctx = StageContext::new(&recipe);
+        let mut world = World::empty();
+        let base = ctx.layout.base_dataset("14.3-RELEASE");
+        world.add_filesystem(&base, Some(&ctx.layout.base_dir("14.3-RELEASE")), None);
+        world.add_snapshot(&base, INSTALL_SNAPSHOT);
+        let template = ctx.layout.template_dir("14.3-RELEASE");
+        world.add_dir(&ctx.layout.base_dir("14.3-RELEASE").join("var/empty"));
+        let partial = partial_path(&template, "var");
+        world.add_dir(&partial.join("empty"));
+        let plan = SkeletonStage.plan(&ctx, &world).unwrap();
+        let actions: Vec<&Action> = plan.iter().map(|p| &p.action).collect();
+        let remove = actions
+            .iter()
+            .position(|a| matches!(a, Action::Remove { path } if path == &partial))
+            .expect("the partial copy is removed");
+        assert_eq!(
+            actions[remove - 1],
+            &Action::ClearFlags {
+                path: partial.clone()
+            }
+        );
+        // The same once the copy was renamed into place but the partial name is back.
+        world.add_dir(&template.join("var/empty"));
+        let plan = SkeletonStage.plan(&ctx, &world).unwrap();
+        let actions: Vec<&Action> = plan.iter().map(|p| &p.action).collect();
+        let remove = actions
+            .iter()
+            .position(|a| matches!(a, Action::Remove { path } if path == &partial))
+            .expect("the leftover partial copy is removed");
+        assert!(matches!(actions[remove - 1], Action::ClearFlags { path } if path == &partial));
     }
 }
