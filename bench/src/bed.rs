@@ -18,7 +18,9 @@ use thinjail_core::pipeline::{Pipeline, StageLoader};
 use thinjail_core::recipe::{Jail, StageEntry};
 use thinjail_core::world::World;
 use thinjail_core::Recipe;
-use thinjail_tests::fixtures::base::{populate_base_tree, sha256_file, write_manifest, DistSet};
+use thinjail_tests::fixtures::base::{
+    pack_tree_as_set, populate_base_tree, sha256_file, write_manifest, DistSet,
+};
 use thinjail_tests::fixtures::http::release_dir;
 use thinjail_tests::fixtures::pool::TestPool;
 use thinjail_tests::fixtures::zfs_lock::run_zfs_command;
@@ -310,24 +312,9 @@ fn new_bed(binary: &Path, base_mib: u64) -> anyhow::Result<Bed> {
         populate_base_tree(tree.path())?;
         write_filler(&tree.path().join("usr/lib/libbench-filler.so.1"), base_mib)?;
         let archive = sets.join("base.txz");
-        let status = Command::new("tar")
-            .env("XZ_OPT", "-0")
-            .args([
-                "--numeric-owner",
-                "--owner=0",
-                "--group=0",
-                "--sort=name",
-                "-C",
-            ])
-            .arg(tree.path())
-            .arg("-cJf")
-            .arg(&archive)
-            .arg(".")
-            .status()?;
-        if !status.success() {
-            bail!("tar of the base set failed: {status}");
-        }
-        let listing = Command::new("tar").arg("-tJf").arg(&archive).output()?;
+        // As the test bed's own sets: a pax archive with its schg flags inside.
+        pack_tree_as_set(tree.path(), &archive, Some(0))?;
+        let listing = Command::new("bsdtar").arg("-tf").arg(&archive).output()?;
         let set = DistSet {
             name: "base".into(),
             sha256: sha256_file(&archive)?,
