@@ -161,7 +161,8 @@ pub enum Install {
     },
     /// The article's `bsdinstall jail DIR`, non-interactive.
     Bsdinstall {
-        /// Mirror URL as for `Fetch`; gives bsdinstall's `BSDINSTALL_DISTSITE`.
+        /// Mirror URL as for `Fetch`: where `MANIFEST` and the sets are downloaded
+        /// from and verified before bsdinstall runs on them (it gets no mirror).
         #[serde(default)]
         mirror: Option<String>,
         /// `DISTRIBUTIONS`.

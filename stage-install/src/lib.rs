@@ -10,7 +10,13 @@
 //!   else is downloaded;
 //! - `Archive(path)`: a local set, verified the same way when a `MANIFEST` is given
 //!   (a mismatching local file is reported, never deleted);
-//! - `Bsdinstall`: the article's `bsdinstall jail DIR`, made non-interactive.
+//! - `Bsdinstall`: the article's `bsdinstall jail DIR`, made non-interactive. Its jail
+//!   script verifies nothing when given a mirror (usr.sbin/bsdinstall/scripts/jail
+//!   fetches `MANIFEST` only without `BSDINSTALL_DISTSITE`, and `checksum` begins
+//!   `test -f MANIFEST || exit 0`), so `MANIFEST` and the sets are downloaded and
+//!   verified first, as `Fetch` does, and bsdinstall is given them in
+//!   `BSDINSTALL_DISTDIR` and no mirror: with `MANIFEST` and every set there it
+//!   downloads nothing and its own checksum step checks them again.
 //!
 //! With `update_after_install` (the default), freebsd-update patches the fresh base
 //! (`fetch`, then `install`) before `@install` is taken, so the template and every
@@ -77,7 +83,8 @@ impl Stage for InstallStage {
             if release.update_after_install {
                 updates::probes(ctx.recipe, &release.name, &mut probes);
             }
-            if let Install::Fetch { sets, .. } = &release.install {
+            if let Install::Fetch { sets, .. } | Install::Bsdinstall { sets, .. } = &release.install
+            {
                 probes.path(cache.join("MANIFEST"));
                 for set in sets {
                     probes.path(cache.join(set));
@@ -108,18 +115,20 @@ impl Stage for InstallStage {
                     sets,
                     manifest_sha256,
                     ..
-                } => plan_fetch(
-                    ctx,
-                    world,
-                    release,
-                    Source {
+                } => {
+                    let source = Source {
                         mirror: mirror.as_deref(),
                         sets,
                         manifest_sha256: manifest_sha256.as_deref(),
-                    },
-                    &base,
-                    &mut actions,
-                ),
+                    };
+                    plan_download_and_verify(ctx, world, release, &source, &mut actions);
+                    for set in sets {
+                        actions.push(Planned::new(Action::Extract {
+                            archive: cache_dir_of(ctx, release).join(set),
+                            dest: base.clone(),
+                        }));
+                    }
+                }
                 Install::Archive { path, manifest } => {
                     if let Some(manifest) = manifest {
                         actions.push(Planned::new(Action::VerifyChecksum {
@@ -133,15 +142,25 @@ impl Stage for InstallStage {
                         dest: base.clone(),
                     }));
                 }
-                Install::Bsdinstall { mirror, sets, .. } => actions.push(Planned::noted(
-                    Action::Bsdinstall {
-                        dest: base.clone(),
-                        distdir: cache_dir_of(ctx, release),
-                        distsite: Some(release.dist_url(mirror.as_deref())),
-                        sets: sets.clone(),
-                    },
-                    "article: bsdinstall jail DIR — run unattended: nonInteractive=YES, a mirror and the sets are given",
-                )),
+                Install::Bsdinstall { mirror, sets, .. } => {
+                    let source = Source {
+                        mirror: mirror.as_deref(),
+                        sets,
+                        manifest_sha256: None,
+                    };
+                    plan_download_and_verify(ctx, world, release, &source, &mut actions);
+                    actions.push(Planned::noted(
+                        Action::Bsdinstall {
+                            dest: base.clone(),
+                            distdir: cache_dir_of(ctx, release),
+                            distsite: None,
+                            sets: sets.clone(),
+                        },
+                        "article: bsdinstall jail DIR — run unattended (nonInteractive=YES) on the sets verified above: \
+                         given a mirror, its jail script skips MANIFEST and its checksum step then verifies nothing, \
+                         so it gets BSDINSTALL_DISTDIR with MANIFEST and every set, and no mirror",
+                    ));
+                }
             }
             if release.update_after_install {
                 actions.extend(plan_update_after_install(ctx, world, release, &base));
@@ -155,7 +174,7 @@ impl Stage for InstallStage {
     }
 }
 
-/// Where a `Fetch` install downloads from, and what it trusts.
+/// Where a `Fetch` or `Bsdinstall` install downloads from, and what it trusts.
 struct Source<'a> {
     mirror: Option<&'a str>,
     sets: &'a [String],
@@ -197,15 +216,17 @@ fn plan_update_after_install(
     actions
 }
 
-fn plan_fetch(
+/// Downloads `MANIFEST` (afresh; checked against the recipe's pin first when there
+/// is one) and the sets not cached yet, then verifies every set against `MANIFEST`
+/// (a bad download is deleted).
+fn plan_download_and_verify(
     ctx: &StageContext<'_>,
     world: &World,
     release: &Release,
-    source: Source<'_>,
-    base: &Path,
+    source: &Source<'_>,
     actions: &mut Vec<Planned>,
 ) {
-    let Source {
+    let &Source {
         mirror,
         sets,
         manifest_sha256,
@@ -256,12 +277,6 @@ fn plan_fetch(
             file: file.clone(),
             manifest: manifest.clone(),
             delete_bad: true,
-        }));
-    }
-    for (_, file) in files.iter().skip(1) {
-        actions.push(Planned::new(Action::Extract {
-            archive: file.clone(),
-            dest: base.to_path_buf(),
         }));
     }
 }
@@ -421,5 +436,67 @@ mod tests {
                 ..
             }
         ));
+    }
+    /// bsdinstall's jail script verifies nothing when it has a mirror, so the sets are
+    /// downloaded and verified first and bsdinstall only gets them, no mirror.
+    #[test]
+    fn bsdinstall_runs_on_sets_verified_first_and_gets_no_mirror() {
+        let recipe = recipe(
+            r#"Bsdinstall(mirror: "https://mirror.example/releases", sets: ["base.txz", "lib32.txz"])"#,
+        );
+        let plan = InstallStage
+            .plan(&StageContext::new(&recipe), &World::empty())
+            .unwrap();
+        let cache = PathBuf::from("/var/cache/tj/14.3-RELEASE-amd64");
+        let kinds: Vec<String> = plan.iter().map(|p| p.action.describe()).collect();
+        let downloads: Vec<&str> = plan
+            .iter()
+            .filter_map(|p| match &p.action {
+                Action::Download { url, .. } => Some(url.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            downloads,
+            [
+                "https://mirror.example/releases/amd64/amd64/14.3-RELEASE/MANIFEST",
+                "https://mirror.example/releases/amd64/amd64/14.3-RELEASE/base.txz",
+                "https://mirror.example/releases/amd64/amd64/14.3-RELEASE/lib32.txz",
+            ]
+        );
+        let bsdinstall = plan
+            .iter()
+            .position(|p| matches!(p.action, Action::Bsdinstall { .. }))
+            .expect("bsdinstall runs");
+        let last_verify = kinds.iter().rposition(|k| k.starts_with("verify")).unwrap();
+        assert!(last_verify < bsdinstall, "{kinds:#?}");
+        for set in ["base.txz", "lib32.txz"] {
+            assert!(plan.iter().any(|p| p.action
+                == Action::VerifyChecksum {
+                    file: cache.join(set),
+                    manifest: cache.join("MANIFEST"),
+                    delete_bad: true,
+                }));
+        }
+        assert_eq!(
+            plan[bsdinstall].action,
+            Action::Bsdinstall {
+                dest: "/usr/local/jails/base/14.3-RELEASE-base".into(),
+                distdir: cache.clone(),
+                distsite: None,
+                sets: vec!["base.txz".into(), "lib32.txz".into()],
+            }
+        );
+        assert_eq!(
+            plan[bsdinstall].action.sh_lines(),
+            ["env nonInteractive=YES BSDINSTALL_DISTDIR=/var/cache/tj/14.3-RELEASE-amd64 'DISTRIBUTIONS=base.txz lib32.txz' bsdinstall jail /usr/local/jails/base/14.3-RELEASE-base"]
+        );
+        assert!(!plan
+            .iter()
+            .any(|p| matches!(p.action, Action::Extract { .. })));
+        assert!(plan[bsdinstall]
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("verifies nothing")));
     }
 }

@@ -158,6 +158,19 @@ thinjail_rc_edit() {
 	rm -f "$1.thinjail-new"
 }
 
+# thinjail_verify FILE MANIFEST [keep]: FILE's SHA-256 must be the one MANIFEST lists
+# for it; otherwise FILE is deleted (unless "keep") and the script stops before
+# anything is extracted.
+thinjail_verify() {
+	want=$(awk -F '\t' -v name="${1##*/}" '$1 == name { print $2; exit }' "$2")
+	got=$(sha256 -q "$1")
+	if [ -z "$want" ] || [ "$got" != "$want" ]; then
+		echo "checksum mismatch for $1 (MANIFEST: ${want:-none}, file: $got)" >&2
+		[ "${3:-}" = keep ] || rm -f "$1"
+		return 1
+	fi
+}
+
 # thinjail_relink TREE WAS NOW: relative symlinks under TREE that pointed outside it
 # while it was at WAS in the jail are rewritten to resolve from the jail's root now
 # that it is at NOW (the article's move of etc under /skeleton breaks
@@ -196,8 +209,15 @@ zfs create -o thinjail:managed=zroot/jails zroot/jails/thinjail0
 zfs create -o thinjail:managed=zroot/jails zroot/jails/.mountpoints
 
 # --- stage install: install each release's base system and snapshot it @install (article step 1)
-# article: bsdinstall jail DIR — run unattended: nonInteractive=YES, a mirror and the sets are given
-env nonInteractive=YES BSDINSTALL_DISTDIR=/var/cache/thinjail/13.1-RELEASE-amd64 BSDINSTALL_DISTSITE=https://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases/amd64/amd64/13.1-RELEASE DISTRIBUTIONS=base.txz bsdinstall jail /usr/local/jails/base/13.1-RELEASE-base
+mkdir -p /var/cache/thinjail/13.1-RELEASE-amd64
+# the cache must be root's alone: apply makes host.cache_dir with mode 0700 and refuses one that someone else owns or can write to, so the sets verified below are the very files extracted
+fetch -o - https://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases/amd64/amd64/13.1-RELEASE/MANIFEST > /var/cache/thinjail/13.1-RELEASE-amd64/MANIFEST.part
+mv /var/cache/thinjail/13.1-RELEASE-amd64/MANIFEST.part /var/cache/thinjail/13.1-RELEASE-amd64/MANIFEST
+fetch -o - https://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases/amd64/amd64/13.1-RELEASE/base.txz > /var/cache/thinjail/13.1-RELEASE-amd64/base.txz.part
+mv /var/cache/thinjail/13.1-RELEASE-amd64/base.txz.part /var/cache/thinjail/13.1-RELEASE-amd64/base.txz
+thinjail_verify /var/cache/thinjail/13.1-RELEASE-amd64/base.txz /var/cache/thinjail/13.1-RELEASE-amd64/MANIFEST
+# article: bsdinstall jail DIR — run unattended (nonInteractive=YES) on the sets verified above: given a mirror, its jail script skips MANIFEST and its checksum step then verifies nothing, so it gets BSDINSTALL_DISTDIR with MANIFEST and every set, and no mirror
+env nonInteractive=YES BSDINSTALL_DISTDIR=/var/cache/thinjail/13.1-RELEASE-amd64 DISTRIBUTIONS=base.txz bsdinstall jail /usr/local/jails/base/13.1-RELEASE-base
 zfs snapshot zroot/jails/base/13.1-RELEASE-base@install
 
 # --- stage skeleton: move jail-specific files into the template, build the skeleton and its links, snapshot both @gold (article steps 2-4)
