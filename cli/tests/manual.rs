@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 use thinjail_cli::manual;
-use thinjail_core::recipe::{Install, Jail, Recipe, Release, StageEntry};
+use thinjail_core::recipe::{Install, Jail, Recipe, Release, StageEntry, TemplateFile};
 
 fn thinjail(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_thinjail"))
@@ -188,6 +188,10 @@ fn full_recipe() -> Recipe {
         },
     ];
     recipe.host.interface = Some("em0".into());
+    recipe.template.files.insert(
+        "etc/motd.template".into(),
+        TemplateFile::Contents("welcome\n".into()),
+    );
     recipe.jails = vec![Jail {
         ip4: vec!["192.0.2.1".into()],
         ip6: vec!["2001:db8::1".into()],
@@ -208,7 +212,14 @@ fn field_names(value: &Value, names: &mut Vec<String>) {
         Value::Object(map) => {
             for (key, inner) in map {
                 names.push(key.clone());
-                if !matches!(key.as_str(), "jail_params" | "params" | "rc_conf") {
+                if key == "files" {
+                    // Its keys are paths; its values are variants to describe.
+                    if let Value::Object(files) = inner {
+                        for file in files.values() {
+                            field_names(file, names);
+                        }
+                    }
+                } else if !matches!(key.as_str(), "jail_params" | "params" | "rc_conf") {
                     field_names(inner, names);
                 }
             }
@@ -230,7 +241,7 @@ fn the_recipe_page_describes_every_recipe_field() {
     field_names(&value, &mut names);
     names.sort();
     names.dedup();
-    for variant in ["Fetch", "Archive", "Bsdinstall"] {
+    for variant in ["Fetch", "Archive", "Bsdinstall", "Host", "Contents"] {
         assert!(names.contains(&variant.to_string()), "{names:?}");
     }
     let page = manual::RECIPE_PAGE;

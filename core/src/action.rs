@@ -121,6 +121,14 @@ pub enum Action {
         /// Destination (must not exist).
         to: PathBuf,
     },
+    /// `cp -p FROM TO`: copy one file, following a link, keeping its mode (what
+    /// bsdinstall's jail script does with the host's `/etc/resolv.conf`).
+    CopyFile {
+        /// Source file.
+        from: PathBuf,
+        /// Destination file.
+        to: PathBuf,
+    },
     /// `mv FROM TO` within one filesystem (atomic).
     Rename {
         /// Old path.
@@ -579,6 +587,12 @@ impl Action {
                 s(from),
                 s(to),
             ])]),
+            CopyFile { from, to } => cmds(vec![Command::run([
+                "cp".to_string(),
+                "-p".into(),
+                s(from),
+                s(to),
+            ])]),
             Rename { from, to } => cmds(vec![Command::run(["mv".to_string(), s(from), s(to)])]),
             Symlink { link, target } => cmds(vec![Command::run([
                 "ln".to_string(),
@@ -923,6 +937,7 @@ impl Action {
             } => format!("set {property}={value} on {dataset}"),
             MakeDir { path } => format!("make directory {}", s(path)),
             CopyTree { from, to } => format!("copy {} to {}", s(from), s(to)),
+            CopyFile { from, to } => format!("copy file {} to {}", s(from), s(to)),
             Rename { from, to } => format!("rename {} to {}", s(from), s(to)),
             Symlink { link, target } => format!("link {} -> {}", s(link), s(target)),
             ClearFlags { path } => format!("clear schg flags under {}", s(path)),
@@ -1079,7 +1094,7 @@ impl Action {
             | Remove { path }
             | RemoveDir { path }
             | Unmount { path } => paths(&[path]),
-            CopyTree { from, to } => Touches {
+            CopyTree { from, to } | CopyFile { from, to } => Touches {
                 paths: written(&[to]),
                 reads: written(&[from]),
                 ..Touches::default()
@@ -1222,6 +1237,10 @@ impl Action {
             }
             MakeDir { path } => world.add_dir(path),
             CopyTree { from, to } => world.copy_tree(from, to),
+            CopyFile { from, to } => {
+                let contents = world.file_contents(from).map(String::from);
+                world.set_path(to, PathState::File { contents });
+            }
             Rename { from, to } => {
                 world.copy_tree(from, to);
                 world.remove_tree(from);

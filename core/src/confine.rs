@@ -653,6 +653,27 @@ mod tests {
             },
             "touches path /srv/base.txz outside",
         );
+        // template.files' host files (by default resolv.conf and localtime) may be
+        // copied into the template; other host files may not.
+        let template = p("/usr/local/jails/base/14.3-RELEASE-template/etc");
+        check(
+            &recipe,
+            &world,
+            Action::CopyFile {
+                from: p("/etc/resolv.conf"),
+                to: template.join("resolv.conf"),
+            },
+        )
+        .unwrap();
+        refused(
+            &recipe,
+            &world,
+            Action::CopyFile {
+                from: p("/etc/master.passwd"),
+                to: template.join("master.passwd"),
+            },
+            outside,
+        );
         for url in [
             "https://download.freebsd.org/releases/amd64/amd64/14.3-RELEASE/base.txz",
             "file:///srv/base.txz",

@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::recipe::{Install, Recipe};
+use crate::recipe::{Install, Recipe, TemplateFile};
 use crate::world::{DatasetKind, RunningJail, World};
 
 /// Snapshot of a freshly installed base.
@@ -320,8 +320,8 @@ impl Layout<'_> {
     }
 
     /// Files outside [`Layout::confinement_roots`] that the recipe names as inputs
-    /// (a local `Archive` set and its `MANIFEST`, etcupdate tarballs): actions may
-    /// read these, never write them.
+    /// (a local `Archive` set and its `MANIFEST`, etcupdate tarballs, the host files
+    /// `template.files` copies): actions may read these, never write them.
     pub fn recipe_inputs(&self) -> Vec<PathBuf> {
         let mut files = Vec::new();
         for release in &self.recipe.releases {
@@ -330,6 +330,12 @@ impl Layout<'_> {
                 files.extend(manifest.iter().cloned());
             }
             files.extend(release.etcupdate.iter().cloned());
+        }
+        // The host files template.files copies (validation keeps them outside jails_dir).
+        for source in self.recipe.template.files.values() {
+            if let TemplateFile::Host(path) = source {
+                files.push(path.clone());
+            }
         }
         files
     }

@@ -193,6 +193,12 @@ pub struct Template {
     pub jail_specific: Vec<String>,
     /// rc.conf(5) values written into the template (the article's `default_router`).
     pub rc_conf: BTreeMap<String, String>,
+    /// Files written into the template before `@gold`, by path relative to the jail's
+    /// root (inside a jail-specific path). base.txz has no `/etc/resolv.conf` and no
+    /// `/etc/localtime`; bsdinstall's jail script and the Handbook copy the host's,
+    /// and so does the default. A recipe that names `files` replaces the whole map
+    /// (`{}` copies nothing).
+    pub files: BTreeMap<String, TemplateFile>,
 }
 
 impl Default for Template {
@@ -203,8 +209,42 @@ impl Default for Template {
                 .map(String::from)
                 .collect(),
             rc_conf: BTreeMap::new(),
+            files: default_template_files(),
         }
     }
+}
+
+impl Template {
+    /// Whether `path` (relative to a jail's root) lies inside a jail-specific path,
+    /// so the template holds it.
+    pub fn holds(&self, path: &str) -> bool {
+        self.jail_specific
+            .iter()
+            .any(|specific| path.starts_with(&format!("{specific}/")))
+    }
+}
+
+/// The host's `/etc/resolv.conf` and `/etc/localtime`, as bsdinstall's jail script copies them.
+pub fn default_template_files() -> BTreeMap<String, TemplateFile> {
+    ["etc/resolv.conf", "etc/localtime"]
+        .into_iter()
+        .map(|path| {
+            (
+                path.to_string(),
+                TemplateFile::Host(PathBuf::from("/").join(path)),
+            )
+        })
+        .collect()
+}
+
+/// What a file of the template is made from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TemplateFile {
+    /// A copy of this host file, read when thinjail observes the host (a host
+    /// without it gives the template none).
+    Host(PathBuf),
+    /// These contents.
+    Contents(String),
 }
 
 /// One thin jail.

@@ -13,7 +13,7 @@ use std::path::{Component, Path};
 use serde::Serialize;
 
 use crate::jailconf::same_param;
-use crate::recipe::{Install, ParamValue, Recipe};
+use crate::recipe::{default_template_files, Install, ParamValue, Recipe, TemplateFile};
 
 /// One problem in a recipe.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -873,6 +873,7 @@ pub fn validate(recipe: &Recipe) -> Vec<RecipeError> {
         c.check(&field, name, check_rc_var_name(name));
         c.check(&field, value, check_config_value(value));
     }
+    check_template_files(&mut c, recipe);
 
     check_params(&mut c, "jail_params", &recipe.jail_params);
 
@@ -1343,8 +1344,12 @@ fn walk_strings(value: &serde_json::Value, field: &str, in_map: bool, c: &mut Co
                 } else {
                     format!("{field}.{key}")
                 };
-                // Stage configurations are checked from their RON text.
-                if !in_map && key == "config" && field.starts_with("stages[") {
+                // Stage configurations are checked from their RON text; template
+                // files may hold newlines and tabs (check_template_files).
+                if !in_map
+                    && ((key == "config" && field.starts_with("stages["))
+                        || (key == "files" && field == "template"))
+                {
                     continue;
                 }
                 let is_map = !in_map && MAP_FIELDS.contains(&key.as_str());
@@ -1384,6 +1389,50 @@ fn check_ron_strings(c: &mut Collector, field: &str, value: &ron::Value) {
         }
         Value::Option(Some(inner)) => check_ron_strings(c, field, inner),
         _ => {}
+    }
+}
+
+/// `template.files`: each path inside a jail-specific path (the template holds
+/// nothing else; a default entry outside them is skipped, not an error), each host
+/// file absolute and outside `jails_dir` (a jail's root controls what is in there).
+fn check_template_files(c: &mut Collector, recipe: &Recipe) {
+    let defaults = default_template_files();
+    for (path, source) in &recipe.template.files {
+        let field = format!("template.files[{path:?}]");
+        c.check(&field, path, check_relative_path(path));
+        if !recipe.template.holds(path) && defaults.get(path) != Some(source) {
+            c.check(
+                &field,
+                path,
+                Err(format!(
+                    "{path:?} is not inside a jail-specific path ({}); the template holds nothing else",
+                    recipe.template.jail_specific.join(", ")
+                )),
+            );
+        }
+        match source {
+            TemplateFile::Host(host) => {
+                let text = host.display().to_string();
+                c.check(&field, &text, check_absolute_path(host));
+                c.check(&field, &text, check_terminal_safe(&text));
+                if host.starts_with(&recipe.host.jails_dir) {
+                    c.check(
+                        &field,
+                        &text,
+                        Err(format!(
+                            "must not be inside host.jails_dir ({}): the jails control what is there",
+                            recipe.host.jails_dir.display()
+                        )),
+                    );
+                }
+            }
+            TemplateFile::Contents(contents) => {
+                // Lines and tabs are a file's layout; nothing else may reach the
+                // terminal that shows the plan.
+                let layout = contents.replace(['\n', '\t'], " ");
+                c.check(&field, contents, check_terminal_safe(&layout));
+            }
+        }
     }
 }
 
@@ -1768,6 +1817,74 @@ mod tests {
             check_stage_config(&mut c, "stages[0].config", bad);
             assert!(!c.0.is_empty(), "{bad:?} accepted");
             assert_eq!(c.0[0].field, "stages[0].config");
+        }
+    }
+    #[test]
+    fn template_files_lie_in_jail_specific_paths_and_copy_host_files_only() {
+        let recipe = |files: &str| {
+            Recipe::from_ron(
+                &format!(r#"(releases: [(name: "14.3-RELEASE")], template: (files: {files}))"#),
+                "test",
+            )
+        };
+        let ok = recipe(
+            r#"{"etc/resolv.conf": Contents("nameserver 192.0.2.53\n"), "etc/localtime": Host("/etc/localtime")}"#,
+        )
+        .unwrap();
+        assert_eq!(ok.template.files.len(), 2);
+        assert!(recipe("{}").unwrap().template.files.is_empty());
+        // The defaults are skipped, not refused, when etc stays in the base.
+        assert!(Recipe::from_ron(
+            r#"(releases: [(name: "14.3-RELEASE")], template: (jail_specific: ["var"]))"#,
+            "test"
+        )
+        .is_ok());
+        let defaults = Recipe::from_ron(r#"(releases: [(name: "14.3-RELEASE")])"#, "test").unwrap();
+        assert_eq!(
+            defaults.template.files.get("etc/resolv.conf"),
+            Some(&TemplateFile::Host("/etc/resolv.conf".into()))
+        );
+        let mut hidden = defaults.clone();
+        hidden.template.files.insert(
+            "etc/motd.template".into(),
+            TemplateFile::Contents("hello\u{1b}[8m\tworld\n".into()),
+        );
+        let errors = validate(&hidden);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, r#"template.files["etc/motd.template"]"#);
+        assert!(errors[0].problem.contains("U+001B"), "{errors:?}");
+        for (files, field, problem) in [
+            (
+                r#"{"boot/loader.conf": Contents("x")}"#,
+                r#"template.files["boot/loader.conf"]"#,
+                "not inside a jail-specific path",
+            ),
+            (
+                r#"{"etc": Contents("x")}"#,
+                r#"template.files["etc"]"#,
+                "not inside a jail-specific path",
+            ),
+            (
+                r#"{"etc/../boot/x": Contents("x")}"#,
+                r#"template.files["etc/../boot/x"]"#,
+                "`..`",
+            ),
+            (
+                r#"{"etc/resolv.conf": Host("resolv.conf")}"#,
+                r#"template.files["etc/resolv.conf"]"#,
+                "not an absolute path",
+            ),
+            (
+                r#"{"etc/resolv.conf": Host("/usr/local/jails/www/data/etc/resolv.conf")}"#,
+                r#"template.files["etc/resolv.conf"]"#,
+                "must not be inside host.jails_dir",
+            ),
+        ] {
+            let errors = recipe(files).unwrap_err().to_string();
+            assert!(
+                errors.contains(field) && errors.contains(problem),
+                "{files}: {errors}"
+            );
         }
     }
 }

@@ -11,6 +11,10 @@
 //! 2. makes the `skeleton` directory in the base, links each moved path into it with
 //!    the relative targets the article's note explains, and snapshots the base `@gold`.
 //!
+//! It also writes `template.files` into the template before `@gold` (by default the
+//! host's `/etc/resolv.conf` and `/etc/localtime`, which base.txz lacks and
+//! bsdinstall's jail script copies).
+//!
 //! Where the article is wrong, this stage does better and says so in the plan:
 //! - a move between datasets is a copy plus a delete; it is done as copy to a
 //!   temporary name, atomic rename, then delete, so an interruption at any point is
@@ -34,7 +38,7 @@ use thinjail_core::edit::{rc_var, FileEdit};
 use thinjail_core::layout::{
     skeleton_link_target, Layout, GOLD_SNAPSHOT, INSTALL_SNAPSHOT, SKELETON_DIR,
 };
-use thinjail_core::recipe::Release;
+use thinjail_core::recipe::{Release, TemplateFile};
 use thinjail_core::stage::{
     no_config, BuiltinStage, Planned, Probes, Stage, StageContext, StageError,
 };
@@ -94,6 +98,16 @@ impl Stage for SkeletonStage {
             }
             probes.file(template.join("etc/rc.conf"));
             probe_etcupdate_tree(ctx, &release.name, &mut probes);
+            for relative in ctx.recipe.template.files.keys() {
+                if let Some(parent) = template.join(relative).parent() {
+                    probes.path(parent);
+                }
+            }
+        }
+        for source in ctx.recipe.template.files.values() {
+            if let TemplateFile::Host(host) = source {
+                probes.file(host);
+            }
         }
         probes
     }
@@ -120,6 +134,19 @@ impl Stage for SkeletonStage {
                 for planned in plan_template(ctx, &world, release)? {
                     push(planned, &mut world);
                 }
+                for planned in plan_template_files(ctx, &world, name) {
+                    push(planned, &mut world);
+                }
+                push(
+                    Planned::noted(
+                        Action::Snapshot {
+                            dataset: template_dataset.clone(),
+                            snapshot: GOLD_SNAPSHOT.to_string(),
+                        },
+                        "article: zfs snap — `snapshot` is the spelling every zfs accepts",
+                    ),
+                    &mut world,
+                );
             }
             let base_dataset = ctx.layout.base_dataset(name);
             if !world.has_snapshot(&base_dataset, GOLD_SNAPSHOT) {
@@ -280,14 +307,92 @@ fn plan_template(
             Planned::new(action)
         });
     }
-    actions.push(Planned::noted(
-        Action::Snapshot {
-            dataset: layout.template_dataset(release),
-            snapshot: GOLD_SNAPSHOT.to_string(),
-        },
-        "article: zfs snap — `snapshot` is the spelling every zfs accepts",
-    ));
     Ok(actions)
+}
+
+/// `template.files`: what base.txz lacks and bsdinstall's jail script copies from the
+/// host (`/etc/resolv.conf`, so pkg can resolve names, and `/etc/localtime`). A host
+/// file read as text when the host was observed is written as read (the plan shows
+/// it); a link or a binary file, or any host file when nothing was observed, is
+/// copied with `cp -p` (following a link) as bsdinstall's `cp` does; a host file that
+/// is missing gives nothing.
+fn plan_template_files(ctx: &StageContext<'_>, world: &World, release: &str) -> Vec<Planned> {
+    let template = ctx.layout.template_dir(release);
+    let mut actions = Vec::new();
+    let mut made: Vec<PathBuf> = Vec::new();
+    let mut first = true;
+    for (relative, source) in &ctx.recipe.template.files {
+        if !ctx.recipe.template.holds(relative) {
+            // Only a default entry can be here (validation refuses others): the
+            // recipe keeps that directory in the base.
+            continue;
+        }
+        let target = template.join(relative);
+        let action = match source {
+            TemplateFile::Contents(contents) => Action::WriteFile {
+                path: target.clone(),
+                contents: contents.clone(),
+                mode: 0o644,
+            },
+            TemplateFile::Host(host) => match world.path(host) {
+                PathState::Missing if world.observed => continue,
+                PathState::File {
+                    contents: Some(contents),
+                } => Action::WriteFile {
+                    path: target.clone(),
+                    contents: contents.clone(),
+                    mode: 0o644,
+                },
+                _ => Action::CopyFile {
+                    from: host.clone(),
+                    to: target.clone(),
+                },
+            },
+        };
+        if let Some(parent) = target.parent() {
+            if world.path(parent) != &PathState::Directory && !made.iter().any(|m| m == parent) {
+                made.push(parent.to_path_buf());
+                actions.push(Planned::new(Action::MakeDir {
+                    path: parent.to_path_buf(),
+                }));
+            }
+        }
+        let origin = match source {
+            TemplateFile::Contents(_) => "given in template.files".to_string(),
+            TemplateFile::Host(host) if matches!(action, Action::WriteFile { .. }) => {
+                format!(
+                    "the host's {}, as read when the host was observed",
+                    host.display()
+                )
+            }
+            TemplateFile::Host(host) => format!("the host's {}, copied", host.display()),
+        };
+        let note = if std::mem::take(&mut first) {
+            format!(
+                "/{relative}: {origin}\nbase.txz has no /etc/resolv.conf or /etc/localtime; bsdinstall's jail \
+                 script and the Handbook copy the host's so pkg can resolve names in a new jail (template.files)"
+            )
+        } else {
+            format!("/{relative}: {origin}")
+        };
+        actions.push(Planned::noted(action, note));
+    }
+    actions
+}
+
+/// Removes a leftover partial copy. `cp -RPp` copied the file flags too, so it may
+/// hold `schg` files (`var/empty`): they are cleared first, or `rm -rf` fails with
+/// "Operation not permitted" on every rerun.
+fn remove_partial(actions: &mut Vec<Planned>, partial: &Path, why: &str) {
+    actions.push(Planned::noted(
+        Action::ClearFlags {
+            path: partial.to_path_buf(),
+        },
+        format!("{why}; cp -p copied its schg flags, which rm -rf cannot override"),
+    ));
+    actions.push(Planned::new(Action::Remove {
+        path: partial.to_path_buf(),
+    }));
 }
 
 /// The jail-specific paths whose release files make an etcupdate tree: those the
@@ -474,21 +579,6 @@ fn plan_tree_migration(ctx: &StageContext<'_>, world: &World, release: &str) -> 
         recursive: false,
     }));
     actions
-}
-
-/// Removes a leftover partial copy. `cp -RPp` copied the file flags too, so it may
-/// hold `schg` files (`var/empty`): they are cleared first, or `rm -rf` fails with
-/// "Operation not permitted" on every rerun.
-fn remove_partial(actions: &mut Vec<Planned>, partial: &Path, why: &str) {
-    actions.push(Planned::noted(
-        Action::ClearFlags {
-            path: partial.to_path_buf(),
-        },
-        format!("{why}; cp -p copied its schg flags, which rm -rf cannot override"),
-    ));
-    actions.push(Planned::new(Action::Remove {
-        path: partial.to_path_buf(),
-    }));
 }
 
 /// Article step 4: the skeleton directory and links in the base, @gold.
@@ -694,5 +784,122 @@ mod tests {
             .position(|a| matches!(a, Action::Remove { path } if path == &partial))
             .expect("the leftover partial copy is removed");
         assert!(matches!(actions[remove - 1], Action::ClearFlags { path } if path == &partial));
+    }
+
+    /// A base just installed (as the install stage leaves it), observed or not.
+    fn installed_base(ctx: &StageContext<'_>, observed: bool) -> World {
+        let mut world = World::empty();
+        world.observed = observed;
+        let release = "14.3-RELEASE";
+        let base = ctx.layout.base_dataset(release);
+        world.add_filesystem(&base, Some(&ctx.layout.base_dir(release)), None);
+        world.add_filesystem(
+            &ctx.layout.template_dataset(release),
+            Some(&ctx.layout.template_dir(release)),
+            None,
+        );
+        world.add_snapshot(&base, INSTALL_SNAPSHOT);
+        for dir in thinjail_core::world::FREEBSD_BASE_DIRS {
+            world.add_dir(&ctx.layout.base_dir(release).join(dir));
+        }
+        world
+    }
+
+    fn descriptions(plan: &[Planned]) -> Vec<String> {
+        plan.iter().map(|p| p.action.describe()).collect()
+    }
+
+    #[test]
+    fn template_files_are_written_before_gold_as_the_host_has_them() {
+        let recipe = Recipe::from_ron(
+            r#"(releases: [(name: "14.3-RELEASE")], template: (files: {
+                "etc/resolv.conf": Host("/etc/resolv.conf"),
+                "etc/localtime": Host("/etc/localtime"),
+                "etc/motd.template": Host("/etc/motd.template"),
+                "usr/local/etc/pkg.conf": Contents("x\n"),
+            }))"#,
+            "test",
+        )
+        .unwrap();
+        let ctx = StageContext::new(&recipe);
+        let template = ctx.layout.template_dir("14.3-RELEASE");
+        let mut world = installed_base(&ctx, true);
+        world.set_path(
+            Path::new("/etc/resolv.conf"),
+            PathState::File {
+                contents: Some("nameserver 192.0.2.53\n".into()),
+            },
+        );
+        world.set_path(
+            Path::new("/etc/localtime"),
+            PathState::Symlink {
+                target: "/usr/share/zoneinfo/Europe/Paris".into(),
+            },
+        );
+        let probes = SkeletonStage.probes(&ctx);
+        assert!(probes.files.contains(Path::new("/etc/resolv.conf")));
+        let plan = SkeletonStage.plan(&ctx, &world).unwrap();
+        let actions: Vec<&Action> = plan.iter().map(|p| &p.action).collect();
+        let gold = actions
+            .iter()
+            .position(
+                |a| matches!(a, Action::Snapshot { dataset, .. } if dataset.ends_with("template")),
+            )
+            .unwrap();
+        let at = |wanted: &Action| {
+            actions
+                .iter()
+                .position(|a| *a == wanted)
+                .unwrap_or_else(|| panic!("{wanted:?} not in {:#?}", descriptions(&plan)))
+        };
+        let resolv = at(&Action::WriteFile {
+            path: template.join("etc/resolv.conf"),
+            contents: "nameserver 192.0.2.53\n".into(),
+            mode: 0o644,
+        });
+        let localtime = at(&Action::CopyFile {
+            from: "/etc/localtime".into(),
+            to: template.join("etc/localtime"),
+        });
+        let pkg_conf = at(&Action::WriteFile {
+            path: template.join("usr/local/etc/pkg.conf"),
+            contents: "x\n".into(),
+            mode: 0o644,
+        });
+        let make_etc = at(&Action::MakeDir {
+            path: template.join("usr/local/etc"),
+        });
+        assert!(make_etc < pkg_conf);
+        let moved_etc = actions
+            .iter()
+            .position(|a| matches!(a, Action::Rename { to, .. } if to == &template.join("etc")))
+            .unwrap();
+        for file in [resolv, localtime, pkg_conf] {
+            assert!(
+                moved_etc < file && file < gold,
+                "{:#?}",
+                descriptions(&plan)
+            );
+        }
+        assert!(
+            !actions
+                .iter()
+                .any(|a| a.describe().contains("motd.template")),
+            "a host file that is missing gives nothing"
+        );
+        assert!(plan[resolv.min(localtime)]
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("bsdinstall")));
+
+        // Nothing observed (plan --fresh): the host's files are copied as bsdinstall does.
+        let plan = SkeletonStage
+            .plan(&ctx, &installed_base(&ctx, false))
+            .unwrap();
+        assert!(plan.iter().any(|p| p.action
+            == Action::CopyFile {
+                from: "/etc/resolv.conf".into(),
+                to: template.join("etc/resolv.conf"),
+            }));
     }
 }

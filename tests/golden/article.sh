@@ -281,6 +281,11 @@ mkdir -p /usr/local/jails/base/13.1-RELEASE-template/var/db/etcupdate
 mv /usr/local/jails/base/13.1-RELEASE-template/.etcupdate.thinjail-partial /usr/local/jails/base/13.1-RELEASE-template/var/db/etcupdate/current
 # article: echo 'default_router=...' >> ./etc/rc.conf — thinjail sets it in place (like sysrc), so a second run adds no duplicate line
 thinjail_rc_edit /usr/local/jails/base/13.1-RELEASE-template/etc/rc.conf set default_router 192.168.1.1
+# /etc/localtime: the host's /etc/localtime, copied
+# base.txz has no /etc/resolv.conf or /etc/localtime; bsdinstall's jail script and the Handbook copy the host's so pkg can resolve names in a new jail (template.files)
+cp -p /etc/localtime /usr/local/jails/base/13.1-RELEASE-template/etc/localtime
+# /etc/resolv.conf: the host's /etc/resolv.conf, copied
+cp -p /etc/resolv.conf /usr/local/jails/base/13.1-RELEASE-template/etc/resolv.conf
 # article: zfs snap — `snapshot` is the spelling every zfs accepts
 zfs snapshot zroot/jails/base/13.1-RELEASE-template@gold
 # article: mkdir skeleton

@@ -1,19 +1,129 @@
-//! A fresh jail as FreeBSD's base.txz leaves it, on the test bed: `Bsdinstall`
-//! installs that run only on sets verified first.
+//! A fresh jail as FreeBSD's base.txz leaves it, on the test bed: what it lacks and
+//! thinjail supplies (`/etc/resolv.conf` and `/etc/localtime` in the template), and
+//! `Bsdinstall` installs that run only on sets verified first.
 
-use thinjail_core::recipe::Install;
+use std::collections::BTreeMap;
+use std::fs;
+
+use thinjail_core::recipe::{Install, TemplateFile};
 use thinjail_tests::fixtures::base::write_corrupted_copy;
 use thinjail_tests::fixtures::http::release_dir;
-use thinjail_tests::harness::Bed;
+use thinjail_tests::harness::{Bed, Run};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
+const NAMESERVER: &str = "nameserver 192.0.2.53\n";
+
+fn exec(bed: &Bed, argv: &[&str]) -> Run {
+    let recipe = bed.recipe_arg();
+    let mut args = vec!["exec", "-r", recipe.as_str(), "thinjail0", "--"];
+    args.extend(argv);
+    bed.thinjail(&args)
+}
+
+fn install_hello(bed: &Bed) -> Run {
+    exec(
+        bed,
+        &[
+            "env",
+            "ASSUME_ALWAYS_YES=yes",
+            "pkg",
+            "install",
+            "-y",
+            "hello",
+        ],
+    )
+}
+
+/// pkg in a fresh jail resolves names with the resolv.conf the recipe gives, which
+/// the plan shows before `@gold`.
+#[test]
+fn pkg_in_a_fresh_jail_finds_the_configured_resolv_conf() {
+    let bed = Bed::article(BIN, |recipe| {
+        recipe.template.files = BTreeMap::from([(
+            "etc/resolv.conf".to_string(),
+            TemplateFile::Contents(NAMESERVER.into()),
+        )]);
+    });
+    let plan = bed.thinjail(&["plan", &bed.recipe_arg(), "--format", "text"]);
+    plan.expect_code(0);
+    let shown = plan
+        .stdout
+        .find("+ nameserver 192.0.2.53")
+        .expect("the plan shows the file");
+    let gold = plan.stdout.find("-template@gold").expect("template @gold");
+    assert!(shown < gold, "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("bsdinstall's jail script"),
+        "{}",
+        plan.stdout
+    );
+
+    bed.apply().expect_code(0);
+    for resolv in [
+        "base/13.1-RELEASE-template/etc/resolv.conf",
+        "thinjail0/data/etc/resolv.conf",
+    ] {
+        assert_eq!(
+            fs::read_to_string(bed.jails_path(resolv)).unwrap(),
+            NAMESERVER
+        );
+    }
+    let pkg = install_hello(&bed);
+    pkg.expect_code(0);
+    assert!(
+        pkg.stdout
+            .contains("resolving pkg.FreeBSD.org with nameserver 192.0.2.53"),
+        "{pkg:?}"
+    );
+}
+
+/// By default the template gets the host's `/etc/resolv.conf` and `/etc/localtime`,
+/// as bsdinstall's jail script copies them (a link is followed, as its `cp` does).
+#[test]
+fn the_template_copies_the_hosts_resolv_conf_and_localtime_by_default() {
+    let host_resolv = fs::read("/etc/resolv.conf").expect("the test host has /etc/resolv.conf");
+    let host_localtime = fs::read("/etc/localtime").expect("the test host has /etc/localtime");
+    let bed = Bed::article(BIN, |_| {});
+    bed.apply().expect_code(0);
+    let data = bed.jails_path("thinjail0/data");
+    assert_eq!(fs::read(data.join("etc/resolv.conf")).unwrap(), host_resolv);
+    let localtime = data.join("etc/localtime");
+    assert!(
+        fs::symlink_metadata(&localtime).unwrap().is_file(),
+        "copied as a file, not as the host's link"
+    );
+    assert_eq!(fs::read(&localtime).unwrap(), host_localtime);
+    install_hello(&bed).expect_code(0);
+}
+
+/// `files: {}` writes nothing: the jail is as base.txz leaves it, and pkg cannot
+/// resolve names — what FreeBSD does, and what every jail got before.
+#[test]
+fn without_resolv_conf_pkg_cannot_resolve_names() {
+    let bed = Bed::article(BIN, |recipe| recipe.template.files.clear());
+    bed.apply().expect_code(0);
+    assert!(!bed.jails_path("thinjail0/data/etc/resolv.conf").exists());
+    let pkg = install_hello(&bed);
+    assert_eq!(pkg.code, Some(1), "{pkg:?}");
+    assert!(pkg.stderr.contains("No address record"), "{pkg:?}");
+}
 
 fn bsdinstall_bed() -> Bed {
     Bed::article(BIN, |recipe| {
-        let Install::Fetch { mirror, sets } = recipe.releases[0].install.clone() else {
+        let Install::Fetch {
+            mirror,
+            sets,
+            insecure,
+            ..
+        } = recipe.releases[0].install.clone()
+        else {
             panic!("the bed fetches");
         };
-        recipe.releases[0].install = Install::Bsdinstall { mirror, sets };
+        recipe.releases[0].install = Install::Bsdinstall {
+            mirror,
+            sets,
+            insecure,
+        };
     })
 }
 
