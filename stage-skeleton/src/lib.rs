@@ -13,7 +13,8 @@
 //!
 //! It also writes `template.files` into the template before `@gold` (by default the
 //! host's `/etc/resolv.conf` and `/etc/localtime`, which base.txz lacks and
-//! bsdinstall's jail script copies).
+//! bsdinstall's jail script copies), and links the base's `/home` to the
+//! jail-specific `usr/home` so `pw useradd -m` works inside a jail.
 //!
 //! Where the article is wrong, this stage does better and says so in the plan:
 //! - a move between datasets is a copy plus a delete; it is done as copy to a
@@ -103,6 +104,7 @@ impl Stage for SkeletonStage {
                     probes.path(parent);
                 }
             }
+            probes.path(base.join("home"));
         }
         for source in ctx.recipe.template.files.values() {
             if let TemplateFile::Host(host) = source {
@@ -611,11 +613,49 @@ fn plan_base(
             }
         }
     }
+    actions.extend(plan_home_link(ctx, world, &base)?);
     actions.push(Planned::new(Action::Snapshot {
         dataset: ctx.layout.base_dataset(release),
         snapshot: GOLD_SNAPSHOT.to_string(),
     }));
     Ok(actions)
+}
+
+/// Where `/home` points in the base: the jail-specific `usr/home`.
+pub const HOME_LINK_TARGET: &str = "usr/home";
+
+/// `/home -> usr/home` in the base. pw(8) and adduser(8) put homes in `/home`;
+/// base.txz has no `/home`, and pw's own fallback (make `/usr/home` and link
+/// `/home` to it) was removed in 14.0 and cannot write a read-only base anyway, so
+/// `pw useradd -m` fails in a thin jail without this link. With it, homes land in
+/// the jail's own `usr/home` on every release (the layout the article shows, and
+/// the same before and after an upgrade across 14.0). Nothing to do when `home` is
+/// jail-specific itself or `usr/home` is not.
+fn plan_home_link(
+    ctx: &StageContext<'_>,
+    world: &World,
+    base: &Path,
+) -> Result<Option<Planned>, StageError> {
+    let specific = &ctx.recipe.template.jail_specific;
+    if specific.iter().any(|s| s == "home") || !specific.iter().any(|s| s == HOME_LINK_TARGET) {
+        return Ok(None);
+    }
+    let link = base.join("home");
+    let target = PathBuf::from(HOME_LINK_TARGET);
+    match world.path(&link) {
+        PathState::Symlink { target: existing } if existing == &target => Ok(None),
+        PathState::Missing => Ok(Some(Planned::noted(
+            Action::Symlink { link, target },
+            "base.txz has no /home, where pw useradd -m puts homes (since 14.0 it no longer links \
+             /home to /usr/home itself, and a read-only base stops it anyway): /home -> usr/home, \
+             so homes land in the jail's own usr/home",
+        ))),
+        other => Err(StageError::Conflict(format!(
+            "{} is {other:?}; thinjail links /home to the jail-specific usr/home — remove it from \
+             the base, or make \"home\" jail-specific in template.jail_specific",
+            link.display()
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -901,5 +941,57 @@ mod tests {
                 from: "/etc/resolv.conf".into(),
                 to: template.join("etc/resolv.conf"),
             }));
+    }
+
+    #[test]
+    fn the_base_links_home_to_the_jail_specific_usr_home() {
+        let recipe = recipe_with_specific(r#"["etc", "usr/home", "var"]"#);
+        let ctx = StageContext::new(&recipe);
+        let plan = SkeletonStage.plan(&ctx, &installed_base(&ctx, true)).unwrap();
+        let base = ctx.layout.base_dir("14.3-RELEASE");
+        let link = plan
+            .iter()
+            .position(|p| {
+                p.action
+                    == Action::Symlink {
+                        link: base.join("home"),
+                        target: "usr/home".into(),
+                    }
+            })
+            .expect("home -> usr/home");
+        assert!(
+            matches!(&plan[link + 1].action, Action::Snapshot { dataset, .. } if dataset.ends_with("base"))
+        );
+        // The template gets an empty usr/home: base.txz has none.
+        assert!(plan.iter().any(|p| p.action
+            == Action::MakeDir {
+                path: ctx.layout.template_dir("14.3-RELEASE").join("usr/home")
+            }));
+
+        let recipe = recipe_with_specific(r#"["etc", "home", "var"]"#);
+        let ctx = StageContext::new(&recipe);
+        let plan = SkeletonStage.plan(&ctx, &installed_base(&ctx, true)).unwrap();
+        assert!(plan.iter().any(|p| p.action
+            == Action::Symlink {
+                link: ctx.layout.base_dir("14.3-RELEASE").join("home"),
+                target: "./skeleton/home".into(),
+            }));
+
+        let recipe = recipe_with_specific(r#"["etc", "usr/home", "var"]"#);
+        let ctx = StageContext::new(&recipe);
+        let mut world = installed_base(&ctx, true);
+        world.add_dir(&ctx.layout.base_dir("14.3-RELEASE").join("home"));
+        let error = SkeletonStage.plan(&ctx, &world).unwrap_err().to_string();
+        assert!(error.contains("template.jail_specific"), "{error}");
+    }
+
+    fn recipe_with_specific(specific: &str) -> Recipe {
+        Recipe::from_ron(
+            &format!(
+                r#"(releases: [(name: "14.3-RELEASE")], template: (jail_specific: {specific}, files: {{}}))"#
+            ),
+            "test",
+        )
+        .unwrap()
     }
 }

@@ -296,6 +296,8 @@ ln -s ../skeleton/usr/local /usr/local/jails/base/13.1-RELEASE-base/usr/local
 ln -s ./skeleton/root /usr/local/jails/base/13.1-RELEASE-base/root
 ln -s ./skeleton/tmp /usr/local/jails/base/13.1-RELEASE-base/tmp
 ln -s ./skeleton/var /usr/local/jails/base/13.1-RELEASE-base/var
+# base.txz has no /home, where pw useradd -m puts homes (since 14.0 it no longer links /home to /usr/home itself, and a read-only base stops it anyway): /home -> usr/home, so homes land in the jail's own usr/home
+ln -s usr/home /usr/local/jails/base/13.1-RELEASE-base/home
 zfs snapshot zroot/jails/base/13.1-RELEASE-base@gold
 
 # --- stage mount: each jail's data from the template's @gold, its mountpoint and its fstab (article step 5)

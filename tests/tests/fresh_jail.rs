@@ -1,12 +1,16 @@
 //! A fresh jail as FreeBSD's base.txz leaves it, on the test bed: what it lacks and
-//! thinjail supplies (`/etc/resolv.conf` and `/etc/localtime` in the template), and
-//! `Bsdinstall` installs that run only on sets verified first.
+//! thinjail supplies (`/etc/resolv.conf` and `/etc/localtime` in the template, a
+//! `/home` that `pw useradd -m` can use on a 14+ layout), the `schg` files it carries
+//! into the template and every jail, and `Bsdinstall` installs that run only on sets
+//! verified first.
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 use thinjail_core::recipe::{Install, TemplateFile};
-use thinjail_tests::fixtures::base::write_corrupted_copy;
+use thinjail_tests::fixtures::base::{write_corrupted_copy, SCHG_PATHS};
 use thinjail_tests::fixtures::http::release_dir;
 use thinjail_tests::harness::{Bed, Run};
 
@@ -106,6 +110,84 @@ fn without_resolv_conf_pkg_cannot_resolve_names() {
     let pkg = install_hello(&bed);
     assert_eq!(pkg.code, Some(1), "{pkg:?}");
     assert!(pkg.stderr.contains("No address record"), "{pkg:?}");
+}
+
+/// On a 14+ layout (base.txz without /home, a pw without the /usr/home fallback),
+/// `pw useradd -m` inside a jail works and the home lands in the jail's own dataset.
+#[test]
+fn pw_useradd_puts_the_home_in_the_jails_own_dataset_on_a_14_layout() {
+    let mut bed = Bed::article(BIN, |_| {});
+    let release = "14.3-RELEASE";
+    bed.publish_release(release);
+    bed.recipe.releases[0].name = release.into();
+    bed.recipe.jails[0].release = release.into();
+    bed.write_recipe();
+    bed.apply().expect_code(0);
+
+    // Without a usable /home this fails as FreeBSD's pw does: "pw: 'home' (root
+    // home parent) is not a directory: Read-only file system", exit 72.
+    let useradd = exec(&bed, &["pw", "useradd", "alice", "-m"]);
+    useradd.expect_code(0);
+    assert!(useradd.stderr.is_empty(), "{useradd:?}");
+    let base = bed.jails_path(&format!("base/{release}-base"));
+    assert_eq!(
+        fs::read_link(base.join("home")).unwrap(),
+        Path::new("usr/home")
+    );
+    let home = bed.jails_path("thinjail0/data/usr/home/alice");
+    let metadata = fs::metadata(&home).expect("the home is in the jail's data");
+    assert!(metadata.is_dir());
+    assert_eq!((metadata.uid(), metadata.gid()), (1000, 1000));
+    let passwd = fs::read_to_string(bed.jails_path("thinjail0/data/etc/passwd")).unwrap();
+    assert!(
+        passwd.contains("alice:*:1000:1000:User &:/home/alice:/bin/sh"),
+        "{passwd}"
+    );
+    exec(&bed, &["test", "-d", "/home/alice"]).expect_code(0);
+    // The base itself is untouched.
+    assert!(
+        !base.join("usr/home").exists()
+            || fs::symlink_metadata(base.join("usr/home"))
+                .unwrap()
+                .is_symlink()
+    );
+    assert!(!bed
+        .jails_path("base/14.3-RELEASE-template/usr/home/alice")
+        .exists());
+}
+
+/// `schg` comes with base.txz and stays where FreeBSD keeps it: on the base's
+/// programs, on `var/empty` in the template (cp -p) and in every jail (send |
+/// receive); the base's own `var` is gone (flags cleared first).
+#[test]
+fn var_empty_is_schg_in_the_template_and_in_every_jail() {
+    let mut bed = Bed::article(BIN, |_| {});
+    let mut second = bed.recipe.jails[0].clone();
+    second.name = "thinjail1".into();
+    second.ip4 = vec!["192.168.1.71".into()];
+    bed.recipe.jails.push(second);
+    bed.write_recipe();
+    bed.apply().expect_code(0);
+    let base = bed.jails_path("base/13.1-RELEASE-base");
+    for (path, _) in SCHG_PATHS.iter().filter(|(p, _)| !p.starts_with("var/")) {
+        assert!(bed.flags(&base.join(path)).is_schg(), "{path}");
+    }
+    assert!(
+        fs::read_link(base.join("var")).is_ok(),
+        "the base's var is a link now"
+    );
+    for root in [
+        "base/13.1-RELEASE-template",
+        "thinjail0/data",
+        "thinjail1/data",
+    ] {
+        let empty = bed.jails_path(root).join("var/empty");
+        assert_eq!(bed.flags(&empty).to_string(), "schg", "{}", empty.display());
+        assert_eq!(
+            bed.flags(&bed.jails_path(root).join("var/log")).to_string(),
+            ""
+        );
+    }
 }
 
 fn bsdinstall_bed() -> Bed {
