@@ -41,8 +41,9 @@
 //! stand-ins write and delete without looking at the registry, so a jail's root
 //! can remove its own `var/empty` here; a deleted flagged inode whose number is
 //! reused then inherits stale flags. Flags are kept only where these commands and
-//! steps put them (a file copied by anything else has none). `mv` across
-//! filesystems of a flagged tree, tar overwriting flagged files, and `cp -R` onto an
+//! steps put them (a file copied by anything else has none). Extracting over a
+//! protected entry fails before anything is extracted (bsdtar would extract the
+//! rest, then exit 1). `mv` of a flagged tree across filesystems and `cp -R` onto an
 //! existing directory are refused as unsupported rather than imitated.
 
 use std::collections::BTreeMap;
