@@ -884,14 +884,40 @@ pub fn jail_baseline(recipe: &Recipe, jail: &str) -> PathBuf {
         .join(updates::ETCUPDATE_BASELINE)
 }
 
-/// What `upgrade` must observe inside a jail's data: (root, path below it), read
-/// without following links ([`thinjail_core::host::Host::probe_beneath`]); the
-/// result is recorded in the world at the full path.
-pub fn jail_probes(recipe: &Recipe, jail: &str) -> Vec<(PathBuf, PathBuf)> {
-    vec![(
+/// Why the jail's etcupdate baseline cannot be used: the baseline, or a directory on
+/// the way to it, is something else than a directory (the jail's root replaced it,
+/// say by a symbolic link, which the host never follows). `None` when it is a
+/// directory or missing.
+fn baseline_tampered(recipe: &Recipe, world: &World, jail: &str) -> Option<String> {
+    let data = Layout::new(recipe).data_dir(jail);
+    let baseline = jail_baseline(recipe, jail);
+    let inside = |path: &Path| {
+        Path::new("/")
+            .join(path.strip_prefix(&data).unwrap_or(path))
+            .display()
+            .to_string()
+    };
+    if let Some((at, state)) = world.blocked_beneath(&data, &baseline) {
+        return Some(format!(
+            "its {} is {state} (thinjail does not follow links in a jail's files)",
+            inside(&at)
+        ));
+    }
+    match world.path(&baseline) {
+        PathState::Directory | PathState::Missing => None,
+        other => Some(format!("its {} is {other}", inside(&baseline))),
+    }
+}
+
+/// What `upgrade` must observe inside a jail's data: its baseline, read without
+/// following links ([`Probes::beneath`]).
+pub fn jail_probes(recipe: &Recipe, jail: &str) -> Probes {
+    let mut probes = Probes::default();
+    probes.beneath(
         Layout::new(recipe).data_dir(jail),
-        PathBuf::from(updates::ETCUPDATE_BASELINE),
-    )]
+        updates::ETCUPDATE_BASELINE,
+    );
+    probes
 }
 
 /// The steps of a release swap, and what undoing it needs.
@@ -1041,6 +1067,11 @@ pub fn plan_upgrade(
              thinjail cannot merge jail {jail}'s files with {to}; nothing was changed"
         )));
     }
+    if let Some(problem) = baseline_tampered(recipe, world, jail) {
+        return Err(LifecycleError::Refused(format!(
+            "jail {jail}'s etcupdate state was tampered with: {problem}; nothing was changed"
+        )));
+    }
     match world.path(&jail_baseline(recipe, jail)) {
         PathState::Directory => {}
         PathState::Missing => {
@@ -1051,13 +1082,7 @@ pub fn plan_upgrade(
                 updates::ETCUPDATE_BASELINE
             )))
         }
-        other => {
-            return Err(LifecycleError::Refused(format!(
-                "jail {jail}'s /{} is not a directory ({other:?}): its etcupdate state was tampered with; \
-                 nothing was changed",
-                updates::ETCUPDATE_BASELINE
-            )))
-        }
+        _ => {}
     }
     steps.extend(tarball_steps(
         recipe,
@@ -1190,15 +1215,13 @@ pub fn plan_bootstrap_baseline(
                 .to_string(),
         ));
     }
-    match world.path(&jail_baseline(recipe, jail)) {
-        PathState::Directory => return Ok(Vec::new()),
-        PathState::Missing => {}
-        other => {
-            return Err(LifecycleError::Refused(format!(
-                "jail {jail}'s /{} is not a directory ({other:?}); nothing was changed",
-                updates::ETCUPDATE_BASELINE
-            )))
-        }
+    if let Some(problem) = baseline_tampered(recipe, world, jail) {
+        return Err(LifecycleError::Refused(format!(
+            "jail {jail}'s etcupdate state was tampered with: {problem}; nothing was changed"
+        )));
+    }
+    if world.path(&jail_baseline(recipe, jail)) == &PathState::Directory {
+        return Ok(Vec::new());
     }
     if world
         .snapshots_of(&Layout::new(recipe).data_dataset(jail))
@@ -1518,6 +1541,28 @@ mod tests {
             bootstrap.iter().map(|p| p.action.sh_lines()).collect::<Vec<_>>(),
             [["jexec -l thinjail0 /usr/sbin/etcupdate extract -t /usr/share/thinjail/etcupdate.txz"]]
         );
+
+        // The jail's root replaced var/db by a link: what the look below its data
+        // recorded (the link, the baseline unreachable) refuses both, naming the link.
+        let data = Layout::new(&recipe).data_dir("thinjail0");
+        world.paths.insert(
+            data.join("var/db"),
+            PathState::Symlink {
+                target: PathBuf::from("/"),
+            },
+        );
+        for error in [
+            plan_upgrade(&recipe, &world, "thinjail0", "14.0-RELEASE", "S").unwrap_err(),
+            plan_bootstrap_baseline(&recipe, &world, "thinjail0").unwrap_err(),
+        ] {
+            assert!(matches!(error, LifecycleError::Refused(_)), "{error}");
+            assert!(
+                error.to_string().contains(
+                    "its /var/db is a symbolic link to / (thinjail does not follow links"
+                ),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -400,6 +400,54 @@ fn check_dataset(layout: &Layout<'_>, world: &World, dataset: &str) -> Result<()
     }
 }
 
+/// Why the host may not look where `probes` asks (a phrase that follows "which"):
+/// no ordinary probe (a path's kind, a file's contents, a directory's listing, a
+/// jail.conf file) lies in a jail's own files, where the host would follow the jail's
+/// symbolic links in the components above the path; those are asked with
+/// [`Probes::beneath`](crate::stage::Probes::beneath), whose root is a jail's data
+/// (its mount point) or a path outside every jail's files, and whose relative path
+/// is plain names.
+pub fn check_probes(layout: &Layout<'_>, probes: &crate::stage::Probes) -> Result<(), String> {
+    let ordinary = probes
+        .paths
+        .iter()
+        .chain(&probes.files)
+        .chain(&probes.dirs)
+        .chain(probes.jail_confs.iter().map(|c| &c.file));
+    for path in ordinary {
+        if let Some(area) = layout.jail_controlled(path) {
+            return Err(format!(
+                "asks the host to look at {} inside jail {}'s own files, where the jail's root could send the \
+                 host elsewhere with a symbolic link on the way; a stage looks there with Probes::beneath \
+                 (no link followed) or inside the jail",
+                path.display(),
+                area.jail()
+            ));
+        }
+    }
+    for probe in &probes.beneath {
+        let plain = probe
+            .relative
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+            && !probe.relative.as_os_str().is_empty();
+        let root_ok = check_lexical(&probe.root).is_ok()
+            && match layout.jail_controlled(&probe.root) {
+                None => true,
+                Some(area) => probe.root == layout.data_dir(area.jail()),
+            };
+        if !plain || !root_ok {
+            return Err(format!(
+                "asks the host to look below {} at {}: the root must be a jail's data or lie outside every jail's \
+                 files, and the path below it plain names",
+                probe.root.display(),
+                probe.relative.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The check made on the host just before each action runs (see the module's
 /// documentation): no symbolic link below `jails_dir` or `cache_dir` in any path
 /// the action touches.
@@ -954,6 +1002,124 @@ mod tests {
             },
         )
         .unwrap();
+    }
+
+    /// The pkg plugin's `installs` check used to ask the host to lstat a path in a
+    /// jail's data, resolving the components above it through the jail's links.
+    /// Probes there are refused unless they are looks below the data that follow
+    /// nothing; the pipeline never observes a refused stage's probes and refuses it.
+    #[test]
+    fn the_host_looks_into_a_jails_files_only_without_following_links() {
+        let recipe = recipe();
+        let layout = Layout::new(&recipe);
+        let probed = |build: &dyn Fn(&mut crate::stage::Probes)| {
+            let mut probes = crate::stage::Probes::default();
+            build(&mut probes);
+            check_probes(&layout, &probes)
+        };
+        let inside = "inside jail www's own files";
+        for path in [
+            "/usr/local/jails/www/data/usr/local/sbin/nginx",
+            "/usr/local/jails/www/data",
+            "/usr/local/jails/.mountpoints/www/etc/rc.conf",
+        ] {
+            let kind = probed(&|p| {
+                p.path(path);
+            });
+            assert!(
+                kind.as_ref().is_err_and(|e| e.contains(inside)),
+                "{path}: {kind:?}"
+            );
+            let file = probed(&|p| {
+                p.file(path);
+            });
+            assert!(file.is_err(), "{path}");
+            let dir = probed(&|p| {
+                p.dirs.insert(path.into());
+            });
+            assert!(dir.is_err(), "{path}");
+        }
+        // Host paths, and the jail's own root directory and fstab, are fine.
+        for path in [
+            "/usr/local/jails/www/fstab",
+            "/usr/local/jails/.mountpoints/www",
+            "/etc/rc.conf",
+        ] {
+            assert_eq!(
+                probed(&|p| {
+                    p.path(path);
+                }),
+                Ok(()),
+                "{path}"
+            );
+        }
+        // Below the data, nothing followed: fine; a root inside the data, or a path
+        // with `..`, is not.
+        assert_eq!(
+            probed(&|p| {
+                p.beneath("/usr/local/jails/www/data", "usr/local/sbin/nginx");
+            }),
+            Ok(())
+        );
+        for (root, relative) in [
+            ("/usr/local/jails/www/data/usr", "local/sbin/nginx"),
+            ("/usr/local/jails/www/data", "../fstab"),
+            ("/usr/local/jails/www/data", "/etc/passwd"),
+            ("/usr/local/jails/www/data", ""),
+        ] {
+            assert!(
+                probed(&|p| {
+                    p.beneath(root, relative);
+                })
+                .is_err(),
+                "{root} {relative}"
+            );
+        }
+
+        // A stage asking for one: not observed, and refused when planning.
+        struct Nosy;
+        impl crate::stage::Stage for Nosy {
+            fn name(&self) -> &str {
+                "nosy"
+            }
+            fn summary(&self) -> &str {
+                "looks into a jail's data by path"
+            }
+            fn probes(&self, _ctx: &crate::stage::StageContext<'_>) -> crate::stage::Probes {
+                let mut probes = crate::stage::Probes::default();
+                probes.file("/usr/local/jails/www/data/etc/master.passwd");
+                probes
+            }
+            fn plan(
+                &self,
+                _ctx: &crate::stage::StageContext<'_>,
+                _world: &World,
+            ) -> Result<Vec<Planned>, crate::stage::StageError> {
+                Ok(Vec::new())
+            }
+        }
+        let pipeline = crate::pipeline::Pipeline::new(vec![crate::pipeline::PipelineStage {
+            stage: Box::new(Nosy),
+            source: StageSource::Builtin {
+                provider: "test".into(),
+            },
+        }]);
+        let request = pipeline.observation(&recipe);
+        assert!(
+            !request
+                .probes
+                .files
+                .contains(Path::new("/usr/local/jails/www/data/etc/master.passwd")),
+            "{request:?}"
+        );
+        let refusal = pipeline.plan(&recipe, &World::empty()).unwrap_err();
+        assert!(
+            matches!(&refusal, crate::pipeline::PlanError::ProbeConfinement { stage, .. } if stage == "nosy"),
+            "{refusal}"
+        );
+        assert!(refusal.to_string().starts_with(
+            "stage nosy asks the host to look at /usr/local/jails/www/data/etc/master.passwd inside jail www's own files"
+        ), "{refusal}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The pipeline: recipe → ordered stages → a plan grouped by stage.
 //!
-//! [`Pipeline::observation`] gathers what every stage needs observed;
+//! [`Pipeline::observation`] gathers what every stage needs observed (never a path
+//! in a jail's own files by path: [`crate::confine::check_probes`]);
 //! [`Pipeline::plan`] runs the stages in order against a copy of the world, applying
 //! each action's effect before the next stage plans, and checks every action against
 //! the recipe's confinement ([`crate::confine`]: paths under its directories and
@@ -133,6 +134,15 @@ pub enum PlanError {
         /// What it would do that it may not (follows "which").
         reason: String,
     },
+    /// A stage asked to observe what the host may not look at by path (a jail's own
+    /// files); it was not observed.
+    #[error("stage {stage} {reason}; refused")]
+    ProbeConfinement {
+        /// Stage name.
+        stage: String,
+        /// What it asked (follows the stage's name).
+        reason: String,
+    },
 }
 
 impl Pipeline {
@@ -209,7 +219,11 @@ impl Pipeline {
         request.jails_dataset = recipe.host.jails_dataset.clone();
         request.probes.merge(crate::boot::probes(recipe));
         for stage in &self.stages {
-            request.probes.merge(stage.stage.probes(&ctx));
+            let probes = stage.stage.probes(&ctx);
+            // Never observed: planning refuses the stage (see `plan`).
+            if crate::confine::check_probes(&ctx.layout, &probes).is_ok() {
+                request.probes.merge(probes);
+            }
         }
         request
     }
@@ -226,6 +240,12 @@ impl Pipeline {
             |jail: &str| ours.contains(jail) && ctx.layout.foreign_jail(observed, jail).is_none();
         for (index, entry) in self.stages.iter().enumerate() {
             let stage = &entry.stage;
+            crate::confine::check_probes(&ctx.layout, &stage.probes(&ctx)).map_err(|reason| {
+                PlanError::ProbeConfinement {
+                    stage: stage.name().to_string(),
+                    reason,
+                }
+            })?;
             let actions = stage.plan(&ctx, &world).map_err(|error| PlanError::Stage {
                 stage: stage.name().to_string(),
                 error,

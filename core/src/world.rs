@@ -98,6 +98,20 @@ impl PathState {
     }
 }
 
+impl std::fmt::Display for PathState {
+    /// What is there, in words: "a symbolic link to /", "a file", ….
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PathState::Missing => write!(f, "nothing"),
+            PathState::Directory => write!(f, "a directory"),
+            PathState::File { .. } => write!(f, "a file"),
+            PathState::Symlink { target } => {
+                write!(f, "a symbolic link to {}", target.display())
+            }
+        }
+    }
+}
+
 /// A mounted filesystem.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mount {
@@ -206,6 +220,31 @@ impl World {
     pub fn path(&self, path: &Path) -> &PathState {
         static MISSING: PathState = PathState::Missing;
         self.paths.get(path).unwrap_or(&MISSING)
+    }
+
+    /// What stopped a look below `root` ([`crate::stage::Probes::beneath`]) from
+    /// reaching `path`: the first component between them (`root` and `path`
+    /// excluded) that the world records as neither a directory nor missing — a
+    /// symbolic link, a file — with its state.
+    pub fn blocked_beneath<'a>(
+        &'a self,
+        root: &Path,
+        path: &Path,
+    ) -> Option<(PathBuf, &'a PathState)> {
+        let relative = path.strip_prefix(root).ok()?;
+        let mut walked = root.to_path_buf();
+        let mut components = relative.components().peekable();
+        while let Some(component) = components.next() {
+            if components.peek().is_none() {
+                break;
+            }
+            walked.push(component);
+            match self.paths.get(&walked) {
+                None | Some(PathState::Directory | PathState::Missing) => {}
+                Some(state) => return Some((walked, state)),
+            }
+        }
+        None
     }
 
     /// The contents of the file at `path`, if it is a file that was read.

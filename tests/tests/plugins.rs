@@ -751,6 +751,14 @@ fn stages_that_misbehave_while_planning_are_refused_and_nothing_runs() {
             plugin("escapes", text(&misbehaving), Some(r#""jail""#)),
             vec!["touches jail somebody-elses outside what the recipe manages".into()],
         ),
+        (
+            "escapes-probe",
+            plugin("escapes", text(&misbehaving), Some(r#""probe""#)),
+            vec![format!(
+                "stage escapes asks the host to look at {} inside jail thinjail0's own files",
+                bed.jails_path("thinjail0/data/etc/master.passwd").display()
+            )],
+        ),
     ] {
         let recipe = with_stage(&bed, name, entry);
         let run = apply(&bed, &recipe, &[], &[]);

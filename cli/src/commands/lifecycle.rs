@@ -54,10 +54,9 @@ struct Session {
     host: Box<dyn Host>,
     world: World,
     _lock: Option<HostLock>,
-    /// More paths to observe than the stages ask for (a command's own).
+    /// More paths to observe than the stages ask for (a command's own; in a jail's
+    /// data, [`Probes::beneath`]).
     extra: Probes,
-    /// Paths in a jail's data to observe without following links: (root, below it).
-    beneath: Vec<(PathBuf, PathBuf)>,
     /// Show plans on standard error (standard output is for `--json`).
     plan_to_stderr: bool,
     /// What the last apply reported (also when it failed).
@@ -99,7 +98,6 @@ impl Session {
             world: World::empty(),
             _lock: lock,
             extra: Probes::default(),
-            beneath: Vec::new(),
             plan_to_stderr: false,
             last_report: None,
         };
@@ -132,13 +130,9 @@ impl Session {
     /// Observes the host again (after a change).
     fn refresh(&mut self) -> Result<(), CliError> {
         self.world = observe(self.host.as_mut(), &self.prepared).map_err(unobservable)?;
-        if !self.extra.paths.is_empty() || !self.extra.files.is_empty() {
+        if self.extra != Probes::default() {
             let paths = self.host.read_paths(&self.extra).map_err(unobservable)?;
             self.world.paths.extend(paths);
-        }
-        for (root, below) in &self.beneath {
-            let state = self.host.probe_beneath(root, below).map_err(unobservable)?;
-            self.world.paths.insert(root.join(below), state);
         }
         Ok(())
     }
@@ -731,7 +725,9 @@ pub fn upgrade(
     valid_jail(jail)?;
     let mut session = Session::changing(env, plugins, opts, "upgrade")?;
     session.plan_to_stderr = json;
-    session.beneath = plans::jail_probes(session.recipe(), jail);
+    session
+        .extra
+        .merge(plans::jail_probes(session.recipe(), jail));
     session.refresh()?;
     let upgrade = plans::plan_upgrade(session.recipe(), &session.world, jail, to, &utc_stamp())
         .map_err(refusal)?;
@@ -864,7 +860,9 @@ pub fn bootstrap_baseline(
     valid_jail(jail)?;
     let mut session = Session::changing(env, plugins, opts, "upgrade")?;
     session.plan_to_stderr = json;
-    session.beneath = plans::jail_probes(session.recipe(), jail);
+    session
+        .extra
+        .merge(plans::jail_probes(session.recipe(), jail));
     session.refresh()?;
     let steps =
         plans::plan_bootstrap_baseline(session.recipe(), &session.world, jail).map_err(refusal)?;

@@ -113,6 +113,7 @@ pub fn make_plan(prepared: &Prepared, world: &World) -> Result<Plan, CliError> {
         .plan(&prepared.loaded.recipe, world)
         .map_err(|e| match e {
             PlanError::Confinement { .. }
+            | PlanError::ProbeConfinement { .. }
             | PlanError::Stage {
                 error: StageError::Plugin(_),
                 ..

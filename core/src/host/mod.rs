@@ -24,7 +24,7 @@ pub mod spawn;
 mod system;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -35,7 +35,7 @@ use crate::pipeline::Plan;
 use crate::stage::Probes;
 use crate::world::{PathState, World};
 
-pub use beneath::observe_beneath;
+pub use beneath::{observe_beneath, record_beneath, Beneath};
 pub use guard::HostGuards;
 pub use judge::{is_judged, judge, ActionNotes, Exit};
 pub use listing::{merge_observed, observe_listed, Listing};
@@ -179,18 +179,12 @@ pub trait Host {
         self.apply(action).map(|()| ActionNotes::default())
     }
 
-    /// What is at `relative` below `root`, found without following any symbolic
-    /// link on the way (a link where a directory is expected reads as that link):
-    /// how the host looks into a jail's data, which the jail's root controls.
-    fn probe_beneath(&mut self, root: &Path, relative: &Path) -> Result<PathState, HostError> {
-        observe_beneath(root, relative)
-    }
-
     /// How many host commands have run so far (observation included).
     fn commands_run(&self) -> usize;
 
     /// Looks at more paths after [`Host::observe`] (e.g. the fstab of a jail found
-    /// there); native reads, no command runs.
+    /// there, or a path in a jail's data, [`Probes::beneath`]); native reads, no
+    /// command runs.
     fn read_paths(&mut self, probes: &Probes) -> Result<BTreeMap<PathBuf, PathState>, HostError> {
         observe_paths(probes)
     }

@@ -582,11 +582,17 @@ fn from_safe_fs(context: String, error: SafeFsError) -> HostError {
 }
 
 /// Observes the probed paths natively (lstat, readlink, read): no command runs.
+/// Paths below an untrusted root ([`Probes::beneath`]) are walked without following
+/// any symbolic link ([`super::observe_beneath`], [`super::record_beneath`]).
 pub fn observe_paths(probes: &Probes) -> Result<BTreeMap<PathBuf, PathState>, HostError> {
     let mut paths = BTreeMap::new();
     for path in probes.paths.iter().chain(&probes.files) {
         let read = probes.files.contains(path);
         paths.insert(path.clone(), path_state(path, read)?);
+    }
+    for probe in &probes.beneath {
+        let found = super::observe_beneath(&probe.root, &probe.relative)?;
+        super::record_beneath(&mut paths, probe, found);
     }
     Ok(paths)
 }
@@ -991,6 +997,35 @@ mod tests {
             PathState::File {
                 contents: Some("x {}\n".into())
             }
+        );
+    }
+
+    #[test]
+    fn paths_below_a_jails_data_are_observed_without_following_its_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("www/data");
+        // What the jail's root did: usr/local is a link to a host directory that
+        // holds the file asked about.
+        let host_dir = dir.path().join("host-local");
+        fs::create_dir_all(host_dir.join("sbin")).unwrap();
+        fs::write(host_dir.join("sbin/nginx"), "host\n").unwrap();
+        fs::create_dir_all(data.join("usr")).unwrap();
+        std::os::unix::fs::symlink(&host_dir, data.join("usr/local")).unwrap();
+        fs::create_dir_all(data.join("etc")).unwrap();
+        fs::write(data.join("etc/rc.conf"), "x\n").unwrap();
+        let mut probes = Probes::default();
+        probes
+            .beneath(&data, "usr/local/sbin/nginx")
+            .beneath(&data, "etc/rc.conf");
+        let seen = observe_paths(&probes).unwrap();
+        assert_eq!(seen[&data.join("usr/local/sbin/nginx")], PathState::Missing);
+        assert_eq!(
+            seen[&data.join("usr/local")],
+            PathState::Symlink { target: host_dir }
+        );
+        assert_eq!(
+            seen[&data.join("etc/rc.conf")],
+            PathState::File { contents: None }
         );
     }
 

@@ -27,9 +27,11 @@
 //! counts as installed when the record lists it; when `installs` names a file for it
 //! (a path inside the jail, under one of the template's jail-specific directories),
 //! that file must also exist in the jail's data, which catches a package removed by
-//! hand or lost with a rollback of the data. That check can only add an install, never
-//! skip one, so what the jail puts in its data cannot stop a package from being
-//! installed. Packages dropped from the configuration are left installed (nothing is
+//! hand or lost with a rollback of the data. The jail's root controls its data, so the
+//! file is looked at without following any symbolic link on the way
+//! (`Probes::beneath`): a file reached only through a link the jail planted counts as
+//! missing. That check can only add an install, never skip one, so what the jail puts
+//! in its data cannot stop a package from being installed. Packages dropped from the configuration are left installed (nothing is
 //! removed implicitly).
 //!
 //! pkg writes `/usr/local` and `/var/db/pkg`; in a thin jail both must be
@@ -141,13 +143,19 @@ pub fn data_path(
     jail: &str,
     inside: &Path,
 ) -> Option<PathBuf> {
+    data_relative(recipe, inside).map(|relative| layout.data_dir(jail).join(relative))
+}
+
+/// `inside` relative to a jail's data, when it is under one of the template's
+/// jail-specific directories.
+fn data_relative<'p>(recipe: &Recipe, inside: &'p Path) -> Option<&'p Path> {
     let relative = inside.strip_prefix("/").ok()?;
     recipe
         .template
         .jail_specific
         .iter()
         .any(|specific| relative.starts_with(specific))
-        .then(|| layout.data_dir(jail).join(relative))
+        .then_some(relative)
 }
 
 impl PkgStage {
@@ -187,9 +195,10 @@ impl Stage for PkgStage {
         let jails = self.jails(ctx.recipe).unwrap_or_default();
         for jail in jails {
             probes.file(Self::record(&ctx.layout, &jail.name));
+            // The jail's root controls its data: looked at without following a link.
             for inside in self.config.installs.values() {
-                if let Some(path) = data_path(&ctx.layout, ctx.recipe, &jail.name, inside) {
-                    probes.path(path);
+                if let Some(relative) = data_relative(ctx.recipe, inside) {
+                    probes.beneath(ctx.layout.data_dir(&jail.name), relative);
                 }
             }
         }
@@ -223,6 +232,7 @@ impl Stage for PkgStage {
                 .map(String::from)
                 .collect();
             let mut missing = Vec::new();
+            let mut links = Vec::new();
             for package in &self.config.packages {
                 let file_there = match self.config.installs.get(package) {
                     None => true,
@@ -233,6 +243,13 @@ impl Stage for PkgStage {
                                 inside.display()
                             ))
                         })?;
+                        let data = ctx.layout.data_dir(&jail.name);
+                        if let Some((at, state)) = world.blocked_beneath(&data, &path) {
+                            links.push(format!(
+                                "/{} is {state} in the jail's data, not followed",
+                                at.strip_prefix(&data).unwrap_or(&at).display()
+                            ));
+                        }
                         world.path(&path).exists()
                     }
                 };
@@ -242,6 +259,10 @@ impl Stage for PkgStage {
             }
             if missing.is_empty() {
                 continue;
+            }
+            let mut note = format!("not installed yet: {}", missing.join(" "));
+            for link in &links {
+                note.push_str(&format!(" ({link})"));
             }
             if !world.is_running(&jail.name) {
                 return Err(StageError::Missing(format!(
@@ -260,7 +281,7 @@ impl Stage for PkgStage {
                     jail: jail.name.clone(),
                     argv,
                 },
-                format!("not installed yet: {}", missing.join(" ")),
+                note,
             ));
             let mut all = recorded.clone();
             all.extend(missing);
@@ -371,10 +392,50 @@ mod tests {
             "only db lost it, and its record is unchanged: {actions:?}"
         );
         assert!(matches!(&actions[0].action, Action::ExecInJail { jail, .. } if jail == "db"));
-        assert!(stage
-            .probes(&ctx)
-            .paths
-            .contains(Path::new("/usr/local/jails/db/data/usr/local/sbin/nginx")));
+    }
+
+    #[test]
+    fn the_jails_data_is_looked_at_without_following_its_links() {
+        let recipe = recipe();
+        let ctx = StageContext::new(&recipe);
+        let stage = stage(r#"(packages: ["nginx"], installs: {"nginx": "/usr/local/sbin/nginx"})"#);
+        // Asked below the data's mount point, never as a path the host would resolve.
+        let probes = stage.probes(&ctx);
+        assert!(probes.paths.is_empty(), "{probes:?}");
+        let probe = probes
+            .beneath
+            .iter()
+            .find(|p| p.root == Path::new("/usr/local/jails/db/data"))
+            .unwrap();
+        assert_eq!(probe.relative, Path::new("usr/local/sbin/nginx"));
+        assert!(thinjail_core::confine::check_probes(&ctx.layout, &probes).is_ok());
+
+        // www's root made usr/local a link (to a directory where nginx is): the look
+        // stopped at the link, so nginx counts as missing and is installed again,
+        // inside the jail; the note says why.
+        let mut world = running(&["www"]);
+        world.set_path(
+            Path::new("/usr/local/jails/www/pkg.list"),
+            PathState::File {
+                contents: Some("nginx\n".into()),
+            },
+        );
+        world.set_path(
+            Path::new("/usr/local/jails/www/data/usr/local"),
+            PathState::Symlink {
+                target: "/usr/local".into(),
+            },
+        );
+        let stage = self::stage(
+            r#"(packages: ["nginx"], jails: ["www"], installs: {"nginx": "/usr/local/sbin/nginx"})"#,
+        );
+        let actions = stage.plan(&ctx, &world).unwrap();
+        assert_eq!(actions.len(), 1, "{actions:?}");
+        assert!(matches!(&actions[0].action, Action::ExecInJail { jail, .. } if jail == "www"));
+        assert_eq!(
+            actions[0].note.as_deref(),
+            Some("not installed yet: nginx (/usr/local is a symbolic link to /usr/local in the jail's data, not followed)")
+        );
     }
 
     #[test]

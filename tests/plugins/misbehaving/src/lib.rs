@@ -5,7 +5,8 @@
 //! - `panics` panics while configuring, probing or planning (its config says when:
 //!   `"configure"`, `"probes"`, `"plan"`);
 //! - `escapes` plans an action outside what the recipe manages (its config says what:
-//!   `"path"`, `"dataset"`, `"jail"`);
+//!   `"path"`, `"dataset"`, `"jail"`), or (`"probe"`) asks the host to read a file in
+//!   the first jail's data by path;
 //! - `refuses` refuses to plan, as a stage may (a conflict with the host), with the
 //!   reason its config gives, if any;
 //! - `hides` plans one harmless action (a directory under `jails_dir`) whose note is
@@ -80,7 +81,7 @@ impl PluginStage for Escapes {
     fn from_config(config: Option<&str>) -> Result<Self, StageError> {
         let what: String = parse_config(Self::NAME, config)?;
         match what.as_str() {
-            "path" | "dataset" | "jail" => Ok(Escapes { what }),
+            "path" | "dataset" | "jail" | "probe" => Ok(Escapes { what }),
             other => Err(StageError::Config(format!(
                 "escapes: unknown target {other:?}"
             ))),
@@ -95,7 +96,17 @@ impl Stage for Escapes {
     fn summary(&self) -> &str {
         Self::SUMMARY
     }
+    fn probes(&self, ctx: &StageContext<'_>) -> Probes {
+        let mut probes = Probes::default();
+        if let (Some(jail), "probe") = (ctx.recipe.jails.first(), self.what.as_str()) {
+            probes.file(ctx.layout.data_dir(&jail.name).join("etc/master.passwd"));
+        }
+        probes
+    }
     fn plan(&self, _ctx: &StageContext<'_>, _world: &World) -> Result<Vec<Planned>, StageError> {
+        if self.what == "probe" {
+            return Ok(Vec::new());
+        }
         let action = match self.what.as_str() {
             "path" => Action::Remove {
                 path: "/usr/bin".into(),
