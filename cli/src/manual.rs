@@ -543,13 +543,23 @@ fn trailer() -> Roff {
 command line; it takes precedence over {}. A bare name is a built-in recipe.",
         recipes::SYSTEM_RECIPE
     ))]);
+    roff.control("TP", []);
+    roff.text([bold(thinjail_core::host::spawn::PROXY_VARIABLES.join(", "))]);
+    roff.text([roman(
+        "Passed to the commands that download, and to no other: fetch(1) (the \
+sets of a Fetch release), freebsd-update(8) (update) and bsdinstall(8) (a Bsdinstall \
+release). These are the variables FreeBSD's libfetch and freebsd-update's phttpget \
+read to go through a proxy; neither reads HTTPS_PROXY (HTTP_PROXY is used for https \
+URLs too). A plan that downloads says so.",
+    )]);
     paragraph(
         &mut roff,
         &format!(
             "Nothing else from the environment reaches the commands thinjail runs: \
 each is run by absolute path, looked up in {path} only, with PATH={path} as its \
-whole environment (exec and console also pass TERM). The same commands thus run \
-from cron(8). thinjail sets its umask to 022 when it starts.",
+whole environment (exec and console also pass TERM; the commands that download, the \
+proxy variables above). The same commands thus run from cron(8). thinjail sets its \
+umask to 022 when it starts.",
             path = thinjail_core::host::spawn::HOST_PATH
         ),
     );

@@ -867,6 +867,17 @@ impl Action {
         }
     }
 
+    /// Whether the action's commands download (fetch(1); freebsd-update, through
+    /// phttpget and fetch; bsdinstall, through distfetch): hosts pass them the proxy
+    /// variables of thinjail's environment
+    /// ([`crate::host::spawn::PROXY_VARIABLES`]), and no other command gets them.
+    pub fn downloads(&self) -> bool {
+        matches!(
+            self,
+            Action::Download { .. } | Action::FreebsdUpdate { .. } | Action::Bsdinstall { .. }
+        )
+    }
+
     /// Shell helper functions [`Action::sh_lines`] relies on.
     pub fn sh_helper(&self) -> Option<ShHelper> {
         match self {

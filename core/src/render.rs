@@ -328,6 +328,33 @@ fn step_label(stage: &StagePlan) -> String {
     }
 }
 
+/// What the plan says about proxies when it downloads ([`Action::downloads`]):
+/// `thinjail apply` passes the proxy variables of its environment to those commands
+/// and to no other.
+pub fn proxy_note(plan: &Plan) -> Option<String> {
+    let programs: BTreeSet<&str> = plan
+        .actions()
+        .filter(|(_, p)| p.action.downloads())
+        .map(|(_, p)| match &p.action {
+            Action::FreebsdUpdate { .. } => "freebsd-update",
+            Action::Bsdinstall { .. } => "bsdinstall",
+            _ => "fetch",
+        })
+        .collect();
+    if programs.is_empty() {
+        return None;
+    }
+    let programs: Vec<&str> = programs.into_iter().collect();
+    Some(format!(
+        "{} download{}: thinjail passes {} the proxy variables set in its environment\n\
+         ({}), and no other command gets any.",
+        programs.join(", "),
+        if programs.len() == 1 { "s" } else { "" },
+        if programs.len() == 1 { "it" } else { "them" },
+        crate::host::spawn::PROXY_VARIABLES.join(" ")
+    ))
+}
+
 /// The plan as a POSIX sh script: `set -eu`, the `PATH` and umask thinjail runs
 /// commands with, helpers first, each stage's block commented with the stage and
 /// the article step, every value quoted.
@@ -346,6 +373,14 @@ pub fn sh(plan: &Plan, title: &str) -> String {
         "PATH={}\nexport PATH\numask 022\n",
         crate::host::spawn::HOST_PATH
     ));
+    if let Some(note) = proxy_note(plan) {
+        for line in note.lines() {
+            out.push_str(&format!("# {line}\n"));
+        }
+        out.push_str(
+            "# (Run by hand, this script's commands see this shell's whole environment.)\n",
+        );
+    }
     let helpers: BTreeSet<ShHelper> = plan
         .actions()
         .filter_map(|(_, p)| p.action.sh_helper())
@@ -409,6 +444,10 @@ pub fn text(plan: &Plan, title: &str) -> String {
         plural(plan.len()),
         plural(busy)
     ));
+    if let Some(note) = proxy_note(plan) {
+        out.push_str(&note.replace('\n', " "));
+        out.push('\n');
+    }
     let mut n = 0;
     for stage in plan.stages.iter().filter(|s| !s.actions.is_empty()) {
         out.push_str(&format!(

@@ -5,6 +5,9 @@ set -eu
 PATH=/sbin:/bin:/usr/sbin:/usr/bin
 export PATH
 umask 022
+# bsdinstall downloads: thinjail passes it the proxy variables set in its environment
+# (HTTP_PROXY http_proxy HTTP_PROXY_AUTH FTP_PROXY ftp_proxy NO_PROXY no_proxy), and no other command gets any.
+# (Run by hand, this script's commands see this shell's whole environment.)
 
 # thinjail_rc_edit FILE set|add|remove|record|restore NAME VALUE: in the rc.conf(5)-style
 # FILE, set NAME to VALUE, or add or remove the word VALUE in NAME's list, as thinjail's

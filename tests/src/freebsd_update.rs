@@ -40,6 +40,9 @@
 //!   without stopping the others, as `install_from_index` does not check them; the
 //!   manifest becomes the rollback one.
 //!
+//! The update server logs each fetch with the proxy phttpget would have gone through
+//! ([`request_log`]), which is how a test sees the proxy variables reach it.
+//!
 //! What it cannot reproduce: the network, signatures, patches, metadata, directories
 //! and links in the indexes (files only), the kernel (`/boot`), pwd_mkdb and the other
 //! rebuilds after installing, the pager (output is never paged), `cron`, `upgrade`,
@@ -81,6 +84,13 @@ pub fn published_path(state_dir: &Path, release: &str, machine: &str) -> PathBuf
     state_dir
         .join("update-server")
         .join(format!("{release}-{machine}.json"))
+}
+
+/// Where the test bed's update server logs each fetch it serves, one line each:
+/// `RELEASE MACHINE via PROXY` (the proxy phttpget would go through: `HTTP_PROXY`,
+/// else `http_proxy`, from the environment freebsd-update got), or `… direct`.
+pub fn request_log(state_dir: &Path) -> PathBuf {
+    state_dir.join("update-server").join("requests.log")
 }
 
 /// How a run ended.
@@ -538,6 +548,25 @@ impl StandIn<'_> {
         }
         let server = config.server.clone().unwrap_or_default();
         self.say(&format!("Looking up {server} mirrors... none found.\n"));
+        // phttpget reads HTTP_PROXY, else http_proxy (usr.sbin/portsnap/phttpget).
+        let via = ["HTTP_PROXY", "http_proxy"]
+            .iter()
+            .find_map(|name| self.env.get(*name).filter(|v| !v.is_empty()))
+            .map_or_else(|| "direct".to_string(), |proxy| format!("via {proxy}"));
+        let log = request_log(self.state_dir);
+        let logged = fs::create_dir_all(self.state_dir.join("update-server")).and_then(|()| {
+            fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .and_then(|mut file| writeln!(file, "{relnum} {arch} {via}"))
+        });
+        if let Err(e) = logged {
+            self.say(&format!(
+                "(test bed: cannot log to {}: {e})\n",
+                log.display()
+            ));
+        }
         let published = fs::read_to_string(published_path(self.state_dir, &relnum, &arch))
             .ok()
             .and_then(|t| serde_json::from_str::<PublishedUpdate>(&t).ok());

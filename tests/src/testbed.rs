@@ -24,7 +24,10 @@
 //!    `ln`, `cp` and the native writes fail with "Operation not permitted" on a
 //!    protected file or in a protected directory (see that module for what it
 //!    cannot reproduce).
-//! 5. `fetch -o - URL` → `curl -fsS URL`.
+//! 5. `fetch -o - URL` → `curl -fsS URL`, given the proxy variables as fetch is
+//!    ([`thinjail_core::host::spawn::PROXY_VARIABLES`]); curl honours `http_proxy`
+//!    and `NO_PROXY`/`no_proxy` but not `HTTP_PROXY`, `HTTP_PROXY_AUTH` or
+//!    `FTP_PROXY`, which fetch(1) also reads.
 //! 6. `tar` → `bsdtar --no-fflags` (FreeBSD's tar is bsdtar; GNU tar cannot read xz
 //!    from a pipe; the flags go to the registry instead).
 //! 7. observation: `mount -p` → `/proc/self/mountinfo`; `jls -d -v --libxo=json` →
@@ -36,7 +39,8 @@
 //!    reports busy once (on FreeBSD busy stays an error).
 //! 9. `freebsd-update` → the test bed's stand-in ([`crate::freebsd_update`]), run for
 //!    the action's real `env … freebsd-update …` argv and the environment the host
-//!    gives every command (`PATH` alone, [`thinjail_core::host::spawn::host_command`]),
+//!    gives a command that downloads (`PATH` and the proxy variables set,
+//!    [`thinjail_core::host::spawn::download_command`]),
 //!    with a directory of published updates (`<state dir>/update-server/`) standing in
 //!    for update.FreeBSD.org; its exit and output are judged exactly as on FreeBSD
 //!    ([`thinjail_core::host::judge`]). It reproduces the command line, the
@@ -265,12 +269,19 @@ impl TestBed {
                     let Command::Run { argv } = command else {
                         continue;
                     };
-                    // What the host gives every command it starts (host_command): PATH
-                    // alone; the action's own `env` adds the rest.
-                    let environment = BTreeMap::from([(
+                    // What the host gives a command that downloads (download_command):
+                    // PATH and the proxy variables set here; the action's own `env` adds
+                    // the rest.
+                    let mut environment = BTreeMap::from([(
                         "PATH".to_string(),
                         thinjail_core::host::spawn::HOST_PATH.to_string(),
                     )]);
+                    let proxies = thinjail_core::host::spawn::proxy_environment(&|name| {
+                        std::env::var_os(name)
+                    });
+                    for (name, value) in proxies {
+                        environment.insert(name.to_string(), value.to_string_lossy().into_owned());
+                    }
                     let outcome = freebsd_update::run(&self.state_dir, argv, &environment);
                     let said = judge(
                         action,
@@ -342,10 +353,15 @@ impl TestBed {
             }
             Action::Download { url, dest } => {
                 let part = thinjail_core::action::partial_path(dest);
-                self.inner.run(&Command::WriteTo {
-                    argv: vec!["curl".into(), "-fsS".into(), url.clone()],
-                    stdout: part.clone(),
-                })?;
+                // With the proxy variables, as fetch(1) gets them (curl reads the
+                // lowercase http_proxy, not HTTP_PROXY).
+                self.inner.run_for(
+                    action,
+                    &Command::WriteTo {
+                        argv: vec!["curl".into(), "-fsS".into(), url.clone()],
+                        stdout: part.clone(),
+                    },
+                )?;
                 self.flags.run(
                     &mut self.inner,
                     &Command::run([

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use thinjail_core::recipe::StageEntry;
+use thinjail_tests::freebsd_update::request_log;
 use thinjail_tests::harness::{run_with_timeout, Bed, Run};
 use thinjail_tests::plugins::built;
 
@@ -467,4 +468,66 @@ fn the_plan_shown_before_apply_and_a_plugins_refusal_are_escaped() {
     assert_refused(&run, 78, &["stage refuses: \\x1b[2J\\x1b[Hall clear"]);
     assert!(!has_raw_controls(&run.stderr), "{:?}", run.stderr);
     assert!(bed.datasets().is_empty(), "nothing may be created");
+}
+
+/// The clean environment has one exception: the commands that download get the
+/// proxy variables FreeBSD's downloaders read. The mirror plays the proxy (a request
+/// sent to a proxy names the whole URL, which it answers too), so nothing leaves the
+/// machine; the test bed's update server logs the proxy freebsd-update's phttpget
+/// would go through.
+#[test]
+fn the_proxy_variables_reach_the_commands_that_download() {
+    let bed = Bed::article(BIN, |_| {});
+    let recipe = bed.recipe_arg();
+    let proxy = bed.server.url();
+    let proxies = [
+        ("http_proxy", proxy.as_str()),
+        ("HTTP_PROXY", proxy.as_str()),
+        ("NO_PROXY", "example.invalid"),
+    ];
+
+    let plan = bed.thinjail_env(&["plan", &recipe], &proxies);
+    plan.expect_code(0);
+    assert!(
+        plan.stdout.contains(
+            "\n# fetch downloads: thinjail passes it the proxy variables set in its environment\n\
+             # (HTTP_PROXY http_proxy HTTP_PROXY_AUTH FTP_PROXY ftp_proxy NO_PROXY no_proxy), and no other command gets any.\n"
+        ),
+        "{}",
+        plan.stdout
+    );
+    bed.thinjail_env(&["apply", &recipe, "--yes"], &proxies)
+        .expect_code(0);
+    let requests = bed.server.requests();
+    assert!(
+        !requests.is_empty()
+            && requests
+                .iter()
+                .all(|r| r.starts_with(&format!("{proxy}/releases/"))),
+        "every download went through the proxy: {requests:?}"
+    );
+
+    bed.publish_update("13.1-RELEASE", 2, false);
+    let log = request_log(&bed.state_dir());
+    bed.thinjail_env(
+        &["update", "13.1-RELEASE", "-r", &recipe, "--yes"],
+        &[("HTTP_PROXY", "http://proxy.invalid:3128")],
+    )
+    .expect_code(0);
+    let seen = fs::read_to_string(&log).unwrap();
+    assert!(
+        !seen.is_empty()
+            && seen
+                .lines()
+                .all(|l| l == "13.1-RELEASE amd64 via http://proxy.invalid:3128"),
+        "{seen}"
+    );
+    // Without the variable, the same update goes direct. (Snapshot names carry the
+    // second.)
+    fs::remove_file(&log).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    bed.command(&["update", "13.1-RELEASE", "--yes"])
+        .expect_code(0);
+    let seen = fs::read_to_string(&log).unwrap();
+    assert!(seen.lines().all(|l| l.ends_with(" direct")), "{seen}");
 }

@@ -2,7 +2,8 @@
 //! environment — so neither a caller's `PATH` (a `zfs` planted in `~/bin`), nor its
 //! `LD_PRELOAD`/`LD_LIBRARY_PATH`, nor anything else it exported reaches a command
 //! thinjail runs as root, and the same commands run from cron(8), whose `PATH` lacks
-//! `/sbin`.
+//! `/sbin`. The one exception: the commands that download get the proxy variables
+//! FreeBSD's downloaders read ([`PROXY_VARIABLES`]).
 
 use std::io;
 use std::os::unix::process::CommandExt;
@@ -63,6 +64,46 @@ pub fn host_command(argv: &[String]) -> Result<process::Command, HostError> {
     Ok(command)
 }
 
+/// The proxy variables FreeBSD's downloaders read, passed through from thinjail's own
+/// environment to the commands that download ([`download_command`]) and to no other:
+/// libfetch, which fetch(1) and bsdinstall's distfetch use, reads `HTTP_PROXY` or
+/// `http_proxy` (for `http` and, through `CONNECT`, `https` URLs) and
+/// `HTTP_PROXY_AUTH` (`lib/libfetch/http.c`), `FTP_PROXY` or `ftp_proxy`
+/// (`lib/libfetch/ftp.c`), `NO_PROXY` or `no_proxy` (`fetch_no_proxy_match` in
+/// `lib/libfetch/common.c`); freebsd-update fetches with phttpget, which reads
+/// `HTTP_PROXY`, `http_proxy` and `HTTP_PROXY_AUTH`
+/// (`usr.sbin/portsnap/phttpget/phttpget.c`), and with fetch(1). Neither reads
+/// `HTTPS_PROXY`.
+pub const PROXY_VARIABLES: [&str; 7] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTP_PROXY_AUTH",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// Those of [`PROXY_VARIABLES`] that `lookup` (an environment) sets, in that order.
+pub fn proxy_environment(
+    lookup: &dyn Fn(&str) -> Option<std::ffi::OsString>,
+) -> Vec<(&'static str, std::ffi::OsString)> {
+    PROXY_VARIABLES
+        .iter()
+        .filter_map(|name| lookup(name).map(|value| (*name, value)))
+        .collect()
+}
+
+/// [`host_command`] for a command that downloads (fetch, freebsd-update, bsdinstall:
+/// [`crate::action::Action::downloads`]): the proxy variables set in this process's
+/// environment ([`PROXY_VARIABLES`]) are passed on too, so a host whose mirror is
+/// reached through a proxy works as with FreeBSD's own tools.
+pub fn download_command(argv: &[String]) -> Result<process::Command, HostError> {
+    let mut command = host_command(argv)?;
+    command.envs(proxy_environment(&|name| std::env::var_os(name)));
+    Ok(command)
+}
+
 /// [`host_command`] for a command attached to the user's terminal (`exec`,
 /// `console`): `TERM` is passed on as well, as jexec(8) `-l` keeps it, so the
 /// terminal keeps working inside the jail.
@@ -118,6 +159,26 @@ mod tests {
             .collect();
         assert_eq!(names, ["PATH"], "{env}");
         assert!(env.contains(&format!("PATH={HOST_PATH}")), "{env}");
+    }
+
+    #[test]
+    fn only_the_proxy_variables_libfetch_and_phttpget_read_are_taken() {
+        let environment = |name: &str| -> Option<std::ffi::OsString> {
+            match name {
+                "http_proxy" => Some("http://proxy:3128".into()),
+                "NO_PROXY" => Some("mirror.local".into()),
+                "HTTPS_PROXY" | "LD_PRELOAD" | "ALL_PROXY" => Some("x".into()),
+                _ => None,
+            }
+        };
+        assert_eq!(
+            proxy_environment(&environment),
+            [
+                ("http_proxy", "http://proxy:3128".into()),
+                ("NO_PROXY", "mirror.local".into())
+            ]
+        );
+        assert!(proxy_environment(&|_| None).is_empty());
     }
 
     #[test]

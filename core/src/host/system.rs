@@ -18,7 +18,7 @@ use super::guard::{ensure_private_dir, FileIdentity, HostGuards};
 use super::judge::{is_judged, judge, ActionNotes, Exit};
 use super::parse::{parse_jls, parse_mount_p, parse_zfs_get};
 use super::safe_fs::{self, SafeFsError};
-use super::spawn::{attached_command, host_command, tail};
+use super::spawn::{attached_command, download_command, host_command, tail};
 use super::{Host, HostError, ObservationRequest};
 use crate::action::{Action, Command, Execution};
 use crate::edit::relinked_target;
@@ -146,23 +146,45 @@ impl FreeBsdHost {
 
     /// Runs one command; a non-zero exit is an error carrying its status and stderr.
     pub fn run(&mut self, command: &Command) -> Result<CommandOutput, HostError> {
+        self.run_with(command, false)
+    }
+
+    /// Runs one command of `action` ([`FreeBsdHost::run`]); the commands of an
+    /// action that downloads get the proxy variables ([`Action::downloads`]).
+    pub fn run_for(
+        &mut self,
+        action: &Action,
+        command: &Command,
+    ) -> Result<CommandOutput, HostError> {
+        self.run_with(command, action.downloads())
+    }
+
+    fn run_with(&mut self, command: &Command, downloads: bool) -> Result<CommandOutput, HostError> {
         self.commands += 1;
         tracing::debug!(command = %command.render(), "run");
         match command {
-            Command::Run { argv } => run_simple(argv),
-            Command::Pipe { left, right } => run_pipe(left, right),
-            Command::ReadFrom { argv, stdin } => self.run_read_from(argv, stdin),
-            Command::WriteTo { argv, stdout } => self.run_write_to(argv, stdout),
+            Command::Run { argv } => run_simple(argv, downloads),
+            Command::Pipe { left, right } => run_pipe(left, right, downloads),
+            Command::ReadFrom { argv, stdin } => self.run_read_from(argv, stdin, downloads),
+            Command::WriteTo { argv, stdout } => self.run_write_to(argv, stdout, downloads),
         }
     }
 
     /// Runs `argv` and returns how it ended and what it printed, whatever its exit
     /// status: for the tools whose output says what happened ([`super::judge`]).
     pub fn run_capturing(&mut self, argv: &[String]) -> Result<(Exit, CommandOutput), HostError> {
+        self.run_capturing_with(argv, false)
+    }
+
+    fn run_capturing_with(
+        &mut self,
+        argv: &[String],
+        downloads: bool,
+    ) -> Result<(Exit, CommandOutput), HostError> {
         self.commands += 1;
         let line = crate::quote::sh_command(argv);
         tracing::debug!(command = %line, "run, judging its output");
-        let child = spawn(argv, Stdio::null(), Stdio::piped())?;
+        let child = spawn(argv, Stdio::null(), Stdio::piped(), downloads)?;
         let output = child
             .wait_with_output()
             .map_err(|e| HostError::io(format!("wait for {line}"), e))?;
@@ -195,10 +217,10 @@ impl FreeBsdHost {
         let mut notes = ActionNotes::default();
         for command in &commands {
             let Command::Run { argv } = command else {
-                self.run(command)?;
+                self.run_for(action, command)?;
                 continue;
             };
-            let (exit, output) = self.run_capturing(argv)?;
+            let (exit, output) = self.run_capturing_with(argv, action.downloads())?;
             let said = judge(
                 action,
                 &command.render(),
@@ -286,7 +308,7 @@ impl FreeBsdHost {
         match action.execution() {
             Execution::Commands(commands) => {
                 for command in &commands {
-                    self.run(command)?;
+                    self.run_for(action, command)?;
                 }
                 Ok(())
             }
@@ -333,11 +355,16 @@ impl FreeBsdHost {
         Ok(file)
     }
 
-    fn run_read_from(&mut self, argv: &[String], input: &Path) -> Result<CommandOutput, HostError> {
+    fn run_read_from(
+        &mut self,
+        argv: &[String],
+        input: &Path,
+        downloads: bool,
+    ) -> Result<CommandOutput, HostError> {
         let display = format!("{} < {}", crate::quote::sh_command(argv), input.display());
         let mut file = self.open_input(input)?;
         let total = file.metadata().ok().map(|m| m.len());
-        let mut child = spawn(argv, Stdio::piped(), Stdio::piped())?;
+        let mut child = spawn(argv, Stdio::piped(), Stdio::piped(), downloads)?;
         let stdout = collect(child.stdout.take());
         let stderr = collect(child.stderr.take());
         let task = self.progress.task(&display, total);
@@ -368,6 +395,7 @@ impl FreeBsdHost {
         &mut self,
         argv: &[String],
         output_path: &Path,
+        downloads: bool,
     ) -> Result<CommandOutput, HostError> {
         let display = format!(
             "{} > {}",
@@ -377,7 +405,7 @@ impl FreeBsdHost {
         // A fresh file, never one found there: a link planted at the name is replaced.
         let mut file = safe_fs::replace_file(output_path, 0o644)
             .map_err(|e| from_safe_fs(format!("create {}", output_path.display()), e))?;
-        let mut child = spawn(argv, Stdio::null(), Stdio::piped())?;
+        let mut child = spawn(argv, Stdio::null(), Stdio::piped(), downloads)?;
         let stderr = collect(child.stderr.take());
         let task = self.progress.task(&display, None);
         let copy_error = child
@@ -457,8 +485,19 @@ fn pump(from: &mut dyn Read, to: &mut dyn Write, task: &dyn ProgressTask) -> Opt
     }
 }
 
-fn spawn(argv: &[String], stdin: Stdio, stdout: Stdio) -> Result<process::Child, HostError> {
-    host_command(argv)?
+/// Starts `argv` ([`host_command`]; [`download_command`] when it `downloads`).
+fn spawn(
+    argv: &[String],
+    stdin: Stdio,
+    stdout: Stdio,
+    downloads: bool,
+) -> Result<process::Child, HostError> {
+    let command = if downloads {
+        download_command(argv)
+    } else {
+        host_command(argv)
+    };
+    command?
         .stdin(stdin)
         .stdout(stdout)
         .stderr(Stdio::piped())
@@ -469,9 +508,9 @@ fn spawn(argv: &[String], stdin: Stdio, stdout: Stdio) -> Result<process::Child,
         })
 }
 
-fn run_simple(argv: &[String]) -> Result<CommandOutput, HostError> {
+fn run_simple(argv: &[String], downloads: bool) -> Result<CommandOutput, HostError> {
     let display = crate::quote::sh_command(argv);
-    let child = spawn(argv, Stdio::null(), Stdio::piped())?;
+    let child = spawn(argv, Stdio::null(), Stdio::piped(), downloads)?;
     let output = child
         .wait_with_output()
         .map_err(|e| HostError::io(format!("wait for {display}"), e))?;
@@ -483,14 +522,18 @@ fn run_simple(argv: &[String]) -> Result<CommandOutput, HostError> {
     Ok(result)
 }
 
-fn run_pipe(left: &[String], right: &[String]) -> Result<CommandOutput, HostError> {
-    let mut producer = spawn(left, Stdio::null(), Stdio::piped())?;
+fn run_pipe(
+    left: &[String],
+    right: &[String],
+    downloads: bool,
+) -> Result<CommandOutput, HostError> {
+    let mut producer = spawn(left, Stdio::null(), Stdio::piped(), downloads)?;
     let pipe = producer
         .stdout
         .take()
         .ok_or_else(|| HostError::Unsupported("no pipe from the producer".into()))?;
     let left_err = collect(producer.stderr.take());
-    let consumer = match spawn(right, Stdio::from(pipe), Stdio::piped()) {
+    let consumer = match spawn(right, Stdio::from(pipe), Stdio::piped(), downloads) {
         Ok(child) => child,
         Err(e) => {
             let _ = producer.kill();
