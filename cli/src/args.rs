@@ -290,7 +290,8 @@ pub enum Command {
         /// inside the jail, instead: once, for a jail made before thinjail recorded it.
         #[arg(long)]
         bootstrap_baseline: bool,
-        /// Print the outcome as JSON (the plan and progress go to standard error).
+        /// Print the outcome as JSON, a failure included (the plan and progress go to
+        /// standard error).
         #[arg(long)]
         json: bool,
         #[command(flatten)]

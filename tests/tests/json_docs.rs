@@ -159,4 +159,46 @@ fn the_upgrade_document_is_documented() {
     let baseline = json(baseline.expect_code(0));
     assert_eq!(baseline["result"], "baseline-present", "{baseline:#}");
     assert_documented("upgrade --bootstrap-baseline", &baseline, &docs);
+
+    // A failed upgrade (here its fifth action, the merge inside the jail) is undone
+    // and reported as `apply --json` reports a failure.
+    let recipe = bed.recipe_arg();
+    let run = bed.thinjail_with(
+        &[
+            "upgrade",
+            "thinjail0",
+            "--to",
+            "13.1-RELEASE",
+            "--yes",
+            "--json",
+            "-r",
+            &recipe,
+        ],
+        Faults::fail_at(5),
+    );
+    let failed = json(run.expect_code(1));
+    assert_eq!(failed["result"], "failed", "{failed:#}");
+    assert_eq!(failed["undone"], true, "{failed:#}");
+    assert_eq!(failed["from"], "14.0-RELEASE", "{failed:#}");
+    assert_eq!(failed["failed"]["stage"], "upgrade", "{failed:#}");
+    assert_eq!(
+        failed["failed"]["stdout"], "thinjail test bed: failing on purpose\n",
+        "{failed:#}"
+    );
+    assert_eq!(
+        failed["failed"]["stderr"], "thinjail test bed: injected failure\n",
+        "{failed:#}"
+    );
+    assert!(
+        failed["failed"]["not_run"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty()),
+        "{failed:#}"
+    );
+    assert!(
+        run.stderr.contains("jail thinjail0 is back as it was"),
+        "{}",
+        run.stderr
+    );
+    assert_documented("upgrade (failed)", &failed, &docs);
 }

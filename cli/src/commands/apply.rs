@@ -19,17 +19,18 @@ use crate::progress;
 pub const APPLY_FORMAT_VERSION: u32 = 1;
 
 #[derive(Serialize)]
-struct AppliedAction<'a> {
+pub(crate) struct AppliedAction<'a> {
     stage: &'a str,
     description: String,
     #[serde(flatten)]
     action: &'a Action,
 }
 
-/// A failed action for `--json`. What came from the host (the error, the command's
-/// output) is escaped as for a terminal ([`terminal`]): programs print these.
+/// A failed action for `--json` (`apply`'s `failed`, and `upgrade`'s). What came
+/// from the host (the error, the command's output) is escaped as for a terminal
+/// ([`terminal`]): programs print these.
 #[derive(Serialize)]
-struct FailureView<'a> {
+pub(crate) struct FailureView<'a> {
     stage: &'a str,
     description: String,
     action: &'a Action,
@@ -226,6 +227,19 @@ pub fn tell_notes(report: &ApplyReport) {
 }
 
 fn failure_view<'a>(origin: &'a str, failure: &'a ApplyFailure) -> ApplyView<'a> {
+    ApplyView {
+        format_version: APPLY_FORMAT_VERSION,
+        recipe: origin,
+        changed: !failure.report.applied.is_empty(),
+        applied: applied(&failure.report),
+        failed: Some(failed(failure)),
+        commands: failure.report.commands,
+        seconds: failure.report.duration.as_secs_f64(),
+    }
+}
+
+/// The `failed` member of a `--json` document for `failure`.
+pub(crate) fn failed(failure: &ApplyFailure) -> FailureView<'_> {
     let (command, status, stdout, stderr) = match &failure.error {
         HostError::CommandFailed {
             command,
@@ -240,32 +254,24 @@ fn failure_view<'a>(origin: &'a str, failure: &'a ApplyFailure) -> ApplyView<'a>
         ),
         _ => (None, None, None, None),
     };
-    ApplyView {
-        format_version: APPLY_FORMAT_VERSION,
-        recipe: origin,
-        changed: !failure.report.applied.is_empty(),
-        applied: applied(&failure.report),
-        failed: Some(FailureView {
-            stage: &failure.stage,
-            description: failure.action.describe(),
-            action: &failure.action,
-            error: terminal(&failure.error.to_string()),
-            command,
-            status,
-            stdout,
-            stderr,
-            not_run: failure
-                .not_run
-                .iter()
-                .map(|(stage, action)| AppliedAction {
-                    stage,
-                    description: action.describe(),
-                    action,
-                })
-                .collect(),
-        }),
-        commands: failure.report.commands,
-        seconds: failure.report.duration.as_secs_f64(),
+    FailureView {
+        stage: &failure.stage,
+        description: failure.action.describe(),
+        action: &failure.action,
+        error: terminal(&failure.error.to_string()),
+        command,
+        status,
+        stdout,
+        stderr,
+        not_run: failure
+            .not_run
+            .iter()
+            .map(|(stage, action)| AppliedAction {
+                stage,
+                description: action.describe(),
+                action,
+            })
+            .collect(),
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use thinjail_core::confine::Confinement;
-use thinjail_core::host::{apply_plan, ApplyEvent, ApplyReport, Host};
+use thinjail_core::host::{apply_plan, ApplyEvent, ApplyFailure, ApplyReport, Host};
 use thinjail_core::layout::Layout;
 use thinjail_core::lock::HostLock;
 use thinjail_core::pipeline::{check_confinement_with, Plan, StagePlan, StageSource};
@@ -20,7 +20,7 @@ use thinjail_core::stage::{Planned, Probes};
 use thinjail_core::world::World;
 use thinjail_core::Recipe;
 
-use super::apply::describe_failure;
+use super::apply::{describe_failure, failed, FailureView};
 use super::{
     confirm, lock, observe, prepare, prepare_to_change, require_root, unobservable, Prepared,
 };
@@ -61,6 +61,8 @@ struct Session {
     plan_to_stderr: bool,
     /// What the last apply reported (also when it failed).
     last_report: Option<ApplyReport>,
+    /// How the last apply failed, if it did.
+    last_failure: Option<Box<ApplyFailure>>,
 }
 
 impl Session {
@@ -100,6 +102,7 @@ impl Session {
             extra: Probes::default(),
             plan_to_stderr: false,
             last_report: None,
+            last_failure: None,
         };
         session.refresh()?;
         Ok(session)
@@ -236,7 +239,8 @@ impl Session {
             }
             Err(failure) => {
                 eprintln!("{}", describe_failure(&failure));
-                self.last_report = Some(failure.report);
+                self.last_report = Some(failure.report.clone());
+                self.last_failure = Some(failure);
                 Ok(Ran::Failed)
             }
         }
@@ -695,7 +699,8 @@ struct UpgradeView<'a> {
     format_version: u32,
     jail: &'a str,
     /// `upgraded`, `conflicts` (upgraded, with files etcupdate could not merge),
-    /// `baseline-recorded`, `baseline-present`, `nothing` (dry run or declined).
+    /// `baseline-recorded`, `baseline-present`, `nothing` (dry run or declined),
+    /// `failed`.
     result: &'a str,
     from: Option<&'a str>,
     to: Option<&'a str>,
@@ -705,6 +710,10 @@ struct UpgradeView<'a> {
     /// The command that resolves the conflicts, inside the jail.
     resolve: Option<String>,
     warnings: Vec<String>,
+    /// The action that failed, as `apply --json` reports it (`result` `failed`).
+    failed: Option<FailureView<'a>>,
+    /// After a failure: whether the jail was put back as it was.
+    undone: Option<bool>,
 }
 
 /// Checks a jail name before it is used in a path.
@@ -741,6 +750,7 @@ pub fn upgrade(
     )?;
     match ran {
         Ran::Failed => {
+            let failure = session.last_failure.take();
             session.refresh()?;
             let undo = plans::plan_upgrade_undo(session.recipe(), &session.world, jail, &upgrade);
             eprintln!("thinjail: the upgrade failed; putting jail {jail} back as it was");
@@ -753,17 +763,34 @@ pub fn upgrade(
                 "{}",
                 terminal(&render::text(&plan, &session.prepared.loaded.origin))
             );
-            match session.apply(&plan)? {
-                Ran::Failed => Err(CliError::msg(
-                    FAILURE,
-                    format!("the upgrade failed and so did restoring jail {jail}; see above"),
-                )),
-                _ => Err(CliError::msg(
+            let undone = session.apply(&plan)? != Ran::Failed;
+            if json {
+                super::print_json(&UpgradeView {
+                    format_version: 1,
+                    jail,
+                    result: "failed",
+                    from: Some(&upgrade.from),
+                    to: Some(to),
+                    snapshot: None,
+                    conflicts: &[],
+                    resolve: None,
+                    warnings: Vec::new(),
+                    failed: failure.as_deref().map(failed),
+                    undone: Some(undone),
+                })?;
+            }
+            if undone {
+                Err(CliError::msg(
                     FAILURE,
                     format!(
                         "the upgrade failed; jail {jail} is back as it was (fstab, data, state)"
                     ),
-                )),
+                ))
+            } else {
+                Err(CliError::msg(
+                    FAILURE,
+                    format!("the upgrade failed and so did restoring jail {jail}; see above"),
+                ))
             }
         }
         Ran::Applied => {
@@ -797,6 +824,8 @@ pub fn upgrade(
                     conflicts: &conflicts,
                     resolve: (!conflicts.is_empty()).then(|| resolve.clone()),
                     warnings,
+                    failed: None,
+                    undone: None,
                 })?;
             } else {
                 report_upgrade(jail, to, &conflicts, &resolve, &snapshot);
@@ -819,6 +848,8 @@ pub fn upgrade(
                     conflicts: &[],
                     resolve: None,
                     warnings: Vec::new(),
+                    failed: None,
+                    undone: None,
                 })?;
             }
             Ok(exit_of(other))
@@ -878,6 +909,8 @@ pub fn bootstrap_baseline(
         conflicts: &[],
         resolve: None,
         warnings: Vec::new(),
+        failed: None,
+        undone: None,
     };
     if steps.is_empty() {
         if json {
@@ -896,13 +929,22 @@ pub fn bootstrap_baseline(
     )?;
     match ran {
         Ran::Failed => {
+            let failure = session.last_failure.take();
             session.refresh()?;
+            let mut undone = true;
             if !was_running && session.world.is_running(jail) {
                 eprintln!("thinjail: stopping jail {jail} again, as it was");
                 let stop = plans::plan_stop(session.recipe(), &session.world, &[jail.to_string()])
                     .map_err(refusal)?;
                 let plan = session.plan_of("upgrade-undo", "stop the jail again", stop)?;
-                session.apply(&plan)?;
+                undone = session.apply(&plan)? != Ran::Failed;
+            }
+            if json {
+                super::print_json(&UpgradeView {
+                    failed: failure.as_deref().map(failed),
+                    undone: Some(undone),
+                    ..view("failed")
+                })?;
             }
             Err(CliError::msg(
                 FAILURE,
