@@ -4,7 +4,9 @@
 //! waits in the working directory; a jail's root makes its boot script print terminal
 //! escape sequences on standard output only; a plugin notes its action with them. Each
 //! is refused with the documented exit status and a message naming the path, or shown
-//! escaped, and nothing it aimed at changes.
+//! escaped, and nothing it aimed at changes. And the one thing of the caller's
+//! environment that does reach host commands: the proxy variables, to those that
+//! download.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
