@@ -874,7 +874,13 @@ impl Action {
     pub fn downloads(&self) -> bool {
         matches!(
             self,
-            Action::Download { .. } | Action::FreebsdUpdate { .. } | Action::Bsdinstall { .. }
+            Action::Download { .. }
+                | Action::FreebsdUpdate { .. }
+                // Without a mirror bsdinstall installs the sets already in its distdir.
+                | Action::Bsdinstall {
+                    distsite: Some(_),
+                    ..
+                }
         )
     }
 

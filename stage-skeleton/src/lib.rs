@@ -947,7 +947,9 @@ mod tests {
     fn the_base_links_home_to_the_jail_specific_usr_home() {
         let recipe = recipe_with_specific(r#"["etc", "usr/home", "var"]"#);
         let ctx = StageContext::new(&recipe);
-        let plan = SkeletonStage.plan(&ctx, &installed_base(&ctx, true)).unwrap();
+        let plan = SkeletonStage
+            .plan(&ctx, &installed_base(&ctx, true))
+            .unwrap();
         let base = ctx.layout.base_dir("14.3-RELEASE");
         let link = plan
             .iter()
@@ -970,7 +972,9 @@ mod tests {
 
         let recipe = recipe_with_specific(r#"["etc", "home", "var"]"#);
         let ctx = StageContext::new(&recipe);
-        let plan = SkeletonStage.plan(&ctx, &installed_base(&ctx, true)).unwrap();
+        let plan = SkeletonStage
+            .plan(&ctx, &installed_base(&ctx, true))
+            .unwrap();
         assert!(plan.iter().any(|p| p.action
             == Action::Symlink {
                 link: ctx.layout.base_dir("14.3-RELEASE").join("home"),

@@ -5,7 +5,7 @@ set -eu
 PATH=/sbin:/bin:/usr/sbin:/usr/bin
 export PATH
 umask 022
-# bsdinstall downloads: thinjail passes it the proxy variables set in its environment
+# fetch downloads: thinjail passes it the proxy variables set in its environment
 # (HTTP_PROXY http_proxy HTTP_PROXY_AUTH FTP_PROXY ftp_proxy NO_PROXY no_proxy), and no other command gets any.
 # (Run by hand, this script's commands see this shell's whole environment.)
 
