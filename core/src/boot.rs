@@ -89,10 +89,10 @@ pub fn with_freebsd_defaults(files: &dyn Files) -> Overlay<'_> {
 /// file `service jail` may read (an `rc.conf.d/jail` directory listed), the recipe's
 /// `jail_conf` with what it includes, thinjail's `jail_conf_dir` listed, and each
 /// recipe jail's `/etc/jail.NAME.conf`. All below `host.system_root`.
-pub fn probes(recipe: &crate::Recipe) -> crate::stage::Probes {
+pub fn probes(recipe: &crate::Recipe) -> crate::probes::Probes {
     let host = &recipe.host;
     let root = SystemRoot::new(&host.system_root);
-    let mut probes = crate::stage::Probes::default();
+    let mut probes = crate::probes::Probes::default();
     probes.file(host.jail_conf.clone());
     probes.file(host.rc_conf.clone());
     for file in rc_files_to_observe() {
@@ -103,7 +103,7 @@ pub fn probes(recipe: &crate::Recipe) -> crate::stage::Probes {
     }
     probes.dirs.insert(host.jail_conf_dir.clone());
     if let Some(file) = root.system(&host.jail_conf) {
-        probes.jail_confs.insert(crate::stage::JailConfProbe {
+        probes.jail_confs.insert(crate::probes::JailConfProbe {
             root: host.system_root.clone(),
             file,
         });

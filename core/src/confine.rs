@@ -30,7 +30,7 @@
 //!   for a jail an older thinjail wrote in it, the recipe's jail.conf).
 //!
 //! **Just before applying** ([`Confinement::check_before_apply`], in
-//! [`crate::host::apply_plan`]): the host is looked at as it is then. Every
+//! [`crate::apply::apply_plan`]): the host is looked at as it is then. Every
 //! component of each touched path below `jails_dir` or `cache_dir` is `lstat`ed
 //! (no command runs); a symbolic link anywhere in there is refused, except as the
 //! last component of a `rm -rf`, `rmdir` or `mv` source, which act on the link
@@ -404,10 +404,10 @@ fn check_dataset(layout: &Layout<'_>, world: &World, dataset: &str) -> Result<()
 /// no ordinary probe (a path's kind, a file's contents, a directory's listing, a
 /// jail.conf file) lies in a jail's own files, where the host would follow the jail's
 /// symbolic links in the components above the path; those are asked with
-/// [`Probes::beneath`](crate::stage::Probes::beneath), whose root is a jail's data
+/// [`Probes::beneath`](crate::probes::Probes::beneath), whose root is a jail's data
 /// (its mount point) or a path outside every jail's files, and whose relative path
 /// is plain names.
-pub fn check_probes(layout: &Layout<'_>, probes: &crate::stage::Probes) -> Result<(), String> {
+pub fn check_probes(layout: &Layout<'_>, probes: &crate::probes::Probes) -> Result<(), String> {
     let ordinary = probes
         .paths
         .iter()
@@ -527,8 +527,9 @@ fn check_components(dir: &Path, path: &Path, last_may_be_link: bool) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apply::apply_plan;
     use crate::edit::FileEdit;
-    use crate::host::{apply_plan, FreeBsdHost, HostError};
+    use crate::host::{FreeBsdHost, HostError};
     use crate::pipeline::{Plan, StagePlan, StageSource};
     use crate::recipe::Recipe;
     use crate::stage::Planned;
@@ -1012,8 +1013,8 @@ mod tests {
     fn the_host_looks_into_a_jails_files_only_without_following_links() {
         let recipe = recipe();
         let layout = Layout::new(&recipe);
-        let probed = |build: &dyn Fn(&mut crate::stage::Probes)| {
-            let mut probes = crate::stage::Probes::default();
+        let probed = |build: &dyn Fn(&mut crate::probes::Probes)| {
+            let mut probes = crate::probes::Probes::default();
             build(&mut probes);
             check_probes(&layout, &probes)
         };
@@ -1085,8 +1086,8 @@ mod tests {
             fn summary(&self) -> &str {
                 "looks into a jail's data by path"
             }
-            fn probes(&self, _ctx: &crate::stage::StageContext<'_>) -> crate::stage::Probes {
-                let mut probes = crate::stage::Probes::default();
+            fn probes(&self, _ctx: &crate::stage::StageContext<'_>) -> crate::probes::Probes {
+                let mut probes = crate::probes::Probes::default();
                 probes.file("/usr/local/jails/www/data/etc/master.passwd");
                 probes
             }

@@ -314,7 +314,7 @@ impl Layout<'_> {
                 .and_then(|n| n.to_str())
                 .and_then(|n| n.split_once(".conf"))
                 .is_some_and(|(jail, rest)| {
-                    crate::validate::check_jail_name(jail).is_ok()
+                    crate::recipe::validate::check_jail_name(jail).is_ok()
                         && (rest.is_empty() || rest.starts_with(".thinjail-"))
                 })
     }

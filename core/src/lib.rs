@@ -4,7 +4,7 @@
 //! read-only base shared through nullfs, a small writable ZFS dataset per jail).
 //!
 //! It owns the shape every other crate plugs into:
-//! - [`recipe`]: the declarative RON recipe, and [`validate`] for its rules;
+//! - [`recipe`]: the declarative RON recipe, and [`recipe::validate`] for its rules;
 //! - [`stage`]: the [`stage::Stage`] trait and the registry of built-in stages;
 //! - [`action`]: the closed vocabulary of host actions, each with its shell
 //!   rendering, its effect on the [`world`] model and what it touches;
@@ -14,11 +14,13 @@
 //! - [`plugin`]: the C-ABI interface of third-party stages in shared libraries, the
 //!   author's side ([`export_plugin!`]) and the host's;
 //! - [`render`]: the plan as a POSIX sh script, text or JSON;
+//! - [`probes`]: what stages ask to have observed, and the observation request;
 //! - [`host`]: hosts that observe a machine and apply actions (the FreeBSD host,
-//!   a script host), and [`host::apply_plan`]; the plumbing they share: commands by
-//!   absolute path with a clean environment ([`host::spawn`]), file access that never
-//!   follows a symbolic link ([`host::safe_fs`]), a private cache and no native write
-//!   into a jail's files ([`host::guard`]);
+//!   a script host); the plumbing they share: commands by absolute path with a
+//!   clean environment ([`host::spawn`]), file access that never follows a symbolic
+//!   link ([`host::safe_fs`]), a private cache and no native write into a jail's
+//!   files ([`host::guard`]);
+//! - [`apply`]: [`apply::apply_plan`] drives any host through a plan;
 //! - [`boot`]: rc.conf(5) as rc(8) reads it and the jails rc.d/jail starts at
 //!   boot, from which file;
 //! - [`layout`], [`edit`], [`jailconf`], [`quote`], [`lock`]: the article's on-disk
@@ -42,6 +44,7 @@
 //! ```
 
 pub mod action;
+pub mod apply;
 pub mod boot;
 pub mod confine;
 pub mod edit;
@@ -51,16 +54,18 @@ pub mod layout;
 pub mod lock;
 pub mod pipeline;
 pub mod plugin;
+pub mod probes;
 pub mod quote;
 pub mod recipe;
 pub mod render;
 pub mod stage;
 pub mod updates;
-pub mod validate;
 pub mod world;
 
 pub use action::Action;
 pub use pipeline::{Pipeline, Plan};
+/// Recipe validation, also reachable as [`recipe::validate`].
+pub use recipe::validate;
 pub use recipe::Recipe;
 pub use stage::{Planned, Stage, StageContext, StageError};
 pub use world::World;

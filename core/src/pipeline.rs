@@ -14,11 +14,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
-use crate::host::ObservationRequest;
 use crate::layout::Layout;
+use crate::probes::ObservationRequest;
+use crate::recipe::validate::RecipeError;
 use crate::recipe::Recipe;
 use crate::stage::{builtin_stage, Planned, Stage, StageContext, StageError};
-use crate::validate::RecipeError;
 use crate::world::World;
 
 /// Version of the plan's JSON schema.

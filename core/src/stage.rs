@@ -15,13 +15,11 @@
 //! }
 //! ```
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
-
 use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
 use crate::layout::Layout;
+pub use crate::probes::{BeneathProbe, JailConfProbe, Probes};
 use crate::recipe::Recipe;
 use crate::world::World;
 
@@ -74,94 +72,6 @@ impl<'a> StageContext<'a> {
             recipe,
             layout: Layout::new(recipe),
         }
-    }
-}
-
-/// Paths a stage needs observed before it plans.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Probes {
-    /// Paths whose kind (directory, file, symlink and target) is needed.
-    pub paths: BTreeSet<PathBuf>,
-    /// Files whose contents are needed (their kind is observed too).
-    pub files: BTreeSet<PathBuf>,
-    /// Directories whose entries are all needed, each file read (world's
-    /// [`World::listed`](crate::world::World::listed)).
-    #[serde(default)]
-    pub dirs: BTreeSet<PathBuf>,
-    /// jail.conf files to read as jail(8) of FreeBSD 14+ does: the file and every file
-    /// its `.include`s reach, the directories their patterns search listed.
-    #[serde(default)]
-    pub jail_confs: BTreeSet<JailConfProbe>,
-    /// Paths in a tree whose owner is not trusted (a jail's data: the jail's root
-    /// controls every component below it), looked at without following any symbolic
-    /// link on the way ([`crate::host::observe_beneath`]). The only way to look below
-    /// a jail's data or root: the other kinds of probe are refused there
-    /// ([`crate::confine::check_probes`]).
-    #[serde(default)]
-    pub beneath: BTreeSet<BeneathProbe>,
-}
-
-/// A path below a root the host trusts, in a tree it does not
-/// ([`Probes::beneath`]). The world records the path itself when every component on
-/// the way is a real directory; otherwise it records the first component that is not
-/// (a symbolic link, a file) with what it is, and the path itself as missing: it cannot
-/// be reached without following that component.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct BeneathProbe {
-    /// Where the walk starts, opened as the host sees it (say `<jails_dir>/www/data`,
-    /// the mount point of the jail's data).
-    pub root: PathBuf,
-    /// The path below it, relative, plain names only.
-    pub relative: PathBuf,
-}
-
-impl BeneathProbe {
-    /// The path as the world records it: `root/relative`.
-    pub fn path(&self) -> PathBuf {
-        self.root.join(&self.relative)
-    }
-}
-
-/// A jail.conf(5) file to observe with its includes.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct JailConfProbe {
-    /// Where the system whose file it is lies on the host (`/` for the running one):
-    /// include patterns are that system's paths.
-    pub root: PathBuf,
-    /// The file, as a path of that system.
-    pub file: PathBuf,
-}
-
-impl Probes {
-    /// Adds everything from `other`.
-    pub fn merge(&mut self, other: Probes) {
-        self.paths.extend(other.paths);
-        self.files.extend(other.files);
-        self.dirs.extend(other.dirs);
-        self.jail_confs.extend(other.jail_confs);
-        self.beneath.extend(other.beneath);
-    }
-
-    /// Asks for the kind of `path`.
-    pub fn path(&mut self, path: impl Into<PathBuf>) -> &mut Self {
-        self.paths.insert(path.into());
-        self
-    }
-
-    /// Asks for the contents of `path`.
-    pub fn file(&mut self, path: impl Into<PathBuf>) -> &mut Self {
-        self.files.insert(path.into());
-        self
-    }
-
-    /// Asks for the kind of `root/relative`, found without following any symbolic
-    /// link below `root` (see [`Probes::beneath`]).
-    pub fn beneath(&mut self, root: impl Into<PathBuf>, relative: impl Into<PathBuf>) -> &mut Self {
-        self.beneath.insert(BeneathProbe {
-            root: root.into(),
-            relative: relative.into(),
-        });
-        self
     }
 }
 

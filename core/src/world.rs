@@ -222,7 +222,7 @@ impl World {
         self.paths.get(path).unwrap_or(&MISSING)
     }
 
-    /// What stopped a look below `root` ([`crate::stage::Probes::beneath`]) from
+    /// What stopped a look below `root` ([`crate::probes::Probes::beneath`]) from
     /// reaching `path`: the first component between them (`root` and `path`
     /// excluded) that the world records as neither a directory nor missing — a
     /// symbolic link, a file — with its state.

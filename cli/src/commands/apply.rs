@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use thinjail_core::action::Action;
+use thinjail_core::apply::{apply_plan, ApplyEvent, ApplyFailure, ApplyReport};
 use thinjail_core::confine::Confinement;
-use thinjail_core::host::{apply_plan, ApplyEvent, ApplyFailure, ApplyReport, HostError};
+use thinjail_core::host::HostError;
 use thinjail_core::layout::Layout;
 use thinjail_core::quote::{terminal, terminal_line};
 use thinjail_core::render;

@@ -9,8 +9,9 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use serde::Serialize;
+use thinjail_core::apply::{apply_plan, ApplyEvent, ApplyFailure, ApplyReport};
 use thinjail_core::confine::Confinement;
-use thinjail_core::host::{apply_plan, ApplyEvent, ApplyFailure, ApplyReport, Host};
+use thinjail_core::host::Host;
 use thinjail_core::layout::Layout;
 use thinjail_core::lock::HostLock;
 use thinjail_core::pipeline::{check_confinement_with, Plan, StagePlan, StageSource};

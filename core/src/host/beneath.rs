@@ -91,12 +91,12 @@ fn is_not_a_directory(errno: Errno) -> bool {
     matches!(errno, Errno::ENOTDIR | Errno::ELOOP | Errno::EMLINK)
 }
 
-/// Records what `probe` found in `paths` (see [`crate::stage::BeneathProbe`]): the
+/// Records what `probe` found in `paths` (see [`crate::probes::BeneathProbe`]): the
 /// path's state when it was reached; otherwise the blocking component's state at
 /// its own path, and the path as missing.
 pub fn record_beneath(
     paths: &mut std::collections::BTreeMap<PathBuf, PathState>,
-    probe: &crate::stage::BeneathProbe,
+    probe: &crate::probes::BeneathProbe,
     found: Beneath,
 ) {
     match found {
@@ -192,7 +192,7 @@ mod tests {
 
     #[test]
     fn a_blocked_path_is_recorded_missing_and_its_blocker_as_what_it_is() {
-        let probe = crate::stage::BeneathProbe {
+        let probe = crate::probes::BeneathProbe {
             root: PathBuf::from("/j/www/data"),
             relative: PathBuf::from("usr/local/sbin/nginx"),
         };

@@ -17,7 +17,7 @@ use std::path::{Component, Path, PathBuf};
 use super::{observe_paths, HostError};
 use crate::boot::SystemRoot;
 use crate::jailconf::{glob_matches, Files, JailConf, Semantics};
-use crate::stage::Probes;
+use crate::probes::Probes;
 use crate::world::PathState;
 
 /// Paths observed and directories listed for `probes`' `dirs` and `jail_confs`.
@@ -208,7 +208,7 @@ impl Files for Recorder {
 mod tests {
     use super::*;
     use crate::boot::WorldFiles;
-    use crate::stage::JailConfProbe;
+    use crate::probes::JailConfProbe;
     use crate::world::World;
 
     #[test]

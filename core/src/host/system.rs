@@ -22,7 +22,7 @@ use super::spawn::{attached_command, download_command, host_command, tail};
 use super::{Host, HostError, ObservationRequest};
 use crate::action::{Action, Command, Execution};
 use crate::edit::relinked_target;
-use crate::stage::Probes;
+use crate::probes::Probes;
 use crate::world::{Dataset, Mount, PathState, RunningJail, World};
 
 /// Shows the progress of long steps (downloads, extraction).

@@ -26,8 +26,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 use crate::quote;
-use crate::recipe::ParamValue;
 
 pub use files::{glob_matches, Files, MemoryFiles, NoFiles};
 
@@ -540,6 +541,20 @@ fn skip_string(bytes: &[u8], from: usize) -> usize {
         }
     }
     bytes.len()
+}
+
+/// A jail.conf(5) parameter value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    /// `true` writes `param;`, `false` writes `param = false;`.
+    Flag(bool),
+    /// A number.
+    Number(i64),
+    /// A string.
+    Text(String),
+    /// A comma-separated list.
+    List(Vec<String>),
 }
 
 /// One parameter line of a jail block. Every text and every list element is

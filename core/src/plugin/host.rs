@@ -19,9 +19,9 @@ use super::{
     RawSlice, JSON_SCHEMA_VERSION, MAX_STAGES, REPLY_FAILURE, REPLY_OK, REPLY_STAGE_ERROR,
 };
 use crate::pipeline::{PipelineStage, StageSource};
+use crate::recipe::validate::check_stage_name;
 use crate::recipe::Recipe;
 use crate::stage::{Planned, Probes, Stage, StageContext, StageError};
-use crate::validate::check_stage_name;
 use crate::world::World;
 
 /// A stage as a plugin describes it.

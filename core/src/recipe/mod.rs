@@ -5,13 +5,15 @@
 //! release and one jail. [`Recipe::from_ron`] parses *and* validates; a recipe that
 //! comes back from it is safe to plan.
 
+pub mod validate;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::validate::{self, RecipeError, RecipeErrors};
+use validate::{RecipeError, RecipeErrors};
 
 /// Schema version of the recipe format, reported by `thinjail check`.
 pub const RECIPE_FORMAT_VERSION: u32 = 1;
@@ -269,19 +271,7 @@ pub struct Jail {
     pub start: bool,
 }
 
-/// A jail.conf(5) parameter value.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ParamValue {
-    /// `true` writes `param;`, `false` writes `param = false;`.
-    Flag(bool),
-    /// A number.
-    Number(i64),
-    /// A string.
-    Text(String),
-    /// A comma-separated list.
-    List(Vec<String>),
-}
+pub use crate::jailconf::ParamValue;
 
 /// One entry of the stage list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
