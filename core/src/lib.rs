@@ -23,8 +23,9 @@
 //! - [`apply`]: [`apply::apply_plan`] drives any host through a plan;
 //! - [`boot`]: rc.conf(5) as rc(8) reads it and the jails rc.d/jail starts at
 //!   boot, from which file;
-//! - [`layout`], [`edit`], [`jailconf`], [`quote`], [`lock`]: the article's on-disk
-//!   layout, in-place edits of shared files, jail.conf(5) writing and a model of
+//! - [`layout`], [`edit`], [`fstab`], [`jailconf`], [`quote`], [`lock`]: the article's on-disk
+//!   layout, in-place edits of shared files, the jail's fstab, jail.conf(5) writing
+//!   (and which files and blocks are thinjail's) and a model of
 //!   how FreeBSD's jail(8) reads it, escaping for every format written and for the
 //!   terminal, and the one-run-at-a-time lock;
 //! - [`updates`]: what freebsd-update(8) and etcupdate(8) are given (configuration,
@@ -48,6 +49,7 @@ pub mod apply;
 pub mod boot;
 pub mod confine;
 pub mod edit;
+pub mod fstab;
 pub mod host;
 pub mod jailconf;
 pub mod layout;

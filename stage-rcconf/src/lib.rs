@@ -39,7 +39,10 @@ use thinjail_core::boot::{
     self, with_freebsd_defaults, BootConf, Overlay, RcConf, SystemRoot, WorldFiles,
 };
 use thinjail_core::edit::{blocks, is_yes, rc_record, rc_words, FileEdit};
-use thinjail_core::jailconf::{ordered_params, render_block, Files, JailConf, Params, Semantics};
+use thinjail_core::jailconf::{
+    block_id, file_owner, foreign_jail_message, ordered_params, render_block, Files, JailConf,
+    Params, Semantics, MANAGED_MARK,
+};
 use thinjail_core::layout::Layout;
 use thinjail_core::recipe::{Jail, ParamValue, Recipe};
 use thinjail_core::stage::{no_config, BuiltinStage, Planned, Stage, StageContext, StageError};
@@ -59,16 +62,6 @@ thinjail_core::inventory::submit! {
 const SUMMARY: &str =
     "each jail's own jail.conf file, jail_enable and jail_list in rc.conf, and starting the jails";
 
-/// The line that marks a jail.conf file as thinjail's, followed by the jails dataset
-/// of the recipe it belongs to.
-pub const MANAGED_MARK: &str = "# thinjail:managed=";
-
-/// The id of a jail's block in jail.conf (`# BEGIN thinjail jail NAME`), as older
-/// thinjail wrote them.
-pub fn block_id(jail: &str) -> String {
-    format!("jail {jail}")
-}
-
 /// The jail.conf(5) block of `jail`: the article's settings, derived paths,
 /// addresses, then the recipe's own parameters.
 pub fn jail_block(recipe: &Recipe, jail: &Jail) -> String {
@@ -86,14 +79,6 @@ pub fn jail_file(recipe: &Recipe, jail: &Jail) -> String {
         dataset = recipe.host.jails_dataset,
         block = jail_block(recipe, jail)
     )
-}
-
-/// The jails dataset a thinjail jail file names in its header (a `#` comment line
-/// before anything else), if it is one.
-pub fn file_owner(text: &str) -> Option<&str> {
-    text.lines()
-        .take_while(|line| line.starts_with('#'))
-        .find_map(|line| line.strip_prefix(MANAGED_MARK))
 }
 
 /// The parameters [`jail_block`] writes for `jail`, in the order it writes them: what
@@ -131,13 +116,6 @@ pub fn jail_params(recipe: &Recipe, jail: &Jail) -> Vec<(String, ParamValue)> {
         }
     }
     ordered_params(params)
-}
-
-/// Names of the jails an older thinjail wrote as blocks in a jail.conf text.
-pub fn managed_jails(jail_conf: &str) -> Vec<String> {
-    thinjail_core::edit::block_ids(jail_conf, "jail ")
-        .map(|id| id.trim_start_matches("jail ").to_string())
-        .collect()
 }
 
 fn conflict(message: impl Into<String>) -> StageError {
@@ -877,38 +855,6 @@ fn block_meaning(block: &str, jail: &str) -> Option<Params> {
         .ok()?
         .effective(jail)
         .ok()
-}
-
-/// Why thinjail leaves alone the running jail `running`, called like its jail `name`
-/// but with another root than `root`.
-pub fn foreign_jail_message(
-    name: &str,
-    running: &thinjail_core::world::RunningJail,
-    root: &Path,
-) -> String {
-    format!(
-        "a jail named {name} is already running (JID {}, path {}) that thinjail did not start: \
-         thinjail's jail {name} has its root at {}; thinjail will not stop, replace or enter it — \
-         stop it yourself or rename the recipe's jail",
-        running.jid,
-        running.path.display(),
-        root.display()
-    )
-}
-
-/// The file `jail -f` reads for thinjail's jail `jail`: its own file, or, for a jail
-/// an older thinjail wrote as a block that was not moved yet, `host.jail_conf`.
-pub fn conf_of(recipe: &Recipe, world: &World, jail: &str) -> PathBuf {
-    let layout = Layout::new(recipe);
-    let own = layout.jail_conf_file(jail);
-    let legacy = world
-        .file_contents(&recipe.host.jail_conf)
-        .is_some_and(|text| managed_jails(text).iter().any(|j| j == jail));
-    if legacy && !world.path(&own).exists() {
-        recipe.host.jail_conf.clone()
-    } else {
-        own
-    }
 }
 
 /// What `destroy` plans for a jail's boot configuration (see

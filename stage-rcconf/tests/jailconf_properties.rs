@@ -26,13 +26,14 @@ use std::path::Path;
 use proptest::prelude::*;
 use thinjail_core::boot::{self, with_freebsd_defaults, BootConf, RcConf, SystemRoot, WorldFiles};
 use thinjail_core::edit::FileEdit;
+use thinjail_core::jailconf::block_id;
 use thinjail_core::jailconf::{differences, same_param, Files, JailConf, Semantics};
 use thinjail_core::layout::Layout;
 use thinjail_core::recipe::{Jail, ParamValue, Recipe};
 use thinjail_core::stage::{Stage, StageContext, StageError};
 use thinjail_core::validate::validate;
 use thinjail_core::world::{PathState, World};
-use thinjail_stage_rcconf::{block_id, jail_block, jail_params, RcConfStage};
+use thinjail_stage_rcconf::{jail_block, jail_params, RcConfStage};
 
 const JAIL_CONF: &str = "/etc/jail.conf";
 const INCLUDED: &str = "/etc/jail.conf.d/admin.conf";
