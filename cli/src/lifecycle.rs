@@ -12,6 +12,7 @@ use serde::Serialize;
 use thinjail_core::action::{Action, EtcupdateCommand};
 use thinjail_core::edit::blocks;
 use thinjail_core::fstab::{fstab_base, fstab_text};
+use thinjail_core::hostconf::forget_jail;
 use thinjail_core::jailconf::{block_id, conf_of, foreign_jail_message, parse_block_params};
 use thinjail_core::layout::{Layout, GOLD_SNAPSHOT};
 use thinjail_core::stage::{Planned, Probes};
@@ -19,7 +20,6 @@ use thinjail_core::updates::{self, plan_freebsd_update, plan_pack_tree, UpdateTr
 use thinjail_core::validate::{check_jail_name, check_snapshot_name};
 use thinjail_core::world::{DatasetKind, Mount, PathState, World};
 use thinjail_core::Recipe;
-use thinjail_stage_rcconf::forget_jail;
 
 /// Why a lifecycle command cannot be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

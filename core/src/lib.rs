@@ -22,7 +22,8 @@
 //!   files ([`host::guard`]);
 //! - [`apply`]: [`apply::apply_plan`] drives any host through a plan;
 //! - [`boot`]: rc.conf(5) as rc(8) reads it and the jails rc.d/jail starts at
-//!   boot, from which file;
+//!   boot, from which file; [`hostconf`]: a host's jail and boot configuration
+//!   read once, and the checked edits that add or forget a jail;
 //! - [`layout`], [`edit`], [`fstab`], [`jailconf`], [`quote`], [`lock`]: the article's on-disk
 //!   layout, in-place edits of shared files, the jail's fstab, jail.conf(5) writing
 //!   (and which files and blocks are thinjail's) and a model of
@@ -51,6 +52,7 @@ pub mod confine;
 pub mod edit;
 pub mod fstab;
 pub mod host;
+pub mod hostconf;
 pub mod jailconf;
 pub mod layout;
 pub mod lock;
