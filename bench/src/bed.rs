@@ -224,7 +224,7 @@ fn ms(d: Duration) -> f64 {
 /// jails it manages that the recipe does not name (native reads).
 fn observe(host: &mut dyn Host, pipeline: &Pipeline, recipe: &Recipe) -> anyhow::Result<World> {
     let mut world = host.observe(&pipeline.observation(recipe))?;
-    let extra = thinjail_cli::lifecycle::extra_probes(recipe, &world);
+    let extra = thinjail_lifecycle::extra_probes(recipe, &world);
     let paths = host.read_paths(&extra)?;
     world.paths.extend(paths);
     Ok(world)

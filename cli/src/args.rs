@@ -94,6 +94,10 @@ pub enum Command {
         /// Print JSON (the same as --format json).
         #[arg(long, conflicts_with = "format")]
         json: bool,
+        /// Also plan what `apply --prune` does: stop and remove orphaned jails,
+        /// keeping their data datasets.
+        #[arg(long)]
+        prune: bool,
     },
     /// Make the host match the recipe: observe, plan, confirm, apply.
     Apply {

@@ -107,3 +107,18 @@ impl<T, E: Into<anyhow::Error>> WithCode<T> for Result<T, E> {
         self.map_err(|e| CliError::new(code, e))
     }
 }
+
+/// A lifecycle command that cannot be planned: a name that is not a managed jail
+/// is a usage error (64), a host state the command refuses or something missing
+/// is 78, a plan leaving the recipe's confinement is an internal error (70).
+impl From<thinjail_lifecycle::LifecycleError> for CliError {
+    fn from(error: thinjail_lifecycle::LifecycleError) -> Self {
+        use thinjail_lifecycle::LifecycleError;
+        let code = match error {
+            LifecycleError::Unknown(_) => USAGE,
+            LifecycleError::Refused(_) | LifecycleError::Missing(_) => CONFIG,
+            LifecycleError::Confinement(_) => SOFTWARE,
+        };
+        CliError::msg(code, error)
+    }
+}

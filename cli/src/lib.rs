@@ -8,7 +8,6 @@ pub mod args;
 mod commands;
 pub mod environment;
 pub mod exit;
-pub mod lifecycle;
 pub mod manual;
 pub mod plugins;
 pub mod progress;
@@ -91,6 +90,7 @@ fn dispatch(env: &Environment, cli: &Cli) -> Result<u8, exit::CliError> {
             format,
             fresh,
             json,
+            prune,
         } => commands::plan(
             env,
             plugins,
@@ -101,6 +101,7 @@ fn dispatch(env: &Environment, cli: &Cli) -> Result<u8, exit::CliError> {
                 *format
             },
             *fresh,
+            *prune,
         ),
         Command::Apply {
             recipe,

@@ -671,6 +671,10 @@ the schemas are described in docs/json.md of the source distribution.",
             vec!["thinjail plan article --fresh > article.sh"],
         ),
         (
+            "See what pruning would remove (jails no longer in the recipe; their data datasets are kept), then prune:",
+            vec!["thinjail plan --prune --format text", "thinjail apply --prune"],
+        ),
+        (
             "Apply from a script or configuration management and read what changed:",
             vec!["thinjail apply thinjail.ron --yes --json"],
         ),

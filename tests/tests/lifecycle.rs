@@ -483,6 +483,75 @@ fn orphans_are_reported_and_pruned_only_when_asked() {
 }
 
 #[test]
+fn plan_prune_previews_exactly_what_apply_prune_does() {
+    let mut bed = Bed::article(BIN, |recipe| {
+        let mut second = recipe.jails[0].clone();
+        second.name = "thinjail1".into();
+        second.ip4 = vec!["192.168.1.71".into()];
+        recipe.jails.push(second);
+    });
+    bed.apply().expect_code(0);
+    bed.recipe.jails.truncate(1);
+    bed.write_recipe();
+    let descriptions = |stage: &serde_json::Value| -> Vec<String> {
+        stage["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["description"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let stages = |args: &[&str]| -> Vec<serde_json::Value> {
+        let run = bed.thinjail(args);
+        run.expect_code(0);
+        let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        plan["stages"].as_array().unwrap().clone()
+    };
+    let recipe = bed.recipe_arg();
+    let plain = stages(&["plan", &recipe, "--json"]);
+    assert!(
+        plain.iter().all(|s| s["stage"] != "prune"),
+        "without --prune nothing is pruned: {plain:?}"
+    );
+    let planned = stages(&["plan", &recipe, "--json", "--prune"]);
+    let prune = planned
+        .iter()
+        .find(|s| s["stage"] == "prune")
+        .expect("a prune stage");
+    let previewed = descriptions(prune);
+    assert!(
+        previewed.iter().any(|d| d.contains("thinjail1")),
+        "{previewed:?}"
+    );
+    // Planning changed nothing.
+    assert_eq!(jail_row(&bed, "thinjail1")["state"], "orphaned");
+    assert!(bed.jails_path(".mountpoints/thinjail1/skeleton").exists());
+    assert!(bed
+        .recipe
+        .host
+        .jail_conf_dir
+        .join("thinjail1.conf")
+        .exists());
+
+    let pruned = bed.thinjail(&["apply", &recipe, "--yes", "--prune", "--json"]);
+    pruned.expect_code(0);
+    let report: serde_json::Value = serde_json::from_str(&pruned.stdout).unwrap();
+    let applied: Vec<String> = report["applied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["stage"] == "prune")
+        .map(|a| a["description"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        applied, previewed,
+        "apply --prune did what plan --prune showed"
+    );
+    assert!(!bed.jails_path(".mountpoints/thinjail1").exists());
+    assert!(bed.datasets().contains("jails/thinjail1/data"));
+}
+
+#[test]
 fn a_second_run_is_refused_or_waits_naming_the_first() {
     let bed = applied();
     let holder = HostLock::acquire(

@@ -145,7 +145,7 @@ fn observation_commands(bed: &Bed, recipe: &Recipe) -> usize {
     let pipeline = Pipeline::from_recipe(recipe, &mut NoPlugins).unwrap();
     let mut host = TestBed::new(bed.state_dir(), Faults::default(), Box::new(NoProgress));
     let world = host.observe(&pipeline.observation(recipe)).unwrap();
-    let extra = thinjail_cli::lifecycle::extra_probes(recipe, &world);
+    let extra = thinjail_lifecycle::extra_probes(recipe, &world);
     host.read_paths(&extra).unwrap();
     assert!(
         pipeline.plan(recipe, &world).unwrap().is_empty(),

@@ -108,7 +108,12 @@ pub fn apply(
         .map_err(|e| CliError::new(SOFTWARE, e))?;
     let world = observe(host.as_mut(), &prepared).map_err(unobservable)?;
     let mut plan = make_plan(&prepared, &world)?;
-    let orphans = super::lifecycle::orphans_and_prune(recipe, &world, &mut plan, prune)?;
+    let orphans = thinjail_lifecycle::orphans(recipe, &world);
+    if prune {
+        if let Some(stage) = thinjail_lifecycle::plan_prune(recipe, &world, &plan)? {
+            plan.stages.push(stage);
+        }
+    }
     if !prune && !json {
         for orphan in orphans.iter().map(|o| terminal_line(o)) {
             eprintln!(

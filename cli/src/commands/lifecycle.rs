@@ -1,11 +1,10 @@
 //! The lifecycle commands: list, start, stop, restart, exec, console, destroy,
 //! destroy-release, snapshot, rollback, snapshots, update, upgrade.
 //!
-//! Each observes the host, plans with [`crate::lifecycle`], shows the plan
+//! Each observes the host, plans with [`thinjail_lifecycle`], shows the plan
 //! (`--dry-run` stops there), asks when it destroys something, then applies through
 //! the same host and executor as `apply`.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -14,7 +13,7 @@ use thinjail_core::confine::Confinement;
 use thinjail_core::host::Host;
 use thinjail_core::layout::Layout;
 use thinjail_core::lock::HostLock;
-use thinjail_core::pipeline::{check_confinement_with, Plan, StagePlan, StageSource};
+use thinjail_core::pipeline::Plan;
 use thinjail_core::quote::{terminal, terminal_line};
 use thinjail_core::render;
 use thinjail_core::stage::{Planned, Probes};
@@ -28,16 +27,7 @@ use super::{
 use crate::args::{JailSelection, LifeOpts};
 use crate::environment::Environment;
 use crate::exit::{CliError, CONFIG, CONFLICTS, FAILURE, OK, SOFTWARE, USAGE};
-use crate::lifecycle::{self as plans, LifecycleError};
 use crate::{progress, recipes};
-
-fn refusal(error: LifecycleError) -> CliError {
-    let code = match error {
-        LifecycleError::Unknown(_) => USAGE,
-        LifecycleError::Refused(_) | LifecycleError::Missing(_) => CONFIG,
-    };
-    CliError::msg(code, error)
-}
 
 /// What running a plan came to.
 #[derive(Debug, PartialEq, Eq)]
@@ -147,27 +137,13 @@ impl Session {
         summary: &str,
         actions: Vec<Planned>,
     ) -> Result<Plan, CliError> {
-        let recipe = self.recipe();
-        let layout = Layout::new(recipe);
-        let managed = plans::managed_names(recipe, &self.world);
-        let world = &self.world;
-        for planned in &actions {
-            check_confinement_with(&layout, world, command, &planned.action, &|jail| {
-                managed.contains(jail) && layout.foreign_jail(world, jail).is_none()
-            })
-            .map_err(|e| CliError::new(SOFTWARE, e))?;
-        }
-        Ok(Plan {
-            stages: vec![StagePlan {
-                stage: command.to_string(),
-                summary: summary.to_string(),
-                article_step: None,
-                source: StageSource::Builtin {
-                    provider: "thinjail-cli".into(),
-                },
-                actions,
-            }],
-        })
+        Ok(thinjail_lifecycle::plan(
+            self.recipe(),
+            &self.world,
+            command,
+            summary,
+            actions,
+        )?)
     }
 
     /// Shows the plan; with `question`, asks first; applies it.
@@ -277,13 +253,13 @@ pub fn list(
     json: bool,
 ) -> Result<u8, CliError> {
     let session = Session::open(env, plugins, recipe, "list", false, false)?;
-    let rows = plans::status(session.recipe(), &session.world);
+    let rows = thinjail_lifecycle::status(session.recipe(), &session.world);
     if json {
         #[derive(Serialize)]
         struct View<'a> {
             format_version: u32,
             recipe: &'a str,
-            jails: &'a [plans::JailStatus],
+            jails: &'a [thinjail_lifecycle::JailStatus],
         }
         let view = View {
             format_version: 1,
@@ -303,7 +279,7 @@ pub fn list(
     );
     for row in &rows {
         let addresses: Vec<&str> = row.ip4.iter().chain(&row.ip6).map(String::as_str).collect();
-        let state = if row.state == plans::JailState::Orphaned && row.running {
+        let state = if row.state == thinjail_lifecycle::JailState::Orphaned && row.running {
             "orphaned*".to_string()
         } else {
             row.state.to_string()
@@ -324,7 +300,10 @@ pub fn list(
             terminal_line(&row.path.display().to_string())
         );
     }
-    if rows.iter().any(|r| r.state == plans::JailState::Orphaned) {
+    if rows
+        .iter()
+        .any(|r| r.state == thinjail_lifecycle::JailState::Orphaned)
+    {
         println!("\norphaned: made by thinjail, no longer in the recipe (* still running); `thinjail apply --prune` removes them, keeping their data");
     }
     for row in &rows {
@@ -382,7 +361,8 @@ pub fn stop(
 
 /// Starts those of `jails` that are not running.
 fn start_jails(session: &mut Session, jails: &[String], opts: &LifeOpts) -> Result<u8, CliError> {
-    let actions = plans::plan_start(session.recipe(), &session.world, jails).map_err(refusal)?;
+    let actions = thinjail_lifecycle::plan_start(session.recipe(), &session.world, jails)
+        .map_err(CliError::from)?;
     Ok(exit_of(session.run(
         "start",
         "start jails",
@@ -394,7 +374,8 @@ fn start_jails(session: &mut Session, jails: &[String], opts: &LifeOpts) -> Resu
 
 /// Stops `jails`, then unmounts whatever they left; fails naming any mount that stays.
 fn stop_jails(session: &mut Session, jails: &[String], opts: &LifeOpts) -> Result<u8, CliError> {
-    let actions = plans::plan_stop(session.recipe(), &session.world, jails).map_err(refusal)?;
+    let actions = thinjail_lifecycle::plan_stop(session.recipe(), &session.world, jails)
+        .map_err(CliError::from)?;
     let ran = session.run(
         "stop",
         "stop jails and unmount what they leave",
@@ -406,7 +387,8 @@ fn stop_jails(session: &mut Session, jails: &[String], opts: &LifeOpts) -> Resul
         return Ok(exit_of(ran));
     }
     session.refresh()?;
-    let leftovers = plans::plan_stop(session.recipe(), &session.world, jails).map_err(refusal)?;
+    let leftovers = thinjail_lifecycle::plan_stop(session.recipe(), &session.world, jails)
+        .map_err(CliError::from)?;
     if !leftovers.is_empty() {
         eprintln!("thinjail: mounts were left behind; unmounting them");
         if session.run("stop", "unmount what the jails left", leftovers, opts, None)? == Ran::Failed
@@ -419,7 +401,7 @@ fn stop_jails(session: &mut Session, jails: &[String], opts: &LifeOpts) -> Resul
     let mut still: Vec<String> = Vec::new();
     for jail in jails {
         still.extend(
-            plans::leftover_mounts(&layout, &session.world, jail)
+            thinjail_lifecycle::leftover_mounts(&layout, &session.world, jail)
                 .iter()
                 .map(|m| m.target.display().to_string()),
         );
@@ -458,8 +440,8 @@ pub fn exec(
     opts: &LifeOpts,
 ) -> Result<u8, CliError> {
     let mut session = Session::open(env, plugins, opts.recipe.as_deref(), "exec", false, false)?;
-    plans::require_managed(session.recipe(), &session.world, &[jail.to_string()])
-        .map_err(refusal)?;
+    thinjail_lifecycle::require_managed(session.recipe(), &session.world, &[jail.to_string()])
+        .map_err(CliError::from)?;
     if !session.world.is_running(jail) {
         return Err(CliError::msg(
             CONFIG,
@@ -491,15 +473,16 @@ pub fn destroy(
 ) -> Result<u8, CliError> {
     let mut session = Session::changing(env, plugins, opts, "destroy")?;
     let names = [jail.to_string()];
-    plans::require_managed(session.recipe(), &session.world, &names).map_err(refusal)?;
-    let stop_actions =
-        plans::plan_stop(session.recipe(), &session.world, &names).map_err(refusal)?;
+    thinjail_lifecycle::require_managed(session.recipe(), &session.world, &names)
+        .map_err(CliError::from)?;
+    let stop_actions = thinjail_lifecycle::plan_stop(session.recipe(), &session.world, &names)
+        .map_err(CliError::from)?;
     let mut after_stop = session.world.clone();
     for planned in &stop_actions {
         planned.action.apply_to(&mut after_stop);
     }
-    let preview =
-        plans::plan_destroy(session.recipe(), &after_stop, jail, with_data).map_err(refusal)?;
+    let preview = thinjail_lifecycle::plan_destroy(session.recipe(), &after_stop, jail, with_data)
+        .map_err(CliError::from)?;
     let everything: Vec<Planned> = stop_actions.iter().cloned().chain(preview).collect();
     let plan = session.plan_of("destroy", "remove the jail", everything)?;
     print!(
@@ -532,7 +515,8 @@ pub fn destroy(
     }
     session.refresh()?;
     let actions =
-        plans::plan_destroy(session.recipe(), &session.world, jail, with_data).map_err(refusal)?;
+        thinjail_lifecycle::plan_destroy(session.recipe(), &session.world, jail, with_data)
+            .map_err(CliError::from)?;
     let plan = session.plan_of("destroy", "remove the jail", actions)?;
     Ok(exit_of(session.apply(&plan)?))
 }
@@ -548,7 +532,8 @@ pub fn destroy_release(
         .map_err(|e| CliError::msg(USAGE, format!("{release:?}: {e}")))?;
     let mut session = Session::changing(env, plugins, opts, "destroy-release")?;
     let actions =
-        plans::plan_destroy_release(session.recipe(), &session.world, release).map_err(refusal)?;
+        thinjail_lifecycle::plan_destroy_release(session.recipe(), &session.world, release)
+            .map_err(CliError::from)?;
     if session.recipe().release(release).is_some() {
         eprintln!("thinjail: release {release} is still in the recipe: the next `thinjail apply` installs it again");
     }
@@ -572,8 +557,8 @@ pub fn snapshot(
 ) -> Result<u8, CliError> {
     let mut session = Session::changing(env, plugins, opts, "snapshot")?;
     let name = name.map_or_else(|| format!("thinjail-{}", utc_stamp()), String::from);
-    let actions =
-        plans::plan_snapshot(session.recipe(), &session.world, jail, &name).map_err(refusal)?;
+    let actions = thinjail_lifecycle::plan_snapshot(session.recipe(), &session.world, jail, &name)
+        .map_err(CliError::from)?;
     Ok(exit_of(session.run(
         "snapshot",
         "snapshot the jail's data",
@@ -592,8 +577,8 @@ pub fn rollback(
     opts: &LifeOpts,
 ) -> Result<u8, CliError> {
     let mut session = Session::changing(env, plugins, opts, "rollback")?;
-    let actions =
-        plans::plan_rollback(session.recipe(), &session.world, jail, name).map_err(refusal)?;
+    let actions = thinjail_lifecycle::plan_rollback(session.recipe(), &session.world, jail, name)
+        .map_err(CliError::from)?;
     let question = Some(format!("\nRoll jail {jail}'s data back to @{name}?"));
     Ok(exit_of(session.run(
         "rollback",
@@ -613,9 +598,9 @@ pub fn snapshots(
     json: bool,
 ) -> Result<u8, CliError> {
     let session = Session::open(env, plugins, recipe, "snapshots", false, false)?;
-    plans::require_managed(session.recipe(), &session.world, &[jail.to_string()])
-        .map_err(refusal)?;
-    let list = plans::snapshots(session.recipe(), &session.world, jail);
+    thinjail_lifecycle::require_managed(session.recipe(), &session.world, &[jail.to_string()])
+        .map_err(CliError::from)?;
+    let list = thinjail_lifecycle::snapshots(session.recipe(), &session.world, jail);
     if json {
         let rows: Vec<serde_json::Value> = list
             .iter()
@@ -653,12 +638,16 @@ pub fn update(
     thinjail_core::validate::check_release_name(release)
         .map_err(|e| CliError::msg(USAGE, format!("{release:?}: {e}")))?;
     let mut session = Session::changing(env, plugins, opts, "update")?;
-    session.extra = plans::update_probes(session.recipe(), release);
+    session.extra = thinjail_lifecycle::update_probes(session.recipe(), release);
     session.refresh()?;
     let (actions, question) = if undo {
-        let actions =
-            plans::plan_update_rollback(session.recipe(), &session.world, release, restart)
-                .map_err(refusal)?;
+        let actions = thinjail_lifecycle::plan_update_rollback(
+            session.recipe(),
+            &session.world,
+            release,
+            restart,
+        )
+        .map_err(CliError::from)?;
         (
             actions,
             Some(format!(
@@ -666,17 +655,17 @@ pub fn update(
             )),
         )
     } else {
-        let actions = plans::plan_update(
+        let actions = thinjail_lifecycle::plan_update(
             session.recipe(),
             &session.world,
             release,
             &utc_stamp(),
             restart,
         )
-        .map_err(refusal)?;
+        .map_err(CliError::from)?;
         (actions, None)
     };
-    let users = plans::running_users(session.recipe(), &session.world, release);
+    let users = thinjail_lifecycle::running_users(session.recipe(), &session.world, release);
     let ran = session.run(
         "update",
         "update a release's base for all its jails",
@@ -737,10 +726,11 @@ pub fn upgrade(
     session.plan_to_stderr = json;
     session
         .extra
-        .merge(plans::jail_probes(session.recipe(), jail));
+        .merge(thinjail_lifecycle::jail_probes(session.recipe(), jail));
     session.refresh()?;
-    let upgrade = plans::plan_upgrade(session.recipe(), &session.world, jail, to, &utc_stamp())
-        .map_err(refusal)?;
+    let upgrade =
+        thinjail_lifecycle::plan_upgrade(session.recipe(), &session.world, jail, to, &utc_stamp())
+            .map_err(CliError::from)?;
     let question = Some(format!("\nMove jail {jail} to {to}?"));
     let ran = session.run(
         "upgrade",
@@ -753,7 +743,12 @@ pub fn upgrade(
         Ran::Failed => {
             let failure = session.last_failure.take();
             session.refresh()?;
-            let undo = plans::plan_upgrade_undo(session.recipe(), &session.world, jail, &upgrade);
+            let undo = thinjail_lifecycle::plan_upgrade_undo(
+                session.recipe(),
+                &session.world,
+                jail,
+                &upgrade,
+            );
             eprintln!("thinjail: the upgrade failed; putting jail {jail} back as it was");
             let plan = session.plan_of(
                 "upgrade-undo",
@@ -894,12 +889,12 @@ pub fn bootstrap_baseline(
     session.plan_to_stderr = json;
     session
         .extra
-        .merge(plans::jail_probes(session.recipe(), jail));
+        .merge(thinjail_lifecycle::jail_probes(session.recipe(), jail));
     session.refresh()?;
-    let steps =
-        plans::plan_bootstrap_baseline(session.recipe(), &session.world, jail).map_err(refusal)?;
+    let steps = thinjail_lifecycle::plan_bootstrap_baseline(session.recipe(), &session.world, jail)
+        .map_err(CliError::from)?;
     let was_running = session.world.is_running(jail);
-    let release = plans::release_of(session.recipe(), &session.world, jail);
+    let release = thinjail_lifecycle::release_of(session.recipe(), &session.world, jail);
     let view = |result| UpgradeView {
         format_version: 1,
         jail,
@@ -935,8 +930,12 @@ pub fn bootstrap_baseline(
             let mut undone = true;
             if !was_running && session.world.is_running(jail) {
                 eprintln!("thinjail: stopping jail {jail} again, as it was");
-                let stop = plans::plan_stop(session.recipe(), &session.world, &[jail.to_string()])
-                    .map_err(refusal)?;
+                let stop = thinjail_lifecycle::plan_stop(
+                    session.recipe(),
+                    &session.world,
+                    &[jail.to_string()],
+                )
+                .map_err(CliError::from)?;
                 let plan = session.plan_of("upgrade-undo", "stop the jail again", stop)?;
                 undone = session.apply(&plan)? != Ran::Failed;
             }
@@ -970,56 +969,6 @@ pub fn bootstrap_baseline(
             Ok(exit_of(other))
         }
     }
-}
-
-/// Orphaned jails of `plan`'s recipe; with `prune`, a `prune` stage removing them
-/// (stop, then destroy keeping their data) is added to `plan`.
-pub fn orphans_and_prune(
-    recipe: &Recipe,
-    world: &World,
-    plan: &mut Plan,
-    prune: bool,
-) -> Result<Vec<String>, CliError> {
-    let orphans = plans::orphans(recipe, world);
-    if !prune || orphans.is_empty() {
-        return Ok(orphans);
-    }
-    let mut after = world.clone();
-    for (_, planned) in plan.actions() {
-        planned.action.apply_to(&mut after);
-    }
-    let mut actions = Vec::new();
-    for orphan in &orphans {
-        let stop =
-            plans::plan_stop(recipe, &after, std::slice::from_ref(orphan)).map_err(refusal)?;
-        for planned in &stop {
-            planned.action.apply_to(&mut after);
-        }
-        actions.extend(stop);
-        let destroy = plans::plan_destroy(recipe, &after, orphan, false).map_err(refusal)?;
-        for planned in &destroy {
-            planned.action.apply_to(&mut after);
-        }
-        actions.extend(destroy);
-    }
-    let layout = Layout::new(recipe);
-    let allowed: BTreeSet<&String> = orphans.iter().collect();
-    for planned in &actions {
-        check_confinement_with(&layout, world, "prune", &planned.action, &|jail| {
-            allowed.contains(&jail.to_string()) && layout.foreign_jail(world, jail).is_none()
-        })
-        .map_err(|e| CliError::new(SOFTWARE, e))?;
-    }
-    plan.stages.push(StagePlan {
-        stage: "prune".into(),
-        summary: "remove orphaned jails (their data datasets are kept)".into(),
-        article_step: None,
-        source: StageSource::Builtin {
-            provider: "thinjail-cli".into(),
-        },
-        actions,
-    });
-    Ok(orphans)
 }
 
 /// Now as `YYYYMMDD-HHMMSS` (UTC), for snapshot names.

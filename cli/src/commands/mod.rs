@@ -95,7 +95,7 @@ pub fn lock(recipe: &Recipe, purpose: &str, wait: bool) -> Result<HostLock, CliE
 pub fn observe(host: &mut dyn Host, prepared: &Prepared) -> Result<World, HostError> {
     let recipe = &prepared.loaded.recipe;
     let mut world = host.observe(&prepared.pipeline.observation(recipe))?;
-    let extra = crate::lifecycle::extra_probes(recipe, &world);
+    let extra = thinjail_lifecycle::extra_probes(recipe, &world);
     let paths = host.read_paths(&extra)?;
     world.paths.extend(paths);
     Ok(world)

@@ -12,13 +12,15 @@ use crate::environment::Environment;
 use crate::exit::{CliError, OK};
 use crate::progress;
 
-/// Prints the plan for `spec` in `format`; with `fresh`, against an empty host.
+/// Prints the plan for `spec` in `format`; with `fresh`, against an empty host; with
+/// `prune`, with the `prune` stage `apply --prune` would add.
 pub fn plan(
     env: &Environment,
     plugins: &[PathBuf],
     spec: &str,
     format: PlanFormat,
     fresh: bool,
+    prune: bool,
 ) -> Result<u8, CliError> {
     let prepared = prepare(env, plugins, spec)?;
     let recipe = &prepared.loaded.recipe;
@@ -45,7 +47,12 @@ pub fn plan(
             }
         }
     };
-    let plan = make_plan(&prepared, &world)?;
+    let mut plan = make_plan(&prepared, &world)?;
+    if prune {
+        if let Some(stage) = thinjail_lifecycle::plan_prune(recipe, &world, &plan)? {
+            plan.stages.push(stage);
+        }
+    }
     let format = match format {
         PlanFormat::Sh => Format::Sh,
         PlanFormat::Text => Format::Text,

@@ -1,9 +1,18 @@
-//! Jails for their whole life: which jails thinjail manages on a host and in what
-//! state, and the plans of the lifecycle commands (start, stop, destroy, snapshots,
-//! base updates, release swaps).
+//! # thinjail-lifecycle
+//!
+//! Jails for their whole life, planned: which jails thinjail manages on a host and
+//! in what state (the recipe's, orphans, foreign jails of the same name), and the
+//! plans of the lifecycle commands — start, stop, restart, destroy,
+//! destroy-release, snapshot, rollback, update, upgrade, bootstrap-baseline and
+//! `apply --prune` — as pure functions of a recipe and a world.
 //!
 //! Like stages, everything here only plans: it reads a recipe and a world and
-//! returns actions; the commands apply them through a host.
+//! returns actions, checked against the recipe's confinement ([`plan`]); the cli
+//! asks, prints and applies them through a host. It depends on `thinjail-core`
+//! alone.
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -15,6 +24,7 @@ use thinjail_core::fstab::{fstab_base, fstab_text};
 use thinjail_core::hostconf::forget_jail;
 use thinjail_core::jailconf::{block_id, conf_of, foreign_jail_message, parse_block_params};
 use thinjail_core::layout::{Layout, GOLD_SNAPSHOT};
+use thinjail_core::pipeline::{check_confinement_with, Plan, PlanError, StagePlan, StageSource};
 use thinjail_core::stage::{Planned, Probes};
 use thinjail_core::updates::{self, plan_freebsd_update, plan_pack_tree, UpdateTree};
 use thinjail_core::validate::{check_jail_name, check_snapshot_name};
@@ -22,7 +32,7 @@ use thinjail_core::world::{DatasetKind, Mount, PathState, World};
 use thinjail_core::Recipe;
 
 /// Why a lifecycle command cannot be planned.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
     /// The name is not a jail thinjail manages on this host.
     #[error("{0}")]
@@ -33,6 +43,9 @@ pub enum LifecycleError {
     /// Something the command needs is missing.
     #[error("{0}")]
     Missing(String),
+    /// A planned action would leave the recipe's confinement; nothing runs.
+    #[error(transparent)]
+    Confinement(#[from] PlanError),
 }
 
 /// The state of a jail thinjail knows about.
@@ -1299,14 +1312,102 @@ pub fn dataset_usage(recipe: &Recipe, world: &World, jail: &str) -> BTreeMap<Str
         .collect()
 }
 
+/// Where lifecycle plans come from, as their [`StageSource`] says.
+const PROVIDER: &str = "thinjail-lifecycle";
+
+/// One stage of a lifecycle plan.
+fn stage_plan(stage: &str, summary: &str, actions: Vec<Planned>) -> StagePlan {
+    StagePlan {
+        stage: stage.to_string(),
+        summary: summary.to_string(),
+        article_step: None,
+        source: StageSource::Builtin {
+            provider: PROVIDER.into(),
+        },
+        actions,
+    }
+}
+
+/// The plan of the lifecycle command `command`: `actions` as one stage, each
+/// checked against the recipe's confinement, in which the jails thinjail manages
+/// here ([`managed_names`]) may be touched unless a foreign jail runs in their name.
+pub fn plan(
+    recipe: &Recipe,
+    world: &World,
+    command: &str,
+    summary: &str,
+    actions: Vec<Planned>,
+) -> Result<Plan, LifecycleError> {
+    let layout = Layout::new(recipe);
+    let managed = managed_names(recipe, world);
+    for planned in &actions {
+        check_confinement_with(&layout, world, command, &planned.action, &|jail| {
+            managed.contains(jail) && layout.foreign_jail(world, jail).is_none()
+        })?;
+    }
+    Ok(Plan {
+        stages: vec![stage_plan(command, summary, actions)],
+    })
+}
+
+/// What `apply --prune` adds to `plan` (the recipe's plan on `world`): a `prune`
+/// stage that stops every orphan ([`orphans`]) and destroys it keeping its data,
+/// planned on the world `plan` leaves and confined to the orphans; `None` when
+/// there is no orphan.
+pub fn plan_prune(
+    recipe: &Recipe,
+    world: &World,
+    plan: &Plan,
+) -> Result<Option<StagePlan>, LifecycleError> {
+    let orphans = orphans(recipe, world);
+    if orphans.is_empty() {
+        return Ok(None);
+    }
+    let mut after = world.clone();
+    for (_, planned) in plan.actions() {
+        planned.action.apply_to(&mut after);
+    }
+    let mut actions = Vec::new();
+    for orphan in &orphans {
+        let stop = plan_stop(recipe, &after, std::slice::from_ref(orphan))?;
+        for planned in &stop {
+            planned.action.apply_to(&mut after);
+        }
+        actions.extend(stop);
+        let destroy = plan_destroy(recipe, &after, orphan, false)?;
+        for planned in &destroy {
+            planned.action.apply_to(&mut after);
+        }
+        actions.extend(destroy);
+    }
+    let layout = Layout::new(recipe);
+    let allowed: BTreeSet<&String> = orphans.iter().collect();
+    for planned in &actions {
+        check_confinement_with(&layout, world, "prune", &planned.action, &|jail| {
+            allowed.contains(&jail.to_string()) && layout.foreign_jail(world, jail).is_none()
+        })?;
+    }
+    Ok(Some(stage_plan(
+        "prune",
+        "remove orphaned jails (their data datasets are kept)",
+        actions,
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    // Linked so their stages are registered for the pipeline below.
     use thinjail_core::action::FreebsdUpdateCommand;
     use thinjail_core::pipeline::{NoPlugins, Pipeline};
+    use thinjail_stage_install as _;
+    use thinjail_stage_mount as _;
+    use thinjail_stage_rcconf as _;
+    use thinjail_stage_skeleton as _;
+    use thinjail_stage_zfs as _;
 
     fn built() -> (Recipe, World) {
-        let text = crate::recipes::builtin("article").unwrap().text;
+        let text = include_str!("../../cli/recipes/article.ron");
         let recipe = Recipe::from_ron(text, "article").unwrap();
         let plan = Pipeline::from_recipe(&recipe, &mut NoPlugins)
             .unwrap()
