@@ -24,9 +24,9 @@
 //! - [`boot`]: rc.conf(5) as rc(8) reads it and the jails rc.d/jail starts at
 //!   boot, from which file; [`hostconf`]: a host's jail and boot configuration
 //!   read once, and the checked edits that add or forget a jail;
-//! - [`layout`], [`edit`], [`fstab`], [`jailconf`], [`quote`], [`lock`]: the article's on-disk
+//! - [`layout`], [`edit`], [`fstab`], [`jailconf`], [`jailfile`], [`quote`], [`lock`]: the article's on-disk
 //!   layout, in-place edits of shared files, the jail's fstab, jail.conf(5) writing
-//!   (and which files and blocks are thinjail's) and a model of
+//!   (and, in [`jailfile`], which files and blocks are thinjail's) and a model of
 //!   how FreeBSD's jail(8) reads it, escaping for every format written and for the
 //!   terminal, and the one-run-at-a-time lock;
 //! - [`updates`]: what freebsd-update(8) and etcupdate(8) are given (configuration,
@@ -54,6 +54,7 @@ pub mod fstab;
 pub mod host;
 pub mod hostconf;
 pub mod jailconf;
+pub mod jailfile;
 pub mod layout;
 pub mod lock;
 pub mod pipeline;

@@ -36,10 +36,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use thinjail_core::action::Action;
 use thinjail_core::edit::FileEdit;
 use thinjail_core::hostconf::Configuration;
-use thinjail_core::jailconf::{
-    block_id, foreign_jail_message, ordered_params, render_block, JailConf, Params, Semantics,
-    MANAGED_MARK,
-};
+use thinjail_core::jailconf::{ordered_params, render_block, JailConf, Params, Semantics};
+use thinjail_core::jailfile::{block_id, foreign_jail_message, MANAGED_MARK};
 use thinjail_core::layout::Layout;
 use thinjail_core::recipe::{Jail, ParamValue, Recipe};
 use thinjail_core::stage::{no_config, BuiltinStage, Planned, Stage, StageContext, StageError};

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use thinjail_core::boot::{self, with_freebsd_defaults, BootConf, RcConf, SystemRoot};
 use thinjail_core::edit::FileEdit;
-use thinjail_core::jailconf::block_id;
 use thinjail_core::jailconf::{differences, effective_params, Params, Semantics};
+use thinjail_core::jailfile::block_id;
 use thinjail_stage_rcconf::{jail_block, jail_params};
 use thinjail_tests::harness::{state_differences, Bed};
 use thinjail_tests::jail8::SystemFiles;

@@ -20,7 +20,6 @@
 mod eval;
 mod files;
 mod lex;
-mod managed;
 mod parse;
 
 use std::collections::BTreeMap;
@@ -32,9 +31,6 @@ use serde::{Deserialize, Serialize};
 use crate::quote;
 
 pub use files::{glob_matches, Files, MemoryFiles, NoFiles};
-pub use managed::{
-    block_id, conf_of, file_owner, foreign_jail_message, managed_jails, MANAGED_MARK,
-};
 
 /// Which generation of FreeBSD's jail(8) reads the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
