@@ -12,12 +12,21 @@
 //! Host-side plumbing every host shares: [`spawn`] (commands by absolute path with a
 //! clean environment), [`safe_fs`] (file access that never follows a symbolic link),
 //! [`guard`] (a private download cache, no native writes into a jail's files).
+//!
+//! [`FreeBsdHost`] is put together by concern: `system` (the host itself: guards,
+//! then each action's commands or native step), `process` (running commands, pipes,
+//! redirections), `observation` (datasets, mounts, jails, probed paths), `native`
+//! (atomic writes, edits, checksums, relinking) and `progress`.
 
 mod beneath;
 pub mod guard;
 mod judge;
 mod listing;
+mod native;
+mod observation;
 mod parse;
+mod process;
+mod progress;
 pub mod safe_fs;
 mod script;
 pub mod spawn;
@@ -35,13 +44,15 @@ pub use beneath::{observe_beneath, record_beneath, Beneath};
 pub use guard::HostGuards;
 pub use judge::{is_judged, judge, ActionNotes, Exit};
 pub use listing::{merge_observed, observe_listed, Listing};
-pub use parse::{parse_jls, parse_mount_p, parse_proc_mountinfo, parse_zfs_get};
-pub use script::ScriptHost;
-pub use system::{
-    apply_native, manifest_file_count, manifest_sha256, observe_paths, sha256_file,
-    write_atomically, zfs_get_command, CommandOutput, FreeBsdHost, NoProgress, Progress,
-    ProgressTask, ZFS_PROPERTIES,
+pub use native::{
+    apply_native, manifest_file_count, manifest_sha256, sha256_file, write_atomically,
 };
+pub use observation::{observe_paths, zfs_get_command, ZFS_PROPERTIES};
+pub use parse::{parse_jls, parse_mount_p, parse_proc_mountinfo, parse_zfs_get};
+pub use process::CommandOutput;
+pub use progress::{NoProgress, Progress, ProgressTask};
+pub use script::ScriptHost;
+pub use system::FreeBsdHost;
 
 /// Why a host could not observe or apply.
 #[derive(Debug, thiserror::Error)]

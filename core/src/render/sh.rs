@@ -1,43 +1,163 @@
-//! Plan renderers: a runnable POSIX `sh` script, text for people, JSON for programs.
+//! The plan as a runnable POSIX sh script: each action's lines
+//! ([`Action::sh_lines`]) and the shell functions some of them call
+//! ([`ShHelper`], defined once at the top of the script by
+//! [`sh_helper_definition`]), side by side so a helper and its callers change
+//! together.
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
-
-use crate::action::{Action, ShHelper};
+use super::{proxy_note, step_label};
+use crate::action::{sh_path, Action, Command, Execution};
 use crate::edit::FileEdit;
-use crate::pipeline::{Plan, StagePlan, StageSource, PLAN_FORMAT_VERSION};
+use crate::pipeline::Plan;
+use crate::quote;
 
-/// Output formats of `thinjail plan`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// POSIX sh script.
-    Sh,
-    /// Text for people.
-    Text,
-    /// JSON for programs.
-    Json,
+/// Shell functions a rendered script defines once, before the actions that use them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ShHelper {
+    /// `thinjail_set_block FILE ID < CONTENT`
+    SetBlock,
+    /// `thinjail_remove_block FILE ID`
+    RemoveBlock,
+    /// `thinjail_rc_edit FILE set|add|remove NAME VALUE`
+    RcEdit,
+    /// `thinjail_verify FILE MANIFEST`
+    Verify,
+    /// `thinjail_relink TREE WAS NOW`
+    Relink,
 }
 
-impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "sh" => Ok(Format::Sh),
-            "text" => Ok(Format::Text),
-            "json" => Ok(Format::Json),
-            other => Err(format!("unknown format {other:?} (sh, text or json)")),
+impl Action {
+    /// The action as POSIX sh lines (no trailing newline on each).
+    pub fn sh_lines(&self) -> Vec<String> {
+        use Action::*;
+        match self {
+            RelinkSymlinks { tree, was, now } => {
+                vec![format!(
+                    "thinjail_relink {} {} {}",
+                    sh_path(tree),
+                    sh_path(was),
+                    sh_path(now)
+                )]
+            }
+            WriteFile {
+                path,
+                contents,
+                mode,
+            } => {
+                let mut lines = heredoc(&format!("cat > {}", sh_path(path)), contents);
+                if *mode != 0o644 {
+                    lines.push(format!("chmod {mode:o} {}", sh_path(path)));
+                }
+                lines
+            }
+            EditFile { path, edit } => {
+                let rc_edit = |mode: &str, name: &str, value: &str| {
+                    format!(
+                        "thinjail_rc_edit {} {mode} {} {}",
+                        sh_path(path),
+                        quote::sh(name),
+                        quote::sh(value)
+                    )
+                };
+                match edit {
+                    FileEdit::SetRcVar { name, value } => vec![rc_edit("set", name, value)],
+                    FileEdit::AddRcWord { name, word } => vec![rc_edit("add", name, word)],
+                    FileEdit::RemoveRcWord { name, word } => {
+                        vec![rc_edit("remove", name, word)]
+                    }
+                    FileEdit::SetRcVarRecorded { name, value } => {
+                        vec![rc_edit("record", name, value)]
+                    }
+                    FileEdit::RestoreRcVar { name } => vec![rc_edit("restore", name, "")],
+                    FileEdit::SetBlock { id, content } => heredoc(
+                        &format!("thinjail_set_block {} {}", sh_path(path), quote::sh(id)),
+                        content,
+                    ),
+                    FileEdit::RemoveBlock { id } => {
+                        vec![format!(
+                            "thinjail_remove_block {} {}",
+                            sh_path(path),
+                            quote::sh(id)
+                        )]
+                    }
+                }
+            }
+            VerifyChecksum {
+                file,
+                manifest,
+                delete_bad,
+            } => {
+                let keep = if *delete_bad { "" } else { " keep" };
+                vec![format!(
+                    "thinjail_verify {} {}{keep}",
+                    sh_path(file),
+                    sh_path(manifest)
+                )]
+            }
+            VerifySha256 {
+                file,
+                sha256,
+                delete_bad,
+            } => {
+                let file = sh_path(file);
+                let sha256 = quote::sh(sha256);
+                let remove = if *delete_bad {
+                    format!(" rm -f {file};")
+                } else {
+                    String::new()
+                };
+                vec![format!(
+                    "[ \"$(sha256 -q {file})\" = {sha256} ] || {{ echo SHA-256 mismatch for {file}: the recipe pins {sha256} >&2;{remove} exit 1; }}"
+                )]
+            }
+            _ => match self.execution() {
+                Execution::Commands(commands) => commands.iter().map(Command::render).collect(),
+                Execution::Native => Vec::new(),
+            },
+        }
+    }
+
+    /// Shell helper functions [`Action::sh_lines`] relies on.
+    pub fn sh_helper(&self) -> Option<ShHelper> {
+        match self {
+            Action::RelinkSymlinks { .. } => Some(ShHelper::Relink),
+            Action::VerifyChecksum { .. } => Some(ShHelper::Verify),
+            Action::EditFile {
+                edit: FileEdit::SetBlock { .. },
+                ..
+            } => Some(ShHelper::SetBlock),
+            Action::EditFile {
+                edit: FileEdit::RemoveBlock { .. },
+                ..
+            } => Some(ShHelper::RemoveBlock),
+            Action::EditFile {
+                edit:
+                    FileEdit::SetRcVar { .. }
+                    | FileEdit::AddRcWord { .. }
+                    | FileEdit::RemoveRcWord { .. }
+                    | FileEdit::SetRcVarRecorded { .. }
+                    | FileEdit::RestoreRcVar { .. },
+                ..
+            } => Some(ShHelper::RcEdit),
+            _ => None,
         }
     }
 }
 
-/// Renders `plan` in `format`; `title` names the recipe in headers.
-pub fn render(plan: &Plan, format: Format, title: &str) -> String {
-    match format {
-        Format::Sh => sh(plan, title),
-        Format::Text => text(plan, title),
-        Format::Json => json(plan, title),
+/// `prefix <<'EOF'` … `EOF`, with a delimiter that does not occur in `contents`.
+/// Contents without a final newline get one (heredocs always end lines).
+fn heredoc(prefix: &str, contents: &str) -> Vec<String> {
+    let mut delimiter = "EOF".to_string();
+    let mut n = 0;
+    while contents.lines().any(|line| line == delimiter) {
+        n += 1;
+        delimiter = format!("EOF{n}");
     }
+    let mut lines = vec![format!("{prefix} <<'{delimiter}'")];
+    lines.extend(contents.lines().map(String::from));
+    lines.push(delimiter);
+    lines
 }
 
 /// awk functions shared by the block helpers: output is held back one line so the
@@ -318,43 +438,6 @@ pub fn sh_helper_definition(helper: ShHelper) -> String {
     }
 }
 
-fn step_label(stage: &StagePlan) -> String {
-    match &stage.article_step {
-        Some(step) if step.contains(',') || step.contains('-') || step.contains('–') => {
-            format!(" (article steps {step})")
-        }
-        Some(step) => format!(" (article step {step})"),
-        None => String::new(),
-    }
-}
-
-/// What the plan says about proxies when it downloads ([`Action::downloads`]):
-/// `thinjail apply` passes the proxy variables of its environment to those commands
-/// and to no other.
-pub fn proxy_note(plan: &Plan) -> Option<String> {
-    let programs: BTreeSet<&str> = plan
-        .actions()
-        .filter(|(_, p)| p.action.downloads())
-        .map(|(_, p)| match &p.action {
-            Action::FreebsdUpdate { .. } => "freebsd-update",
-            Action::Bsdinstall { .. } => "bsdinstall",
-            _ => "fetch",
-        })
-        .collect();
-    if programs.is_empty() {
-        return None;
-    }
-    let programs: Vec<&str> = programs.into_iter().collect();
-    Some(format!(
-        "{} download{}: thinjail passes {} the proxy variables set in its environment\n\
-         ({}), and no other command gets any.",
-        programs.join(", "),
-        if programs.len() == 1 { "s" } else { "" },
-        if programs.len() == 1 { "it" } else { "them" },
-        crate::host::spawn::PROXY_VARIABLES.join(" ")
-    ))
-}
-
 /// The plan as a POSIX sh script: `set -eu`, the `PATH` and umask thinjail runs
 /// commands with, helpers first, each stage's block commented with the stage and
 /// the article step, every value quoted.
@@ -428,129 +511,39 @@ pub fn sh(plan: &Plan, title: &str) -> String {
     out
 }
 
-/// The plan as text for people: each action described, with its shell command.
-pub fn text(plan: &Plan, title: &str) -> String {
-    let mut out = String::new();
-    if plan.is_empty() {
-        out.push_str(&format!(
-            "Nothing to do: the host already matches {title}.\n"
-        ));
-        return out;
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn commands_render_as_the_articles_shell() {
+        let a = Action::CreateDataset {
+            dataset: "zroot/jails".into(),
+            mountpoint: Some("/usr/local/jails".into()),
+            parents: false,
+            properties: BTreeMap::new(),
+        };
+        assert_eq!(
+            a.sh_lines(),
+            ["zfs create -o mountpoint=/usr/local/jails zroot/jails"]
+        );
+        let a = Action::SendReceive {
+            dataset: "zroot/jails/base/13.1-RELEASE-template".into(),
+            snapshot: "gold".into(),
+            target: "zroot/jails/thinjail0/data".into(),
+        };
+        assert_eq!(
+            a.sh_lines(),
+            ["zfs send -p zroot/jails/base/13.1-RELEASE-template@gold | zfs receive zroot/jails/thinjail0/data"]
+        );
     }
-    let busy = plan.busy_stages().len();
-    out.push_str(&format!(
-        "Plan for {title}: {} action{} in {busy} stage{}\n",
-        plan.len(),
-        plural(plan.len()),
-        plural(busy)
-    ));
-    if let Some(note) = proxy_note(plan) {
-        out.push_str(&note.replace('\n', " "));
-        out.push('\n');
+
+    #[test]
+    fn heredoc_delimiter_avoids_contents() {
+        let lines = heredoc("cat > f", "EOF\nx\n");
+        assert_eq!(lines.first().unwrap(), "cat > f <<'EOF1'");
+        assert_eq!(lines.last().unwrap(), "EOF1");
     }
-    let mut n = 0;
-    for stage in plan.stages.iter().filter(|s| !s.actions.is_empty()) {
-        out.push_str(&format!(
-            "\n{} — {}{} [{}]\n",
-            stage.stage,
-            stage.summary,
-            step_label(stage),
-            stage.source
-        ));
-        for planned in &stage.actions {
-            n += 1;
-            out.push_str(&format!("{n:>4}. {}\n", planned.action.describe()));
-            if let Some(note) = &planned.note {
-                for line in note.lines() {
-                    out.push_str(&format!("        note: {line}\n"));
-                }
-            }
-            match &planned.action {
-                Action::EditFile {
-                    edit: FileEdit::SetBlock { content, .. },
-                    ..
-                }
-                | Action::WriteFile {
-                    contents: content, ..
-                } => {
-                    for line in content.lines() {
-                        out.push_str(&format!("        + {line}\n"));
-                    }
-                }
-                action => {
-                    for line in action.sh_lines() {
-                        out.push_str(&format!("        $ {line}\n"));
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
-#[derive(Serialize)]
-struct JsonPlan<'a> {
-    format_version: u32,
-    recipe: &'a str,
-    empty: bool,
-    action_count: usize,
-    stages: Vec<JsonStage<'a>>,
-}
-
-#[derive(Serialize)]
-struct JsonStage<'a> {
-    stage: &'a str,
-    summary: &'a str,
-    article_step: Option<&'a str>,
-    source: &'a StageSource,
-    actions: Vec<JsonAction<'a>>,
-}
-
-#[derive(Serialize)]
-struct JsonAction<'a> {
-    #[serde(flatten)]
-    action: &'a Action,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    note: Option<&'a str>,
-    description: String,
-    shell: Vec<String>,
-}
-
-/// The plan as JSON (schema version [`PLAN_FORMAT_VERSION`]).
-pub fn json(plan: &Plan, title: &str) -> String {
-    let view = JsonPlan {
-        format_version: PLAN_FORMAT_VERSION,
-        recipe: title,
-        empty: plan.is_empty(),
-        action_count: plan.len(),
-        stages: plan
-            .stages
-            .iter()
-            .map(|s| JsonStage {
-                stage: &s.stage,
-                summary: &s.summary,
-                article_step: s.article_step.as_deref(),
-                source: &s.source,
-                actions: s
-                    .actions
-                    .iter()
-                    .map(|p| JsonAction {
-                        action: &p.action,
-                        note: p.note.as_deref(),
-                        description: p.action.describe(),
-                        shell: p.action.sh_lines(),
-                    })
-                    .collect(),
-            })
-            .collect(),
-    };
-    serde_json::to_string_pretty(&view).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }

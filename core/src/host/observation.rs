@@ -1,0 +1,255 @@
+//! Observing a FreeBSD host: datasets and snapshots (`zfs get`), mounts
+//! (`mount -p`), running jails (`jls`), and probed paths read natively without
+//! following a symbolic link.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use super::parse::{parse_jls, parse_mount_p, parse_zfs_get};
+use super::system::FreeBsdHost;
+use super::{HostError, ObservationRequest};
+use crate::action::Command;
+use crate::probes::Probes;
+use crate::world::{Dataset, Mount, PathState, RunningJail, World};
+
+/// Dataset properties observed with one `zfs get`, thinjail's mark among them.
+pub const ZFS_PROPERTIES: &str =
+    "type,used,referenced,mountpoint,origin,createtxg,creation,thinjail:managed";
+
+/// The `zfs get` that observes `dataset` (and, with `recursive`, everything below
+/// it): `-H -p -o name,property,value,source` (the source tells a dataset's own
+/// mark from an inherited one). With `types`, `-t filesystem,volume,snapshot`:
+/// OpenZFS's `zfs get` lists bookmarks too unless `-t` says otherwise
+/// (`zfs_do_get` in cmd/zfs/zfs_main.c starts from `ZFS_TYPE_DATASET |
+/// ZFS_TYPE_BOOKMARK`). zfs-fuse's `get` has no `-t` (and no bookmarks), so the
+/// test bed asks without it.
+pub fn zfs_get_command(dataset: &str, recursive: bool, types: bool) -> Command {
+    let mut argv = vec!["zfs", "get", "-H", "-p"];
+    if recursive {
+        argv.push("-r");
+    }
+    if types {
+        argv.extend(["-t", "filesystem,volume,snapshot"]);
+    }
+    argv.extend(["-o", "name,property,value,source", ZFS_PROPERTIES, dataset]);
+    Command::run(argv)
+}
+
+impl FreeBsdHost {
+    /// Everything [`Host::observe`](super::Host::observe) returns: datasets, probed
+    /// and listed paths, mounts and running jails.
+    pub(super) fn observe_all(&mut self, request: &ObservationRequest) -> Result<World, HostError> {
+        let mut paths = observe_paths(&request.probes)?;
+        let (listed_paths, listed) = super::observe_listed(&request.probes)?;
+        super::merge_observed(&mut paths, listed_paths);
+        Ok(World {
+            datasets: self.observe_datasets(request)?,
+            paths,
+            mounts: self.observe_mounts()?,
+            jails: self.observe_jails()?,
+            observed: true,
+            listed,
+        })
+    }
+
+    /// Lists the jails dataset, everything below it and their snapshots with one
+    /// `zfs get` (never the rest of the pool). When the jails dataset does not exist
+    /// yet, a second `zfs get` of the pool alone tells whether the pool is there; an
+    /// absent pool gives no dataset at all (planning then says the pool is missing).
+    pub fn observe_datasets(
+        &mut self,
+        request: &ObservationRequest,
+    ) -> Result<BTreeMap<String, Dataset>, HostError> {
+        self.observe_datasets_with(request, true)
+    }
+
+    /// [`FreeBsdHost::observe_datasets`], with or without `zfs get -t` (see
+    /// [`zfs_get_command`]).
+    pub fn observe_datasets_with(
+        &mut self,
+        request: &ObservationRequest,
+        types: bool,
+    ) -> Result<BTreeMap<String, Dataset>, HostError> {
+        let missing = |e: &HostError| matches!(e, HostError::CommandFailed { stderr, .. } if stderr.contains("does not exist"));
+        let jails = zfs_get_command(&request.jails_dataset, true, types);
+        match self.run(&jails) {
+            Ok(output) => return Ok(parse_zfs_get(&output.stdout)),
+            Err(e) if missing(&e) && request.jails_dataset != request.pool => {}
+            Err(e) if missing(&e) => return Ok(BTreeMap::new()),
+            Err(e) => return Err(e),
+        }
+        match self.run(&zfs_get_command(&request.pool, false, types)) {
+            Ok(output) => Ok(parse_zfs_get(&output.stdout)),
+            Err(e) if missing(&e) => Ok(BTreeMap::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Mounted filesystems (`mount -p`).
+    pub fn observe_mounts(&mut self) -> Result<Vec<Mount>, HostError> {
+        let output = self.run(&Command::run(["mount", "-p"]))?;
+        Ok(parse_mount_p(&output.stdout))
+    }
+
+    /// Running and dying jails (`jls -d -v --libxo=json`, read as JSON: jls's
+    /// plain `-q` quoting cannot be read back reliably).
+    pub fn observe_jails(&mut self) -> Result<BTreeMap<String, RunningJail>, HostError> {
+        let command = Command::run(["jls", "-d", "-v", "--libxo=json"]);
+        let output = self.run(&command)?;
+        parse_jls(&output.stdout).map_err(|problem| {
+            HostError::Conflict(format!("cannot read `{}`: {problem}", command.render()))
+        })
+    }
+}
+
+/// Observes the probed paths natively (lstat, readlink, read): no command runs.
+/// Paths below an untrusted root ([`Probes::beneath`]) are walked without following
+/// any symbolic link ([`super::observe_beneath`], [`super::record_beneath`]).
+pub fn observe_paths(probes: &Probes) -> Result<BTreeMap<PathBuf, PathState>, HostError> {
+    let mut paths = BTreeMap::new();
+    for path in probes.paths.iter().chain(&probes.files) {
+        let read = probes.files.contains(path);
+        paths.insert(path.clone(), path_state(path, read)?);
+    }
+    for probe in &probes.beneath {
+        let found = super::observe_beneath(&probe.root, &probe.relative)?;
+        super::record_beneath(&mut paths, probe, found);
+    }
+    Ok(paths)
+}
+
+fn path_state(path: &Path, read: bool) -> Result<PathState, HostError> {
+    let metadata = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(20) => {
+            // ENOTDIR: a parent is a file, so nothing can be here.
+            return Ok(PathState::Missing);
+        }
+        Err(e) => return Err(HostError::io(format!("look at {}", path.display()), e)),
+    };
+    let file_type = metadata.file_type();
+    Ok(if file_type.is_symlink() {
+        let target = fs::read_link(path)
+            .map_err(|e| HostError::io(format!("read link {}", path.display()), e))?;
+        PathState::Symlink { target }
+    } else if file_type.is_dir() {
+        PathState::Directory
+    } else {
+        let contents = if read {
+            read_probed(path, &metadata)?.and_then(|bytes| String::from_utf8(bytes).ok())
+        } else {
+            None
+        };
+        PathState::File { contents }
+    })
+}
+
+/// Reads a probed file that `lstat` saw as `seen`: the final component is opened
+/// without following a link, without blocking, and read only when it is still that
+/// same regular file (a FIFO or device reads as unknown contents, never hangs).
+fn read_probed(path: &Path, seen: &fs::Metadata) -> Result<Option<Vec<u8>>, HostError> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    if !seen.is_file() {
+        return Ok(None);
+    }
+    let flags = nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK;
+    let mut file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits())
+        .open(path)
+    {
+        Ok(file) => file,
+        // Replaced (by a link, or removed) since the lstat: not the file that was seen.
+        Err(_) => return Ok(None),
+    };
+    let now = file
+        .metadata()
+        .map_err(|e| HostError::io(format!("look at {}", path.display()), e))?;
+    if !now.is_file() || now.dev() != seen.dev() || now.ino() != seen.ino() {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| HostError::io(format!("read {}", path.display()), e))?;
+    Ok(Some(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probed_files_are_read_without_following_a_link_or_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let canary = dir.path().join("canary");
+        fs::write(&canary, "secret\n").unwrap();
+        let link = dir.path().join("fstab");
+        std::os::unix::fs::symlink(&canary, &link).unwrap();
+        // A FIFO where a file is expected: reading it would wait for a writer forever.
+        let fifo = dir.path().join("rc.conf");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let plain = dir.path().join("jail.conf");
+        fs::write(&plain, "x {}\n").unwrap();
+        let mut probes = Probes::default();
+        probes
+            .file(link.clone())
+            .file(fifo.clone())
+            .file(plain.clone());
+        let seen = observe_paths(&probes).unwrap();
+        assert_eq!(seen[&link], PathState::Symlink { target: canary });
+        assert_eq!(seen[&fifo], PathState::File { contents: None });
+        assert_eq!(
+            seen[&plain],
+            PathState::File {
+                contents: Some("x {}\n".into())
+            }
+        );
+    }
+
+    #[test]
+    fn paths_below_a_jails_data_are_observed_without_following_its_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("www/data");
+        // What the jail's root did: usr/local is a link to a host directory that
+        // holds the file asked about.
+        let host_dir = dir.path().join("host-local");
+        fs::create_dir_all(host_dir.join("sbin")).unwrap();
+        fs::write(host_dir.join("sbin/nginx"), "host\n").unwrap();
+        fs::create_dir_all(data.join("usr")).unwrap();
+        std::os::unix::fs::symlink(&host_dir, data.join("usr/local")).unwrap();
+        fs::create_dir_all(data.join("etc")).unwrap();
+        fs::write(data.join("etc/rc.conf"), "x\n").unwrap();
+        let mut probes = Probes::default();
+        probes
+            .beneath(&data, "usr/local/sbin/nginx")
+            .beneath(&data, "etc/rc.conf");
+        let seen = observe_paths(&probes).unwrap();
+        assert_eq!(seen[&data.join("usr/local/sbin/nginx")], PathState::Missing);
+        assert_eq!(
+            seen[&data.join("usr/local")],
+            PathState::Symlink { target: host_dir }
+        );
+        assert_eq!(
+            seen[&data.join("etc/rc.conf")],
+            PathState::File { contents: None }
+        );
+    }
+
+    /// Only the jails dataset's tree, bookmarks left out, with the source of each value.
+    #[test]
+    fn observation_lists_the_jails_dataset_without_bookmarks() {
+        assert_eq!(
+            zfs_get_command("zroot/jails", true, true).render(),
+            format!(
+                "zfs get -H -p -r -t filesystem,volume,snapshot -o name,property,value,source {ZFS_PROPERTIES} zroot/jails"
+            )
+        );
+        assert!(ZFS_PROPERTIES.ends_with(",thinjail:managed"));
+        assert_eq!(
+            zfs_get_command("zroot", false, false).render(),
+            format!("zfs get -H -p -o name,property,value,source {ZFS_PROPERTIES} zroot")
+        );
+    }
+}
