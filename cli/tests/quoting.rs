@@ -224,7 +224,7 @@ fn relink_helper_matches_the_native_step() {
     };
     let mut script = String::from("set -eu\n");
     script.push_str(&sh_helper_definition(
-        thinjail_core::action::ShHelper::Relink,
+        thinjail_core::render::ShHelper::Relink,
     ));
     script.push('\n');
     script.push_str(&action(&by_shell).sh_lines().join("\n"));

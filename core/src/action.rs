@@ -443,21 +443,6 @@ pub enum Execution {
     Native,
 }
 
-/// Shell functions a rendered script defines once, before the actions that use them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ShHelper {
-    /// `thinjail_set_block FILE ID < CONTENT`
-    SetBlock,
-    /// `thinjail_remove_block FILE ID`
-    RemoveBlock,
-    /// `thinjail_rc_edit FILE set|add|remove NAME VALUE`
-    RcEdit,
-    /// `thinjail_verify FILE MANIFEST`
-    Verify,
-    /// `thinjail_relink TREE WAS NOW`
-    Relink,
-}
-
 /// What an action may change or read, for confinement checks.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Touches {
@@ -479,7 +464,7 @@ fn s(path: &Path) -> String {
     path.display().to_string()
 }
 
-fn sh_path(path: &Path) -> String {
+pub(crate) fn sh_path(path: &Path) -> String {
     quote::sh(&s(path))
 }
 
@@ -777,96 +762,6 @@ impl Action {
         }
     }
 
-    /// The action as POSIX sh lines (no trailing newline on each).
-    pub fn sh_lines(&self) -> Vec<String> {
-        use Action::*;
-        match self {
-            RelinkSymlinks { tree, was, now } => {
-                vec![format!(
-                    "thinjail_relink {} {} {}",
-                    sh_path(tree),
-                    sh_path(was),
-                    sh_path(now)
-                )]
-            }
-            WriteFile {
-                path,
-                contents,
-                mode,
-            } => {
-                let mut lines = heredoc(&format!("cat > {}", sh_path(path)), contents);
-                if *mode != 0o644 {
-                    lines.push(format!("chmod {mode:o} {}", sh_path(path)));
-                }
-                lines
-            }
-            EditFile { path, edit } => {
-                let rc_edit = |mode: &str, name: &str, value: &str| {
-                    format!(
-                        "thinjail_rc_edit {} {mode} {} {}",
-                        sh_path(path),
-                        quote::sh(name),
-                        quote::sh(value)
-                    )
-                };
-                match edit {
-                    FileEdit::SetRcVar { name, value } => vec![rc_edit("set", name, value)],
-                    FileEdit::AddRcWord { name, word } => vec![rc_edit("add", name, word)],
-                    FileEdit::RemoveRcWord { name, word } => {
-                        vec![rc_edit("remove", name, word)]
-                    }
-                    FileEdit::SetRcVarRecorded { name, value } => {
-                        vec![rc_edit("record", name, value)]
-                    }
-                    FileEdit::RestoreRcVar { name } => vec![rc_edit("restore", name, "")],
-                    FileEdit::SetBlock { id, content } => heredoc(
-                        &format!("thinjail_set_block {} {}", sh_path(path), quote::sh(id)),
-                        content,
-                    ),
-                    FileEdit::RemoveBlock { id } => {
-                        vec![format!(
-                            "thinjail_remove_block {} {}",
-                            sh_path(path),
-                            quote::sh(id)
-                        )]
-                    }
-                }
-            }
-            VerifyChecksum {
-                file,
-                manifest,
-                delete_bad,
-            } => {
-                let keep = if *delete_bad { "" } else { " keep" };
-                vec![format!(
-                    "thinjail_verify {} {}{keep}",
-                    sh_path(file),
-                    sh_path(manifest)
-                )]
-            }
-            VerifySha256 {
-                file,
-                sha256,
-                delete_bad,
-            } => {
-                let file = sh_path(file);
-                let sha256 = quote::sh(sha256);
-                let remove = if *delete_bad {
-                    format!(" rm -f {file};")
-                } else {
-                    String::new()
-                };
-                vec![format!(
-                    "[ \"$(sha256 -q {file})\" = {sha256} ] || {{ echo SHA-256 mismatch for {file}: the recipe pins {sha256} >&2;{remove} exit 1; }}"
-                )]
-            }
-            _ => match self.execution() {
-                Execution::Commands(commands) => commands.iter().map(Command::render).collect(),
-                Execution::Native => Vec::new(),
-            },
-        }
-    }
-
     /// Whether the action's commands download (fetch(1); freebsd-update, through
     /// phttpget and fetch; bsdinstall, through distfetch): hosts pass them the proxy
     /// variables of thinjail's environment
@@ -882,32 +777,6 @@ impl Action {
                     ..
                 }
         )
-    }
-
-    /// Shell helper functions [`Action::sh_lines`] relies on.
-    pub fn sh_helper(&self) -> Option<ShHelper> {
-        match self {
-            Action::RelinkSymlinks { .. } => Some(ShHelper::Relink),
-            Action::VerifyChecksum { .. } => Some(ShHelper::Verify),
-            Action::EditFile {
-                edit: FileEdit::SetBlock { .. },
-                ..
-            } => Some(ShHelper::SetBlock),
-            Action::EditFile {
-                edit: FileEdit::RemoveBlock { .. },
-                ..
-            } => Some(ShHelper::RemoveBlock),
-            Action::EditFile {
-                edit:
-                    FileEdit::SetRcVar { .. }
-                    | FileEdit::AddRcWord { .. }
-                    | FileEdit::RemoveRcWord { .. }
-                    | FileEdit::SetRcVarRecorded { .. }
-                    | FileEdit::RestoreRcVar { .. },
-                ..
-            } => Some(ShHelper::RcEdit),
-            _ => None,
-        }
     }
 
     /// A one-line description for people.
@@ -1348,21 +1217,6 @@ fn copy_dataset_contents(world: &mut World, source: &str, target: &str) {
     }
 }
 
-/// `prefix <<'EOF'` … `EOF`, with a delimiter that does not occur in `contents`.
-/// Contents without a final newline get one (heredocs always end lines).
-fn heredoc(prefix: &str, contents: &str) -> Vec<String> {
-    let mut delimiter = "EOF".to_string();
-    let mut n = 0;
-    while contents.lines().any(|line| line == delimiter) {
-        n += 1;
-        delimiter = format!("EOF{n}");
-    }
-    let mut lines = vec![format!("{prefix} <<'{delimiter}'")];
-    lines.extend(contents.lines().map(String::from));
-    lines.push(delimiter);
-    lines
-}
-
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.describe())
@@ -1372,29 +1226,6 @@ impl fmt::Display for Action {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn commands_render_as_the_articles_shell() {
-        let a = Action::CreateDataset {
-            dataset: "zroot/jails".into(),
-            mountpoint: Some("/usr/local/jails".into()),
-            parents: false,
-            properties: BTreeMap::new(),
-        };
-        assert_eq!(
-            a.sh_lines(),
-            ["zfs create -o mountpoint=/usr/local/jails zroot/jails"]
-        );
-        let a = Action::SendReceive {
-            dataset: "zroot/jails/base/13.1-RELEASE-template".into(),
-            snapshot: "gold".into(),
-            target: "zroot/jails/thinjail0/data".into(),
-        };
-        assert_eq!(
-            a.sh_lines(),
-            ["zfs send -p zroot/jails/base/13.1-RELEASE-template@gold | zfs receive zroot/jails/thinjail0/data"]
-        );
-    }
 
     #[test]
     fn actions_round_trip_through_json() {
@@ -1410,12 +1241,5 @@ mod tests {
         assert!(
             serde_json::from_str::<Action>(r#"{"action":"remove","path":"/x","extra":1}"#).is_err()
         );
-    }
-
-    #[test]
-    fn heredoc_delimiter_avoids_contents() {
-        let lines = heredoc("cat > f", "EOF\nx\n");
-        assert_eq!(lines.first().unwrap(), "cat > f <<'EOF1'");
-        assert_eq!(lines.last().unwrap(), "EOF1");
     }
 }

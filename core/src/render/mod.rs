@@ -1,12 +1,16 @@
-//! Plan renderers: a runnable POSIX `sh` script, text for people, JSON for programs.
+//! Plan renderers: a runnable POSIX `sh` script ([`sh`](mod@sh)), text for people,
+//! JSON for programs.
+
+mod sh;
 
 use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::action::{Action, ShHelper};
+use crate::action::Action;
 use crate::edit::FileEdit;
 use crate::pipeline::{Plan, StagePlan, StageSource, PLAN_FORMAT_VERSION};
+pub use sh::{sh_helper_definition, ShHelper};
 
 /// Output formats of `thinjail plan`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +38,7 @@ impl std::str::FromStr for Format {
 /// Renders `plan` in `format`; `title` names the recipe in headers.
 pub fn render(plan: &Plan, format: Format, title: &str) -> String {
     match format {
-        Format::Sh => sh(plan, title),
+        Format::Sh => sh::sh(plan, title),
         Format::Text => text(plan, title),
         Format::Json => json(plan, title),
     }

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use super::{proxy_note, step_label};
 use crate::action::{sh_path, Action, Command, Execution};
 use crate::edit::FileEdit;
-use crate::pipeline::Plan;
+use crate::pipeline::{Plan, StageSource};
 use crate::quote;
 
 /// Shell functions a rendered script defines once, before the actions that use them.
