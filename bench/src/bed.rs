@@ -17,6 +17,7 @@ use thinjail_core::host::{Host, NoProgress};
 use thinjail_core::layout::{Layout, GOLD_SNAPSHOT, INSTALL_SNAPSHOT};
 use thinjail_core::pipeline::{Pipeline, StageLoader};
 use thinjail_core::recipe::{Jail, StageEntry};
+use thinjail_core::snapshot::Snapshot;
 use thinjail_core::world::World;
 use thinjail_core::Recipe;
 use thinjail_tests::fixtures::base::{
@@ -614,8 +615,8 @@ pub fn run(options: &BedOptions) -> anyhow::Result<BedResults> {
         layout.template_dataset(&release),
     );
     let snapshots = [
-        format!("{base}@{INSTALL_SNAPSHOT}"),
-        format!("{template}@{GOLD_SNAPSHOT}"),
+        Snapshot::new(&base, INSTALL_SNAPSHOT).to_string(),
+        Snapshot::new(&template, GOLD_SNAPSHOT).to_string(),
     ];
     let sizes = zfs_get("referenced", &snapshots)?;
     results.base_bytes = value(&sizes, &snapshots[0], "referenced");

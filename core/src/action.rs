@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::edit::FileEdit;
 use crate::layout::MANAGED_PROPERTY;
 use crate::quote;
+// `Snapshot` is also one of the actions.
+use crate::snapshot::Snapshot as ZfsSnapshot;
 use crate::world::{PathState, RunningJail, World, FREEBSD_BASE_DIRS};
 
 /// One thing to do to the host.
@@ -513,18 +515,18 @@ impl Action {
             Snapshot { dataset, snapshot } => cmds(vec![Command::run([
                 "zfs".to_string(),
                 "snapshot".into(),
-                format!("{dataset}@{snapshot}"),
+                ZfsSnapshot::new(dataset, snapshot).to_string(),
             ])]),
             DestroySnapshot { dataset, snapshot } => cmds(vec![Command::run([
                 "zfs".to_string(),
                 "destroy".into(),
-                format!("{dataset}@{snapshot}"),
+                ZfsSnapshot::new(dataset, snapshot).to_string(),
             ])]),
             Rollback { dataset, snapshot } => cmds(vec![Command::run([
                 "zfs".to_string(),
                 "rollback".into(),
                 "-r".into(),
-                format!("{dataset}@{snapshot}"),
+                ZfsSnapshot::new(dataset, snapshot).to_string(),
             ])]),
             SendReceive {
                 dataset,
@@ -535,7 +537,7 @@ impl Action {
                     "zfs".into(),
                     "send".into(),
                     "-p".into(),
-                    format!("{dataset}@{snapshot}"),
+                    ZfsSnapshot::new(dataset, snapshot).to_string(),
                 ],
                 right: vec!["zfs".into(), "receive".into(), target.clone()],
             }]),
@@ -547,7 +549,7 @@ impl Action {
             } => {
                 let mut argv = vec!["zfs".to_string(), "clone".into()];
                 argv.extend(property_options(properties));
-                argv.push(format!("{dataset}@{snapshot}"));
+                argv.push(ZfsSnapshot::new(dataset, snapshot).to_string());
                 argv.push(target.clone());
                 cmds(vec![Command::run(argv)])
             }
@@ -595,8 +597,8 @@ impl Action {
             RenameSnapshot { dataset, from, to } => cmds(vec![Command::run([
                 "zfs".to_string(),
                 "rename".into(),
-                format!("{dataset}@{from}"),
-                format!("{dataset}@{to}"),
+                ZfsSnapshot::new(dataset, from).to_string(),
+                ZfsSnapshot::new(dataset, to).to_string(),
             ])]),
             Remove { path } => cmds(vec![Command::run([
                 "rm".to_string(),
@@ -798,9 +800,9 @@ impl Action {
                 format!("destroy dataset {dataset} with its children and snapshots")
             }
             DestroyDataset { dataset, .. } => format!("destroy dataset {dataset}"),
-            Snapshot { dataset, snapshot } => format!("snapshot {dataset}@{snapshot}"),
+            Snapshot { dataset, snapshot } => format!("snapshot {}", ZfsSnapshot::new(dataset, snapshot)),
             DestroySnapshot { dataset, snapshot } => {
-                format!("destroy snapshot {dataset}@{snapshot}")
+                format!("destroy snapshot {}", ZfsSnapshot::new(dataset, snapshot))
             }
             Rollback { dataset, snapshot } => format!("roll {dataset} back to @{snapshot}"),
             SendReceive {
@@ -808,14 +810,14 @@ impl Action {
                 snapshot,
                 target,
             } => {
-                format!("copy {dataset}@{snapshot} to new dataset {target} (send/receive)")
+                format!("copy {} to new dataset {target} (send/receive)", ZfsSnapshot::new(dataset, snapshot))
             }
             Clone {
                 dataset,
                 snapshot,
                 target,
                 ..
-            } => format!("clone {dataset}@{snapshot} as {target}"),
+            } => format!("clone {} as {target}", ZfsSnapshot::new(dataset, snapshot)),
             SetProperty {
                 dataset,
                 property,
@@ -830,7 +832,7 @@ impl Action {
             Remove { path } => format!("remove {}", s(path)),
             RemoveDir { path } => format!("remove empty directory {}", s(path)),
             RenameSnapshot { dataset, from, to } => {
-                format!("rename snapshot {dataset}@{from} to @{to}")
+                format!("rename snapshot {} to @{to}", ZfsSnapshot::new(dataset, from))
             }
             RelinkSymlinks { tree, was, now } => format!(
                 "rewrite relative symlinks under {} that leave {} so they resolve from {}",
@@ -954,12 +956,15 @@ impl Action {
                     .collect(),
                 ..Touches::default()
             },
-            RenameSnapshot { dataset, from, to } => {
-                datasets(vec![format!("{dataset}@{from}"), format!("{dataset}@{to}")])
-            }
+            RenameSnapshot { dataset, from, to } => datasets(vec![
+                ZfsSnapshot::new(dataset, from).to_string(),
+                ZfsSnapshot::new(dataset, to).to_string(),
+            ]),
             Snapshot { dataset, snapshot }
             | DestroySnapshot { dataset, snapshot }
-            | Rollback { dataset, snapshot } => datasets(vec![format!("{dataset}@{snapshot}")]),
+            | Rollback { dataset, snapshot } => {
+                datasets(vec![ZfsSnapshot::new(dataset, snapshot).to_string()])
+            }
             SendReceive {
                 dataset,
                 snapshot,
@@ -972,7 +977,7 @@ impl Action {
                 ..
             } => Touches {
                 datasets: vec![target.clone()],
-                read_datasets: vec![format!("{dataset}@{snapshot}")],
+                read_datasets: vec![ZfsSnapshot::new(dataset, snapshot).to_string()],
                 ..Touches::default()
             },
             MakeDir { path }
@@ -1085,7 +1090,9 @@ impl Action {
             DestroyDataset { dataset, recursive } => world.remove_dataset(dataset, *recursive),
             Snapshot { dataset, snapshot } => world.add_snapshot(dataset, snapshot),
             DestroySnapshot { dataset, snapshot } => {
-                world.datasets.remove(&format!("{dataset}@{snapshot}"));
+                world
+                    .datasets
+                    .remove(&ZfsSnapshot::new(dataset, snapshot).to_string());
             }
             Rollback { dataset, snapshot } => world.remove_snapshots_after(dataset, snapshot),
             SendReceive {
@@ -1106,7 +1113,11 @@ impl Action {
                 target,
                 properties,
             } => {
-                world.add_filesystem(target, None, Some(&format!("{dataset}@{snapshot}")));
+                world.add_filesystem(
+                    target,
+                    None,
+                    Some(&ZfsSnapshot::new(dataset, snapshot).to_string()),
+                );
                 world.set_managed(target, properties.get(MANAGED_PROPERTY).cloned());
                 copy_dataset_contents(world, dataset, target);
             }
@@ -1139,8 +1150,13 @@ impl Action {
             ),
             Remove { path } | RemoveDir { path } => world.remove_tree(path),
             RenameSnapshot { dataset, from, to } => {
-                if let Some(snapshot) = world.datasets.remove(&format!("{dataset}@{from}")) {
-                    world.datasets.insert(format!("{dataset}@{to}"), snapshot);
+                if let Some(snapshot) = world
+                    .datasets
+                    .remove(&ZfsSnapshot::new(dataset, from).to_string())
+                {
+                    world
+                        .datasets
+                        .insert(ZfsSnapshot::new(dataset, to).to_string(), snapshot);
                 }
             }
             WriteFile { path, contents, .. } => world.set_path(

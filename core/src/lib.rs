@@ -63,6 +63,7 @@ pub mod probes;
 pub mod quote;
 pub mod recipe;
 pub mod render;
+pub mod snapshot;
 pub mod stage;
 pub mod updates;
 pub mod world;

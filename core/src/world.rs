@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::snapshot::Snapshot;
+
 /// Everything known about a host.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct World {
@@ -188,7 +190,8 @@ impl World {
 
     /// Whether `dataset@snapshot` exists.
     pub fn has_snapshot(&self, dataset: &str, snapshot: &str) -> bool {
-        self.datasets.contains_key(&format!("{dataset}@{snapshot}"))
+        self.datasets
+            .contains_key(&Snapshot::new(dataset, snapshot).to_string())
     }
 
     /// Snapshot names of `dataset`, oldest first.
@@ -392,7 +395,7 @@ impl World {
             .map_or(0, |(_, d)| d.createtxg);
         let createtxg = self.next_txg([dataset]).max(newest + 1);
         self.datasets
-            .entry(format!("{dataset}@{snapshot}"))
+            .entry(Snapshot::new(dataset, snapshot).to_string())
             .or_insert(Dataset {
                 kind: DatasetKind::Snapshot,
                 createtxg,
@@ -428,7 +431,7 @@ impl World {
     /// Removes snapshots of `dataset` newer than `snapshot` (what `zfs rollback -r` does).
     pub fn remove_snapshots_after(&mut self, dataset: &str, snapshot: &str) {
         let Some(txg) = self
-            .dataset(&format!("{dataset}@{snapshot}"))
+            .dataset(&Snapshot::new(dataset, snapshot).to_string())
             .map(|d| d.createtxg)
         else {
             return;
@@ -437,7 +440,7 @@ impl World {
             .snapshots_of(dataset)
             .into_iter()
             .filter(|(_, ds)| ds.createtxg > txg)
-            .map(|(name, _)| format!("{dataset}@{name}"))
+            .map(|(name, _)| Snapshot::new(dataset, name).to_string())
             .collect();
         for name in newer {
             self.datasets.remove(&name);

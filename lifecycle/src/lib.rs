@@ -26,6 +26,7 @@ use thinjail_core::jailconf::parse_block_params;
 use thinjail_core::jailfile::{block_id, conf_of, foreign_jail_message};
 use thinjail_core::layout::{Layout, GOLD_SNAPSHOT};
 use thinjail_core::pipeline::{check_confinement_with, Plan, PlanError, StagePlan, StageSource};
+use thinjail_core::snapshot::Snapshot;
 use thinjail_core::stage::{Planned, Probes};
 use thinjail_core::updates::{self, plan_freebsd_update, plan_pack_tree, UpdateTree};
 use thinjail_core::validate::{check_jail_name, check_snapshot_name};
@@ -522,7 +523,7 @@ fn plan_destroy_data(
 /// clone of its template.
 pub fn jails_using(recipe: &Recipe, world: &World, release: &str) -> Vec<String> {
     let layout = Layout::new(recipe);
-    let template_gold = format!("{}@{GOLD_SNAPSHOT}", layout.template_dataset(release));
+    let template_gold = Snapshot::new(&layout.template_dataset(release), GOLD_SNAPSHOT).to_string();
     managed_names(recipe, world)
         .into_iter()
         .filter(|jail| {
@@ -596,7 +597,8 @@ pub fn plan_snapshot(
     require_ours(recipe, world, std::slice::from_ref(&dataset))?;
     if world.has_snapshot(&dataset, name) {
         return Err(LifecycleError::Refused(format!(
-            "{dataset}@{name} already exists"
+            "{} already exists",
+            Snapshot::new(&dataset, name)
         )));
     }
     Ok(vec![Planned::new(Action::Snapshot {
@@ -629,11 +631,12 @@ pub fn plan_rollback(
     require_ours(recipe, world, std::slice::from_ref(&dataset))?;
     if !world.has_snapshot(&dataset, name) {
         return Err(LifecycleError::Unknown(format!(
-            "{dataset}@{name} does not exist (see `thinjail snapshots {jail}`)"
+            "{} does not exist (see `thinjail snapshots {jail}`)",
+            Snapshot::new(&dataset, name)
         )));
     }
     let txg = world
-        .dataset(&format!("{dataset}@{name}"))
+        .dataset(&Snapshot::new(&dataset, name).to_string())
         .map_or(0, |d| d.createtxg);
     let newer: Vec<&str> = world
         .snapshots_of(&dataset)
@@ -704,7 +707,8 @@ pub fn plan_update(
     let template = layout.template_dataset(release);
     if world.has_snapshot(&base, &snapshot) || world.has_snapshot(&template, &snapshot) {
         return Err(LifecycleError::Refused(format!(
-            "{base}@{snapshot} already exists; wait a second and retry"
+            "{} already exists; wait a second and retry",
+            Snapshot::new(&base, &snapshot)
         )));
     }
     let mut planning = world.clone();

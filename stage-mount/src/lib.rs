@@ -13,6 +13,7 @@ use thinjail_core::action::Action;
 use thinjail_core::fstab::{fstab_base, fstab_for};
 use thinjail_core::layout::GOLD_SNAPSHOT;
 use thinjail_core::recipe::Jail;
+use thinjail_core::snapshot::Snapshot;
 use thinjail_core::stage::{
     no_config, BuiltinStage, Planned, Probes, Stage, StageContext, StageError,
 };
@@ -46,7 +47,8 @@ pub fn plan_jail(
         let template = layout.template_dataset(&jail.release);
         if !world.has_snapshot(&template, GOLD_SNAPSHOT) {
             return Err(StageError::Missing(format!(
-                "{template}@{GOLD_SNAPSHOT} neither exists nor is planned by an earlier stage (normally the skeleton stage)"
+                "{} neither exists nor is planned by an earlier stage (normally the skeleton stage)",
+                Snapshot::new(&template, GOLD_SNAPSHOT)
             )));
         }
         actions.push(copy(template, data));

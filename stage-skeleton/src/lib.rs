@@ -40,6 +40,7 @@ use thinjail_core::layout::{
     skeleton_link_target, Layout, GOLD_SNAPSHOT, INSTALL_SNAPSHOT, SKELETON_DIR,
 };
 use thinjail_core::recipe::{Release, TemplateFile};
+use thinjail_core::snapshot::Snapshot;
 use thinjail_core::stage::{
     no_config, BuiltinStage, Planned, Probes, Stage, StageContext, StageError,
 };
@@ -176,7 +177,8 @@ fn require_snapshot(
         Ok(())
     } else {
         Err(StageError::Missing(format!(
-            "{dataset}@{snapshot} neither exists nor is planned by an earlier stage (normally {who})"
+            "{} neither exists nor is planned by an earlier stage (normally {who})",
+            Snapshot::new(dataset, snapshot)
         )))
     }
 }

@@ -16,6 +16,7 @@ use thinjail_core::lock::HostLock;
 use thinjail_core::pipeline::Plan;
 use thinjail_core::quote::{terminal, terminal_line};
 use thinjail_core::render;
+use thinjail_core::snapshot::Snapshot;
 use thinjail_core::stage::{Planned, Probes};
 use thinjail_core::world::World;
 use thinjail_core::Recipe;
@@ -800,11 +801,11 @@ pub fn upgrade(
             let conflicts: Vec<String> = notes.iter().flat_map(|n| n.conflicts.clone()).collect();
             let warnings: Vec<String> = notes.iter().flat_map(|n| n.warnings.clone()).collect();
             let resolve = format!("jexec {jail} etcupdate resolve");
-            let snapshot = format!(
-                "{}@{}",
-                Layout::new(session.recipe()).data_dataset(jail),
-                upgrade.done_snapshot
-            );
+            let snapshot = Snapshot::new(
+                &Layout::new(session.recipe()).data_dataset(jail),
+                &upgrade.done_snapshot,
+            )
+            .to_string();
             if json {
                 super::print_json(&UpgradeView {
                     format_version: 1,

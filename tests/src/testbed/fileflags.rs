@@ -58,6 +58,7 @@ use thinjail_core::action::{Action, Command, Execution};
 use thinjail_core::edit::relinked_target;
 use thinjail_core::host::{apply_native, CommandOutput, FreeBsdHost, HostError};
 use thinjail_core::quote;
+use thinjail_core::snapshot::Snapshot;
 
 /// `UF_NODUMP`: do not dump the file.
 pub const UF_NODUMP: u32 = 0x0000_0001;
@@ -1048,7 +1049,10 @@ impl FileFlagsBed {
         };
         let mut registry = FlagRegistry::load(&self.state_dir)?;
         registry.copy_filesystem(&zfs_key(snapshot), &zfs_key(target));
-        registry.copy_filesystem(&zfs_key(snapshot), &zfs_key(&format!("{target}@{name}")));
+        registry.copy_filesystem(
+            &zfs_key(snapshot),
+            &zfs_key(&Snapshot::new(target, name).to_string()),
+        );
         registry.save(&self.state_dir)
     }
 
