@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use thinjail_core::pipeline::{NoPlugins, Pipeline};
+use thinjail_core::pipeline::Pipeline;
 use thinjail_core::recipe::Jail;
 use thinjail_core::world::{Dataset, World};
 use thinjail_core::{Plan, Recipe};
+use thinjail_stages::NoPlugins;
 
 use crate::alloc;
 use crate::stats::median;

@@ -3,7 +3,7 @@
 //! test programs pass their own.
 
 use thinjail_core::host::{FreeBsdHost, Host, HostGuards, Progress};
-use thinjail_core::pipeline::{NoPlugins, StageLoader};
+use thinjail_core::pipeline::StageLoader;
 use thinjail_core::Recipe;
 
 /// Makes the host a command applies to.
@@ -64,12 +64,4 @@ impl Environment {
             loader: crate::plugins::loader,
         }
     }
-}
-
-/// A loader that refuses every plugin stage.
-pub fn no_plugins(
-    _extra: &[std::path::PathBuf],
-    _jails_dir: &std::path::Path,
-) -> Box<dyn StageLoader> {
-    Box::new(NoPlugins)
 }

@@ -13,13 +13,6 @@ pub mod plugins;
 pub mod progress;
 pub mod recipes;
 
-// Link the built-in stages so their inventory registrations are present.
-use thinjail_stage_install as _;
-use thinjail_stage_mount as _;
-use thinjail_stage_rcconf as _;
-use thinjail_stage_skeleton as _;
-use thinjail_stage_zfs as _;
-
 use std::ffi::OsString;
 
 use clap::Parser;

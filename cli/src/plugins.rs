@@ -47,6 +47,7 @@ use thinjail_core::plugin::{
     entry_symbol, EntryFn, ENTRY_SYMBOL, ENTRY_SYMBOL_NUL, INTERFACE_VERSION,
 };
 use thinjail_core::recipe::StageEntry;
+use thinjail_core::stage::BuiltinStage;
 use thinjail_core::validate::RecipeError;
 use thinjail_core::Recipe;
 
@@ -113,6 +114,10 @@ impl LibraryLoader {
 }
 
 impl StageLoader for LibraryLoader {
+    fn builtins(&self) -> &[BuiltinStage] {
+        thinjail_stages::BUILTIN_STAGES
+    }
+
     fn load(&mut self, entry: &StageEntry, recipe: &Recipe) -> Result<PipelineStage, String> {
         let plugin = match &entry.plugin {
             Some(spec) => {

@@ -4,11 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use thinjail_core::pipeline::{NoPlugins, Pipeline};
+use thinjail_core::pipeline::Pipeline;
 use thinjail_core::world::World;
 use thinjail_core::{Plan, Recipe};
-
-use thinjail_cli as _;
+use thinjail_stages::NoPlugins;
 
 fn plan(recipe: &Recipe, world: &World) -> Plan {
     Pipeline::from_recipe(recipe, &mut NoPlugins)

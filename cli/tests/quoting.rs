@@ -14,12 +14,11 @@ use std::process::Command as Process;
 
 use thinjail_core::action::{Action, Command, Execution};
 use thinjail_core::host::apply_native;
-use thinjail_core::pipeline::{NoPlugins, Pipeline};
+use thinjail_core::pipeline::Pipeline;
 use thinjail_core::render::{self, sh_helper_definition, Format};
 use thinjail_core::world::World;
 use thinjail_core::{Plan, Recipe};
-
-use thinjail_cli as _;
+use thinjail_stages::NoPlugins;
 
 const HOSTILE_DIR: &str = "my jails $(touch PWNED) 'q' \"d\" `touch PWNED2` \\ end";
 

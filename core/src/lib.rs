@@ -35,12 +35,14 @@
 //! Stages only plan; hosts only apply; nothing runs a host command while planning.
 //!
 //! ```
-//! use thinjail_core::{pipeline::{Pipeline, NoPlugins}, recipe::Recipe, world::World};
+//! use thinjail_core::{pipeline::Pipeline, recipe::Recipe, world::World};
 //! let recipe = Recipe::from_ron(
 //!     r#"(releases: [(name: "14.3-RELEASE")], jails: [(name: "web", release: "14.3-RELEASE")], stages: [])"#,
 //!     "example",
 //! ).unwrap();
-//! let pipeline = Pipeline::from_recipe(&recipe, &mut NoPlugins).unwrap();
+//! // A program builds it with `Pipeline::from_recipe(&recipe, &mut loader)`, the loader
+//! // knowing its built-in stages (`thinjail_stages::NoPlugins`) and plugins.
+//! let pipeline = Pipeline::new(Vec::new());
 //! let plan = pipeline.plan(&recipe, &World::empty()).unwrap();
 //! assert!(plan.is_empty()); // no stages, nothing to do
 //! ```
@@ -75,6 +77,3 @@ pub use recipe::validate;
 pub use recipe::Recipe;
 pub use stage::{Planned, Stage, StageContext, StageError};
 pub use world::World;
-
-/// Re-exported so stage crates register built-ins without depending on it directly.
-pub use inventory;

@@ -18,7 +18,7 @@ use crate::layout::Layout;
 use crate::probes::ObservationRequest;
 use crate::recipe::validate::RecipeError;
 use crate::recipe::Recipe;
-use crate::stage::{builtin_stage, Planned, Stage, StageContext, StageError};
+use crate::stage::{BuiltinStage, Planned, Stage, StageContext, StageError};
 use crate::world::World;
 
 /// Version of the plan's JSON schema.
@@ -73,8 +73,13 @@ pub struct Pipeline {
     stages: Vec<PipelineStage>,
 }
 
-/// Loads a stage that is not built in (from a plugin): the cli provides one.
+/// Where a program's stages come from: its built-in stages, and a way to load the
+/// others (from plugins). The `thinjail-stages` crate provides one with every
+/// built-in and no plugins; the cli's loads plugin libraries too.
 pub trait StageLoader {
+    /// The built-in stages this program has, in their default order.
+    fn builtins(&self) -> &[BuiltinStage];
+
     /// The stage `entry.name` from `entry.plugin` (or, when the entry names no plugin,
     /// from a library given outside the recipe that [`offers`](StageLoader::offers)
     /// it), configured with `entry.config`.
@@ -94,22 +99,6 @@ pub trait StageLoader {
     /// (asked for recipe entries that name no plugin and no built-in stage).
     fn offers(&mut self, _name: &str) -> bool {
         false
-    }
-}
-
-/// A loader for programs without plugin support: every plugin stage is refused.
-pub struct NoPlugins;
-
-impl StageLoader for NoPlugins {
-    fn load(
-        &mut self,
-        entry: &crate::recipe::StageEntry,
-        _recipe: &Recipe,
-    ) -> Result<PipelineStage, String> {
-        Err(format!(
-            "stage {} comes from a plugin, and this program cannot load plugins",
-            entry.name
-        ))
     }
 }
 
@@ -151,8 +140,7 @@ impl Pipeline {
         Pipeline { stages }
     }
 
-    /// Builds the recipe's stage list: built-ins from the registry, others through
-    /// `loader`. Problems name the recipe field (`stages[2].name`).
+    /// Builds the recipe's stage list: built-ins and others through `loader`. Problems name the recipe field (`stages[2].name`).
     pub fn from_recipe(
         recipe: &Recipe,
         loader: &mut dyn StageLoader,
@@ -161,8 +149,13 @@ impl Pipeline {
         let mut errors = loader.preload();
         for (i, entry) in recipe.stages.iter().enumerate() {
             let field = format!("stages[{i}]");
-            let from_plugin = entry.plugin.is_some()
-                || (builtin_stage(&entry.name).is_none() && loader.offers(&entry.name));
+            let builtin = loader
+                .builtins()
+                .iter()
+                .find(|s| s.name() == entry.name)
+                .copied();
+            let from_plugin =
+                entry.plugin.is_some() || (builtin.is_none() && loader.offers(&entry.name));
             if from_plugin {
                 match loader.load(entry, recipe) {
                     Ok(stage) => stages.push(stage),
@@ -172,11 +165,8 @@ impl Pipeline {
                 }
                 continue;
             }
-            let Some(builtin) = builtin_stage(&entry.name) else {
-                let known: Vec<&str> = crate::stage::builtin_stages()
-                    .iter()
-                    .map(|s| s.name)
-                    .collect();
+            let Some(builtin) = builtin else {
+                let known: Vec<&str> = loader.builtins().iter().map(BuiltinStage::name).collect();
                 errors.push(RecipeError::new(
                     format!("{field}.name"),
                     format!(
@@ -187,7 +177,7 @@ impl Pipeline {
                 ));
                 continue;
             };
-            match (builtin.factory)(entry.config.as_deref()) {
+            match (builtin.declaration.build)(entry.config.as_deref()) {
                 Ok(stage) => stages.push(PipelineStage {
                     stage,
                     source: StageSource::Builtin {

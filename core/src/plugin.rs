@@ -23,7 +23,7 @@
 //! e.g. panicked: a UTF-8 message).
 //!
 //! Authors never see any of this: they write an ordinary [`Stage`](crate::stage::Stage),
-//! implement [`guest::PluginStage`] (how to build it from its configuration) and add
+//! implement [`crate::stage::DeclaredStage`] (how to build it from its configuration) and add
 //! one line, [`export_plugin!`](crate::export_plugin). The host side ([`host`]) checks
 //! the descriptor, calls the functions and turns each stage into a
 //! [`Stage`](crate::stage::Stage) whose actions go through the same confinement

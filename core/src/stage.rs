@@ -1,19 +1,26 @@
-//! The [`Stage`] trait and the registry of built-in stages.
+//! The [`Stage`] trait and how a stage declares itself ([`DeclaredStage`]).
 //!
 //! A stage looks at the recipe and the world and returns the actions still needed
 //! for its part of the work. It never touches the host: it can only ask for paths to
 //! be observed ([`Stage::probes`]) and return actions ([`Stage::plan`]).
 //!
-//! Built-in stages register themselves with [`inventory`]:
+//! Every stage, built-in or from a plugin, is declared the same way
+//! ([`DeclaredStage`]):
 //!
 //! ```text
-//! inventory::submit! {
-//!     thinjail_core::stage::BuiltinStage::new("zfs", "ZFS datasets", |config| {
-//!         thinjail_core::stage::no_config("zfs", config)?;
-//!         Ok(Box::new(ZfsStage))
-//!     })
+//! impl DeclaredStage for ZfsStage {
+//!     const NAME: &'static str = "zfs";
+//!     const SUMMARY: &'static str = "ZFS datasets";
+//!     fn from_config(config: Option<&str>) -> Result<Self, StageError> {
+//!         no_config(Self::NAME, config)?;
+//!         Ok(ZfsStage)
+//!     }
 //! }
 //! ```
+//!
+//! then listed: a built-in in the `thinjail-stages` crate's list
+//! (`BuiltinStage::of::<ZfsStage>("thinjail-stage-zfs")`), a plugin's in
+//! [`export_plugin!`](crate::export_plugin).
 
 use serde::{Deserialize, Serialize};
 
@@ -119,60 +126,79 @@ pub trait Stage {
     fn plan(&self, ctx: &StageContext<'_>, world: &World) -> Result<Vec<Planned>, StageError>;
 }
 
+/// A stage type that declares itself: its name and summary, and how to build it
+/// from the configuration a recipe gives it. Built-in stages and plugin stages
+/// are declared the same way; a built-in is then listed in the program's built-in
+/// list ([`BuiltinStage::of`], the `thinjail-stages` crate), a plugin's in
+/// [`export_plugin!`](crate::export_plugin).
+pub trait DeclaredStage: Stage + Sized + 'static {
+    /// The name recipes use (letters, digits, `-`, `_`); what [`Stage::name`] returns.
+    const NAME: &'static str;
+    /// One line saying what it does; what [`Stage::summary`] returns.
+    const SUMMARY: &'static str;
+    /// The article step(s) it implements or stands in for, if any.
+    const ARTICLE_STEP: Option<&'static str> = None;
+
+    /// Builds the stage from its recipe configuration (RON text; `None` when the recipe
+    /// gives none). [`parse_config`] and [`no_config`] help.
+    fn from_config(config: Option<&str>) -> Result<Self, StageError>;
+}
+
 /// Builds a stage from its recipe configuration (RON text).
 pub type StageFactory = fn(config: Option<&str>) -> Result<Box<dyn Stage>, StageError>;
 
-/// A built-in stage, registered with `inventory::submit!`.
-pub struct BuiltinStage {
+/// What a [`DeclaredStage`] declares, as data: what a plugin exports and what a
+/// built-in list holds.
+#[derive(Clone, Copy)]
+pub struct StageDeclaration {
     /// Name used in recipes.
     pub name: &'static str,
-    /// One-line summary.
+    /// One line saying what it does.
     pub summary: &'static str,
-    /// The crate providing it.
-    pub provider: &'static str,
+    /// The article step(s) it implements or stands in for.
+    pub article_step: Option<&'static str>,
     /// Constructor.
-    pub factory: StageFactory,
+    pub build: StageFactory,
 }
 
-impl BuiltinStage {
-    /// Describes a built-in stage.
-    pub const fn new(
-        name: &'static str,
-        summary: &'static str,
-        provider: &'static str,
-        factory: StageFactory,
-    ) -> Self {
-        BuiltinStage {
-            name,
-            summary,
-            provider,
-            factory,
+fn build_boxed<S: DeclaredStage>(config: Option<&str>) -> Result<Box<dyn Stage>, StageError> {
+    Ok(Box::new(S::from_config(config)?))
+}
+
+impl StageDeclaration {
+    /// The declaration of stage type `S`.
+    pub const fn of<S: DeclaredStage>() -> Self {
+        StageDeclaration {
+            name: S::NAME,
+            summary: S::SUMMARY,
+            article_step: S::ARTICLE_STEP,
+            build: build_boxed::<S>,
         }
     }
 }
 
-inventory::collect!(BuiltinStage);
-
-/// All built-in stages linked into this program: the article's in its order, then
-/// any others by name.
-pub fn builtin_stages() -> Vec<&'static BuiltinStage> {
-    let mut stages: Vec<&'static BuiltinStage> =
-        inventory::iter::<BuiltinStage>.into_iter().collect();
-    let rank = |name: &str| {
-        crate::recipe::DEFAULT_STAGES
-            .iter()
-            .position(|s| *s == name)
-            .unwrap_or(crate::recipe::DEFAULT_STAGES.len())
-    };
-    stages.sort_by_key(|s| (rank(s.name), s.name));
-    stages
+/// A stage built into the program, with the crate that provides it.
+#[derive(Clone, Copy)]
+pub struct BuiltinStage {
+    /// The stage.
+    pub declaration: StageDeclaration,
+    /// The crate providing it.
+    pub provider: &'static str,
 }
 
-/// The built-in stage called `name`.
-pub fn builtin_stage(name: &str) -> Option<&'static BuiltinStage> {
-    inventory::iter::<BuiltinStage>
-        .into_iter()
-        .find(|s| s.name == name)
+impl BuiltinStage {
+    /// Built-in stage type `S`, provided by crate `provider`.
+    pub const fn of<S: DeclaredStage>(provider: &'static str) -> Self {
+        BuiltinStage {
+            declaration: StageDeclaration::of::<S>(),
+            provider,
+        }
+    }
+
+    /// Its name in recipes.
+    pub fn name(&self) -> &'static str {
+        self.declaration.name
+    }
 }
 
 /// Parses a stage's RON configuration into `T` (absent config gives `T::default()`).

@@ -1404,12 +1404,8 @@ mod tests {
     use super::*;
     // Linked so their stages are registered for the pipeline below.
     use thinjail_core::action::FreebsdUpdateCommand;
-    use thinjail_core::pipeline::{NoPlugins, Pipeline};
-    use thinjail_stage_install as _;
-    use thinjail_stage_mount as _;
-    use thinjail_stage_rcconf as _;
-    use thinjail_stage_skeleton as _;
-    use thinjail_stage_zfs as _;
+    use thinjail_core::pipeline::Pipeline;
+    use thinjail_stages::NoPlugins;
 
     fn built() -> (Recipe, World) {
         let text = include_str!("../../cli/recipes/article.ron");

@@ -31,7 +31,7 @@ use thinjail_core::action::Action;
 use thinjail_core::layout::INSTALL_SNAPSHOT;
 use thinjail_core::recipe::{Install, Release};
 use thinjail_core::stage::{
-    no_config, BuiltinStage, Planned, Probes, Stage, StageContext, StageError,
+    no_config, DeclaredStage, Planned, Probes, Stage, StageContext, StageError,
 };
 use thinjail_core::updates::{self, plan_freebsd_update, UpdateTree};
 use thinjail_core::world::World;
@@ -39,13 +39,6 @@ use thinjail_core::world::World;
 /// The install stage.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct InstallStage;
-
-thinjail_core::inventory::submit! {
-    BuiltinStage::new("install", SUMMARY, "thinjail-stage-install", |config| {
-        no_config("install", config)?;
-        Ok(Box::new(InstallStage))
-    })
-}
 
 const SUMMARY: &str = "install each release's base system and snapshot it @install";
 
@@ -62,9 +55,20 @@ fn install_marker(base: &Path) -> PathBuf {
     base.join("bin")
 }
 
+impl DeclaredStage for InstallStage {
+    const NAME: &'static str = "install";
+    const SUMMARY: &'static str = SUMMARY;
+    const ARTICLE_STEP: Option<&'static str> = Some("1");
+
+    fn from_config(config: Option<&str>) -> Result<Self, StageError> {
+        no_config(Self::NAME, config)?;
+        Ok(InstallStage)
+    }
+}
+
 impl Stage for InstallStage {
     fn name(&self) -> &str {
-        "install"
+        Self::NAME
     }
 
     fn summary(&self) -> &str {

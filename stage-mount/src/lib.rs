@@ -15,20 +15,13 @@ use thinjail_core::layout::GOLD_SNAPSHOT;
 use thinjail_core::recipe::Jail;
 use thinjail_core::snapshot::Snapshot;
 use thinjail_core::stage::{
-    no_config, BuiltinStage, Planned, Probes, Stage, StageContext, StageError,
+    no_config, DeclaredStage, Planned, Probes, Stage, StageContext, StageError,
 };
 use thinjail_core::world::{PathState, World};
 
 /// The mount stage.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MountStage;
-
-thinjail_core::inventory::submit! {
-    BuiltinStage::new("mount", SUMMARY, "thinjail-stage-mount", |config| {
-        no_config("mount", config)?;
-        Ok(Box::new(MountStage))
-    })
-}
 
 const SUMMARY: &str = "each jail's data from the template's @gold, its mountpoint and its fstab";
 
@@ -95,9 +88,20 @@ pub fn plan_jail(
     Ok(actions)
 }
 
+impl DeclaredStage for MountStage {
+    const NAME: &'static str = "mount";
+    const SUMMARY: &'static str = SUMMARY;
+    const ARTICLE_STEP: Option<&'static str> = Some("5");
+
+    fn from_config(config: Option<&str>) -> Result<Self, StageError> {
+        no_config(Self::NAME, config)?;
+        Ok(MountStage)
+    }
+}
+
 impl Stage for MountStage {
     fn name(&self) -> &str {
-        "mount"
+        Self::NAME
     }
 
     fn summary(&self) -> &str {

@@ -40,19 +40,12 @@ use thinjail_core::jailconf::{ordered_params, render_block, JailConf, Params, Se
 use thinjail_core::jailfile::{block_id, foreign_jail_message, MANAGED_MARK};
 use thinjail_core::layout::Layout;
 use thinjail_core::recipe::{Jail, ParamValue, Recipe};
-use thinjail_core::stage::{no_config, BuiltinStage, Planned, Stage, StageContext, StageError};
+use thinjail_core::stage::{no_config, DeclaredStage, Planned, Stage, StageContext, StageError};
 use thinjail_core::world::World;
 
 /// The rc.conf / jail.conf stage.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RcConfStage;
-
-thinjail_core::inventory::submit! {
-    BuiltinStage::new("rcconf", SUMMARY, "thinjail-stage-rcconf", |config| {
-        no_config("rcconf", config)?;
-        Ok(Box::new(RcConfStage))
-    })
-}
 
 const SUMMARY: &str =
     "each jail's own jail.conf file, jail_enable and jail_list in rc.conf, and starting the jails";
@@ -126,9 +119,20 @@ fn block_meaning(block: &str, jail: &str) -> Option<Params> {
         .ok()
 }
 
+impl DeclaredStage for RcConfStage {
+    const NAME: &'static str = "rcconf";
+    const SUMMARY: &'static str = SUMMARY;
+    const ARTICLE_STEP: Option<&'static str> = Some("6");
+
+    fn from_config(config: Option<&str>) -> Result<Self, StageError> {
+        no_config(Self::NAME, config)?;
+        Ok(RcConfStage)
+    }
+}
+
 impl Stage for RcConfStage {
     fn name(&self) -> &str {
-        "rcconf"
+        Self::NAME
     }
 
     fn summary(&self) -> &str {

@@ -42,7 +42,7 @@ use thinjail_core::layout::{
 use thinjail_core::recipe::{Release, TemplateFile};
 use thinjail_core::snapshot::Snapshot;
 use thinjail_core::stage::{
-    no_config, BuiltinStage, Planned, Probes, Stage, StageContext, StageError,
+    no_config, DeclaredStage, Planned, Probes, Stage, StageContext, StageError,
 };
 use thinjail_core::updates::{self, plan_pack_tree};
 use thinjail_core::world::{PathState, World};
@@ -50,13 +50,6 @@ use thinjail_core::world::{PathState, World};
 /// The skeleton stage.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SkeletonStage;
-
-thinjail_core::inventory::submit! {
-    BuiltinStage::new("skeleton", SUMMARY, "thinjail-stage-skeleton", |config| {
-        no_config("skeleton", config)?;
-        Ok(Box::new(SkeletonStage))
-    })
-}
 
 const SUMMARY: &str = "move jail-specific files into the template, build the skeleton and its links, snapshot both @gold";
 
@@ -71,9 +64,20 @@ pub fn partial_path(template: &Path, specific: &str) -> PathBuf {
     target.with_file_name(format!(".{name}.thinjail-partial"))
 }
 
+impl DeclaredStage for SkeletonStage {
+    const NAME: &'static str = "skeleton";
+    const SUMMARY: &'static str = SUMMARY;
+    const ARTICLE_STEP: Option<&'static str> = Some("2-4");
+
+    fn from_config(config: Option<&str>) -> Result<Self, StageError> {
+        no_config(Self::NAME, config)?;
+        Ok(SkeletonStage)
+    }
+}
+
 impl Stage for SkeletonStage {
     fn name(&self) -> &str {
-        "skeleton"
+        Self::NAME
     }
 
     fn summary(&self) -> &str {

@@ -24,25 +24,29 @@
 
 use thinjail_core::action::Action;
 use thinjail_core::layout::MANAGED_PROPERTY;
-use thinjail_core::stage::{no_config, BuiltinStage, Planned, Stage, StageContext, StageError};
+use thinjail_core::stage::{no_config, DeclaredStage, Planned, Stage, StageContext, StageError};
 use thinjail_core::world::World;
 
 /// The dataset stage.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ZfsStage;
 
-thinjail_core::inventory::submit! {
-    BuiltinStage::new("zfs", SUMMARY, "thinjail-stage-zfs", |config| {
-        no_config("zfs", config)?;
-        Ok(Box::new(ZfsStage))
-    })
-}
-
 const SUMMARY: &str = "ZFS datasets for the bases, templates, jails and mountpoints";
+
+impl DeclaredStage for ZfsStage {
+    const NAME: &'static str = "zfs";
+    const SUMMARY: &'static str = SUMMARY;
+    const ARTICLE_STEP: Option<&'static str> = Some("1, 2, 5");
+
+    fn from_config(config: Option<&str>) -> Result<Self, StageError> {
+        no_config(Self::NAME, config)?;
+        Ok(ZfsStage)
+    }
+}
 
 impl Stage for ZfsStage {
     fn name(&self) -> &str {
-        "zfs"
+        Self::NAME
     }
 
     fn summary(&self) -> &str {

@@ -8,8 +8,9 @@ use std::fs;
 use std::process::Command;
 
 use thinjail_core::host::{Host, NoProgress};
-use thinjail_core::pipeline::{NoPlugins, Pipeline};
+use thinjail_core::pipeline::Pipeline;
 use thinjail_core::recipe::Jail;
+use thinjail_stages::NoPlugins;
 use thinjail_tests::fixtures::zfs_lock::run_zfs_command;
 use thinjail_tests::harness::{is_mounted, Bed};
 use thinjail_tests::testbed::{Faults, TestBed};

@@ -10,10 +10,11 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use thinjail_core::host::{Host, NoProgress};
-use thinjail_core::pipeline::{NoPlugins, Pipeline};
+use thinjail_core::pipeline::Pipeline;
 use thinjail_core::recipe::Jail;
 use thinjail_core::world::{Dataset, World};
 use thinjail_core::{Plan, Recipe};
+use thinjail_stages::NoPlugins;
 use thinjail_tests::harness::Bed;
 use thinjail_tests::testbed::{Faults, TestBed};
 

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use thinjail_core::pipeline::StageSource;
-use thinjail_core::stage::builtin_stages;
 
 use super::prepare;
 use crate::environment::Environment;
@@ -95,16 +94,16 @@ pub fn stages(
             });
         }
     }
-    for builtin in builtin_stages() {
-        if views.iter().any(|v| v.name == builtin.name) {
+    for builtin in thinjail_stages::BUILTIN_STAGES {
+        if views.iter().any(|v| v.name == builtin.name()) {
             continue;
         }
-        let Ok(stage) = (builtin.factory)(None) else {
+        let Ok(stage) = (builtin.declaration.build)(None) else {
             continue;
         };
         views.push(StageView {
-            name: builtin.name.to_string(),
-            summary: builtin.summary.to_string(),
+            name: builtin.name().to_string(),
+            summary: builtin.declaration.summary.to_string(),
             article_step: stage.article_step().map(String::from),
             source: StageSource::Builtin {
                 provider: builtin.provider.to_string(),

@@ -1,11 +1,10 @@
 //! The author's side of the plugin interface.
 //!
 //! A plugin author writes an ordinary [`Stage`], says how to build it from its recipe
-//! configuration ([`PluginStage`]), and exports the library with one line:
+//! configuration ([`DeclaredStage`]), and exports the library with one line:
 //!
 //! ```ignore
-//! use thinjail_core::plugin::guest::PluginStage;
-//! use thinjail_core::stage::{Planned, Stage, StageContext, StageError};
+//! use thinjail_core::stage::{DeclaredStage, Planned, Stage, StageContext, StageError};
 //! use thinjail_core::world::World;
 //!
 //! struct Hello;
@@ -18,7 +17,7 @@
 //!     }
 //! }
 //!
-//! impl PluginStage for Hello {
+//! impl DeclaredStage for Hello {
 //!     const NAME: &'static str = "hello";
 //!     const SUMMARY: &'static str = "says hello, does nothing";
 //!     fn from_config(config: Option<&str>) -> Result<Self, StageError> {
@@ -49,67 +48,20 @@ use super::{
     REPLY_STAGE_ERROR,
 };
 use crate::recipe::Recipe;
-use crate::stage::{Stage, StageContext, StageError};
+use crate::stage::{Stage, StageContext, StageDeclaration, StageError};
 use crate::world::World;
-
-/// A stage a plugin exports: its name and summary, and how to build it from the
-/// configuration a recipe gives it.
-pub trait PluginStage: Stage + Sized + 'static {
-    /// The name recipes use (letters, digits, `-`, `_`); what [`Stage::name`] returns.
-    const NAME: &'static str;
-    /// One line saying what it does; what [`Stage::summary`] returns.
-    const SUMMARY: &'static str;
-    /// The article step(s) it stands in for, if any.
-    const ARTICLE_STEP: Option<&'static str> = None;
-
-    /// Builds the stage from its recipe configuration (RON text; `None` when the recipe
-    /// gives none). [`crate::stage::parse_config`] and [`crate::stage::no_config`] help.
-    fn from_config(config: Option<&str>) -> Result<Self, StageError>;
-}
-
-/// Builds a stage from its configuration.
-pub type StageBuilder = fn(config: Option<&str>) -> Result<Box<dyn Stage>, StageError>;
-
-/// One stage in a plugin's export list.
-#[derive(Clone, Copy)]
-pub struct ExportedStage {
-    /// Name used in recipes.
-    pub name: &'static str,
-    /// One line saying what it does.
-    pub summary: &'static str,
-    /// The article step(s) it stands in for.
-    pub article_step: Option<&'static str>,
-    /// Constructor.
-    pub build: StageBuilder,
-}
-
-fn build_boxed<S: PluginStage>(config: Option<&str>) -> Result<Box<dyn Stage>, StageError> {
-    Ok(Box::new(S::from_config(config)?))
-}
-
-impl ExportedStage {
-    /// The export entry of stage type `S`.
-    pub fn of<S: PluginStage>() -> Self {
-        ExportedStage {
-            name: S::NAME,
-            summary: S::SUMMARY,
-            article_step: S::ARTICLE_STEP,
-            build: build_boxed::<S>,
-        }
-    }
-}
 
 /// Everything one plugin library exports.
 pub struct Exports {
     plugin: &'static str,
     version: &'static str,
-    stages: Vec<ExportedStage>,
+    stages: Vec<StageDeclaration>,
     descriptor: StaticDescriptor,
 }
 
 impl Exports {
     /// The exports of plugin `plugin` version `version`.
-    pub fn new(plugin: &'static str, version: &'static str, stages: Vec<ExportedStage>) -> Self {
+    pub fn new(plugin: &'static str, version: &'static str, stages: Vec<StageDeclaration>) -> Self {
         let text = |s: &'static str| RawSlice::of(s.as_bytes());
         let raw_stages: Vec<RawStage> = stages
             .iter()
@@ -141,7 +93,7 @@ impl Exports {
         }
     }
 
-    fn stage(&self, name: &str) -> Result<&ExportedStage, Failure> {
+    fn stage(&self, name: &str) -> Result<&StageDeclaration, Failure> {
         self.stages.iter().find(|s| s.name == name).ok_or_else(|| {
             Failure::Plugin(format!(
                 "plugin {} {} has no stage {name:?}",
@@ -334,7 +286,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// Exports a plugin library: its name, version and stage types (each an ordinary
 /// [`Stage`](crate::stage::Stage) that also implements
-/// [`PluginStage`](crate::plugin::guest::PluginStage)).
+/// [`DeclaredStage`](crate::plugin::guest::DeclaredStage)).
 ///
 /// ```ignore
 /// thinjail_core::export_plugin!("pkg", env!("CARGO_PKG_VERSION"), [PkgStage]);
@@ -355,7 +307,7 @@ macro_rules! export_plugin {
                 $crate::plugin::guest::Exports::new(
                     $name,
                     $version,
-                    ::std::vec![$($crate::plugin::guest::ExportedStage::of::<$stage>()),+],
+                    ::std::vec![$($crate::stage::StageDeclaration::of::<$stage>()),+],
                 )
             }
             $crate::plugin::guest::entry(exports)
@@ -367,7 +319,7 @@ macro_rules! export_plugin {
 pub(crate) mod tests {
     use super::*;
     use crate::action::Action;
-    use crate::stage::{Planned, Probes};
+    use crate::stage::{DeclaredStage, Planned, Probes};
 
     /// A stage that panics, acts or plans nothing, as its configuration says.
     pub(crate) struct Moody {
@@ -406,7 +358,7 @@ pub(crate) mod tests {
         }
     }
 
-    impl PluginStage for Moody {
+    impl DeclaredStage for Moody {
         const NAME: &'static str = "moody";
         const SUMMARY: &'static str = "plans nothing, or panics";
         fn from_config(config: Option<&str>) -> Result<Self, StageError> {
@@ -422,7 +374,7 @@ pub(crate) mod tests {
 
     /// The exports every in-process test of the interface uses (one per test binary).
     pub(crate) fn exports() -> Exports {
-        Exports::new("moody", "1.2.3", vec![ExportedStage::of::<Moody>()])
+        Exports::new("moody", "1.2.3", vec![StageDeclaration::of::<Moody>()])
     }
 
     fn take(reply: RawReply) -> (u32, String) {

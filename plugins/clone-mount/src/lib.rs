@@ -23,7 +23,7 @@
 
 use thinjail_core::action::Action;
 use thinjail_core::layout::GOLD_SNAPSHOT;
-use thinjail_core::plugin::guest::PluginStage;
+use thinjail_core::stage::DeclaredStage;
 use thinjail_core::stage::{no_config, Planned, Probes, Stage, StageContext, StageError};
 use thinjail_core::world::World;
 
@@ -36,7 +36,7 @@ pub const CLONE_NOTE: &str =
     "a clone instead of the article's copy: no space used until the jail writes, \
 but the template's @gold cannot be destroyed while this jail exists";
 
-impl PluginStage for CloneMountStage {
+impl DeclaredStage for CloneMountStage {
     const NAME: &'static str = "clone-mount";
     const SUMMARY: &'static str =
         "each jail's data as a zfs clone of the template's @gold, its mountpoint and its fstab";

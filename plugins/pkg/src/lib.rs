@@ -45,8 +45,8 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 use thinjail_core::action::Action;
 use thinjail_core::layout::Layout;
-use thinjail_core::plugin::guest::PluginStage;
 use thinjail_core::recipe::{Jail, Recipe};
+use thinjail_core::stage::DeclaredStage;
 use thinjail_core::stage::{parse_config, Planned, Probes, Stage, StageContext, StageError};
 use thinjail_core::world::World;
 
@@ -96,7 +96,7 @@ pub fn check_package_name(name: &str) -> Result<(), String> {
     }
 }
 
-impl PluginStage for PkgStage {
+impl DeclaredStage for PkgStage {
     const NAME: &'static str = "pkg";
     const SUMMARY: &'static str =
         "installs packages into jails with pkg(8); nothing when they are already there";

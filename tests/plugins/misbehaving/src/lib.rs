@@ -21,7 +21,7 @@
 use std::path::PathBuf;
 
 use thinjail_core::action::Action;
-use thinjail_core::plugin::guest::PluginStage;
+use thinjail_core::stage::DeclaredStage;
 use thinjail_core::stage::{parse_config, Planned, Probes, Stage, StageContext, StageError};
 use thinjail_core::world::World;
 
@@ -30,7 +30,7 @@ pub struct Panics {
     when: String,
 }
 
-impl PluginStage for Panics {
+impl DeclaredStage for Panics {
     const NAME: &'static str = "panics";
     const SUMMARY: &'static str = "panics on purpose";
 
@@ -74,7 +74,7 @@ pub struct Escapes {
     what: String,
 }
 
-impl PluginStage for Escapes {
+impl DeclaredStage for Escapes {
     const NAME: &'static str = "escapes";
     const SUMMARY: &'static str = "plans an action outside what the recipe manages";
 
@@ -129,7 +129,7 @@ pub struct Refuses {
     reason: Option<String>,
 }
 
-impl PluginStage for Refuses {
+impl DeclaredStage for Refuses {
     const NAME: &'static str = "refuses";
     const SUMMARY: &'static str = "refuses to plan";
 
@@ -166,7 +166,7 @@ pub struct Hides {
     note: String,
 }
 
-impl PluginStage for Hides {
+impl DeclaredStage for Hides {
     const NAME: &'static str = "hides";
     const SUMMARY: &'static str = "plans a directory, noted with its configuration";
 
