@@ -15,10 +15,10 @@ use thinjail_core::apply::{apply_plan, ApplyEvent};
 use thinjail_core::confine::Confinement;
 use thinjail_core::host::{Host, NoProgress};
 use thinjail_core::layout::{Layout, GOLD_SNAPSHOT, INSTALL_SNAPSHOT};
+use thinjail_core::observe::observe;
 use thinjail_core::pipeline::{Pipeline, StageLoader};
 use thinjail_core::recipe::{Jail, StageEntry};
 use thinjail_core::snapshot::Snapshot;
-use thinjail_core::world::World;
 use thinjail_core::Recipe;
 use thinjail_tests::fixtures::base::{
     pack_tree_as_set, populate_base_tree, sha256_file, write_manifest, DistSet,
@@ -219,16 +219,6 @@ fn loader(recipe: &Recipe) -> Box<dyn StageLoader> {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
-}
-
-/// What `thinjail` observes before planning: the host, then the fstab and root of the
-/// jails it manages that the recipe does not name (native reads).
-fn observe(host: &mut dyn Host, pipeline: &Pipeline, recipe: &Recipe) -> anyhow::Result<World> {
-    let mut world = host.observe(&pipeline.observation(recipe))?;
-    let extra = thinjail_lifecycle::extra_probes(recipe, &world);
-    let paths = host.read_paths(&extra)?;
-    world.paths.extend(paths);
-    Ok(world)
 }
 
 /// Observes, plans and applies `recipe` in-process on the test bed, timing each part

@@ -20,6 +20,8 @@
 //!   clean environment ([`host::spawn`]), file access that never follows a symbolic
 //!   link ([`host::safe_fs`]), a private cache and no native write into a jail's
 //!   files ([`host::guard`]);
+//! - [`observe`]: the one way a host is observed for a recipe (the stages' request,
+//!   then the jails thinjail manages that the recipe does not name);
 //! - [`apply`]: [`apply::apply_plan`] drives any host through a plan;
 //! - [`boot`]: rc.conf(5) as rc(8) reads it and the jails rc.d/jail starts at
 //!   boot, from which file; [`hostconf`]: a host's jail and boot configuration
@@ -59,6 +61,7 @@ pub mod jailconf;
 pub mod jailfile;
 pub mod layout;
 pub mod lock;
+pub mod observe;
 pub mod pipeline;
 pub mod plugin;
 pub mod probes;

@@ -25,6 +25,7 @@ use thinjail_core::hostconf::forget_jail;
 use thinjail_core::jailconf::parse_block_params;
 use thinjail_core::jailfile::{block_id, conf_of, foreign_jail_message};
 use thinjail_core::layout::{Layout, GOLD_SNAPSHOT};
+use thinjail_core::observe::managed_names;
 use thinjail_core::pipeline::{check_confinement_with, Plan, PlanError, StagePlan, StageSource};
 use thinjail_core::snapshot::Snapshot;
 use thinjail_core::stage::{Planned, Probes};
@@ -112,26 +113,6 @@ pub struct ForeignJail {
     pub path: PathBuf,
 }
 
-/// Jails thinjail manages on this host: the recipe's, and those whose dataset
-/// (`<jails_dataset>/<jail>`) thinjail made for this jails dataset — it carries
-/// `thinjail:managed=<jails_dataset>` of its own. A jail.conf block alone makes no
-/// jail ours: another recipe sharing the file (with another jails dataset) has its
-/// own blocks there.
-pub fn managed_names(recipe: &Recipe, world: &World) -> BTreeSet<String> {
-    let layout = Layout::new(recipe);
-    let mut names: BTreeSet<String> = recipe.jails.iter().map(|j| j.name.clone()).collect();
-    let prefix = format!("{}/", layout.jails_dataset());
-    for (dataset, _) in world.children_of(layout.jails_dataset()) {
-        let Some(jail) = dataset.strip_prefix(&prefix) else {
-            continue;
-        };
-        if !jail.contains('/') && check_jail_name(jail).is_ok() && layout.is_ours(world, dataset) {
-            names.insert(jail.to_string());
-        }
-    }
-    names
-}
-
 /// Managed jails that are not in the recipe.
 pub fn orphans(recipe: &Recipe, world: &World) -> Vec<String> {
     let named: BTreeSet<&str> = recipe.jails.iter().map(|j| j.name.as_str()).collect();
@@ -139,28 +120,6 @@ pub fn orphans(recipe: &Recipe, world: &World) -> Vec<String> {
         .into_iter()
         .filter(|name| !named.contains(name.as_str()))
         .collect()
-}
-
-/// Paths to read after observing, to describe jails the recipe does not name
-/// (their fstab tells their release). What `world` already holds (the stages'
-/// probes read the fstab and root of the recipe's jails) is not read twice.
-pub fn extra_probes(recipe: &Recipe, world: &World) -> Probes {
-    let layout = Layout::new(recipe);
-    let mut probes = Probes::default();
-    for name in managed_names(recipe, world) {
-        let fstab = layout.fstab(&name);
-        if matches!(
-            world.paths.get(&fstab),
-            None | Some(PathState::File { contents: None })
-        ) {
-            probes.file(fstab);
-        }
-        let root = layout.root(&name);
-        if !world.paths.contains_key(&root) {
-            probes.path(root);
-        }
-    }
-    probes
 }
 
 /// The release whose base a jail's fstab mounts, if it is one of ours.

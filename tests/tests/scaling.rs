@@ -145,9 +145,7 @@ fn planning_work_grows_linearly_with_the_number_of_jails() {
 fn observation_commands(bed: &Bed, recipe: &Recipe) -> usize {
     let pipeline = Pipeline::from_recipe(recipe, &mut NoPlugins).unwrap();
     let mut host = TestBed::new(bed.state_dir(), Faults::default(), Box::new(NoProgress));
-    let world = host.observe(&pipeline.observation(recipe)).unwrap();
-    let extra = thinjail_lifecycle::extra_probes(recipe, &world);
-    host.read_paths(&extra).unwrap();
+    let world = thinjail_core::observe::observe(&mut host, &pipeline, recipe).unwrap();
     assert!(
         pipeline.plan(recipe, &world).unwrap().is_empty(),
         "the host should be up to date"

@@ -89,16 +89,9 @@ pub fn lock(recipe: &Recipe, purpose: &str, wait: bool) -> Result<HostLock, CliE
     })
 }
 
-/// Observes the host for `prepared`, then reads the fstab and root of every jail
-/// thinjail manages there that the recipe does not name (native reads: the number
-/// of host commands does not grow with the number of jails).
+/// Observes the host for `prepared` ([`thinjail_core::observe::observe`]).
 pub fn observe(host: &mut dyn Host, prepared: &Prepared) -> Result<World, HostError> {
-    let recipe = &prepared.loaded.recipe;
-    let mut world = host.observe(&prepared.pipeline.observation(recipe))?;
-    let extra = thinjail_lifecycle::extra_probes(recipe, &world);
-    let paths = host.read_paths(&extra)?;
-    world.paths.extend(paths);
-    Ok(world)
+    thinjail_core::observe::observe(host, &prepared.pipeline, &prepared.loaded.recipe)
 }
 
 /// Maps a host observation failure to exit 69.
