@@ -62,15 +62,6 @@ pub fn fresh_world(recipe: &Recipe) -> World {
     world
 }
 
-/// `world` with the effects of every action of `plan`.
-pub fn after(plan: &Plan, world: &World) -> World {
-    let mut world = world.clone();
-    for (_, planned) in plan.actions() {
-        planned.action.apply_to(&mut world);
-    }
-    world
-}
-
 /// One row of the planning table.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PlanRow {
@@ -158,7 +149,7 @@ pub fn run(sizes: &[usize]) -> anyhow::Result<Vec<PlanRow>> {
         let runs = if n >= 1000 { 11 } else { 31 };
         let fresh = fresh_world(&recipe);
         let first = measure(&pipeline, &recipe, &fresh, runs)?;
-        let applied = after(&first.plan, &fresh);
+        let applied = fresh.after(&first.plan);
         let again = measure(&pipeline, &recipe, &applied, runs)?;
         anyhow::ensure!(
             again.plan.is_empty(),

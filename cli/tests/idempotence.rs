@@ -16,14 +16,6 @@ fn plan(recipe: &Recipe, world: &World) -> Plan {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn after(plan: &Plan, world: &World) -> World {
-    let mut world = world.clone();
-    for (_, planned) in plan.actions() {
-        planned.action.apply_to(&mut world);
-    }
-    world
-}
-
 fn builtin(name: &str) -> Recipe {
     let text = thinjail_cli::recipes::builtin(name).unwrap().text;
     Recipe::from_ron(text, name).unwrap()
@@ -35,7 +27,7 @@ fn a_world_with_everything_gets_an_empty_plan() {
         let recipe = builtin(name);
         let first = plan(&recipe, &World::empty());
         assert!(first.len() > 20, "{name}: {} actions", first.len());
-        let done = after(&first, &World::empty());
+        let done = World::empty().after(&first);
         let second = plan(&recipe, &done);
         assert!(
             second.is_empty(),
@@ -49,7 +41,7 @@ fn a_world_with_everything_gets_an_empty_plan() {
 fn with_base_and_template_only_the_jails_steps_are_planned() {
     let mut without_jails = builtin("article");
     without_jails.jails.clear();
-    let prepared = after(&plan(&without_jails, &World::empty()), &World::empty());
+    let prepared = World::empty().after(&plan(&without_jails, &World::empty()));
     assert!(prepared.has_snapshot("zroot/jails/base/13.1-RELEASE-template", "gold"));
 
     let recipe = builtin("article");
@@ -84,13 +76,13 @@ fn with_base_and_template_only_the_jails_steps_are_planned() {
             "{line:?} not planned: {lines:#?}"
         );
     }
-    assert!(plan(&recipe, &after(&jail_plan, &prepared)).is_empty());
+    assert!(plan(&recipe, &prepared.after(&jail_plan)).is_empty());
 }
 
 #[test]
 fn a_second_jail_on_the_same_release_shares_its_base() {
     let one = builtin("article");
-    let done = after(&plan(&one, &World::empty()), &World::empty());
+    let done = World::empty().after(&plan(&one, &World::empty()));
     let mut two = one.clone();
     let mut second = two.jails[0].clone();
     second.name = "thinjail1".into();

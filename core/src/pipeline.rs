@@ -348,6 +348,24 @@ impl Plan {
     }
 }
 
+impl World {
+    /// This world as `plan` leaves it, as planning assumes (each action's
+    /// [`Action::apply_to`], in order): what the next plan is made against.
+    pub fn after(&self, plan: &Plan) -> World {
+        self.after_planned(plan.actions().map(|(_, planned)| planned))
+    }
+
+    /// This world after `actions` (one stage's, or a lifecycle command's), as
+    /// [`World::after`] does for a whole plan.
+    pub fn after_planned<'a>(&self, actions: impl IntoIterator<Item = &'a Planned>) -> World {
+        let mut world = self.clone();
+        for planned in actions {
+            planned.action.apply_to(&mut world);
+        }
+        world
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

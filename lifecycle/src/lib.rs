@@ -1327,21 +1327,14 @@ pub fn plan_prune(
     if orphans.is_empty() {
         return Ok(None);
     }
-    let mut after = world.clone();
-    for (_, planned) in plan.actions() {
-        planned.action.apply_to(&mut after);
-    }
+    let mut after = world.after(plan);
     let mut actions = Vec::new();
     for orphan in &orphans {
         let stop = plan_stop(recipe, &after, std::slice::from_ref(orphan))?;
-        for planned in &stop {
-            planned.action.apply_to(&mut after);
-        }
+        after = after.after_planned(&stop);
         actions.extend(stop);
         let destroy = plan_destroy(recipe, &after, orphan, false)?;
-        for planned in &destroy {
-            planned.action.apply_to(&mut after);
-        }
+        after = after.after_planned(&destroy);
         actions.extend(destroy);
     }
     let layout = Layout::new(recipe);
@@ -1373,10 +1366,7 @@ mod tests {
             .unwrap()
             .plan(&recipe, &World::empty())
             .unwrap();
-        let mut world = World::empty();
-        for (_, planned) in plan.actions() {
-            planned.action.apply_to(&mut world);
-        }
+        let world = World::empty().after(&plan);
         (recipe, world)
     }
 
@@ -1527,10 +1517,7 @@ mod tests {
             .unwrap()
             .plan(&recipe, &World::empty())
             .unwrap();
-        let mut world = World::empty();
-        for (_, planned) in plan.actions() {
-            planned.action.apply_to(&mut world);
-        }
+        let world = World::empty().after(&plan);
         (recipe, world)
     }
 
@@ -1672,10 +1659,7 @@ mod tests {
             Some(Action::Snapshot { dataset, snapshot }) if dataset.ends_with("-template") && snapshot == GOLD_SNAPSHOT
         ));
 
-        let mut after = world.clone();
-        for planned in &plan {
-            planned.action.apply_to(&mut after);
-        }
+        let after = world.after_planned(&plan);
         let rollback = plan_update_rollback(&recipe, &after, "13.1-RELEASE", false).unwrap();
         let described: Vec<String> = rollback.iter().map(|p| p.action.describe()).collect();
         assert_eq!(

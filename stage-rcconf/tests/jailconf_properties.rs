@@ -473,10 +473,7 @@ proptest! {
             Err(other) => { prop_assert!(false, "{}", other); unreachable!() }
         };
         prop_assert!(!reads_ours, "an include of thinjail's files was not refused\n{}", admin);
-        let mut after = world.clone();
-        for planned in &planned {
-            planned.action.apply_to(&mut after);
-        }
+        let after = world.after_planned(&planned);
         // jail.conf: the administrator's text, older blocks gone.
         let mut expected_admin = admin.clone();
         for jail in &recipe.jails {

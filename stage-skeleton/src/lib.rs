@@ -762,10 +762,7 @@ mod tests {
         let recipe = recipe();
         let ctx = StageContext::new(&recipe);
         let plan = SkeletonStage.plan(&ctx, &installed(&recipe)).unwrap();
-        let mut world = installed(&recipe);
-        for planned in &plan {
-            planned.action.apply_to(&mut world);
-        }
+        let mut world = installed(&recipe).after_planned(&plan);
         // An older thinjail: no tarball in the base.
         world.set_path(
             &updates::etcupdate_tarball(&ctx.layout, "14.3-RELEASE"),
@@ -782,9 +779,7 @@ mod tests {
             steps.last().unwrap(),
             "destroy dataset zroot/jails/base/14.3-RELEASE-etcupdate"
         );
-        for planned in &migration {
-            planned.action.apply_to(&mut world);
-        }
+        let world = world.after_planned(&migration);
         assert!(
             SkeletonStage.plan(&ctx, &world).unwrap().is_empty(),
             "done once"

@@ -478,10 +478,7 @@ pub fn destroy(
         .map_err(CliError::from)?;
     let stop_actions = thinjail_lifecycle::plan_stop(session.recipe(), &session.world, &names)
         .map_err(CliError::from)?;
-    let mut after_stop = session.world.clone();
-    for planned in &stop_actions {
-        planned.action.apply_to(&mut after_stop);
-    }
+    let after_stop = session.world.after_planned(&stop_actions);
     let preview = thinjail_lifecycle::plan_destroy(session.recipe(), &after_stop, jail, with_data)
         .map_err(CliError::from)?;
     let everything: Vec<Planned> = stop_actions.iter().cloned().chain(preview).collect();

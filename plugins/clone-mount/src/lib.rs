@@ -119,9 +119,7 @@ mod tests {
         assert!(actions.iter().any(
             |a| matches!(&a.action, Action::WriteFile { path, .. } if path.ends_with("www/fstab"))
         ));
-        for planned in &actions {
-            planned.action.apply_to(&mut world);
-        }
+        let world = world.after_planned(&actions);
         assert_eq!(
             world
                 .dataset("zroot/jails/www/data")

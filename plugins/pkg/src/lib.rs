@@ -348,7 +348,7 @@ mod tests {
         let recipe = recipe();
         let ctx = StageContext::new(&recipe);
         let stage = stage(r#"(packages: ["nginx", "www/curl"], jails: ["www"])"#);
-        let mut world = running(&["www"]);
+        let world = running(&["www"]);
         let actions = stage.plan(&ctx, &world).unwrap();
         let lines: Vec<String> = actions.iter().flat_map(|a| a.action.sh_lines()).collect();
         assert_eq!(
@@ -360,9 +360,7 @@ mod tests {
             matches!(&actions[1].action, Action::WriteFile { path, contents, .. }
             if path == record && contents.ends_with("\nnginx\nwww/curl\n"))
         );
-        for planned in &actions {
-            planned.action.apply_to(&mut world);
-        }
+        let world = world.after_planned(&actions);
         assert_eq!(stage.plan(&ctx, &world).unwrap(), [], "idempotent");
         assert!(stage.probes(&ctx).files.contains(record));
     }
