@@ -108,17 +108,54 @@ impl<T, E: Into<anyhow::Error>> WithCode<T> for Result<T, E> {
     }
 }
 
-/// A lifecycle command that cannot be planned: a name that is not a managed jail
-/// is a usage error (64), a host state the command refuses or something missing
-/// is 78, a plan leaving the recipe's confinement is an internal error (70).
+/// A lifecycle command that cannot be planned: an invalid name, or one that is not
+/// a managed jail, a snapshot or an installed release, is a usage error (64); a
+/// host state the command refuses or something missing is 78; a plan leaving the
+/// recipe's confinement is an internal error (70).
 impl From<thinjail_lifecycle::LifecycleError> for CliError {
     fn from(error: thinjail_lifecycle::LifecycleError) -> Self {
         use thinjail_lifecycle::LifecycleError;
         let code = match error {
-            LifecycleError::Unknown(_) => USAGE,
-            LifecycleError::Refused(_) | LifecycleError::Missing(_) => CONFIG,
             LifecycleError::Confinement(_) => SOFTWARE,
+            _ if error.is_usage() => USAGE,
+            _ => CONFIG,
         };
         CliError::msg(code, error)
+    }
+}
+
+/// The host lock: held by another thinjail is 75, a lock file someone else could
+/// control is 78, one that cannot be made is 73.
+impl From<thinjail_core::lock::LockError> for CliError {
+    fn from(error: thinjail_core::lock::LockError) -> Self {
+        use thinjail_core::lock::LockError;
+        let code = match error {
+            LockError::Busy { .. } => TEMPFAIL,
+            LockError::Untrusted { .. } => CONFIG,
+            LockError::Io { .. } => CANTCREAT,
+        };
+        CliError::new(code, error)
+    }
+}
+
+/// A plan that cannot be made, nothing changed: a stage's refusal is 78; a plugin's
+/// failure or an action or probe outside the recipe's confinement is 65.
+impl From<thinjail_core::pipeline::PlanError> for CliError {
+    fn from(error: thinjail_core::pipeline::PlanError) -> Self {
+        use thinjail_core::pipeline::PlanError;
+        use thinjail_core::stage::StageError;
+        let code = match error {
+            PlanError::Confinement { .. }
+            | PlanError::ProbeConfinement { .. }
+            | PlanError::Stage {
+                error: StageError::Plugin(_),
+                ..
+            } => DATAERR,
+            PlanError::Stage { .. } => CONFIG,
+        };
+        CliError::new(
+            code,
+            anyhow::Error::new(error).context("nothing was changed"),
+        )
     }
 }

@@ -28,27 +28,92 @@ use thinjail_core::layout::{Layout, GOLD_SNAPSHOT};
 use thinjail_core::observe::managed_names;
 use thinjail_core::pipeline::{check_confinement_with, Plan, PlanError, StagePlan, StageSource};
 use thinjail_core::snapshot::Snapshot;
-use thinjail_core::stage::{Planned, Probes};
+use thinjail_core::stage::{Planned, Probes, StageError};
 use thinjail_core::updates::{self, plan_freebsd_update, plan_pack_tree, UpdateTree};
 use thinjail_core::validate::{check_jail_name, check_snapshot_name};
 use thinjail_core::world::{DatasetKind, Mount, PathState, World};
 use thinjail_core::Recipe;
 
-/// Why a lifecycle command cannot be planned.
+/// Why a lifecycle command cannot be planned. The first five are about what was
+/// asked for (a usage error to the cli), the rest about the host.
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
-    /// The name is not a jail thinjail manages on this host.
-    #[error("{0}")]
-    Unknown(String),
+    /// `name` is not a valid jail or release name.
+    #[error("{name:?}: {reason}")]
+    InvalidName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `name` is not a valid snapshot name (`reason` quotes it).
+    #[error("{reason}")]
+    InvalidSnapshotName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `jail` is not a jail thinjail manages on this host.
+    #[error("no jail {jail} managed by thinjail here (see `thinjail list`)")]
+    NotManaged {
+        /// The jail asked for.
+        jail: String,
+    },
+    /// The snapshot `dataset@snapshot` of `jail`'s data does not exist.
+    #[error("{} does not exist (see `thinjail snapshots {jail}`)", Snapshot::new(.dataset, .snapshot))]
+    NoSuchSnapshot {
+        /// The jail.
+        jail: String,
+        /// Its data dataset.
+        dataset: String,
+        /// The snapshot asked for.
+        snapshot: String,
+    },
+    /// Nothing of `release` (base, template) is installed here.
+    #[error("release {release} is not installed here")]
+    ReleaseNotInstalled {
+        /// The release asked for.
+        release: String,
+    },
     /// The host is in a state the command refuses to act on.
     #[error("{0}")]
     Refused(String),
     /// Something the command needs is missing.
     #[error("{0}")]
     Missing(String),
+    /// The host's jail and boot configuration refuses the change (see
+    /// [`thinjail_core::hostconf`]).
+    #[error("{0}")]
+    Boot(StageError),
     /// A planned action would leave the recipe's confinement; nothing runs.
     #[error(transparent)]
     Confinement(#[from] PlanError),
+}
+
+impl LifecycleError {
+    /// Whether the command was asked for something that is not there or not valid
+    /// (rather than refused by the host's state).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            LifecycleError::InvalidName { .. }
+                | LifecycleError::InvalidSnapshotName { .. }
+                | LifecycleError::NotManaged { .. }
+                | LifecycleError::NoSuchSnapshot { .. }
+                | LifecycleError::ReleaseNotInstalled { .. }
+        )
+    }
+}
+
+/// Checks a jail or release name given on the command line before it is used in a
+/// path (`check` is [`check_jail_name`] or
+/// [`thinjail_core::validate::check_release_name`]).
+pub fn check_name(name: &str, check: fn(&str) -> Result<(), String>) -> Result<(), LifecycleError> {
+    check(name).map_err(|reason| LifecycleError::InvalidName {
+        name: name.to_string(),
+        reason,
+    })
 }
 
 /// The state of a jail thinjail knows about.
@@ -209,11 +274,9 @@ pub fn require_managed(
     let managed = managed_names(recipe, world);
     let layout = Layout::new(recipe);
     for name in names {
-        check_jail_name(name).map_err(|e| LifecycleError::Unknown(format!("{name:?}: {e}")))?;
+        check_name(name, check_jail_name)?;
         if !managed.contains(name) {
-            return Err(LifecycleError::Unknown(format!(
-                "no jail {name} managed by thinjail here (see `thinjail list`)"
-            )));
+            return Err(LifecycleError::NotManaged { jail: name.clone() });
         }
         if let Some(running) = layout.foreign_jail(world, name) {
             return Err(LifecycleError::Refused(foreign_jail_message(
@@ -397,8 +460,7 @@ pub fn plan_destroy(
         )));
     }
     // Its jail file, an older block in jail.conf, and its place in rc.conf's boot.
-    let mut actions =
-        forget_jail(recipe, world, jail).map_err(|e| LifecycleError::Refused(e.to_string()))?;
+    let mut actions = forget_jail(recipe, world, jail).map_err(LifecycleError::Boot)?;
     let fstab = layout.fstab(jail);
     if world.path(&fstab).exists() {
         actions.push(Planned::new(Action::Remove { path: fstab }));
@@ -531,9 +593,9 @@ pub fn plan_destroy_release(
         }
     }
     if actions.is_empty() {
-        return Err(LifecycleError::Unknown(format!(
-            "release {release} is not installed here"
-        )));
+        return Err(LifecycleError::ReleaseNotInstalled {
+            release: release.to_string(),
+        });
     }
     Ok(actions)
 }
@@ -546,7 +608,10 @@ pub fn plan_snapshot(
     name: &str,
 ) -> Result<Vec<Planned>, LifecycleError> {
     require_managed(recipe, world, &[jail.to_string()])?;
-    check_snapshot_name(name).map_err(LifecycleError::Unknown)?;
+    check_snapshot_name(name).map_err(|reason| LifecycleError::InvalidSnapshotName {
+        name: name.to_string(),
+        reason,
+    })?;
     let dataset = Layout::new(recipe).data_dataset(jail);
     if !world.has_dataset(&dataset) {
         return Err(LifecycleError::Missing(format!(
@@ -589,10 +654,11 @@ pub fn plan_rollback(
     let dataset = layout.data_dataset(jail);
     require_ours(recipe, world, std::slice::from_ref(&dataset))?;
     if !world.has_snapshot(&dataset, name) {
-        return Err(LifecycleError::Unknown(format!(
-            "{} does not exist (see `thinjail snapshots {jail}`)",
-            Snapshot::new(&dataset, name)
-        )));
+        return Err(LifecycleError::NoSuchSnapshot {
+            jail: jail.to_string(),
+            dataset,
+            snapshot: name.to_string(),
+        });
     }
     let txg = world
         .dataset(&Snapshot::new(&dataset, name).to_string())

@@ -27,7 +27,7 @@ use super::{
 };
 use crate::args::{JailSelection, LifeOpts};
 use crate::environment::Environment;
-use crate::exit::{CliError, CONFIG, CONFLICTS, FAILURE, OK, SOFTWARE, USAGE};
+use crate::exit::{CliError, CONFIG, CONFLICTS, FAILURE, OK, SOFTWARE};
 use crate::{progress, recipes};
 
 /// What running a plan came to.
@@ -526,8 +526,7 @@ pub fn destroy_release(
     release: &str,
     opts: &LifeOpts,
 ) -> Result<u8, CliError> {
-    thinjail_core::validate::check_release_name(release)
-        .map_err(|e| CliError::msg(USAGE, format!("{release:?}: {e}")))?;
+    thinjail_lifecycle::check_name(release, thinjail_core::validate::check_release_name)?;
     let mut session = Session::changing(env, plugins, opts, "destroy-release")?;
     let actions =
         thinjail_lifecycle::plan_destroy_release(session.recipe(), &session.world, release)
@@ -633,8 +632,7 @@ pub fn update(
     restart: bool,
     opts: &LifeOpts,
 ) -> Result<u8, CliError> {
-    thinjail_core::validate::check_release_name(release)
-        .map_err(|e| CliError::msg(USAGE, format!("{release:?}: {e}")))?;
+    thinjail_lifecycle::check_name(release, thinjail_core::validate::check_release_name)?;
     let mut session = Session::changing(env, plugins, opts, "update")?;
     session.extra = thinjail_lifecycle::update_probes(session.recipe(), release);
     session.refresh()?;
@@ -706,8 +704,10 @@ struct UpgradeView<'a> {
 
 /// Checks a jail name before it is used in a path.
 fn valid_jail(jail: &str) -> Result<(), CliError> {
-    thinjail_core::validate::check_jail_name(jail)
-        .map_err(|e| CliError::msg(USAGE, format!("{jail:?}: {e}")))
+    Ok(thinjail_lifecycle::check_name(
+        jail,
+        thinjail_core::validate::check_jail_name,
+    )?)
 }
 
 /// `thinjail upgrade`.

@@ -17,15 +17,14 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use thinjail_core::host::{Host, HostError};
-use thinjail_core::lock::{HostLock, LockError};
-use thinjail_core::pipeline::{Pipeline, PlanError};
-use thinjail_core::stage::StageError;
+use thinjail_core::lock::HostLock;
+use thinjail_core::pipeline::Pipeline;
 use thinjail_core::validate::RecipeErrors;
 use thinjail_core::world::World;
 use thinjail_core::{Plan, Recipe};
 
 use crate::environment::Environment;
-use crate::exit::{CliError, CONFIG, DATAERR, NOPERM, TEMPFAIL, UNAVAILABLE, USAGE};
+use crate::exit::{CliError, NOPERM, UNAVAILABLE, USAGE};
 use crate::recipes::{self, Loaded};
 
 /// A recipe with its stage pipeline.
@@ -82,11 +81,7 @@ pub fn lock(recipe: &Recipe, purpose: &str, wait: bool) -> Result<HostLock, CliE
             thinjail_core::quote::terminal_line(holder)
         );
     })
-    .map_err(|e| match e {
-        LockError::Busy { .. } => CliError::new(TEMPFAIL, e),
-        LockError::Untrusted { .. } => CliError::new(CONFIG, e),
-        LockError::Io { .. } => CliError::new(crate::exit::CANTCREAT, e),
-    })
+    .map_err(CliError::from)
 }
 
 /// Observes the host for `prepared` ([`thinjail_core::observe::observe`]).
@@ -99,25 +94,9 @@ pub fn unobservable(error: HostError) -> CliError {
     CliError::msg(UNAVAILABLE, format!("cannot observe this host: {error}"))
 }
 
-/// Plans, mapping stage refusals to exit 78.
+/// Plans (a refusal's exit status: `From<PlanError> for CliError`).
 pub fn make_plan(prepared: &Prepared, world: &World) -> Result<Plan, CliError> {
-    prepared
-        .pipeline
-        .plan(&prepared.loaded.recipe, world)
-        .map_err(|e| match e {
-            PlanError::Confinement { .. }
-            | PlanError::ProbeConfinement { .. }
-            | PlanError::Stage {
-                error: StageError::Plugin(_),
-                ..
-            } => CliError::new(
-                DATAERR,
-                anyhow::Error::new(e).context("nothing was changed"),
-            ),
-            PlanError::Stage { .. } => {
-                CliError::new(CONFIG, anyhow::Error::new(e).context("nothing was changed"))
-            }
-        })
+    Ok(prepared.pipeline.plan(&prepared.loaded.recipe, world)?)
 }
 
 /// Asks on the terminal; without one, `--yes` is required.
