@@ -57,7 +57,8 @@ impl Environment {
         }
     }
 
-    /// A host provider without plugin support.
+    /// Hosts from `hosts`, with plugins loaded from shared libraries as
+    /// [`Environment::freebsd`] does.
     pub fn with_hosts(hosts: Box<dyn HostProvider>) -> Self {
         Environment {
             hosts,

@@ -4,11 +4,16 @@
 //! lifecycle commands, over any host. [`run`] takes an [`Environment`] so test
 //! programs can drive the very same command against a test bed.
 
+// Unsafe code lives in `plugins` alone (opening a library, looking up its entry).
+#![deny(unsafe_code)]
+
 pub mod args;
 mod commands;
 pub mod environment;
 pub mod exit;
 pub mod manual;
+// dlopen(3) and dlsym(3) of a plugin library: each block has its SAFETY reason.
+#[allow(unsafe_code)]
 pub mod plugins;
 pub mod progress;
 pub mod recipes;

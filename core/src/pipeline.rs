@@ -267,21 +267,9 @@ impl Pipeline {
 }
 
 /// Refuses an action that touches anything the recipe does not manage (see
-/// [`crate::confine`]), given the world it was planned against.
-pub fn check_confinement(
-    layout: &Layout<'_>,
-    world: &World,
-    stage: &str,
-    action: &Action,
-) -> Result<(), PlanError> {
-    let recipe = layout.recipe();
-    check_confinement_with(layout, world, stage, action, &|jail| {
-        recipe.jail(jail).is_some() && layout.foreign_jail(world, jail).is_none()
-    })
-}
-
-/// [`check_confinement`] with the set of jails the action may touch given by
-/// `may_touch_jail` (lifecycle commands also act on jails that left the recipe).
+/// [`crate::confine`]), given the world it was planned against; `may_touch_jail`
+/// says which jails it may act on (the pipeline: the recipe's own; lifecycle
+/// commands also act on jails that left the recipe).
 pub fn check_confinement_with(
     layout: &Layout<'_>,
     world: &World,

@@ -39,9 +39,11 @@
 //! [`StageError`](crate::stage::StageError); [`JSON_SCHEMA_VERSION`] is bumped when any
 //! of them changes incompatibly, and a host refuses a plugin built for another.
 //!
-//! All `unsafe` code of the interface is in this file: reading what a raw pointer
+//! The unsafe functions of the interface are in this file: reading what a raw pointer
 //! designates ([`borrow_bytes`], [`read_descriptor`]), and a plugin freeing its own
-//! replies ([`guest::free_reply`]).
+//! replies ([`reclaim_bytes`]). [`host`] and [`guest`] call them (and a plugin's entry
+//! function), each call with its SAFETY reason; no other module of the crate may
+//! use `unsafe` (`#![deny(unsafe_code)]` in `lib.rs`).
 
 pub mod guest;
 pub mod host;

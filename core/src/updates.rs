@@ -29,10 +29,6 @@ pub const SERVER_NAME: &str = "update.FreeBSD.org";
 /// that base, at `/usr/share/thinjail/etcupdate.txz`, read-only).
 pub const ETCUPDATE_TARBALL: &str = "usr/share/thinjail/etcupdate.txz";
 
-/// etcupdate's work directory relative to a jail's root (`$DESTDIR/var/db/etcupdate`,
-/// its default `WORKDIR`).
-pub const ETCUPDATE_DIR: &str = "var/db/etcupdate";
-
 /// The baseline etcupdate compares against, relative to a jail's root (`WORKDIR/current`).
 pub const ETCUPDATE_BASELINE: &str = "var/db/etcupdate/current";
 

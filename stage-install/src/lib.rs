@@ -25,6 +25,9 @@
 //! A base that already has `@install` is left alone; one without it (an interrupted
 //! install) gets its file flags cleared and is extracted (and patched) again.
 
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 
 use thinjail_core::action::Action;

@@ -9,6 +9,9 @@
 //! A jail whose fstab already points at another release's base is refused: moving a
 //! jail to a new release is `thinjail upgrade`, which also merges its /etc.
 
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
 use thinjail_core::action::Action;
 use thinjail_core::fstab::{fstab_base, fstab_for};
 use thinjail_core::layout::GOLD_SNAPSHOT;

@@ -31,6 +31,9 @@
 //!   and the recipe's from their own files, or nothing is planned;
 //! - only our jails are started (`service jail start` would start every jail).
 
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use thinjail_core::action::Action;

@@ -31,6 +31,9 @@
 //! A release installed by an older thinjail, whose base has no etcupdate tree, gets
 //! one built the same way from a throwaway clone of its base's `@install` snapshot.
 
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 

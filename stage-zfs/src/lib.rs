@@ -22,6 +22,9 @@
 //! );
 //! ```
 
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
 use thinjail_core::action::Action;
 use thinjail_core::layout::MANAGED_PROPERTY;
 use thinjail_core::stage::{no_config, DeclaredStage, Planned, Stage, StageContext, StageError};

@@ -2,7 +2,6 @@
 //!
 //! - [`FreeBsdHost`] runs each action's real commands as argv (never `sh -c`), with
 //!   `zfs send | zfs receive` as a real pipe whose two exit statuses are both checked.
-//! - [`ScriptHost`] only renders: it collects the POSIX sh of what it is given.
 //! - Test hosts (the Linux test bed) live in the workspace's `tests` crate and reuse
 //!   [`FreeBsdHost`]'s building blocks.
 //!
@@ -28,7 +27,6 @@ mod parse;
 mod process;
 mod progress;
 pub mod safe_fs;
-mod script;
 pub mod spawn;
 mod system;
 
@@ -44,14 +42,11 @@ pub use beneath::{observe_beneath, record_beneath, Beneath};
 pub use guard::HostGuards;
 pub use judge::{is_judged, judge, ActionNotes, Exit};
 pub use listing::{merge_observed, observe_listed, Listing};
-pub use native::{
-    apply_native, manifest_file_count, manifest_sha256, sha256_file, write_atomically,
-};
+pub use native::{apply_native, manifest_sha256, sha256_file, write_atomically};
 pub use observation::{observe_paths, zfs_get_command, ZFS_PROPERTIES};
 pub use parse::{parse_jls, parse_mount_p, parse_proc_mountinfo, parse_zfs_get};
 pub use process::CommandOutput;
 pub use progress::{NoProgress, Progress, ProgressTask};
-pub use script::ScriptHost;
 pub use system::FreeBsdHost;
 
 /// Why a host could not observe or apply.

@@ -110,14 +110,6 @@ pub fn manifest_sha256(manifest: &str, name: &str) -> Option<String> {
     })
 }
 
-/// The number of files a `MANIFEST` lists for `name` (its third column).
-pub fn manifest_file_count(manifest: &str, name: &str) -> Option<u64> {
-    manifest.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split('\t').collect();
-        (fields.first() == Some(&name)).then(|| fields.get(2)?.parse().ok())?
-    })
-}
-
 /// SHA-256 of a file, hex.
 pub fn sha256_file(path: &Path) -> Result<String, HostError> {
     let mut file =

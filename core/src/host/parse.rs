@@ -9,7 +9,7 @@ use crate::world::{Dataset, DatasetKind, Mount, RunningJail};
 
 /// Parses `zfs get -H -p [-r] [-t filesystem,volume,snapshot] -o
 /// name,property,value,source PROPERTIES DATASET…` (see
-/// [`super::system::zfs_get_command`]): one line per dataset and property, tab
+/// [`super::observation::zfs_get_command`]): one line per dataset and property, tab
 /// separated. Bookmarks (`pool/fs#mark`, which OpenZFS lists when `-t` does not
 /// exclude them) are skipped: they are neither filesystems nor snapshots.
 /// [`crate::layout::MANAGED_PROPERTY`] counts only as the dataset's own value

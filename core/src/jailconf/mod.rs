@@ -200,11 +200,6 @@ impl Setting {
         String::from_utf8_lossy(&self.name).into_owned()
     }
 
-    /// Whether it defines a variable (`$x = …;`).
-    pub fn is_variable(&self) -> bool {
-        self.is_var
-    }
-
     /// Whether it appends (`+=`).
     pub fn appends(&self) -> bool {
         self.form == parse::Form::Append
@@ -390,11 +385,6 @@ impl JailConf {
     /// Every `.include` statement read (14+), in order, those of included files too.
     pub fn includes(&self) -> &[Include] {
         &self.includes
-    }
-
-    /// The definition of jail `jail`, if there is exactly one.
-    pub fn definition_of(&self, jail: &str) -> Option<&Section> {
-        self.definition(jail).ok().map(|i| &self.sections[i])
     }
 
     /// Names of the jails defined (not wildcard sections), in file order.

@@ -1,7 +1,7 @@
 //! The author's side of the plugin interface.
 //!
 //! A plugin author writes an ordinary [`Stage`], says how to build it from its recipe
-//! configuration ([`DeclaredStage`]), and exports the library with one line:
+//! configuration ([`DeclaredStage`](crate::stage::DeclaredStage)), and exports the library with one line:
 //!
 //! ```ignore
 //! use thinjail_core::stage::{DeclaredStage, Planned, Stage, StageContext, StageError};
@@ -286,7 +286,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// Exports a plugin library: its name, version and stage types (each an ordinary
 /// [`Stage`](crate::stage::Stage) that also implements
-/// [`DeclaredStage`](crate::plugin::guest::DeclaredStage)).
+/// [`DeclaredStage`](crate::stage::DeclaredStage)).
 ///
 /// ```ignore
 /// thinjail_core::export_plugin!("pkg", env!("CARGO_PKG_VERSION"), [PkgStage]);

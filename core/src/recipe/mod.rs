@@ -15,9 +15,6 @@ use serde::{Deserialize, Serialize};
 
 use validate::{RecipeError, RecipeErrors};
 
-/// Schema version of the recipe format, reported by `thinjail check`.
-pub const RECIPE_FORMAT_VERSION: u32 = 1;
-
 /// A whole recipe.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -301,9 +298,6 @@ impl StageEntry {
 /// The official FreeBSD download site (current releases).
 pub const DEFAULT_MIRROR: &str = "https://download.freebsd.org/releases";
 
-/// Where FreeBSD moves releases once they reach end of life.
-pub const ARCHIVE_MIRROR: &str = "https://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases";
-
 impl Release {
     /// The mirror's `<machine>/<arch>` directory for this release's platform.
     pub fn platform_dir(&self) -> &'static str {
@@ -430,11 +424,6 @@ impl Recipe {
             }
         }
         params
-    }
-
-    /// The jails running on release `name`.
-    pub fn jails_on<'a>(&'a self, release: &'a str) -> impl Iterator<Item = &'a Jail> + 'a {
-        self.jails.iter().filter(move |j| j.release == release)
     }
 }
 

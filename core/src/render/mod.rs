@@ -1,4 +1,4 @@
-//! Plan renderers: a runnable POSIX `sh` script ([`sh`](mod@sh)), text for people,
+//! Plan renderers: a runnable POSIX `sh` script (with the shell helpers its actions call), text for people,
 //! JSON for programs.
 
 mod sh;
@@ -21,18 +21,6 @@ pub enum Format {
     Text,
     /// JSON for programs.
     Json,
-}
-
-impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "sh" => Ok(Format::Sh),
-            "text" => Ok(Format::Text),
-            "json" => Ok(Format::Json),
-            other => Err(format!("unknown format {other:?} (sh, text or json)")),
-        }
-    }
 }
 
 /// Renders `plan` in `format`; `title` names the recipe in headers.
