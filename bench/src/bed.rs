@@ -25,11 +25,10 @@ use thinjail_tests::fixtures::base::{
 };
 use thinjail_tests::fixtures::http::release_dir;
 use thinjail_tests::fixtures::pool::TestPool;
-use thinjail_tests::fixtures::zfs_lock::run_zfs_command;
 use thinjail_tests::harness::Bed;
+use thinjail_tests::samples::{self, numbered_jail};
 use thinjail_tests::testbed::{Faults, TestBed};
 
-use crate::plan::numbered_jail;
 use crate::stats::median;
 
 /// How each jail's data is made.
@@ -262,24 +261,13 @@ fn kind(action: &Action) -> String {
         .unwrap_or_else(|| "other".into())
 }
 
-/// `zfs get -p PROPERTIES NAMES…` as (name, property) → value.
+/// `zfs get -p PROPERTIES NAMES…` as (name, property) → value in bytes.
 fn zfs_get(properties: &str, names: &[String]) -> anyhow::Result<BTreeMap<(String, String), u64>> {
-    let output = run_zfs_command(
-        Command::new("zfs")
-            .args(["get", "-H", "-p", "-o", "name,property,value", properties])
-            .args(names),
-    )?;
-    let mut values = BTreeMap::new();
-    for line in output.lines() {
-        let fields: Vec<&str> = line.split('\t').collect();
-        if let [name, property, value] = fields.as_slice() {
-            values.insert(
-                (name.to_string(), property.to_string()),
-                value.trim().parse().unwrap_or(0),
-            );
-        }
-    }
-    Ok(values)
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    Ok(samples::zfs_get(properties, &names, true)?
+        .into_iter()
+        .map(|(key, value)| (key, value.parse().unwrap_or(0)))
+        .collect())
 }
 
 fn value(values: &BTreeMap<(String, String), u64>, name: &str, property: &str) -> u64 {

@@ -2,65 +2,18 @@
 //! fresh host and on a host where everything is already applied (what cron or
 //! configuration management runs).
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use thinjail_core::pipeline::Pipeline;
-use thinjail_core::recipe::Jail;
-use thinjail_core::world::{Dataset, World};
+use thinjail_core::world::World;
 use thinjail_core::{Plan, Recipe};
 use thinjail_stages::NoPlugins;
 
+use thinjail_tests::samples::{fresh_world, recipe_with_jails};
+
 use crate::alloc;
 use crate::stats::median;
-
-/// The built-in `article` recipe with `n` jails `j0001`… on its release, each with
-/// its own address.
-pub fn recipe_with_jails(n: usize) -> anyhow::Result<Recipe> {
-    let builtin = thinjail_cli::recipes::builtin("article")
-        .ok_or_else(|| anyhow::anyhow!("no built-in article recipe"))?;
-    let mut recipe = Recipe::from_ron(builtin.text, "article")
-        .map_err(|e| anyhow::anyhow!("article recipe: {e}"))?;
-    let template = recipe
-        .jails
-        .first()
-        .cloned()
-        .ok_or_else(|| anyhow::anyhow!("the article recipe has no jail"))?;
-    recipe.jails = (1..=n).map(|i| numbered_jail(&template, i)).collect();
-    Ok(recipe)
-}
-
-/// Jail number `i` (1-based), like `template` but with its own name and address.
-pub fn numbered_jail(template: &Jail, i: usize) -> Jail {
-    Jail {
-        name: format!("j{i:04}"),
-        ip4: vec![format!(
-            "10.{}.{}.{}",
-            i / 62500,
-            (i / 250) % 250,
-            i % 250 + 2
-        )],
-        ..template.clone()
-    }
-}
-
-/// A host that has only its pool.
-pub fn fresh_world(recipe: &Recipe) -> World {
-    let pool = recipe.host.pool().to_string();
-    let mut world = World {
-        observed: true,
-        ..World::default()
-    };
-    world.datasets.insert(
-        pool.clone(),
-        Dataset {
-            mountpoint: Some(PathBuf::from("/").join(&pool)),
-            ..Dataset::default()
-        },
-    );
-    world
-}
 
 /// One row of the planning table.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -143,7 +96,7 @@ fn measure(
 pub fn run(sizes: &[usize]) -> anyhow::Result<Vec<PlanRow>> {
     let mut rows = Vec::new();
     for &n in sizes {
-        let recipe = recipe_with_jails(n)?;
+        let recipe = recipe_with_jails(n).map_err(anyhow::Error::msg)?;
         let pipeline = Pipeline::from_recipe(&recipe, &mut NoPlugins)
             .map_err(|e| anyhow::anyhow!("pipeline: {e:?}"))?;
         let runs = if n >= 1000 { 11 } else { 31 };

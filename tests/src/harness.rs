@@ -265,9 +265,8 @@ impl Bed {
     /// Space used by a dataset relative to the pool (`zfs get -p used`; zfs-fuse's `zfs list` has no `-p`).
     pub fn used(&self, dataset: &str) -> u64 {
         let name = format!("{}/{dataset}", self.pool.name());
-        run_zfs_command(Command::new("zfs").args(["get", "-H", "-p", "-o", "value", "used", &name]))
-            .unwrap_or_else(|e| panic!("zfs list {name}: {e}"))
-            .trim()
+        crate::samples::zfs_get_one("used", &name, true)
+            .unwrap_or_else(|e| panic!("zfs get used {name}: {e}"))
             .parse()
             .unwrap_or_else(|e| panic!("used of {name}: {e}"))
     }

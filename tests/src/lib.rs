@@ -10,7 +10,9 @@
 //!   `MANIFEST` (and stand-ins for etcupdate and certctl inside), and a loopback
 //!   mirror serving them;
 //! - [`freebsd_update`]: the test bed's freebsd-update and update server;
-//! - [`plugins`]: the example and deliberately bad plugin libraries, built for the run.
+//! - [`plugins`]: the example and deliberately bad plugin libraries, built for the run;
+//! - [`samples`]: inputs the tests and the benchmark share (the article's recipe with N
+//!   jails, a host with only its pool, `zfs get` as a map).
 //!
 //! The end-to-end tests under `tests/` need root and zfs-fuse; when those are missing
 //! they fail (never skip) and say how to get them (`scripts/test`).
@@ -20,4 +22,5 @@ pub mod freebsd_update;
 pub mod harness;
 pub mod jail8;
 pub mod plugins;
+pub mod samples;
 pub mod testbed;

@@ -11,9 +11,9 @@ use std::process::{Command, Stdio};
 use thinjail_core::recipe::StageEntry;
 use thinjail_core::Recipe;
 use thinjail_tests::fixtures::base::{PKG_DOC_DIR, PKG_LOG};
-use thinjail_tests::fixtures::zfs_lock::run_zfs_command;
 use thinjail_tests::harness::{run_with_timeout, Bed, Run};
 use thinjail_tests::plugins::{built, Plugins};
+use thinjail_tests::samples::zfs_get_one;
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -257,10 +257,8 @@ fn plugins_are_found_by_name_in_the_plugin_dir_or_given_with_dash_dash_plugin() 
 }
 
 fn zfs_get(property: &str, dataset: &str) -> String {
-    run_zfs_command(Command::new("zfs").args(["get", "-H", "-o", "value", property, dataset]))
+    zfs_get_one(property, dataset, false)
         .unwrap_or_else(|e| panic!("zfs get {property} {dataset}: {e}"))
-        .trim()
-        .to_string()
 }
 
 #[test]

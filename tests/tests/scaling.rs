@@ -12,10 +12,11 @@ use std::cell::Cell;
 use thinjail_core::host::{Host, NoProgress};
 use thinjail_core::pipeline::Pipeline;
 use thinjail_core::recipe::Jail;
-use thinjail_core::world::{Dataset, World};
+use thinjail_core::world::World;
 use thinjail_core::{Plan, Recipe};
 use thinjail_stages::NoPlugins;
 use thinjail_tests::harness::Bed;
+use thinjail_tests::samples::{fresh_world, recipe_with_jails};
 use thinjail_tests::testbed::{Faults, TestBed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
@@ -65,21 +66,6 @@ fn counters() -> (usize, usize) {
     (ALLOCATIONS.with(Cell::get), ALLOCATED.with(Cell::get))
 }
 
-/// The article's recipe with `n` jails of its release, each with its own address.
-fn recipe_with(n: usize) -> Recipe {
-    let text = thinjail_cli::recipes::builtin("article").unwrap().text;
-    let mut recipe = Recipe::from_ron(text, "article").unwrap();
-    let first = recipe.jails[0].clone();
-    recipe.jails = (1..=n)
-        .map(|i| Jail {
-            name: format!("j{i:04}"),
-            ip4: vec![format!("10.0.{}.{}", i / 250, i % 250 + 2)],
-            ..first.clone()
-        })
-        .collect();
-    recipe
-}
-
 /// Plans `recipe` on `world`, counting what the planning allocated.
 fn counted_plan(recipe: &Recipe, world: &World) -> (Plan, (usize, usize)) {
     let pipeline = Pipeline::from_recipe(recipe, &mut NoPlugins).unwrap();
@@ -89,23 +75,12 @@ fn counted_plan(recipe: &Recipe, world: &World) -> (Plan, (usize, usize)) {
     (plan, (after.0 - before.0, after.1 - before.1))
 }
 
-fn fresh_host(recipe: &Recipe) -> World {
-    let mut world = World {
-        observed: true,
-        ..World::default()
-    };
-    world
-        .datasets
-        .insert(recipe.host.pool().to_string(), Dataset::default());
-    world
-}
-
 #[test]
 fn planning_work_grows_linearly_with_the_number_of_jails() {
     let mut per_jail = Vec::new();
     for n in [100, 1000] {
-        let recipe = recipe_with(n);
-        let fresh = fresh_host(&recipe);
+        let recipe = recipe_with_jails(n).unwrap();
+        let fresh = fresh_world(&recipe);
         let (plan, fresh_work) = counted_plan(&recipe, &fresh);
         let applied = fresh.after(&plan);
         let (again, applied_work) = counted_plan(&recipe, &applied);
