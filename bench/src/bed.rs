@@ -18,8 +18,8 @@ use thinjail_core::layout::{Layout, GOLD_SNAPSHOT, INSTALL_SNAPSHOT};
 use thinjail_core::observe::observe;
 use thinjail_core::pipeline::{Pipeline, StageLoader};
 use thinjail_core::recipe::{Jail, StageEntry};
-use thinjail_core::snapshot::Snapshot;
 use thinjail_core::Recipe;
+use thinjail_core::Snapshot;
 use thinjail_tests::fixtures::base::{
     pack_tree_as_set, populate_base_tree, sha256_file, write_manifest, DistSet,
 };

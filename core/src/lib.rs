@@ -14,13 +14,14 @@
 //! - [`plugin`]: the C-ABI interface of third-party stages in shared libraries, the
 //!   author's side ([`export_plugin!`]) and the host's;
 //! - [`render`]: the plan as a POSIX sh script, text or JSON;
-//! - [`probes`]: what stages ask to have observed, and the observation request;
+//! - [`Probes`] (what stages ask to have observed) and [`Snapshot`] (`dataset@name`),
+//!   plain data every module names;
 //! - [`host`]: hosts that observe a machine and apply actions (the FreeBSD host,
 //!   and the building blocks test hosts reuse); the plumbing they share: commands
 //!   by absolute path with a clean environment ([`host::spawn`]), file access that
 //!   never follows a symbolic link ([`host::safe_fs`]), a private cache and no
 //!   native write into a jail's files ([`host::guard`]);
-//! - [`observe`]: the one way a host is observed for a recipe (the stages' request,
+//! - [`observe`](mod@observe): the one way a host is observed for a recipe (the stages' request,
 //!   then the jails thinjail manages that the recipe does not name);
 //! - [`apply`]: [`apply::apply_plan`] drives any host through a plan;
 //! - [`boot`]: rc.conf(5) as rc(8) reads it and the jails rc.d/jail starts at
@@ -72,19 +73,29 @@ pub mod pipeline;
 // SAFETY reason.
 #[allow(unsafe_code)]
 pub mod plugin;
-pub mod probes;
+mod probes;
 pub mod quote;
 pub mod recipe;
 pub mod render;
-pub mod snapshot;
+mod snapshot;
 pub mod stage;
 pub mod updates;
 pub mod world;
 
+// The front door: what a program that plans and applies a recipe, or a stage
+// author, needs first. The modules above hold the rest.
 pub use action::Action;
-pub use pipeline::{Pipeline, Plan};
+pub use apply::{apply_plan, ApplyFailure, ApplyReport};
+pub use confine::Confinement;
+pub use host::{FreeBsdHost, Host, HostError};
+pub use layout::Layout;
+pub use observe::observe;
+pub use pipeline::{Pipeline, Plan, PlanError, StageLoader};
 /// Recipe validation, also reachable as [`recipe::validate`].
 pub use recipe::validate;
 pub use recipe::Recipe;
-pub use stage::{Planned, Stage, StageContext, StageError};
+pub use snapshot::Snapshot;
+pub use stage::{
+    BuiltinStage, DeclaredStage, Planned, Probes, Stage, StageContext, StageDeclaration, StageError,
+};
 pub use world::World;

@@ -27,12 +27,12 @@ use thinjail_core::jailfile::{block_id, conf_of, foreign_jail_message};
 use thinjail_core::layout::{Layout, GOLD_SNAPSHOT};
 use thinjail_core::observe::managed_names;
 use thinjail_core::pipeline::{check_confinement_with, Plan, PlanError, StagePlan, StageSource};
-use thinjail_core::snapshot::Snapshot;
 use thinjail_core::stage::{Planned, Probes, StageError};
 use thinjail_core::updates::{self, plan_freebsd_update, plan_pack_tree, UpdateTree};
 use thinjail_core::validate::{check_jail_name, check_snapshot_name};
 use thinjail_core::world::{DatasetKind, Mount, PathState, World};
 use thinjail_core::Recipe;
+use thinjail_core::Snapshot;
 
 /// Why a lifecycle command cannot be planned. The first five are about what was
 /// asked for (a usage error to the cli), the rest about the host.

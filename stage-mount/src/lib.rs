@@ -16,11 +16,11 @@ use thinjail_core::action::Action;
 use thinjail_core::fstab::{fstab_base, fstab_for};
 use thinjail_core::layout::GOLD_SNAPSHOT;
 use thinjail_core::recipe::Jail;
-use thinjail_core::snapshot::Snapshot;
 use thinjail_core::stage::{
     no_config, DeclaredStage, Planned, Probes, Stage, StageContext, StageError,
 };
 use thinjail_core::world::{PathState, World};
+use thinjail_core::Snapshot;
 
 /// The mount stage.
 #[derive(Clone, Copy, Debug, Default)]

@@ -43,12 +43,12 @@ use thinjail_core::layout::{
     skeleton_link_target, Layout, GOLD_SNAPSHOT, INSTALL_SNAPSHOT, SKELETON_DIR,
 };
 use thinjail_core::recipe::{Release, TemplateFile};
-use thinjail_core::snapshot::Snapshot;
 use thinjail_core::stage::{
     no_config, DeclaredStage, Planned, Probes, Stage, StageContext, StageError,
 };
 use thinjail_core::updates::{self, plan_pack_tree};
 use thinjail_core::world::{PathState, World};
+use thinjail_core::Snapshot;
 
 /// The skeleton stage.
 #[derive(Clone, Copy, Debug, Default)]

@@ -16,10 +16,10 @@ use thinjail_core::lock::HostLock;
 use thinjail_core::pipeline::Plan;
 use thinjail_core::quote::{terminal, terminal_line};
 use thinjail_core::render;
-use thinjail_core::snapshot::Snapshot;
 use thinjail_core::stage::{Planned, Probes};
 use thinjail_core::world::World;
 use thinjail_core::Recipe;
+use thinjail_core::Snapshot;
 
 use super::apply::{describe_failure, failed, FailureView};
 use super::{

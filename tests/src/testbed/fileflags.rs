@@ -58,7 +58,7 @@ use thinjail_core::action::{Action, Command, Execution};
 use thinjail_core::edit::relinked_target;
 use thinjail_core::host::{apply_native, CommandOutput, FreeBsdHost, HostError};
 use thinjail_core::quote;
-use thinjail_core::snapshot::Snapshot;
+use thinjail_core::Snapshot;
 
 /// `UF_NODUMP`: do not dump the file.
 pub const UF_NODUMP: u32 = 0x0000_0001;
