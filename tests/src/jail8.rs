@@ -45,6 +45,11 @@ use thinjail_core::boot::SystemRoot;
 use thinjail_core::host::{FreeBsdHost, HostError};
 use thinjail_core::jailconf::{glob_matches, Files, JailConf, Param, Params, Semantics};
 
+/// The `PATH` of the clean environment the test bed runs a jail's commands in
+/// (`env -i`, then this).
+pub(crate) const CLEAN_PATH: &str =
+    "PATH=/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin";
+
 /// The semantics the test bed's jail(8) reads with: `THINJAIL_TESTBED_JAIL_SEMANTICS`
 /// (`13` or `14`), 14+ by default.
 pub fn semantics_from_env() -> Semantics {
@@ -206,15 +211,9 @@ pub fn run_param(
         }
         let full: Vec<String> = match place {
             Place::Jail => {
-                let mut full: Vec<String> = [
-                    "env",
-                    "-i",
-                    super::testbed::CLEAN_PATH,
-                    "HOME=/root",
-                    "chroot",
-                ]
-                .map(String::from)
-                .to_vec();
+                let mut full: Vec<String> = ["env", "-i", CLEAN_PATH, "HOME=/root", "chroot"]
+                    .map(String::from)
+                    .to_vec();
                 full.push(root.display().to_string());
                 full.extend(words);
                 full

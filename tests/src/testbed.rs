@@ -205,12 +205,9 @@ pub struct TestBed {
     semantics: Semantics,
 }
 
-pub(crate) const CLEAN_PATH: &str =
-    "PATH=/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin";
-
 /// `argv` run in `root` with a clean environment: the test bed's `jexec -l`.
 fn in_chroot(root: &Path, argv: &[&str]) -> Vec<String> {
-    let mut full: Vec<String> = ["env", "-i", CLEAN_PATH, "HOME=/root", "chroot"]
+    let mut full: Vec<String> = ["env", "-i", jail8::CLEAN_PATH, "HOME=/root", "chroot"]
         .map(String::from)
         .to_vec();
     full.push(root.display().to_string());
