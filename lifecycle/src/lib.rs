@@ -478,6 +478,23 @@ pub fn plan_destroy(
     Ok(actions)
 }
 
+/// What `thinjail destroy` shows before it asks: the actions that stop `jail`,
+/// then those that destroy it, planned on the world the stop leaves. (After the
+/// stop is applied, `destroy` observes again and plans the destruction anew with
+/// [`plan_destroy`].)
+pub fn plan_destroy_preview(
+    recipe: &Recipe,
+    world: &World,
+    jail: &str,
+    with_data: bool,
+) -> Result<(Vec<Planned>, Vec<Planned>), LifecycleError> {
+    let names = [jail.to_string()];
+    require_managed(recipe, world, &names)?;
+    let stop = plan_stop(recipe, world, &names)?;
+    let destroy = plan_destroy(recipe, &world.after_planned(&stop), jail, with_data)?;
+    Ok((stop, destroy))
+}
+
 /// `destroy --data`: the jail's data with its snapshots, then its dataset if nothing
 /// else is below it.
 fn plan_destroy_data(

@@ -474,13 +474,12 @@ pub fn destroy(
 ) -> Result<u8, CliError> {
     let mut session = Session::changing(env, plugins, opts, "destroy")?;
     let names = [jail.to_string()];
-    thinjail_lifecycle::require_managed(session.recipe(), &session.world, &names)
-        .map_err(CliError::from)?;
-    let stop_actions = thinjail_lifecycle::plan_stop(session.recipe(), &session.world, &names)
-        .map_err(CliError::from)?;
-    let after_stop = session.world.after_planned(&stop_actions);
-    let preview = thinjail_lifecycle::plan_destroy(session.recipe(), &after_stop, jail, with_data)
-        .map_err(CliError::from)?;
+    let (stop_actions, preview) = thinjail_lifecycle::plan_destroy_preview(
+        session.recipe(),
+        &session.world,
+        jail,
+        with_data,
+    )?;
     let everything: Vec<Planned> = stop_actions.iter().cloned().chain(preview).collect();
     let plan = session.plan_of("destroy", "remove the jail", everything)?;
     print!(
