@@ -1,8 +1,11 @@
 //! # thinjail-cli
 //!
 //! The `thinjail` command: recipes (built-in and files), `plan` and `apply`, and the
-//! lifecycle commands, over any host. [`run`] takes an [`Environment`] so test
-//! programs can drive the very same command against a test bed.
+//! lifecycle commands, over any host. It parses, confirms, prints and applies; the
+//! plans come from `thinjail-core` (the stages' pipeline) and `thinjail-lifecycle`,
+//! and every error's exit status is chosen in [`exit`]. [`run`] takes an
+//! [`Environment`] so test programs can drive the very same command against a test
+//! bed.
 
 // Unsafe code lives in `plugins` alone (opening a library, looking up its entry).
 #![deny(unsafe_code)]
