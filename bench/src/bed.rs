@@ -20,14 +20,14 @@ use thinjail_core::pipeline::{Pipeline, StageLoader};
 use thinjail_core::recipe::{Jail, StageEntry};
 use thinjail_core::Recipe;
 use thinjail_core::Snapshot;
-use thinjail_tests::fixtures::base::{
+use thinjail_testbed::fixtures::base::{
     pack_tree_as_set, populate_base_tree, sha256_file, write_manifest, DistSet,
 };
-use thinjail_tests::fixtures::http::release_dir;
-use thinjail_tests::fixtures::pool::TestPool;
-use thinjail_tests::harness::Bed;
-use thinjail_tests::samples::{self, numbered_jail};
-use thinjail_tests::testbed::{Faults, TestBed};
+use thinjail_testbed::fixtures::http::release_dir;
+use thinjail_testbed::fixtures::pool::TestPool;
+use thinjail_testbed::harness::Bed;
+use thinjail_testbed::samples::{self, numbered_jail};
+use thinjail_testbed::testbed::{Faults, TestBed};
 
 use crate::stats::median;
 

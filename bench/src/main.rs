@@ -84,9 +84,9 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
 
 fn main() -> ExitCode {
     if let Some(state_dir) = std::env::var_os("THINJAIL_TESTBED_STATE") {
-        let hosts = thinjail_tests::testbed::TestBedHosts {
+        let hosts = thinjail_testbed::testbed::TestBedHosts {
             state_dir: state_dir.into(),
-            faults: thinjail_tests::testbed::Faults::from_env(),
+            faults: thinjail_testbed::testbed::Faults::from_env(),
         };
         let env = thinjail_cli::Environment::with_hosts(Box::new(hosts));
         return ExitCode::from(thinjail_cli::run(&env, std::env::args_os()));
@@ -133,7 +133,8 @@ fn bench() -> anyhow::Result<()> {
         results.plan = plan::run(sizes)?;
     }
     if options.only.as_deref() != Some("plan") {
-        thinjail_tests::fixtures::prereq::require_root_and_zfs().map_err(|why| anyhow!("{why}"))?;
+        thinjail_testbed::fixtures::prereq::require_root_and_zfs()
+            .map_err(|why| anyhow!("{why}"))?;
         let binary = std::env::current_exe().context("the bench's own path")?;
         let bed_options = if options.quick {
             bed::BedOptions {

@@ -10,7 +10,7 @@ use thinjail_core::world::World;
 use thinjail_core::{Plan, Recipe};
 use thinjail_stages::NoPlugins;
 
-use thinjail_tests::samples::{fresh_world, recipe_with_jails};
+use thinjail_testbed::samples::{fresh_world, recipe_with_jails};
 
 use crate::alloc;
 use crate::stats::median;

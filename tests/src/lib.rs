@@ -1,6 +1,7 @@
-//! # thinjail-tests
+//! # thinjail-testbed
 //!
-//! Workspace-level tests of thinjail and the Linux test bed they run on:
+//! The Linux test bed, and the workspace-level tests of thinjail that run on it
+//! (`tests/tests/`):
 //! - [`testbed`]: a host that applies actions exactly like the FreeBSD host except for
 //!   a short, explicit list of Linux substitutions (bind mounts for nullfs, chroot for
 //!   jails, …), and the `thinjail-testbed` binary that drives the real `thinjail`
@@ -16,6 +17,8 @@
 //!
 //! The end-to-end tests under `tests/` need root and zfs-fuse; when those are missing
 //! they fail (never skip) and say how to get them (`scripts/test`).
+
+#![forbid(unsafe_code)]
 
 pub mod fixtures;
 pub mod freebsd_update;

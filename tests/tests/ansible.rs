@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
-use thinjail_tests::fixtures::base::write_corrupted_copy;
-use thinjail_tests::fixtures::http::release_dir;
-use thinjail_tests::harness::{is_mounted, run_with_timeout, Bed, Run};
+use thinjail_testbed::fixtures::base::write_corrupted_copy;
+use thinjail_testbed::fixtures::http::release_dir;
+use thinjail_testbed::harness::{is_mounted, run_with_timeout, Bed, Run};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 

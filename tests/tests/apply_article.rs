@@ -4,10 +4,10 @@
 use std::collections::BTreeSet;
 use std::fs;
 
-use thinjail_tests::fixtures::base::{write_corrupted_copy, CERT_TARGET, RC_BOOT_LINE, RC_LOG};
-use thinjail_tests::fixtures::http::release_dir;
-use thinjail_tests::harness::{is_mounted, Bed};
-use thinjail_tests::testbed::Faults;
+use thinjail_testbed::fixtures::base::{write_corrupted_copy, CERT_TARGET, RC_BOOT_LINE, RC_LOG};
+use thinjail_testbed::fixtures::http::release_dir;
+use thinjail_testbed::harness::{is_mounted, Bed};
+use thinjail_testbed::testbed::Faults;
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -473,8 +473,8 @@ fn extra_sets_are_all_verified_before_any_is_extracted() {
     let bed = Bed::article(BIN, |_| {});
     // The mirror also serves lib32.txz, and the recipe asks for it.
     let sets = release_dir(&bed.dir.path().join("mirror"), "13.1-RELEASE");
-    let lib32 = thinjail_tests::fixtures::base::build_extra_set(&sets, "lib32").unwrap();
-    thinjail_tests::fixtures::base::write_manifest(&sets, &[bed.base_set.clone(), lib32.clone()])
+    let lib32 = thinjail_testbed::fixtures::base::build_extra_set(&sets, "lib32").unwrap();
+    thinjail_testbed::fixtures::base::write_manifest(&sets, &[bed.base_set.clone(), lib32.clone()])
         .unwrap();
     let mut recipe = bed.recipe.clone();
     recipe.releases[0].install = thinjail_core::recipe::Install::Fetch {
@@ -501,8 +501,8 @@ fn extra_sets_are_all_verified_before_any_is_extracted() {
     );
 
     // With a good lib32 the next apply downloads only lib32 and installs both.
-    let good = thinjail_tests::fixtures::base::build_extra_set(&sets, "lib32").unwrap();
-    thinjail_tests::fixtures::base::write_manifest(&sets, &[bed.base_set.clone(), good]).unwrap();
+    let good = thinjail_testbed::fixtures::base::build_extra_set(&sets, "lib32").unwrap();
+    thinjail_testbed::fixtures::base::write_manifest(&sets, &[bed.base_set.clone(), good]).unwrap();
     bed.apply().expect_code(0);
     assert!(base.join("usr/lib32/README").exists());
     assert_eq!(

@@ -5,8 +5,8 @@
 
 use std::fs;
 
-use thinjail_tests::harness::Bed;
-use thinjail_tests::testbed::Faults;
+use thinjail_testbed::harness::Bed;
+use thinjail_testbed::testbed::Faults;
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::fs;
 
-use thinjail_tests::harness::{state_differences, Bed};
-use thinjail_tests::testbed::Faults;
+use thinjail_testbed::harness::{state_differences, Bed};
+use thinjail_testbed::testbed::Faults;
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 const MARKER: &str = "root/written-before-recovery";

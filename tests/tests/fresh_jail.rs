@@ -10,9 +10,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use thinjail_core::recipe::{Install, TemplateFile};
-use thinjail_tests::fixtures::base::{write_corrupted_copy, SCHG_PATHS};
-use thinjail_tests::fixtures::http::release_dir;
-use thinjail_tests::harness::{Bed, Run};
+use thinjail_testbed::fixtures::base::{write_corrupted_copy, SCHG_PATHS};
+use thinjail_testbed::fixtures::http::release_dir;
+use thinjail_testbed::harness::{Bed, Run};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 const NAMESERVER: &str = "nameserver 192.0.2.53\n";

@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use thinjail_core::recipe::StageEntry;
-use thinjail_tests::freebsd_update::request_log;
-use thinjail_tests::harness::{run_with_timeout, Bed, Run};
-use thinjail_tests::plugins::built;
+use thinjail_testbed::freebsd_update::request_log;
+use thinjail_testbed::harness::{run_with_timeout, Bed, Run};
+use thinjail_testbed::plugins::built;
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 

@@ -28,10 +28,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use thinjail_core::recipe::{ParamValue, StageEntry};
-use thinjail_tests::fixtures::base::PKG_LOG;
-use thinjail_tests::harness::{Bed, Run};
-use thinjail_tests::plugins::built;
-use thinjail_tests::testbed::TestBedState;
+use thinjail_testbed::fixtures::base::PKG_LOG;
+use thinjail_testbed::harness::{Bed, Run};
+use thinjail_testbed::plugins::built;
+use thinjail_testbed::testbed::TestBedState;
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 

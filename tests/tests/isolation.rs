@@ -12,9 +12,9 @@ use thinjail_core::edit::FileEdit;
 use thinjail_core::jailconf::{differences, effective_params, Params, Semantics};
 use thinjail_core::jailfile::block_id;
 use thinjail_stage_rcconf::{jail_block, jail_params};
-use thinjail_tests::harness::{state_differences, Bed};
-use thinjail_tests::jail8::SystemFiles;
-use thinjail_tests::testbed::Faults;
+use thinjail_testbed::harness::{state_differences, Bed};
+use thinjail_testbed::jail8::SystemFiles;
+use thinjail_testbed::testbed::Faults;
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde_json::Value;
-use thinjail_tests::harness::{Bed, Run};
-use thinjail_tests::testbed::Faults;
+use thinjail_testbed::harness::{Bed, Run};
+use thinjail_testbed::testbed::Faults;
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 

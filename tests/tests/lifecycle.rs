@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use thinjail_core::lock::HostLock;
-use thinjail_tests::harness::{is_mounted, Bed};
+use thinjail_testbed::harness::{is_mounted, Bed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -352,7 +352,7 @@ fn upgrade_moves_a_jail_and_undoes_itself_on_failure() {
             "-r",
             &bed.recipe_arg(),
         ],
-        thinjail_tests::testbed::Faults::fail_at(5),
+        thinjail_testbed::testbed::Faults::fail_at(5),
     );
     assert_eq!(run.code, Some(1), "{run:?}");
     assert!(run.stderr.contains("back as it was"), "{}", run.stderr);
@@ -415,7 +415,7 @@ fn upgrade_to_a_base_without_an_etcupdate_tree_says_so_and_changes_nothing() {
     assert!(!bed.datasets().iter().any(|d| d.contains("upgrade")));
 
     // releases[].etcupdate stands in for it: copied into the base, then merged.
-    let given = thinjail_tests::harness::etcupdate_tarball(bed.dir.path(), "14.0-RELEASE");
+    let given = thinjail_testbed::harness::etcupdate_tarball(bed.dir.path(), "14.0-RELEASE");
     bed.recipe.releases[1].etcupdate = Some(given);
     bed.write_recipe();
     let run = bed.command(&["upgrade", "thinjail0", "--to", "14.0-RELEASE", "--yes"]);

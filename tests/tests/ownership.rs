@@ -11,9 +11,9 @@ use thinjail_core::host::{Host, NoProgress};
 use thinjail_core::pipeline::Pipeline;
 use thinjail_core::recipe::Jail;
 use thinjail_stages::NoPlugins;
-use thinjail_tests::fixtures::zfs_lock::run_zfs_command;
-use thinjail_tests::harness::{is_mounted, Bed};
-use thinjail_tests::testbed::{Faults, TestBed};
+use thinjail_testbed::fixtures::zfs_lock::run_zfs_command;
+use thinjail_testbed::harness::{is_mounted, Bed};
+use thinjail_testbed::testbed::{Faults, TestBed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 

@@ -10,10 +10,10 @@ use std::process::{Command, Stdio};
 
 use thinjail_core::recipe::StageEntry;
 use thinjail_core::Recipe;
-use thinjail_tests::fixtures::base::{PKG_DOC_DIR, PKG_LOG};
-use thinjail_tests::harness::{run_with_timeout, Bed, Run};
-use thinjail_tests::plugins::{built, Plugins};
-use thinjail_tests::samples::zfs_get_one;
+use thinjail_testbed::fixtures::base::{PKG_DOC_DIR, PKG_LOG};
+use thinjail_testbed::harness::{run_with_timeout, Bed, Run};
+use thinjail_testbed::plugins::{built, Plugins};
+use thinjail_testbed::samples::zfs_get_one;
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 

@@ -1,7 +1,7 @@
 //! The FreeBSD port skeleton (`packaging/freebsd/sysutils/thinjail`), checked here
 //! because it cannot be built on Linux:
 //! - its `CARGO_CRATES` lists exactly the crates of `Cargo.lock` (this file is also
-//!   the generator: `THINJAIL_BLESS=1 cargo test -p thinjail-tests --test port`
+//!   the generator: `THINJAIL_BLESS=1 cargo test -p thinjail-testbed --test port`
 //!   rewrites the list);
 //! - its `post-install` target, run here with the port framework's variables, stages
 //!   exactly what `pkg-plist` lists;
@@ -14,7 +14,7 @@ use thinjail_cli::Environment;
 use thinjail_core::recipe::HostConfig;
 
 const BLESS_HINT: &str =
-    "regenerate it with `THINJAIL_BLESS=1 cargo test -p thinjail-tests --test port`";
+    "regenerate it with `THINJAIL_BLESS=1 cargo test -p thinjail-testbed --test port`";
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -15,9 +15,9 @@ use thinjail_core::recipe::Jail;
 use thinjail_core::world::World;
 use thinjail_core::{Plan, Recipe};
 use thinjail_stages::NoPlugins;
-use thinjail_tests::harness::Bed;
-use thinjail_tests::samples::{fresh_world, recipe_with_jails};
-use thinjail_tests::testbed::{Faults, TestBed};
+use thinjail_testbed::harness::Bed;
+use thinjail_testbed::samples::{fresh_world, recipe_with_jails};
+use thinjail_testbed::testbed::{Faults, TestBed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 

@@ -15,8 +15,8 @@
 use std::fs;
 use std::path::Path;
 
-use thinjail_tests::fixtures::base::{release_rc_conf, CERTCTL_LOG};
-use thinjail_tests::harness::{patched_motd, Bed, UPDATE_CERT};
+use thinjail_testbed::fixtures::base::{release_rc_conf, CERTCTL_LOG};
+use thinjail_testbed::harness::{patched_motd, Bed, UPDATE_CERT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 

@@ -2,7 +2,7 @@
 //!
 //! - [`FreeBsdHost`] runs each action's real commands as argv (never `sh -c`), with
 //!   `zfs send | zfs receive` as a real pipe whose two exit statuses are both checked.
-//! - Test hosts (the Linux test bed) live in the workspace's `tests` crate and reuse
+//! - Test hosts (the Linux test bed) live in the `thinjail-testbed` crate (`tests/`) and reuse
 //!   [`FreeBsdHost`]'s building blocks.
 //!
 //! [`crate::apply::apply_plan`] drives any host through a plan and stops at the

@@ -1,6 +1,6 @@
 //! `thinjail` driving the Linux test bed instead of a FreeBSD host: the same command,
 //! the same plans and executor, with the substitutions documented in
-//! `thinjail_tests::testbed`.
+//! `thinjail_testbed::testbed`.
 //!
 //! `THINJAIL_TESTBED_STATE` (required) is the directory where "running" jails are
 //! recorded; `THINJAIL_TESTBED_FAIL_AT` / `THINJAIL_TESTBED_KILL_AFTER` inject faults.
@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 
 use thinjail_cli::Environment;
-use thinjail_tests::testbed::{Faults, TestBedHosts};
+use thinjail_testbed::testbed::{Faults, TestBedHosts};
 
 fn main() -> ExitCode {
     thinjail_cli::prepare_process();
