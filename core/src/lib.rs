@@ -77,6 +77,7 @@ mod probes;
 pub mod quote;
 pub mod recipe;
 pub mod render;
+pub mod resources;
 mod snapshot;
 pub mod stage;
 pub mod updates;

@@ -1,0 +1,276 @@
+//! jail(8)'s `depend`: a jail lists the jails that must run before it starts.
+//!
+//! jail(8) (`dep_setup`, `dep_check`, `dep_done` and `start_state` in
+//! `usr.sbin/jail/state.c`, the start loop of `jail.c`) reads `depend` from the
+//! configuration file it was given: every name must be a jail defined in that file
+//! (else the jail fails: `depends on undefined jail "NAME"`), loops fail every jail
+//! in them (`dependency loop`), and `jail -c NAME` first starts each dependency that
+//! is not running (one already running is passed over silently, where naming it
+//! with `-c` would fail with `already exists`). Jails become ready in file order once
+//! their dependencies are done.
+//!
+//! thinjail gives each jail a jail.conf file of its own, so a jail's file carries
+//! the blocks of every jail it depends on, directly or not ([`closure`]), and
+//! `depend` names them: `jail -f www.conf -c www` — at boot through rc.d/jail too —
+//! starts them first. Here: the recipe's rules (names it defines, no loops), the
+//! order jail(8) starts a set of jails in ([`start_order`]), and the closure.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::validate::RecipeError;
+
+/// Why a set of dependencies cannot be ordered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DependError {
+    /// `jail` depends on `missing`, which is not one of the jails.
+    Undefined {
+        /// The dependent jail.
+        jail: String,
+        /// The name it gives.
+        missing: String,
+    },
+    /// These jails depend on each other in a loop (in the order found).
+    Cycle(Vec<String>),
+}
+
+impl std::fmt::Display for DependError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DependError::Undefined { jail, missing } => {
+                write!(f, "jail {jail} depends on undefined jail \"{missing}\"")
+            }
+            DependError::Cycle(jails) => {
+                write!(f, "dependency loop: {} -> {}", jails.join(" -> "), jails[0])
+            }
+        }
+    }
+}
+
+/// The order jail(8) starts `jails` in (each with its `depend` list, in file
+/// order): a jail is ready once everything it depends on is, and ready jails go in
+/// file order. Stopping goes the other way round.
+pub fn start_order<'a>(jails: &[(&'a str, &'a [String])]) -> Result<Vec<&'a str>, DependError> {
+    let names: BTreeSet<&str> = jails.iter().map(|(n, _)| *n).collect();
+    for (jail, depends) in jails {
+        if let Some(missing) = depends.iter().find(|d| !names.contains(d.as_str())) {
+            return Err(DependError::Undefined {
+                jail: jail.to_string(),
+                missing: missing.clone(),
+            });
+        }
+    }
+    if let Some(cycle) = find_cycle(jails) {
+        return Err(DependError::Cycle(cycle));
+    }
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    let mut order = Vec::with_capacity(jails.len());
+    while order.len() < jails.len() {
+        let next = jails.iter().find(|(name, depends)| {
+            !done.contains(name) && depends.iter().all(|d| done.contains(d.as_str()))
+        });
+        match next {
+            Some((name, _)) => {
+                done.insert(name);
+                order.push(*name);
+            }
+            // Unreachable: a set without loops always has a ready jail.
+            None => return Err(DependError::Cycle(Vec::new())),
+        }
+    }
+    Ok(order)
+}
+
+/// A loop in the dependencies, if there is one: the jails in it, starting from the
+/// first one (in file order) that is in a loop.
+pub fn find_cycle(jails: &[(&str, &[String])]) -> Option<Vec<String>> {
+    let edges: BTreeMap<&str, &[String]> = jails.iter().copied().collect();
+    // Depth-first search with colours: 1 on the path, 2 finished.
+    fn visit<'a>(
+        node: &'a str,
+        edges: &BTreeMap<&'a str, &'a [String]>,
+        colour: &mut BTreeMap<&'a str, u8>,
+        path: &mut Vec<&'a str>,
+    ) -> Option<Vec<String>> {
+        colour.insert(node, 1);
+        path.push(node);
+        for next in edges.get(node).copied().unwrap_or_default() {
+            let next = next.as_str();
+            match colour.get(next).copied() {
+                Some(1) => {
+                    let start = path.iter().position(|n| *n == next).unwrap_or(0);
+                    return Some(path[start..].iter().map(|s| s.to_string()).collect());
+                }
+                Some(_) => {}
+                None => {
+                    if edges.contains_key(next) {
+                        if let Some(cycle) = visit(next, edges, colour, path) {
+                            return Some(cycle);
+                        }
+                    }
+                }
+            }
+        }
+        path.pop();
+        colour.insert(node, 2);
+        None
+    }
+    let mut colour = BTreeMap::new();
+    for (name, _) in jails {
+        if !colour.contains_key(name) {
+            let mut path = Vec::new();
+            if let Some(cycle) = visit(name, &edges, &mut colour, &mut path) {
+                return Some(cycle);
+            }
+        }
+    }
+    None
+}
+
+/// Every jail `jail` depends on, directly or through others, in start order (its
+/// own file carries their blocks). Empty when it depends on nothing; names that are
+/// not in `jails` are left out (validation refuses them).
+pub fn closure<'a>(jail: &str, jails: &[(&'a str, &'a [String])]) -> Vec<&'a str> {
+    let edges: BTreeMap<&str, &[String]> = jails.iter().copied().collect();
+    let mut wanted: BTreeSet<&str> = BTreeSet::new();
+    let mut stack: Vec<&str> = edges
+        .get(jail)
+        .map(|d| d.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    while let Some(next) = stack.pop() {
+        if next == jail || !edges.contains_key(next) || !wanted.insert(next) {
+            continue;
+        }
+        stack.extend(edges[next].iter().map(String::as_str));
+    }
+    let subset: Vec<(&str, &[String])> = jails
+        .iter()
+        .filter(|(n, _)| wanted.contains(n))
+        .copied()
+        .collect();
+    start_order(&subset).unwrap_or_else(|_| subset.iter().map(|(n, _)| *n).collect())
+}
+
+/// Checks every jail's `depend` (`jails` in recipe order, each with its field, e.g.
+/// `jails[1]`): names of jails the recipe defines, not the jail itself, no name
+/// twice, and no loop — each problem on `jails[i].depend`.
+pub fn check_depend(jails: &[(&str, &[String])]) -> Vec<RecipeError> {
+    let mut problems = Vec::new();
+    let names: BTreeSet<&str> = jails.iter().map(|(n, _)| *n).collect();
+    for (i, (jail, depends)) in jails.iter().enumerate() {
+        let field = format!("jails[{i}].depend");
+        let mut seen = BTreeSet::new();
+        for name in depends.iter() {
+            if name == jail {
+                problems.push(RecipeError::new(
+                    &field,
+                    format!("jail {jail} cannot depend on itself"),
+                ));
+            } else if !names.contains(name.as_str()) {
+                problems.push(RecipeError::new(
+                    &field,
+                    format!(
+                        "jail {jail} depends on \"{name}\", which the recipe does not define \
+                         (jail(8) would fail it: depends on undefined jail)"
+                    ),
+                ));
+            } else if !seen.insert(name.as_str()) {
+                problems.push(RecipeError::new(
+                    &field,
+                    format!("\"{name}\" is listed twice"),
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        if let Some(cycle) = find_cycle(jails) {
+            let first = jails.iter().position(|(n, _)| *n == cycle[0]).unwrap_or(0);
+            problems.push(RecipeError::new(
+                format!("jails[{first}].depend"),
+                format!(
+                    "dependency loop: {} -> {} (jail(8) would start none of them)",
+                    cycle.join(" -> "),
+                    cycle[0]
+                ),
+            ));
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deps(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn dependencies_start_first_and_the_rest_in_file_order() {
+        let (www, db, cache, other) = (
+            deps(&["db", "cache"]),
+            deps(&["cache"]),
+            deps(&[]),
+            deps(&[]),
+        );
+        let jails = [
+            ("www", www.as_slice()),
+            ("other", other.as_slice()),
+            ("db", db.as_slice()),
+            ("cache", cache.as_slice()),
+        ];
+        assert_eq!(
+            start_order(&jails).unwrap(),
+            ["other", "cache", "db", "www"]
+        );
+        assert_eq!(closure("www", &jails), ["cache", "db"]);
+        assert_eq!(closure("db", &jails), ["cache"]);
+        assert!(closure("cache", &jails).is_empty());
+        assert!(check_depend(&jails).is_empty());
+    }
+
+    #[test]
+    fn loops_and_undefined_names_are_refused() {
+        let (a, b, c) = (deps(&["b"]), deps(&["c"]), deps(&["a"]));
+        let jails = [
+            ("a", a.as_slice()),
+            ("b", b.as_slice()),
+            ("c", c.as_slice()),
+        ];
+        assert_eq!(
+            start_order(&jails),
+            Err(DependError::Cycle(deps(&["a", "b", "c"])))
+        );
+        let problems = check_depend(&jails);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].field, "jails[0].depend");
+        assert!(
+            problems[0].problem.contains("a -> b -> c -> a"),
+            "{}",
+            problems[0].problem
+        );
+
+        let (x, y) = (deps(&["nowhere"]), deps(&["y"]));
+        let jails = [("x", x.as_slice()), ("y", y.as_slice())];
+        assert!(matches!(
+            start_order(&jails),
+            Err(DependError::Undefined { .. })
+        ));
+        let problems = check_depend(&jails);
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["jails[0].depend", "jails[1].depend"]);
+        assert!(problems[1].problem.contains("itself"));
+    }
+
+    #[test]
+    fn a_loop_beside_a_chain_is_found() {
+        let (a, b, c, d) = (deps(&[]), deps(&["a", "d"]), deps(&["b"]), deps(&["c"]));
+        let jails = [
+            ("a", a.as_slice()),
+            ("b", b.as_slice()),
+            ("c", c.as_slice()),
+            ("d", d.as_slice()),
+        ];
+        assert_eq!(find_cycle(&jails), Some(deps(&["b", "d", "c"])));
+    }
+}
