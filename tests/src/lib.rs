@@ -11,6 +11,8 @@
 //!   `MANIFEST` (and stand-ins for etcupdate and certctl inside), and a loopback
 //!   mirror serving them;
 //! - [`freebsd_update`]: the test bed's freebsd-update and update server;
+//! - [`rctl`], [`cpuset`], [`depend8`]: the test bed's rctl(8) and cpuset(1), and
+//!   jail(8)'s `depend` order;
 //! - [`plugins`]: the example and deliberately bad plugin libraries, built for the run;
 //! - [`samples`]: inputs the tests and the benchmark share (the article's recipe with N
 //!   jails, a host with only its pool, `zfs get` as a map).
@@ -20,10 +22,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cpuset;
 pub mod fixtures;
 pub mod freebsd_update;
 pub mod harness;
 pub mod jail8;
 pub mod plugins;
+pub mod rctl;
 pub mod samples;
 pub mod testbed;
