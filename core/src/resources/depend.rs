@@ -12,12 +12,11 @@
 //! thinjail gives each jail a jail.conf file of its own, so a jail's file carries
 //! the blocks of every jail it depends on, directly or not ([`closure`]), and
 //! `depend` names them: `jail -f www.conf -c www` — at boot through rc.d/jail too —
-//! starts them first. Here: the recipe's rules (names it defines, no loops), the
-//! order jail(8) starts a set of jails in ([`start_order`]), and the closure.
+//! starts them first. Here: the
+//! order jail(8) starts a set of jails in ([`start_order`]), loops ([`find_cycle`]),
+//! and the closure; the recipe's rules are checked in `recipe::validate`.
 
 use std::collections::{BTreeMap, BTreeSet};
-
-use crate::validate::RecipeError;
 
 /// Why a set of dependencies cannot be ordered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,53 +149,6 @@ pub fn closure<'a>(jail: &str, jails: &[(&'a str, &'a [String])]) -> Vec<&'a str
     start_order(&subset).unwrap_or_else(|_| subset.iter().map(|(n, _)| *n).collect())
 }
 
-/// Checks every jail's `depend` (`jails` in recipe order, each with its field, e.g.
-/// `jails[1]`): names of jails the recipe defines, not the jail itself, no name
-/// twice, and no loop — each problem on `jails[i].depend`.
-pub fn check_depend(jails: &[(&str, &[String])]) -> Vec<RecipeError> {
-    let mut problems = Vec::new();
-    let names: BTreeSet<&str> = jails.iter().map(|(n, _)| *n).collect();
-    for (i, (jail, depends)) in jails.iter().enumerate() {
-        let field = format!("jails[{i}].depend");
-        let mut seen = BTreeSet::new();
-        for name in depends.iter() {
-            if name == jail {
-                problems.push(RecipeError::new(
-                    &field,
-                    format!("jail {jail} cannot depend on itself"),
-                ));
-            } else if !names.contains(name.as_str()) {
-                problems.push(RecipeError::new(
-                    &field,
-                    format!(
-                        "jail {jail} depends on \"{name}\", which the recipe does not define \
-                         (jail(8) would fail it: depends on undefined jail)"
-                    ),
-                ));
-            } else if !seen.insert(name.as_str()) {
-                problems.push(RecipeError::new(
-                    &field,
-                    format!("\"{name}\" is listed twice"),
-                ));
-            }
-        }
-    }
-    if problems.is_empty() {
-        if let Some(cycle) = find_cycle(jails) {
-            let first = jails.iter().position(|(n, _)| *n == cycle[0]).unwrap_or(0);
-            problems.push(RecipeError::new(
-                format!("jails[{first}].depend"),
-                format!(
-                    "dependency loop: {} -> {} (jail(8) would start none of them)",
-                    cycle.join(" -> "),
-                    cycle[0]
-                ),
-            ));
-        }
-    }
-    problems
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,7 +178,6 @@ mod tests {
         assert_eq!(closure("www", &jails), ["cache", "db"]);
         assert_eq!(closure("db", &jails), ["cache"]);
         assert!(closure("cache", &jails).is_empty());
-        assert!(check_depend(&jails).is_empty());
     }
 
     #[test]
@@ -241,13 +192,9 @@ mod tests {
             start_order(&jails),
             Err(DependError::Cycle(deps(&["a", "b", "c"])))
         );
-        let problems = check_depend(&jails);
-        assert_eq!(problems.len(), 1);
-        assert_eq!(problems[0].field, "jails[0].depend");
-        assert!(
-            problems[0].problem.contains("a -> b -> c -> a"),
-            "{}",
-            problems[0].problem
+        assert_eq!(
+            DependError::Cycle(deps(&["a", "b", "c"])).to_string(),
+            "dependency loop: a -> b -> c -> a"
         );
 
         let (x, y) = (deps(&["nowhere"]), deps(&["y"]));
@@ -256,10 +203,11 @@ mod tests {
             start_order(&jails),
             Err(DependError::Undefined { .. })
         ));
-        let problems = check_depend(&jails);
-        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
-        assert_eq!(fields, ["jails[0].depend", "jails[1].depend"]);
-        assert!(problems[1].problem.contains("itself"));
+        assert_eq!(
+            find_cycle(&jails),
+            Some(deps(&["y"])),
+            "a jail on itself is a loop"
+        );
     }
 
     #[test]

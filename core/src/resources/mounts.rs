@@ -14,22 +14,17 @@
 //!
 //! **What a host path may be.** Absolute and clean, written literally into fstab
 //! (jail(8) splits lines on blanks without decoding escapes, so only the characters
-//! [`crate::validate::check_jail_visible_path`] allows); never inside `jails_dir`
+//! `check_jail_visible_path` allows); never inside `jails_dir`
 //! (every jail's data, every base and thinjail's own files are there) nor a directory
 //! that contains it; never a directory holding the host's password database or `/`;
 //! and, writable, never a system directory (a jail's root writing the host's `/etc`
-//! or `/usr` owns the host).
+//! or `/usr` owns the host). Those rules are checked with the recipe's others
+//! (`recipe::validate`, `check_jail_path` and `check_host_source`); this module is
+//! the model and the fstab lines.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-
-use crate::layout::SKELETON_DIR;
-use crate::validate::{
-    check_absolute_path, check_jail_visible_path, RecipeError, CRITICAL_DIRS, SYSTEM_DIRS,
-    SYSTEM_FILES,
-};
 
 /// One extra mount of a jail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,11 +65,12 @@ impl Mount {
         self.path().trim_start_matches('/')
     }
 
-    /// The fstab(5) line that mounts it on the jail assembled at `root`, written
-    /// literally as jail(8) reads it (the values come from a validated recipe).
-    /// tmpfs gets its size in bytes, which FreeBSD's and Linux's tmpfs both read.
-    pub fn fstab_line(&self, root: &Path) -> String {
-        let target = mount_target(root, self.data_relative());
+    /// The fstab(5) line that mounts it in the jail whose data is mounted at
+    /// `skeleton` (`<root>/skeleton`), written literally as jail(8) reads it (the
+    /// values come from a validated recipe). tmpfs gets its size in bytes, which
+    /// FreeBSD's and Linux's tmpfs both read.
+    pub fn fstab_line(&self, skeleton: &Path) -> String {
+        let target = skeleton.join(self.data_relative());
         let target = target.display();
         match self {
             Mount::Nullfs { host, writable, .. } => format!(
@@ -90,18 +86,12 @@ impl Mount {
     }
 }
 
-/// Where the mount point at `relative` (in the jail's data) is on the assembled
-/// root: `<root>/skeleton/<relative>`, a path without symbolic links, as jail(8)
-/// requires.
-pub fn mount_target(root: &Path, relative: &str) -> PathBuf {
-    root.join(SKELETON_DIR).join(relative)
-}
-
-/// The fstab lines of `mounts`, in recipe order, for the jail assembled at `root`:
-/// they follow the article's two lines, so the data is mounted before anything is
-/// mounted into it.
-pub fn fstab_lines(root: &Path, mounts: &[Mount]) -> String {
-    mounts.iter().map(|m| m.fstab_line(root)).collect()
+/// The fstab lines of `mounts`, in recipe order, for the jail whose data is mounted
+/// at `skeleton` (`<root>/skeleton`: a path without symbolic links, as jail(8)
+/// requires of mount points). They follow the article's two lines, so the data is
+/// mounted before anything is mounted into it.
+pub fn fstab_lines(skeleton: &Path, mounts: &[Mount]) -> String {
+    mounts.iter().map(|m| m.fstab_line(skeleton)).collect()
 }
 
 /// A tmpfs size in bytes: decimal digits with an optional `k`, `m`, `g` or `t`
@@ -141,161 +131,13 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
-/// What the mount rules need from the rest of the recipe.
-#[derive(Clone, Copy, Debug)]
-pub struct MountRules<'a> {
-    /// `host.jails_dir`.
-    pub jails_dir: &'a Path,
-    /// `template.jail_specific`.
-    pub jail_specific: &'a [String],
-}
-
-/// Checks the mounts of one jail (`field` is e.g. `jails[0].mounts`); every problem
-/// names its field (`jails[0].mounts[1].path`).
-pub fn check_mounts(field: &str, mounts: &[Mount], rules: MountRules<'_>) -> Vec<RecipeError> {
-    let mut problems = Vec::new();
-    let mut seen: BTreeSet<&str> = BTreeSet::new();
-    for (i, mount) in mounts.iter().enumerate() {
-        let here = format!("{field}[{i}]");
-        if let Err(problem) = check_jail_path(mount.path(), rules.jail_specific) {
-            problems.push(RecipeError::new(format!("{here}.path"), problem));
-        } else {
-            let relative = mount.data_relative();
-            for other in &seen {
-                let nested = |a: &str, b: &str| a == b || a.starts_with(&format!("{b}/"));
-                if nested(relative, other) || nested(other, relative) {
-                    problems.push(RecipeError::new(
-                        format!("{here}.path"),
-                        format!(
-                            "{} overlaps the mount at /{other}: a mount point would have to \
-                             be made inside another mount",
-                            mount.path()
-                        ),
-                    ));
-                }
-            }
-            seen.insert(relative);
-        }
-        match mount {
-            Mount::Nullfs { host, writable, .. } => {
-                if let Err(problem) = check_host_source(host, *writable, rules.jails_dir) {
-                    problems.push(RecipeError::new(format!("{here}.host"), problem));
-                }
-            }
-            Mount::Tmpfs { size, .. } => {
-                if let Err(problem) = parse_size(size) {
-                    problems.push(RecipeError::new(format!("{here}.size"), problem));
-                }
-            }
-        }
-    }
-    problems
-}
-
-/// Checks a path inside the jail: absolute, clean, written literally into fstab, and
-/// within one of the jail-specific paths (so its mount point is in the jail's data,
-/// never in the shared read-only base).
-pub fn check_jail_path(path: &str, jail_specific: &[String]) -> Result<(), String> {
-    if !path.starts_with('/') {
-        return Err(format!(
-            "{path:?} must be an absolute path as the jail sees it (e.g. /var/db/shared)"
-        ));
-    }
-    check_absolute_path(Path::new(path))?;
-    check_jail_visible_path(Path::new(path))?;
-    let relative = path.trim_start_matches('/');
-    let first = relative.split('/').next().unwrap_or_default();
-    if [SKELETON_DIR, "dev", "proc"].contains(&first) {
-        return Err(format!(
-            "{path} is where thinjail and jail(8) mount the jail's own data and devices"
-        ));
-    }
-    let inside = jail_specific
-        .iter()
-        .any(|own| relative == own || relative.starts_with(&format!("{own}/")));
-    if !inside {
-        return Err(format!(
-            "{path} is in the read-only base that every jail on the release shares; a mount \
-             point must be inside one of the jail's own paths ({}), where thinjail makes it in \
-             the jail's data",
-            jail_specific
-                .iter()
-                .map(|p| format!("/{p}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a host path mounted into a jail: absolute, clean, literal in fstab, outside
-/// `jails_dir` and not containing it, not holding the host's password database, and
-/// not a system directory when writable.
-pub fn check_host_source(host: &Path, writable: bool, jails_dir: &Path) -> Result<(), String> {
-    check_absolute_path(host)?;
-    check_jail_visible_path(host)?;
-    if host.starts_with(jails_dir) {
-        return Err(format!(
-            "{} is inside jails_dir ({}), where every jail's data, every base and thinjail's \
-             own files are: a jail must never see another jail's files",
-            host.display(),
-            jails_dir.display()
-        ));
-    }
-    if jails_dir.starts_with(host) {
-        return Err(format!(
-            "{} contains jails_dir ({}): the jail would see every other jail's files",
-            host.display(),
-            jails_dir.display()
-        ));
-    }
-    if let Some(file) = SYSTEM_FILES.iter().find(|f| Path::new(f).starts_with(host)) {
-        return Err(format!(
-            "{} is or holds the host's {file}; mount a directory of its own",
-            host.display()
-        ));
-    }
-    if writable {
-        let system = CRITICAL_DIRS
-            .iter()
-            .find(|d| host == Path::new(d))
-            .or_else(|| SYSTEM_DIRS.iter().find(|d| host.starts_with(d)));
-        if let Some(dir) = system {
-            return Err(format!(
-                "{} is the system directory {dir} or inside it: writable, the jail's root could \
-                 change the host's own programs or configuration (mount it read-only, or a \
-                 directory of its own)",
-                host.display()
-            ));
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn specific() -> Vec<String> {
-        ["etc", "usr/home", "usr/local", "root", "tmp", "var"]
-            .map(String::from)
-            .to_vec()
-    }
-
-    fn rules(specific: &[String]) -> MountRules<'_> {
-        MountRules {
-            jails_dir: Path::new("/usr/local/jails"),
-            jail_specific: specific,
-        }
-    }
-
-    fn fields(problems: &[RecipeError]) -> Vec<&str> {
-        problems.iter().map(|p| p.field.as_str()).collect()
-    }
-
     #[test]
     fn fstab_lines_go_to_the_real_directory_in_the_data() {
-        let root = Path::new("/j/.mountpoints/www");
+        let skeleton = Path::new("/j/.mountpoints/www/skeleton");
         let mounts = [
             Mount::Nullfs {
                 host: "/srv/www".into(),
@@ -313,96 +155,12 @@ mod tests {
             },
         ];
         assert_eq!(
-            fstab_lines(root, &mounts),
+            fstab_lines(skeleton, &mounts),
             "/srv/www  /j/.mountpoints/www/skeleton/usr/local/www/data  nullfs  ro  0   0\n\
              /srv/spool  /j/.mountpoints/www/skeleton/var/spool/shared  nullfs  rw  0   0\n\
              tmpfs  /j/.mountpoints/www/skeleton/tmp  tmpfs  rw,size=67108864  0   0\n"
         );
-        assert!(check_mounts("m", &mounts, rules(&specific())).is_empty());
     }
-
-    #[test]
-    fn mount_points_must_be_in_the_jails_own_paths() {
-        let s = specific();
-        assert!(check_jail_path("/var/db/x", &s).is_ok());
-        assert!(check_jail_path("/tmp", &s).is_ok());
-        let base = check_jail_path("/mnt", &s).unwrap_err();
-        assert!(base.contains("read-only base"), "{base}");
-        assert!(base.contains("/usr/local"), "{base}");
-        // /usr/localx is not inside /usr/local.
-        assert!(check_jail_path("/usr/localx", &s).is_err());
-        for bad in [
-            "var/db",
-            "/var/../etc",
-            "/var/./db",
-            "/var//db",
-            "/var/db/",
-            "/",
-        ] {
-            assert!(check_jail_path(bad, &s).is_err(), "{bad} accepted");
-        }
-        assert!(
-            check_jail_path("/var/my db", &s).is_err(),
-            "a blank splits fstab"
-        );
-        assert!(
-            check_jail_path("/var/a#b", &s).is_err(),
-            "# starts an fstab comment"
-        );
-        assert!(check_jail_path("/skeleton/etc", &s).is_err());
-        assert!(check_jail_path("/dev/x", &s).is_err());
-    }
-
-    #[test]
-    fn host_paths_never_reach_jails_or_the_hosts_secrets() {
-        let jails = Path::new("/usr/local/jails");
-        assert!(check_host_source(Path::new("/srv/www"), true, jails).is_ok());
-        assert!(check_host_source(Path::new("/usr/local/jails/db/data"), false, jails).is_err());
-        assert!(check_host_source(Path::new("/usr/local/jails"), false, jails).is_err());
-        assert!(check_host_source(Path::new("/usr/local"), false, jails).is_err());
-        assert!(check_host_source(Path::new("/"), false, jails).is_err());
-        assert!(check_host_source(Path::new("srv/www"), false, jails).is_err());
-        assert!(check_host_source(Path::new("/srv/../etc"), false, jails).is_err());
-        assert!(check_host_source(Path::new("/etc"), false, jails).is_err());
-        assert!(check_host_source(Path::new("/etc/master.passwd"), false, jails).is_err());
-        // Read-only, a system directory may be shown; writable, never.
-        assert!(check_host_source(Path::new("/usr/share/doc"), false, jails).is_ok());
-        assert!(check_host_source(Path::new("/usr/share/doc"), true, jails).is_err());
-        assert!(check_host_source(Path::new("/boot"), true, jails).is_err());
-        assert!(check_host_source(Path::new("/var/log"), true, jails).is_err());
-    }
-
-    #[test]
-    fn every_problem_names_its_field() {
-        let s = specific();
-        let mounts = [
-            Mount::Nullfs {
-                host: "relative/dir".into(),
-                path: "/mnt".into(),
-                writable: false,
-            },
-            Mount::Tmpfs {
-                path: "/var/cache".into(),
-                size: "0".into(),
-            },
-            Mount::Tmpfs {
-                path: "/var/cache/sub".into(),
-                size: "1x".into(),
-            },
-        ];
-        let problems = check_mounts("jails[2].mounts", &mounts, rules(&s));
-        assert_eq!(
-            fields(&problems),
-            [
-                "jails[2].mounts[0].path",
-                "jails[2].mounts[0].host",
-                "jails[2].mounts[1].size",
-                "jails[2].mounts[2].path",
-                "jails[2].mounts[2].size",
-            ]
-        );
-    }
-
     #[test]
     fn sizes_read_like_tmpfs() {
         assert_eq!(parse_size("4096"), Ok(4096));

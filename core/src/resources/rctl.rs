@@ -22,8 +22,6 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::validate::RecipeError;
-
 /// A resource rctl(8) limits (`resourcenames` in `kern_rctl.c`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Resource {
@@ -513,34 +511,6 @@ impl Rule {
     }
 }
 
-/// Reads every limit of a jail; each problem names its field
-/// (`jails[0].limits[2]`). Two limits the kernel would keep as one (the same `deny`
-/// with two amounts: the second replaces the first) are refused too.
-pub fn check_limits(field: &str, jail: &str, limits: &[String]) -> Vec<RecipeError> {
-    let mut problems = Vec::new();
-    let mut rules: Vec<Rule> = Vec::new();
-    for (i, limit) in limits.iter().enumerate() {
-        match Rule::from_limit(jail, limit) {
-            Ok(rule) => {
-                if let Some(earlier) = rules.iter().find(|r| {
-                    **r == rule || (rule.action == RuleAction::Deny && r.same_but_amount(&rule))
-                }) {
-                    problems.push(RecipeError::new(
-                        format!("{field}[{i}]"),
-                        format!(
-                            "{limit:?} repeats {earlier}: the kernel keeps one deny rule per \
-                             resource and per"
-                        ),
-                    ));
-                }
-                rules.push(rule);
-            }
-            Err(e) => problems.push(RecipeError::new(format!("{field}[{i}]"), e.0)),
-        }
-    }
-    problems
-}
-
 /// The rules of `jail` a recipe's limits give (limits already validated: one that
 /// does not read is left out).
 pub fn rules_of(jail: &str, limits: &[String]) -> Vec<Rule> {
@@ -662,20 +632,6 @@ mod tests {
         assert!(Rule::from_limit("www", "memoryuse:deny=1").is_ok());
         assert!(Rule::from_limit("www", "pcpu:deny=9223372036854").is_ok());
         assert!(Rule::from_limit("www", "swapuse:deny=1g/user").is_ok());
-    }
-
-    #[test]
-    fn limits_name_their_field_and_one_deny_per_resource() {
-        let limits = [
-            "memoryuse:deny=1g",
-            "bogus",
-            "memoryuse:deny=2g",
-            "memoryuse:log=2g",
-        ]
-        .map(String::from);
-        let problems = check_limits("jails[1].limits", "www", &limits);
-        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
-        assert_eq!(fields, ["jails[1].limits[1]", "jails[1].limits[2]"]);
     }
 
     #[test]

@@ -15,6 +15,8 @@ mod names;
 mod net;
 mod paths;
 mod releases;
+#[allow(dead_code)] // wired into `validate` with the recipe fields (issue 15, phase 2)
+mod resources;
 mod stages;
 mod strings;
 mod template;
