@@ -32,7 +32,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::freebsd_update::Outcome;
-use crate::testbed::TestBedState;
 
 /// The CPUs of the test bed's "host" and each jail's mask, by jail id.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,8 +178,9 @@ fn print_mask(cpus: &[u32]) -> String {
         .join(", ")
 }
 
-/// Runs `argv` (`cpuset …`) for the test bed whose state is in `state_dir`.
-pub fn run(state_dir: &Path, argv: &[String]) -> Outcome {
+/// Runs `argv` (`cpuset …`) for the test bed whose state is in `state_dir`, where
+/// `jails` run (name → jail id).
+pub fn run(state_dir: &Path, argv: &[String], jails: &BTreeMap<String, u32>) -> Outcome {
     let mut out = Outcome::default();
     let fail = |out: &mut Outcome, message: String| {
         out.stderr = message;
@@ -231,21 +231,20 @@ pub fn run(state_dir: &Path, argv: &[String]) -> Outcome {
             }
         }
     }
-    let jails = TestBedState::load(state_dir).unwrap_or_default().jails;
     let jid = match &jail {
         None => None,
         Some(name) if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) => {
             Some(name.parse::<u32>().unwrap_or(u32::MAX))
         }
         Some(name) => match jails.get(name) {
-            Some(j) => Some(j.jid),
+            Some(jid) => Some(*jid),
             None => {
                 fail(&mut out, format!("cpuset: jail \"{name}\" not found\n"));
                 return out;
             }
         },
     };
-    let running = |jid: u32| jails.values().any(|j| j.jid == jid);
+    let running = |jid: u32| jails.values().any(|j| *j == jid);
     if get {
         if list.is_some() || (jid.is_some() && setid.is_some()) {
             fail(&mut out, USAGE.to_string());
@@ -320,28 +319,14 @@ pub fn run(state_dir: &Path, argv: &[String]) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testbed::TestJail;
 
     fn cpuset(dir: &Path, args: &[&str]) -> Outcome {
         let mut argv = vec!["cpuset".to_string()];
         argv.extend(args.iter().map(|a| a.to_string()));
-        run(dir, &argv)
+        run(dir, &argv, &BTreeMap::from([("www".to_string(), 7)]))
     }
 
     fn with_jail(dir: &Path) {
-        let mut state = TestBedState::default();
-        state.jails.insert(
-            "www".into(),
-            TestJail {
-                jid: 7,
-                ..TestJail::default()
-            },
-        );
-        fs::write(
-            dir.join("jails.json"),
-            serde_json::to_string(&state).unwrap(),
-        )
-        .unwrap();
         set_host_cpus(dir, &[0, 1, 2, 3]).unwrap();
     }
 
