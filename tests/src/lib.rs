@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cpuset;
+pub mod depend8;
 pub mod fixtures;
 pub mod freebsd_update;
 pub mod harness;
