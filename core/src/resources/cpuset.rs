@@ -85,6 +85,17 @@ impl CpuList {
     }
 }
 
+/// cpuset(1)'s path on FreeBSD.
+pub const CPUSET: &str = "/usr/bin/cpuset";
+
+/// The command that restricts the running jail `jail` to `cpus`
+/// (`/usr/bin/cpuset -l LIST -j JAIL`): jail(8) runs it on the host once the jail
+/// exists (`exec.created`), so every start — a restart, the boot — applies it
+/// again. `-j` takes the jail's name (cpuset(1) looks it up with jail_getid(3)).
+pub fn hook(jail: &str, cpus: &CpuList) -> String {
+    format!("{CPUSET} -l {cpus} -j {jail}")
+}
+
 fn cpu_id(list: &str, text: &str) -> Result<u32, String> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!(
@@ -165,6 +176,11 @@ mod tests {
         ] {
             assert!(CpuList::parse(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn the_hook_names_the_jail_and_the_canonical_list() {
+        assert_eq!(hook("www", &list("3,0-2")), "/usr/bin/cpuset -l 0-3 -j www");
     }
 
     #[test]

@@ -520,6 +520,32 @@ pub fn rules_of(jail: &str, limits: &[String]) -> Vec<Rule> {
         .collect()
 }
 
+/// The rules of `jail` a jail.conf file of thinjail's adds (its `exec.created`
+/// `rctl -a` hook, [`hook`]): the record of what thinjail set, read back from the
+/// file as it is on the host. Every word `jail:JAIL:…` that reads as a rule counts.
+pub fn rules_in_file(text: &str, jail: &str) -> Vec<Rule> {
+    let prefix = format!("jail:{jail}:");
+    text.split(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',' || c == ';')
+        .filter(|word| word.starts_with(&prefix))
+        .filter_map(Rule::from_kernel)
+        .collect()
+}
+
+/// rctl(8)'s path on FreeBSD.
+pub const RCTL: &str = "/usr/bin/rctl";
+
+/// The command that adds `rules` (`/usr/bin/rctl -a RULE …`): jail(8) runs it on
+/// the host once the jail exists (`exec.created`), before `exec.start`, so the
+/// limits hold from the jail's first process on — at boot too. No word of it is a
+/// shell metacharacter, so jail(8) runs it without a shell.
+pub fn hook(rules: &[Rule]) -> Option<String> {
+    if rules.is_empty() {
+        return None;
+    }
+    let words: Vec<String> = rules.iter().map(Rule::to_string).collect();
+    Some(format!("{RCTL} -a {}", words.join(" ")))
+}
+
 /// What bringing one jail's rules to the wanted ones takes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reconciliation {
@@ -690,6 +716,23 @@ mod tests {
             rule("jail:www:nthr:log=1000"),
         ];
         assert!(reconcile("www", &after, &wanted, &wanted).is_empty());
+    }
+
+    #[test]
+    fn the_hook_is_read_back_as_the_record_of_what_thinjail_set() {
+        let rules = [
+            rule("jail:www:memoryuse:deny=1073741824"),
+            rule("jail:www:openfiles:log=10/process"),
+        ];
+        let hook = hook(&rules).unwrap();
+        assert_eq!(
+            hook,
+            "/usr/bin/rctl -a jail:www:memoryuse:deny=1073741824 jail:www:openfiles:log=10/process"
+        );
+        let file = format!("www {{\n  exec.created = \"/bin/true\", \"{hook}\";\n}}\n");
+        assert_eq!(rules_in_file(&file, "www"), rules);
+        assert!(rules_in_file(&file, "db").is_empty());
+        assert_eq!(super::hook(&[]), None);
     }
 
     #[test]
