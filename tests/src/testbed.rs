@@ -93,6 +93,7 @@ use crate::freebsd_update;
 use crate::jail8;
 
 pub mod fileflags;
+pub mod fstab_mount;
 
 use fileflags::FileFlagsBed;
 
