@@ -196,6 +196,10 @@ fn recipe_for(bed: &Bed, n: usize, method: &Method) -> anyhow::Result<Recipe> {
         ip6: vec![],
         params: BTreeMap::new(),
         start: true,
+        mounts: vec![],
+        limits: vec![],
+        cpuset: None,
+        depend: vec![],
     };
     recipe.jails = (1..=n).map(|i| numbered_jail(&template, i)).collect();
     if let Method::ClonePlugin(library) = method {

@@ -116,6 +116,17 @@ pub enum Action {
         /// Directory.
         path: PathBuf,
     },
+    /// Makes the mount point `path` below the jail's data directory `data` (and
+    /// every missing directory on the way, mode 0755) without following a symbolic
+    /// link: each component is opened `O_NOFOLLOW` from `/` down
+    /// ([`crate::host::safe_fs::create_dir_all`]), so a link the jail's root planted
+    /// stops it instead of sending it elsewhere. For the jail's `mounts`.
+    MakeMountPoint {
+        /// The jail's data directory.
+        data: PathBuf,
+        /// The mount point, relative to it (`usr/home/shared`).
+        path: String,
+    },
     /// `cp -RPp FROM TO`: copy a tree keeping modes, owners, times and file flags.
     CopyTree {
         /// Source tree.
@@ -757,6 +768,7 @@ impl Action {
                 ])
             }
             RelinkSymlinks { .. }
+            | MakeMountPoint { .. }
             | WriteFile { .. }
             | EditFile { .. }
             | VerifyChecksum { .. }
@@ -824,6 +836,10 @@ impl Action {
                 value,
             } => format!("set {property}={value} on {dataset}"),
             MakeDir { path } => format!("make directory {}", s(path)),
+            MakeMountPoint { data, path } => format!(
+                "make mount point {} (no link followed)",
+                s(&data.join(path))
+            ),
             CopyTree { from, to } => format!("copy {} to {}", s(from), s(to)),
             CopyFile { from, to } => format!("copy file {} to {}", s(from), s(to)),
             Rename { from, to } => format!("rename {} to {}", s(from), s(to)),
@@ -993,6 +1009,7 @@ impl Action {
             Rename { from, to } => paths(&[from, to]),
             Symlink { link, .. } => paths(&[link]),
             RelinkSymlinks { tree, .. } => paths(&[tree]),
+            MakeMountPoint { data, path } => paths(&[&data.join(path)]),
             WriteFile { path, .. } | EditFile { path, .. } => paths(&[path]),
             Download { url, dest } => Touches {
                 paths: vec![dest.clone(), partial_path(dest)],
@@ -1133,6 +1150,7 @@ impl Action {
                 }
             }
             MakeDir { path } => world.add_dir(path),
+            MakeMountPoint { data, path } => world.add_dir(&data.join(path)),
             CopyTree { from, to } => world.copy_tree(from, to),
             CopyFile { from, to } => {
                 let contents = world.file_contents(from).map(String::from);

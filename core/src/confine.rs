@@ -43,7 +43,7 @@ use std::path::{Path, PathBuf};
 
 use crate::action::Action;
 use crate::edit::normalize;
-use crate::layout::{JailArea, Layout, MANAGED_PROPERTY, ROOT_MOUNT_DIRS};
+use crate::layout::{JailArea, Layout, MANAGED_PROPERTY, ROOT_MOUNT_DIRS, SKELETON_DIR};
 use crate::world::World;
 
 /// Properties `zfs set` (or a creation's `-o`) may change to any value: how a
@@ -147,6 +147,29 @@ fn check_jail_area(layout: &Layout<'_>, action: &Action, path: &Path) -> Result<
     let Some(area) = layout.jail_controlled(path) else {
         return Ok(());
     };
+    // A mount point of the recipe's, made with every component opened O_NOFOLLOW.
+    if let (Action::MakeMountPoint { data, path: point }, JailArea::Data { jail }) = (action, &area)
+    {
+        let declared = layout
+            .recipe()
+            .jail(jail)
+            .is_some_and(|j| j.mounts.iter().any(|m| m.data_relative() == point.as_str()));
+        if declared && data == &layout.data_dir(jail) {
+            return Ok(());
+        }
+    }
+    // An extra mount of the recipe's, by the path its fstab line names: umount(8)
+    // finds it in the mount table by that name and unmounts it by file system id.
+    if let (Action::Unmount { .. }, JailArea::Root { jail, relative }) = (action, &area) {
+        let declared = layout.recipe().jail(jail).is_some_and(|j| {
+            j.mounts
+                .iter()
+                .any(|m| relative == &Path::new(SKELETON_DIR).join(m.data_relative()))
+        });
+        if declared {
+            return Ok(());
+        }
+    }
     if let (Action::Unmount { .. }, JailArea::Root { relative, .. }) = (action, &area) {
         let mut parts = relative.components();
         let only = parts.next().and_then(|c| c.as_os_str().to_str());

@@ -1,6 +1,7 @@
 //! The jail's fstab(5) file, as thinjail writes it and as jail(8) reads it back: the
 //! article's two nullfs lines (base read-only on the jail's root, data read-write on
-//! its `skeleton`). Used by the mount stage, the lifecycle plans and the test bed.
+//! its `skeleton`), then the jail's extra mounts. Used by the mount stage, the
+//! lifecycle plans and the test bed.
 
 use std::path::Path;
 
@@ -13,13 +14,22 @@ use crate::recipe::Jail;
 /// escapes (`check_intparams` in usr.sbin/jail/config.c), which is why recipe
 /// validation refuses a `jails_dir` with blanks, `#` or shell characters
 /// ([`crate::validate::check_jail_visible_path`]).
+///
+/// The jail's extra mounts ([`Jail::mounts`]) follow, each on the real directory in
+/// its data below `skeleton` ([`crate::resources::mounts`]), so they are mounted
+/// after the data and unmounted before it.
 pub fn fstab_for(layout: &Layout<'_>, jail: &Jail) -> String {
     let root = layout.root(&jail.name);
-    fstab_text(
+    let mut text = fstab_text(
         &layout.base_dir(&jail.release),
         &layout.data_dir(&jail.name),
         &root,
-    )
+    );
+    text.push_str(&crate::resources::mounts::fstab_lines(
+        &root.join(SKELETON_DIR),
+        &jail.mounts,
+    ));
+    text
 }
 
 /// The two fstab lines for a root assembled from `base` and `data`, whose paths come

@@ -4,7 +4,9 @@
 //! step 5): the jail's `data` dataset copied from the template's `@gold` snapshot with
 //! `zfs send -p | zfs receive` (as the article does; `-p` carries thinjail's mark), the mountpoint directory where the
 //! base and the data meet, and the jail's `fstab` with the article's two nullfs lines
-//! (base read-only on the mountpoint, data read-write on its `skeleton`).
+//! (base read-only on the mountpoint, data read-write on its `skeleton`), then the
+//! jail's extra mounts (host directories and tmpfs), whose mount points it makes in
+//! the jail's data without following links.
 //!
 //! A jail whose fstab already points at another release's base is refused: moving a
 //! jail to a new release is `thinjail upgrade`, which also merges its /etc.
@@ -15,7 +17,7 @@
 use thinjail_core::action::Action;
 use thinjail_core::fstab::{fstab_base, fstab_for};
 use thinjail_core::layout::GOLD_SNAPSHOT;
-use thinjail_core::recipe::Jail;
+use thinjail_core::recipe::{Jail, Mount};
 use thinjail_core::stage::{
     no_config, DeclaredStage, Planned, Probes, Stage, StageContext, StageError,
 };
@@ -60,6 +62,7 @@ pub fn plan_jail(
             )))
         }
     }
+    actions.extend(plan_mount_points(ctx, world, jail)?);
     let fstab = layout.fstab(&jail.name);
     let wanted = fstab_for(&layout, jail);
     match world.file_contents(&fstab) {
@@ -87,6 +90,77 @@ pub fn plan_jail(
             contents: wanted,
             mode: 0o644,
         })),
+    }
+    Ok(actions)
+}
+
+/// The jail's extra mounts: each nullfs source must be a directory of the host, and
+/// each mount point a real directory in the jail's data — made when missing
+/// ([`Action::MakeMountPoint`], no link followed), refused when the jail's root put
+/// a link or a file on the way (jail(8) would refuse the mount point too).
+pub fn plan_mount_points(
+    ctx: &StageContext<'_>,
+    world: &World,
+    jail: &Jail,
+) -> Result<Vec<Planned>, StageError> {
+    let layout = ctx.layout;
+    let data = layout.data_dir(&jail.name);
+    let mut actions = Vec::new();
+    for mount in &jail.mounts {
+        if let Mount::Nullfs { host, .. } = mount {
+            match world.path(host) {
+                PathState::Directory => {}
+                PathState::Missing => {
+                    return Err(StageError::Conflict(format!(
+                        "{} (mounted at {} in jail {}) does not exist on this host",
+                        host.display(),
+                        mount.path(),
+                        jail.name
+                    )))
+                }
+                other => {
+                    return Err(StageError::Conflict(format!(
+                        "{} (mounted at {} in jail {}) must be a directory, not {other:?}",
+                        host.display(),
+                        mount.path(),
+                        jail.name
+                    )))
+                }
+            }
+        }
+        let point = data.join(mount.data_relative());
+        let blocked =
+            point
+                .ancestors()
+                .take_while(|p| *p != data)
+                .find_map(|p| match world.path(p) {
+                    PathState::Directory | PathState::Missing => None,
+                    other => Some((p.to_path_buf(), other)),
+                });
+        if let Some((at, what)) = blocked {
+            return Err(StageError::Conflict(format!(
+                "jail {}'s mount point {} cannot be made: {} is {what:?} in the jail's data, not a \
+                 directory (jail(8) refuses mount points through symbolic links; fix it inside \
+                 the jail)",
+                jail.name,
+                mount.path(),
+                at.display()
+            )));
+        }
+        if *world.path(&point) != PathState::Directory {
+            actions.push(Planned::noted(
+                Action::MakeMountPoint {
+                    data: data.clone(),
+                    path: mount.data_relative().to_string(),
+                },
+                format!(
+                    "mount point of {} in jail {}: made in the jail's data without following \
+                     any link its root planted",
+                    mount.path(),
+                    jail.name
+                ),
+            ));
+        }
     }
     Ok(actions)
 }
@@ -144,6 +218,12 @@ pub fn probes(ctx: &StageContext<'_>) -> Probes {
     for jail in &ctx.recipe.jails {
         probes.path(ctx.layout.root(&jail.name));
         probes.file(ctx.layout.fstab(&jail.name));
+        for mount in &jail.mounts {
+            if let Mount::Nullfs { host, .. } = mount {
+                probes.path(host.clone());
+            }
+            probes.beneath(ctx.layout.data_dir(&jail.name), mount.data_relative());
+        }
     }
     probes
 }

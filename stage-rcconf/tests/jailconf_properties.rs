@@ -364,6 +364,10 @@ fn recipe() -> impl Strategy<Value = Recipe> {
                     ip6: vec![],
                     params,
                     start,
+                    mounts: vec![],
+                    limits: vec![],
+                    cpuset: None,
+                    depend: vec![],
                 });
             }
             recipe

@@ -486,19 +486,15 @@ impl TestBed {
                     "jail: {jail}: mount.fstab: {line}: missing information"
                 )));
             };
-            if *fstype != "nullfs" {
-                return Err(HostError::Unsupported(format!(
-                    "the test bed mounts only nullfs, not {fstype}"
-                )));
-            }
             refuse_symlinks(jail, Path::new(target))?;
-            self.run(&["mount", "--bind", source, target])?;
-            mounts.push(PathBuf::from(target));
-            if rest
-                .first()
-                .is_some_and(|o| o.split(',').any(|o| o == "ro"))
-            {
-                self.run(&["mount", "-o", "remount,bind,ro", target])?;
+            let commands =
+                fstab_mount::linux_commands(source, target, fstype, rest.first().copied())?;
+            for (i, command) in commands.iter().enumerate() {
+                let argv: Vec<&str> = command.iter().map(String::as_str).collect();
+                self.run(&argv)?;
+                if i == 0 {
+                    mounts.push(PathBuf::from(target));
+                }
             }
         }
         if jail8::flag(params, "mount.devfs") {

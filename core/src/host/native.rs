@@ -44,6 +44,12 @@ pub fn apply_native(action: &Action) -> Result<(), HostError> {
             delete_bad,
         } => verify_sha256(file, sha256, *delete_bad).map(|_| ()),
         Action::RelinkSymlinks { tree, was, now } => relink_symlinks(tree, was, now),
+        Action::MakeMountPoint { data, path } => {
+            let full = data.join(path);
+            safe_fs::create_dir_all(&full, 0o755)
+                .map(drop)
+                .map_err(|e| from_safe_fs(format!("make mount point {}", full.display()), e))
+        }
         other => Err(HostError::Unsupported(format!(
             "{} is not a native action",
             other.describe()

@@ -266,9 +266,23 @@ pub struct Jail {
     /// Whether `apply` starts the jail.
     #[serde(default = "yes")]
     pub start: bool,
+    /// Host directories and tmpfs mounted into the jail (its fstab, after the base
+    /// and the data).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<Mount>,
+    /// rctl(8) rules on `jail:NAME`, without the subject (`memoryuse:deny=1g`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<String>,
+    /// The CPUs the jail may run on, as cpuset(1) takes them (`0-3,6`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpuset: Option<String>,
+    /// Jails of the recipe this one depends on (jail(8)'s `depend`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depend: Vec<String>,
 }
 
 pub use crate::jailconf::ParamValue;
+pub use crate::resources::Mount;
 
 /// One entry of the stage list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -25,6 +25,8 @@ pub enum ShHelper {
     Verify,
     /// `thinjail_relink TREE WAS NOW`
     Relink,
+    /// `thinjail_mount_point DATA PATH`
+    MountPoint,
 }
 
 impl Action {
@@ -32,6 +34,13 @@ impl Action {
     pub fn sh_lines(&self) -> Vec<String> {
         use Action::*;
         match self {
+            MakeMountPoint { data, path } => {
+                vec![format!(
+                    "thinjail_mount_point {} {}",
+                    sh_path(data),
+                    quote::sh(path)
+                )]
+            }
             RelinkSymlinks { tree, was, now } => {
                 vec![format!(
                     "thinjail_relink {} {} {}",
@@ -122,6 +131,7 @@ impl Action {
     pub fn sh_helper(&self) -> Option<ShHelper> {
         match self {
             Action::RelinkSymlinks { .. } => Some(ShHelper::Relink),
+            Action::MakeMountPoint { .. } => Some(ShHelper::MountPoint),
             Action::VerifyChecksum { .. } => Some(ShHelper::Verify),
             Action::EditFile {
                 edit: FileEdit::SetBlock { .. },
@@ -427,6 +437,21 @@ thinjail_relink() {
 	done
 }"##;
 
+const MOUNT_POINT: &str = r##"# thinjail_mount_point DATA PATH: make the directory PATH below the jail's data DATA,
+# one component at a time, refusing a symbolic link on the way (the jail's root
+# controls its data; thinjail itself opens each component without following links).
+thinjail_mount_point() {
+	dir=$1
+	rest=$2/
+	while [ -n "$rest" ]; do
+		part=${rest%%/*}
+		rest=${rest#*/}
+		dir=$dir/$part
+		if [ -L "$dir" ]; then echo "$dir is a symbolic link: no mount point is made through it" >&2; return 1; fi
+		[ -d "$dir" ] || mkdir -m 755 "$dir" || return 1
+	done
+}"##;
+
 /// The shell function definition for `helper`.
 pub fn sh_helper_definition(helper: ShHelper) -> String {
     match helper {
@@ -435,6 +460,7 @@ pub fn sh_helper_definition(helper: ShHelper) -> String {
         ShHelper::RcEdit => RC_EDIT.to_string(),
         ShHelper::Verify => VERIFY.to_string(),
         ShHelper::Relink => RELINK.to_string(),
+        ShHelper::MountPoint => MOUNT_POINT.to_string(),
     }
 }
 

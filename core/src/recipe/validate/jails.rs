@@ -39,7 +39,14 @@ pub(super) fn check_jails(recipe: &Recipe, release_names: &BTreeSet<&str>, c: &m
         }
         check_addresses(recipe, jail, &field, &mut addresses, c);
         check_params(c, &format!("{field}.params"), &jail.params);
+        super::resources::check_jail_resources(recipe, jail, &field, c);
     }
+    let depends: Vec<(&str, &[String])> = recipe
+        .jails
+        .iter()
+        .map(|j| (j.name.as_str(), j.depend.as_slice()))
+        .collect();
+    super::resources::check_depend(c, &depends);
 }
 
 /// A jail's addresses: valid, its own (each used once in the recipe), and no

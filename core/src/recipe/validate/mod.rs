@@ -15,7 +15,6 @@ mod names;
 mod net;
 mod paths;
 mod releases;
-#[allow(dead_code)] // wired into `validate` with the recipe fields (issue 15, phase 2)
 mod resources;
 mod stages;
 mod strings;
@@ -31,6 +30,7 @@ use crate::recipe::Recipe;
 pub use names::*;
 pub use net::*;
 pub use paths::*;
+pub use resources::{check_host_source, check_jail_path};
 pub use text::*;
 
 use host::check_host;

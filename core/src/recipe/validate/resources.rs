@@ -9,6 +9,7 @@ use super::{
     check_absolute_path, check_jail_visible_path, Collector, CRITICAL_DIRS, SYSTEM_DIRS,
     SYSTEM_FILES,
 };
+use crate::recipe::{Jail, Recipe};
 use crate::resources::cpuset::CpuList;
 use crate::resources::depend::find_cycle;
 use crate::resources::mounts::{parse_size, Mount};
@@ -96,6 +97,22 @@ pub fn check_host_source(host: &Path, writable: bool, jails_dir: &Path) -> Resul
         }
     }
     Ok(())
+}
+
+/// What a jail needs besides a base (`field` is e.g. `jails[0]`): its mounts,
+/// limits and CPU list.
+pub(super) fn check_jail_resources(recipe: &Recipe, jail: &Jail, field: &str, c: &mut Collector) {
+    check_mounts(
+        c,
+        &format!("{field}.mounts"),
+        &jail.mounts,
+        &recipe.host.jails_dir,
+        &recipe.template.jail_specific,
+    );
+    check_limits(c, &format!("{field}.limits"), &jail.name, &jail.limits);
+    if let Some(list) = &jail.cpuset {
+        check_cpuset(c, &format!("{field}.cpuset"), list);
+    }
 }
 
 /// The mounts of one jail (`field` is e.g. `jails[0].mounts`): each path and host
