@@ -272,6 +272,29 @@ pub enum Action {
         /// Command and arguments.
         argv: Vec<String>,
     },
+    /// `rctl -a RULE …`: adds rctl(8) rules on `jail:NAME` (the kernel first drops
+    /// the same rule, and for `deny` the same rule with another amount).
+    AddLimits {
+        /// Jail name (the rules' subject).
+        jail: String,
+        /// The rules, as the kernel prints them (`jail:www:maxproc:deny=100`).
+        rules: Vec<String>,
+    },
+    /// `rctl -r RULE …`: removes exactly these rules (each a filter that names every
+    /// field, the amount too, so nothing else matches).
+    RemoveLimits {
+        /// Jail name.
+        jail: String,
+        /// The rules, as the kernel prints them.
+        rules: Vec<String>,
+    },
+    /// `cpuset -l LIST -j NAME`: the running jail's processes may use these CPUs only.
+    SetCpuset {
+        /// Jail name.
+        jail: String,
+        /// The CPU list (canonical, `0-3,6`).
+        cpus: String,
+    },
     /// `umount PATH`
     Unmount {
         /// Mount point.
@@ -674,6 +697,19 @@ impl Action {
                 cmds(vec![Command::run(full)])
             }
             Unmount { path } => cmds(vec![Command::run(["umount".to_string(), s(path)])]),
+            AddLimits { rules, .. } | RemoveLimits { rules, .. } => {
+                let flag = if matches!(self, AddLimits { .. }) { "-a" } else { "-r" };
+                let mut argv = vec!["rctl".to_string(), flag.into()];
+                argv.extend(rules.iter().cloned());
+                cmds(vec![Command::run(argv)])
+            }
+            SetCpuset { jail, cpus } => cmds(vec![Command::run([
+                "cpuset".to_string(),
+                "-l".into(),
+                cpus.clone(),
+                "-j".into(),
+                jail.clone(),
+            ])]),
             FreebsdUpdate {
                 base,
                 workdir,
@@ -903,6 +939,11 @@ impl Action {
             StartJail { jail, .. } => format!("start jail {jail}"),
             StopJail { jail, .. } => format!("stop jail {jail}"),
             ExecInJail { jail, argv } => format!("run in jail {jail}: {}", quote::sh_command(argv)),
+            AddLimits { jail, rules } => format!("add limits of jail {jail}: {}", rules.join(" ")),
+            RemoveLimits { jail, rules } => {
+                format!("remove limits of jail {jail}: {}", rules.join(" "))
+            }
+            SetCpuset { jail, cpus } => format!("run jail {jail} on CPUs {cpus}"),
             Unmount { path } => format!("unmount {}", s(path)),
             FreebsdUpdate {
                 base,
@@ -1055,7 +1096,12 @@ impl Action {
                 urls: distsite.iter().cloned().collect(),
                 ..Touches::default()
             },
-            StartJail { jail, .. } | StopJail { jail, .. } | ExecInJail { jail, .. } => Touches {
+            StartJail { jail, .. }
+            | StopJail { jail, .. }
+            | ExecInJail { jail, .. }
+            | AddLimits { jail, .. }
+            | RemoveLimits { jail, .. }
+            | SetCpuset { jail, .. } => Touches {
                 jails: vec![jail.clone()],
                 ..Touches::default()
             },
@@ -1222,6 +1268,36 @@ impl Action {
                 }
             }
             Unmount { path } => world.mounts.retain(|m| &m.target != path),
+            AddLimits { rules, .. } => {
+                if let Some(limits) = world.limits.as_mut() {
+                    for rule in rules {
+                        let new = crate::resources::rctl::Rule::from_kernel(rule);
+                        // The kernel drops the same rule (a deny with any amount) first.
+                        limits.rules.retain(|old| {
+                            let old = crate::resources::rctl::Rule::from_kernel(old);
+                            match (&new, old) {
+                                (Some(n), Some(o)) => {
+                                    !(o == *n
+                                        || (n.action == crate::resources::rctl::RuleAction::Deny
+                                            && o.same_but_amount(n)))
+                                }
+                                _ => true,
+                            }
+                        });
+                        limits.rules.push(rule.clone());
+                    }
+                }
+            }
+            RemoveLimits { rules, .. } => {
+                if let Some(limits) = world.limits.as_mut() {
+                    limits.rules.retain(|old| !rules.contains(old));
+                }
+            }
+            SetCpuset { jail, cpus } => {
+                if let Some(observed) = world.cpus.as_mut() {
+                    observed.jails.insert(jail.clone(), cpus.clone());
+                }
+            }
             ClearFlags { .. }
             | RelinkSymlinks { .. }
             | VerifyChecksum { .. }

@@ -219,6 +219,24 @@ fn check_action_specifics(
     action: &Action,
 ) -> Result<(), String> {
     match action {
+        Action::AddLimits { jail, rules } | Action::RemoveLimits { jail, rules } => {
+            // Only whole rules on the jail's own subject: never another subject's, and
+            // never a filter that would match more than one rule.
+            match rules
+                .iter()
+                .find(|r| match crate::resources::rctl::Rule::from_kernel(r) {
+                    Some(rule) => rule.jail != *jail || rule.to_string() != r.as_str(),
+                    None => true,
+                }) {
+                Some(bad) => Err(format!(
+                    "changes the rctl rule {bad:?}, which is not a whole rule on jail:{jail}"
+                )),
+                None => Ok(()),
+            }
+        }
+        Action::SetCpuset { cpus, .. } => crate::resources::cpuset::CpuList::parse(cpus)
+            .map(drop)
+            .map_err(|e| format!("sets a CPU list that does not read: {e}")),
         Action::Symlink { link, target } => check_link_target(layout, link, target),
         Action::SetProperty {
             dataset,

@@ -42,6 +42,14 @@ pub struct Probes {
     /// ([`crate::confine::check_probes`]).
     #[serde(default)]
     pub beneath: BTreeSet<BeneathProbe>,
+    /// The kernel's resource limits: `kern.racct.enable` and every rctl(8) rule on
+    /// a jail (World's `limits`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub limits: bool,
+    /// Running jails whose CPU set is needed, and with them the host's CPUs
+    /// (World's `cpus`).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub cpusets: BTreeSet<String>,
 }
 
 /// A path below a root the host trusts, in a tree it does not
@@ -83,6 +91,8 @@ impl Probes {
         self.dirs.extend(other.dirs);
         self.jail_confs.extend(other.jail_confs);
         self.beneath.extend(other.beneath);
+        self.limits |= other.limits;
+        self.cpusets.extend(other.cpusets);
     }
 
     /// Asks for the kind of `path`.

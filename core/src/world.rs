@@ -30,6 +30,13 @@ pub struct World {
     /// created by the plan): globs over them are complete.
     #[serde(default)]
     pub listed: BTreeSet<PathBuf>,
+    /// The kernel's limits, when observed ([`crate::probes::Probes::limits`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<crate::resources::ObservedLimits>,
+    /// The host's CPUs and jails' CPU sets, when observed
+    /// ([`crate::probes::Probes::cpusets`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<crate::resources::ObservedCpus>,
 }
 
 /// A ZFS dataset or snapshot.

@@ -12,6 +12,8 @@ use super::system::FreeBsdHost;
 use super::{HostError, ObservationRequest};
 use crate::action::Command;
 use crate::probes::Probes;
+use crate::resources::cpuset::CpuList;
+use crate::resources::{ObservedCpus, ObservedLimits, Racct};
 use crate::world::{Dataset, Mount, PathState, RunningJail, World};
 
 /// Dataset properties observed with one `zfs get`, thinjail's mark among them.
@@ -44,14 +46,74 @@ impl FreeBsdHost {
         let mut paths = observe_paths(&request.probes)?;
         let (listed_paths, listed) = super::observe_listed(&request.probes)?;
         super::merge_observed(&mut paths, listed_paths);
+        let jails = self.observe_jails()?;
+        let limits = if request.probes.limits {
+            Some(self.observe_limits()?)
+        } else {
+            None
+        };
+        let cpus = if request.probes.cpusets.is_empty() {
+            None
+        } else {
+            Some(self.observe_cpus(&request.probes.cpusets, &jails)?)
+        };
         Ok(World {
             datasets: self.observe_datasets(request)?,
             paths,
             mounts: self.observe_mounts()?,
-            jails: self.observe_jails()?,
+            jails,
             observed: true,
             listed,
+            limits,
+            cpus,
         })
+    }
+
+    /// `kern.racct.enable` (`sysctl -n`; a kernel without RACCT has no such name)
+    /// and, when enabled, every rule on a jail (`rctl jail:`, one per line as the
+    /// kernel prints them).
+    pub fn observe_limits(&mut self) -> Result<ObservedLimits, HostError> {
+        let racct = match self.run(&Command::run(["sysctl", "-n", "kern.racct.enable"])) {
+            Ok(output) if output.stdout.trim() == "1" => Racct::Enabled,
+            Ok(_) => Racct::Disabled,
+            Err(HostError::CommandFailed { stderr, .. }) if stderr.contains("unknown oid") => {
+                Racct::Absent
+            }
+            Err(e) => return Err(e),
+        };
+        let rules = if racct == Racct::Enabled {
+            let output = self.run(&Command::run(["rctl", "jail:"]))?;
+            output.stdout.lines().map(String::from).collect()
+        } else {
+            Vec::new()
+        };
+        Ok(ObservedLimits { racct, rules })
+    }
+
+    /// The host's CPUs (`cpuset -g -s 1`, the default set) and the CPU set of each
+    /// of `wanted` that runs (`cpuset -g -j NAME`).
+    pub fn observe_cpus(
+        &mut self,
+        wanted: &std::collections::BTreeSet<String>,
+        running: &BTreeMap<String, RunningJail>,
+    ) -> Result<ObservedCpus, HostError> {
+        let read = |command: &Command, stdout: &str| {
+            CpuList::from_cpuset_output(stdout)
+                .map(|list| list.to_string())
+                .ok_or_else(|| {
+                    HostError::Conflict(format!("cannot read `{}`: {stdout}", command.render()))
+                })
+        };
+        let host_command = Command::run(["cpuset", "-g", "-s", "1"]);
+        let output = self.run(&host_command)?;
+        let host = read(&host_command, &output.stdout)?;
+        let mut jails = BTreeMap::new();
+        for name in wanted.iter().filter(|n| running.contains_key(*n)) {
+            let command = Command::run(["cpuset", "-g", "-j", name.as_str()]);
+            let output = self.run(&command)?;
+            jails.insert(name.clone(), read(&command, &output.stdout)?);
+        }
+        Ok(ObservedCpus { host, jails })
     }
 
     /// Lists the jails dataset, everything below it and their snapshots with one

@@ -21,3 +21,39 @@ pub mod mounts;
 pub mod rctl;
 
 pub use mounts::Mount;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Whether the kernel accounts resources (`kern.racct.enable`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Racct {
+    /// `kern.racct.enable=1`: rctl(8) rules apply.
+    Enabled,
+    /// `kern.racct.enable=0` (GENERIC's default): rctl(8) refuses every rule.
+    Disabled,
+    /// No such sysctl: a kernel built without `RACCT`/`RCTL`.
+    Absent,
+}
+
+/// What the host's kernel holds for limits, when a stage asked
+/// ([`crate::probes::Probes::limits`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedLimits {
+    /// `kern.racct.enable`.
+    pub racct: Racct,
+    /// Every rule on a jail subject, as `rctl jail:` prints it (empty unless
+    /// enabled).
+    pub rules: Vec<String>,
+}
+
+/// The host's CPUs and running jails' CPU sets, when a stage asked
+/// ([`crate::probes::Probes::cpusets`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedCpus {
+    /// The CPUs of the host's default set (`cpuset -g -s 1`), canonical.
+    pub host: String,
+    /// Each running jail asked about: its CPUs (`cpuset -g -j NAME`), canonical.
+    pub jails: BTreeMap<String, String>,
+}
