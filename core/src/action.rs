@@ -698,7 +698,11 @@ impl Action {
             }
             Unmount { path } => cmds(vec![Command::run(["umount".to_string(), s(path)])]),
             AddLimits { rules, .. } | RemoveLimits { rules, .. } => {
-                let flag = if matches!(self, AddLimits { .. }) { "-a" } else { "-r" };
+                let flag = if matches!(self, AddLimits { .. }) {
+                    "-a"
+                } else {
+                    "-r"
+                };
                 let mut argv = vec!["rctl".to_string(), flag.into()];
                 argv.extend(rules.iter().cloned());
                 cmds(vec![Command::run(argv)])

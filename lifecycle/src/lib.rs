@@ -416,9 +416,12 @@ pub fn plan_stop(
     let layout = Layout::new(recipe);
     let mut actions = Vec::new();
     for jail in jails {
+        let limits = limits_to_remove(recipe, world, jail);
         if world.is_running(jail) {
             actions.push(Planned::new(stop_action(recipe, world, jail)));
+            actions.extend(limits);
         } else {
+            actions.extend(limits);
             for mount in leftover_mounts(&layout, world, jail) {
                 actions.push(Planned::noted(
                     Action::Unmount {
@@ -430,6 +433,32 @@ pub fn plan_stop(
         }
     }
     Ok(actions)
+}
+
+/// The rctl(8) rules thinjail set on `jail` (its file's hook records them) that the
+/// kernel still has: `stop` removes exactly those (rules survive a jail in the
+/// kernel, which keeps them by name); a rule thinjail did not set stays.
+fn limits_to_remove(recipe: &Recipe, world: &World, jail: &str) -> Option<Planned> {
+    use thinjail_core::resources::rctl::{self, Rule};
+    let observed: Vec<Rule> = world
+        .limits
+        .as_ref()?
+        .rules
+        .iter()
+        .filter_map(|l| Rule::from_kernel(l))
+        .collect();
+    let layout = Layout::new(recipe);
+    let ours = rctl::rules_in_file(world.file_contents(&layout.jail_conf_file(jail))?, jail);
+    let change = rctl::reconcile(jail, &observed, &ours, &[]);
+    (!change.remove.is_empty()).then(|| {
+        Planned::noted(
+            Action::RemoveLimits {
+                jail: jail.to_string(),
+                rules: change.remove.iter().map(Rule::to_string).collect(),
+            },
+            "the limits thinjail set for the jail (rules outlive a jail in the kernel)",
+        )
+    })
 }
 
 /// `thinjail destroy` (after the jail is stopped): its jail.conf entry, rc.conf

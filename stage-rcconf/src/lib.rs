@@ -34,6 +34,8 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod resources;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use thinjail_core::action::Action;
@@ -43,7 +45,9 @@ use thinjail_core::jailconf::{ordered_params, render_block, JailConf, Params, Se
 use thinjail_core::jailfile::{block_id, foreign_jail_message, MANAGED_MARK};
 use thinjail_core::layout::Layout;
 use thinjail_core::recipe::{Jail, ParamValue, Recipe};
-use thinjail_core::stage::{no_config, DeclaredStage, Planned, Stage, StageContext, StageError};
+use thinjail_core::stage::{
+    no_config, DeclaredStage, Planned, Probes, Stage, StageContext, StageError,
+};
 use thinjail_core::world::World;
 
 /// The rc.conf / jail.conf stage.
@@ -59,16 +63,30 @@ pub fn jail_block(recipe: &Recipe, jail: &Jail) -> String {
     render_block(&jail.name, &jail_params(recipe, jail))
 }
 
-/// The whole file thinjail writes for `jail`: a header saying whose it is, then
-/// its block. jail(8) reads nothing else for the jail (`jail -f FILE -c NAME`).
+/// The whole file thinjail writes for `jail`: a header saying whose it is, the
+/// blocks of the jails it depends on (jail(8) refuses a `depend` its file does not
+/// define), then its own block. jail(8) reads nothing else for the jail (`jail -f
+/// FILE -c NAME`).
 pub fn jail_file(recipe: &Recipe, jail: &Jail) -> String {
+    let mut blocks = String::new();
+    let dependencies = resources::dependencies(recipe, jail);
+    if !dependencies.is_empty() {
+        blocks.push_str(&format!(
+            "# The jails {} depends on (started first when they do not run); each also has a\n\
+             # file of its own.\n",
+            jail.name
+        ));
+        for dependency in dependencies {
+            blocks.push_str(&jail_block(recipe, dependency));
+        }
+    }
+    blocks.push_str(&jail_block(recipe, jail));
     format!(
         "# jail {name}, written by thinjail from its recipe: `thinjail apply` rewrites this file and\n\
          # `thinjail destroy {name}` removes it; change the recipe, not this file.\n\
-         {MANAGED_MARK}{dataset}\n{block}",
+         {MANAGED_MARK}{dataset}\n{blocks}",
         name = jail.name,
         dataset = recipe.host.jails_dataset,
-        block = jail_block(recipe, jail)
     )
 }
 
@@ -77,6 +95,7 @@ pub fn jail_file(recipe: &Recipe, jail: &Jail) -> String {
 pub fn jail_params(recipe: &Recipe, jail: &Jail) -> Vec<(String, ParamValue)> {
     let layout = Layout::new(recipe);
     let mut params = recipe.params_of(jail);
+    resources::add_resource_params(&mut params, jail);
     let text = |s: String| ParamValue::Text(s);
     params
         .entry("host.hostname".into())
@@ -115,11 +134,14 @@ fn conflict(message: impl Into<String>) -> StageError {
 
 /// What jail(8) reads from one of our blocks (or files) on its own: the jail's
 /// parameters, or nothing if it does not parse.
+/// What thinjail changes on a running jail without restarting it (its limits and CPU
+/// set hooks, `depend`) is left out: [`resources::reconcile`] brings those.
 fn block_meaning(block: &str, jail: &str) -> Option<Params> {
     JailConf::parse(block, "block", Semantics::Freebsd14)
         .ok()?
         .effective(jail)
         .ok()
+        .map(resources::without_live_params)
 }
 
 impl DeclaredStage for RcConfStage {
@@ -146,6 +168,21 @@ impl Stage for RcConfStage {
         Some("6")
     }
 
+    /// The kernel's limits (whenever there are jails: a jail whose last limit left
+    /// the recipe still has rules to remove) and the CPU sets of jails that have one.
+    fn probes(&self, ctx: &StageContext<'_>) -> Probes {
+        let mut probes = Probes::default();
+        probes.limits = !ctx.recipe.jails.is_empty();
+        probes.cpusets = ctx
+            .recipe
+            .jails
+            .iter()
+            .filter(|j| j.cpuset.is_some())
+            .map(|j| j.name.clone())
+            .collect();
+        probes
+    }
+
     fn plan(&self, ctx: &StageContext<'_>, world: &World) -> Result<Vec<Planned>, StageError> {
         let recipe = ctx.recipe;
         let host = &recipe.host;
@@ -167,6 +204,7 @@ impl Stage for RcConfStage {
         for jail in &recipe.jails {
             configuration.check_jail(&jail.name)?;
         }
+        resources::check_host(recipe, world)?;
         if !world.path(&host.jail_conf_dir).exists() {
             actions.push(Planned::noted(
                 Action::MakeDir {
@@ -213,9 +251,9 @@ impl Stage for RcConfStage {
                 moved.push(jail.name.as_str());
             }
         }
-        let boot: Vec<String> = recipe
-            .jails
-            .iter()
+        // Dependencies first: rc.d/jail starts jail_list in order.
+        let boot: Vec<String> = resources::start_order(recipe)
+            .into_iter()
             .filter(|j| j.start)
             .map(|j| j.name.clone())
             .collect();
@@ -246,7 +284,15 @@ impl Stage for RcConfStage {
             .map(|j| (j.name.as_str(), j.start))
             .collect();
         configuration.verify(&actions, &|name| starts.get(name).copied())?;
-        for jail in recipe.jails.iter().filter(|j| j.start) {
+        for jail in &recipe.jails {
+            let stays = world.is_running(&jail.name) && !changed.contains(jail.name.as_str());
+            let current = world.file_contents(&ctx.layout.jail_conf_file(&jail.name));
+            actions.extend(resources::reconcile(jail, world, current, stays));
+        }
+        for jail in resources::start_order(recipe)
+            .into_iter()
+            .filter(|j| j.start)
+        {
             let conf = ctx.layout.jail_conf_file(&jail.name);
             let start = Action::StartJail {
                 conf: conf.clone(),

@@ -33,6 +33,9 @@ pub fn start_sequence(
     running: &dyn Fn(&str) -> bool,
     argv: &str,
 ) -> Result<Vec<String>, HostError> {
+    if let Err(e) = config.effective(target) {
+        return Err(jail_failed(argv, format!("jail: {e}")));
+    }
     let jails = config.jails();
     let mut depends: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut warnings = Vec::new();
@@ -74,9 +77,6 @@ pub fn start_sequence(
         warnings.push(last);
         Err(jail_failed(argv, warnings.join("\n")))
     };
-    if !jails.iter().any(|j| j == target) {
-        return fail(warnings, format!("jail: \"{target}\" not found"));
-    }
     if running(target) {
         return fail(warnings, format!("jail: {target}: already exists"));
     }

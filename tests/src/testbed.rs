@@ -84,7 +84,9 @@ use thinjail_core::host::{
     judge, merge_observed, observe_listed, observe_paths, parse_proc_mountinfo, ActionNotes, Exit,
     FreeBsdHost, Host, HostError, HostGuards, ObservationRequest, Progress,
 };
-use thinjail_core::jailconf::{Params, Semantics};
+use thinjail_core::jailconf::{JailConf, Params, Semantics};
+use thinjail_core::resources::cpuset::CpuList;
+use thinjail_core::resources::{ObservedCpus, ObservedLimits, Racct};
 use thinjail_core::world::{RunningJail, World};
 use thinjail_core::Recipe;
 
@@ -344,6 +346,28 @@ impl TestBed {
         match action {
             Action::StartJail { conf, jail, .. } => self.start_jail(conf, jail).map(|()| true),
             Action::StopJail { conf, jail } => self.stop_jail(conf, jail).map(|()| true),
+            Action::AddLimits { .. } | Action::RemoveLimits { .. } | Action::SetCpuset { .. } => {
+                let Execution::Commands(commands) = action.execution() else {
+                    return Ok(false);
+                };
+                for command in &commands {
+                    let Command::Run { argv } = command else {
+                        continue;
+                    };
+                    let outcome = self.stand_in(argv, None)?.ok_or_else(|| {
+                        HostError::Unsupported(format!("{} has no stand-in", command.render()))
+                    })?;
+                    if outcome.code != 0 {
+                        return Err(HostError::CommandFailed {
+                            command: command.render(),
+                            status: format!("exit status: {}", outcome.code),
+                            stdout: outcome.stdout,
+                            stderr: outcome.stderr,
+                        });
+                    }
+                }
+                Ok(true)
+            }
             Action::ExecInJail { jail, argv } => {
                 let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
                 let full = in_chroot(&self.root_of(jail)?, &argv);
@@ -403,21 +427,40 @@ impl TestBed {
     /// `jail -f CONF -c JAIL`, as [`crate::jail8`] describes.
     fn start_jail(&mut self, conf: &Path, jail: &str) -> Result<(), HostError> {
         let argv = format!("jail -f {} -c {jail}", conf.display());
-        let mut state = TestBedState::load(&self.state_dir)?;
-        if state.jails.contains_key(jail) {
-            return Err(jail8::jail_failed(
-                &argv,
-                format!("jail: {jail}: already exists"),
-            ));
+        let state = TestBedState::load(&self.state_dir)?;
+        let system = self
+            .system_root
+            .system(conf)
+            .unwrap_or_else(|| conf.to_path_buf());
+        let config = JailConf::load(
+            &system,
+            self.semantics,
+            &jail8::SystemFiles(&self.system_root),
+        )
+        .map_err(|e| jail8::jail_failed(&argv, format!("jail: {e}")))?;
+        // `depend`: what jail(8) starts first, in its order (crate::depend8).
+        let running = |name: &str| state.jails.contains_key(name);
+        let sequence = crate::depend8::start_sequence(&config, jail, &running, &argv)?;
+        for name in sequence {
+            let params = config
+                .effective(&name)
+                .map_err(|e| jail8::jail_failed(&argv, format!("jail: {e}")))?;
+            self.create_jail(&name, &params, &argv)?;
         }
-        let params = jail8::parameters(conf, jail, &self.system_root, self.semantics, &argv)?;
+        Ok(())
+    }
+
+    /// Creates one jail with `params` (jail(8)'s `startcommands`) and records it.
+    fn create_jail(&mut self, jail: &str, params: &Params, argv: &str) -> Result<(), HostError> {
+        let argv = argv.to_string();
+        let mut state = TestBedState::load(&self.state_dir)?;
         let root =
-            PathBuf::from(jail8::string(&params, "path").ok_or_else(|| {
+            PathBuf::from(jail8::string(params, "path").ok_or_else(|| {
                 jail8::jail_failed(&argv, format!("jail: {jail}: path: no path"))
             })?);
         refuse_symlinks(jail, &root)?;
         let mut mounts = Vec::new();
-        let result = self.mount_and_start(jail, &root, &params, &argv, &mut mounts);
+        let result = self.mount_and_start(jail, &root, params, &argv, &mut mounts);
         if let Err(e) = result {
             for target in mounts.iter().rev() {
                 let _ = self.run(&["umount", &target.display().to_string()]);
@@ -425,16 +468,16 @@ impl TestBed {
             return Err(e);
         }
         // Without `persist` and without a command to keep it, the jail dies at once.
-        let lives = jail8::flag(&params, "persist")
+        let lives = jail8::flag(params, "persist")
             || ["exec.start", "command"]
                 .iter()
-                .any(|p| !jail8::values(&params, p).is_empty());
+                .any(|p| !jail8::values(params, p).is_empty());
         if !lives {
             return Ok(());
         }
         state.next_jid += 1;
         let jid = state.next_jid;
-        let exec_stop = jail8::string(&params, "exec.stop");
+        let exec_stop = jail8::string(params, "exec.stop");
         state.jails.insert(
             jail.to_string(),
             TestJail {
@@ -529,15 +572,7 @@ impl TestBed {
             jail,
             argv,
         )?;
-        jail8::run_param(
-            &mut self.inner,
-            params,
-            "exec.created",
-            OnHost,
-            root,
-            jail,
-            argv,
-        )?;
+        self.run_created(params, root, jail, argv)?;
         jail8::run_param(
             &mut self.inner,
             params,
@@ -558,6 +593,75 @@ impl TestBed {
             argv,
         )?;
         Ok(())
+    }
+
+    /// `exec.created`, each command as jail(8) runs it on the host — except rctl(8)
+    /// and cpuset(1), which are the test bed's stand-ins ([`crate::rctl`],
+    /// [`crate::cpuset`]) with the jail being created counted as running.
+    fn run_created(
+        &mut self,
+        params: &Params,
+        root: &Path,
+        jail: &str,
+        argv: &str,
+    ) -> Result<(), HostError> {
+        for command in jail8::values(params, "exec.created") {
+            let words = jail8::command_argv(&command).unwrap_or_default();
+            if let Some(outcome) = self.stand_in(&words, Some(jail))? {
+                if outcome.code != 0 {
+                    return Err(HostError::CommandFailed {
+                        command: argv.to_string(),
+                        status: "exit status: 1".into(),
+                        stdout: outcome.stdout,
+                        stderr: format!("{}jail: {jail}: {command}: failed\n", outcome.stderr),
+                    });
+                }
+                continue;
+            }
+            let mut one = params.clone();
+            for param in one.0.iter_mut().filter(|p| p.name == "exec.created") {
+                param.values = vec![command.clone()];
+            }
+            jail8::run_param(
+                &mut self.inner,
+                &one,
+                "exec.created",
+                jail8::Place::Host,
+                root,
+                jail,
+                argv,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Runs `words` with the test bed's rctl(8) or cpuset(1) when it is one of them
+    /// (by FreeBSD's path or by name): `None` for any other command. `creating` is a
+    /// jail made but not yet recorded, which cpuset(1) finds as running.
+    fn stand_in(
+        &mut self,
+        words: &[String],
+        creating: Option<&str>,
+    ) -> Result<Option<freebsd_update::Outcome>, HostError> {
+        let program = words.first().map(String::as_str).unwrap_or_default();
+        let name = program.rsplit('/').next().unwrap_or_default();
+        let known = |path: &str| program == path || program == name;
+        if name == "rctl" && known(thinjail_core::resources::rctl::RCTL) {
+            return Ok(Some(crate::rctl::run(&self.state_dir, words)));
+        }
+        if name == "cpuset" && known(thinjail_core::resources::cpuset::CPUSET) {
+            let state = TestBedState::load(&self.state_dir)?;
+            let mut jails: BTreeMap<String, u32> = state
+                .jails
+                .iter()
+                .map(|(name, j)| (name.clone(), j.jid))
+                .collect();
+            if let Some(jail) = creating {
+                jails.insert(jail.to_string(), state.next_jid + 1);
+            }
+            return Ok(Some(crate::cpuset::run(&self.state_dir, words, &jails)));
+        }
+        Ok(None)
     }
 
     /// `jail -f CONF -r JAIL`: the file is read again (jail(8) stops a jail with the
@@ -731,7 +835,7 @@ impl Host for TestBed {
         let datasets = self.inner.observe_datasets_with(request, false)?;
         let mountinfo = fs::read_to_string("/proc/self/mountinfo")
             .map_err(|e| HostError::io("read /proc/self/mountinfo", e))?;
-        let jails = TestBedState::load(&self.state_dir)?
+        let jails: BTreeMap<String, RunningJail> = TestBedState::load(&self.state_dir)?
             .jails
             .into_iter()
             .map(|(name, jail)| {
@@ -749,6 +853,39 @@ impl Host for TestBed {
         let mut paths = observe_paths(&request.probes)?;
         let (listed_paths, listed) = observe_listed(&request.probes)?;
         merge_observed(&mut paths, listed_paths);
+        let limits = request.probes.limits.then(|| {
+            let state = crate::rctl::RctlState::load(&self.state_dir);
+            ObservedLimits {
+                racct: if state.racct_enable {
+                    Racct::Enabled
+                } else {
+                    Racct::Disabled
+                },
+                rules: if state.racct_enable {
+                    state.rules
+                } else {
+                    Vec::new()
+                },
+            }
+        });
+        let cpus = (!request.probes.cpusets.is_empty()).then(|| {
+            let state = crate::cpuset::CpusetState::load(&self.state_dir);
+            let canonical = |cpus: &[u32]| CpuList(cpus.iter().copied().collect()).to_string();
+            let host = state.host();
+            ObservedCpus {
+                host: canonical(&host),
+                jails: request
+                    .probes
+                    .cpusets
+                    .iter()
+                    .filter_map(|name| {
+                        let jid = jails.get(name)?.jid;
+                        let mask = state.jails.get(&jid).cloned().unwrap_or(host.clone());
+                        Some((name.clone(), canonical(&mask)))
+                    })
+                    .collect(),
+            }
+        });
         Ok(World {
             datasets,
             paths,
@@ -756,6 +893,8 @@ impl Host for TestBed {
             jails,
             observed: true,
             listed,
+            limits,
+            cpus,
         })
     }
 

@@ -151,3 +151,213 @@ fn a_host_directory_is_read_only_in_one_jail_and_writable_in_another() {
     assert!(mounts_under(&root1).is_empty());
     assert!(host.join("hello").exists() && host.join("from1").exists());
 }
+
+fn plan(bed: &Bed) -> thinjail_tests::harness::Run {
+    bed.thinjail(&["plan", &bed.recipe_arg()])
+}
+
+fn rctl_log(bed: &Bed) -> Vec<String> {
+    thinjail_tests::rctl::RctlState::load(&bed.state_dir()).rules
+}
+
+fn jail_rules(bed: &Bed, jail: &str) -> Vec<String> {
+    let mut rules = thinjail_tests::rctl::RctlState::load(&bed.state_dir()).jail_rules(jail);
+    rules.sort();
+    rules
+}
+
+#[test]
+fn limits_are_applied_on_start_reconciled_rule_by_rule_and_removed_on_stop() {
+    let mut bed = Bed::article(BIN, |_| {});
+    thinjail_tests::rctl::set_racct(&bed.state_dir(), true).unwrap();
+    bed.recipe.jails[0].limits = vec![
+        "memoryuse:deny=1g".into(),
+        "maxproc:deny=100".into(),
+        "openfiles:log=1000/process".into(),
+    ];
+    bed.write_recipe();
+    bed.apply().expect_code(0);
+    let conf = fs::read_to_string(bed.dir.path().join("etc/jail.conf.d/thinjail0.conf")).unwrap();
+    assert!(
+        conf.contains("/usr/bin/rctl -a jail:thinjail0:memoryuse:deny=1073741824 jail:thinjail0:maxproc:deny=100 jail:thinjail0:openfiles:log=1000/process"),
+        "{conf}"
+    );
+    assert_eq!(
+        jail_rules(&bed, "thinjail0"),
+        [
+            "jail:thinjail0:maxproc:deny=100",
+            "jail:thinjail0:memoryuse:deny=1073741824",
+            "jail:thinjail0:openfiles:log=1000/process",
+        ]
+    );
+    // The administrator's own rules: one on this jail, one on another subject.
+    for rule in ["jail:thinjail0:nthr:log=5000", "user:0:maxproc:log=9000"] {
+        let out =
+            thinjail_tests::rctl::run(&bed.state_dir(), &["rctl".into(), "-a".into(), rule.into()]);
+        assert_eq!(out.code, 0, "{out:?}");
+    }
+    let jid = bed.list()["jails"][0]["jid"].clone();
+
+    // One limit changes: exactly that rule is replaced, the jail keeps running.
+    bed.recipe.jails[0].limits[0] = "memoryuse:deny=2g".into();
+    bed.write_recipe();
+    let plan = plan(&bed);
+    plan.expect_code(0);
+    assert!(
+        plan.stdout
+            .contains("rctl -r jail:thinjail0:memoryuse:deny=1073741824\n")
+            && plan
+                .stdout
+                .contains("rctl -a jail:thinjail0:memoryuse:deny=2147483648\n"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(
+        plan.stdout
+            .lines()
+            .filter(|l| l.starts_with("rctl "))
+            .count(),
+        2,
+        "exactly one removal and one addition: {}",
+        plan.stdout
+    );
+    bed.apply().expect_code(0);
+    assert_eq!(bed.list()["jails"][0]["jid"], jid, "not restarted");
+    assert_eq!(
+        jail_rules(&bed, "thinjail0"),
+        [
+            "jail:thinjail0:maxproc:deny=100",
+            "jail:thinjail0:memoryuse:deny=2147483648",
+            "jail:thinjail0:nthr:log=5000",
+            "jail:thinjail0:openfiles:log=1000/process",
+        ]
+    );
+    assert!(rctl_log(&bed).contains(&"user:0:maxproc:log=9000".to_string()));
+    let again = bed.apply();
+    again.expect_code(0);
+    assert!(again.stdout.contains("Nothing to do"), "{}", again.stdout);
+
+    // stop removes thinjail's rules, and only those.
+    bed.command(&["stop", "thinjail0"]).expect_code(0);
+    assert_eq!(
+        jail_rules(&bed, "thinjail0"),
+        ["jail:thinjail0:nthr:log=5000"]
+    );
+    assert!(rctl_log(&bed).contains(&"user:0:maxproc:log=9000".to_string()));
+    // start applies them again (the jail's exec.created hook).
+    bed.command(&["start", "thinjail0"]).expect_code(0);
+    assert_eq!(jail_rules(&bed, "thinjail0").len(), 4);
+}
+
+#[test]
+fn limits_without_racct_and_bad_limits_are_refused_before_anything_changes() {
+    let mut bed = Bed::article(BIN, |_| {});
+    bed.recipe.jails[0].limits = vec!["memoryuse:deny=1g".into()];
+    bed.write_recipe();
+    // FreeBSD's default: kern.racct.enable=0.
+    let refused = bed.apply();
+    assert_eq!(refused.code, Some(78), "{refused:?}");
+    assert!(
+        refused.stderr.contains("kern.racct.enable=1") && refused.stderr.contains("reboot"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        bed.datasets().is_empty() || !bed.datasets().contains("jails"),
+        "nothing made"
+    );
+
+    for (limit, field) in [
+        ("memory:deny=1g", "jails[0].limits[0]"),
+        ("memoryuse:kill=1g", "jails[0].limits[0]"),
+        ("memoryuse:deny=1q", "jails[0].limits[0]"),
+        ("cputime:deny=10", "jails[0].limits[0]"),
+    ] {
+        bed.recipe.jails[0].limits = vec![limit.into()];
+        bed.write_recipe();
+        let run = plan(&bed);
+        assert_eq!(run.code, Some(65), "{limit}: {run:?}");
+        assert!(run.stderr.contains(field), "{limit}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn a_jail_that_depends_on_another_starts_after_it_and_a_loop_is_refused() {
+    let mut bed = two_jails(|bed| {
+        bed.recipe.jails[0].depend = vec!["thinjail1".into()];
+    });
+    // thinjail0 (first in the recipe) depends on thinjail1.
+    bed.apply().expect_code(0);
+    let conf = fs::read_to_string(bed.dir.path().join("etc/jail.conf.d/thinjail0.conf")).unwrap();
+    assert!(conf.contains("depend = \"thinjail1\";"), "{conf}");
+    assert!(
+        conf.contains("thinjail1 {"),
+        "the dependency's block is in the file: {conf}"
+    );
+    let jid = |bed: &Bed, name: &str| {
+        bed.list()["jails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap()["jid"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(
+        jid(&bed, "thinjail1") < jid(&bed, "thinjail0"),
+        "dependency first"
+    );
+    // jail(8) itself starts the dependency: stop both, start only thinjail0.
+    bed.command(&["stop", "thinjail0", "thinjail1"])
+        .expect_code(0);
+    bed.command(&["start", "thinjail0"]).expect_code(0);
+    assert!(jid(&bed, "thinjail1") < jid(&bed, "thinjail0"));
+    let rc = fs::read_to_string(bed.dir.path().join("etc/rc.conf")).unwrap();
+    assert!(rc.contains("thinjail1 thinjail0"), "boot order: {rc}");
+
+    bed.recipe.jails[1].depend = vec!["thinjail0".into()];
+    bed.write_recipe();
+    let refused = plan(&bed);
+    assert_eq!(refused.code, Some(65), "{refused:?}");
+    assert!(
+        refused.stderr.contains("jails[0].depend") && refused.stderr.contains("dependency loop"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn a_cpu_set_is_applied_on_every_start_and_unknown_cpus_are_refused() {
+    let mut bed = Bed::article(BIN, |_| {});
+    thinjail_tests::cpuset::set_host_cpus(&bed.state_dir(), &[0, 1]).unwrap();
+    bed.recipe.jails[0].cpuset = Some("1".into());
+    bed.write_recipe();
+    bed.apply().expect_code(0);
+    let mask = |bed: &Bed| {
+        let jid = bed.list()["jails"][0]["jid"].as_u64().unwrap() as u32;
+        thinjail_tests::cpuset::CpusetState::load(&bed.state_dir())
+            .jails
+            .get(&jid)
+            .cloned()
+    };
+    assert_eq!(mask(&bed), Some(vec![1]));
+    bed.command(&["restart", "thinjail0"]).expect_code(0);
+    assert_eq!(mask(&bed), Some(vec![1]), "reapplied to the new jail");
+    // Changed in the recipe: set on the running jail, no restart.
+    bed.recipe.jails[0].cpuset = Some("0-1".into());
+    bed.write_recipe();
+    bed.apply().expect_code(0);
+    assert_eq!(mask(&bed), Some(vec![0, 1]));
+    // A CPU the host does not have.
+    bed.recipe.jails[0].cpuset = Some("0-3".into());
+    bed.write_recipe();
+    let refused = bed.apply();
+    assert_eq!(refused.code, Some(78), "{refused:?}");
+    assert!(
+        refused.stderr.contains("jails[0].cpuset"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(mask(&bed), Some(vec![0, 1]), "nothing changed");
+}
