@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 use thinjail_cli::manual;
-use thinjail_core::recipe::{Install, Jail, Recipe, Release, StageEntry, TemplateFile};
+use thinjail_core::recipe::{Install, Jail, Mount, Recipe, Release, StageEntry, TemplateFile};
 
 fn thinjail(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_thinjail"))
@@ -195,6 +195,20 @@ fn full_recipe() -> Recipe {
     recipe.jails = vec![Jail {
         ip4: vec!["192.0.2.1".into()],
         ip6: vec!["2001:db8::1".into()],
+        mounts: vec![
+            Mount::Nullfs {
+                host: "/srv/www".into(),
+                path: "/usr/local/www".into(),
+                writable: false,
+            },
+            Mount::Tmpfs {
+                path: "/tmp".into(),
+                size: "256m".into(),
+            },
+        ],
+        limits: vec!["memoryuse:deny=1g".into()],
+        cpuset: Some("0-1".into()),
+        depend: vec!["db".into()],
         ..recipe.jails[0].clone()
     }];
     recipe.stages = vec![StageEntry {
@@ -241,7 +255,15 @@ fn the_recipe_page_describes_every_recipe_field() {
     field_names(&value, &mut names);
     names.sort();
     names.dedup();
-    for variant in ["Fetch", "Archive", "Bsdinstall", "Host", "Contents"] {
+    for variant in [
+        "Fetch",
+        "Archive",
+        "Bsdinstall",
+        "Host",
+        "Contents",
+        "Nullfs",
+        "Tmpfs",
+    ] {
         assert!(names.contains(&variant.to_string()), "{names:?}");
     }
     let page = manual::RECIPE_PAGE;

@@ -167,6 +167,19 @@ pub struct JailStatus {
     pub path: PathBuf,
     /// The jail of the same name that runs from another root, when there is one.
     pub foreign: Option<ForeignJail>,
+    /// Its extra mounts (from the recipe), as its fstab mounts them.
+    pub mounts: Vec<thinjail_core::resources::Mount>,
+    /// Its rctl(8) rules as the recipe gives them, expanded as the kernel prints them.
+    pub limits: Vec<String>,
+    /// The rules the kernel has on `jail:NAME` now, when it was asked (whoever set
+    /// them).
+    pub limits_applied: Option<Vec<String>>,
+    /// Its CPU list (from the recipe, canonical).
+    pub cpuset: Option<String>,
+    /// The CPUs it runs on now, when it runs and has a CPU list.
+    pub cpuset_applied: Option<String>,
+    /// The jails it depends on.
+    pub depend: Vec<String>,
 }
 
 /// A running jail that has a managed jail's name but not its root.
@@ -257,6 +270,32 @@ pub fn status(recipe: &Recipe, world: &World) -> Vec<JailStatus> {
                     jid: f.jid,
                     path: f.path.clone(),
                 }),
+                mounts: in_recipe.map(|j| j.mounts.clone()).unwrap_or_default(),
+                limits: in_recipe
+                    .map(|j| {
+                        thinjail_core::resources::rctl::rules_of(&j.name, &j.limits)
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                limits_applied: world.limits.as_ref().map(|l| {
+                    let prefix = format!("jail:{name}:");
+                    l.rules
+                        .iter()
+                        .filter(|r| r.starts_with(&prefix))
+                        .cloned()
+                        .collect()
+                }),
+                cpuset: in_recipe
+                    .and_then(|j| j.cpuset.as_deref())
+                    .and_then(|l| thinjail_core::resources::cpuset::CpuList::parse(l).ok())
+                    .map(|l| l.to_string()),
+                cpuset_applied: world
+                    .cpus
+                    .as_ref()
+                    .and_then(|c| c.jails.get(&name).cloned()),
+                depend: in_recipe.map(|j| j.depend.clone()).unwrap_or_default(),
                 name,
             }
         })

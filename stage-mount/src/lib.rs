@@ -107,7 +107,8 @@ pub fn plan_mount_points(
     let data = layout.data_dir(&jail.name);
     let mut actions = Vec::new();
     for mount in &jail.mounts {
-        if let Mount::Nullfs { host, .. } = mount {
+        // Off the host (a plan of an empty world), nothing is known of it.
+        if let (Mount::Nullfs { host, .. }, true) = (mount, world.observed) {
             match world.path(host) {
                 PathState::Directory => {}
                 PathState::Missing => {

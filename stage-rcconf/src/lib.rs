@@ -171,16 +171,17 @@ impl Stage for RcConfStage {
     /// The kernel's limits (whenever there are jails: a jail whose last limit left
     /// the recipe still has rules to remove) and the CPU sets of jails that have one.
     fn probes(&self, ctx: &StageContext<'_>) -> Probes {
-        let mut probes = Probes::default();
-        probes.limits = !ctx.recipe.jails.is_empty();
-        probes.cpusets = ctx
-            .recipe
-            .jails
-            .iter()
-            .filter(|j| j.cpuset.is_some())
-            .map(|j| j.name.clone())
-            .collect();
-        probes
+        Probes {
+            limits: !ctx.recipe.jails.is_empty(),
+            cpusets: ctx
+                .recipe
+                .jails
+                .iter()
+                .filter(|j| j.cpuset.is_some())
+                .map(|j| j.name.clone())
+                .collect(),
+            ..Probes::default()
+        }
     }
 
     fn plan(&self, ctx: &StageContext<'_>, world: &World) -> Result<Vec<Planned>, StageError> {
