@@ -11,9 +11,11 @@
 //!    and `mount.fstab` line read as jail(8) reads it — cut at `#`, split on blanks,
 //!    no `\040` decoding, fewer than three fields refused with jail(8)'s "missing
 //!    information" — (nullfs → `mount --bind`, then `mount -o remount,bind,ro` for
-//!    `ro`), `mount.devfs` → a tmpfs with null, zero, random, urandom and tty nodes,
-//!    the mounts undone if any of it fails. The running jail is recorded in a state
-//!    file instead of the kernel.
+//!    `ro`; tmpfs → Linux's tmpfs with the mount point's mode and owner, as
+//!    FreeBSD's takes them: [`fstab_mount`]), `mount.devfs` → a tmpfs with null,
+//!    zero, random, urandom and tty nodes, the mounts undone if any of it fails.
+//!    `depend` is honoured in jail(8)'s order ([`crate::depend8`]). The running
+//!    jail is recorded in a state file instead of the kernel.
 //! 2. `jail -f CONF -r NAME` → CONF read again, `exec.prestop`, `exec.stop` in chroot,
 //!    `exec.poststop`, then the mounts it names unmounted in reverse order.
 //! 3. `jexec -l NAME CMD` → `env -i … chroot ROOT CMD`.
@@ -55,6 +57,13 @@
 //!    inside the jail through the substituted `jexec`, and judged the same way; so is
 //!    a `certctl` that relinks `/etc/ssl/certs`. `tar -c` (`ArchiveTree`) → `bsdtar
 //!    -c`; `bsdinstall` → refused.
+//! 10. `rctl` and `cpuset` (the `add_limits`, `remove_limits` and `set_cpuset`
+//!     actions, and `/usr/bin/rctl`, `/usr/bin/cpuset` in jail(8)'s `exec.created`)
+//!     → the stand-ins [`crate::rctl`] and [`crate::cpuset`], which record rules and
+//!     masks per test bed and refuse as rctl(8), the kernel and cpuset(1) do;
+//!     observation reads their state (`kern.racct.enable`, the rules, the host's
+//!     CPUs and each jail's) instead of running `sysctl`, `rctl` and `cpuset`.
+//!     Nothing is enforced: Linux neither limits nor pins the chroot's processes.
 //!
 //! Every command, substituted or not, runs through [`FreeBsdHost::run`]: by absolute
 //! path found in `/sbin:/bin:/usr/sbin:/usr/bin` only, with a clean environment
