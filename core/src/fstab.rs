@@ -19,15 +19,22 @@ use crate::recipe::Jail;
 /// its data below `skeleton` ([`crate::resources::mounts`]), so they are mounted
 /// after the data and unmounted before it.
 pub fn fstab_for(layout: &Layout<'_>, jail: &Jail) -> String {
-    let root = layout.root(&jail.name);
-    let mut text = fstab_text(
-        &layout.base_dir(&jail.release),
-        &layout.data_dir(&jail.name),
-        &root,
-    );
+    fstab_on_release(layout, &jail.name, &jail.release, &jail.mounts)
+}
+
+/// The fstab of jail `name` on `release`'s base with its extra `mounts`: what
+/// [`fstab_for`] writes, for another release too (an upgrade keeps the mounts).
+pub fn fstab_on_release(
+    layout: &Layout<'_>,
+    name: &str,
+    release: &str,
+    mounts: &[crate::resources::Mount],
+) -> String {
+    let root = layout.root(name);
+    let mut text = fstab_text(&layout.base_dir(release), &layout.data_dir(name), &root);
     text.push_str(&crate::resources::mounts::fstab_lines(
         &root.join(SKELETON_DIR),
-        &jail.mounts,
+        mounts,
     ));
     text
 }

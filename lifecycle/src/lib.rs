@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use thinjail_core::action::{Action, EtcupdateCommand};
 use thinjail_core::edit::blocks;
-use thinjail_core::fstab::{fstab_base, fstab_text};
+use thinjail_core::fstab::{fstab_base, fstab_on_release};
 use thinjail_core::hostconf::forget_jail;
 use thinjail_core::jailconf::parse_block_params;
 use thinjail_core::jailfile::{block_id, conf_of, foreign_jail_message};
@@ -1123,13 +1123,12 @@ pub fn plan_upgrade(
     let data = layout.data_dataset(jail);
     let start = start_action(recipe, world, jail);
     let stop = stop_action(recipe, world, jail);
-    let fstab_for = |release: &str| {
-        fstab_text(
-            &layout.base_dir(release),
-            &layout.data_dir(jail),
-            &layout.root(jail),
-        )
-    };
+    // The jail's extra mounts stay in its fstab on the new base.
+    let mounts = recipe
+        .jail(jail)
+        .map(|j| j.mounts.as_slice())
+        .unwrap_or_default();
+    let fstab_for = |release: &str| fstab_on_release(&layout, jail, release, mounts);
 
     let mut steps = Vec::new();
     let mut running = world.is_running(jail);
@@ -1670,6 +1669,36 @@ mod tests {
             .unwrap();
         let world = World::empty().after(&plan);
         (recipe, world)
+    }
+
+    #[test]
+    fn upgrade_keeps_the_jails_extra_mounts() {
+        let (mut recipe, _) = two_releases();
+        recipe.jails[0].mounts = vec![thinjail_core::resources::Mount::Tmpfs {
+            path: "/tmp".into(),
+            size: "1m".into(),
+        }];
+        let plan = Pipeline::from_recipe(&recipe, &mut NoPlugins)
+            .unwrap()
+            .plan(&recipe, &World::empty())
+            .unwrap();
+        let world = World::empty().after(&plan);
+        let plan = plan_upgrade(&recipe, &world, "thinjail0", "14.0-RELEASE", "S").unwrap();
+        let fstab = plan
+            .steps
+            .iter()
+            .find_map(|p| match &p.action {
+                Action::WriteFile { path, contents, .. } if path.ends_with("fstab") => {
+                    Some(contents.clone())
+                }
+                _ => None,
+            })
+            .unwrap();
+        assert!(fstab.contains("14.0-RELEASE-base"), "{fstab}");
+        assert!(
+            fstab.ends_with("/thinjail0/skeleton/tmp  tmpfs  rw,size=1048576  0   0\n"),
+            "{fstab}"
+        );
     }
 
     #[test]
