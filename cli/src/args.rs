@@ -134,7 +134,8 @@ pub enum Command {
         #[command(flatten)]
         opts: LifeOpts,
     },
-    /// Stop jails (`jail -f CONF -r NAME`); nothing is left mounted.
+    /// Stop jails (`jail -f CONF -r NAME`); nothing is left mounted, and the rctl(8)
+    /// rules thinjail set for them are removed.
     Stop {
         #[command(flatten)]
         which: JailSelection,

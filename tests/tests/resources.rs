@@ -361,3 +361,42 @@ fn a_cpu_set_is_applied_on_every_start_and_unknown_cpus_are_refused() {
     );
     assert_eq!(mask(&bed), Some(vec![0, 1]), "nothing changed");
 }
+
+#[test]
+fn a_mount_point_behind_a_link_the_jail_planted_is_refused_and_nothing_is_made_through_it() {
+    let mut bed = Bed::article(BIN, |_| {});
+    bed.apply().expect_code(0);
+    // The jail's root replaces its usr/home with a link to /etc: inside the jail
+    // that is its own /etc, from the host it would be the host's.
+    let victim = tempfile::Builder::new()
+        .prefix("thinjail-victim-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    let target = victim.path().display().to_string();
+    bed.in_jail(
+        "thinjail0",
+        &[
+            "sh",
+            "-c",
+            &format!("rm -rf /skeleton/usr/home && ln -s {target} /skeleton/usr/home"),
+        ],
+    )
+    .expect_code(0);
+    let shared = tempfile::Builder::new()
+        .prefix("thinjail-shared-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    bed.recipe.jails[0].mounts = vec![Mount::Nullfs {
+        host: shared.path().to_path_buf(),
+        path: "/usr/home/shared".into(),
+        writable: true,
+    }];
+    bed.write_recipe();
+    let refused = bed.apply();
+    assert_eq!(refused.code, Some(78), "{refused:?}");
+    assert!(refused.stderr.contains("usr/home"), "{}", refused.stderr);
+    assert!(
+        fs::read_dir(victim.path()).unwrap().next().is_none(),
+        "nothing was made through the jail's link"
+    );
+}
