@@ -92,8 +92,12 @@ pub fn without_live_params(params: Params) -> Params {
 }
 
 /// The jails `jail` depends on, directly or not, in start order: their blocks go in
-/// its file.
+/// its file. Nothing to look up for a jail without `depend` (planning stays linear
+/// in the number of jails).
 pub fn dependencies<'a>(recipe: &'a Recipe, jail: &Jail) -> Vec<&'a Jail> {
+    if jail.depend.is_empty() {
+        return Vec::new();
+    }
     let pairs: Vec<(&str, &[String])> = recipe
         .jails
         .iter()
@@ -106,15 +110,23 @@ pub fn dependencies<'a>(recipe: &'a Recipe, jail: &Jail) -> Vec<&'a Jail> {
 }
 
 /// The recipe's jails in the order jail(8) would start them (dependencies first,
-/// the rest in recipe order).
+/// the rest in recipe order): the recipe's order itself when no jail has `depend`.
 pub fn start_order(recipe: &Recipe) -> Vec<&Jail> {
+    if recipe.jails.iter().all(|j| j.depend.is_empty()) {
+        return recipe.jails.iter().collect();
+    }
     let pairs: Vec<(&str, &[String])> = recipe
         .jails
         .iter()
         .map(|j| (j.name.as_str(), j.depend.as_slice()))
         .collect();
+    let by_name: BTreeMap<&str, &Jail> =
+        recipe.jails.iter().map(|j| (j.name.as_str(), j)).collect();
     match depend::start_order(&pairs) {
-        Ok(order) => order.into_iter().filter_map(|n| recipe.jail(n)).collect(),
+        Ok(order) => order
+            .into_iter()
+            .filter_map(|n| by_name.get(n).copied())
+            .collect(),
         Err(_) => recipe.jails.iter().collect(),
     }
 }

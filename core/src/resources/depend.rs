@@ -61,20 +61,33 @@ pub fn start_order<'a>(jails: &[(&'a str, &'a [String])]) -> Result<Vec<&'a str>
     if let Some(cycle) = find_cycle(jails) {
         return Err(DependError::Cycle(cycle));
     }
-    let mut done: BTreeSet<&str> = BTreeSet::new();
-    let mut order = Vec::with_capacity(jails.len());
-    while order.len() < jails.len() {
-        let next = jails.iter().find(|(name, depends)| {
-            !done.contains(name) && depends.iter().all(|d| done.contains(d.as_str()))
-        });
-        match next {
-            Some((name, _)) => {
-                done.insert(name);
-                order.push(*name);
-            }
-            // Unreachable: a set without loops always has a ready jail.
-            None => return Err(DependError::Cycle(Vec::new())),
+    // Kahn's algorithm, ready jails taken in file order.
+    let position: BTreeMap<&str, usize> = jails
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (*n, i))
+        .collect();
+    let mut waiting: Vec<usize> = jails.iter().map(|(_, d)| d.len()).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); jails.len()];
+    for (i, (_, depends)) in jails.iter().enumerate() {
+        for d in depends.iter() {
+            dependents[position[d.as_str()]].push(i);
         }
+    }
+    let mut ready: BTreeSet<usize> = (0..jails.len()).filter(|&i| waiting[i] == 0).collect();
+    let mut order = Vec::with_capacity(jails.len());
+    while let Some(i) = ready.pop_first() {
+        order.push(jails[i].0);
+        for &j in &dependents[i] {
+            waiting[j] -= 1;
+            if waiting[j] == 0 {
+                ready.insert(j);
+            }
+        }
+    }
+    if order.len() < jails.len() {
+        // Unreachable: a set without loops always has a ready jail.
+        return Err(DependError::Cycle(Vec::new()));
     }
     Ok(order)
 }
