@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use thinjail_core::recipe::Jail;
 use thinjail_core::resources::Mount;
-use thinjail_tests::harness::{is_mounted, Bed};
+use thinjail_testbed::harness::{is_mounted, Bed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -152,16 +152,16 @@ fn a_host_directory_is_read_only_in_one_jail_and_writable_in_another() {
     assert!(host.join("hello").exists() && host.join("from1").exists());
 }
 
-fn plan(bed: &Bed) -> thinjail_tests::harness::Run {
+fn plan(bed: &Bed) -> thinjail_testbed::harness::Run {
     bed.thinjail(&["plan", &bed.recipe_arg()])
 }
 
 fn rctl_log(bed: &Bed) -> Vec<String> {
-    thinjail_tests::rctl::RctlState::load(&bed.state_dir()).rules
+    thinjail_testbed::rctl::RctlState::load(&bed.state_dir()).rules
 }
 
 fn jail_rules(bed: &Bed, jail: &str) -> Vec<String> {
-    let mut rules = thinjail_tests::rctl::RctlState::load(&bed.state_dir()).jail_rules(jail);
+    let mut rules = thinjail_testbed::rctl::RctlState::load(&bed.state_dir()).jail_rules(jail);
     rules.sort();
     rules
 }
@@ -169,7 +169,7 @@ fn jail_rules(bed: &Bed, jail: &str) -> Vec<String> {
 #[test]
 fn limits_are_applied_on_start_reconciled_rule_by_rule_and_removed_on_stop() {
     let mut bed = Bed::article(BIN, |_| {});
-    thinjail_tests::rctl::set_racct(&bed.state_dir(), true).unwrap();
+    thinjail_testbed::rctl::set_racct(&bed.state_dir(), true).unwrap();
     bed.recipe.jails[0].limits = vec![
         "memoryuse:deny=1g".into(),
         "maxproc:deny=100".into(),
@@ -192,8 +192,10 @@ fn limits_are_applied_on_start_reconciled_rule_by_rule_and_removed_on_stop() {
     );
     // The administrator's own rules: one on this jail, one on another subject.
     for rule in ["jail:thinjail0:nthr:log=5000", "user:0:maxproc:log=9000"] {
-        let out =
-            thinjail_tests::rctl::run(&bed.state_dir(), &["rctl".into(), "-a".into(), rule.into()]);
+        let out = thinjail_testbed::rctl::run(
+            &bed.state_dir(),
+            &["rctl".into(), "-a".into(), rule.into()],
+        );
         assert_eq!(out.code, 0, "{out:?}");
     }
     let jid = bed.list()["jails"][0]["jid"].clone();
@@ -330,13 +332,13 @@ fn a_jail_that_depends_on_another_starts_after_it_and_a_loop_is_refused() {
 #[test]
 fn a_cpu_set_is_applied_on_every_start_and_unknown_cpus_are_refused() {
     let mut bed = Bed::article(BIN, |_| {});
-    thinjail_tests::cpuset::set_host_cpus(&bed.state_dir(), &[0, 1]).unwrap();
+    thinjail_testbed::cpuset::set_host_cpus(&bed.state_dir(), &[0, 1]).unwrap();
     bed.recipe.jails[0].cpuset = Some("1".into());
     bed.write_recipe();
     bed.apply().expect_code(0);
     let mask = |bed: &Bed| {
         let jid = bed.list()["jails"][0]["jid"].as_u64().unwrap() as u32;
-        thinjail_tests::cpuset::CpusetState::load(&bed.state_dir())
+        thinjail_testbed::cpuset::CpusetState::load(&bed.state_dir())
             .jails
             .get(&jid)
             .cloned()
