@@ -159,3 +159,14 @@ impl From<thinjail_core::pipeline::PlanError> for CliError {
         )
     }
 }
+
+/// A `--plugin` library `thinjail stages` cannot list: 66, whatever the reason (a
+/// missing, untrusted or broken library alike; the message says which). Inside a
+/// recipe (or `--plugin` of a command that plans), a plugin's refusal is one of the
+/// recipe's problems instead, listed with the others: 65
+/// ([`recipe_errors`](crate::recipes::recipe_errors)).
+impl From<thinjail_core::plugin::PluginError> for CliError {
+    fn from(error: thinjail_core::plugin::PluginError) -> Self {
+        CliError::new(NOINPUT, error)
+    }
+}

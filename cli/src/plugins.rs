@@ -24,11 +24,13 @@
 //! each link and to its target, the links themselves owned by one of those users —
 //! owned by one of those users and not writable by group or others unless sticky, like
 //! `/tmp` (OpenSSH's `StrictModes`, with the sticky exception: nobody can rename or
-//! remove what they do not own there). After opening: its [`ENTRY_SYMBOL`] must exist
-//! (a library exporting another version's symbol is named as such), and its
-//! descriptor must pass [`Plugin::from_entry`]'s checks. Each stage's configuration
-//! and probes are then checked, so every refusal comes before anything is planned,
-//! with exit 65.
+//! remove what they do not own there). After opening: its
+//! [`ENTRY_SYMBOL`](thinjail_core::plugin::ENTRY_SYMBOL) must exist (a library
+//! exporting another version's symbol is named as such), and its descriptor must pass
+//! [`Plugin::from_entry`]'s checks. Each stage's configuration and probes are then
+//! checked, so every refusal comes before anything is planned: a
+//! [`PluginError`] (one of a recipe's problems, exit 65; `thinjail stages --plugin`
+//! picks its status in `exit.rs`).
 //!
 //! Libraries are opened with `RTLD_NOW | RTLD_LOCAL` (a missing dependency fails here,
 //! not in the middle of a plan) and are never closed: unloading Rust code that may
@@ -44,14 +46,15 @@ use thinjail_core::host::safe_fs::{check_trusted as check_trusted_path, Expect, 
 use thinjail_core::pipeline::{PipelineStage, StageLoader, StageSource};
 use thinjail_core::plugin::host::{load_stage, Plugin};
 use thinjail_core::plugin::{
-    entry_symbol, EntryFn, ENTRY_SYMBOL, ENTRY_SYMBOL_NUL, INTERFACE_VERSION,
+    entry_symbol, EntryFn, LibraryProblem, PluginError, ENTRY_SYMBOL_NUL, INTERFACE_VERSION,
 };
 use thinjail_core::recipe::StageEntry;
 use thinjail_core::stage::BuiltinStage;
 use thinjail_core::validate::RecipeError;
 use thinjail_core::Recipe;
 
-/// Other interface versions looked for when a library lacks [`ENTRY_SYMBOL`], to say
+/// Other interface versions looked for when a library lacks
+/// [`ENTRY_SYMBOL`](thinjail_core::plugin::ENTRY_SYMBOL), to say
 /// which one it was built for.
 const OTHER_VERSIONS: std::ops::RangeInclusive<u32> = 0..=16;
 
@@ -65,13 +68,11 @@ pub fn loader(extra: &[PathBuf], jails_dir: &Path) -> Box<dyn StageLoader> {
 pub fn describe(
     extra: &[PathBuf],
     jails_dir: &Path,
-) -> Result<Vec<(String, String, StageSource)>, String> {
+) -> Result<Vec<(String, String, StageSource)>, PluginError> {
     let mut loader = LibraryLoader::new(extra, jails_dir);
     let mut stages = Vec::new();
     for path in extra {
-        let plugin = loader
-            .open(path)
-            .map_err(|problem| format!("plugin library {}: {problem}", path.display()))?;
+        let plugin = loader.open(path)?;
         for stage in plugin.stages() {
             stages.push((stage.name.clone(), stage.summary.clone(), plugin.source()));
         }
@@ -84,7 +85,7 @@ pub struct LibraryLoader {
     extra: Vec<PathBuf>,
     jails_dir: PathBuf,
     /// Libraries opened so far, by canonical path (failures too, so each is reported once).
-    opened: BTreeMap<PathBuf, Result<Arc<Plugin>, String>>,
+    opened: BTreeMap<PathBuf, Result<Arc<Plugin>, LibraryProblem>>,
     /// The `--plugin` libraries that loaded.
     extras: Vec<Arc<Plugin>>,
 }
@@ -102,14 +103,21 @@ impl LibraryLoader {
     }
 
     /// The plugin in the library at `path`, opened once.
-    pub fn open(&mut self, path: &Path) -> Result<Arc<Plugin>, String> {
-        let canonical = check_trusted(path, &self.jails_dir)?;
-        if let Some(known) = self.opened.get(&canonical) {
-            return known.clone();
-        }
-        let result = open_library(path, &canonical).map(Arc::new);
-        self.opened.insert(canonical, result.clone());
-        result
+    pub fn open(&mut self, path: &Path) -> Result<Arc<Plugin>, PluginError> {
+        let library = |problem| PluginError::Library {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let canonical = check_trusted(path, &self.jails_dir).map_err(library)?;
+        let result = match self.opened.get(&canonical) {
+            Some(known) => known.clone(),
+            None => {
+                let result = open_library(path, &canonical).map(Arc::new);
+                self.opened.insert(canonical, result.clone());
+                result
+            }
+        };
+        result.map_err(library)
     }
 }
 
@@ -118,19 +126,20 @@ impl StageLoader for LibraryLoader {
         thinjail_stages::BUILTIN_STAGES
     }
 
-    fn load(&mut self, entry: &StageEntry, recipe: &Recipe) -> Result<PipelineStage, String> {
+    fn load(&mut self, entry: &StageEntry, recipe: &Recipe) -> Result<PipelineStage, PluginError> {
         let plugin = match &entry.plugin {
             Some(spec) => {
                 let path = resolve(spec, &recipe.host.plugin_dir)?;
-                self.open(&path)
-                    .map_err(|problem| format!("plugin library {}: {problem}", path.display()))?
+                self.open(&path)?
             }
             None => self
                 .extras
                 .iter()
                 .find(|p| p.stage_info(&entry.name).is_some())
                 .cloned()
-                .ok_or_else(|| format!("no --plugin library provides stage {}", entry.name))?,
+                .ok_or_else(|| PluginError::NotOffered {
+                    stage: entry.name.clone(),
+                })?,
         };
         load_stage(&plugin, &entry.name, entry.config.as_deref(), recipe)
     }
@@ -140,10 +149,7 @@ impl StageLoader for LibraryLoader {
         for path in self.extra.clone() {
             match self.open(&path) {
                 Ok(plugin) => self.extras.push(plugin),
-                Err(problem) => problems.push(RecipeError::new(
-                    "--plugin",
-                    format!("plugin library {}: {problem}", path.display()),
-                )),
+                Err(problem) => problems.push(RecipeError::new("--plugin", problem.to_string())),
             }
         }
         problems
@@ -170,36 +176,35 @@ pub fn candidate_file_names(name: &str) -> Vec<String> {
 
 /// The library a recipe's `plugin:` names: an absolute path as is, a name looked up in
 /// `plugin_dir` (see [`candidate_file_names`]).
-pub fn resolve(spec: &str, plugin_dir: &Path) -> Result<PathBuf, String> {
+pub fn resolve(spec: &str, plugin_dir: &Path) -> Result<PathBuf, PluginError> {
     if spec.contains('/') {
         return Ok(PathBuf::from(spec));
     }
     let names = candidate_file_names(spec);
-    names
+    let found = names
         .iter()
         .map(|name| plugin_dir.join(name))
-        .find(|path| fs::symlink_metadata(path).is_ok())
-        .ok_or_else(|| {
-            format!(
-                "no plugin {spec:?} in {} (looked for {}); give an absolute path or install it there",
-                plugin_dir.display(),
-                names.join(", ")
-            )
-        })
+        .find(|path| fs::symlink_metadata(path).is_ok());
+    found.ok_or_else(|| PluginError::NotInstalled {
+        spec: spec.to_string(),
+        plugin_dir: plugin_dir.to_path_buf(),
+        looked_for: names,
+    })
 }
 
 /// Checks that the library at `path` may be opened (see the module's notes), and
 /// returns its physical path, which is what gets opened.
-pub fn check_trusted(path: &Path, jails_dir: &Path) -> Result<PathBuf, String> {
+pub fn check_trusted(path: &Path, jails_dir: &Path) -> Result<PathBuf, LibraryProblem> {
     if let Err(e) = fs::metadata(path) {
         return Err(match e.kind() {
-            std::io::ErrorKind::NotFound => "it does not exist".to_string(),
-            _ => format!("cannot look at it: {e}"),
+            std::io::ErrorKind::NotFound => LibraryProblem::NotFound,
+            _ => LibraryProblem::Inaccessible(e.to_string()),
         });
     }
     refuse_under(path, path, jails_dir)?;
     let owners = Owners::of_this_process();
-    let physical = check_trusted_path(path, Expect::File, &owners, "library")?;
+    let physical = check_trusted_path(path, Expect::File, &owners, "library")
+        .map_err(LibraryProblem::Untrusted)?;
     refuse_under(path, &physical, jails_dir)?;
     if let Ok(physical_jails) = fs::canonicalize(jails_dir) {
         refuse_under(path, &physical, &physical_jails)?;
@@ -209,18 +214,13 @@ pub fn check_trusted(path: &Path, jails_dir: &Path) -> Result<PathBuf, String> {
 
 /// A library under the jails directory is refused whatever its owner: a jail's root
 /// is uid 0 as well.
-fn refuse_under(shown: &Path, path: &Path, jails_dir: &Path) -> Result<(), String> {
+fn refuse_under(shown: &Path, path: &Path, jails_dir: &Path) -> Result<(), LibraryProblem> {
     if path.starts_with(jails_dir) {
-        return Err(format!(
-            "{} is under the jails directory {}, where a jail's root (uid 0 like the host's) \
-             can make files; thinjail never loads a plugin from there",
-            if shown == path {
-                shown.display().to_string()
-            } else {
-                format!("{} (really {})", shown.display(), path.display())
-            },
-            jails_dir.display()
-        ));
+        return Err(LibraryProblem::UnderJailsDir {
+            shown: shown.to_path_buf(),
+            physical: path.to_path_buf(),
+            jails_dir: jails_dir.to_path_buf(),
+        });
     }
     Ok(())
 }
@@ -228,13 +228,13 @@ fn refuse_under(shown: &Path, path: &Path, jails_dir: &Path) -> Result<(), Strin
 /// Opens the library at `canonical` (checked by [`check_trusted`]; `shown` is the path
 /// as the user gave it) and reads its descriptor. This is the only place thinjail runs
 /// code from a plugin library outside the interface's calls.
-fn open_library(shown: &Path, canonical: &Path) -> Result<Plugin, String> {
+fn open_library(shown: &Path, canonical: &Path) -> Result<Plugin, LibraryProblem> {
     use libloading::os::unix::{Library, Symbol, RTLD_LOCAL, RTLD_NOW};
     // SAFETY: opening a library runs its initializers: arbitrary code. That is what a
     // plugin is; `check_trusted` made sure only root or the user running thinjail
     // could have put this code there.
     let library = unsafe { Library::open(Some(canonical), RTLD_NOW | RTLD_LOCAL) }
-        .map_err(|e| format!("cannot load it: {e}"))?;
+        .map_err(|e| LibraryProblem::CannotOpen(e.to_string()))?;
     // Never unloaded: stages keep calling into it for the rest of the process.
     let library: &'static Library = Box::leak(Box::new(library));
     // SAFETY: the symbol's type is the interface's entry type, `EntryFn`; a library that
@@ -246,25 +246,21 @@ fn open_library(shown: &Path, canonical: &Path) -> Result<Plugin, String> {
     };
     // SAFETY: `entry` is the library's thinjail_plugin_v1, the library is never
     // unloaded, and it is trusted (see above) to honour the interface's pointer contract.
-    unsafe { Plugin::from_entry(shown, entry) }
-        .map_err(|problem| format!("its plugin descriptor is malformed: {problem}"))
+    unsafe { Plugin::from_entry(shown, entry) }.map_err(LibraryProblem::Malformed)
 }
 
 /// Explains a missing entry symbol: built for another interface version, or not a plugin.
-fn missing_entry(library: &libloading::os::unix::Library) -> String {
+fn missing_entry(library: &libloading::os::unix::Library) -> LibraryProblem {
     for version in OTHER_VERSIONS.filter(|v| *v != INTERFACE_VERSION) {
         let mut symbol = entry_symbol(version).into_bytes();
         symbol.push(0);
         // SAFETY: only the symbol's presence is checked; it is never called or read.
         let found = unsafe { library.get::<*const u8>(symbol.as_slice()) }.is_ok();
         if found {
-            return format!(
-                "it was built for plugin interface version {version} (it exports {}), and this thinjail speaks version {INTERFACE_VERSION} ({ENTRY_SYMBOL})",
-                entry_symbol(version)
-            );
+            return LibraryProblem::OtherInterface(version);
         }
     }
-    format!("it is not a thinjail plugin: it exports no {ENTRY_SYMBOL} symbol")
+    LibraryProblem::NotAPlugin
 }
 
 #[cfg(test)]
@@ -291,8 +287,18 @@ mod tests {
             Path::new("/x/libpkg.so")
         );
         let missing = resolve("pkg", dir.path()).unwrap_err();
+        assert_eq!(
+            missing,
+            PluginError::NotInstalled {
+                spec: "pkg".into(),
+                plugin_dir: dir.path().to_path_buf(),
+                looked_for: vec!["libpkg.so".into(), "pkg.so".into()],
+            }
+        );
         assert!(
-            missing.contains("looked for libpkg.so, pkg.so"),
+            missing
+                .to_string()
+                .contains("(looked for libpkg.so, pkg.so); give an absolute path"),
             "{missing}"
         );
     }
@@ -310,8 +316,12 @@ mod tests {
             fs::canonicalize(&library).unwrap()
         );
 
+        let untrusted = |path: &Path, jails: &Path| match check_trusted(path, jails) {
+            Err(LibraryProblem::Untrusted(reason)) => reason,
+            other => panic!("{} trusted or refused otherwise: {other:?}", path.display()),
+        };
         fs::set_permissions(&library, fs::Permissions::from_mode(0o664)).unwrap();
-        let error = check_trusted(&library, jails).unwrap_err();
+        let error = untrusted(&library, jails);
         assert!(
             error.contains("writable by group or others (mode 0664)"),
             "{error}"
@@ -319,27 +329,46 @@ mod tests {
 
         fs::set_permissions(&library, fs::Permissions::from_mode(0o644)).unwrap();
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
-        let error = check_trusted(&library, jails).unwrap_err();
+        let error = untrusted(&library, jails);
         assert!(error.starts_with("directory "), "{error}");
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o1777)).unwrap();
         check_trusted(&library, jails).unwrap();
 
-        assert_eq!(
-            check_trusted(&dir.path().join("nothing.so"), jails).unwrap_err(),
-            "it does not exist"
-        );
-        assert!(check_trusted(dir.path(), jails)
-            .unwrap_err()
-            .contains("is not a regular file"));
+        let absent = check_trusted(&dir.path().join("nothing.so"), jails).unwrap_err();
+        assert_eq!(absent, LibraryProblem::NotFound);
+        assert_eq!(absent.to_string(), "it does not exist");
+        assert!(untrusted(dir.path(), jails).contains("is not a regular file"));
         // Under the jails directory: refused whoever owns it, also through a link.
         let error = check_trusted(&library, dir.path()).unwrap_err();
-        assert!(error.contains("is under the jails directory"), "{error}");
+        assert_eq!(
+            error,
+            LibraryProblem::UnderJailsDir {
+                shown: library.clone(),
+                physical: library.clone(),
+                jails_dir: dir.path().to_path_buf(),
+            }
+        );
+        assert!(
+            error.to_string().starts_with(&format!(
+                "{} is under the jails directory {}, where",
+                library.display(),
+                dir.path().display()
+            )),
+            "{error}"
+        );
         let elsewhere = tempfile::tempdir().unwrap();
         fs::set_permissions(elsewhere.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let link = elsewhere.path().join("libx.so");
         std::os::unix::fs::symlink(&library, &link).unwrap();
         let error = check_trusted(&link, dir.path()).unwrap_err();
-        assert!(error.contains("(really "), "{error}");
+        assert!(
+            error.to_string().starts_with(&format!(
+                "{} (really {}) is under the jails directory",
+                link.display(),
+                library.display()
+            )),
+            "{error}"
+        );
         assert!(check_trusted(&link, jails).is_ok());
     }
 }

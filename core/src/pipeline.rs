@@ -87,7 +87,7 @@ pub trait StageLoader {
         &mut self,
         entry: &crate::recipe::StageEntry,
         recipe: &Recipe,
-    ) -> Result<PipelineStage, String>;
+    ) -> Result<PipelineStage, crate::plugin::PluginError>;
 
     /// Loads the libraries given outside the recipe (`--plugin`); their problems are
     /// reported with the recipe's, before anything is planned.
@@ -159,9 +159,10 @@ impl Pipeline {
             if from_plugin {
                 match loader.load(entry, recipe) {
                     Ok(stage) => stages.push(stage),
-                    Err(problem) => {
-                        errors.push(RecipeError::new(format!("{field}.plugin"), problem))
-                    }
+                    Err(problem) => errors.push(RecipeError::new(
+                        format!("{field}.plugin"),
+                        problem.to_string(),
+                    )),
                 }
                 continue;
             }

@@ -45,8 +45,11 @@
 //! function), each call with its SAFETY reason; no other module of the crate may
 //! use `unsafe` (`#![deny(unsafe_code)]` in `lib.rs`).
 
+mod error;
 pub mod guest;
 pub mod host;
+
+pub use error::{LibraryProblem, Malformation, PluginError, TextProblem};
 
 /// Version of the interface this build speaks; it is also the suffix of [`ENTRY_SYMBOL`].
 pub const INTERFACE_VERSION: u32 = 1;

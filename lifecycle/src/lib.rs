@@ -14,7 +14,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -30,7 +30,7 @@ use thinjail_core::pipeline::{check_confinement_with, Plan, PlanError, StagePlan
 use thinjail_core::stage::{Planned, Probes, StageError};
 use thinjail_core::updates::{self, plan_freebsd_update, plan_pack_tree, UpdateTree};
 use thinjail_core::validate::{check_jail_name, check_snapshot_name};
-use thinjail_core::world::{DatasetKind, Mount, PathState, World};
+use thinjail_core::world::{Mount, PathState, World};
 use thinjail_core::Recipe;
 use thinjail_core::Snapshot;
 
@@ -1410,20 +1410,6 @@ pub fn fstab_diff(before: &str, after: &str) -> String {
         }
     }
     out.join("\n")
-}
-
-/// Bytes used by each of the datasets of a jail, by name (for reports).
-pub fn dataset_usage(recipe: &Recipe, world: &World, jail: &str) -> BTreeMap<String, u64> {
-    let dataset = Layout::new(recipe).jail_dataset(jail);
-    world
-        .datasets
-        .iter()
-        .filter(|(name, d)| {
-            d.kind == DatasetKind::Filesystem
-                && (name.as_str() == dataset || name.starts_with(&format!("{dataset}/")))
-        })
-        .map(|(name, d)| (name.clone(), d.used))
-        .collect()
 }
 
 /// Where lifecycle plans come from, as their [`StageSource`] says.

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 use thinjail_core::pipeline::{PipelineStage, StageLoader};
+use thinjail_core::plugin::PluginError;
 use thinjail_core::recipe::{Recipe, StageEntry};
 use thinjail_core::stage::BuiltinStage;
 
@@ -37,11 +38,10 @@ impl StageLoader for NoPlugins {
         BUILTIN_STAGES
     }
 
-    fn load(&mut self, entry: &StageEntry, _recipe: &Recipe) -> Result<PipelineStage, String> {
-        Err(format!(
-            "stage {} comes from a plugin, and this program cannot load plugins",
-            entry.name
-        ))
+    fn load(&mut self, entry: &StageEntry, _recipe: &Recipe) -> Result<PipelineStage, PluginError> {
+        Err(PluginError::Unsupported {
+            stage: entry.name.clone(),
+        })
     }
 }
 

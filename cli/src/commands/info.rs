@@ -111,9 +111,7 @@ pub fn stages(
             in_recipe: false,
         });
     }
-    for extra in crate::plugins::describe(plugins, &jails_dir)
-        .map_err(|e| CliError::msg(crate::exit::NOINPUT, e))?
-    {
+    for extra in crate::plugins::describe(plugins, &jails_dir)? {
         if views
             .iter()
             .any(|v| v.name == extra.0 && v.source == extra.2)

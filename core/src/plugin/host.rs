@@ -15,8 +15,9 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use super::{
-    borrow_bytes, read_descriptor, ConfigureFn, EntryFn, FreeReplyFn, PlanFn, ProbesFn, RawReply,
-    RawSlice, JSON_SCHEMA_VERSION, MAX_STAGES, REPLY_FAILURE, REPLY_OK, REPLY_STAGE_ERROR,
+    borrow_bytes, read_descriptor, BadSlice, ConfigureFn, EntryFn, FreeReplyFn, Malformation,
+    PlanFn, PluginError, ProbesFn, RawReply, RawSlice, TextProblem, JSON_SCHEMA_VERSION,
+    MAX_STAGES, REPLY_FAILURE, REPLY_OK, REPLY_STAGE_ERROR,
 };
 use crate::pipeline::{PipelineStage, StageSource};
 use crate::recipe::validate::check_stage_name;
@@ -62,23 +63,30 @@ impl std::fmt::Debug for Plugin {
 /// Longest name, version or summary a descriptor may hold.
 const MAX_TEXT: usize = 4096;
 
-fn descriptor_text(raw: RawSlice, what: &str) -> Result<Option<String>, String> {
+fn descriptor_text(raw: RawSlice, what: &str) -> Result<Option<String>, Malformation> {
+    let problem = |problem| Malformation::Text {
+        what: what.to_string(),
+        problem,
+    };
     // SAFETY: descriptor strings live as long as the library, which is never unloaded
     // (contract of `Plugin::from_entry`); they are copied right away.
-    let bytes = unsafe { borrow_bytes(raw) }.map_err(|e| format!("its {what} is {e}"))?;
+    let bytes = unsafe { borrow_bytes(raw) }.map_err(|e| problem(TextProblem::Unreadable(e)))?;
     match bytes {
         None => Ok(None),
-        Some(b) if b.len() > MAX_TEXT => Err(format!("its {what} is longer than {MAX_TEXT} bytes")),
+        Some(b) if b.len() > MAX_TEXT => Err(problem(TextProblem::TooLong(MAX_TEXT))),
         Some(b) => String::from_utf8(b.to_vec())
             .map(Some)
-            .map_err(|_| format!("its {what} is not UTF-8")),
+            .map_err(|_| problem(TextProblem::NotUtf8)),
     }
 }
 
-fn required_text(raw: RawSlice, what: &str) -> Result<String, String> {
+fn required_text(raw: RawSlice, what: &str) -> Result<String, Malformation> {
     match descriptor_text(raw, what)? {
         Some(text) if !text.trim().is_empty() => Ok(text),
-        _ => Err(format!("it has no {what}")),
+        _ => Err(Malformation::Text {
+            what: what.to_string(),
+            problem: TextProblem::Missing,
+        }),
     }
 }
 
@@ -91,19 +99,16 @@ impl Plugin {
     /// never unloaded afterwards, and the library must be trusted to honour the
     /// interface: pointers it hands out designate what the interface says they do.
     /// (What it *says* — versions, names, JSON — is checked, not trusted.)
-    pub unsafe fn from_entry(path: &Path, entry: EntryFn) -> Result<Plugin, String> {
+    pub unsafe fn from_entry(path: &Path, entry: EntryFn) -> Result<Plugin, Malformation> {
         // SAFETY: the caller guarantees `entry` is the plugin's entry function.
         let raw = unsafe { entry() };
         // SAFETY: the caller guarantees the pointer is the plugin's descriptor.
-        let descriptor = unsafe { read_descriptor(raw) }.map_err(|e| e.to_string())?;
+        let descriptor = unsafe { read_descriptor(raw) }.map_err(Malformation::Descriptor)?;
         if descriptor.json_schema != JSON_SCHEMA_VERSION {
-            return Err(format!(
-                "it exchanges JSON schema version {}, and this thinjail uses version {JSON_SCHEMA_VERSION}; rebuild it against this thinjail-core",
-                descriptor.json_schema
-            ));
+            return Err(Malformation::JsonSchema(descriptor.json_schema));
         }
         let name = required_text(descriptor.plugin_name, "plugin name")?;
-        check_stage_name(&name).map_err(|_| format!("its name {name:?} is not a plain name"))?;
+        check_stage_name(&name).map_err(|_| Malformation::PluginName(name.clone()))?;
         let version = required_text(descriptor.plugin_version, "plugin version")?;
         let core_version = descriptor_text(descriptor.core_version, "core version")?
             .unwrap_or_else(|| "unknown".to_string());
@@ -113,21 +118,16 @@ impl Plugin {
             descriptor.plan,
             descriptor.free_reply,
         ) else {
-            return Err(
-                "it lacks one of the functions configure, probes, plan, free_reply".to_string(),
-            );
+            return Err(Malformation::MissingFunction);
         };
         if descriptor.stage_count == 0 {
-            return Err("it provides no stage".to_string());
+            return Err(Malformation::NoStage);
         }
         if descriptor.stage_count > MAX_STAGES {
-            return Err(format!(
-                "it claims {} stages (at most {MAX_STAGES})",
-                descriptor.stage_count
-            ));
+            return Err(Malformation::TooManyStages(descriptor.stage_count));
         }
         if descriptor.stages.is_null() {
-            return Err("its stage list is a null pointer".to_string());
+            return Err(Malformation::NullStageList);
         }
         // SAFETY: non-null, and the plugin's contract says `stage_count` entries live
         // there for the library's lifetime; the count is bounded above.
@@ -137,10 +137,12 @@ impl Plugin {
         let mut seen = BTreeSet::new();
         for (i, raw_stage) in raw_stages.iter().enumerate() {
             let stage_name = required_text(raw_stage.name, &format!("stage {i} name"))?;
-            check_stage_name(&stage_name)
-                .map_err(|e| format!("its stage {i} has a bad name: {e}"))?;
+            check_stage_name(&stage_name).map_err(|e| Malformation::StageName {
+                index: i,
+                problem: e.to_string(),
+            })?;
             if !seen.insert(stage_name.clone()) {
-                return Err(format!("it lists stage {stage_name} twice"));
+                return Err(Malformation::DuplicateStage(stage_name));
             }
             stages.push(StageInfo {
                 summary: required_text(raw_stage.summary, &format!("stage {stage_name} summary"))?,
@@ -213,15 +215,13 @@ impl Plugin {
     }
 
     /// Copies a reply and hands it back to the plugin to free.
-    fn take_reply(&self, reply: RawReply) -> Result<(u32, Vec<u8>), String> {
+    fn take_reply(&self, reply: RawReply) -> Result<(u32, Vec<u8>), BadSlice> {
         let status = reply.status;
         // SAFETY: a reply stays valid until it is freed, which happens just below,
         // after the copy.
         let bytes = unsafe { borrow_bytes(reply.data) }.map(|b| b.unwrap_or_default().to_vec());
         (self.free_reply)(reply);
-        bytes
-            .map(|b| (status, b))
-            .map_err(|e| format!("it replied with {e}"))
+        bytes.map(|b| (status, b))
     }
 
     /// Makes one call and interprets the reply: a JSON payload, the stage's own
@@ -235,7 +235,9 @@ impl Plugin {
         let broken = |problem: String| {
             StageError::Plugin(format!("{}: {problem}", self.describe_call(stage)))
         };
-        let (status, bytes) = self.take_reply(invoke()).map_err(broken)?;
+        let (status, bytes) = self
+            .take_reply(invoke())
+            .map_err(|e| broken(format!("it replied with {e}")))?;
         match status {
             REPLY_OK => serde_json::from_slice(&bytes).map_err(|e| {
                 broken(format!(
@@ -314,25 +316,37 @@ pub fn load_stage(
     name: &str,
     config: Option<&str>,
     recipe: &Recipe,
-) -> Result<PipelineStage, String> {
+) -> Result<PipelineStage, PluginError> {
     let Some(info) = plugin.stage_info(name) else {
-        let offered: Vec<&str> = plugin.stages.iter().map(|s| s.name.as_str()).collect();
-        return Err(format!(
-            "plugin {} ({}) has no stage {name:?}; it provides: {}",
-            plugin.name,
-            plugin.path.display(),
-            offered.join(", ")
-        ));
+        return Err(PluginError::NoSuchStage {
+            plugin: plugin.name.clone(),
+            path: plugin.path.clone(),
+            stage: name.to_string(),
+            provides: plugin.stages.iter().map(|s| s.name.clone()).collect(),
+        });
     };
+    let stage = name.to_string();
     let explain = |error: StageError| match error {
         StageError::Config(problem) => {
             let prefix = format!("stage {name}: ");
-            let problem = problem.strip_prefix(&prefix).unwrap_or(&problem);
-            format!("stage {name}: configuration: {problem}")
+            let problem = problem
+                .strip_prefix(&prefix)
+                .unwrap_or(&problem)
+                .to_string();
+            PluginError::Config {
+                stage: stage.clone(),
+                problem,
+            }
         }
         // Already names the plugin and the stage.
-        StageError::Plugin(problem) => problem,
-        other => format!("stage {name}: {other}"),
+        StageError::Plugin(message) => PluginError::BrokenReply {
+            stage: stage.clone(),
+            message,
+        },
+        error => PluginError::Refused {
+            stage: stage.clone(),
+            error,
+        },
     };
     plugin.configure(name, config).map_err(explain)?;
     let probes = plugin.probes(name, config, recipe).map_err(explain)?;
@@ -467,14 +481,33 @@ mod tests {
     fn refusals_and_failures_name_the_plugin_and_the_stage() {
         let plugin = moody();
         let recipe = recipe();
-        let error = |result: Result<PipelineStage, String>| result.err().unwrap();
+        let error = |result: Result<PipelineStage, PluginError>| result.err().unwrap();
         let unknown = error(load_stage(&plugin, "sunny", None, &recipe));
-        assert!(
-            unknown.contains("has no stage \"sunny\"; it provides: moody"),
-            "{unknown}"
+        assert_eq!(
+            unknown,
+            PluginError::NoSuchStage {
+                plugin: "moody".into(),
+                path: "/test/libmoody.so".into(),
+                stage: "sunny".into(),
+                provides: vec!["moody".into()],
+            }
+        );
+        assert_eq!(
+            unknown.to_string(),
+            "plugin moody (/test/libmoody.so) has no stage \"sunny\"; it provides: moody"
         );
         let config = error(load_stage(&plugin, "moody", Some("grumpy"), &recipe));
-        assert_eq!(config, "stage moody: configuration: unknown mood grumpy");
+        assert_eq!(
+            config,
+            PluginError::Config {
+                stage: "moody".into(),
+                problem: "unknown mood grumpy".into()
+            }
+        );
+        assert_eq!(
+            config.to_string(),
+            "stage moody: configuration: unknown mood grumpy"
+        );
 
         let panicking = Pipeline::new(vec![
             load_stage(&plugin, "moody", Some("panic"), &recipe).unwrap()
