@@ -92,6 +92,7 @@ pub use host::{FreeBsdHost, Host, HostError};
 pub use layout::Layout;
 pub use observe::observe;
 pub use pipeline::{Pipeline, Plan, PlanError, StageLoader};
+pub use plugin::PluginError;
 /// Recipe validation, also reachable as [`recipe::validate`].
 pub use recipe::validate;
 pub use recipe::Recipe;
