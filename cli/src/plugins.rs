@@ -267,6 +267,7 @@ fn missing_entry(library: &libloading::os::unix::Library) -> LibraryProblem {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+    use thinjail_core::host::safe_fs::TrustProblem;
 
     #[test]
     fn names_are_looked_up_as_cargo_names_them() {
@@ -323,21 +324,40 @@ mod tests {
         fs::set_permissions(&library, fs::Permissions::from_mode(0o664)).unwrap();
         let error = untrusted(&library, jails);
         assert!(
-            error.contains("writable by group or others (mode 0664)"),
+            matches!(&error, TrustProblem::Writable { path, mode: 0o664, .. } if path == &library),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("writable by group or others (mode 0664)"),
             "{error}"
         );
 
         fs::set_permissions(&library, fs::Permissions::from_mode(0o644)).unwrap();
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
         let error = untrusted(&library, jails);
-        assert!(error.starts_with("directory "), "{error}");
+        assert_eq!(
+            error,
+            TrustProblem::WritableDirectory {
+                path: dir.path().to_path_buf(),
+                mode: 0o777
+            }
+        );
+        assert!(error.to_string().starts_with("directory "), "{error}");
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o1777)).unwrap();
         check_trusted(&library, jails).unwrap();
 
         let absent = check_trusted(&dir.path().join("nothing.so"), jails).unwrap_err();
         assert_eq!(absent, LibraryProblem::NotFound);
         assert_eq!(absent.to_string(), "it does not exist");
-        assert!(untrusted(dir.path(), jails).contains("is not a regular file"));
+        assert!(matches!(
+            untrusted(dir.path(), jails),
+            TrustProblem::WrongKind {
+                expected: Expect::File,
+                ..
+            }
+        ));
         // Under the jails directory: refused whoever owns it, also through a link.
         let error = check_trusted(&library, dir.path()).unwrap_err();
         assert_eq!(

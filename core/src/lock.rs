@@ -114,7 +114,7 @@ fn open_lock_file(path: &Path) -> Result<File, LockError> {
     // A sticky directory such as /tmp is fine: nobody can replace what they do not own there.
     let owners = safe_fs::Owners::of_this_process();
     safe_fs::check_trusted(parent, Expect::SharedDirectory, &owners, "directory")
-        .map_err(untrusted)?;
+        .map_err(|problem| untrusted(problem.to_string()))?;
     let flags =
         OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
     let fd = nix::fcntl::openat(dir.fd(), name, flags, Mode::from_bits_truncate(0o600)).map_err(

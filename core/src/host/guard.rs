@@ -142,7 +142,7 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), HostError> {
         &safe_fs::Owners::only(me),
         "cache directory",
     )
-    .map_err(refuse)?;
+    .map_err(|problem| refuse(problem.to_string()))?;
     Ok(())
 }
 

@@ -614,6 +614,113 @@ impl Owners {
     }
 }
 
+/// Why [`check_trusted`] refuses a path: the component, owner or mode at fault, as
+/// data; the `Display` is the message users see.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrustProblem {
+    /// A relative path, and the working directory is unknown.
+    #[error("cannot resolve {}: {reason}", path.display())]
+    Unresolvable {
+        /// The path given.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A component does not exist.
+    #[error("{} does not exist", path.display())]
+    Missing {
+        /// The path up to that component.
+        path: PathBuf,
+    },
+    /// A component's metadata cannot be read.
+    #[error("cannot look at {}: {reason}", path.display())]
+    Inaccessible {
+        /// The path up to that component.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// More than 32 symbolic links on the way.
+    #[error("{}: too many levels of symbolic links", path.display())]
+    TooManyLinks {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// A symbolic link cannot be read.
+    #[error("cannot read link {}: {reason}", path.display())]
+    UnreadableLink {
+        /// The link.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A component on the way is not a directory.
+    #[error("{} is not a directory", path.display())]
+    NotADirectory {
+        /// The path up to that component.
+        path: PathBuf,
+    },
+    /// The path ends in something other than what was expected.
+    #[error(
+        "{} is not a {}",
+        path.display(),
+        if *expected == Expect::File { "regular file" } else { "directory" }
+    )]
+    WrongKind {
+        /// The path (links resolved).
+        path: PathBuf,
+        /// What was expected.
+        expected: Expect,
+    },
+    /// A directory, link or the final file is owned by someone else.
+    #[error(
+        "{kind} {} is owned by uid {owner}, {}; \
+         thinjail only trusts a {what} that nobody else can change",
+        path.display(),
+        owners.describe()
+    )]
+    Owner {
+        /// "directory", "symbolic link", or the thing checked ("library", …).
+        kind: String,
+        /// Its path.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// Who may own it.
+        owners: Owners,
+        /// The thing checked ("library", "recipe", "path", …).
+        what: String,
+    },
+    /// A directory on the way (or the directory checked) others can write to, and not
+    /// sticky.
+    #[error(
+        "directory {} is writable by group or others (mode {mode:04o}); \
+         anyone who can write there could replace what thinjail reads from it (chmod go-w)",
+        path.display()
+    )]
+    WritableDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The final file (or directory) is writable by group or others.
+    #[error(
+        "{what} {} is writable by group or others (mode {mode:04o}); \
+         thinjail only trusts a {what} that nobody else can change (chmod go-w)",
+        path.display()
+    )]
+    Writable {
+        /// The thing checked ("library", "recipe", …).
+        what: String,
+        /// Its path.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+}
+
 /// Checks that nobody but `owners` can change what `path` names, and returns its
 /// physical path (symbolic links resolved).
 ///
@@ -629,12 +736,15 @@ pub fn check_trusted(
     expect: Expect,
     owners: &Owners,
     what: &str,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, TrustProblem> {
     let absolute = if path.is_absolute() {
         path.to_path_buf()
     } else {
         std::env::current_dir()
-            .map_err(|e| format!("cannot resolve {}: {e}", path.display()))?
+            .map_err(|e| TrustProblem::Unresolvable {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?
             .join(path)
     };
     let mut pending: Vec<OsString> = absolute
@@ -656,20 +766,24 @@ pub fn check_trusted(
         }
         let next = current.join(&name);
         let metadata = std::fs::symlink_metadata(&next).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => format!("{} does not exist", next.display()),
-            _ => format!("cannot look at {}: {e}", next.display()),
+            io::ErrorKind::NotFound => TrustProblem::Missing { path: next.clone() },
+            _ => TrustProblem::Inaccessible {
+                path: next.clone(),
+                reason: e.to_string(),
+            },
         })?;
         if metadata.file_type().is_symlink() {
             links += 1;
             if links > 32 {
-                return Err(format!(
-                    "{}: too many levels of symbolic links",
-                    path.display()
-                ));
+                return Err(TrustProblem::TooManyLinks {
+                    path: path.to_path_buf(),
+                });
             }
             check_owner(&next, metadata.uid(), owners, "symbolic link", what)?;
-            let target = std::fs::read_link(&next)
-                .map_err(|e| format!("cannot read link {}: {e}", next.display()))?;
+            let target = std::fs::read_link(&next).map_err(|e| TrustProblem::UnreadableLink {
+                path: next.clone(),
+                reason: e.to_string(),
+            })?;
             if target.is_absolute() {
                 current = PathBuf::from("/");
             }
@@ -693,18 +807,13 @@ pub fn check_trusted(
             continue;
         }
         if !last {
-            return Err(format!("{} is not a directory", next.display()));
+            return Err(TrustProblem::NotADirectory { path: next });
         }
         if expect != Expect::File || !metadata.is_file() {
-            return Err(format!(
-                "{} is not a {}",
-                next.display(),
-                if expect == Expect::File {
-                    "regular file"
-                } else {
-                    "directory"
-                }
-            ));
+            return Err(TrustProblem::WrongKind {
+                path: next,
+                expected: expect,
+            });
         }
         check_final(&next, &metadata, owners, what)?;
         current = next;
@@ -718,29 +827,31 @@ fn check_owner(
     owners: &Owners,
     kind: &str,
     what: &str,
-) -> Result<(), String> {
+) -> Result<(), TrustProblem> {
     if !owners.allow(owner) {
-        return Err(format!(
-            "{kind} {} is owned by uid {owner}, {}; \
-             thinjail only trusts a {what} that nobody else can change",
-            path.display(),
-            owners.describe()
-        ));
+        return Err(TrustProblem::Owner {
+            kind: kind.to_string(),
+            path: path.to_path_buf(),
+            owner,
+            owners: owners.clone(),
+            what: what.to_string(),
+        });
     }
     Ok(())
 }
 
-fn check_directory(path: &Path, owners: &Owners) -> Result<(), String> {
-    let metadata = std::fs::symlink_metadata(path)
-        .map_err(|e| format!("cannot look at {}: {e}", path.display()))?;
+fn check_directory(path: &Path, owners: &Owners) -> Result<(), TrustProblem> {
+    let metadata = std::fs::symlink_metadata(path).map_err(|e| TrustProblem::Inaccessible {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     check_owner(path, metadata.uid(), owners, "directory", "path")?;
     let mode = metadata.mode() & 0o7777;
     if mode & 0o022 != 0 && mode & 0o1000 == 0 {
-        return Err(format!(
-            "directory {} is writable by group or others (mode {mode:04o}); \
-             anyone who can write there could replace what thinjail reads from it (chmod go-w)",
-            path.display()
-        ));
+        return Err(TrustProblem::WritableDirectory {
+            path: path.to_path_buf(),
+            mode,
+        });
     }
     Ok(())
 }
@@ -750,15 +861,15 @@ fn check_final(
     metadata: &std::fs::Metadata,
     owners: &Owners,
     what: &str,
-) -> Result<(), String> {
+) -> Result<(), TrustProblem> {
     check_owner(path, metadata.uid(), owners, what, what)?;
     let mode = metadata.mode() & 0o7777;
     if mode & 0o022 != 0 {
-        return Err(format!(
-            "{what} {} is writable by group or others (mode {mode:04o}); \
-             thinjail only trusts a {what} that nobody else can change (chmod go-w)",
-            path.display()
-        ));
+        return Err(TrustProblem::Writable {
+            what: what.to_string(),
+            path: path.to_path_buf(),
+            mode,
+        });
     }
     Ok(())
 }
@@ -971,8 +1082,18 @@ mod tests {
         symlink(&file, open.join("recipe.ron")).unwrap();
         let error =
             check_trusted(&open.join("recipe.ron"), Expect::File, me, "recipe").unwrap_err();
+        assert_eq!(
+            error,
+            TrustProblem::WritableDirectory {
+                path: open.clone(),
+                mode: 0o777
+            }
+        );
         assert!(
-            error.contains(&format!("directory {} is writable", open.display())),
+            error.to_string().starts_with(&format!(
+                "directory {} is writable by group or others (mode 0777); anyone",
+                open.display()
+            )),
             "{error}"
         );
         // A relative link whose target's directory is writable by others.
@@ -985,7 +1106,10 @@ mod tests {
         )
         .unwrap();
         let error = check_trusted(&linked, Expect::File, me, "recipe").unwrap_err();
-        assert!(error.contains("writable by group or others"), "{error}");
+        assert!(
+            error.to_string().contains("writable by group or others"),
+            "{error}"
+        );
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
         assert_eq!(
             check_trusted(&linked, Expect::File, me, "recipe").unwrap(),
@@ -994,17 +1118,21 @@ mod tests {
         // The file itself.
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
         let error = check_trusted(&file, Expect::File, me, "recipe").unwrap_err();
-        assert!(error.contains("recipe"), "{error}");
+        assert!(error.to_string().contains("recipe"), "{error}");
         assert!(
-            error.contains("writable by group or others (mode 0666)"),
+            error
+                .to_string()
+                .contains("writable by group or others (mode 0666)"),
             "{error}"
         );
         assert!(check_trusted(&real, Expect::File, me, "recipe")
             .unwrap_err()
+            .to_string()
             .contains("is not a regular file"));
         assert!(
             check_trusted(&dir.path().join("none"), Expect::File, me, "recipe")
                 .unwrap_err()
+                .to_string()
                 .contains("does not exist")
         );
         // The user who invoked thinjail through sudo may own it; nobody else.
@@ -1017,7 +1145,12 @@ mod tests {
         assert!(check_trusted(&file, Expect::File, &invoked, "recipe").is_ok());
         let error = check_trusted(&file, Expect::File, &Owners::only(0), "recipe").unwrap_err();
         assert!(
+            matches!(&error, TrustProblem::Owner { owner: 1001, path, .. } if path == &file),
+            "{error:?}"
+        );
+        assert!(
             error
+                .to_string()
                 .contains("owned by uid 1001, neither root nor the user running thinjail (uid 0);"),
             "{error}"
         );
@@ -1027,7 +1160,9 @@ mod tests {
         };
         let error = check_trusted(&file, Expect::File, &other, "recipe").unwrap_err();
         assert!(
-            error.contains("nor the user who invoked it (uid 1002)"),
+            error
+                .to_string()
+                .contains("nor the user who invoked it (uid 1002)"),
             "{error}"
         );
     }

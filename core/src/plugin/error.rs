@@ -105,7 +105,7 @@ pub enum LibraryProblem {
     /// directory on the way to it or a link leading to it (the owner, mode or
     /// directory is named in the reason); it was not opened.
     #[error("{0}")]
-    Untrusted(String),
+    Untrusted(crate::host::safe_fs::TrustProblem),
     /// It is under the recipe's jails directory, where a jail's root can make
     /// files; it was not opened.
     #[error(
