@@ -66,6 +66,7 @@ pub mod jailconf;
 pub mod jailfile;
 pub mod layout;
 pub mod lock;
+pub mod network;
 pub mod observe;
 pub mod pipeline;
 // The plugin interface reads what raw pointers from another library designate and
