@@ -757,10 +757,6 @@ fn canonical(addr: &str) -> String {
         .unwrap_or_else(|_| ip.to_string())
 }
 
-fn parse_ip(addr: &str) -> Option<IpAddr> {
-    addr.split('/').next()?.parse().ok()
-}
-
 /// Validates the network settings of a recipe: the host's bridges, NAT and forwards
 /// and every jail's mode. `shared_interface` is `host.interface`. Every problem
 /// names its field; the shared-IP addresses themselves are checked by

@@ -28,6 +28,7 @@ pub mod fixtures;
 pub mod freebsd_update;
 pub mod harness;
 pub mod jail8;
+pub mod netbed;
 pub mod plugins;
 pub mod rctl;
 pub mod samples;
