@@ -5,6 +5,7 @@
 //! release and one jail. [`Recipe::from_ron`] parses *and* validates; a recipe that
 //! comes back from it is safe to plan.
 
+pub mod network;
 pub mod validate;
 
 use std::collections::BTreeMap;

@@ -13,6 +13,7 @@ mod host;
 mod jails;
 mod names;
 mod net;
+pub mod network;
 mod paths;
 mod releases;
 mod resources;
