@@ -29,6 +29,7 @@ pub mod freebsd_update;
 pub mod harness;
 pub mod jail8;
 pub mod netbed;
+pub mod pfbed;
 pub mod plugins;
 pub mod rctl;
 pub mod samples;

@@ -1,0 +1,381 @@
+//! The test bed's pf: `pfctl -a ANCHOR -f FILE` and `pfctl -a ANCHOR -F all` for
+//! thinjail's anchor, carried out with nftables in the test's network namespace
+//! ([`crate::netbed`]).
+//!
+//! **What it reads.** The anchor text thinjail renders
+//! ([`thinjail_core::network::pf_anchor_rules`]): `#` comments, blank lines, and
+//! rules of two forms only — `nat on IF inet from NET to any -> (IF)` and `rdr on IF
+//! inet proto tcp|udp from any to (IF)|ADDR port P -> ADDR port P`. Anything else is
+//! refused as a syntax error, as pfctl refuses a file it cannot parse (exit 1,
+//! nothing loaded): the stand-in is never more lenient than `parse.y`, only narrower.
+//!
+//! **What it does.** Each load replaces the anchor's rules as a whole (one nftables
+//! transaction: the table `ip thinjail_<anchor>` made anew), as `pfctl -a -f` replaces
+//! an anchor's ruleset; `-F all` removes them. `nat … -> (IF)` becomes `masquerade`
+//! on `oifname IF` for the source network (pf translates to the interface's address,
+//! following it when it changes); `rdr … to (IF) port P` becomes `dnat` for packets
+//! that arrive on IF for one of the host's own addresses (`fib daddr type local`),
+//! `to ADDR` for that address only.
+//!
+//! **As pf evaluates it.** An anchor's rules count only when the main ruleset
+//! reaches the anchor: `nat-anchor "thinjail/*"` for `nat`, `rdr-anchor
+//! "thinjail/*"` for `rdr`. The stand-in reads the main ruleset from the system's
+//! `/etc/pf.conf` (below `host.system_root`) and installs only the kinds it
+//! reaches, so a pf.conf without the lines translates nothing here either.
+//!
+//! **Not reproduced**: pf being disabled (`pfctl -e`; the stand-in always
+//! translates what is reached), the main ruleset as loaded rather than as written
+//! in pf.conf, pf's filter rules (a `block` of the administrator's does not stop a
+//! redirected packet here), state tables, `rdr pass`, IPv6, and everything of
+//! pf.conf(5) thinjail does not write. IP forwarding is not turned on by the
+//! stand-in: as on FreeBSD (`gateway_enable`), the host must forward.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use thinjail_core::host::HostError;
+use thinjail_core::network::{missing_pf_conf_lines, PF_CONF_LINES};
+
+use crate::netbed::{NetBed, NETNS_DIR};
+
+fn syntax_error(file: &str, line: usize) -> HostError {
+    HostError::CommandFailed {
+        command: format!("pfctl -f {file}"),
+        status: "exit status: 1".into(),
+        stdout: String::new(),
+        stderr: format!("{file}:{line}: syntax error\npfctl: Syntax error in config file: pf rules not loaded\n"),
+    }
+}
+
+/// One rule of thinjail's anchor, read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AnchorRule {
+    /// `nat on IF inet from NET to any -> (IF)`.
+    Nat {
+        /// The interface.
+        interface: String,
+        /// The source network.
+        from: String,
+    },
+    /// `rdr on IF inet proto P from any to DEST port P -> ADDR port P`.
+    Rdr {
+        /// The interface.
+        interface: String,
+        /// `tcp` or `udp`.
+        proto: String,
+        /// An address, or `None` for `(IF)`.
+        to: Option<String>,
+        /// The host's port.
+        port: u16,
+        /// Where to.
+        target: String,
+        /// Its port.
+        target_port: u16,
+    },
+}
+
+/// Reads the anchor text `text` (from `file`, for messages).
+pub fn parse_anchor(text: &str, file: &str) -> Result<Vec<AnchorRule>, HostError> {
+    let mut rules = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let t: Vec<&str> = line.split_whitespace().collect();
+        let iface_ref = |word: &str| {
+            word.strip_prefix('(')
+                .and_then(|w| w.strip_suffix(')'))
+                .map(String::from)
+        };
+        let port = |word: &str| word.parse::<u16>().ok().filter(|p| *p > 0);
+        let rule = match t.as_slice() {
+            ["nat", "on", iface, "inet", "from", from, "to", "any", "->", to]
+                if iface_ref(to).as_deref() == Some(*iface) =>
+            {
+                Some(AnchorRule::Nat {
+                    interface: iface.to_string(),
+                    from: from.to_string(),
+                })
+            }
+            ["rdr", "on", iface, "inet", "proto", proto @ ("tcp" | "udp"), "from", "any", "to", to, "port", p, "->", target, "port", tp] =>
+            {
+                let to = match iface_ref(to) {
+                    Some(name) if name == *iface => Some(None),
+                    Some(_) => None,
+                    None => Some(Some(to.to_string())),
+                };
+                match (to, port(p), port(tp)) {
+                    (Some(to), Some(port), Some(target_port)) => Some(AnchorRule::Rdr {
+                        interface: iface.to_string(),
+                        proto: proto.to_string(),
+                        to,
+                        port,
+                        target: target.to_string(),
+                        target_port,
+                    }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        rules.push(rule.ok_or_else(|| syntax_error(file, n + 1))?);
+    }
+    Ok(rules)
+}
+
+fn nft_table(anchor: &str) -> String {
+    format!(
+        "thinjail_{}",
+        anchor
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect::<String>()
+    )
+}
+
+/// The nftables script that replaces the anchor's table with `rules`, keeping the
+/// kinds pf.conf does not reach out.
+pub fn nft_script(anchor: &str, rules: &[AnchorRule], pf_conf: &str) -> String {
+    let missing = missing_pf_conf_lines(pf_conf);
+    let nat_reached = !missing.contains(&PF_CONF_LINES[0]);
+    let rdr_reached = !missing.contains(&PF_CONF_LINES[1]);
+    let table = nft_table(anchor);
+    let mut pre = String::new();
+    let mut post = String::new();
+    for rule in rules {
+        match rule {
+            AnchorRule::Nat { interface, from } if nat_reached => {
+                post.push_str(&format!(
+                    "    oifname \"{interface}\" ip saddr {from} masquerade\n"
+                ));
+            }
+            AnchorRule::Rdr {
+                interface,
+                proto,
+                to,
+                port,
+                target,
+                target_port,
+            } if rdr_reached => {
+                let dest = match to {
+                    Some(addr) => format!("ip daddr {addr}"),
+                    None => "fib daddr type local".to_string(),
+                };
+                pre.push_str(&format!(
+                    "    iifname \"{interface}\" {dest} {proto} dport {port} dnat to {target}:{target_port}\n"
+                ));
+            }
+            _ => {}
+        }
+    }
+    format!(
+        "table ip {table} {{}}\ndelete table ip {table}\ntable ip {table} {{\n  chain prerouting {{\n    type nat hook prerouting priority dstnat; policy accept;\n{pre}  }}\n  chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;\n{post}  }}\n}}\n"
+    )
+}
+
+fn nft(bed: &NetBed, script: &str) -> Result<(), HostError> {
+    let mut child = Command::new("nsenter")
+        .arg(format!("--net={NETNS_DIR}/{}", bed.host_ns()))
+        .args(["nft", "-f", "-"])
+        .env_clear()
+        .env("PATH", "/sbin:/bin:/usr/sbin:/usr/bin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| HostError::Spawn {
+            command: "nft -f -".into(),
+            source,
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(script.as_bytes())
+            .map_err(|e| HostError::io("write to nft", e))?;
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|e| HostError::io("wait for nft", e))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(HostError::CommandFailed {
+            command: "nft -f -".into(),
+            status: output.status.to_string(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+}
+
+/// `pfctl ARGS` (the words after the program) for thinjail's anchor: `-a ANCHOR
+/// -f FILE` or `-a ANCHOR -F all`; `pf_conf` is the system's `/etc/pf.conf` on this
+/// host.
+pub fn pfctl(bed: &NetBed, args: &[String], pf_conf: &Path) -> Result<(), HostError> {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["-a", anchor, "-f", file] => {
+            let text = std::fs::read_to_string(file).map_err(|e| HostError::CommandFailed {
+                command: format!("pfctl -a {anchor} -f {file}"),
+                status: "exit status: 1".into(),
+                stdout: String::new(),
+                stderr: format!("pfctl: {file}: {e}\n"),
+            })?;
+            let rules = parse_anchor(&text, file)?;
+            let main = std::fs::read_to_string(pf_conf).unwrap_or_default();
+            nft(bed, &nft_script(anchor, &rules, &main))
+        }
+        ["-a", anchor, "-F", "all"] => {
+            let table = nft_table(anchor);
+            nft(
+                bed,
+                &format!("table ip {table} {{}}\ndelete table ip {table}\n"),
+            )
+        }
+        _ => Err(HostError::Unsupported(format!(
+            "the test bed's pfctl cannot do `pfctl {}`",
+            words.join(" ")
+        ))),
+    }
+}
+
+/// The nftables tables thinjail's anchors have in the namespace (to check that
+/// nothing is left).
+pub fn tables(bed: &NetBed) -> Result<Vec<String>, HostError> {
+    let output = Command::new("nsenter")
+        .arg(format!("--net={NETNS_DIR}/{}", bed.host_ns()))
+        .args(["nft", "list", "tables"])
+        .output()
+        .map_err(|source| HostError::Spawn {
+            command: "nft list tables".into(),
+            source,
+        })?;
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("table ip "))
+        .filter(|t| t.starts_with("thinjail_"))
+        .map(String::from)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use thinjail_core::network::{pf_anchor_rules, Forward, HostNetwork, Nat, Proto};
+
+    fn network() -> HostNetwork {
+        HostNetwork {
+            bridges: vec![],
+            nat: vec![Nat {
+                from: "10.0.0.0/24".into(),
+                interface: "up0".into(),
+            }],
+            forwards: vec![Forward {
+                proto: Proto::Tcp,
+                interface: "up0".into(),
+                address: None,
+                port: 8080,
+                jail: "www".into(),
+                jail_port: Some(80),
+            }],
+        }
+    }
+
+    #[test]
+    fn the_rendered_anchor_is_read_and_anything_else_refused() {
+        let text = pf_anchor_rules(&network(), &|_| Some("10.0.0.2".into()));
+        let rules = parse_anchor(&text, "anchor").unwrap();
+        assert_eq!(rules.len(), 2);
+        for bad in [
+            "rdr pass on up0 inet proto tcp from any to (up0) port 80 -> 10.0.0.2 port 80",
+            "nat on up0 inet from 10.0.0.0/24 to any -> (up1)",
+            "pass in all",
+        ] {
+            let e = parse_anchor(bad, "anchor").unwrap_err();
+            assert!(e.to_string().contains("syntax error"), "{e}");
+        }
+    }
+
+    #[test]
+    fn only_what_pf_conf_reaches_is_translated() {
+        let rules = parse_anchor(
+            &pf_anchor_rules(&network(), &|_| Some("10.0.0.2".into())),
+            "a",
+        )
+        .unwrap();
+        let both = nft_script(
+            "thinjail/jails",
+            &rules,
+            "nat-anchor \"thinjail/*\"\nrdr-anchor \"thinjail/*\"\n",
+        );
+        assert!(
+            both.contains("oifname \"up0\" ip saddr 10.0.0.0/24 masquerade"),
+            "{both}"
+        );
+        assert!(
+            both.contains(
+                "iifname \"up0\" fib daddr type local tcp dport 8080 dnat to 10.0.0.2:80"
+            ),
+            "{both}"
+        );
+        let none = nft_script("thinjail/jails", &rules, "pass all\n");
+        assert!(
+            !none.contains("masquerade") && !none.contains("dnat"),
+            "{none}"
+        );
+    }
+
+    #[test]
+    fn rules_load_into_the_test_namespace_and_flush() {
+        let ns = crate::netbed::TestNetns::new("p1").expect("needs root and iproute2");
+        let bed = NetBed::new(ns.name()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("anchor");
+        std::fs::write(
+            &file,
+            pf_anchor_rules(&network(), &|_| Some("10.0.0.2".into())),
+        )
+        .unwrap();
+        let pf_conf = dir.path().join("pf.conf");
+        std::fs::write(
+            &pf_conf,
+            "nat-anchor \"thinjail/*\"\nrdr-anchor \"thinjail/*\"\n",
+        )
+        .unwrap();
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let file_arg = file.display().to_string();
+        pfctl(
+            &bed,
+            &args(&["-a", "thinjail/jails", "-f", &file_arg]),
+            &pf_conf,
+        )
+        .expect("nft (scripts/test installs nftables)");
+        // Loading again replaces, not adds.
+        pfctl(
+            &bed,
+            &args(&["-a", "thinjail/jails", "-f", &file_arg]),
+            &pf_conf,
+        )
+        .unwrap();
+        assert_eq!(tables(&bed).unwrap(), ["thinjail_thinjail_jails"]);
+        pfctl(
+            &bed,
+            &args(&["-a", "thinjail/jails", "-F", "all"]),
+            &pf_conf,
+        )
+        .unwrap();
+        assert!(tables(&bed).unwrap().is_empty());
+        std::fs::write(&file, "pass in all\n").unwrap();
+        assert!(pfctl(
+            &bed,
+            &args(&["-a", "thinjail/jails", "-f", &file_arg]),
+            &pf_conf
+        )
+        .is_err());
+        assert!(
+            tables(&bed).unwrap().is_empty(),
+            "nothing loaded on a syntax error"
+        );
+    }
+}
