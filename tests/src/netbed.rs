@@ -361,6 +361,46 @@ impl NetBed {
     }
 }
 
+/// The test bed's jail(8) hands each host-side command here first: `/sbin/ifconfig
+/// ARGS` is carried out by [`NetBed::ifconfig`] in the test's namespace (`Some`);
+/// anything else is not a network command (`None`).
+pub fn host_hook(words: &[String]) -> Option<Result<(), HostError>> {
+    match words.split_first() {
+        Some((program, args)) if program == "/sbin/ifconfig" => {
+            Some(NetBed::from_env().and_then(|bed| bed.ifconfig(args).map(drop)))
+        }
+        _ => None,
+    }
+}
+
+/// jail(8)'s `vnet`, when `vnet` is set: the jail's namespace with its
+/// `vnet.interface`s; `false` for a jail sharing the host's stack.
+pub fn create_if_vnet(jail: &str, vnet: bool, interfaces: &[String]) -> Result<bool, HostError> {
+    if !vnet {
+        return Ok(false);
+    }
+    NetBed::from_env()?.create_vnet(jail, interfaces)?;
+    Ok(true)
+}
+
+/// The jail's namespace removed (its interfaces back on the host), for a VNET jail.
+pub fn remove_if_vnet(jail: &str, vnet: bool) -> Result<(), HostError> {
+    if vnet {
+        NetBed::from_env()?.remove_vnet(jail)?;
+    }
+    Ok(())
+}
+
+/// The words that put a command into a VNET jail's namespace; none for a jail
+/// sharing the host's stack.
+pub fn jail_prefix(jail: &str, vnet: bool) -> Result<Vec<String>, HostError> {
+    if vnet {
+        Ok(NetBed::from_env()?.in_jail_ns(jail))
+    } else {
+        Ok(Vec::new())
+    }
+}
+
 /// Runs `program args` (found in `/sbin:/bin:/usr/sbin:/usr/bin`) with a clean
 /// environment; its standard output, or its failure.
 fn run(program: &str, args: &[&str]) -> Result<String, HostError> {
