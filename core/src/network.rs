@@ -202,6 +202,62 @@ pub fn vnet_params(
     }
 }
 
+/// What `list` and `list --json` say of a jail's network.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NetworkSummary {
+    /// `shared` (the host's stack, `ip4.addr`/`ip6.addr` aliases) or `vnet`.
+    pub mode: String,
+    /// The bridge of a VNET jail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<String>,
+    /// Its IPv4 addresses as the recipe gives them, or `["dhcp"]`.
+    pub ip4: Vec<String>,
+    /// Its IPv6 addresses as the recipe gives them, or `["slaac"]`.
+    pub ip6: Vec<String>,
+    /// The MAC address of a VNET jail's interface.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    /// The interface inside a VNET jail, and its host half.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interfaces: Option<(String, String)>,
+}
+
+impl NetworkSummary {
+    /// A shared-IP jail with these aliases.
+    pub fn shared(ip4: &[String], ip6: &[String]) -> Self {
+        NetworkSummary {
+            mode: "shared".into(),
+            bridge: None,
+            ip4: ip4.to_vec(),
+            ip6: ip6.to_vec(),
+            mac: None,
+            interfaces: None,
+        }
+    }
+
+    /// VNET jail `jail` with its epair `names`.
+    pub fn vnet(jail: &str, vnet: &Vnet, names: &EpairNames) -> Self {
+        let ip4 = match &vnet.ip4 {
+            Some(Ip4::Static(list)) => list.clone(),
+            Some(Ip4::Dhcp) => vec!["dhcp".into()],
+            None => vec![],
+        };
+        let ip6 = match &vnet.ip6 {
+            Some(Ip6::Static(list)) => list.clone(),
+            Some(Ip6::Slaac) => vec!["slaac".into()],
+            None => vec![],
+        };
+        NetworkSummary {
+            mode: "vnet".into(),
+            bridge: Some(vnet.bridge.clone()),
+            ip4,
+            ip6,
+            mac: Some(vnet.mac_of(jail)),
+            interfaces: Some((names.jail.clone(), names.host.clone())),
+        }
+    }
+}
+
 /// The devfs ruleset a DHCP jail gets, in devfs.rules(5) form: ruleset 4
 /// (`devfsrules_jail`) and `bpf*` unhidden, for dhclient(8).
 pub fn devfs_rules(number: u32) -> String {
