@@ -59,21 +59,18 @@ impl HostNetwork {
     }
 }
 
-/// A bridge (if_bridge(4)) VNET jails are attached to.
+/// A bridge (if_bridge(4)) of the host that VNET jails are attached to. The
+/// administrator makes it (and keeps it across reboots, e.g. `cloned_interfaces`
+/// in rc.conf); thinjail attaches and detaches its jails' epairs, and checks that
+/// it exists before it plans a start.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bridge {
-    /// Its name, e.g. `bridge0` or `tjbr0`.
+    /// Its name, e.g. `bridge0`.
     pub name: String,
-    /// Whether thinjail creates it (and removes it with its last jail); `false` for
-    /// a bridge the administrator has, which thinjail only adds members to.
-    #[serde(default = "yes")]
-    pub create: bool,
-    /// Interfaces thinjail adds to it (an uplink such as `em0`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub members: Vec<String>,
-    /// The bridge's own IPv4 addresses, with their prefix length (the jails'
-    /// gateway, usually).
+    /// The bridge's own IPv4 addresses, with their prefix length, as the
+    /// administrator gave them (the jails' gateway, usually): the networks its
+    /// jails' addresses are checked against.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ip4: Vec<String>,
     /// The bridge's own IPv6 addresses, with their prefix length.
@@ -202,10 +199,6 @@ impl Vnet {
             .map(str::to_ascii_lowercase)
             .unwrap_or_else(|| derived_mac(jail))
     }
-}
-
-fn yes() -> bool {
-    true
 }
 
 fn digest(text: &str) -> [u8; 32] {

@@ -215,7 +215,6 @@ pub fn validate(
 
     // Bridges.
     let mut bridge_names = BTreeSet::new();
-    let mut members_seen: BTreeMap<&str, String> = BTreeMap::new();
     let mut subnets: Vec<(Net, String, &str)> = Vec::new();
     for (i, bridge) in network.bridges.iter().enumerate() {
         let field = format!("host.network.bridges[{i}]");
@@ -238,44 +237,6 @@ pub fn validate(
                 &bridge.name,
                 format!("bridge {} is declared twice", bridge.name),
             );
-        }
-        if !bridge.create && (!bridge.ip4.is_empty() || !bridge.ip6.is_empty()) {
-            problem(
-                format!("{field}.ip4"),
-                &bridge.name,
-                "a bridge thinjail does not create (create: false) keeps the addresses the \
-                 administrator gave it; list none"
-                    .into(),
-            );
-        }
-        for (k, member) in bridge.members.iter().enumerate() {
-            let mfield = format!("{field}.members[{k}]");
-            if let Err(e) = check_interface(member) {
-                problem(mfield.clone(), member, e);
-            }
-            if is_thinjail_iface(member) {
-                problem(
-                    mfield.clone(),
-                    member,
-                    format!("{member} is a name thinjail gives jails' epairs"),
-                );
-            }
-            if network.bridges.iter().any(|b| &b.name == member) {
-                problem(
-                    mfield.clone(),
-                    member,
-                    format!("{member} is a bridge; a bridge cannot be a member of another"),
-                );
-            }
-            if let Some(first) = members_seen.insert(member.as_str(), mfield.clone()) {
-                problem(
-                    mfield,
-                    member,
-                    format!(
-                        "{member} is already a member in {first}: an interface joins one bridge"
-                    ),
-                );
-            }
         }
         for (family, list, v6) in [("ip4", &bridge.ip4, false), ("ip6", &bridge.ip6, true)] {
             for (k, addr) in list.iter().enumerate() {
@@ -369,8 +330,7 @@ pub fn validate(
                 format!("{vfield}.bridge"),
                 &vnet.bridge,
                 format!(
-                    "bridge {:?} is not declared in host.network.bridges (declare it; `create: false` \
-                     for one the administrator made)",
+                    "bridge {:?} is not declared in host.network.bridges",
                     vnet.bridge
                 ),
             );
@@ -388,9 +348,11 @@ pub fn validate(
                     ),
                 );
             }
-            if network.bridges.iter().any(|b| {
-                b.name == names.host || b.name == names.jail || b.members.contains(&names.host)
-            }) {
+            if network
+                .bridges
+                .iter()
+                .any(|b| b.name == names.host || b.name == names.jail)
+            {
                 problem(
                     format!("{field}.name"),
                     jail.name,
@@ -651,8 +613,6 @@ mod tests {
     fn bridge(name: &str, ip4: &[&str]) -> Bridge {
         Bridge {
             name: name.into(),
-            create: true,
-            members: vec![],
             ip4: ip4.iter().map(|s| s.to_string()).collect(),
             ip6: vec![],
         }
