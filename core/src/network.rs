@@ -299,17 +299,17 @@ pub fn choose_devfs_ruleset(defined: &[(String, u32)]) -> u32 {
 /// `rdr` per forward — without `pass`, so the administrator's filter rules still
 /// decide whether the redirected packets get in (`rdr pass` would bypass them).
 /// `jail_ip4` gives a jail's first static IPv4 address (without prefix).
-pub fn pf_anchor_rules(network: &HostNetwork, jail_ip4: &dyn Fn(&str) -> Option<String>) -> String {
+pub fn pf_anchor_rules(pf: &Pf, jail_ip4: &dyn Fn(&str) -> Option<String>) -> String {
     let mut out =
         String::from("# thinjail's NAT and port forwards; loaded with pfctl -a thinjail/jails\n");
-    for nat in &network.nat {
+    for nat in &pf.nat {
         out.push_str(&format!(
             "nat on {iface} inet from {from} to any -> ({iface})\n",
             iface = nat.interface,
             from = nat.from
         ));
     }
-    for forward in &network.forwards {
+    for forward in &pf.forwards {
         let Some(target) = jail_ip4(&forward.jail) else {
             continue;
         };
@@ -533,8 +533,7 @@ mod tests {
 
     #[test]
     fn pf_anchor_rules_are_nat_and_rdr_without_pass() {
-        let network = HostNetwork {
-            bridges: vec![],
+        let network = Pf {
             nat: vec![Nat {
                 from: "10.0.0.0/24".into(),
                 interface: "em0".into(),

@@ -262,11 +262,10 @@ pub fn tables(bed: &NetBed) -> Result<Vec<String>, HostError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use thinjail_core::network::{pf_anchor_rules, Forward, HostNetwork, Nat, Proto};
+    use thinjail_core::network::{pf_anchor_rules, Forward, Nat, Pf, Proto};
 
-    fn network() -> HostNetwork {
-        HostNetwork {
-            bridges: vec![],
+    fn network() -> Pf {
+        Pf {
             nat: vec![Nat {
                 from: "10.0.0.0/24".into(),
                 interface: "up0".into(),

@@ -32,25 +32,32 @@ pub const EPAIR_UNIT_FLOOR: u32 = 4096;
 /// The highest unit an interface cloner hands out (`IF_MAXUNIT` in `sys/net/if.h`).
 pub const EPAIR_UNIT_MAX: u32 = 0x7fff;
 
-/// The host's side of jail networking: bridges, NAT and port forwards.
+/// The host's side of jail networking: the bridges VNET jails attach to.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HostNetwork {
     /// The bridges VNET jails are attached to.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bridges: Vec<Bridge>,
+}
+
+/// NAT and port forwards, kept in thinjail's pf anchor. Not part of the recipe
+/// yet: [`crate::network::pf_anchor_rules`] renders them and
+/// [`crate::recipe::validate::network::validate_pf`] checks them, but nothing plans
+/// loading the anchor.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pf {
     /// Jail subnets translated to an interface's address on the way out.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub nat: Vec<Nat>,
     /// Ports of the host forwarded to a port of a jail.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub forwards: Vec<Forward>,
 }
 
 impl HostNetwork {
     /// Whether the recipe asks for nothing of the host's network.
     pub fn is_empty(&self) -> bool {
-        self.bridges.is_empty() && self.nat.is_empty() && self.forwards.is_empty()
+        self.bridges.is_empty()
     }
 
     /// The bridge called `name`.

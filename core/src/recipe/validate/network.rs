@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use super::{check_interface, check_ip4, check_ip6};
 use crate::jailconf::ParamValue;
 use crate::recipe::network::{
-    epair_names, is_thinjail_iface, HostNetwork, Ip4, Ip6, Proto, Vnet, HASHED_IFACE_PREFIX,
+    epair_names, is_thinjail_iface, HostNetwork, Ip4, Ip6, Pf, Proto, Vnet, HASHED_IFACE_PREFIX,
     IFACE_PREFIX,
 };
 
@@ -303,6 +303,15 @@ pub fn validate(
             continue;
         };
         let vfield = format!("{field}.vnet");
+        if vnet.dhcp() {
+            problem(
+                format!("{vfield}.ip4"),
+                jail.name,
+                "Dhcp is not supported yet: dhclient needs a devfs ruleset that shows bpf, \
+                 which thinjail does not install yet; give the jail Static([...]) addresses"
+                    .into(),
+            );
+        }
         if !jail.ip4.is_empty() || !jail.ip6.is_empty() {
             let which = if jail.ip4.is_empty() { "ip6" } else { "ip4" };
             problem(
@@ -489,9 +498,26 @@ pub fn validate(
         }
     }
 
+    problems
+}
+
+/// Validates NAT and port forwards (not part of the recipe yet, see
+/// [`crate::recipe::network::Pf`]): IPv4 networks with their prefix, interfaces
+/// that are not the jails' bridges, no overlapping NAT networks, ports 1 to 65535,
+/// forwards to a VNET jail's static IPv4 address, no port forwarded twice.
+pub fn validate_pf(pf: &Pf, network: &HostNetwork, jails: &[JailView<'_>]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut problem = |field: String, value: &str, text: String| {
+        problems.push(Problem {
+            field,
+            value: value.to_string(),
+            problem: text,
+        })
+    };
+    let bridge_names: BTreeSet<&str> = network.bridges.iter().map(|b| b.name.as_str()).collect();
     // NAT.
-    for (i, nat) in network.nat.iter().enumerate() {
-        let field = format!("host.network.nat[{i}]");
+    for (i, nat) in pf.nat.iter().enumerate() {
+        let field = format!("host.pf.nat[{i}]");
         let v6 = nat.from.contains(':');
         if let Err(e) = check_cidr(&nat.from, v6) {
             problem(format!("{field}.from"), &nat.from, e);
@@ -514,23 +540,23 @@ pub fn validate(
         }
     }
     let mut nat_nets: Vec<(Net, String)> = Vec::new();
-    for (i, nat) in network.nat.iter().enumerate() {
+    for (i, nat) in pf.nat.iter().enumerate() {
         if let Some(net) = Net::parse(&nat.from) {
             if let Some((_, first)) = nat_nets.iter().find(|(n, _)| n.overlaps(net)) {
                 problem(
-                    format!("host.network.nat[{i}].from"),
+                    format!("host.pf.nat[{i}].from"),
                     &nat.from,
                     format!("{} overlaps {first}", nat.from),
                 );
             }
-            nat_nets.push((net, format!("host.network.nat[{i}].from")));
+            nat_nets.push((net, format!("host.pf.nat[{i}].from")));
         }
     }
 
     // Port forwards.
     let mut forwarded: BTreeMap<(Proto, String, String, u16), String> = BTreeMap::new();
-    for (i, forward) in network.forwards.iter().enumerate() {
-        let field = format!("host.network.forwards[{i}]");
+    for (i, forward) in pf.forwards.iter().enumerate() {
+        let field = format!("host.pf.forwards[{i}]");
         if let Err(e) = check_interface(&forward.interface) {
             problem(format!("{field}.interface"), &forward.interface, e);
         }
@@ -642,6 +668,8 @@ mod tests {
                 bridge("br0", &["10.0.0.1/24"]),
                 bridge("br1", &["10.1.0.1/24"]),
             ],
+        };
+        let pf = Pf {
             nat: vec![Nat {
                 from: "10.0.0.0/24".into(),
                 interface: "em0".into(),
@@ -658,16 +686,17 @@ mod tests {
         let mut www = vnet("br0", &["10.0.0.2/24"]);
         www.gateway4 = Some("10.0.0.1".into());
         let db = vnet("br1", &["10.1.0.2/24"]);
-        let mut dhcp = vnet("br0", &[]);
-        dhcp.ip4 = Some(Ip4::Dhcp);
-        dhcp.ip6 = Some(Ip6::Slaac);
+        let mut slaac = vnet("br0", &[]);
+        slaac.ip4 = None;
+        slaac.ip6 = Some(Ip6::Slaac);
         let jails = [
             view("jails[0]", "www", Some(&www)),
             view("jails[1]", "db", Some(&db)),
-            view("jails[2]", "dyn", Some(&dhcp)),
+            view("jails[2]", "dyn", Some(&slaac)),
             view("jails[3]", "shared", None),
         ];
         assert_eq!(validate(&network, Some("em0"), &jails), []);
+        assert_eq!(validate_pf(&pf, &network, &jails), []);
     }
 
     #[test]
@@ -680,8 +709,6 @@ mod tests {
                 bridge("averyveryverylongbridge", &[]),
                 bridge("tjwwwa", &[]),
             ],
-            nat: vec![],
-            forwards: vec![],
         };
         let problems = validate(&network, None, &[]);
         assert_eq!(
@@ -704,8 +731,6 @@ mod tests {
                 bridge("br0", &["10.0.0.1/24"]),
                 bridge("br1", &["10.1.0.1/24"]),
             ],
-            nat: vec![],
-            forwards: vec![],
         };
         let undeclared = vnet("nobridge", &["10.9.0.2/24"]);
         let no_prefix = vnet("br0", &["10.0.0.2"]);
@@ -782,6 +807,8 @@ mod tests {
     fn nat_and_forwards_are_checked() {
         let network = HostNetwork {
             bridges: vec![bridge("br0", &["10.0.0.1/24"])],
+        };
+        let pf = Pf {
             nat: vec![
                 Nat {
                     from: "10.0.0.0/24".into(),
@@ -830,15 +857,15 @@ mod tests {
             view("jails[0]", "www", Some(&www)),
             view("jails[1]", "dyn", Some(&dynamic)),
         ];
-        let problems = validate(&network, None, &jails);
+        let problems = validate_pf(&pf, &network, &jails);
         assert_eq!(
             fields(&problems),
             [
-                "host.network.nat[2].from",
-                "host.network.nat[2].interface",
-                "host.network.nat[1].from",
-                "host.network.forwards[1].port",
-                "host.network.forwards[2].jail",
+                "host.pf.nat[2].from",
+                "host.pf.nat[2].interface",
+                "host.pf.nat[1].from",
+                "host.pf.forwards[1].port",
+                "host.pf.forwards[2].jail",
             ],
             "{problems:#?}"
         );
