@@ -202,6 +202,57 @@ pub fn vnet_params(
     }
 }
 
+/// What the host's interfaces (`ifconfig -l`) say against starting the VNET jails
+/// of a recipe, each with a way out: a declared bridge that does not exist; for a
+/// jail that is not running, an interface with one of its epair names (a leftover
+/// of a start that failed or was killed, or someone else's: thinjail does not
+/// destroy what it cannot tell is its own), or a half of the epair unit it
+/// creates (`ifconfig epairU create` would fail with `EEXIST`). `vnet_jails` gives
+/// each VNET jail's name, whether it runs, and its bridge.
+pub fn host_conflicts(
+    network: &HostNetwork,
+    vnet_jails: &[(&str, bool, &str)],
+    interfaces: &BTreeSet<String>,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    let used: BTreeSet<&str> = vnet_jails.iter().map(|(_, _, bridge)| *bridge).collect();
+    for bridge in &network.bridges {
+        if used.contains(bridge.name.as_str()) && !interfaces.contains(&bridge.name) {
+            found.push(format!(
+                "bridge {name} does not exist on this host: create it (ifconfig bridge create \
+                 name {name}, and cloned_interfaces/ifconfig_{name}_name in rc.conf so that it \
+                 is there at boot)",
+                name = bridge.name
+            ));
+        }
+    }
+    let names = epair_names(vnet_jails.iter().map(|(name, _, _)| *name));
+    for (jail, running, _) in vnet_jails {
+        if *running {
+            continue;
+        }
+        let Some(names) = names.get(*jail) else {
+            continue;
+        };
+        let epair = format!("epair{}", names.unit);
+        for iface in [
+            names.host.clone(),
+            names.jail.clone(),
+            format!("{epair}a"),
+            format!("{epair}b"),
+        ] {
+            if interfaces.contains(&iface) {
+                found.push(format!(
+                    "interface {iface} exists, but jail {jail} (which makes it when it starts) \
+                     is not running: if it is left from a start that failed, remove it with \
+                     `ifconfig {iface} destroy`; otherwise rename it"
+                ));
+            }
+        }
+    }
+    found
+}
+
 /// What `list` and `list --json` say of a jail's network.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NetworkSummary {
@@ -521,6 +572,50 @@ mod tests {
             missing_pf_conf_lines("# nat-anchor \"thinjail/*\"\nrdr-anchor \"thinjail/*\"\n"),
             ["nat-anchor \"thinjail/*\""]
         );
+    }
+
+    #[test]
+    fn host_conflicts_name_missing_bridges_and_leftover_epairs() {
+        let network = HostNetwork {
+            bridges: vec![
+                Bridge {
+                    name: "br0".into(),
+                    ip4: vec![],
+                    ip6: vec![],
+                },
+                Bridge {
+                    name: "unused0".into(),
+                    ip4: vec![],
+                    ip6: vec![],
+                },
+            ],
+        };
+        let unit = epair_names(["www", "db"])["db"].unit;
+        let host: BTreeSet<String> = ["em0", "tjwwwa", "tjwwwb", "br9"]
+            .into_iter()
+            .map(String::from)
+            .chain([format!("epair{unit}b")])
+            .collect();
+        let jails = [("www", true, "br0"), ("db", false, "br0")];
+        let found = host_conflicts(&network, &jails, &host);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(
+            found[0].starts_with("bridge br0 does not exist"),
+            "{}",
+            found[0]
+        );
+        assert!(
+            found[1].contains(&format!("epair{unit}b exists")),
+            "{}",
+            found[1]
+        );
+        // www runs: its interfaces are its own. An unused bridge may be missing.
+        let mut host = host;
+        host.insert("br0".into());
+        host.remove(&format!("epair{unit}b"));
+        assert!(host_conflicts(&network, &jails, &host).is_empty());
+        host.insert("tjdba".into());
+        assert_eq!(host_conflicts(&network, &jails, &host).len(), 1);
     }
 
     #[test]
