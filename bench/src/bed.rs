@@ -200,6 +200,7 @@ fn recipe_for(bed: &Bed, n: usize, method: &Method) -> anyhow::Result<Recipe> {
         limits: vec![],
         cpuset: None,
         depend: vec![],
+        vnet: None,
     };
     recipe.jails = (1..=n).map(|i| numbered_jail(&template, i)).collect();
     if let Method::ClonePlugin(library) = method {

@@ -368,6 +368,7 @@ fn recipe() -> impl Strategy<Value = Recipe> {
                     limits: vec![],
                     cpuset: None,
                     depend: vec![],
+                    vnet: None,
                 });
             }
             recipe

@@ -76,6 +76,9 @@ pub struct HostConfig {
     pub lock_file: PathBuf,
     /// Where plugin stages named without a path are looked up.
     pub plugin_dir: PathBuf,
+    /// The bridges VNET jails attach to.
+    #[serde(skip_serializing_if = "network::HostNetwork::is_empty")]
+    pub network: network::HostNetwork,
 }
 
 impl Default for HostConfig {
@@ -91,6 +94,7 @@ impl Default for HostConfig {
             cache_dir: "/var/cache/thinjail".into(),
             lock_file: "/var/run/thinjail.lock".into(),
             plugin_dir: "/usr/local/lib/thinjail/plugins".into(),
+            network: network::HostNetwork::default(),
         }
     }
 }
@@ -280,6 +284,10 @@ pub struct Jail {
     /// Jails of the recipe this one depends on (jail(8)'s `depend`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depend: Vec<String>,
+    /// Its own network stack (jail(8)'s `vnet`) on a bridge of `host.network`;
+    /// absent for a jail sharing the host's (`ip4`/`ip6` on `host.interface`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vnet: Option<network::Vnet>,
 }
 
 pub use crate::jailconf::ParamValue;

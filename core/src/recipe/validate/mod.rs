@@ -187,6 +187,7 @@ pub fn validate(recipe: &Recipe) -> Vec<RecipeError> {
     check_template(recipe, &mut c);
     check_params(&mut c, "jail_params", &recipe.jail_params);
     check_jails(recipe, &release_names, &mut c);
+    network::check_network(recipe, &mut c);
     check_stages(recipe, &mut c);
     check_every_string(recipe, &mut c);
     c.0

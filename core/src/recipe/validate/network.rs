@@ -501,6 +501,33 @@ pub fn validate(
     problems
 }
 
+/// The recipe's network settings ([`validate`]), each problem in `c`.
+pub(super) fn check_network(recipe: &crate::recipe::Recipe, c: &mut super::Collector) {
+    let fields: Vec<String> = (0..recipe.jails.len())
+        .map(|i| format!("jails[{i}]"))
+        .collect();
+    let views: Vec<JailView<'_>> = recipe
+        .jails
+        .iter()
+        .zip(&fields)
+        .map(|(jail, field)| JailView {
+            field,
+            name: &jail.name,
+            vnet: jail.vnet.as_ref(),
+            ip4: &jail.ip4,
+            ip6: &jail.ip6,
+            params: &jail.params,
+        })
+        .collect();
+    for problem in validate(
+        &recipe.host.network,
+        recipe.host.interface.as_deref(),
+        &views,
+    ) {
+        c.check(problem.field, &problem.value, Err(problem.problem));
+    }
+}
+
 /// Validates NAT and port forwards (not part of the recipe yet, see
 /// [`crate::recipe::network::Pf`]): IPv4 networks with their prefix, interfaces
 /// that are not the jails' bridges, no overlapping NAT networks, ports 1 to 65535,
