@@ -268,9 +268,12 @@ pub struct NetworkSummary {
     /// The MAC address of a VNET jail's interface.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,
-    /// The interface inside a VNET jail, and its host half.
+    /// A VNET jail's interface (its half of the epair).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interfaces: Option<(String, String)>,
+    pub interface: Option<String>,
+    /// The host's half of its epair, a member of the bridge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_interface: Option<String>,
 }
 
 impl NetworkSummary {
@@ -282,7 +285,8 @@ impl NetworkSummary {
             ip4: ip4.to_vec(),
             ip6: ip6.to_vec(),
             mac: None,
-            interfaces: None,
+            interface: None,
+            host_interface: None,
         }
     }
 
@@ -304,7 +308,8 @@ impl NetworkSummary {
             ip4,
             ip6,
             mac: Some(vnet.mac_of(jail)),
-            interfaces: Some((names.jail.clone(), names.host.clone())),
+            interface: Some(names.jail.clone()),
+            host_interface: Some(names.host.clone()),
         }
     }
 }

@@ -44,6 +44,7 @@ use thinjail_core::hostconf::Configuration;
 use thinjail_core::jailconf::{ordered_params, render_block, JailConf, Params, Semantics};
 use thinjail_core::jailfile::{block_id, foreign_jail_message, MANAGED_MARK};
 use thinjail_core::layout::Layout;
+use thinjail_core::network;
 use thinjail_core::recipe::{Jail, ParamValue, Recipe};
 use thinjail_core::stage::{
     no_config, DeclaredStage, Planned, Probes, Stage, StageContext, StageError,
@@ -125,6 +126,19 @@ pub fn jail_params(recipe: &Recipe, jail: &Jail) -> Vec<(String, ParamValue)> {
                 .or_insert_with(|| text(interface.clone()));
         }
     }
+    if let Some(vnet) = &jail.vnet {
+        let vnet_jails = recipe.jails.iter().filter(|j| j.vnet.is_some());
+        let names = network::epair_names(vnet_jails.map(|j| j.name.as_str()));
+        if let Some(names) = names.get(&jail.name) {
+            network::vnet_params(
+                &jail.name,
+                vnet,
+                names,
+                network::DEVFS_RULESET_FLOOR,
+                &mut params,
+            );
+        }
+    }
     ordered_params(params)
 }
 
@@ -198,6 +212,21 @@ impl Stage for RcConfStage {
                     running,
                     &ctx.layout.root(&jail.name),
                 )));
+            }
+        }
+        if let Some(interfaces) = &world.interfaces {
+            let vnet_jails: Vec<(&str, bool, &str)> = recipe
+                .jails
+                .iter()
+                .filter_map(|j| {
+                    let vnet = j.vnet.as_ref()?;
+                    let running = world.jails.contains_key(&j.name);
+                    Some((j.name.as_str(), running, vnet.bridge.as_str()))
+                })
+                .collect();
+            let found = network::host_conflicts(&host.network, &vnet_jails, interfaces);
+            if !found.is_empty() {
+                return Err(conflict(found.join("\n")));
             }
         }
         let configuration = Configuration::read(recipe, world)?;
