@@ -208,6 +208,7 @@ impl Pipeline {
             ..ObservationRequest::default()
         };
         request.jails_dataset = recipe.host.jails_dataset.clone();
+        request.interfaces = recipe.jails.iter().any(|j| j.vnet.is_some());
         request.probes.merge(crate::boot::probes(recipe));
         for stage in &self.stages {
             let probes = stage.stage.probes(&ctx);

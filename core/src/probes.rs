@@ -18,6 +18,8 @@ pub struct ObservationRequest {
     pub jails_dataset: String,
     /// Paths and files to look at.
     pub probes: Probes,
+    /// Whether to list the host's network interfaces (a recipe with VNET jails).
+    pub interfaces: bool,
 }
 
 /// Paths a stage needs observed before it plans.

@@ -37,6 +37,10 @@ pub struct World {
     /// ([`crate::probes::Probes::cpusets`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpus: Option<crate::resources::ObservedCpus>,
+    /// The host's network interfaces (`ifconfig -l`), observed only for a recipe
+    /// with VNET jails.
+    #[serde(default)]
+    pub interfaces: Option<BTreeSet<String>>,
 }
 
 /// A ZFS dataset or snapshot.

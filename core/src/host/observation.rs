@@ -2,7 +2,7 @@
 //! (`mount -p`), running jails (`jls`), and probed paths read natively without
 //! following a symbolic link.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -66,7 +66,18 @@ impl FreeBsdHost {
             listed,
             limits,
             cpus,
+            interfaces: if request.interfaces {
+                Some(self.observe_interfaces()?)
+            } else {
+                None
+            },
         })
+    }
+
+    /// The host's network interfaces (`ifconfig -l`: their names, blank-separated).
+    pub fn observe_interfaces(&mut self) -> Result<BTreeSet<String>, HostError> {
+        let output = self.run(&Command::run(["ifconfig", "-l"]))?;
+        Ok(output.stdout.split_whitespace().map(String::from).collect())
     }
 
     /// `kern.racct.enable` (`sysctl -n`; a kernel without RACCT has no such name)
