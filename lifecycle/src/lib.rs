@@ -159,6 +159,9 @@ pub struct JailStatus {
     pub ip4: Vec<String>,
     /// IPv6 addresses.
     pub ip6: Vec<String>,
+    /// Its network: shared with the host (its addresses aliases there) or VNET
+    /// (bridge, addresses, MAC, interfaces).
+    pub network: thinjail_core::network::NetworkSummary,
     /// Release (from the recipe, or from the base its fstab mounts).
     pub release: Option<String>,
     /// Bytes used by its data dataset.
@@ -249,6 +252,17 @@ pub fn status(recipe: &Recipe, world: &World) -> Vec<JailStatus> {
                     .unwrap_or_default()
             };
             let on_host = release_of(recipe, world, &name);
+            let network = match in_recipe.and_then(|jail| jail.vnet.as_ref().map(|v| (jail, v))) {
+                Some((jail, vnet)) => {
+                    let vnet_jails = recipe.jails.iter().filter(|j| j.vnet.is_some());
+                    let names =
+                        thinjail_core::network::epair_names(vnet_jails.map(|j| j.name.as_str()));
+                    names.get(&jail.name).map(|names| {
+                        thinjail_core::network::NetworkSummary::vnet(&jail.name, vnet, names)
+                    })
+                }
+                None => None,
+            };
             let (ip4, ip6, release) = match in_recipe {
                 Some(jail) => (
                     jail.ip4.clone(),
@@ -257,12 +271,16 @@ pub fn status(recipe: &Recipe, world: &World) -> Vec<JailStatus> {
                 ),
                 None => (from_block("ip4.addr"), from_block("ip6.addr"), on_host),
             };
+            let network = network
+                .unwrap_or_else(|| thinjail_core::network::NetworkSummary::shared(&ip4, &ip6));
+            let (ip4, ip6) = (network.ip4.clone(), network.ip6.clone());
             JailStatus {
                 state,
                 jid: running.map(|j| j.jid),
                 running: running.is_some(),
                 ip4,
                 ip6,
+                network,
                 release,
                 used: data.map(|d| d.used),
                 path: layout.root(&name),
