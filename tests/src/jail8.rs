@@ -26,8 +26,14 @@
 //! jail(8) does. A jail with neither `persist` nor a command to run dies as soon as
 //! it is made: it is not recorded as running.
 //!
-//! **Not reproduced**: IP addresses (`ip4.addr`, `ip6.addr`, `interface`, `vnet`
-//! are read, not configured); `exec.jail_user` and `exec.system_user` naming
+//! **Network**: `vnet` makes a network namespace for the jail after
+//! `exec.created`, with its `vnet.interface`s moved in (given back to the host when
+//! it is removed, before `exec.poststop`); its in-jail commands run in that
+//! namespace; a host-side `/sbin/ifconfig` is [`crate::netbed`]'s. All of it only
+//! inside the namespace `THINJAIL_TESTBED_NETNS` names.
+//!
+//! **Not reproduced**: shared-IP addresses (`ip4.addr`, `ip6.addr`, `interface` are
+//! read, not configured); `exec.jail_user` and `exec.system_user` naming
 //! anyone but root are refused (the test bed runs commands as root only);
 //! a trailing `&` (jail(8) runs such a command in the background) runs in the
 //! foreground; `exec.timeout`, `stop.timeout`, `exec.consolelog`, `exec.fib` and
@@ -186,6 +192,15 @@ pub enum Place {
     Jail,
 }
 
+/// The command's own words, without the clean environment `exec.clean` puts
+/// before them.
+fn full_words(full: &[String]) -> Vec<String> {
+    match full.iter().position(|w| w == "USER=root") {
+        Some(i) if full.first().is_some_and(|w| w == "env") => full[i + 1..].to_vec(),
+        _ => full.to_vec(),
+    }
+}
+
 /// Runs every value of `param` as jail(8) runs it, stopping at the first failure.
 pub fn run_param(
     host: &mut FreeBsdHost,
@@ -211,9 +226,9 @@ pub fn run_param(
         }
         let full: Vec<String> = match place {
             Place::Jail => {
-                let mut full: Vec<String> = ["env", "-i", CLEAN_PATH, "HOME=/root", "chroot"]
-                    .map(String::from)
-                    .to_vec();
+                // A VNET jail's commands run in its network namespace.
+                let mut full = crate::netbed::jail_prefix(jail, flag(params, "vnet"))?;
+                full.extend(["env", "-i", CLEAN_PATH, "HOME=/root", "chroot"].map(String::from));
                 full.push(root.display().to_string());
                 full.extend(words);
                 full
@@ -230,23 +245,31 @@ pub fn run_param(
         };
         // jail(8) lets a command write to its own standard output and error, then
         // warns that it failed: the caller sees both, as from jail(8).
-        host.run(&Command::Run { argv: full })
-            .map_err(|e| match e {
-                HostError::CommandFailed {
-                    stdout, mut stderr, ..
-                } => {
-                    if !stderr.is_empty() && !stderr.ends_with('\n') {
-                        stderr.push('\n');
-                    }
-                    HostError::CommandFailed {
-                        command: argv.to_string(),
-                        status: "exit status: 1".into(),
-                        stdout,
-                        stderr: format!("{stderr}jail: {jail}: {command}: failed\n"),
-                    }
+        // `/sbin/ifconfig` on the host is the test bed's (crate::netbed).
+        let hooked = match place {
+            Place::Host => crate::netbed::host_hook(&full_words(&full)),
+            Place::Jail => None,
+        };
+        let outcome = match hooked {
+            Some(result) => result,
+            None => host.run(&Command::Run { argv: full }).map(drop),
+        };
+        outcome.map_err(|e| match e {
+            HostError::CommandFailed {
+                stdout, mut stderr, ..
+            } => {
+                if !stderr.is_empty() && !stderr.ends_with('\n') {
+                    stderr.push('\n');
                 }
-                other => jail_failed(argv, format!("jail: {jail}: {command}: failed ({other})")),
-            })?;
+                HostError::CommandFailed {
+                    command: argv.to_string(),
+                    status: "exit status: 1".into(),
+                    stdout,
+                    stderr: format!("{stderr}jail: {jail}: {command}: failed\n"),
+                }
+            }
+            other => jail_failed(argv, format!("jail: {jail}: {command}: failed ({other})")),
+        })?;
     }
     Ok(())
 }

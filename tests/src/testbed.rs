@@ -64,6 +64,10 @@
 //!     observation reads their state (`kern.racct.enable`, the rules, the host's
 //!     CPUs and each jail's) instead of running `sysctl`, `rctl` and `cpuset`.
 //!     Nothing is enforced: Linux neither limits nor pins the chroot's processes.
+//! 11. the network ([`crate::netbed`], [`crate::pfbed`]): a VNET jail's namespace, its
+//!     in-jail commands run there (`nsenter --net`), `/sbin/ifconfig` in jail hooks
+//!     with veth pairs and Linux bridges, `ifconfig -l` → the interfaces of the
+//!     namespace `THINJAIL_TESTBED_NETNS` names; nothing outside it.
 //!
 //! Every command, substituted or not, runs through [`FreeBsdHost::run`]: by absolute
 //! path found in `/sbin:/bin:/usr/sbin:/usr/bin` only, with a clean environment
@@ -165,6 +169,10 @@ pub struct TestJail {
     pub mounts: Vec<PathBuf>,
     /// Its `exec.stop`, run when it stops.
     pub exec_stop: Option<String>,
+    /// Whether it has its own network stack (`vnet`): a namespace of its own
+    /// ([`crate::netbed`]).
+    #[serde(default)]
+    pub vnet: bool,
 }
 
 /// Running jails, kept in `<state dir>/jails.json` across processes.
@@ -315,7 +323,7 @@ impl TestBed {
                     };
                     // `jexec -l JAIL PROGRAM…` → the test bed's jexec.
                     let inside: Vec<&str> = argv.iter().skip(3).map(String::as_str).collect();
-                    let full = in_chroot(&self.root_of(jail)?, &inside);
+                    let full = self.jexec(jail, &inside)?;
                     let (exit, output) = self.inner.run_capturing(&full)?;
                     let said = judge(
                         action,
@@ -379,7 +387,7 @@ impl TestBed {
             }
             Action::ExecInJail { jail, argv } => {
                 let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-                let full = in_chroot(&self.root_of(jail)?, &argv);
+                let full = self.jexec(jail, &argv)?;
                 self.inner.run(&Command::Run { argv: full }).map(|_| true)
             }
             Action::Download { url, dest } => {
@@ -425,12 +433,17 @@ impl TestBed {
         }
     }
 
-    fn root_of(&self, jail: &str) -> Result<PathBuf, HostError> {
-        TestBedState::load(&self.state_dir)?
+    /// The test bed's `jexec -l JAIL ARGV`: chroot to its root, in its network
+    /// namespace when it has one.
+    fn jexec(&self, jail: &str, argv: &[&str]) -> Result<Vec<String>, HostError> {
+        let state = TestBedState::load(&self.state_dir)?;
+        let running = state
             .jails
             .get(jail)
-            .map(|j| j.path.clone())
-            .ok_or_else(|| HostError::Conflict(format!("jail \"{jail}\" not found")))
+            .ok_or_else(|| HostError::Conflict(format!("jail \"{jail}\" not found")))?;
+        let mut full = crate::netbed::jail_prefix(jail, running.vnet)?;
+        full.extend(in_chroot(&running.path, argv));
+        Ok(full)
     }
 
     /// `jail -f CONF -c JAIL`, as [`crate::jail8`] describes.
@@ -470,7 +483,9 @@ impl TestBed {
         refuse_symlinks(jail, &root)?;
         let mut mounts = Vec::new();
         let result = self.mount_and_start(jail, &root, params, &argv, &mut mounts);
+        let vnet = jail8::flag(params, "vnet");
         if let Err(e) = result {
+            let _ = crate::netbed::remove_if_vnet(jail, vnet);
             for target in mounts.iter().rev() {
                 let _ = self.run(&["umount", &target.display().to_string()]);
             }
@@ -482,7 +497,7 @@ impl TestBed {
                 .iter()
                 .any(|p| !jail8::values(params, p).is_empty());
         if !lives {
-            return Ok(());
+            return crate::netbed::remove_if_vnet(jail, vnet);
         }
         state.next_jid += 1;
         let jid = state.next_jid;
@@ -494,6 +509,7 @@ impl TestBed {
                 path: root,
                 mounts,
                 exec_stop,
+                vnet,
             },
         );
         state.save(&self.state_dir)
@@ -582,6 +598,12 @@ impl TestBed {
             argv,
         )?;
         self.run_created(params, root, jail, argv)?;
+        // `vnet`: the jail's namespace, with its `vnet.interface`s moved in.
+        crate::netbed::create_if_vnet(
+            jail,
+            jail8::flag(params, "vnet"),
+            &jail8::values(params, "vnet.interface"),
+        )?;
         jail8::run_param(
             &mut self.inner,
             params,
@@ -701,7 +723,8 @@ impl TestBed {
         };
         let Some(params) = params else {
             state.jails.remove(jail);
-            return state.save(&self.state_dir);
+            state.save(&self.state_dir)?;
+            return crate::netbed::remove_if_vnet(jail, running.vnet);
         };
         let root = running.path.clone();
         jail8::run_param(
@@ -726,6 +749,8 @@ impl TestBed {
         }
         state.jails.remove(jail);
         state.save(&self.state_dir)?;
+        // The jail is gone: its interfaces are back on the host.
+        crate::netbed::remove_if_vnet(jail, running.vnet)?;
         jail8::run_param(
             &mut self.inner,
             &params,
@@ -904,6 +929,13 @@ impl Host for TestBed {
             listed,
             limits,
             cpus,
+            // `ifconfig -l` → the interfaces of the test's namespace.
+            interfaces: if request.interfaces {
+                let bed = crate::netbed::NetBed::from_env()?;
+                Some(bed.interfaces()?.into_iter().collect())
+            } else {
+                None
+            },
         })
     }
 
@@ -944,7 +976,7 @@ impl Host for TestBed {
 
     fn exec_interactive(&mut self, jail: &str, argv: &[String]) -> Result<i32, HostError> {
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        let full = in_chroot(&self.root_of(jail)?, &argv);
+        let full = self.jexec(jail, &argv)?;
         self.inner.run_attached(&full)
     }
 }
