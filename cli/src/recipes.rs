@@ -23,7 +23,7 @@ pub struct BuiltinRecipe {
 }
 
 /// The built-in recipes.
-pub const BUILTIN: [BuiltinRecipe; 2] = [
+pub const BUILTIN: [BuiltinRecipe; 3] = [
     BuiltinRecipe {
         name: "default",
         summary: "two thin jails (www, db) on 15.1-RELEASE, installed from the official mirror",
@@ -33,6 +33,11 @@ pub const BUILTIN: [BuiltinRecipe; 2] = [
         name: "article",
         summary: "the article's exact setup: 13.1-RELEASE with bsdinstall, thinjail0 at 192.168.1.70 on em0",
         text: include_str!("../recipes/article.ron"),
+    },
+    BuiltinRecipe {
+        name: "vnet",
+        summary: "two VNET jails (www, db) with their own network stacks on the host's bridge0, on 15.1-RELEASE",
+        text: include_str!("../recipes/vnet.ron"),
     },
 ];
 

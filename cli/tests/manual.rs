@@ -211,6 +211,29 @@ fn full_recipe() -> Recipe {
         depend: vec!["db".into()],
         ..recipe.jails[0].clone()
     }];
+    recipe.host.network.bridges = vec![thinjail_core::network::Bridge {
+        name: "bridge0".into(),
+        ip4: vec!["10.0.0.1/24".into()],
+        ip6: vec!["fd00::1/64".into()],
+    }];
+    recipe.jails.push(Jail {
+        name: "b".into(),
+        vnet: Some(thinjail_core::network::Vnet {
+            bridge: "bridge0".into(),
+            ip4: Some(thinjail_core::network::Ip4::Static(vec![
+                "10.0.0.2/24".into()
+            ])),
+            ip6: Some(thinjail_core::network::Ip6::Static(vec![
+                "fd00::2/64".into()
+            ])),
+            gateway4: Some("10.0.0.1".into()),
+            gateway6: Some("fd00::1".into()),
+            mac: Some("02:00:00:00:00:02".into()),
+        }),
+        ip4: vec![],
+        ip6: vec![],
+        ..recipe.jails[0].clone()
+    });
     recipe.stages = vec![StageEntry {
         name: "x".into(),
         plugin: Some("/usr/local/lib/thinjail/plugins/x.so".into()),
