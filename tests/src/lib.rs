@@ -13,6 +13,9 @@
 //! - [`freebsd_update`]: the test bed's freebsd-update and update server;
 //! - [`rctl`], [`cpuset`], [`depend8`]: the test bed's rctl(8) and cpuset(1), and
 //!   jail(8)'s `depend` order;
+//! - [`netbed`] and [`pfbed`]: VNET jails, epairs, bridges and pf's anchor as network
+//!   namespaces, veth pairs, Linux bridges and nftables, only inside a namespace the
+//!   test made (`THINJAIL_TESTBED_NETNS`);
 //! - [`plugins`]: the example and deliberately bad plugin libraries, built for the run;
 //! - [`samples`]: inputs the tests and the benchmark share (the article's recipe with N
 //!   jails, a host with only its pool, `zfs get` as a map).

@@ -6,8 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use thinjail_core::network::{Bridge, Ip4, Vnet};
-use thinjail_tests::harness::{run_with_timeout, Bed, Run};
-use thinjail_tests::netbed::{NetBed, TestNetns, NETNS_ENV};
+use thinjail_testbed::harness::{run_with_timeout, Bed, Run};
+use thinjail_testbed::netbed::{NetBed, TestNetns, NETNS_ENV};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
