@@ -160,13 +160,23 @@ impl From<thinjail_core::pipeline::PlanError> for CliError {
     }
 }
 
-/// A `--plugin` library `thinjail stages` cannot list: 66, whatever the reason (a
-/// missing, untrusted or broken library alike; the message says which). Inside a
+/// A `--plugin` library `thinjail stages` cannot list: 66 when it does not exist or
+/// cannot be read, 65 when it is there but untrusted (someone other than root could
+/// change it), not a thinjail plugin, or broken — as [`TABLE`] documents. Inside a
 /// recipe (or `--plugin` of a command that plans), a plugin's refusal is one of the
 /// recipe's problems instead, listed with the others: 65
 /// ([`recipe_errors`](crate::recipes::recipe_errors)).
 impl From<thinjail_core::plugin::PluginError> for CliError {
     fn from(error: thinjail_core::plugin::PluginError) -> Self {
-        CliError::new(NOINPUT, error)
+        use thinjail_core::plugin::{LibraryProblem, PluginError};
+        let code = match &error {
+            PluginError::NotInstalled { .. }
+            | PluginError::Library {
+                problem: LibraryProblem::NotFound | LibraryProblem::Inaccessible(_),
+                ..
+            } => NOINPUT,
+            _ => DATAERR,
+        };
+        CliError::new(code, error)
     }
 }

@@ -484,9 +484,15 @@ fn libraries_that_others_could_change_are_refused_before_they_are_opened() {
         65,
         &["--plugin: plugin library", "is writable by group or others"],
     );
+    // EXIT STATUS: 65 for a library someone other than root could change.
     let run = thinjail(&["stages", "--plugin", text(&world_writable)]);
-    run.expect_code(66);
+    run.expect_code(65);
     assert!(run.stderr.contains("is writable by group or others"));
+    // 66 for one that does not exist.
+    let missing = root.join("no-such-plugin.so");
+    let run = thinjail(&["stages", "--plugin", text(&missing)]);
+    run.expect_code(66);
+    assert!(run.stderr.contains("no-such-plugin.so"), "{}", run.stderr);
 }
 
 #[test]
