@@ -183,6 +183,7 @@ fn full_recipe() -> Recipe {
                 mirror: None,
                 sets: vec!["base.txz".into()],
                 insecure: true,
+                manifest_sha256: Some("1".repeat(64)),
             },
             ..release
         },

@@ -356,6 +356,9 @@ fn mirrors_must_authenticate_what_they_serve() {
         r#"Fetch(mirror: "http://mirror.example.org/releases", insecure: true)"#.to_string(),
         format!(r#"Fetch(mirror: "http://mirror.example.org/releases", manifest_sha256: "{pin}")"#),
         r#"Bsdinstall(mirror: "http://mirror.example.org/releases", insecure: true)"#.to_string(),
+        format!(
+            r#"Bsdinstall(mirror: "http://mirror.example.org/releases", manifest_sha256: "{pin}")"#
+        ),
         r#"Bsdinstall()"#.to_string(),
         r#"Fetch()"#.to_string(),
     ] {
@@ -366,21 +369,16 @@ fn mirrors_must_authenticate_what_they_serve() {
         );
         Recipe::from_ron(&text, "fine").unwrap_or_else(|e| panic!("{install}: {e}"));
     }
-    // A pin must be a SHA-256; Bsdinstall cannot be pinned (it checks nothing itself).
-    let text = with(
-        "",
-        r#"(name: "14.3-RELEASE", install: Fetch(manifest_sha256: "abc"))"#,
-        "",
-    );
-    refused_naming(&text, "releases[0].install.manifest_sha256");
-    let text = with(
-        "",
-        &format!(
-            r#"(name: "14.3-RELEASE", install: Bsdinstall(mirror: "http://m.example.org", manifest_sha256: "{pin}"))"#
-        ),
-        "",
-    );
-    refused_naming(&text, "manifest_sha256");
+    // A pin must be a SHA-256, for Bsdinstall (which downloads and verifies as Fetch
+    // does before bsdinstall runs) as for Fetch.
+    for form in ["Fetch", "Bsdinstall"] {
+        let text = with(
+            "",
+            &format!(r#"(name: "14.3-RELEASE", install: {form}(manifest_sha256: "abc"))"#),
+            "",
+        );
+        refused_naming(&text, "releases[0].install.manifest_sha256");
+    }
 }
 
 #[test]

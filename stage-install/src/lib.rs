@@ -149,11 +149,16 @@ impl Stage for InstallStage {
                         dest: base.clone(),
                     }));
                 }
-                Install::Bsdinstall { mirror, sets, .. } => {
+                Install::Bsdinstall {
+                    mirror,
+                    sets,
+                    manifest_sha256,
+                    ..
+                } => {
                     let source = Source {
                         mirror: mirror.as_deref(),
                         sets,
-                        manifest_sha256: None,
+                        manifest_sha256: manifest_sha256.as_deref(),
                     };
                     plan_download_and_verify(ctx, world, release, &source, &mut actions);
                     actions.push(Planned::noted(
@@ -321,9 +326,15 @@ mod tests {
 
     #[test]
     fn a_pinned_manifest_is_checked_before_anything_else_is_downloaded() {
+        for form in ["Fetch", "Bsdinstall"] {
+            pinned_manifest_is_checked_first(form);
+        }
+    }
+
+    fn pinned_manifest_is_checked_first(form: &str) {
         let pin = "AB".repeat(32);
         let pinned = recipe(&format!(
-            r#"Fetch(mirror: "http://mirror.example.org/releases", manifest_sha256: "{pin}", sets: ["base.txz", "lib32.txz"])"#
+            r#"{form}(mirror: "http://mirror.example.org/releases", manifest_sha256: "{pin}", sets: ["base.txz", "lib32.txz"])"#
         ));
         let plan = InstallStage
             .plan(&StageContext::new(&pinned), &World::empty())
@@ -354,7 +365,10 @@ mod tests {
         );
         // Without a pin, no such step.
         let unpinned = InstallStage
-            .plan(&StageContext::new(&recipe("Fetch()")), &World::empty())
+            .plan(
+                &StageContext::new(&recipe(&format!("{form}()"))),
+                &World::empty(),
+            )
             .unwrap();
         assert!(!unpinned
             .iter()

@@ -205,6 +205,7 @@ fn bsdinstall_bed() -> Bed {
             mirror,
             sets,
             insecure,
+            manifest_sha256: None,
         };
     })
 }

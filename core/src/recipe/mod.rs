@@ -172,9 +172,14 @@ pub enum Install {
         /// `DISTRIBUTIONS`.
         #[serde(default = "default_sets")]
         sets: Vec<String>,
-        /// Accept a mirror that is not `https://` (nor `file://`), as for `Fetch`.
+        /// Accept a mirror that is not `https://` (nor `file://`) without a pinned
+        /// `manifest_sha256`, as for `Fetch`.
         #[serde(default)]
         insecure: bool,
+        /// The SHA-256 the release's `MANIFEST` must have, checked as for `Fetch`
+        /// before bsdinstall gets any set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        manifest_sha256: Option<String>,
     },
 }
 

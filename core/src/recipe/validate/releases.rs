@@ -60,6 +60,12 @@ pub(super) fn check_releases<'a>(recipe: &'a Recipe, c: &mut Collector) -> BTree
                 sets,
                 insecure,
                 manifest_sha256,
+            }
+            | Install::Bsdinstall {
+                mirror,
+                sets,
+                insecure,
+                manifest_sha256,
             } => {
                 if let Some(pin) = manifest_sha256 {
                     c.check(
@@ -75,14 +81,6 @@ pub(super) fn check_releases<'a>(recipe: &'a Recipe, c: &mut Collector) -> BTree
                     *insecure,
                     manifest_sha256.is_some(),
                 );
-                check_sets(c, &field, sets);
-            }
-            Install::Bsdinstall {
-                mirror,
-                sets,
-                insecure,
-            } => {
-                check_mirror(c, &field, mirror.as_deref(), *insecure, false);
                 check_sets(c, &field, sets);
             }
             Install::Archive { path, manifest } => {
