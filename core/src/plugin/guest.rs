@@ -3,7 +3,7 @@
 //! A plugin author writes an ordinary [`Stage`], says how to build it from its recipe
 //! configuration ([`DeclaredStage`](crate::stage::DeclaredStage)), and exports the library with one line:
 //!
-//! ```ignore
+//! ```no_run
 //! use thinjail_core::stage::{DeclaredStage, Planned, Stage, StageContext, StageError};
 //! use thinjail_core::world::World;
 //!
@@ -288,9 +288,12 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// [`Stage`](crate::stage::Stage) that also implements
 /// [`DeclaredStage`](crate::stage::DeclaredStage)).
 ///
-/// ```ignore
+/// ```text
 /// thinjail_core::export_plugin!("pkg", env!("CARGO_PKG_VERSION"), [PkgStage]);
 /// ```
+///
+/// (The documentation of this module, `plugin::guest`, shows a whole plugin that
+/// compiles.)
 ///
 /// Expands to the one `extern "C"` symbol the host looks for,
 /// `thinjail_plugin_v1`; the crate must be a `cdylib` built with `panic = "unwind"`.
