@@ -1513,14 +1513,19 @@ mod tests {
     use thinjail_core::pipeline::Pipeline;
     use thinjail_stages::NoPlugins;
 
+    /// A host where the whole plan of `recipe` was applied.
+    fn applied(recipe: &Recipe) -> World {
+        let plan = Pipeline::from_recipe(recipe, &mut NoPlugins)
+            .unwrap()
+            .plan(recipe, &World::empty())
+            .unwrap();
+        World::empty().after(&plan)
+    }
+
     fn built() -> (Recipe, World) {
         let text = include_str!("../../cli/recipes/article.ron");
         let recipe = Recipe::from_ron(text, "article").unwrap();
-        let plan = Pipeline::from_recipe(&recipe, &mut NoPlugins)
-            .unwrap()
-            .plan(&recipe, &World::empty())
-            .unwrap();
-        let world = World::empty().after(&plan);
+        let world = applied(&recipe);
         (recipe, world)
     }
 
@@ -1667,11 +1672,7 @@ mod tests {
         let mut second = recipe.releases[0].clone();
         second.name = "14.0-RELEASE".into();
         recipe.releases.push(second);
-        let plan = Pipeline::from_recipe(&recipe, &mut NoPlugins)
-            .unwrap()
-            .plan(&recipe, &World::empty())
-            .unwrap();
-        let world = World::empty().after(&plan);
+        let world = applied(&recipe);
         (recipe, world)
     }
 
@@ -1682,11 +1683,7 @@ mod tests {
             path: "/tmp".into(),
             size: "1m".into(),
         }];
-        let plan = Pipeline::from_recipe(&recipe, &mut NoPlugins)
-            .unwrap()
-            .plan(&recipe, &World::empty())
-            .unwrap();
-        let world = World::empty().after(&plan);
+        let world = applied(&recipe);
         let plan = plan_upgrade(&recipe, &world, "thinjail0", "14.0-RELEASE", "S").unwrap();
         let fstab = plan
             .steps

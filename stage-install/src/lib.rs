@@ -116,19 +116,11 @@ impl Stage for InstallStage {
                      clear schg flags so extracting again can replace them",
                 ));
             }
+            if let Some(source) = Source::of(&release.install) {
+                plan_download_and_verify(ctx, world, release, &source, &mut actions);
+            }
             match &release.install {
-                Install::Fetch {
-                    mirror,
-                    sets,
-                    manifest_sha256,
-                    ..
-                } => {
-                    let source = Source {
-                        mirror: mirror.as_deref(),
-                        sets,
-                        manifest_sha256: manifest_sha256.as_deref(),
-                    };
-                    plan_download_and_verify(ctx, world, release, &source, &mut actions);
+                Install::Fetch { sets, .. } => {
                     for set in sets {
                         actions.push(Planned::new(Action::Extract {
                             archive: cache_dir_of(ctx, release).join(set),
@@ -149,18 +141,7 @@ impl Stage for InstallStage {
                         dest: base.clone(),
                     }));
                 }
-                Install::Bsdinstall {
-                    mirror,
-                    sets,
-                    manifest_sha256,
-                    ..
-                } => {
-                    let source = Source {
-                        mirror: mirror.as_deref(),
-                        sets,
-                        manifest_sha256: manifest_sha256.as_deref(),
-                    };
-                    plan_download_and_verify(ctx, world, release, &source, &mut actions);
+                Install::Bsdinstall { sets, .. } => {
                     actions.push(Planned::noted(
                         Action::Bsdinstall {
                             dest: base.clone(),
@@ -192,6 +173,32 @@ struct Source<'a> {
     sets: &'a [String],
     /// The SHA-256 the recipe pins for `MANIFEST`.
     manifest_sha256: Option<&'a str>,
+}
+
+impl<'a> Source<'a> {
+    /// What `install` downloads: `Fetch` and `Bsdinstall` alike (bsdinstall then gets
+    /// the verified sets and no mirror); an `Archive` downloads nothing.
+    fn of(install: &'a Install) -> Option<Self> {
+        match install {
+            Install::Fetch {
+                mirror,
+                sets,
+                manifest_sha256,
+                ..
+            }
+            | Install::Bsdinstall {
+                mirror,
+                sets,
+                manifest_sha256,
+                ..
+            } => Some(Source {
+                mirror: mirror.as_deref(),
+                sets,
+                manifest_sha256: manifest_sha256.as_deref(),
+            }),
+            Install::Archive { .. } => None,
+        }
+    }
 }
 
 /// Said on the first download: why the cache must be root's alone (the host enforces it).
