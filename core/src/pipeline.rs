@@ -9,7 +9,6 @@
 //! allowed properties, jails it defines and that are not someone else's).
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -18,54 +17,13 @@ use crate::layout::Layout;
 use crate::probes::ObservationRequest;
 use crate::recipe::validate::RecipeError;
 use crate::recipe::Recipe;
-use crate::stage::{BuiltinStage, Planned, Stage, StageContext, StageError};
+use crate::stage::{BuiltinStage, Planned, StageContext, StageError};
 use crate::world::World;
 
 /// Version of the plan's JSON schema.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 
-/// Where a stage comes from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum StageSource {
-    /// Linked into thinjail.
-    Builtin {
-        /// The crate providing it.
-        provider: String,
-    },
-    /// Loaded from a plugin library.
-    Plugin {
-        /// Library path.
-        path: PathBuf,
-        /// Plugin name.
-        plugin: String,
-        /// Plugin version.
-        version: String,
-    },
-}
-
-impl std::fmt::Display for StageSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StageSource::Builtin { provider } => write!(f, "built-in ({provider})"),
-            StageSource::Plugin {
-                path,
-                plugin,
-                version,
-            } => {
-                write!(f, "plugin {plugin} {version} ({})", path.display())
-            }
-        }
-    }
-}
-
-/// A stage ready to plan, with where it came from.
-pub struct PipelineStage {
-    /// The stage.
-    pub stage: Box<dyn Stage>,
-    /// Its origin.
-    pub source: StageSource,
-}
+pub use crate::stage::{PipelineStage, StageSource};
 
 /// The ordered stages of one recipe.
 #[derive(Default)]
@@ -359,6 +317,7 @@ impl World {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stage::Stage;
     use crate::world::RunningJail;
 
     /// Plans one fixed action, as a plugin might.

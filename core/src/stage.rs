@@ -22,6 +22,8 @@
 //! (`BuiltinStage::of::<ZfsStage>("thinjail-stage-zfs")`), a plugin's in
 //! [`export_plugin!`](crate::export_plugin).
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
@@ -226,4 +228,47 @@ pub fn no_config(stage: &str, config: Option<&str>) -> Result<(), StageError> {
             "stage {stage} takes no configuration"
         ))),
     }
+}
+
+/// Where a stage comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StageSource {
+    /// Linked into thinjail.
+    Builtin {
+        /// The crate providing it.
+        provider: String,
+    },
+    /// Loaded from a plugin library.
+    Plugin {
+        /// Library path.
+        path: PathBuf,
+        /// Plugin name.
+        plugin: String,
+        /// Plugin version.
+        version: String,
+    },
+}
+
+impl std::fmt::Display for StageSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StageSource::Builtin { provider } => write!(f, "built-in ({provider})"),
+            StageSource::Plugin {
+                path,
+                plugin,
+                version,
+            } => {
+                write!(f, "plugin {plugin} {version} ({})", path.display())
+            }
+        }
+    }
+}
+
+/// A stage ready to plan, with where it came from.
+pub struct PipelineStage {
+    /// The stage.
+    pub stage: Box<dyn Stage>,
+    /// Its origin.
+    pub source: StageSource,
 }

@@ -19,9 +19,9 @@ use super::{
     PlanFn, PluginError, ProbesFn, RawReply, RawSlice, TextProblem, JSON_SCHEMA_VERSION,
     MAX_STAGES, REPLY_FAILURE, REPLY_OK, REPLY_STAGE_ERROR,
 };
-use crate::pipeline::{PipelineStage, StageSource};
 use crate::recipe::validate::check_stage_name;
 use crate::recipe::Recipe;
+use crate::stage::{PipelineStage, StageSource};
 use crate::stage::{Planned, Probes, Stage, StageContext, StageError};
 use crate::world::World;
 
