@@ -701,6 +701,25 @@ struct UpgradeView<'a> {
     undone: Option<bool>,
 }
 
+impl<'a> UpgradeView<'a> {
+    /// A result with nothing else to report; callers add what they have.
+    fn new(jail: &'a str, result: &'a str, from: Option<&'a str>, to: Option<&'a str>) -> Self {
+        UpgradeView {
+            format_version: 1,
+            jail,
+            result,
+            from,
+            to,
+            snapshot: None,
+            conflicts: &[],
+            resolve: None,
+            warnings: Vec::new(),
+            failed: None,
+            undone: None,
+        }
+    }
+}
+
 /// Checks a jail name before it is used in a path.
 fn valid_jail(jail: &str) -> Result<(), CliError> {
     Ok(thinjail_lifecycle::check_name(
@@ -759,17 +778,9 @@ pub fn upgrade(
             let undone = session.apply(&plan)? != Ran::Failed;
             if json {
                 super::print_json(&UpgradeView {
-                    format_version: 1,
-                    jail,
-                    result: "failed",
-                    from: Some(&upgrade.from),
-                    to: Some(to),
-                    snapshot: None,
-                    conflicts: &[],
-                    resolve: None,
-                    warnings: Vec::new(),
                     failed: failure.as_deref().map(failed),
                     undone: Some(undone),
+                    ..UpgradeView::new(jail, "failed", Some(&upgrade.from), Some(to))
                 })?;
             }
             if undone {
@@ -803,22 +814,17 @@ pub fn upgrade(
             )
             .to_string();
             if json {
+                let result = if conflicts.is_empty() {
+                    "upgraded"
+                } else {
+                    "conflicts"
+                };
                 super::print_json(&UpgradeView {
-                    format_version: 1,
-                    jail,
-                    result: if conflicts.is_empty() {
-                        "upgraded"
-                    } else {
-                        "conflicts"
-                    },
-                    from: Some(&upgrade.from),
-                    to: Some(to),
                     snapshot: Some(snapshot),
                     conflicts: &conflicts,
                     resolve: (!conflicts.is_empty()).then(|| resolve.clone()),
                     warnings,
-                    failed: None,
-                    undone: None,
+                    ..UpgradeView::new(jail, result, Some(&upgrade.from), Some(to))
                 })?;
             } else {
                 report_upgrade(jail, to, &conflicts, &resolve, &snapshot);
@@ -831,19 +837,12 @@ pub fn upgrade(
         }
         other => {
             if json {
-                super::print_json(&UpgradeView {
-                    format_version: 1,
+                super::print_json(&UpgradeView::new(
                     jail,
-                    result: "nothing",
-                    from: Some(&upgrade.from),
-                    to: Some(to),
-                    snapshot: None,
-                    conflicts: &[],
-                    resolve: None,
-                    warnings: Vec::new(),
-                    failed: None,
-                    undone: None,
-                })?;
+                    "nothing",
+                    Some(&upgrade.from),
+                    Some(to),
+                ))?;
             }
             Ok(exit_of(other))
         }
@@ -892,19 +891,7 @@ pub fn bootstrap_baseline(
         .map_err(CliError::from)?;
     let was_running = session.world.is_running(jail);
     let release = thinjail_lifecycle::release_of(session.recipe(), &session.world, jail);
-    let view = |result| UpgradeView {
-        format_version: 1,
-        jail,
-        result,
-        from: release.as_deref(),
-        to: None,
-        snapshot: None,
-        conflicts: &[],
-        resolve: None,
-        warnings: Vec::new(),
-        failed: None,
-        undone: None,
-    };
+    let view = |result| UpgradeView::new(jail, result, release.as_deref(), None);
     if steps.is_empty() {
         if json {
             super::print_json(&view("baseline-present"))?;
