@@ -161,6 +161,13 @@ pub fn check_mac(mac: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// How `params` spells `param`, in any of jail(8)'s equivalent spellings.
+fn spelling_of<'p>(params: &'p BTreeMap<String, ParamValue>, param: &str) -> Option<&'p String> {
+    params
+        .keys()
+        .find(|k| crate::jailconf::same_param(k, param))
+}
+
 fn canonical(addr: &str) -> String {
     let ip = addr.split('/').next().unwrap_or(addr);
     ip.parse::<IpAddr>()
@@ -285,11 +292,7 @@ pub fn validate(
         let field = jail.field;
         let Some(vnet) = jail.vnet else {
             for param in VNET_DERIVED_PARAMS {
-                if let Some(name) = jail
-                    .params
-                    .keys()
-                    .find(|k| crate::jailconf::same_param(k, param))
-                {
+                if let Some(name) = spelling_of(jail.params, param) {
                     problem(
                         format!("{field}.params[{name:?}]"),
                         name,
@@ -322,11 +325,7 @@ pub fn validate(
             );
         }
         for param in SHARED_IP_PARAMS.iter().chain(VNET_DERIVED_PARAMS.iter()) {
-            if let Some(name) = jail
-                .params
-                .keys()
-                .find(|k| crate::jailconf::same_param(k, param))
-            {
+            if let Some(name) = spelling_of(jail.params, param) {
                 problem(
                     format!("{field}.params[{name:?}]"),
                     name,
