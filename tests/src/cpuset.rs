@@ -27,11 +27,12 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::freebsd_update::Outcome;
+use crate::json_state;
 
 /// The CPUs of the test bed's "host" and each jail's mask, by jail id.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,23 +45,14 @@ pub struct CpusetState {
     pub jails: BTreeMap<u32, Vec<u32>>,
 }
 
-fn state_file(state_dir: &Path) -> PathBuf {
-    state_dir.join("cpuset.json")
-}
-
 impl CpusetState {
     /// The state kept in `state_dir`.
     pub fn load(state_dir: &Path) -> CpusetState {
-        fs::read_to_string(state_file(state_dir))
-            .ok()
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or_default()
+        json_state::load(state_dir, "cpuset.json")
     }
 
     fn save(&self, state_dir: &Path) -> std::io::Result<()> {
-        fs::create_dir_all(state_dir)?;
-        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        fs::write(state_file(state_dir), text)
+        json_state::save(self, state_dir, "cpuset.json")
     }
 
     /// The host's CPUs: as set by [`set_host_cpus`], else Linux's online CPUs.

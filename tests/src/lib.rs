@@ -31,6 +31,7 @@ pub mod fixtures;
 pub mod freebsd_update;
 pub mod harness;
 pub mod jail8;
+mod json_state;
 pub mod netbed;
 pub mod pfbed;
 pub mod plugins;

@@ -43,12 +43,13 @@
 //! tables; here: login classes, users, jails, each newest first).
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use thinjail_core::resources::rctl::{Per, Resource, RuleAction};
 
 use crate::freebsd_update::Outcome;
+use crate::json_state;
 
 /// The kernel's side: whether RACCT is on, and the rules, oldest first.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,23 +62,14 @@ pub struct RctlState {
     pub rules: Vec<String>,
 }
 
-fn state_file(state_dir: &Path) -> PathBuf {
-    state_dir.join("rctl.json")
-}
-
 impl RctlState {
     /// The state kept in `state_dir` (RACCT off and no rules when there is none).
     pub fn load(state_dir: &Path) -> RctlState {
-        fs::read_to_string(state_file(state_dir))
-            .ok()
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or_default()
+        json_state::load(state_dir, "rctl.json")
     }
 
     fn save(&self, state_dir: &Path) -> std::io::Result<()> {
-        fs::create_dir_all(state_dir)?;
-        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        fs::write(state_file(state_dir), text)
+        json_state::save(self, state_dir, "rctl.json")
     }
 
     /// The rules on `jail:NAME`, as the kernel prints them.
