@@ -191,6 +191,14 @@ impl Bed {
             .unwrap_or_else(|e| panic!("list --json: {e}\n{}", run.stdout))
     }
 
+    /// `jail`'s row of `thinjail list --json` (`null` when it has none).
+    pub fn jail_row(&self, jail: &str) -> serde_json::Value {
+        self.list()["jails"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["name"] == jail).cloned())
+            .unwrap_or(serde_json::Value::Null)
+    }
+
     /// Writes [`Bed::recipe`] to `recipe.ron` (after changing it).
     pub fn write_recipe(&self) {
         std::fs::write(self.recipe_path(), self.recipe.to_ron()).expect("write recipe");

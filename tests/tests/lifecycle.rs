@@ -17,13 +17,6 @@ fn applied() -> Bed {
     bed
 }
 
-fn jail_row(bed: &Bed, name: &str) -> serde_json::Value {
-    bed.list()["jails"]
-        .as_array()
-        .and_then(|rows| rows.iter().find(|r| r["name"] == name).cloned())
-        .unwrap_or(serde_json::Value::Null)
-}
-
 fn mounts_under(path: &Path) -> Vec<String> {
     let text = fs::read_to_string("/proc/self/mountinfo").unwrap();
     thinjail_core::host::parse_proc_mountinfo(&text)
@@ -36,7 +29,7 @@ fn mounts_under(path: &Path) -> Vec<String> {
 #[test]
 fn list_start_stop_restart_and_exec() {
     let bed = applied();
-    let row = jail_row(&bed, "thinjail0");
+    let row = bed.jail_row("thinjail0");
     assert_eq!(row["state"], "running");
     assert_eq!(row["release"], "13.1-RELEASE");
     assert_eq!(row["ip4"][0], "192.168.1.70");
@@ -61,7 +54,7 @@ fn list_start_stop_restart_and_exec() {
         Vec::<String>::new(),
         "stop leaves no mount behind"
     );
-    assert_eq!(jail_row(&bed, "thinjail0")["state"], "stopped");
+    assert_eq!(bed.jail_row("thinjail0")["state"], "stopped");
     assert!(bed
         .command(&["stop", "thinjail0"])
         .expect_code(0)
@@ -69,10 +62,10 @@ fn list_start_stop_restart_and_exec() {
         .contains("Nothing to do"));
 
     bed.command(&["start", "--all"]).expect_code(0);
-    let first_jid = jail_row(&bed, "thinjail0")["jid"].clone();
+    let first_jid = bed.jail_row("thinjail0")["jid"].clone();
     assert!(is_mounted(&root.join("skeleton")));
     bed.command(&["restart", "thinjail0"]).expect_code(0);
-    let second_jid = jail_row(&bed, "thinjail0")["jid"].clone();
+    let second_jid = bed.jail_row("thinjail0")["jid"].clone();
     assert_ne!(first_jid, second_jid, "restart made a new jail");
 
     let dry = bed.command(&["stop", "thinjail0", "--dry-run"]);
@@ -266,7 +259,7 @@ fn snapshots_and_rollback() {
     let note = bed.in_jail("thinjail0", &["cat", "/root/note"]);
     assert_eq!(note.stdout, "one\n");
     assert!(bed.jails_path("thinjail0/data/etc/rc.conf").exists());
-    assert_eq!(jail_row(&bed, "thinjail0")["state"], "running");
+    assert_eq!(bed.jail_row("thinjail0")["state"], "running");
     assert!(!bed.datasets().iter().any(|d| d.contains("thinjail-20")));
 }
 
@@ -275,7 +268,7 @@ fn update_snapshots_the_base_restarts_its_jails_and_rolls_back() {
     let bed = applied();
     bed.publish_update("13.1-RELEASE", 4, false);
     let version = bed.jails_path("base/13.1-RELEASE-base/bin/freebsd-version");
-    let jid = jail_row(&bed, "thinjail0")["jid"].clone();
+    let jid = bed.jail_row("thinjail0")["jid"].clone();
     let run = bed.command(&["update", "13.1-RELEASE"]);
     run.expect_code(0);
     assert!(
@@ -291,7 +284,7 @@ fn update_snapshots_the_base_restarts_its_jails_and_rolls_back() {
         .iter()
         .any(|d| d.contains("13.1-RELEASE-base@pre-update-")));
     assert_ne!(
-        jail_row(&bed, "thinjail0")["jid"],
+        bed.jail_row("thinjail0")["jid"],
         jid,
         "the jail was restarted"
     );
@@ -357,7 +350,7 @@ fn upgrade_moves_a_jail_and_undoes_itself_on_failure() {
     assert_eq!(run.code, Some(1), "{run:?}");
     assert!(run.stderr.contains("back as it was"), "{}", run.stderr);
     assert_eq!(fs::read_to_string(&fstab).unwrap(), before);
-    assert_eq!(jail_row(&bed, "thinjail0")["state"], "running");
+    assert_eq!(bed.jail_row("thinjail0")["state"], "running");
     assert!(
         !bed.datasets().iter().any(|d| d.contains("upgrade")),
         "{:?}",
@@ -369,8 +362,8 @@ fn upgrade_moves_a_jail_and_undoes_itself_on_failure() {
         .expect_code(0);
     let after = fs::read_to_string(&fstab).unwrap();
     assert!(after.contains("14.0-RELEASE-base"), "{after}");
-    assert_eq!(jail_row(&bed, "thinjail0")["release"], "14.0-RELEASE");
-    assert_eq!(jail_row(&bed, "thinjail0")["state"], "running");
+    assert_eq!(bed.jail_row("thinjail0")["release"], "14.0-RELEASE");
+    assert_eq!(bed.jail_row("thinjail0")["state"], "running");
     let etc = bed.jails_path("thinjail0/data/etc");
     assert_eq!(
         fs::read_to_string(etc.join("motd.template")).unwrap(),
@@ -430,7 +423,7 @@ fn upgrade_to_a_base_without_an_etcupdate_tree_says_so_and_changes_nothing() {
 #[test]
 fn a_jail_not_created_yet_is_listed_as_missing() {
     let bed = Bed::article(BIN, |_| {});
-    let row = jail_row(&bed, "thinjail0");
+    let row = bed.jail_row("thinjail0");
     assert_eq!(row["state"], "missing");
     assert!(row["jid"].is_null() && row["used"].is_null());
     assert_eq!(
@@ -458,7 +451,7 @@ fn orphans_are_reported_and_pruned_only_when_asked() {
         "{}",
         run.stderr
     );
-    assert_eq!(jail_row(&bed, "thinjail1")["state"], "orphaned");
+    assert_eq!(bed.jail_row("thinjail1")["state"], "orphaned");
     assert!(
         bed.jails_path(".mountpoints/thinjail1/skeleton").exists(),
         "left alone"
@@ -479,7 +472,7 @@ fn orphans_are_reported_and_pruned_only_when_asked() {
         bed.datasets().contains("jails/thinjail1/data"),
         "prune keeps the data"
     );
-    assert_eq!(jail_row(&bed, "thinjail0")["state"], "running");
+    assert_eq!(bed.jail_row("thinjail0")["state"], "running");
 }
 
 #[test]
@@ -524,7 +517,7 @@ fn plan_prune_previews_exactly_what_apply_prune_does() {
         "{previewed:?}"
     );
     // Planning changed nothing.
-    assert_eq!(jail_row(&bed, "thinjail1")["state"], "orphaned");
+    assert_eq!(bed.jail_row("thinjail1")["state"], "orphaned");
     assert!(bed.jails_path(".mountpoints/thinjail1/skeleton").exists());
     assert!(bed
         .recipe

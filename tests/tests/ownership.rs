@@ -38,13 +38,6 @@ fn zfs_destroy(args: &[&str]) {
     panic!("zfs {all:?}: still busy");
 }
 
-fn jail_row(bed: &Bed, name: &str) -> serde_json::Value {
-    bed.list()["jails"]
-        .as_array()
-        .and_then(|rows| rows.iter().find(|r| r["name"] == name).cloned())
-        .unwrap_or(serde_json::Value::Null)
-}
-
 /// Records in the test bed's state a running jail that thinjail did not start: what
 /// `jail -c name=… path=…` by hand (or another jail manager) leaves on FreeBSD.
 fn start_foreign_jail(bed: &Bed, name: &str, jid: u32, path: &str) {
@@ -117,7 +110,7 @@ fn a_jail_of_the_same_name_from_another_root_is_never_touched() {
         fs::read_to_string(&bed.recipe.host.rc_conf).unwrap(),
         rc_before
     );
-    let row = jail_row(&bed, "thinjail0");
+    let row = bed.jail_row("thinjail0");
     assert_eq!(row["state"], "foreign", "{row}");
     assert_eq!(row["running"], false);
     assert_eq!(row["foreign"]["jid"], 77);
@@ -218,7 +211,7 @@ fn a_dataset_thinjail_did_not_make_is_not_taken_over_until_marked() {
     );
     assert!(!bed.jails_path("containers/fstab").exists());
     assert_eq!(
-        jail_row(&bed, "containers")["state"],
+        bed.jail_row("containers")["state"],
         "missing",
         "listed from the recipe only"
     );
@@ -227,7 +220,7 @@ fn a_dataset_thinjail_did_not_make_is_not_taken_over_until_marked() {
     let words: Vec<&str> = adopt.split_whitespace().skip(1).collect();
     zfs(&words);
     bed.apply().expect_code(0);
-    assert_eq!(jail_row(&bed, "containers")["state"], "running");
+    assert_eq!(bed.jail_row("containers")["state"], "running");
 }
 
 #[test]

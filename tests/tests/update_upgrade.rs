@@ -26,13 +26,6 @@ fn applied() -> Bed {
     bed
 }
 
-fn jail_row(bed: &Bed, name: &str) -> serde_json::Value {
-    bed.list()["jails"]
-        .as_array()
-        .and_then(|rows| rows.iter().find(|r| r["name"] == name).cloned())
-        .unwrap_or(serde_json::Value::Null)
-}
-
 fn read(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -313,8 +306,8 @@ fn upgrade_keeps_the_administrators_edits_through_a_three_way_merge() {
         data.join("old/etc/release.d/13").is_file(),
         "the old one kept"
     );
-    assert_eq!(jail_row(&bed, "thinjail0")["state"], "running");
-    assert_eq!(jail_row(&bed, "thinjail0")["release"], "14.0-RELEASE");
+    assert_eq!(bed.jail_row("thinjail0")["state"], "running");
+    assert_eq!(bed.jail_row("thinjail0")["release"], "14.0-RELEASE");
 }
 
 #[test]
@@ -333,8 +326,8 @@ fn a_conflicting_edit_is_reported_and_blocks_the_next_merge_until_resolved() {
         run.stdout
     );
     // Upgraded and running on the new base, its own rc.conf kept, the merge waiting.
-    assert_eq!(jail_row(&bed, "thinjail0")["release"], "14.0-RELEASE");
-    assert_eq!(jail_row(&bed, "thinjail0")["state"], "running");
+    assert_eq!(bed.jail_row("thinjail0")["release"], "14.0-RELEASE");
+    assert_eq!(bed.jail_row("thinjail0")["state"], "running");
     let data = bed.jails_path("thinjail0/data");
     assert!(read(&data.join("etc/rc.conf")).starts_with("# my own header\n"));
     let pending = read(&data.join("var/db/etcupdate/conflicts/etc/rc.conf"));
@@ -357,7 +350,7 @@ fn a_conflicting_edit_is_reported_and_blocks_the_next_merge_until_resolved() {
         "{}",
         back.stderr
     );
-    assert_eq!(jail_row(&bed, "thinjail0")["release"], "14.0-RELEASE");
+    assert_eq!(bed.jail_row("thinjail0")["release"], "14.0-RELEASE");
 
     // Resolved inside the jail ("tf": the release's version), the jail can move again
     // (--json reports it).
