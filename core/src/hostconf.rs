@@ -438,16 +438,7 @@ impl<'w> Configuration<'w> {
                     }
                 }
                 for jail in off.iter().filter(|j| listed.contains(j.as_str())) {
-                    edits.push(
-                        "jail_list",
-                        FileEdit::RemoveRcWord {
-                            name: "jail_list".into(),
-                            word: jail.clone(),
-                        },
-                        Some(format!(
-                            "jail {jail} does not boot (start: false, or it is gone)"
-                        )),
-                    )?;
+                    edits.unlist(jail)?;
                 }
             }
             return Ok(edits.planned);
@@ -459,16 +450,7 @@ impl<'w> Configuration<'w> {
             .any(|w| thinjail.contains(w) && !off.contains(w));
         if staying {
             for jail in off.iter().filter(|j| listed.contains(j.as_str())) {
-                edits.push(
-                    "jail_list",
-                    FileEdit::RemoveRcWord {
-                        name: "jail_list".into(),
-                        word: jail.clone(),
-                    },
-                    Some(format!(
-                        "jail {jail} does not boot (start: false, or it is gone)"
-                    )),
-                )?;
+                edits.unlist(jail)?;
             }
             return Ok(edits.planned);
         }
@@ -494,16 +476,7 @@ impl<'w> Configuration<'w> {
         } else {
             let ours: Vec<&String> = off.iter().filter(|j| listed.contains(j.as_str())).collect();
             for jail in &ours {
-                edits.push(
-                    "jail_list",
-                    FileEdit::RemoveRcWord {
-                        name: "jail_list".into(),
-                        word: (*jail).clone(),
-                    },
-                    Some(format!(
-                        "jail {jail} does not boot (start: false, or it is gone)"
-                    )),
-                )?;
+                edits.unlist(jail)?;
             }
             let emptied = !ours.is_empty() && list.iter().all(|w| off.contains(w));
             if emptied && enabled && !recorded_enable {
@@ -731,6 +704,20 @@ impl RcEdits<'_, '_> {
     fn record(&mut self, name: &str) -> Option<Option<String>> {
         let path = self.target(name).ok()?;
         rc_record(self.text(&path), name)
+    }
+
+    /// Takes `jail` out of `jail_list`: it does not boot any more.
+    fn unlist(&mut self, jail: &str) -> Result<(), StageError> {
+        self.push(
+            "jail_list",
+            FileEdit::RemoveRcWord {
+                name: "jail_list".into(),
+                word: jail.to_string(),
+            },
+            Some(format!(
+                "jail {jail} does not boot (start: false, or it is gone)"
+            )),
+        )
     }
 
     fn push(&mut self, name: &str, edit: FileEdit, note: Option<String>) -> Result<(), StageError> {
