@@ -496,17 +496,9 @@ pub fn plan_stop(
 /// kernel still has: `stop` removes exactly those (rules survive a jail in the
 /// kernel, which keeps them by name); a rule thinjail did not set stays.
 fn limits_to_remove(recipe: &Recipe, world: &World, jail: &str) -> Option<Planned> {
-    use thinjail_core::resources::rctl::{self, Rule};
-    let observed: Vec<Rule> = world
-        .limits
-        .as_ref()?
-        .rules
-        .iter()
-        .filter_map(|l| Rule::from_kernel(l))
-        .collect();
-    let layout = Layout::new(recipe);
-    let ours = rctl::rules_in_file(world.file_contents(&layout.jail_conf_file(jail))?, jail);
-    let change = rctl::reconcile(jail, &observed, &ours, &[]);
+    use thinjail_core::resources::rctl::Rule;
+    let file = world.file_contents(&Layout::new(recipe).jail_conf_file(jail))?;
+    let change = world.limits.as_ref()?.reconcile(jail, Some(file), &[]);
     (!change.remove.is_empty()).then(|| {
         Planned::noted(
             Action::RemoveLimits {

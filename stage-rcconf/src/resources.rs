@@ -182,16 +182,8 @@ pub fn check_host(recipe: &Recipe, world: &World) -> Result<(), StageError> {
 pub fn reconcile(jail: &Jail, world: &World, current: Option<&str>, running: bool) -> Vec<Planned> {
     let mut actions = Vec::new();
     if let Some(limits) = &world.limits {
-        let observed: Vec<Rule> = limits
-            .rules
-            .iter()
-            .filter_map(|l| Rule::from_kernel(l))
-            .collect();
-        let ours = current
-            .map(|text| rctl::rules_in_file(text, &jail.name))
-            .unwrap_or_default();
         let wanted = rctl::rules_of(&jail.name, &jail.limits);
-        let change = rctl::reconcile(&jail.name, &observed, &ours, &wanted);
+        let change = limits.reconcile(&jail.name, current, &wanted);
         if !change.remove.is_empty() {
             actions.push(Planned::noted(
                 Action::RemoveLimits {

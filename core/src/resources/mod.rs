@@ -48,6 +48,28 @@ pub struct ObservedLimits {
     pub rules: Vec<String>,
 }
 
+impl ObservedLimits {
+    /// The exact rule changes for `jail` ([`rctl::reconcile`]): the kernel's rules
+    /// against thinjail's record of what it set (the rules in the jail's jail.conf
+    /// file `file`, when there is one) and the recipe's `wanted`.
+    pub fn reconcile(
+        &self,
+        jail: &str,
+        file: Option<&str>,
+        wanted: &[rctl::Rule],
+    ) -> rctl::Reconciliation {
+        let observed: Vec<rctl::Rule> = self
+            .rules
+            .iter()
+            .filter_map(|line| rctl::Rule::from_kernel(line))
+            .collect();
+        let ours = file
+            .map(|text| rctl::rules_in_file(text, jail))
+            .unwrap_or_default();
+        rctl::reconcile(jail, &observed, &ours, wanted)
+    }
+}
+
 /// The host's CPUs and running jails' CPU sets, when a stage asked
 /// ([`crate::probes::Probes::cpusets`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
