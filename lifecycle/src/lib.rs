@@ -305,10 +305,7 @@ pub fn status(recipe: &Recipe, world: &World) -> Vec<JailStatus> {
                         .cloned()
                         .collect()
                 }),
-                cpuset: in_recipe
-                    .and_then(|j| j.cpuset.as_deref())
-                    .and_then(|l| thinjail_core::resources::cpuset::CpuList::parse(l).ok())
-                    .map(|l| l.to_string()),
+                cpuset: in_recipe.and_then(|j| j.cpu_list()).map(|l| l.to_string()),
                 cpuset_applied: world
                     .cpus
                     .as_ref()

@@ -52,7 +52,7 @@ pub fn add_resource_params(params: &mut BTreeMap<String, ParamValue>, jail: &Jai
 pub fn created_hooks(jail: &Jail) -> Vec<String> {
     let mut hooks = Vec::new();
     hooks.extend(rctl::hook(&rctl::rules_of(&jail.name, &jail.limits)));
-    if let Some(list) = jail.cpuset.as_deref().and_then(|l| CpuList::parse(l).ok()) {
+    if let Some(list) = jail.cpu_list() {
         hooks.push(cpuset::hook(&jail.name, &list));
     }
     hooks
@@ -159,7 +159,7 @@ pub fn check_host(recipe: &Recipe, world: &World) -> Result<(), StageError> {
     if let Some(cpus) = &world.cpus {
         let host = CpuList::parse(&cpus.host).unwrap_or_default();
         for (i, jail) in recipe.jails.iter().enumerate() {
-            let Some(list) = jail.cpuset.as_deref().and_then(|l| CpuList::parse(l).ok()) else {
+            let Some(list) = jail.cpu_list() else {
                 continue;
             };
             let missing = list.missing_from(&host);
@@ -218,10 +218,7 @@ pub fn reconcile(jail: &Jail, world: &World, current: Option<&str>, running: boo
         }
     }
     if running {
-        if let (Some(cpus), Some(list)) = (
-            &world.cpus,
-            jail.cpuset.as_deref().and_then(|l| CpuList::parse(l).ok()),
-        ) {
+        if let (Some(cpus), Some(list)) = (&world.cpus, jail.cpu_list()) {
             let wanted = list.to_string();
             if cpus.jails.get(&jail.name) != Some(&wanted) {
                 actions.push(Planned::noted(

@@ -295,6 +295,15 @@ pub struct Jail {
     pub vnet: Option<network::Vnet>,
 }
 
+impl Jail {
+    /// Its `cpuset` as a CPU list (`None` when it has none, or one validation refuses).
+    pub fn cpu_list(&self) -> Option<crate::resources::cpuset::CpuList> {
+        self.cpuset
+            .as_deref()
+            .and_then(|list| crate::resources::cpuset::CpuList::parse(list).ok())
+    }
+}
+
 pub use crate::jailconf::ParamValue;
 pub use crate::resources::Mount;
 
