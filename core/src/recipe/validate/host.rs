@@ -1,12 +1,12 @@
 //! The `host` section.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{
     check_absolute_path, check_dataset_name, check_host_dir, check_host_file, check_interface,
     check_jail_visible_path, Collector,
 };
-use crate::recipe::Recipe;
+use crate::recipe::{HostConfig, Recipe};
 
 /// The host section: every path absolute and clean, `jails_dir` readable by jail(8)
 /// and not a system directory, thinjail's own files distinct and none of them a
@@ -71,11 +71,7 @@ pub(super) fn check_host(recipe: &Recipe, c: &mut Collector) {
         check_host_dir(&host.jail_conf_dir),
     );
     // thinjail names its files there after jails, and rc(8) reads them as jail.conf.
-    for (field, path) in [
-        ("host.jail_conf", &host.jail_conf),
-        ("host.rc_conf", &host.rc_conf),
-        ("host.lock_file", &host.lock_file),
-    ] {
+    for (field, path) in host_files(host) {
         if path.starts_with(&host.jail_conf_dir) {
             c.check(
                 field,
@@ -104,11 +100,7 @@ pub(super) fn check_host(recipe: &Recipe, c: &mut Collector) {
             );
         }
     }
-    for (field, path) in [
-        ("host.jail_conf", &host.jail_conf),
-        ("host.rc_conf", &host.rc_conf),
-        ("host.lock_file", &host.lock_file),
-    ] {
+    for (field, path) in host_files(host) {
         c.check(field, &path.display().to_string(), check_host_file(path));
     }
     // A lock is run-time state (hier(7): /var/run), never a configuration file.
@@ -170,4 +162,14 @@ pub(super) fn check_outside_jails_dir(
             )),
         );
     }
+}
+
+/// The host files thinjail reads and writes besides its per-jail files, with their
+/// fields.
+fn host_files(host: &HostConfig) -> [(&'static str, &PathBuf); 3] {
+    [
+        ("host.jail_conf", &host.jail_conf),
+        ("host.rc_conf", &host.rc_conf),
+        ("host.lock_file", &host.lock_file),
+    ]
 }
