@@ -610,10 +610,9 @@ fn plan_base(
     for specific in &ctx.recipe.template.jail_specific {
         let link = base.join(specific);
         let target = PathBuf::from(skeleton_link_target(specific));
-        match world.path(&link) {
-            PathState::Symlink { target: existing } if existing == &target => {}
-            PathState::Missing => actions.push(Planned::new(Action::Symlink { link, target })),
-            other => {
+        match link_to(world, &link, &target) {
+            Ok(action) => actions.extend(action.map(Planned::new)),
+            Err(other) => {
                 return Err(StageError::Conflict(format!(
                     "{} should become a link to {} but is {other:?}",
                     link.display(),
@@ -628,6 +627,19 @@ fn plan_base(
         snapshot: GOLD_SNAPSHOT.to_string(),
     }));
     Ok(actions)
+}
+
+/// What makes `link` a symbolic link to `target`: nothing when it is one already, a
+/// new link when nothing is there, and otherwise what is there (the caller's conflict).
+fn link_to(world: &World, link: &Path, target: &Path) -> Result<Option<Action>, PathState> {
+    match world.path(link) {
+        PathState::Symlink { target: existing } if existing == target => Ok(None),
+        PathState::Missing => Ok(Some(Action::Symlink {
+            link: link.to_path_buf(),
+            target: target.to_path_buf(),
+        })),
+        other => Err(other.clone()),
+    }
 }
 
 /// Where `/home` points in the base: the jail-specific `usr/home`.
@@ -650,16 +662,16 @@ fn plan_home_link(
         return Ok(None);
     }
     let link = base.join("home");
-    let target = PathBuf::from(HOME_LINK_TARGET);
-    match world.path(&link) {
-        PathState::Symlink { target: existing } if existing == &target => Ok(None),
-        PathState::Missing => Ok(Some(Planned::noted(
-            Action::Symlink { link, target },
-            "base.txz has no /home, where pw useradd -m puts homes (since 14.0 it no longer links \
-             /home to /usr/home itself, and a read-only base stops it anyway): /home -> usr/home, \
-             so homes land in the jail's own usr/home",
-        ))),
-        other => Err(StageError::Conflict(format!(
+    match link_to(world, &link, Path::new(HOME_LINK_TARGET)) {
+        Ok(action) => Ok(action.map(|action| {
+            Planned::noted(
+                action,
+                "base.txz has no /home, where pw useradd -m puts homes (since 14.0 it no longer \
+                 links /home to /usr/home itself, and a read-only base stops it anyway): /home -> \
+                 usr/home, so homes land in the jail's own usr/home",
+            )
+        })),
+        Err(other) => Err(StageError::Conflict(format!(
             "{} is {other:?}; thinjail links /home to the jail-specific usr/home — remove it from \
              the base, or make \"home\" jail-specific in template.jail_specific",
             link.display()
