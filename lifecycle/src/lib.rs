@@ -1177,11 +1177,7 @@ pub fn plan_upgrade(
         // Started again at the end if the recipe wants it running, as it was before.
         running = running || recipe.jail(jail).is_some_and(|j| j.start);
     }
-    let from = from.ok_or_else(|| {
-        LifecycleError::Missing(format!(
-            "cannot tell which release jail {jail} runs: its fstab is missing or not thinjail's"
-        ))
-    })?;
+    let from = from.ok_or_else(|| unknown_release(jail))?;
     if from == to {
         return Err(LifecycleError::Refused(format!(
             "jail {jail} already runs {to}"
@@ -1195,17 +1191,7 @@ pub fn plan_upgrade(
             "release {to} is not installed yet: run `thinjail apply` first"
         )));
     }
-    if !updates::baseline_possible(recipe) {
-        return Err(LifecycleError::Refused(format!(
-            "etcupdate needs /etc and /var to be the jail's own, and the recipe's template.jail_specific does not list both; \
-             thinjail cannot merge jail {jail}'s files with {to}; nothing was changed"
-        )));
-    }
-    if let Some(problem) = baseline_tampered(recipe, world, jail) {
-        return Err(LifecycleError::Refused(format!(
-            "jail {jail}'s etcupdate state was tampered with: {problem}; nothing was changed"
-        )));
-    }
+    check_etcupdate_state(recipe, world, jail)?;
     match world.path(&jail_baseline(recipe, jail)) {
         PathState::Directory => {}
         PathState::Missing => {
@@ -1327,6 +1313,31 @@ pub fn plan_upgrade_undo(
     undo
 }
 
+/// The refusal when a jail's release cannot be read from its fstab.
+fn unknown_release(jail: &str) -> LifecycleError {
+    LifecycleError::Missing(format!(
+        "cannot tell which release jail {jail} runs: its fstab is missing or not thinjail's"
+    ))
+}
+
+/// What etcupdate inside `jail` needs before upgrade or `--bootstrap-baseline` runs
+/// it: /etc and /var of the jail's own, and etcupdate state that is not a link out
+/// of the jail.
+fn check_etcupdate_state(recipe: &Recipe, world: &World, jail: &str) -> Result<(), LifecycleError> {
+    if !updates::baseline_possible(recipe) {
+        return Err(LifecycleError::Refused(format!(
+            "etcupdate needs /etc and /var to be the jail's own, and the recipe's template.jail_specific does not list both; \
+             thinjail cannot merge jail {jail}'s files; nothing was changed"
+        )));
+    }
+    if let Some(problem) = baseline_tampered(recipe, world, jail) {
+        return Err(LifecycleError::Refused(format!(
+            "jail {jail}'s etcupdate state was tampered with: {problem}; nothing was changed"
+        )));
+    }
+    Ok(())
+}
+
 /// `thinjail upgrade JAIL --bootstrap-baseline`: for a jail made before thinjail
 /// recorded etcupdate baselines, record the tree of the release it runs now as its
 /// baseline, inside the jail (`jexec JAIL etcupdate extract -t
@@ -1338,22 +1349,8 @@ pub fn plan_bootstrap_baseline(
     jail: &str,
 ) -> Result<Vec<Planned>, LifecycleError> {
     require_managed(recipe, world, &[jail.to_string()])?;
-    let release = release_of(recipe, world, jail).ok_or_else(|| {
-        LifecycleError::Missing(format!(
-            "cannot tell which release jail {jail} runs: its fstab is missing or not thinjail's"
-        ))
-    })?;
-    if !updates::baseline_possible(recipe) {
-        return Err(LifecycleError::Refused(
-            "etcupdate needs /etc and /var to be the jail's own, and the recipe's template.jail_specific does not list both"
-                .to_string(),
-        ));
-    }
-    if let Some(problem) = baseline_tampered(recipe, world, jail) {
-        return Err(LifecycleError::Refused(format!(
-            "jail {jail}'s etcupdate state was tampered with: {problem}; nothing was changed"
-        )));
-    }
+    let release = release_of(recipe, world, jail).ok_or_else(|| unknown_release(jail))?;
+    check_etcupdate_state(recipe, world, jail)?;
     if world.path(&jail_baseline(recipe, jail)) == &PathState::Directory {
         return Ok(Vec::new());
     }
