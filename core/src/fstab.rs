@@ -41,7 +41,7 @@ pub fn fstab_on_release(
 
 /// The two fstab lines for a root assembled from `base` and `data`, whose paths come
 /// from a validated recipe (nothing jail(8) would split or cut).
-pub fn fstab_text(base: &Path, data: &Path, root: &Path) -> String {
+fn fstab_text(base: &Path, data: &Path, root: &Path) -> String {
     let field = |p: &Path| p.display().to_string();
     format!(
         "{}  {}  nullfs  ro  0   0\n{}  {}  nullfs  rw  0   0\n",

@@ -29,7 +29,7 @@ pub fn file_owner(text: &str) -> Option<&str> {
 }
 
 /// Names of the jails an older thinjail wrote as blocks in a jail.conf text.
-pub fn managed_jails(jail_conf: &str) -> Vec<String> {
+fn managed_jails(jail_conf: &str) -> Vec<String> {
     crate::edit::block_ids(jail_conf, "jail ")
         .map(|id| id.trim_start_matches("jail ").to_string())
         .collect()

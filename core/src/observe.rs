@@ -52,7 +52,7 @@ pub fn managed_names(recipe: &Recipe, world: &World) -> BTreeSet<String> {
 /// Paths to read after observing, to describe jails the recipe does not name
 /// (their fstab tells their release). What `world` already holds (the stages'
 /// probes read the fstab and root of the recipe's jails) is not read twice.
-pub fn extra_probes(recipe: &Recipe, world: &World) -> Probes {
+fn extra_probes(recipe: &Recipe, world: &World) -> Probes {
     let layout = Layout::new(recipe);
     let mut probes = Probes::default();
     for name in managed_names(recipe, world) {

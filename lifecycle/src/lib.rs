@@ -420,7 +420,7 @@ fn is_own_dataset_mount(world: &World, mount: &Mount) -> bool {
 }
 
 /// `jail -f FILE -c JAIL` with the jail's own file (see [`conf_of`]).
-pub fn start_action(recipe: &Recipe, world: &World, jail: &str) -> Action {
+fn start_action(recipe: &Recipe, world: &World, jail: &str) -> Action {
     Action::StartJail {
         conf: conf_of(recipe, world, jail),
         jail: jail.to_string(),
@@ -429,7 +429,7 @@ pub fn start_action(recipe: &Recipe, world: &World, jail: &str) -> Action {
 }
 
 /// `jail -f FILE -r JAIL` with the jail's own file (see [`conf_of`]).
-pub fn stop_action(recipe: &Recipe, world: &World, jail: &str) -> Action {
+fn stop_action(recipe: &Recipe, world: &World, jail: &str) -> Action {
     Action::StopJail {
         conf: conf_of(recipe, world, jail),
         jail: jail.to_string(),
@@ -634,7 +634,7 @@ fn plan_destroy_data(
 
 /// Jails (managed here) whose fstab mounts `release`'s base, or whose data is a
 /// clone of its template.
-pub fn jails_using(recipe: &Recipe, world: &World, release: &str) -> Vec<String> {
+fn jails_using(recipe: &Recipe, world: &World, release: &str) -> Vec<String> {
     let layout = Layout::new(recipe);
     let template_gold = Snapshot::new(&layout.template_dataset(release), GOLD_SNAPSHOT).to_string();
     managed_names(recipe, world)
@@ -994,18 +994,18 @@ pub fn running_users(recipe: &Recipe, world: &World, release: &str) -> Vec<Strin
 /// Prefix of the snapshot `thinjail upgrade` takes of a jail's data; the full name
 /// records both releases (`upgrade-from-13.1-RELEASE-to-14.0-RELEASE`) so an
 /// interrupted upgrade can be undone exactly.
-pub const UPGRADE_SNAPSHOT_PREFIX: &str = "upgrade-from-";
+const UPGRADE_SNAPSHOT_PREFIX: &str = "upgrade-from-";
 
 /// Prefix a finished upgrade's snapshot is renamed to.
 pub const DONE_UPGRADE_PREFIX: &str = "upgraded-from-";
 
 /// Name of the snapshot taken before moving a jail from `from` to `to`.
-pub fn upgrade_snapshot(from: &str, to: &str) -> String {
+fn upgrade_snapshot(from: &str, to: &str) -> String {
     format!("{UPGRADE_SNAPSHOT_PREFIX}{from}-to-{to}")
 }
 
 /// The releases recorded in an upgrade snapshot's name.
-pub fn parse_upgrade_snapshot(name: &str) -> Option<(String, String)> {
+fn parse_upgrade_snapshot(name: &str) -> Option<(String, String)> {
     let rest = name.strip_prefix(UPGRADE_SNAPSHOT_PREFIX)?;
     let (from, to) = rest.split_once("-to-")?;
     Some((from.to_string(), to.to_string()))
@@ -1013,7 +1013,7 @@ pub fn parse_upgrade_snapshot(name: &str) -> Option<(String, String)> {
 
 /// The jail's etcupdate baseline, as the host sees it (below its data, which the
 /// jail's root controls: observed with [`jail_probes`], never by following links).
-pub fn jail_baseline(recipe: &Recipe, jail: &str) -> PathBuf {
+fn jail_baseline(recipe: &Recipe, jail: &str) -> PathBuf {
     Layout::new(recipe)
         .data_dir(jail)
         .join(updates::ETCUPDATE_BASELINE)
@@ -1397,7 +1397,7 @@ pub fn plan_bootstrap_baseline(
 }
 
 /// A line diff of two small texts (`-` old, `+` new, unchanged lines kept).
-pub fn fstab_diff(before: &str, after: &str) -> String {
+fn fstab_diff(before: &str, after: &str) -> String {
     let old: Vec<&str> = before.lines().collect();
     let new: Vec<&str> = after.lines().collect();
     let mut out = vec!["fstab change:".to_string()];
