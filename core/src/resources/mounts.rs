@@ -26,6 +26,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::rctl::parse_amount;
+
 /// One extra mount of a jail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,37 +96,15 @@ pub fn fstab_lines(skeleton: &Path, mounts: &[Mount]) -> String {
     mounts.iter().map(|m| m.fstab_line(skeleton)).collect()
 }
 
-/// A tmpfs size in bytes: decimal digits with an optional `k`, `m`, `g` or `t`
-/// (either case, powers of 1024), more than zero and within 2^63.
+/// A tmpfs size in bytes: an amount as [`parse_amount`] reads it, more than zero
+/// and within 2^63 (the kernel keeps it in an `off_t`). The fstab line carries the
+/// bytes, so the kernel's own reading (`vfs_getopt_size` in `kern/vfs_mount.c`,
+/// units k to t only) never sees the unit.
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, suffix) = text.split_at(digits_end);
-    if digits.is_empty() {
-        return Err(format!(
-            "{text:?} is not a size: write a number of bytes, optionally with k, m, g or t"
-        ));
+    let bytes = parse_amount(text)?;
+    if bytes > i64::MAX as u64 {
+        return Err(format!("{text:?} is too large"));
     }
-    let shift = match suffix.to_ascii_lowercase().as_str() {
-        "" => 0,
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        "t" => 40,
-        _ => {
-            return Err(format!(
-                "{text:?} is not a size: the unit must be one of k, m, g or t"
-            ))
-        }
-    };
-    let number: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is too large"))?;
-    let bytes = number
-        .checked_mul(1u64 << shift)
-        .filter(|b| *b <= i64::MAX as u64)
-        .ok_or_else(|| format!("{text:?} is too large"))?;
     if bytes == 0 {
         return Err("a tmpfs of size 0 has no limit; give it a size".into());
     }
@@ -168,6 +148,7 @@ mod tests {
         assert_eq!(parse_size("2M"), Ok(2 << 20));
         assert_eq!(parse_size("1g"), Ok(1 << 30));
         assert_eq!(parse_size("1T"), Ok(1 << 40));
+        assert_eq!(parse_size("1p"), Ok(1 << 50));
         for bad in [
             "",
             "m",
