@@ -295,6 +295,19 @@ pub enum Action {
         /// The CPU list (canonical, `0-3,6`).
         cpus: String,
     },
+    /// `pfctl -a ANCHOR -f FILE`: replaces the pf anchor's rules with FILE's (one
+    /// transaction: a file pfctl cannot parse loads nothing).
+    LoadPfAnchor {
+        /// The anchor (thinjail's own, `thinjail/jails`).
+        anchor: String,
+        /// The rules.
+        file: PathBuf,
+    },
+    /// `pfctl -a ANCHOR -F all`: removes every rule of the pf anchor.
+    FlushPfAnchor {
+        /// The anchor (thinjail's own, `thinjail/jails`).
+        anchor: String,
+    },
     /// `umount PATH`
     Unmount {
         /// Mount point.
@@ -697,6 +710,20 @@ impl Action {
                 cmds(vec![Command::run(full)])
             }
             Unmount { path } => cmds(vec![Command::run(["umount".to_string(), s(path)])]),
+            LoadPfAnchor { anchor, file } => cmds(vec![Command::run([
+                crate::network::pf::PFCTL.to_string(),
+                "-a".into(),
+                anchor.clone(),
+                "-f".into(),
+                s(file),
+            ])]),
+            FlushPfAnchor { anchor } => cmds(vec![Command::run([
+                crate::network::pf::PFCTL.to_string(),
+                "-a".into(),
+                anchor.clone(),
+                "-F".into(),
+                "all".into(),
+            ])]),
             AddLimits { rules, .. } | RemoveLimits { rules, .. } => {
                 let flag = if matches!(self, AddLimits { .. }) {
                     "-a"
@@ -949,6 +976,10 @@ impl Action {
             }
             SetCpuset { jail, cpus } => format!("run jail {jail} on CPUs {cpus}"),
             Unmount { path } => format!("unmount {}", s(path)),
+            LoadPfAnchor { anchor, file } => {
+                format!("load pf anchor {anchor} from {}", s(file))
+            }
+            FlushPfAnchor { anchor } => format!("flush pf anchor {anchor}"),
             FreebsdUpdate {
                 base,
                 release,
@@ -1124,6 +1155,11 @@ impl Action {
                 ..Touches::default()
             },
             TrimEtcupdateTree { tree } => paths(&[tree]),
+            LoadPfAnchor { file, .. } => Touches {
+                reads: written(&[file]),
+                ..Touches::default()
+            },
+            FlushPfAnchor { .. } => Touches::default(),
             ArchiveTree { tree, archive } => Touches {
                 paths: vec![archive.clone(), partial_path(archive)],
                 reads: written(&[tree]),
@@ -1272,6 +1308,20 @@ impl Action {
                 }
             }
             Unmount { path } => world.mounts.retain(|m| &m.target != path),
+            LoadPfAnchor { file, .. } => {
+                let rules = world
+                    .file_contents(file)
+                    .map(crate::network::pf::rules_of)
+                    .unwrap_or_default();
+                if let Some(pf) = world.pf.as_mut() {
+                    pf.loaded = rules;
+                }
+            }
+            FlushPfAnchor { .. } => {
+                if let Some(pf) = world.pf.as_mut() {
+                    pf.loaded.clear();
+                }
+            }
             AddLimits { rules, .. } => {
                 if let Some(limits) = world.limits.as_mut() {
                     for rule in rules {

@@ -234,6 +234,22 @@ fn check_action_specifics(
                 None => Ok(()),
             }
         }
+        Action::LoadPfAnchor { anchor, .. } | Action::FlushPfAnchor { anchor }
+            if anchor != crate::network::PF_ANCHOR =>
+        {
+            Err(format!(
+                "changes pf anchor {anchor}, which is not thinjail's ({})",
+                crate::network::PF_ANCHOR
+            ))
+        }
+        Action::LoadPfAnchor { file, .. }
+            if *file != layout.recipe().host.network.pf.anchor_file =>
+        {
+            Err(format!(
+                "loads pf rules from {}, which is not host.network.pf.anchor_file",
+                file.display()
+            ))
+        }
         Action::SetCpuset { cpus, .. } => crate::resources::cpuset::CpuList::parse(cpus)
             .map(drop)
             .map_err(|e| format!("sets a CPU list that does not read: {e}")),

@@ -301,6 +301,8 @@ impl<'a> Layout<'a> {
             || self.rc_files().iter().any(|f| is_companion_of(path, f))
             || self.is_jail_conf_file(path)
             || path == self.recipe.host.jail_conf_dir
+            || path == self.recipe.host.network.pf.anchor_file
+            || is_companion_of(path, &self.recipe.host.network.pf.anchor_file)
     }
 }
 

@@ -68,6 +68,7 @@ pub mod layout;
 pub mod lock;
 pub mod network;
 pub mod observe;
+pub mod pfplan;
 pub mod pipeline;
 // The plugin interface reads what raw pointers from another library designate and
 // frees replies across it: the only unsafe code of the crate, each block with its

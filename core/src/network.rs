@@ -32,6 +32,8 @@
 //!   fromto tag tagged rtable redirpool pool_opts`; `nat-anchor`, `rdr-anchor`):
 //!   see [`pf_anchor_rules`].
 
+pub mod pf;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::jailconf::ParamValue;
@@ -582,6 +584,7 @@ mod tests {
     #[test]
     fn host_conflicts_name_missing_bridges_and_leftover_epairs() {
         let network = HostNetwork {
+            pf: Pf::default(),
             bridges: vec![
                 Bridge {
                     name: "br0".into(),
@@ -656,6 +659,7 @@ mod tests {
                     jail_port: None,
                 },
             ],
+            ..Pf::default()
         };
         let text = pf_anchor_rules(&network, &|jail| (jail == "www").then(|| "10.0.0.2".into()));
         let rules: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();

@@ -20,6 +20,9 @@ pub struct ObservationRequest {
     pub probes: Probes,
     /// Whether to list the host's network interfaces (a recipe with VNET jails).
     pub interfaces: bool,
+    /// Whether to observe pf (`pfctl -s info`, `pfctl -a thinjail/jails -s nat`):
+    /// a recipe with VNET jails or NAT and forwards.
+    pub pf: bool,
 }
 
 /// Paths a stage needs observed before it plans.

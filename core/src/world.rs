@@ -41,6 +41,10 @@ pub struct World {
     /// with VNET jails.
     #[serde(default)]
     pub interfaces: Option<BTreeSet<String>>,
+    /// pf and thinjail's anchor in it, observed only for a recipe with VNET jails
+    /// or NAT and forwards ([`crate::probes::ObservationRequest::pf`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pf: Option<crate::network::pf::ObservedPf>,
 }
 
 /// A ZFS dataset or snapshot.

@@ -550,6 +550,13 @@ pub fn plan_destroy(
     if with_data {
         actions.extend(plan_destroy_data(recipe, world, jail)?);
     }
+    // Its port forwards (and NAT no other jail needs) leave thinjail's pf anchor.
+    if thinjail_core::pfplan::wanted(recipe) {
+        actions.extend(
+            thinjail_core::pfplan::plan(recipe, world, Some(jail))
+                .map_err(LifecycleError::Refused)?,
+        );
+    }
     Ok(actions)
 }
 

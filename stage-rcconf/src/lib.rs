@@ -34,6 +34,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod pf;
 pub mod resources;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -194,6 +195,7 @@ impl Stage for RcConfStage {
                 .filter(|j| j.cpuset.is_some())
                 .map(|j| j.name.clone())
                 .collect(),
+            files: pf::probed_files(ctx.recipe),
             ..Probes::default()
         }
     }
@@ -345,6 +347,7 @@ impl Stage for RcConfStage {
                 actions.push(Planned::new(start));
             }
         }
+        actions.extend(pf::plan(recipe, world)?);
         Ok(actions)
     }
 }

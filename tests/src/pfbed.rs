@@ -23,7 +23,14 @@
 //! `/etc/pf.conf` (below `host.system_root`) and installs only the kinds it
 //! reaches, so a pf.conf without the lines translates nothing here either.
 //!
-//! **Not reproduced**: pf being disabled (`pfctl -e`; the stand-in always
+//! **Reading back.** `pfctl -a ANCHOR -s nat` ([`show_nat`]) lists the rules
+//! as pfctl prints them (each nftables rule carries that text as its comment, so
+//! what is listed is what the kernel holds: a table deleted behind thinjail's back
+//! lists nothing), nat before rdr; a missing anchor fails with pfctl's
+//! `DIOCGETRULES: Invalid argument`, exit 1. `pfctl -s info` says `Status:
+//! Enabled`.
+//!
+//! **Not reproduced**: pf being disabled or absent (`pfctl -e`; the stand-in always
 //! translates what is reached), the main ruleset as loaded rather than as written
 //! in pf.conf, pf's filter rules (a `block` of the administrator's does not stop a
 //! redirected packet here), state tables, `rdr pass`, IPv6, and everything of
@@ -35,7 +42,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use thinjail_core::host::HostError;
-use thinjail_core::network::{missing_pf_conf_lines, PF_CONF_LINES};
+use thinjail_core::network::pf::{anchor_absent, parse_status, ObservedPf, PfStatus};
+use thinjail_core::network::{missing_pf_conf_lines, PF_ANCHOR, PF_CONF_LINES};
 
 use crate::netbed::{NetBed, NETNS_DIR};
 
@@ -135,8 +143,34 @@ fn nft_table(anchor: &str) -> String {
     )
 }
 
-/// The nftables script that replaces the anchor's table with `rules`, keeping the
-/// kinds pf.conf does not reach out.
+impl AnchorRule {
+    /// The rule as `pfctl -s nat` prints it (`print_rule` in
+    /// `sbin/pfctl/pfctl_parser.c`): a single port as `port = N`, and the
+    /// `round-robin` pool pf gives a translation to an interface's addresses.
+    pub fn printed(&self) -> String {
+        match self {
+            AnchorRule::Nat { interface, from } => {
+                format!("nat on {interface} inet from {from} to any -> ({interface}) round-robin")
+            }
+            AnchorRule::Rdr {
+                interface,
+                proto,
+                to,
+                port,
+                target,
+                target_port,
+            } => format!(
+                "rdr on {interface} inet proto {proto} from any to {} port = {port} -> {target} port {target_port}",
+                to.clone().unwrap_or_else(|| format!("({interface})"))
+            ),
+        }
+    }
+}
+
+/// The nftables script that replaces the anchor's table with `rules`. Each rule
+/// carries, as its comment, the rule as pfctl prints it (what `-s nat` reads
+/// back); the kinds pf.conf does not reach are kept in a chain no hook calls (pf
+/// holds them in the anchor, but never evaluates them).
 pub fn nft_script(anchor: &str, rules: &[AnchorRule], pf_conf: &str) -> String {
     let missing = missing_pf_conf_lines(pf_conf);
     let nat_reached = !missing.contains(&PF_CONF_LINES[0]);
@@ -144,11 +178,13 @@ pub fn nft_script(anchor: &str, rules: &[AnchorRule], pf_conf: &str) -> String {
     let table = nft_table(anchor);
     let mut pre = String::new();
     let mut post = String::new();
+    let mut unreached = String::new();
     for rule in rules {
+        let comment = format!("comment \"{}\"", rule.printed());
         match rule {
             AnchorRule::Nat { interface, from } if nat_reached => {
                 post.push_str(&format!(
-                    "    oifname \"{interface}\" ip saddr {from} masquerade\n"
+                    "    oifname \"{interface}\" ip saddr {from} masquerade {comment}\n"
                 ));
             }
             AnchorRule::Rdr {
@@ -164,14 +200,14 @@ pub fn nft_script(anchor: &str, rules: &[AnchorRule], pf_conf: &str) -> String {
                     None => "fib daddr type local".to_string(),
                 };
                 pre.push_str(&format!(
-                    "    iifname \"{interface}\" {dest} {proto} dport {port} dnat to {target}:{target_port}\n"
+                    "    iifname \"{interface}\" {dest} {proto} dport {port} dnat to {target}:{target_port} {comment}\n"
                 ));
             }
-            _ => {}
+            _ => unreached.push_str(&format!("    counter {comment}\n")),
         }
     }
     format!(
-        "table ip {table} {{}}\ndelete table ip {table}\ntable ip {table} {{\n  chain prerouting {{\n    type nat hook prerouting priority dstnat; policy accept;\n{pre}  }}\n  chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;\n{post}  }}\n}}\n"
+        "table ip {table} {{}}\ndelete table ip {table}\ntable ip {table} {{\n  chain prerouting {{\n    type nat hook prerouting priority dstnat; policy accept;\n{pre}  }}\n  chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;\n{post}  }}\n  chain unreached {{\n{unreached}  }}\n}}\n"
     )
 }
 
@@ -208,6 +244,67 @@ fn nft(bed: &NetBed, script: &str) -> Result<(), HostError> {
         })
     }
 }
+
+/// `pfctl -a ANCHOR -s nat`: the anchor's rules as pfctl prints them, nat rules
+/// first, then rdr (`pfctl_show_nat` asks for `PF_NAT`, then `PF_RDR`); an anchor
+/// that does not exist fails as on FreeBSD ("pfctl: DIOCGETRULES: Invalid
+/// argument", exit 1).
+pub fn show_nat(bed: &NetBed, anchor: &str) -> Result<Vec<String>, HostError> {
+    let table = nft_table(anchor);
+    let output = Command::new("nsenter")
+        .arg(format!("--net={NETNS_DIR}/{}", bed.host_ns()))
+        .args(["nft", "list", "table", "ip", &table])
+        .env_clear()
+        .env("PATH", "/sbin:/bin:/usr/sbin:/usr/bin")
+        .output()
+        .map_err(|source| HostError::Spawn {
+            command: "nft list table".into(),
+            source,
+        })?;
+    if !output.status.success() {
+        return Err(HostError::CommandFailed {
+            command: format!("pfctl -a {anchor} -s nat"),
+            status: "exit status: 1".into(),
+            stdout: String::new(),
+            stderr: "pfctl: DIOCGETRULES: Invalid argument\n".into(),
+        });
+    }
+    let listing = String::from_utf8_lossy(&output.stdout);
+    let printed: Vec<String> = listing
+        .lines()
+        .filter_map(|line| {
+            let (_, rest) = line.split_once("comment \"")?;
+            Some(rest.strip_suffix('"').unwrap_or(rest).to_string())
+        })
+        .collect();
+    let (mut nat, rdr): (Vec<String>, Vec<String>) =
+        printed.into_iter().partition(|l| l.starts_with("nat "));
+    nat.extend(rdr);
+    Ok(nat)
+}
+
+/// What observing pf finds (`pfctl -s info`, `pfctl -a thinjail/jails -s nat`):
+/// pf absent (as when `/dev/pf` cannot be opened) outside a test's namespace,
+/// else enabled, with the anchor's rules as [`show_nat`] lists them.
+pub fn observe() -> Result<ObservedPf, HostError> {
+    let Ok(bed) = NetBed::from_env() else {
+        return Ok(ObservedPf {
+            status: PfStatus::Absent,
+            loaded: Vec::new(),
+        });
+    };
+    let status = parse_status(STATUS_LINE);
+    let loaded = match show_nat(&bed, PF_ANCHOR) {
+        Ok(rules) => rules,
+        Err(HostError::CommandFailed { stderr, .. }) if anchor_absent(&stderr) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    Ok(ObservedPf { status, loaded })
+}
+
+/// `pfctl -s info`'s first line: pf runs in every test namespace (the stand-in
+/// cannot disable it).
+pub const STATUS_LINE: &str = "Status: Enabled for 0 days 00:00:00           Debug: Urgent";
 
 /// `pfctl ARGS` (the words after the program) for thinjail's anchor: `-a ANCHOR
 /// -f FILE` or `-a ANCHOR -F all`; `pf_conf` is the system's `/etc/pf.conf` on this
@@ -278,6 +375,7 @@ mod tests {
                 jail: "www".into(),
                 jail_port: Some(80),
             }],
+            ..Pf::default()
         }
     }
 

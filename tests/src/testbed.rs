@@ -363,6 +363,21 @@ impl TestBed {
         match action {
             Action::StartJail { conf, jail, .. } => self.start_jail(conf, jail).map(|()| true),
             Action::StopJail { conf, jail } => self.stop_jail(conf, jail).map(|()| true),
+            Action::LoadPfAnchor { .. } | Action::FlushPfAnchor { .. } => {
+                let Execution::Commands(commands) = action.execution() else {
+                    return Ok(false);
+                };
+                let pf_conf = thinjail_core::network::pf::pf_conf_path(
+                    &self.system_root.host(std::path::Path::new("/")),
+                );
+                let bed = crate::netbed::NetBed::from_env()?;
+                for command in &commands {
+                    if let Command::Run { argv } = command {
+                        crate::pfbed::pfctl(&bed, &argv[1..], &pf_conf)?;
+                    }
+                }
+                Ok(true)
+            }
             Action::AddLimits { .. } | Action::RemoveLimits { .. } | Action::SetCpuset { .. } => {
                 let Execution::Commands(commands) = action.execution() else {
                     return Ok(false);
@@ -933,6 +948,11 @@ impl Host for TestBed {
             interfaces: if request.interfaces {
                 let bed = crate::netbed::NetBed::from_env()?;
                 Some(bed.interfaces()?.into_iter().collect())
+            } else {
+                None
+            },
+            pf: if request.pf {
+                Some(crate::pfbed::observe()?)
             } else {
                 None
             },

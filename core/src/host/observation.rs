@@ -71,7 +71,44 @@ impl FreeBsdHost {
             } else {
                 None
             },
+            pf: if request.pf {
+                Some(self.observe_pf()?)
+            } else {
+                None
+            },
         })
+    }
+
+    /// pf's status (`pfctl -s info`; pf absent when pfctl cannot reach it) and the
+    /// rules of thinjail's anchor (`pfctl -a thinjail/jails -s nat`; none when the
+    /// anchor does not exist). See [`crate::network::pf`].
+    pub fn observe_pf(&mut self) -> Result<crate::network::pf::ObservedPf, HostError> {
+        use crate::network::pf::{anchor_absent, parse_status, ObservedPf, PfStatus, PFCTL};
+        let status = match self.run(&Command::run([PFCTL, "-s", "info"])) {
+            Ok(output) => parse_status(&output.stdout),
+            Err(HostError::CommandFailed { stderr, .. }) if stderr.contains("/dev/pf") => {
+                PfStatus::Absent
+            }
+            Err(e) => return Err(e),
+        };
+        if status == PfStatus::Absent {
+            return Ok(ObservedPf {
+                status,
+                loaded: Vec::new(),
+            });
+        }
+        let anchor = crate::network::PF_ANCHOR;
+        let loaded = match self.run(&Command::run([PFCTL, "-a", anchor, "-s", "nat"])) {
+            Ok(output) => output
+                .stdout
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(String::from)
+                .collect(),
+            Err(HostError::CommandFailed { stderr, .. }) if anchor_absent(&stderr) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        Ok(ObservedPf { status, loaded })
     }
 
     /// The host's network interfaces (`ifconfig -l`: their names, blank-separated).

@@ -32,32 +32,66 @@ pub const EPAIR_UNIT_FLOOR: u32 = 4096;
 /// The highest unit an interface cloner hands out (`IF_MAXUNIT` in `sys/net/if.h`).
 pub const EPAIR_UNIT_MAX: u32 = 0x7fff;
 
-/// The host's side of jail networking: the bridges VNET jails attach to.
+/// The host's side of jail networking: the bridges VNET jails attach to, and NAT
+/// and port forwards ([`Pf`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HostNetwork {
     /// The bridges VNET jails are attached to.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bridges: Vec<Bridge>,
+    /// NAT and port forwards, kept in thinjail's pf anchor.
+    #[serde(skip_serializing_if = "Pf::is_default")]
+    pub pf: Pf,
 }
 
-/// NAT and port forwards, kept in thinjail's pf anchor. Not part of the recipe
-/// yet: [`crate::network::pf_anchor_rules`] renders them and
-/// [`crate::recipe::validate::network::validate_pf`] checks them, but nothing plans
-/// loading the anchor.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The default [`Pf::anchor_file`].
+pub const DEFAULT_PF_ANCHOR_FILE: &str = "/etc/pf.thinjail.conf";
+
+/// NAT and port forwards, kept in thinjail's pf anchor (`thinjail/jails`): the
+/// rules ([`crate::network::pf_anchor_rules`]) are written to `anchor_file` and
+/// loaded with `pfctl -a thinjail/jails -f FILE`; pf.conf loads the same file at
+/// boot (`load anchor`). Planned by [`crate::network::pf`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Pf {
     /// Jail subnets translated to an interface's address on the way out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub nat: Vec<Nat>,
     /// Ports of the host forwarded to a port of a jail.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub forwards: Vec<Forward>,
+    /// The file thinjail writes the anchor's rules to (and pf.conf's `load anchor`
+    /// line names): a host file thinjail owns.
+    pub anchor_file: std::path::PathBuf,
+}
+
+impl Default for Pf {
+    fn default() -> Self {
+        Pf {
+            nat: Vec::new(),
+            forwards: Vec::new(),
+            anchor_file: DEFAULT_PF_ANCHOR_FILE.into(),
+        }
+    }
+}
+
+impl Pf {
+    /// Whether nothing is set (so a recipe does not show the section).
+    pub fn is_default(&self) -> bool {
+        *self == Pf::default()
+    }
+
+    /// Whether there is no rule to load.
+    pub fn has_no_rules(&self) -> bool {
+        self.nat.is_empty() && self.forwards.is_empty()
+    }
 }
 
 impl HostNetwork {
     /// Whether the recipe asks for nothing of the host's network.
     pub fn is_empty(&self) -> bool {
-        self.bridges.is_empty()
+        self.bridges.is_empty() && self.pf.is_default()
     }
 
     /// The bridge called `name`.

@@ -122,6 +122,7 @@ pub(super) fn check_host(recipe: &Recipe, c: &mut Collector) {
         ("host.cache_dir", &host.cache_dir),
         ("host.lock_file", &host.lock_file),
         ("host.plugin_dir", &host.plugin_dir),
+        ("host.network.pf.anchor_file", &host.network.pf.anchor_file),
     ] {
         check_outside_jails_dir(c, field, path, &host.jails_dir);
     }
@@ -166,10 +167,11 @@ pub(super) fn check_outside_jails_dir(
 
 /// The host files thinjail reads and writes besides its per-jail files, with their
 /// fields.
-fn host_files(host: &HostConfig) -> [(&'static str, &PathBuf); 3] {
+fn host_files(host: &HostConfig) -> [(&'static str, &PathBuf); 4] {
     [
         ("host.jail_conf", &host.jail_conf),
         ("host.rc_conf", &host.rc_conf),
         ("host.lock_file", &host.lock_file),
+        ("host.network.pf.anchor_file", &host.network.pf.anchor_file),
     ]
 }

@@ -525,12 +525,16 @@ pub(super) fn check_network(recipe: &crate::recipe::Recipe, c: &mut super::Colle
     ) {
         c.check(problem.field, &problem.value, Err(problem.problem));
     }
+    for problem in validate_pf(&recipe.host.network.pf, &recipe.host.network, &views) {
+        c.check(problem.field, &problem.value, Err(problem.problem));
+    }
 }
 
-/// Validates NAT and port forwards (not part of the recipe yet, see
-/// [`crate::recipe::network::Pf`]): IPv4 networks with their prefix, interfaces
-/// that are not the jails' bridges, no overlapping NAT networks, ports 1 to 65535,
-/// forwards to a VNET jail's static IPv4 address, no port forwarded twice.
+/// Validates NAT and port forwards ([`crate::recipe::network::Pf`]): IPv4
+/// networks with their prefix, each holding a static address of a VNET jail,
+/// interfaces that are not the jails' bridges, no overlapping NAT networks, ports
+/// 1 to 65535, forwards to a VNET jail's static IPv4 address, no port forwarded
+/// twice, an absolute anchor file.
 pub fn validate_pf(pf: &Pf, network: &HostNetwork, jails: &[JailView<'_>]) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut problem = |field: String, value: &str, text: String| {
@@ -541,9 +545,31 @@ pub fn validate_pf(pf: &Pf, network: &HostNetwork, jails: &[JailView<'_>]) -> Ve
         })
     };
     let bridge_names: BTreeSet<&str> = network.bridges.iter().map(|b| b.name.as_str()).collect();
+    if let Err(e) = super::check_absolute_path(&pf.anchor_file) {
+        problem(
+            "host.network.pf.anchor_file".into(),
+            &pf.anchor_file.display().to_string(),
+            e,
+        );
+    } else if pf.anchor_file.file_name().is_some_and(|n| n == "pf.conf") {
+        problem(
+            "host.network.pf.anchor_file".into(),
+            &pf.anchor_file.display().to_string(),
+            "pf.conf is the administrator's: thinjail writes its anchor to a file of its own \
+             (like /etc/pf.thinjail.conf) and never edits pf.conf"
+                .into(),
+        );
+    }
+    // The VNET jails' static IPv4 addresses: what NAT may translate.
+    let jail_ip4: Vec<IpAddr> = jails
+        .iter()
+        .filter_map(|j| j.vnet)
+        .flat_map(|v| v.static_ip4())
+        .filter_map(|a| a.split('/').next()?.parse().ok())
+        .collect();
     // NAT.
     for (i, nat) in pf.nat.iter().enumerate() {
-        let field = format!("host.pf.nat[{i}]");
+        let field = format!("host.network.pf.nat[{i}]");
         let v6 = nat.from.contains(':');
         if let Err(e) = check_cidr(&nat.from, v6) {
             problem(format!("{field}.from"), &nat.from, e);
@@ -553,6 +579,19 @@ pub fn validate_pf(pf: &Pf, network: &HostNetwork, jails: &[JailView<'_>]) -> Ve
                 &nat.from,
                 "NAT is for IPv4 networks; IPv6 jails get addresses of their own".into(),
             );
+        }
+        if let Some(net) = Net::parse(&nat.from).filter(|n| n.addr.is_ipv4()) {
+            if !jail_ip4.iter().any(|a| net.contains(*a)) {
+                problem(
+                    format!("{field}.from"),
+                    &nat.from,
+                    format!(
+                        "no VNET jail of the recipe has a static address in {}: NAT of a network \
+                         no jail uses would translate someone else's packets",
+                        nat.from
+                    ),
+                );
+            }
         }
         if let Err(e) = check_interface(&nat.interface) {
             problem(format!("{field}.interface"), &nat.interface, e);
@@ -570,19 +609,19 @@ pub fn validate_pf(pf: &Pf, network: &HostNetwork, jails: &[JailView<'_>]) -> Ve
         if let Some(net) = Net::parse(&nat.from) {
             if let Some((_, first)) = nat_nets.iter().find(|(n, _)| n.overlaps(net)) {
                 problem(
-                    format!("host.pf.nat[{i}].from"),
+                    format!("host.network.pf.nat[{i}].from"),
                     &nat.from,
                     format!("{} overlaps {first}", nat.from),
                 );
             }
-            nat_nets.push((net, format!("host.pf.nat[{i}].from")));
+            nat_nets.push((net, format!("host.network.pf.nat[{i}].from")));
         }
     }
 
     // Port forwards.
     let mut forwarded: BTreeMap<(Proto, String, String, u16), String> = BTreeMap::new();
     for (i, forward) in pf.forwards.iter().enumerate() {
-        let field = format!("host.pf.forwards[{i}]");
+        let field = format!("host.network.pf.forwards[{i}]");
         if let Err(e) = check_interface(&forward.interface) {
             problem(format!("{field}.interface"), &forward.interface, e);
         }
@@ -690,6 +729,7 @@ mod tests {
     #[test]
     fn a_good_network_passes() {
         let network = HostNetwork {
+            pf: Pf::default(),
             bridges: vec![
                 bridge("br0", &["10.0.0.1/24"]),
                 bridge("br1", &["10.1.0.1/24"]),
@@ -708,6 +748,7 @@ mod tests {
                 jail: "www".into(),
                 jail_port: Some(80),
             }],
+            ..Pf::default()
         };
         let mut www = vnet("br0", &["10.0.0.2/24"]);
         www.gateway4 = Some("10.0.0.1".into());
@@ -728,6 +769,7 @@ mod tests {
     #[test]
     fn bad_networks_are_refused_naming_the_field() {
         let network = HostNetwork {
+            pf: Pf::default(),
             bridges: vec![
                 bridge("br0", &["10.0.0.1/24"]),
                 bridge("br1", &["10.0.0.129/25"]),
@@ -753,6 +795,7 @@ mod tests {
     #[test]
     fn jails_with_bad_network_settings_are_refused_naming_the_field() {
         let network = HostNetwork {
+            pf: Pf::default(),
             bridges: vec![
                 bridge("br0", &["10.0.0.1/24"]),
                 bridge("br1", &["10.1.0.1/24"]),
@@ -832,6 +875,7 @@ mod tests {
     #[test]
     fn nat_and_forwards_are_checked() {
         let network = HostNetwork {
+            pf: Pf::default(),
             bridges: vec![bridge("br0", &["10.0.0.1/24"])],
         };
         let pf = Pf {
@@ -875,6 +919,7 @@ mod tests {
                     jail_port: None,
                 },
             ],
+            ..Pf::default()
         };
         let www = vnet("br0", &["10.0.0.2/24"]);
         let mut dynamic = vnet("br0", &[]);
@@ -887,12 +932,46 @@ mod tests {
         assert_eq!(
             fields(&problems),
             [
-                "host.pf.nat[2].from",
-                "host.pf.nat[2].interface",
-                "host.pf.nat[1].from",
-                "host.pf.forwards[1].port",
-                "host.pf.forwards[2].jail",
+                "host.network.pf.nat[2].from",
+                "host.network.pf.nat[2].interface",
+                "host.network.pf.nat[1].from",
+                "host.network.pf.forwards[1].port",
+                "host.network.pf.forwards[2].jail",
             ],
+            "{problems:#?}"
+        );
+    }
+
+    #[test]
+    fn nat_of_a_network_no_jail_uses_and_a_relative_anchor_file_are_refused() {
+        let network = HostNetwork {
+            pf: Pf::default(),
+            bridges: vec![bridge("br0", &["10.0.0.1/24"])],
+        };
+        let pf = Pf {
+            nat: vec![
+                Nat {
+                    from: "10.0.0.0/24".into(),
+                    interface: "em0".into(),
+                },
+                Nat {
+                    from: "172.16.0.0/24".into(),
+                    interface: "em0".into(),
+                },
+            ],
+            anchor_file: "pf.thinjail.conf".into(),
+            ..Pf::default()
+        };
+        let www = vnet("br0", &["10.0.0.2/24"]);
+        let jails = [view("jails[0]", "www", Some(&www))];
+        let problems = validate_pf(&pf, &network, &jails);
+        assert_eq!(
+            fields(&problems),
+            ["host.network.pf.anchor_file", "host.network.pf.nat[1].from"],
+            "{problems:#?}"
+        );
+        assert!(
+            problems[1].problem.contains("no VNET jail"),
             "{problems:#?}"
         );
     }
