@@ -217,6 +217,21 @@ fn full_recipe() -> Recipe {
         ip4: vec!["10.0.0.1/24".into()],
         ip6: vec!["fd00::1/64".into()],
     }];
+    recipe.host.network.pf = thinjail_core::network::Pf {
+        nat: vec![thinjail_core::network::Nat {
+            from: "10.0.0.0/24".into(),
+            interface: "em0".into(),
+        }],
+        forwards: vec![thinjail_core::network::Forward {
+            proto: thinjail_core::network::Proto::Tcp,
+            interface: "em0".into(),
+            address: Some("192.0.2.10".into()),
+            port: 8080,
+            jail: "b".into(),
+            jail_port: Some(80),
+        }],
+        anchor_file: "/etc/pf.thinjail.conf".into(),
+    };
     recipe.jails.push(Jail {
         name: "b".into(),
         vnet: Some(thinjail_core::network::Vnet {
