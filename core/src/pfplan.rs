@@ -340,4 +340,37 @@ mod tests {
         without_lines.pf.as_mut().unwrap().status = PfStatus::Disabled;
         assert!(plan(&recipe, &without_lines, None).is_ok());
     }
+
+    #[test]
+    fn confinement_allows_thinjails_anchor_and_file_only() {
+        let recipe = recipe();
+        let layout = crate::layout::Layout::new(&recipe);
+        let world = world(LINES, PfStatus::Enabled);
+        let check =
+            |action: Action| crate::confine::check_planned(&layout, &world, &action, &|_| true);
+        for planned in plan(&recipe, &world, None).unwrap() {
+            check(planned.action).unwrap();
+        }
+        check(Action::FlushPfAnchor {
+            anchor: PF_ANCHOR.into(),
+        })
+        .unwrap();
+        let other = check(Action::FlushPfAnchor {
+            anchor: "admin/rules".into(),
+        })
+        .unwrap_err();
+        assert!(other.contains("not thinjail's"), "{other}");
+        let elsewhere = check(Action::LoadPfAnchor {
+            anchor: PF_ANCHOR.into(),
+            file: "/etc/pf.conf".into(),
+        })
+        .unwrap_err();
+        assert!(elsewhere.contains("/etc/pf.conf"), "{elsewhere}");
+        let write_pf_conf = check(Action::WriteFile {
+            path: "/etc/pf.conf".into(),
+            contents: String::new(),
+            mode: 0o644,
+        });
+        assert!(write_pf_conf.is_err(), "pf.conf is never written");
+    }
 }

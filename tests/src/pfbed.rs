@@ -463,6 +463,39 @@ mod tests {
         )
         .unwrap();
         assert!(tables(&bed).unwrap().is_empty());
+        // A flushed (missing) anchor: pfctl's own failure.
+        let e = show_nat(&bed, "thinjail/jails").unwrap_err();
+        assert!(
+            matches!(&e, HostError::CommandFailed { stderr, status, .. }
+                if anchor_absent(stderr) && status == "exit status: 1"),
+            "{e:?}"
+        );
+        assert!(
+            anchor_absent(&e.to_string())
+                || matches!(&e, HostError::CommandFailed { stderr, .. } if anchor_absent(stderr)),
+            "{e}"
+        );
+        // What pf.conf does not reach is still held in the anchor (and listed).
+        std::fs::write(&pf_conf, "rdr-anchor \"thinjail/*\"\n").unwrap();
+        pfctl(
+            &bed,
+            &args(&["-a", "thinjail/jails", "-f", &file_arg]),
+            &pf_conf,
+        )
+        .unwrap();
+        assert_eq!(
+            show_nat(&bed, "thinjail/jails").unwrap(),
+            [
+                "nat on up0 inet from 10.0.0.0/24 to any -> (up0) round-robin",
+                "rdr on up0 inet proto tcp from any to (up0) port = 8080 -> 10.0.0.2 port 80",
+            ]
+        );
+        pfctl(
+            &bed,
+            &args(&["-a", "thinjail/jails", "-F", "all"]),
+            &pf_conf,
+        )
+        .unwrap();
         std::fs::write(&file, "pass in all\n").unwrap();
         assert!(pfctl(
             &bed,
