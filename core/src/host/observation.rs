@@ -86,7 +86,11 @@ impl FreeBsdHost {
         use crate::network::pf::{anchor_absent, parse_status, ObservedPf, PfStatus, PFCTL};
         let status = match self.run(&Command::run([PFCTL, "-s", "info"])) {
             Ok(output) => parse_status(&output.stdout),
-            Err(HostError::CommandFailed { stderr, .. }) if stderr.contains("/dev/pf") => {
+            // `err(1, "%s", pf_device)`: no pf in the kernel. Anything else (not root)
+            // is an error, not a verdict on pf.
+            Err(HostError::CommandFailed { stderr, .. })
+                if stderr.contains("/dev/pf: No such file or directory") =>
+            {
                 PfStatus::Absent
             }
             Err(e) => return Err(e),
