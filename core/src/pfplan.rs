@@ -89,6 +89,12 @@ pub fn plan(recipe: &Recipe, world: &World, leaving: Option<&str>) -> Result<Vec
     let pf_conf = pf_conf_path(&recipe.host.system_root);
     let pf_conf_text = world.file_contents(&pf_conf).unwrap_or("");
     let text = anchor_text(recipe, leaving);
+    // A jail that leaves nothing behind in the anchor (no forward, no NAT only it
+    // needs; or not the recipe's, like a pruned orphan) changes nothing here: the
+    // recipe's own apply keeps the anchor.
+    if leaving.is_some() && text == anchor_text(recipe, None) {
+        return Ok(Vec::new());
+    }
     let rules = rules_of(&text);
     let file_now = world.file_contents(file);
     let loaded: &[String] = world
@@ -339,6 +345,11 @@ mod tests {
         // Taking rules out needs neither pf running nor pf.conf's lines.
         without_lines.pf.as_mut().unwrap().status = PfStatus::Disabled;
         assert!(plan(&recipe, &without_lines, None).is_ok());
+        // A jail that has nothing in the anchor (a pruned orphan) changes nothing.
+        let recipe = super::tests::recipe();
+        assert!(plan(&recipe, &without_lines, Some("orphan"))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

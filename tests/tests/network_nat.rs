@@ -368,6 +368,16 @@ fn nat_and_a_port_forward_carry_real_traffic_and_leave_nothing_behind() {
         bed.loaded(),
         ["nat on up0 inet from 10.78.0.0/24 to any -> (up0) round-robin"]
     );
+    let table = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", bed.ns.name()))
+        .args(["nft", "list", "table", "ip", "thinjail_thinjail_jails"])
+        .output()
+        .expect("nft");
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        !table.contains("dnat") && table.contains("masquerade"),
+        "{table}"
+    );
     let closed = bed.through_forward();
     assert!(!closed.stdout.contains("thinjail-forward"), "{closed:?}");
     drop(server);
