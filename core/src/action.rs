@@ -308,6 +308,22 @@ pub enum Action {
         /// The anchor (thinjail's own, `thinjail/jails`).
         anchor: String,
     },
+    /// `devfs rule -s N delset`, then `devfs rule -s N add RULE` for each rule: the
+    /// kernel's devfs ruleset `N` holds exactly these rules (devfs(8); thinjail's
+    /// ruleset for DHCP jails, [`crate::devfs_rules`]).
+    LoadDevfsRuleset {
+        /// The ruleset number.
+        number: u32,
+        /// Each rule's words as `devfs rule add` takes them (`include 4`, `path bpf*
+        /// unhide`: no word holds a blank).
+        rules: Vec<String>,
+    },
+    /// `devfs rule -s N delset`: the kernel's ruleset `N` loses every rule (and,
+    /// unless a devfs mount still uses it, goes).
+    RemoveDevfsRuleset {
+        /// The ruleset number.
+        number: u32,
+    },
     /// `umount PATH`
     Unmount {
         /// Mount point.
@@ -734,6 +750,28 @@ impl Action {
                 argv.extend(rules.iter().cloned());
                 cmds(vec![Command::run(argv)])
             }
+            LoadDevfsRuleset { number, rules } => {
+                let set = |verb: &[&str]| {
+                    let mut argv = vec!["devfs".to_string(), "rule".into(), "-s".into()];
+                    argv.push(number.to_string());
+                    argv.extend(verb.iter().map(|w| w.to_string()));
+                    Command::run(argv)
+                };
+                let mut commands = vec![set(&["delset"])];
+                for rule in rules {
+                    let mut words = vec!["add"];
+                    words.extend(rule.split_whitespace());
+                    commands.push(set(&words));
+                }
+                cmds(commands)
+            }
+            RemoveDevfsRuleset { number } => cmds(vec![Command::run([
+                "devfs".to_string(),
+                "rule".into(),
+                "-s".into(),
+                number.to_string(),
+                "delset".into(),
+            ])]),
             SetCpuset { jail, cpus } => cmds(vec![Command::run([
                 "cpuset".to_string(),
                 "-l".into(),
@@ -975,6 +1013,10 @@ impl Action {
                 format!("remove limits of jail {jail}: {}", rules.join(" "))
             }
             SetCpuset { jail, cpus } => format!("run jail {jail} on CPUs {cpus}"),
+            LoadDevfsRuleset { number, rules } => {
+                format!("load devfs ruleset {number}: {}", rules.join("; "))
+            }
+            RemoveDevfsRuleset { number } => format!("remove devfs ruleset {number}"),
             Unmount { path } => format!("unmount {}", s(path)),
             LoadPfAnchor { anchor, file } => {
                 format!("load pf anchor {anchor} from {}", s(file))
@@ -1140,6 +1182,9 @@ impl Action {
                 jails: vec![jail.clone()],
                 ..Touches::default()
             },
+            // The kernel's devfs rules: no path, dataset or jail (confinement checks
+            // the number).
+            LoadDevfsRuleset { .. } | RemoveDevfsRuleset { .. } => Touches::default(),
             FreebsdUpdate {
                 base,
                 workdir,
@@ -1345,6 +1390,16 @@ impl Action {
             RemoveLimits { rules, .. } => {
                 if let Some(limits) = world.limits.as_mut() {
                     limits.rules.retain(|old| !rules.contains(old));
+                }
+            }
+            LoadDevfsRuleset { number, rules } => {
+                if let Some(sets) = world.devfs_rulesets.as_mut() {
+                    sets.insert(*number, crate::devfs_rules::numbered(rules));
+                }
+            }
+            RemoveDevfsRuleset { number } => {
+                if let Some(sets) = world.devfs_rulesets.as_mut() {
+                    sets.remove(number);
                 }
             }
             SetCpuset { jail, cpus } => {

@@ -250,6 +250,15 @@ fn check_action_specifics(
                 file.display()
             ))
         }
+        // Never FreeBSD's rulesets nor the administrator's below thinjail's floor.
+        Action::LoadDevfsRuleset { number, .. } | Action::RemoveDevfsRuleset { number }
+            if *number < crate::network::DEVFS_RULESET_FLOOR =>
+        {
+            Err(format!(
+                "changes devfs ruleset {number}, below thinjail's own ({} and up)",
+                crate::network::DEVFS_RULESET_FLOOR
+            ))
+        }
         Action::SetCpuset { cpus, .. } => crate::resources::cpuset::CpuList::parse(cpus)
             .map(drop)
             .map_err(|e| format!("sets a CPU list that does not read: {e}")),

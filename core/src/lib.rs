@@ -58,6 +58,7 @@ pub mod action;
 pub mod apply;
 pub mod boot;
 pub mod confine;
+pub mod devfs_rules;
 pub mod edit;
 pub mod fstab;
 pub mod host;

@@ -168,6 +168,7 @@ impl Pipeline {
         request.jails_dataset = recipe.host.jails_dataset.clone();
         request.interfaces = recipe.jails.iter().any(|j| j.vnet.is_some());
         request.pf = crate::pfplan::wanted(recipe);
+        request.devfs_rulesets = crate::devfs_rules::needed(recipe);
         request.probes.merge(crate::boot::probes(recipe));
         for stage in &self.stages {
             let probes = stage.stage.probes(&ctx);

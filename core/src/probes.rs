@@ -23,6 +23,8 @@ pub struct ObservationRequest {
     /// Whether to observe pf (`pfctl -s info`, `pfctl -a thinjail/jails -s nat`):
     /// a recipe with VNET jails or NAT and forwards.
     pub pf: bool,
+    /// Whether to read the kernel's devfs rulesets (a recipe with DHCP jails).
+    pub devfs_rulesets: bool,
 }
 
 /// Paths a stage needs observed before it plans.

@@ -45,6 +45,11 @@ pub struct World {
     /// or NAT and forwards ([`crate::probes::ObservationRequest::pf`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pf: Option<crate::network::pf::ObservedPf>,
+    /// The kernel's devfs rulesets (`devfs rule showsets`), each with its rules as
+    /// `devfs rule -s N show` prints them (`100 include 4`), observed only for a
+    /// recipe with DHCP jails ([`crate::probes::ObservationRequest::devfs_rulesets`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devfs_rulesets: Option<BTreeMap<u32, Vec<String>>>,
 }
 
 /// A ZFS dataset or snapshot.

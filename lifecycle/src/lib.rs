@@ -536,6 +536,11 @@ pub fn plan_destroy(
     }
     // Its jail file, an older block in jail.conf, and its place in rc.conf's boot.
     let mut actions = forget_jail(recipe, world, jail).map_err(LifecycleError::Boot)?;
+    // thinjail's devfs ruleset, when no other DHCP jail keeps a jail file.
+    actions.extend(
+        thinjail_core::devfs_rules::removal_after_destroy(recipe, world, jail)
+            .map_err(LifecycleError::Boot)?,
+    );
     let fstab = layout.fstab(jail);
     if world.path(&fstab).exists() {
         actions.push(Planned::new(Action::Remove { path: fstab }));

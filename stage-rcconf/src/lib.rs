@@ -40,6 +40,7 @@ pub mod resources;
 use std::collections::{BTreeMap, BTreeSet};
 
 use thinjail_core::action::Action;
+use thinjail_core::devfs_rules;
 use thinjail_core::edit::FileEdit;
 use thinjail_core::hostconf::Configuration;
 use thinjail_core::jailconf::{ordered_params, render_block, JailConf, Params, Semantics};
@@ -62,7 +63,15 @@ const SUMMARY: &str =
 /// The jail.conf(5) block of `jail`: the article's settings, derived paths,
 /// addresses, then the recipe's own parameters.
 pub fn jail_block(recipe: &Recipe, jail: &Jail) -> String {
-    render_block(&jail.name, &jail_params(recipe, jail))
+    jail_block_with_ruleset(recipe, jail, network::DEVFS_RULESET_FLOOR)
+}
+
+/// [`jail_block`] with `dhcp_ruleset` as a DHCP jail's `devfs_ruleset`.
+pub fn jail_block_with_ruleset(recipe: &Recipe, jail: &Jail, dhcp_ruleset: u32) -> String {
+    render_block(
+        &jail.name,
+        &jail_params_with_ruleset(recipe, jail, dhcp_ruleset),
+    )
 }
 
 /// The whole file thinjail writes for `jail`: a header saying whose it is, the
@@ -70,6 +79,12 @@ pub fn jail_block(recipe: &Recipe, jail: &Jail) -> String {
 /// define), then its own block. jail(8) reads nothing else for the jail (`jail -f
 /// FILE -c NAME`).
 pub fn jail_file(recipe: &Recipe, jail: &Jail) -> String {
+    jail_file_with_ruleset(recipe, jail, network::DEVFS_RULESET_FLOOR)
+}
+
+/// [`jail_file`] with `dhcp_ruleset` as a DHCP jail's `devfs_ruleset`: the number
+/// of thinjail's devfs ruleset on the host ([`devfs_rules::plan`]).
+pub fn jail_file_with_ruleset(recipe: &Recipe, jail: &Jail, dhcp_ruleset: u32) -> String {
     let mut blocks = String::new();
     let dependencies = resources::dependencies(recipe, jail);
     if !dependencies.is_empty() {
@@ -79,10 +94,10 @@ pub fn jail_file(recipe: &Recipe, jail: &Jail) -> String {
             jail.name
         ));
         for dependency in dependencies {
-            blocks.push_str(&jail_block(recipe, dependency));
+            blocks.push_str(&jail_block_with_ruleset(recipe, dependency, dhcp_ruleset));
         }
     }
-    blocks.push_str(&jail_block(recipe, jail));
+    blocks.push_str(&jail_block_with_ruleset(recipe, jail, dhcp_ruleset));
     format!(
         "# jail {name}, written by thinjail from its recipe: `thinjail apply` rewrites this file and\n\
          # `thinjail destroy {name}` removes it; change the recipe, not this file.\n\
@@ -93,8 +108,19 @@ pub fn jail_file(recipe: &Recipe, jail: &Jail) -> String {
 }
 
 /// The parameters [`jail_block`] writes for `jail`, in the order it writes them: what
-/// jail(8) must see for this jail, and nothing else.
+/// jail(8) must see for this jail, and nothing else. A DHCP jail's `devfs_ruleset` is
+/// [`network::DEVFS_RULESET_FLOOR`] here, the number on a host where no other ruleset
+/// has it; [`jail_params_with_ruleset`] takes the host's.
 pub fn jail_params(recipe: &Recipe, jail: &Jail) -> Vec<(String, ParamValue)> {
+    jail_params_with_ruleset(recipe, jail, network::DEVFS_RULESET_FLOOR)
+}
+
+/// [`jail_params`] with `dhcp_ruleset` as a DHCP jail's `devfs_ruleset`.
+pub fn jail_params_with_ruleset(
+    recipe: &Recipe,
+    jail: &Jail,
+    dhcp_ruleset: u32,
+) -> Vec<(String, ParamValue)> {
     let layout = Layout::new(recipe);
     let mut params = recipe.params_of(jail);
     resources::add_resource_params(&mut params, jail);
@@ -131,13 +157,7 @@ pub fn jail_params(recipe: &Recipe, jail: &Jail) -> Vec<(String, ParamValue)> {
         let vnet_jails = recipe.jails.iter().filter(|j| j.vnet.is_some());
         let names = network::epair_names(vnet_jails.map(|j| j.name.as_str()));
         if let Some(names) = names.get(&jail.name) {
-            network::vnet_params(
-                &jail.name,
-                vnet,
-                names,
-                network::DEVFS_RULESET_FLOOR,
-                &mut params,
-            );
+            network::vnet_params(&jail.name, vnet, names, dhcp_ruleset, &mut params);
         }
     }
     ordered_params(params)
@@ -187,6 +207,8 @@ impl Stage for RcConfStage {
     /// the recipe still has rules to remove) and the CPU sets of jails that have one.
     fn probes(&self, ctx: &StageContext<'_>) -> Probes {
         Probes {
+            // The devfs.rules files rc(8) reads, for thinjail's DHCP ruleset.
+            files: devfs_rules::files(ctx.recipe).into_iter().collect(),
             limits: !ctx.recipe.jails.is_empty(),
             cpusets: ctx
                 .recipe
@@ -205,7 +227,8 @@ impl Stage for RcConfStage {
         let host = &recipe.host;
         let mut actions = Vec::new();
         if recipe.jails.is_empty() {
-            return Ok(actions);
+            // thinjail's devfs ruleset, if it is left, goes with the last jail.
+            return Ok(devfs_rules::plan(recipe, world)?.after_starts);
         }
         for jail in &recipe.jails {
             if let Some(running) = ctx.layout.foreign_jail(world, &jail.name) {
@@ -237,6 +260,9 @@ impl Stage for RcConfStage {
             configuration.check_jail(&jail.name)?;
         }
         resources::check_host(recipe, world)?;
+        let devfs = devfs_rules::plan(recipe, world)?;
+        let dhcp_ruleset = devfs.number.unwrap_or(network::DEVFS_RULESET_FLOOR);
+        actions.extend(devfs.before_starts);
         if !world.path(&host.jail_conf_dir).exists() {
             actions.push(Planned::noted(
                 Action::MakeDir {
@@ -250,7 +276,7 @@ impl Stage for RcConfStage {
         let mut moved = Vec::new();
         for jail in &recipe.jails {
             let path = ctx.layout.jail_conf_file(&jail.name);
-            let contents = jail_file(recipe, jail);
+            let contents = jail_file_with_ruleset(recipe, jail, dhcp_ruleset);
             let current = world.file_contents(&path);
             let legacy = configuration.legacy_block(&jail.name);
             // What the jail runs with now, as far as its own definition goes.
@@ -348,6 +374,7 @@ impl Stage for RcConfStage {
             }
         }
         actions.extend(pf::plan(recipe, world)?);
+        actions.extend(devfs.after_starts);
         Ok(actions)
     }
 }

@@ -76,6 +76,11 @@ impl FreeBsdHost {
             } else {
                 None
             },
+            devfs_rulesets: if request.devfs_rulesets {
+                Some(self.observe_devfs_rulesets()?)
+            } else {
+                None
+            },
         })
     }
 
@@ -113,6 +118,29 @@ impl FreeBsdHost {
             Err(e) => return Err(e),
         };
         Ok(ObservedPf { status, loaded })
+    }
+
+    /// The kernel's devfs rulesets: `devfs rule showsets` (one number a line), then
+    /// `devfs rule -s N show` for each (one rule a line, `100 include 4`).
+    pub fn observe_devfs_rulesets(&mut self) -> Result<BTreeMap<u32, Vec<String>>, HostError> {
+        let sets = self.run(&Command::run(["devfs", "rule", "showsets"]))?;
+        let mut found = BTreeMap::new();
+        for number in sets.stdout.split_whitespace() {
+            let Ok(number) = number.parse::<u32>() else {
+                return Err(HostError::Conflict(format!(
+                    "devfs rule showsets printed {number:?}, not a ruleset number"
+                )));
+            };
+            let rules = self.run(&Command::run([
+                "devfs".to_string(),
+                "rule".into(),
+                "-s".into(),
+                number.to_string(),
+                "show".into(),
+            ]))?;
+            found.insert(number, rules.stdout.lines().map(String::from).collect());
+        }
+        Ok(found)
     }
 
     /// The host's network interfaces (`ifconfig -l`: their names, blank-separated).

@@ -307,13 +307,16 @@ pub fn validate(
         };
         let vfield = format!("{field}.vnet");
         if vnet.dhcp() {
-            problem(
-                format!("{vfield}.ip4"),
-                jail.name,
-                "Dhcp is not supported yet: dhclient needs a devfs ruleset that shows bpf, \
-                 which thinjail does not install yet; give the jail Static([...]) addresses"
-                    .into(),
-            );
+            // thinjail's ruleset (which shows bpf to dhclient) is the jail's.
+            if let Some(name) = spelling_of(jail.params, "devfs_ruleset") {
+                problem(
+                    format!("{field}.params[{name:?}]"),
+                    name,
+                    "a DHCP jail gets thinjail's devfs ruleset (ruleset 4 and bpf, for dhclient): \
+                     leave `devfs_ruleset` out"
+                        .into(),
+                );
+            }
         }
         if !jail.ip4.is_empty() || !jail.ip6.is_empty() {
             let which = if jail.ip4.is_empty() { "ip6" } else { "ip4" };
@@ -810,6 +813,11 @@ mod tests {
         let mut dhcp_gateway = vnet("br0", &[]);
         dhcp_gateway.ip4 = Some(Ip4::Dhcp);
         dhcp_gateway.gateway4 = Some("10.0.0.1".into());
+        let mut dhcp_own_ruleset = dhcp_gateway.clone();
+        dhcp_own_ruleset.gateway4 = None;
+        let ruleset_params = BTreeMap::from([("devfs_ruleset".to_string(), ParamValue::Number(4))]);
+        let mut dhcp_with_ruleset = view("jails[11]", "r", Some(&dhcp_own_ruleset));
+        dhcp_with_ruleset.params = &ruleset_params;
         let mut same_mac = vnet("br0", &["10.0.0.8/24"]);
         same_mac.mac = Some(derived_mac("a"));
         let mut bad_mac = vnet("br0", &["10.0.0.9/24"]);
@@ -836,6 +844,7 @@ mod tests {
             view("jails[8]", "a", Some(&a)),
             with_shared_settings,
             shared_with_vnet,
+            dhcp_with_ruleset,
         ];
         let problems = validate(&network, None, &jails);
         let found = fields(&problems);
@@ -851,6 +860,7 @@ mod tests {
             "jails[9].ip4",
             "jails[9].params[\"interface\"]",
             "jails[10].params[\"vnet\"]",
+            "jails[11].params[\"devfs_ruleset\"]",
         ] {
             assert!(
                 found.contains(&expected.to_string()),
