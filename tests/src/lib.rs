@@ -27,6 +27,7 @@
 
 pub mod cpuset;
 pub mod depend8;
+pub mod devfs;
 pub mod fixtures;
 pub mod freebsd_update;
 pub mod harness;

@@ -12,8 +12,10 @@
 //!    no `\040` decoding, fewer than three fields refused with jail(8)'s "missing
 //!    information" — (nullfs → `mount --bind`, then `mount -o remount,bind,ro` for
 //!    `ro`; tmpfs → Linux's tmpfs with the mount point's mode and owner, as
-//!    FreeBSD's takes them: [`fstab_mount`]), `mount.devfs` → a tmpfs with null,
-//!    zero, random, urandom and tty nodes, the mounts undone if any of it fails.
+//!    FreeBSD's takes them: [`fstab_mount`]), `mount.devfs` → a tmpfs with the null,
+//!    zero, random, urandom, tty and bpf nodes the jail's `devfs_ruleset` (else 4)
+//!    leaves visible ([`crate::devfs`]: 4 shows the first four), the mounts undone
+//!    if any of it fails.
 //!    `depend` is honoured in jail(8)'s order ([`crate::depend8`]). The running
 //!    jail is recorded in a state file instead of the kernel.
 //! 2. `jail -f CONF -r NAME` → CONF read again, `exec.prestop`, `exec.stop` in chroot,
@@ -378,7 +380,11 @@ impl TestBed {
                 }
                 Ok(true)
             }
-            Action::AddLimits { .. } | Action::RemoveLimits { .. } | Action::SetCpuset { .. } => {
+            Action::AddLimits { .. }
+            | Action::RemoveLimits { .. }
+            | Action::SetCpuset { .. }
+            | Action::LoadDevfsRuleset { .. }
+            | Action::RemoveDevfsRuleset { .. } => {
                 let Execution::Commands(commands) = action.execution() else {
                     return Ok(false);
                 };
@@ -593,7 +599,11 @@ impl TestBed {
                 &dev_text,
             ])?;
             mounts.push(dev.clone());
-            make_device_nodes(&dev)?;
+            // jail(8): `-oruleset=N`, the jail's devfs_ruleset or 4 (command.c).
+            let ruleset = jail8::string(params, "devfs_ruleset")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(4);
+            make_device_nodes(&dev, &crate::devfs::visible_devices(&self.state_dir, ruleset))?;
         }
         for unsupported in ["mount.fdescfs", "mount.procfs"] {
             if jail8::flag(params, unsupported) {
@@ -694,6 +704,9 @@ impl TestBed {
         let known = |path: &str| program == path || program == name;
         if name == "rctl" && known(thinjail_core::resources::rctl::RCTL) {
             return Ok(Some(crate::rctl::run(&self.state_dir, words)));
+        }
+        if name == "devfs" && known("/sbin/devfs") {
+            return Ok(Some(crate::devfs::run(&self.state_dir, words)));
         }
         if name == "cpuset" && known(thinjail_core::resources::cpuset::CPUSET) {
             let state = TestBedState::load(&self.state_dir)?;
@@ -849,22 +862,16 @@ fn refuse_symlinks(jail: &str, path: &Path) -> Result<(), HostError> {
 
 /// The test bed only runs on Linux; elsewhere (the FreeBSD type-check) it cannot make nodes.
 #[cfg(not(target_os = "linux"))]
-fn make_device_nodes(_dev: &Path) -> Result<(), HostError> {
+fn make_device_nodes(_dev: &Path, _devices: &[(&str, u64, u64)]) -> Result<(), HostError> {
     Err(HostError::Unsupported(
         "the test bed runs on Linux only".into(),
     ))
 }
 
 #[cfg(target_os = "linux")]
-fn make_device_nodes(dev: &Path) -> Result<(), HostError> {
+fn make_device_nodes(dev: &Path, devices: &[(&str, u64, u64)]) -> Result<(), HostError> {
     use nix::sys::stat::{makedev, mknod, Mode, SFlag};
-    for (name, major, minor) in [
-        ("null", 1, 3),
-        ("zero", 1, 5),
-        ("random", 1, 8),
-        ("urandom", 1, 9),
-        ("tty", 5, 0),
-    ] {
+    for &(name, major, minor) in devices {
         let node = dev.join(name);
         mknod(
             &node,
@@ -956,6 +963,10 @@ impl Host for TestBed {
             } else {
                 None
             },
+            // `devfs rule showsets` / `-s N show` → the stand-in's record.
+            devfs_rulesets: request
+                .devfs_rulesets
+                .then(|| crate::devfs::DevfsState::load(&self.state_dir).listing()),
         })
     }
 
