@@ -87,7 +87,9 @@ pub fn check_planned(
     let touches = action.touches();
     for path in &touches.paths {
         check_lexical(path)?;
-        if !layout.owns_path(path) {
+        if !layout.owns_path(path)
+            && !crate::devfs_rules::is_own_block_edit(layout.recipe(), action)
+        {
             return Err(format!(
                 "touches path {} outside what the recipe manages",
                 path.display()

@@ -65,6 +65,28 @@ pub fn files(recipe: &Recipe) -> [PathBuf; 2] {
     ]
 }
 
+/// Whether `action` edits thinjail's own block of `/etc/devfs.rules` and nothing
+/// else of the file, writing nothing but thinjail's ruleset under a number of its
+/// own (the only change confinement allows there).
+pub fn is_own_block_edit(recipe: &Recipe, action: &Action) -> bool {
+    let [_, admin] = files(recipe);
+    let Action::EditFile { path, edit } = action else {
+        return false;
+    };
+    let ours = match edit {
+        FileEdit::RemoveBlock { id } => id == BLOCK_ID,
+        FileEdit::SetBlock { id, content } => {
+            id == BLOCK_ID
+                && matches!(devfs_rulesets(content).as_slice(),
+                    [(name, n)] if name == DEVFS_RULESET_NAME
+                        && *n >= crate::network::DEVFS_RULESET_FLOOR
+                        && *content == devfs_rules(*n))
+        }
+        _ => false,
+    };
+    *path == admin && ours
+}
+
 /// `rules` numbered as the kernel numbers rules appended to an empty ruleset and
 /// `devfs rule show` prints them: `100 include 4`, `200 path bpf* unhide`.
 pub fn numbered(rules: &[String]) -> Vec<String> {
@@ -361,6 +383,46 @@ mod tests {
             .unwrap()
             .after_starts
             .is_empty());
+    }
+
+    #[test]
+    fn confinement_allows_only_thinjails_own_block_of_devfs_rules() {
+        let recipe = recipe(true);
+        let edit = |path: &str, edit: FileEdit| Action::EditFile {
+            path: path.into(),
+            edit,
+        };
+        let set = |id: &str, content: String| FileEdit::SetBlock {
+            id: id.into(),
+            content,
+        };
+        assert!(is_own_block_edit(
+            &recipe,
+            &edit("/etc/devfs.rules", set(BLOCK_ID, devfs_rules(100)))
+        ));
+        assert!(is_own_block_edit(
+            &recipe,
+            &edit(
+                "/etc/devfs.rules",
+                FileEdit::RemoveBlock {
+                    id: BLOCK_ID.into()
+                }
+            )
+        ));
+        for refused in [
+            edit("/etc/devfs.rules", set("other", devfs_rules(100))),
+            edit("/etc/devfs.rules", set(BLOCK_ID, devfs_rules(4))),
+            edit(
+                "/etc/devfs.rules",
+                set(
+                    BLOCK_ID,
+                    "[thinjail_vnet_bpf=100]\nadd path mem unhide\n".into(),
+                ),
+            ),
+            edit("/etc/rc.conf", set(BLOCK_ID, devfs_rules(100))),
+        ] {
+            assert!(!is_own_block_edit(&recipe, &refused), "{refused:?}");
+        }
     }
 
     #[test]

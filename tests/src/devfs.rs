@@ -66,7 +66,10 @@ pub const BOOT_RULESETS: &[(u32, &[&str])] = &[
             "path urandom unhide",
         ],
     ),
-    (3, &["path ptmx unhide", "path pts unhide", "path pts/* unhide"]),
+    (
+        3,
+        &["path ptmx unhide", "path pts unhide", "path pts/* unhide"],
+    ),
     (
         4,
         &[
@@ -439,7 +442,10 @@ mod tests {
                 "devfs rule add path bpf* unhide",
                 "devfs rule: ioctl DEVFSIO_RADD: Invalid argument\n",
             ),
-            ("devfs rule -s 100 frob", "devfs rule: unknown command: frob\n"),
+            (
+                "devfs rule -s 100 frob",
+                "devfs rule: unknown command: frob\n",
+            ),
         ] {
             let out = devfs(dir.path(), line);
             assert_eq!((out.code, out.stderr.as_str()), (1, message), "{line}");

@@ -603,7 +603,10 @@ impl TestBed {
             let ruleset = jail8::string(params, "devfs_ruleset")
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(4);
-            make_device_nodes(&dev, &crate::devfs::visible_devices(&self.state_dir, ruleset))?;
+            make_device_nodes(
+                &dev,
+                &crate::devfs::visible_devices(&self.state_dir, ruleset),
+            )?;
         }
         for unsupported in ["mount.fdescfs", "mount.procfs"] {
             if jail8::flag(params, unsupported) {

@@ -1,0 +1,324 @@
+//! DHCP jails (issue 13), end to end on the test bed: thinjail's devfs ruleset
+//! (ruleset 4 and bpf) planned, loaded and kept for boot, a VNET jail that gets its
+//! address from busybox `udhcpd`, and nothing left once no DHCP jail needs it. All
+//! inside network namespaces the test makes (`THINJAIL_TESTBED_NETNS`): the DHCP
+//! server listens on the test's bridge, in the namespace standing for the host.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use thinjail_core::devfs_rules::BLOCK_ID;
+use thinjail_core::edit;
+use thinjail_core::network::{Bridge, Ip4, Vnet};
+use thinjail_testbed::devfs::DevfsState;
+use thinjail_testbed::harness::{run_with_timeout, Bed, Run};
+use thinjail_testbed::netbed::{NetBed, TestNetns, NETNS_ENV};
+
+const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
+
+const BRIDGE: &str = "tjbr1";
+const SERVER: &str = "10.78.0.1";
+/// The administrator's own ruleset, which thinjail's number has to avoid.
+const ADMIN_RULES: &str = "# the administrator's\n[localrules=100]\nadd path 'da*' unhide\n";
+
+fn vnet(ip4: Ip4) -> Vnet {
+    Vnet {
+        bridge: BRIDGE.into(),
+        ip4: Some(ip4),
+        ip6: None,
+        gateway4: None,
+        gateway6: None,
+        mac: None,
+    }
+}
+
+/// busybox `udhcpd` serving 10.78.0.50–60 on the bridge, killed when dropped.
+struct Udhcpd(Child);
+
+impl Drop for Udhcpd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The article's bed with one VNET jail `vd` on the administrator's bridge `tjbr1`
+/// (10.78.0.1/24, made here, in the test's namespace), and an `/etc/devfs.rules`
+/// of the administrator's defining ruleset 100.
+struct DhcpBed {
+    bed: Bed,
+    net: NetBed,
+    ns: TestNetns,
+}
+
+impl DhcpBed {
+    fn new(prefix: &str, ip4: Ip4) -> DhcpBed {
+        let ns = TestNetns::new(prefix)
+            .expect("network tests need root and iproute2 (scripts/test installs them)");
+        let net = NetBed::new(ns.name()).expect("the test's namespace");
+        for args in [
+            vec!["link", "add", BRIDGE, "type", "bridge"],
+            vec!["addr", "add", "10.78.0.1/24", "dev", BRIDGE],
+            vec!["link", "set", "dev", BRIDGE, "up"],
+        ] {
+            let status = Command::new("ip")
+                .args(["-n", ns.name()])
+                .args(&args)
+                .status()
+                .expect("ip");
+            assert!(status.success(), "ip {args:?}");
+        }
+        let bed = Bed::article(BIN, |recipe| {
+            recipe.host.interface = None;
+            recipe.host.network.bridges = vec![Bridge {
+                name: BRIDGE.into(),
+                ip4: vec!["10.78.0.1/24".into()],
+                ip6: vec![],
+            }];
+            let mut vd = recipe.jails[0].clone();
+            vd.name = "vd".into();
+            vd.ip4 = vec![];
+            vd.ip6 = vec![];
+            vd.vnet = Some(vnet(ip4));
+            recipe.jails = vec![vd];
+        });
+        std::fs::write(bed.dir.path().join("etc/devfs.rules"), ADMIN_RULES)
+            .expect("the administrator's devfs.rules");
+        DhcpBed { bed, net, ns }
+    }
+
+    fn env(&self) -> [(&str, &str); 1] {
+        [(NETNS_ENV, self.ns.name())]
+    }
+
+    fn apply(&self) -> Run {
+        let recipe = self.bed.recipe_arg();
+        self.bed
+            .thinjail_env(&["apply", &recipe, "--yes"], &self.env())
+    }
+
+    fn command(&self, args: &[&str]) -> Run {
+        let recipe = self.bed.recipe_arg();
+        let mut all = args.to_vec();
+        all.extend(["-r", recipe.as_str()]);
+        self.bed.thinjail_env(&all, &self.env())
+    }
+
+    fn in_jail(&self, jail: &str, argv: &[&str]) -> Run {
+        let root = self.bed.jails_path(&format!(".mountpoints/{jail}"));
+        let prefix = self.net.in_jail_ns(jail);
+        let mut command = Command::new(&prefix[0]);
+        command
+            .args(&prefix[1..])
+            .args(["env", "-i", "PATH=/sbin:/bin:/usr/sbin:/usr/bin", "chroot"])
+            .arg(root)
+            .args(argv)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        run_with_timeout(command)
+    }
+
+    /// busybox udhcpd on the bridge, in the test's namespace.
+    fn start_udhcpd(&self) -> Udhcpd {
+        let dir = self.bed.dir.path();
+        let conf = dir.join("udhcpd.conf");
+        let leases = dir.join("udhcpd.leases");
+        std::fs::write(&leases, "").expect("lease file");
+        std::fs::write(
+            &conf,
+            format!(
+                "start 10.78.0.50\nend 10.78.0.60\ninterface {BRIDGE}\nlease_file {}\npidfile {}\n\
+                 option subnet 255.255.255.0\noption router {SERVER}\noption lease 600\n",
+                leases.display(),
+                dir.join("udhcpd.pid").display()
+            ),
+        )
+        .expect("udhcpd.conf");
+        let child = Command::new("ip")
+            .args(["netns", "exec", self.ns.name(), "busybox", "udhcpd", "-f"])
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("busybox udhcpd");
+        // It binds its socket at once; give it a moment before anyone asks.
+        std::thread::sleep(Duration::from_millis(300));
+        Udhcpd(child)
+    }
+
+    fn admin_file(&self) -> String {
+        std::fs::read_to_string(self.bed.dir.path().join("etc/devfs.rules"))
+            .expect("etc/devfs.rules")
+    }
+
+    fn kernel_rulesets(&self) -> Vec<u32> {
+        DevfsState::load(&self.bed.state_dir())
+            .sets
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    fn dev_of(&self, jail: &str) -> PathBuf {
+        self.bed.jails_path(&format!(".mountpoints/{jail}/dev"))
+    }
+}
+
+/// The jail's IPv4 address on its interface, as busybox ip shows it.
+fn jail_address(bed: &DhcpBed, jail: &str, iface: &str) -> Option<String> {
+    let shown = bed.in_jail(
+        jail,
+        &[
+            "/usr/libexec/testbed/ip",
+            "-4",
+            "-o",
+            "addr",
+            "show",
+            "dev",
+            iface,
+        ],
+    );
+    shown.expect_code(0);
+    shown
+        .stdout
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .map(String::from)
+}
+
+#[test]
+fn a_dhcp_jail_gets_its_address_through_thinjails_devfs_ruleset_which_goes_with_it() {
+    let bed = DhcpBed::new("d1", Ip4::Dhcp);
+    let server = bed.start_udhcpd();
+
+    // The plan says what it loads, under a number the administrator's file does not use.
+    let recipe = bed.bed.recipe_arg();
+    let plan = bed
+        .bed
+        .thinjail_env(&["plan", &recipe, "--format", "text"], &bed.env());
+    plan.expect_code(0);
+    assert!(
+        plan.stdout
+            .contains("load devfs ruleset 101: include 4; path bpf* unhide"),
+        "{}",
+        plan.stdout
+    );
+
+    bed.apply().expect_code(0);
+    // The lease: an address of udhcpd's range, with its prefix, on the jail's half.
+    let address = jail_address(&bed, "vd", "tjvdb").expect("an address from udhcpd");
+    let host: u8 = address
+        .strip_prefix("10.78.0.")
+        .and_then(|rest| rest.strip_suffix("/24"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{address} is not in 10.78.0.0/24"));
+    assert!(
+        (50..=60).contains(&host),
+        "{address} outside udhcpd's range"
+    );
+    bed.in_jail("vd", &["/sbin/ping", "-c", "1", "-W", "2", SERVER])
+        .expect_code(0);
+    // Its /dev shows bpf (and still hides what ruleset 4 hides).
+    let dev = bed.dev_of("vd");
+    assert!(dev.join("bpf").exists(), "bpf in the DHCP jail's /dev");
+    assert!(!dev.join("tty").exists(), "ruleset 4 hides tty");
+    // Kept for boot in a marked block; the administrator's lines untouched.
+    let text = bed.admin_file();
+    assert!(text.starts_with(ADMIN_RULES), "{text}");
+    let block = edit::find_block(&text, BLOCK_ID)
+        .expect("markers")
+        .expect("thinjail's block");
+    assert!(
+        block.contains(
+            "[thinjail_vnet_bpf=101]\nadd include $devfsrules_jail\nadd path 'bpf*' unhide\n"
+        ),
+        "{block}"
+    );
+    assert_eq!(bed.kernel_rulesets(), [1, 2, 3, 4, 5, 101]);
+    let conf = std::fs::read_to_string(bed.bed.dir.path().join("etc/jail.conf.d/vd.conf"))
+        .expect("vd.conf");
+    assert!(conf.contains("devfs_ruleset = 101;"), "{conf}");
+
+    // A second apply changes nothing.
+    let again = bed.apply();
+    again.expect_code(0);
+    assert!(
+        again.stdout.starts_with("Nothing to do"),
+        "{}",
+        again.stdout
+    );
+    drop(server);
+
+    // Stopped and destroyed: no ruleset, no block, the administrator's file as it was.
+    bed.command(&["stop", "vd"]).expect_code(0);
+    bed.command(&["destroy", "vd", "--yes"]).expect_code(0);
+    assert_eq!(bed.admin_file(), ADMIN_RULES);
+    assert_eq!(bed.kernel_rulesets(), [1, 2, 3, 4, 5]);
+    assert_eq!(bed.ns.namespaces(), [bed.ns.name().to_string()]);
+}
+
+#[test]
+fn without_bpf_dhclient_fails_as_freebsds_and_a_jail_leaving_dhcp_takes_the_ruleset_along() {
+    let bed = DhcpBed::new("d2", Ip4::Dhcp);
+    let server = bed.start_udhcpd();
+    bed.apply().expect_code(0);
+    assert!(jail_address(&bed, "vd", "tjvdb").is_some());
+    assert_eq!(bed.kernel_rulesets(), [1, 2, 3, 4, 5, 101]);
+
+    // The jail goes static: restarted with ruleset 4, and the ruleset and block go.
+    let mut bed = bed;
+    bed.bed.recipe.jails[0].vnet = Some(vnet(Ip4::Static(vec!["10.78.0.9/24".into()])));
+    bed.bed.write_recipe();
+    bed.apply().expect_code(0);
+    assert_eq!(bed.admin_file(), ADMIN_RULES);
+    assert_eq!(bed.kernel_rulesets(), [1, 2, 3, 4, 5]);
+    assert_eq!(
+        jail_address(&bed, "vd", "tjvdb").as_deref(),
+        Some("10.78.0.9/24")
+    );
+    let dev = bed.dev_of("vd");
+    assert!(dev.join("null").exists() && !dev.join("bpf").exists());
+
+    // Under ruleset 4 dhclient cannot open bpf, and says so as FreeBSD's does,
+    // although a server answers on the bridge.
+    let started = Instant::now();
+    let dhclient = bed.in_jail("vd", &["/sbin/dhclient", "tjvdb"]);
+    assert_eq!(dhclient.code, Some(1), "{dhclient:?}");
+    assert_eq!(
+        dhclient.stderr,
+        "dhclient: Can't find free bpf: No such file or directory\n"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "it asked no server"
+    );
+    drop(server);
+
+    bed.command(&["stop", "vd"]).expect_code(0);
+    bed.command(&["destroy", "vd", "--yes"]).expect_code(0);
+    assert_eq!(bed.kernel_rulesets(), [1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn a_dhcp_jail_setting_its_own_devfs_ruleset_is_refused_at_check() {
+    let mut bed = DhcpBed::new("d3", Ip4::Dhcp);
+    bed.bed.recipe.jails[0].params.insert(
+        "devfs_ruleset".into(),
+        thinjail_core::recipe::ParamValue::Number(4),
+    );
+    bed.bed.write_recipe();
+    let recipe = bed.bed.recipe_arg();
+    let check = bed.bed.thinjail_env(&["check", &recipe], &bed.env());
+    check.expect_code(65);
+    assert!(
+        check.stderr.contains("jails[0].params[\"devfs_ruleset\"]"),
+        "{}",
+        check.stderr
+    );
+    assert_eq!(bed.admin_file(), ADMIN_RULES);
+    assert_eq!(bed.kernel_rulesets(), [1, 2, 3, 4, 5]);
+}
