@@ -163,6 +163,7 @@ pub fn plan(recipe: &Recipe, world: &World) -> Result<DevfsPlan, StageError> {
             after_starts: removal(&found),
         });
     }
+    check_boot(recipe, world)?;
     let number = choose_devfs_ruleset(&found.defined);
     let jail_set = found
         .defined
@@ -210,6 +211,39 @@ pub fn plan(recipe: &Recipe, world: &World) -> Result<DevfsPlan, StageError> {
         before_starts: actions,
         after_starts: Vec::new(),
     })
+}
+
+/// Refused (a conflict) when rc(8) would not load `/etc/devfs.rules` at boot:
+/// rc.d/devfs loads the rulesets only with `devfs_load_rulesets` YES (FreeBSD's
+/// default) or a `devfs_system_ruleset`/`devfs_set_rulesets`, and reads the files of
+/// `devfs_rulesets` (default `/etc/defaults/devfs.rules /etc/devfs.rules`). After a
+/// reboot a DHCP jail would otherwise mount its devfs with a ruleset the kernel
+/// lacks, made empty: every device visible. A value rc(8) computes is not judged.
+fn check_boot(recipe: &Recipe, world: &World) -> Result<(), StageError> {
+    let root = SystemRoot::new(&recipe.host.system_root);
+    let files = crate::boot::WorldFiles::new(world, &root);
+    let rc = crate::boot::RcConf::load(&crate::boot::with_freebsd_defaults(&files), "devfs");
+    let set = |name: &str| rc.value(name).map(|v| v.filter(|v| !v.trim().is_empty()));
+    let loads = match (
+        set("devfs_load_rulesets"),
+        set("devfs_system_ruleset"),
+        set("devfs_set_rulesets"),
+    ) {
+        (Ok(Some(value)), Ok(None), Ok(None)) => edit::is_yes(&value),
+        _ => true,
+    };
+    let listed = match set("devfs_rulesets") {
+        Ok(Some(value)) => value.split_whitespace().any(|f| f == DEVFS_RULES),
+        _ => true,
+    };
+    if loads && listed {
+        return Ok(());
+    }
+    Err(StageError::Conflict(format!(
+        "rc(8) would not load {DEVFS_RULES} at boot (devfs_load_rulesets, devfs_rulesets in rc.conf), \
+         where thinjail keeps the devfs ruleset of DHCP jails: after a reboot they would see every device. \
+         Set devfs_load_rulesets=YES and list {DEVFS_RULES} in devfs_rulesets (sysrc devfs_rulesets+={DEVFS_RULES})"
+    )))
 }
 
 /// thinjail's block removed from `/etc/devfs.rules` and the kernel's ruleset it
@@ -422,6 +456,40 @@ mod tests {
             edit("/etc/rc.conf", set(BLOCK_ID, devfs_rules(100))),
         ] {
             assert!(!is_own_block_edit(&recipe, &refused), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn a_host_whose_rc_would_not_load_devfs_rules_at_boot_is_refused() {
+        let recipe = recipe(true);
+        for (rc, refused) in [
+            ("devfs_rulesets=\"/etc/defaults/devfs.rules\"\n", true),
+            ("devfs_load_rulesets=\"NO\"\n", true),
+            (
+                "devfs_load_rulesets=\"NO\"\ndevfs_system_ruleset=\"x\"\n",
+                false,
+            ),
+            (
+                "devfs_rulesets=\"/etc/defaults/devfs.rules /etc/devfs.rules /usr/local/etc/r\"\n",
+                false,
+            ),
+            ("devfs_rulesets=\"$(echo /etc/devfs.rules)\"\n", false),
+            ("", false),
+        ] {
+            let mut world = world(None, DEFAULTS);
+            world.set_path(
+                Path::new("/etc/rc.conf"),
+                PathState::File {
+                    contents: Some(rc.into()),
+                },
+            );
+            match plan(&recipe, &world) {
+                Err(StageError::Conflict(message)) if refused => {
+                    assert!(message.contains("devfs_rulesets"), "{message}")
+                }
+                Ok(_) if !refused => {}
+                other => panic!("{rc}: {other:?}"),
+            }
         }
     }
 

@@ -304,7 +304,7 @@ fn without_bpf_dhclient_fails_as_freebsds_and_a_jail_leaving_dhcp_takes_the_rule
 }
 
 #[test]
-fn a_dhcp_jail_setting_its_own_devfs_ruleset_is_refused_at_check() {
+fn a_dhcp_jail_setting_its_own_devfs_ruleset_or_a_host_not_loading_devfs_rules_is_refused() {
     let mut bed = DhcpBed::new("d3", Ip4::Dhcp);
     bed.bed.recipe.jails[0].params.insert(
         "devfs_ruleset".into(),
@@ -321,4 +321,21 @@ fn a_dhcp_jail_setting_its_own_devfs_ruleset_is_refused_at_check() {
     );
     assert_eq!(bed.admin_file(), ADMIN_RULES);
     assert_eq!(bed.kernel_rulesets(), [1, 2, 3, 4, 5]);
+
+    // rc(8) would not read /etc/devfs.rules at boot: after a reboot the jail would
+    // see every device. Refused before anything changes.
+    bed.bed.recipe.jails[0].params.remove("devfs_ruleset");
+    bed.bed.write_recipe();
+    let rc = bed.bed.dir.path().join("etc/rc.conf");
+    std::fs::write(&rc, "devfs_load_rulesets=\"NO\"\n").expect("rc.conf");
+    let refused = bed.apply();
+    refused.expect_code(78);
+    assert!(
+        refused.stderr.contains("devfs_load_rulesets"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(bed.admin_file(), ADMIN_RULES);
+    assert_eq!(bed.kernel_rulesets(), [1, 2, 3, 4, 5]);
+    assert!(!bed.dev_of("vd").exists(), "nothing was made");
 }
