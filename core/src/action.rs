@@ -1394,7 +1394,7 @@ impl Action {
             }
             LoadDevfsRuleset { number, rules } => {
                 if let Some(sets) = world.devfs_rulesets.as_mut() {
-                    sets.insert(*number, crate::devfs_rules::numbered(rules));
+                    sets.insert(*number, crate::network::numbered_devfs_rules(rules));
                 }
             }
             RemoveDevfsRuleset { number } => {

@@ -34,7 +34,9 @@ use crate::action::Action;
 use crate::boot::SystemRoot;
 use crate::edit::{self, FileEdit};
 use crate::layout::Layout;
-use crate::network::{choose_devfs_ruleset, devfs_rules, devfs_rulesets, DEVFS_RULESET_NAME};
+use crate::network::{
+    choose_devfs_ruleset, devfs_rules, devfs_rulesets, numbered_devfs_rules, DEVFS_RULESET_NAME,
+};
 use crate::recipe::Recipe;
 use crate::stage::{Planned, StageError};
 use crate::world::World;
@@ -85,16 +87,6 @@ pub fn is_own_block_edit(recipe: &Recipe, action: &Action) -> bool {
         _ => false,
     };
     *path == admin && ours
-}
-
-/// `rules` numbered as the kernel numbers rules appended to an empty ruleset and
-/// `devfs rule show` prints them: `100 include 4`, `200 path bpf* unhide`.
-pub fn numbered(rules: &[String]) -> Vec<String> {
-    rules
-        .iter()
-        .enumerate()
-        .map(|(i, rule)| format!("{} {rule}", (i + 1) * 100))
-        .collect()
 }
 
 /// The rules of thinjail's ruleset as `devfs rule add` takes them: ruleset
@@ -200,7 +192,7 @@ pub fn plan(recipe: &Recipe, world: &World) -> Result<DevfsPlan, StageError> {
             )));
         }
     }
-    if loaded != Some(&numbered(&rules)) {
+    if loaded != Some(&numbered_devfs_rules(&rules)) {
         actions.push(Planned::noted(
             Action::LoadDevfsRuleset { number, rules },
             "now, before a DHCP jail's devfs is mounted: a ruleset the kernel lacks is made empty, showing every device",

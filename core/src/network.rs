@@ -327,6 +327,16 @@ pub fn devfs_rules(number: u32) -> String {
     )
 }
 
+/// `rules` numbered as the kernel numbers rules appended to an empty ruleset and
+/// `devfs rule show` prints them: `100 include 4`, `200 path bpf* unhide`.
+pub fn numbered_devfs_rules(rules: &[String]) -> Vec<String> {
+    rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| format!("{} {rule}", (i + 1) * 100))
+        .collect()
+}
+
 /// The rulesets a devfs.rules(5) text defines: `[name=number]` headers, as
 /// rc.subr's `devfs_rulesets_from_file` reads them (anything after `#` ignored).
 pub fn devfs_rulesets(text: &str) -> Vec<(String, u32)> {
