@@ -207,8 +207,6 @@ impl Stage for RcConfStage {
     /// the recipe still has rules to remove) and the CPU sets of jails that have one.
     fn probes(&self, ctx: &StageContext<'_>) -> Probes {
         Probes {
-            // The devfs.rules files rc(8) reads, for thinjail's DHCP ruleset.
-            files: devfs_rules::files(ctx.recipe).into_iter().collect(),
             limits: !ctx.recipe.jails.is_empty(),
             cpusets: ctx
                 .recipe
@@ -217,7 +215,12 @@ impl Stage for RcConfStage {
                 .filter(|j| j.cpuset.is_some())
                 .map(|j| j.name.clone())
                 .collect(),
-            files: pf::probed_files(ctx.recipe),
+            // pf.conf for the anchor, and the devfs.rules files rc(8) reads for
+            // thinjail's DHCP ruleset.
+            files: pf::probed_files(ctx.recipe)
+                .into_iter()
+                .chain(devfs_rules::files(ctx.recipe))
+                .collect(),
             ..Probes::default()
         }
     }
