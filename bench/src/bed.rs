@@ -201,6 +201,7 @@ fn recipe_for(bed: &Bed, n: usize, method: &Method) -> anyhow::Result<Recipe> {
         cpuset: None,
         depend: vec![],
         vnet: None,
+        datasets: vec![],
     };
     recipe.jails = (1..=n).map(|i| numbered_jail(&template, i)).collect();
     if let Method::ClonePlugin(library) = method {

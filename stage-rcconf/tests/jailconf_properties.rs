@@ -369,6 +369,7 @@ fn recipe() -> impl Strategy<Value = Recipe> {
                     cpuset: None,
                     depend: vec![],
                     vnet: None,
+                    datasets: vec![],
                 });
             }
             recipe

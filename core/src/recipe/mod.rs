@@ -293,6 +293,10 @@ pub struct Jail {
     /// absent for a jail sharing the host's (`ip4`/`ip6` on `host.interface`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vnet: Option<network::Vnet>,
+    /// ZFS datasets delegated to the jail (`zfs jail`, or `zfs.dataset` on 15+),
+    /// created with `jailed=on` when missing ([`crate::resources::datasets`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub datasets: Vec<crate::resources::datasets::Delegated>,
 }
 
 impl Jail {

@@ -12,10 +12,13 @@
 //! - [`rctl`]: rctl(8) rules as the kernel parses and prints them, and the exact adds
 //!   and removes that bring a jail's observed rules to the wanted ones;
 //! - [`cpuset`]: a CPU list as cpuset(1) reads `-l`, and the host's CPUs;
+//! - [`datasets`]: ZFS datasets delegated to a jail, the jail.conf parameters that
+//!   hand them over and the reading of what the host has;
 //! - [`depend`]: the order jail(8) starts jails that depend on each other in, and
 //!   the cycles it refuses.
 
 pub mod cpuset;
+pub mod datasets;
 pub mod depend;
 pub mod mounts;
 pub mod rctl;

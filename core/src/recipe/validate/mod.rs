@@ -188,6 +188,9 @@ pub fn validate(recipe: &Recipe) -> Vec<RecipeError> {
     check_params(&mut c, "jail_params", &recipe.jail_params);
     check_jails(recipe, &release_names, &mut c);
     network::check_network(recipe, &mut c);
+    for (field, value, problem) in crate::resources::datasets::problems(recipe) {
+        c.check(field, &value, Err(problem));
+    }
     check_stages(recipe, &mut c);
     check_every_string(recipe, &mut c);
     c.0
