@@ -324,6 +324,19 @@ pub enum Action {
         /// The ruleset number.
         number: u32,
     },
+    /// `zfs create -o jailed=on -o mountpoint=PATH -o thinjail:jail=OWNER DATASET`:
+    /// a dataset for jail `jail` to mount and manage ([`crate::resources::datasets`]);
+    /// the host never mounts it (`jailed=on`), the path is the jail's.
+    CreateJailedDataset {
+        /// Dataset name (outside the jails dataset).
+        dataset: String,
+        /// The jail it is for.
+        jail: String,
+        /// Its mountpoint, a path inside the jail.
+        path: String,
+        /// The value of `thinjail:jail`: the jail's own dataset.
+        owner: String,
+    },
     /// `umount PATH`
     Unmount {
         /// Mount point.
@@ -772,6 +785,22 @@ impl Action {
                 number.to_string(),
                 "delset".into(),
             ])]),
+            CreateJailedDataset {
+                dataset,
+                path,
+                owner,
+                ..
+            } => cmds(vec![Command::run([
+                "zfs".to_string(),
+                "create".into(),
+                "-o".into(),
+                "jailed=on".into(),
+                "-o".into(),
+                format!("mountpoint={path}"),
+                "-o".into(),
+                format!("{}={owner}", crate::resources::datasets::OWNER_PROPERTY),
+                dataset.clone(),
+            ])]),
             SetCpuset { jail, cpus } => cmds(vec![Command::run([
                 "cpuset".to_string(),
                 "-l".into(),
@@ -1017,6 +1046,12 @@ impl Action {
                 format!("load devfs ruleset {number}: {}", rules.join("; "))
             }
             RemoveDevfsRuleset { number } => format!("remove devfs ruleset {number}"),
+            CreateJailedDataset {
+                dataset,
+                jail,
+                path,
+                ..
+            } => format!("create dataset {dataset} for jail {jail} (jailed, mounted by the jail at {path})"),
             Unmount { path } => format!("unmount {}", s(path)),
             LoadPfAnchor { anchor, file } => {
                 format!("load pf anchor {anchor} from {}", s(file))
@@ -1178,7 +1213,8 @@ impl Action {
             | ExecInJail { jail, .. }
             | AddLimits { jail, .. }
             | RemoveLimits { jail, .. }
-            | SetCpuset { jail, .. } => Touches {
+            | SetCpuset { jail, .. }
+            | CreateJailedDataset { jail, .. } => Touches {
                 jails: vec![jail.clone()],
                 ..Touches::default()
             },
@@ -1401,6 +1437,22 @@ impl Action {
                 if let Some(sets) = world.devfs_rulesets.as_mut() {
                     sets.remove(number);
                 }
+            }
+            CreateJailedDataset {
+                dataset,
+                path,
+                owner,
+                ..
+            } => {
+                world.delegated.insert(
+                    dataset.clone(),
+                    Some(crate::resources::datasets::DelegatedState {
+                        filesystem: true,
+                        jailed: true,
+                        owner: Some(owner.clone()),
+                        mountpoint: Some(path.clone()),
+                    }),
+                );
             }
             SetCpuset { jail, cpus } => {
                 if let Some(observed) = world.cpus.as_mut() {

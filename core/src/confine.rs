@@ -261,6 +261,32 @@ fn check_action_specifics(
                 crate::network::DEVFS_RULESET_FLOOR
             ))
         }
+        Action::CreateJailedDataset {
+            dataset,
+            jail,
+            path,
+            owner,
+        } => {
+            // Only a dataset the recipe delegates to that jail, as the recipe says.
+            let recipe = layout.recipe();
+            let wanted = recipe.jail(jail).is_some_and(|j| {
+                j.datasets
+                    .iter()
+                    .any(|d| d.dataset == *dataset && d.path == *path)
+            });
+            if !wanted {
+                return Err(format!(
+                    "creates the jailed dataset {dataset}, which the recipe does not delegate to jail {jail} at {path}"
+                ));
+            }
+            let mark = crate::resources::datasets::owner_mark(layout.jails_dataset(), jail);
+            if *owner != mark {
+                return Err(format!(
+                    "creates the jailed dataset {dataset} for {owner}, not for jail {jail} ({mark})"
+                ));
+            }
+            Ok(())
+        }
         Action::SetCpuset { cpus, .. } => crate::resources::cpuset::CpuList::parse(cpus)
             .map(drop)
             .map_err(|e| format!("sets a CPU list that does not read: {e}")),

@@ -57,6 +57,11 @@ pub struct Probes {
     /// (World's `cpus`).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub cpusets: BTreeSet<String>,
+    /// Datasets outside the jails dataset whose `type`, `jailed`, `mountpoint` and
+    /// own `thinjail:jail` are needed: the recipe's delegated datasets and their
+    /// parents (World's `delegated`).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub delegated: BTreeSet<String>,
 }
 
 /// A path below a root the host trusts, in a tree it does not
@@ -100,6 +105,7 @@ impl Probes {
         self.beneath.extend(other.beneath);
         self.limits |= other.limits;
         self.cpusets.extend(other.cpusets);
+        self.delegated.extend(other.delegated);
     }
 
     /// Asks for the kind of `path`.

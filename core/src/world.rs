@@ -50,6 +50,10 @@ pub struct World {
     /// recipe with DHCP jails ([`crate::probes::ObservationRequest::devfs_rulesets`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devfs_rulesets: Option<BTreeMap<u32, Vec<String>>>,
+    /// Each dataset asked about with [`crate::probes::Probes::delegated`]: its state,
+    /// `None` when it does not exist.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub delegated: BTreeMap<String, Option<crate::resources::datasets::DelegatedState>>,
 }
 
 /// A ZFS dataset or snapshot.

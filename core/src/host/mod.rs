@@ -44,7 +44,7 @@ pub use judge::{is_judged, judge, ActionNotes, Exit};
 pub use listing::{merge_observed, observe_listed, Listing};
 pub use native::{apply_native, manifest_sha256, sha256_file, write_atomically};
 pub use observation::{observe_paths, zfs_get_command, ZFS_PROPERTIES};
-pub use parse::{parse_jls, parse_mount_p, parse_proc_mountinfo, parse_zfs_get};
+pub use parse::{parse_delegated, parse_jls, parse_mount_p, parse_proc_mountinfo, parse_zfs_get};
 pub use process::CommandOutput;
 pub use progress::{NoProgress, Progress, ProgressTask};
 pub use system::FreeBsdHost;

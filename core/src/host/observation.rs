@@ -7,12 +7,13 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use super::parse::{parse_jls, parse_mount_p, parse_zfs_get};
+use super::parse::{parse_delegated, parse_jls, parse_mount_p, parse_zfs_get};
 use super::system::FreeBsdHost;
 use super::{HostError, ObservationRequest};
 use crate::action::Command;
 use crate::probes::Probes;
 use crate::resources::cpuset::CpuList;
+use crate::resources::datasets::{DelegatedState, DELEGATED_PROPERTIES};
 use crate::resources::{ObservedCpus, ObservedLimits, Racct};
 use crate::world::{Dataset, Mount, PathState, RunningJail, World};
 
@@ -81,6 +82,7 @@ impl FreeBsdHost {
             } else {
                 None
             },
+            delegated: self.observe_delegated(&request.probes.delegated)?,
         })
     }
 
@@ -139,6 +141,39 @@ impl FreeBsdHost {
                 "show".into(),
             ]))?;
             found.insert(number, rules.stdout.lines().map(String::from).collect());
+        }
+        Ok(found)
+    }
+
+    /// The state of each dataset in `names` (one `zfs get` each, `None` for a dataset
+    /// that does not exist): `zfs get -H -p -o name,property,value,source
+    /// type,jailed,mountpoint,thinjail:jail DATASET`.
+    pub fn observe_delegated(
+        &mut self,
+        names: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, Option<DelegatedState>>, HostError> {
+        let mut found = BTreeMap::new();
+        for name in names {
+            let command = Command::run([
+                "zfs",
+                "get",
+                "-H",
+                "-p",
+                "-o",
+                "name,property,value,source",
+                DELEGATED_PROPERTIES,
+                name.as_str(),
+            ]);
+            let state = match self.run(&command) {
+                Ok(output) => parse_delegated(&output.stdout),
+                Err(HostError::CommandFailed { stderr, .. })
+                    if stderr.contains("does not exist") =>
+                {
+                    None
+                }
+                Err(e) => return Err(e),
+            };
+            found.insert(name.clone(), state);
         }
         Ok(found)
     }

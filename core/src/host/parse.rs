@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::layout::MANAGED_PROPERTY;
 use crate::quote::unescape_fstab_field;
+use crate::resources::datasets::{DelegatedState, OWNER_PROPERTY};
 use crate::world::{Dataset, DatasetKind, Mount, RunningJail};
 
 /// Parses `zfs get -H -p [-r] [-t filesystem,volume,snapshot] -o
@@ -62,6 +63,41 @@ pub fn parse_zfs_get(output: &str) -> BTreeMap<String, Dataset> {
         }
     }
     datasets
+}
+
+/// Parses `zfs get -H -p -o name,property,value,source
+/// type,jailed,mountpoint,thinjail:jail DATASET` (one dataset): `None` when it printed
+/// nothing. Only the dataset's own `thinjail:jail` counts (source `local` or
+/// `received`): a child inherits its parent's.
+pub fn parse_delegated(output: &str) -> Option<DelegatedState> {
+    let mut state: Option<DelegatedState> = None;
+    for line in output.lines() {
+        let mut fields = line.splitn(3, '\t');
+        let (Some(_), Some(property), Some(rest)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let (value, source) = rest.rsplit_once('\t').unwrap_or((rest, ""));
+        let value = value.trim_end();
+        let absent = value == "-" || value.is_empty();
+        let state = state.get_or_insert(DelegatedState {
+            filesystem: false,
+            jailed: false,
+            owner: None,
+            mountpoint: None,
+        });
+        match property {
+            "type" => state.filesystem = value == "filesystem",
+            "jailed" => state.jailed = value == "on",
+            "mountpoint" => state.mountpoint = (!absent).then(|| value.to_string()),
+            OWNER_PROPERTY => {
+                let own = matches!(source.trim_end(), "local" | "received");
+                state.owner = (own && !absent).then(|| value.to_string());
+            }
+            _ => {}
+        }
+    }
+    state
 }
 
 /// Parses FreeBSD's `mount -p` (fstab format: source, target, type, options, …).

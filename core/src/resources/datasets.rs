@@ -66,6 +66,9 @@ pub struct Delegated {
 /// jail's own dataset, `<jails_dataset>/<jail>`.
 pub const OWNER_PROPERTY: &str = "thinjail:jail";
 
+/// The properties observed of a delegated dataset (and of its parent).
+pub const DELEGATED_PROPERTIES: &str = "type,jailed,mountpoint,thinjail:jail";
+
 /// zfs(8)'s path on FreeBSD.
 pub const ZFS: &str = "/sbin/zfs";
 
@@ -459,7 +462,9 @@ mod tests {
             check_observed(f, "tank/jails", "www", &d, s, parent)
         };
         assert_eq!(check(None, true), Ok(Disposition::Create));
-        assert!(check(None, false).unwrap_err().contains("parent tank does not exist"));
+        assert!(check(None, false)
+            .unwrap_err()
+            .contains("parent tank does not exist"));
         assert_eq!(
             check(Some(&state(true, Some("tank/jails/www"))), true),
             Ok(Disposition::Ready)
