@@ -34,6 +34,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod datasets;
 pub mod pf;
 pub mod resources;
 
@@ -124,6 +125,7 @@ pub fn jail_params_with_ruleset(
     let layout = Layout::new(recipe);
     let mut params = recipe.params_of(jail);
     resources::add_resource_params(&mut params, jail);
+    thinjail_core::resources::datasets::add_params(&mut params, jail);
     let text = |s: String| ParamValue::Text(s);
     params
         .entry("host.hostname".into())
@@ -221,6 +223,7 @@ impl Stage for RcConfStage {
                 .into_iter()
                 .chain(devfs_rules::files(ctx.recipe))
                 .collect(),
+            delegated: datasets::probed(ctx.recipe),
             ..Probes::default()
         }
     }
@@ -266,6 +269,7 @@ impl Stage for RcConfStage {
         let devfs = devfs_rules::plan(recipe, world)?;
         let dhcp_ruleset = devfs.number.unwrap_or(network::DEVFS_RULESET_FLOOR);
         actions.extend(devfs.before_starts);
+        let created = datasets::plan(recipe, world)?;
         if !world.path(&host.jail_conf_dir).exists() {
             actions.push(Planned::noted(
                 Action::MakeDir {
@@ -274,6 +278,7 @@ impl Stage for RcConfStage {
                 "the directory of thinjail's jail files (FreeBSD 14+ has /etc/jail.conf.d already)",
             ));
         }
+        actions.extend(created);
         let mut first = true;
         let mut changed = BTreeSet::new();
         let mut moved = Vec::new();
