@@ -109,6 +109,7 @@ use crate::fixtures::zfs_lock::ZfsLock;
 use crate::freebsd_update;
 use crate::jail8;
 
+pub mod datasets;
 pub mod fileflags;
 pub mod fstab_mount;
 
@@ -365,6 +366,22 @@ impl TestBed {
         match action {
             Action::StartJail { conf, jail, .. } => self.start_jail(conf, jail).map(|()| true),
             Action::StopJail { conf, jail } => self.stop_jail(conf, jail).map(|()| true),
+            Action::CreateJailedDataset {
+                dataset,
+                path,
+                owner,
+                ..
+            } => {
+                let state_dir = self.state_dir.clone();
+                datasets::create_jailed(
+                    &state_dir,
+                    &mut |argv| self.run(argv),
+                    dataset,
+                    path,
+                    owner,
+                )
+                .map(|()| true)
+            }
             Action::LoadPfAnchor { .. } | Action::FlushPfAnchor { .. } => {
                 let Execution::Commands(commands) = action.execution() else {
                     return Ok(false);
@@ -626,21 +643,34 @@ impl TestBed {
             argv,
         )?;
         self.run_created(params, root, jail, argv)?;
+        // `zfs.dataset` (15+): jail(8) attaches each dataset right after exec.created.
+        for dataset in jail8::values(params, "zfs.dataset") {
+            let words: Vec<String> = [thinjail_core::resources::datasets::ZFS, "jail", jail]
+                .iter()
+                .map(|w| w.to_string())
+                .chain([dataset.clone()])
+                .collect();
+            if let Some(outcome) = self.stand_in(&words, Some(jail))? {
+                if outcome.code != 0 {
+                    return Err(HostError::CommandFailed {
+                        command: argv.to_string(),
+                        status: format!("exit status: {}", 1),
+                        stdout: outcome.stdout,
+                        stderr: format!(
+                            "{}jail: {jail}: zfs.dataset: {dataset}: failed\n",
+                            outcome.stderr
+                        ),
+                    });
+                }
+            }
+        }
         // `vnet`: the jail's namespace, with its `vnet.interface`s moved in.
         crate::netbed::create_if_vnet(
             jail,
             jail8::flag(params, "vnet"),
             &jail8::values(params, "vnet.interface"),
         )?;
-        jail8::run_param(
-            &mut self.inner,
-            params,
-            "exec.start",
-            InJail,
-            root,
-            jail,
-            argv,
-        )?;
+        self.run_in_jail(params, "exec.start", root, jail, argv)?;
         jail8::run_param(&mut self.inner, params, "command", InJail, root, jail, argv)?;
         jail8::run_param(
             &mut self.inner,
@@ -711,6 +741,28 @@ impl TestBed {
         if name == "devfs" && known("/sbin/devfs") {
             return Ok(Some(crate::devfs::run(&self.state_dir, words)));
         }
+        if name == "zfs" && known(thinjail_core::resources::datasets::ZFS) {
+            if let [_, verb, target, dataset] = words {
+                if verb == "jail" {
+                    let state = TestBedState::load(&self.state_dir)?;
+                    let exists =
+                        state.jails.contains_key(target) || creating == Some(target.as_str());
+                    let state_dir = self.state_dir.clone();
+                    return datasets::attach(
+                        &state_dir,
+                        &mut |argv| self.run(argv),
+                        target,
+                        dataset,
+                        exists,
+                    )
+                    .map(Some);
+                }
+            }
+            return Err(HostError::Unsupported(format!(
+                "the test bed's zfs on the host in a jail hook runs only `zfs jail JAIL DATASET`, not `{}`",
+                words.join(" ")
+            )));
+        }
         if name == "cpuset" && known(thinjail_core::resources::cpuset::CPUSET) {
             let state = TestBedState::load(&self.state_dir)?;
             let mut jails: BTreeMap<String, u32> = state
@@ -726,11 +778,68 @@ impl TestBed {
         Ok(None)
     }
 
+    /// An in-jail parameter (`exec.start`, `exec.stop`), each command as jail(8) runs
+    /// it inside the jail — except `/sbin/zfs`, the test bed's in-jail zfs
+    /// ([`datasets::in_jail`]), which mounts the jail's delegated datasets.
+    fn run_in_jail(
+        &mut self,
+        params: &Params,
+        param: &str,
+        root: &Path,
+        jail: &str,
+        argv: &str,
+    ) -> Result<(), HostError> {
+        for command in jail8::values(params, param) {
+            let words = jail8::command_argv(&command).unwrap_or_default();
+            if words.first().map(String::as_str) == Some(thinjail_core::resources::datasets::ZFS) {
+                let permission = datasets::MountPermission {
+                    allow_mount: jail8::flag(params, "allow.mount"),
+                    allow_mount_zfs: jail8::flag(params, "allow.mount.zfs"),
+                    enforce_statfs: jail8::string(params, "enforce_statfs")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(2),
+                };
+                let state_dir = self.state_dir.clone();
+                let outcome = datasets::in_jail(
+                    &state_dir,
+                    &mut |a| self.run(a),
+                    jail,
+                    root,
+                    &words[1..],
+                    &permission,
+                )?;
+                if outcome.code != 0 {
+                    return Err(HostError::CommandFailed {
+                        command: argv.to_string(),
+                        status: "exit status: 1".into(),
+                        stdout: outcome.stdout,
+                        stderr: format!("{}jail: {jail}: {command}: failed\n", outcome.stderr),
+                    });
+                }
+                continue;
+            }
+            let mut one = params.clone();
+            for p in one.0.iter_mut().filter(|p| p.name == param) {
+                p.values = vec![command.clone()];
+            }
+            jail8::run_param(
+                &mut self.inner,
+                &one,
+                param,
+                jail8::Place::Jail,
+                root,
+                jail,
+                argv,
+            )?;
+        }
+        Ok(())
+    }
+
     /// `jail -f CONF -r JAIL`: the file is read again (jail(8) stops a jail with the
     /// configuration as it is now); a jail it does not define is removed by name
     /// alone, its mounts left for thinjail to find.
     fn stop_jail(&mut self, conf: &Path, jail: &str) -> Result<(), HostError> {
-        use jail8::Place::{Host as OnHost, Jail as InJail};
+        use jail8::Place::Host as OnHost;
         let argv = format!("jail -f {} -r {jail}", conf.display());
         let mut state = TestBedState::load(&self.state_dir)?;
         let Some(running) = state.jails.get(jail).cloned() else {
@@ -767,19 +876,12 @@ impl TestBed {
             jail,
             &argv,
         )?;
-        if let Err(e) = jail8::run_param(
-            &mut self.inner,
-            &params,
-            "exec.stop",
-            InJail,
-            &root,
-            jail,
-            &argv,
-        ) {
+        if let Err(e) = self.run_in_jail(&params, "exec.stop", &root, jail, &argv) {
             tracing::warn!("exec.stop failed: {e}");
         }
         state.jails.remove(jail);
         state.save(&self.state_dir)?;
+        datasets::forget_jail(&self.state_dir, jail)?;
         // The jail is gone: its interfaces are back on the host.
         crate::netbed::remove_if_vnet(jail, running.vnet)?;
         jail8::run_param(
@@ -945,7 +1047,14 @@ impl Host for TestBed {
                     .collect(),
             }
         });
+        let state_dir = self.state_dir.clone();
+        let delegated = datasets::observe(
+            &state_dir,
+            &mut |argv| self.run(argv),
+            &request.probes.delegated,
+        )?;
         Ok(World {
+            delegated,
             datasets,
             paths,
             mounts: parse_proc_mountinfo(&mountinfo),
