@@ -178,6 +178,11 @@ pub enum Command {
         /// `zfs destroy -r`), and its jail dataset when nothing else is below it.
         #[arg(long)]
         data: bool,
+        /// With --data, also destroy this dataset delegated to the jail (the recipe's
+        /// `datasets`), with everything below it; repeat for each. Without it,
+        /// delegated datasets are kept.
+        #[arg(long = "dataset", value_name = "DATASET", requires = "data")]
+        datasets: Vec<String>,
         #[command(flatten)]
         opts: LifeOpts,
     },

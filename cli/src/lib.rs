@@ -134,7 +134,12 @@ fn dispatch(env: &Environment, cli: &Cli) -> Result<u8, exit::CliError> {
             let login = ["login", "-f", "root"].map(String::from).to_vec();
             commands::exec(env, plugins, jail, &login, opts)
         }
-        Command::Destroy { jail, data, opts } => commands::destroy(env, plugins, jail, *data, opts),
+        Command::Destroy {
+            jail,
+            data,
+            datasets,
+            opts,
+        } => commands::destroy(env, plugins, jail, *data, datasets, opts),
         Command::DestroyRelease { release, opts } => {
             commands::destroy_release(env, plugins, release, opts)
         }

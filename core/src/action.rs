@@ -337,6 +337,14 @@ pub enum Action {
         /// The value of `thinjail:jail`: the jail's own dataset.
         owner: String,
     },
+    /// `zfs destroy -r DATASET`: a dataset delegated to jail `jail`, with everything
+    /// the jail made below it (`destroy --data --dataset DATASET` only).
+    DestroyJailedDataset {
+        /// Dataset name (outside the jails dataset).
+        dataset: String,
+        /// The jail it was delegated to.
+        jail: String,
+    },
     /// `umount PATH`
     Unmount {
         /// Mount point.
@@ -801,6 +809,12 @@ impl Action {
                 format!("{}={owner}", crate::resources::datasets::OWNER_PROPERTY),
                 dataset.clone(),
             ])]),
+            DestroyJailedDataset { dataset, .. } => cmds(vec![Command::run([
+                "zfs".to_string(),
+                "destroy".into(),
+                "-r".into(),
+                dataset.clone(),
+            ])]),
             SetCpuset { jail, cpus } => cmds(vec![Command::run([
                 "cpuset".to_string(),
                 "-l".into(),
@@ -1046,6 +1060,9 @@ impl Action {
                 format!("load devfs ruleset {number}: {}", rules.join("; "))
             }
             RemoveDevfsRuleset { number } => format!("remove devfs ruleset {number}"),
+            DestroyJailedDataset { dataset, jail } => format!(
+                "destroy dataset {dataset} delegated to jail {jail}, with everything below it"
+            ),
             CreateJailedDataset {
                 dataset,
                 jail,
@@ -1214,7 +1231,8 @@ impl Action {
             | AddLimits { jail, .. }
             | RemoveLimits { jail, .. }
             | SetCpuset { jail, .. }
-            | CreateJailedDataset { jail, .. } => Touches {
+            | CreateJailedDataset { jail, .. }
+            | DestroyJailedDataset { jail, .. } => Touches {
                 jails: vec![jail.clone()],
                 ..Touches::default()
             },
@@ -1453,6 +1471,9 @@ impl Action {
                         mountpoint: Some(path.clone()),
                     }),
                 );
+            }
+            DestroyJailedDataset { dataset, .. } => {
+                world.delegated.insert(dataset.clone(), None);
             }
             SetCpuset { jail, cpus } => {
                 if let Some(observed) = world.cpus.as_mut() {

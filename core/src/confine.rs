@@ -287,6 +287,27 @@ fn check_action_specifics(
             }
             Ok(())
         }
+        Action::DestroyJailedDataset { dataset, jail } => {
+            // Only a dataset the recipe delegates to that jail and that the host says
+            // thinjail made for it.
+            let delegated = layout
+                .recipe()
+                .jail(jail)
+                .is_some_and(|j| j.datasets.iter().any(|d| d.dataset == *dataset));
+            let mark = crate::resources::datasets::owner_mark(layout.jails_dataset(), jail);
+            let marked = matches!(
+                world.delegated.get(dataset),
+                Some(Some(state)) if state.jailed && state.owner.as_deref() == Some(mark.as_str())
+            );
+            if delegated && marked {
+                Ok(())
+            } else {
+                Err(format!(
+                    "destroys {dataset}, which is not a dataset thinjail delegated to jail {jail} ({}={mark}, jailed=on, in the recipe)",
+                    crate::resources::datasets::OWNER_PROPERTY
+                ))
+            }
+        }
         Action::SetCpuset { cpus, .. } => crate::resources::cpuset::CpuList::parse(cpus)
             .map(drop)
             .map_err(|e| format!("sets a CPU list that does not read: {e}")),

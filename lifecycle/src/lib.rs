@@ -14,6 +14,8 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod datasets;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -183,6 +185,8 @@ pub struct JailStatus {
     pub cpuset_applied: Option<String>,
     /// The jails it depends on.
     pub depend: Vec<String>,
+    /// Its delegated ZFS datasets (from the recipe), with what the host has.
+    pub datasets: Vec<datasets::DatasetStatus>,
 }
 
 /// A running jail that has a managed jail's name but not its root.
@@ -311,6 +315,7 @@ pub fn status(recipe: &Recipe, world: &World) -> Vec<JailStatus> {
                     .as_ref()
                     .and_then(|c| c.jails.get(&name).cloned()),
                 depend: in_recipe.map(|j| j.depend.clone()).unwrap_or_default(),
+                datasets: datasets::statuses(in_recipe, world),
                 name,
             }
         })

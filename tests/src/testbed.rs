@@ -382,6 +382,10 @@ impl TestBed {
                 )
                 .map(|()| true)
             }
+            Action::DestroyJailedDataset { dataset, .. } => {
+                self.run(&["zfs", "destroy", "-r", dataset])?;
+                datasets::forget_dataset(&self.state_dir, dataset).map(|()| true)
+            }
             Action::LoadPfAnchor { .. } | Action::FlushPfAnchor { .. } => {
                 let Execution::Commands(commands) = action.execution() else {
                     return Ok(false);

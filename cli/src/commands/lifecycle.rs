@@ -470,16 +470,23 @@ pub fn destroy(
     plugins: &[PathBuf],
     jail: &str,
     with_data: bool,
+    datasets: &[String],
     opts: &LifeOpts,
 ) -> Result<u8, CliError> {
     let mut session = Session::changing(env, plugins, opts, "destroy")?;
     let names = [jail.to_string()];
-    let (stop_actions, preview) = thinjail_lifecycle::plan_destroy_preview(
+    let (stop_actions, mut preview) = thinjail_lifecycle::plan_destroy_preview(
         session.recipe(),
         &session.world,
         jail,
         with_data,
     )?;
+    preview.extend(thinjail_lifecycle::datasets::plan_destroy_delegated(
+        session.recipe(),
+        &session.world,
+        jail,
+        datasets,
+    )?);
     let everything: Vec<Planned> = stop_actions.iter().cloned().chain(preview).collect();
     let plan = session.plan_of("destroy", "remove the jail", everything)?;
     print!(
@@ -511,9 +518,18 @@ pub fn destroy(
         return Ok(FAILURE);
     }
     session.refresh()?;
-    let actions =
+    let mut actions =
         thinjail_lifecycle::plan_destroy(session.recipe(), &session.world, jail, with_data)
             .map_err(CliError::from)?;
+    actions.extend(
+        thinjail_lifecycle::datasets::plan_destroy_delegated(
+            session.recipe(),
+            &session.world,
+            jail,
+            datasets,
+        )
+        .map_err(CliError::from)?,
+    );
     let plan = session.plan_of("destroy", "remove the jail", actions)?;
     Ok(exit_of(session.apply(&plan)?))
 }

@@ -210,6 +210,18 @@ pub fn attach(
     Ok(outcome(0, String::new()))
 }
 
+/// `dataset` and everything below it are destroyed: nothing of them stays in the record.
+pub fn forget_dataset(state_dir: &Path, dataset: &str) -> Result<(), HostError> {
+    let mut record = JailedRecord::load(state_dir);
+    let below = |name: &String| name == dataset || name.starts_with(&format!("{dataset}/"));
+    record.jailed.retain(|name, _| !below(name));
+    record.mounted.retain(|name, _| !below(name));
+    for list in record.attached.values_mut() {
+        list.retain(|name| !below(name));
+    }
+    record.save(state_dir)
+}
+
 /// The jail `jail` is removed: the kernel drops its list of datasets.
 pub fn forget_jail(state_dir: &Path, jail: &str) -> Result<(), HostError> {
     let mut record = JailedRecord::load(state_dir);
