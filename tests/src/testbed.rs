@@ -70,6 +70,13 @@
 //!     in-jail commands run there (`nsenter --net`), `/sbin/ifconfig` in jail hooks
 //!     with veth pairs and Linux bridges, `ifconfig -l` → the interfaces of the
 //!     namespace `THINJAIL_TESTBED_NETNS` names; nothing outside it.
+//! 12. delegated datasets ([`datasets`]): `jailed` kept in the test bed's record,
+//!     `create_jailed_dataset` as zfs-fuse's `zfs create -o canmount=noauto`,
+//!     `/sbin/zfs jail` in `exec.created` and `zfs.dataset` as the record's
+//!     attachment (refused as zfs(8) and the kernel refuse it), `/sbin/zfs mount -a`
+//!     / `unmount -a` in `exec.start` / `exec.stop` mounting the jail's attached,
+//!     jailed datasets with zfs-fuse inside its root; observation of `jailed` reads
+//!     the record.
 //!
 //! Every command, substituted or not, runs through [`FreeBsdHost::run`]: by absolute
 //! path found in `/sbin:/bin:/usr/sbin:/usr/bin` only, with a clean environment

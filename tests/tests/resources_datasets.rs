@@ -98,15 +98,9 @@ fn a_delegated_dataset_is_the_jails_to_write_and_outlives_restart_and_destroy() 
     // Mounted inside the jail's root (its data, where /var leads), writable from
     // inside; the file is on the dataset, not in the jail's data.
     let root = bed.jails_path(".mountpoints/thinjail0");
-    assert_eq!(
-        mounted_at(&dataset),
-        Some(root.join("skeleton/var/db/www"))
-    );
-    bed.in_jail(
-        "thinjail0",
-        &["sh", "-c", "echo kept > /var/db/www/file"],
-    )
-    .expect_code(0);
+    assert_eq!(mounted_at(&dataset), Some(root.join("skeleton/var/db/www")));
+    bed.in_jail("thinjail0", &["sh", "-c", "echo kept > /var/db/www/file"])
+        .expect_code(0);
     let on_dataset = PathBuf::from(zfs_value("mountpoint", &dataset)).join("file");
     assert_eq!(fs::read_to_string(&on_dataset).unwrap(), "kept\n");
     assert!(!bed.jails_path("thinjail0/data/var/db/www/file").exists());
@@ -140,7 +134,8 @@ fn a_delegated_dataset_is_the_jails_to_write_and_outlives_restart_and_destroy() 
         .is_none());
 
     // destroy keeps it (and the jail's data).
-    bed.command(&["destroy", "thinjail0", "--yes"]).expect_code(0);
+    bed.command(&["destroy", "thinjail0", "--yes"])
+        .expect_code(0);
     assert!(exists(&dataset), "destroy keeps delegated datasets");
 
     // --dataset needs --data (usage), and names only the jail's datasets.
@@ -148,14 +143,24 @@ fn a_delegated_dataset_is_the_jails_to_write_and_outlives_restart_and_destroy() 
     assert_eq!(alone.code, Some(64), "{alone:?}");
     let other = format!("{pool}/delegated");
     let wrong = bed.command(&[
-        "destroy", "thinjail0", "--data", "--dataset", &other, "--yes",
+        "destroy",
+        "thinjail0",
+        "--data",
+        "--dataset",
+        &other,
+        "--yes",
     ]);
     assert_eq!(wrong.code, Some(64), "{wrong:?}");
     assert!(exists(&other) && exists(&dataset));
 
     // Named: destroyed with the jail's data, the rest of the pool untouched.
     bed.command(&[
-        "destroy", "thinjail0", "--data", "--dataset", &dataset, "--yes",
+        "destroy",
+        "thinjail0",
+        "--data",
+        "--dataset",
+        &dataset,
+        "--yes",
     ])
     .expect_code(0);
     assert!(!exists(&dataset));
@@ -187,7 +192,10 @@ fn a_delegated_dataset_survives_an_upgrade() {
     bed.command(&["destroy", "thinjail0", "--data", "--yes"])
         .expect_code(0);
     assert!(exists(&dataset), "destroy --data keeps delegated datasets");
-    assert!(!exists(&format!("{}/jails/thinjail0/data", bed.pool.name())));
+    assert!(!exists(&format!(
+        "{}/jails/thinjail0/data",
+        bed.pool.name()
+    )));
 }
 
 #[test]
@@ -234,7 +242,12 @@ fn bad_datasets_are_refused_with_their_codes_and_nothing_changes() {
 
     // Jailed for another jail: 78.
     zfs(&["umount", &dataset]).unwrap();
-    zfs(&["set", &format!("thinjail:jail={pool}/jails/other"), &dataset]).unwrap();
+    zfs(&[
+        "set",
+        &format!("thinjail:jail={pool}/jails/other"),
+        &dataset,
+    ])
+    .unwrap();
     mark_jailed(&bed.state_dir(), &dataset, "/var/db/www").unwrap();
     let others = bed.apply();
     assert_eq!(others.code, Some(78), "{others:?}");

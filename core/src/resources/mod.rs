@@ -1,6 +1,6 @@
 //! What a real jail needs besides a base (issue 15): host directories and tmpfs
-//! mounted into it, resource limits (rctl(8)), a CPU set (cpuset(1)) and the jails it
-//! depends on (jail(8)'s `depend`).
+//! mounted into it, ZFS datasets delegated to it, resource limits (rctl(8)), a CPU
+//! set (cpuset(1)) and the jails it depends on (jail(8)'s `depend`).
 //!
 //! Everything here is pure: the recipe's types, their validation as functions over
 //! those types, the rctl rule model and the reconciliation of observed rules with
