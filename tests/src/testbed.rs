@@ -39,8 +39,9 @@
 //!    started outside thinjail; it cannot record a dying jail); `zfs get -t
 //!    filesystem,volume,snapshot` → the same `zfs get` without `-t`, which zfs-fuse
 //!    does not accept (it has no bookmarks either, so it lists the same types).
-//! 8. `zfs destroy` is retried briefly on "busy": zfs-fuse unmounts first and
-//!    reports busy once (on FreeBSD busy stays an error).
+//! 8. `zfs destroy` (and the delegated datasets' `zfs unmount`) is retried briefly on
+//!    "busy": zfs-fuse unmounts first and reports busy once (on FreeBSD busy stays an
+//!    error).
 //! 9. `freebsd-update` → the test bed's stand-in ([`crate::freebsd_update`]), run for
 //!    the action's real `env … freebsd-update …` argv and the environment the host
 //!    gives a command that downloads (`PATH` and the proxy variables set,
@@ -390,7 +391,10 @@ impl TestBed {
                 .map(|()| true)
             }
             Action::DestroyJailedDataset { dataset, .. } => {
-                self.run(&["zfs", "destroy", "-r", dataset])?;
+                datasets::retry_busy(
+                    &mut |argv| self.run(argv),
+                    &["zfs", "destroy", "-r", dataset],
+                )?;
                 datasets::forget_dataset(&self.state_dir, dataset).map(|()| true)
             }
             Action::LoadPfAnchor { .. } | Action::FlushPfAnchor { .. } => {
