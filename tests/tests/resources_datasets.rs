@@ -199,6 +199,32 @@ fn a_delegated_dataset_survives_an_upgrade() {
 }
 
 #[test]
+fn a_15_jail_gets_its_dataset_from_jail_8s_zfs_dataset() {
+    let (mut bed, dataset) = bed_with_dataset(false);
+    bed.publish_release("15.0-RELEASE");
+    let mut release = bed.recipe.releases[0].clone();
+    release.name = "15.0-RELEASE".into();
+    bed.recipe.releases.push(release);
+    bed.recipe.jails[0].release = "15.0-RELEASE".into();
+    bed.write_recipe();
+    bed.apply().expect_code(0);
+    let conf = fs::read_to_string(bed.dir.path().join("etc/jail.conf.d/thinjail0.conf")).unwrap();
+    assert!(
+        conf.contains(&format!("zfs.dataset = \"{dataset}\";")),
+        "{conf}"
+    );
+    assert!(!conf.contains("/sbin/zfs jail"), "{conf}");
+    bed.in_jail("thinjail0", &["sh", "-c", "echo 15 > /var/db/www/file"])
+        .expect_code(0);
+    let on_dataset = PathBuf::from(zfs_value("mountpoint", &dataset)).join("file");
+    assert_eq!(fs::read_to_string(on_dataset).unwrap(), "15\n");
+    assert_eq!(
+        JailedRecord::load(&bed.state_dir()).attached["thinjail0"],
+        [dataset.clone()]
+    );
+}
+
+#[test]
 fn bad_datasets_are_refused_with_their_codes_and_nothing_changes() {
     let (mut bed, dataset) = bed_with_dataset(false);
     let pool = bed.pool.name().to_string();
