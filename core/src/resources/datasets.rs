@@ -109,7 +109,10 @@ pub fn add_params(params: &mut BTreeMap<String, ParamValue>, jail: &Jail) {
     params.retain(|name, _| !crate::jailconf::same_param(name, "allow.mount.zfs"));
     params.insert("allow.mount".into(), ParamValue::Flag(true));
     params.insert("allow.mount.zfs".into(), ParamValue::Flag(true));
-    params.insert("enforce_statfs".into(), ParamValue::Number(1));
+    // Below 2 lets the jail mount; a lower value the recipe chose stays.
+    if !matches!(params.get("enforce_statfs"), Some(ParamValue::Number(n)) if *n < 2) {
+        params.insert("enforce_statfs".into(), ParamValue::Number(1));
+    }
     let names: Vec<String> = jail.datasets.iter().map(|d| d.dataset.clone()).collect();
     if attached_by_jail8(&jail.release) {
         params.insert("zfs.dataset".into(), ParamValue::List(names));
@@ -239,26 +242,56 @@ pub fn problems(recipe: &Recipe) -> Vec<(String, String, String)> {
             }
         }
         if !jail.datasets.is_empty() {
-            for (layer, params) in [("jail_params", &recipe.jail_params), ("", &jail.params)] {
-                if let Some(ParamValue::Number(n)) = params.get("enforce_statfs") {
-                    if *n >= 2 {
-                        let field = if layer.is_empty() {
-                            format!("jails[{i}].params.enforce_statfs")
-                        } else {
-                            format!("{layer}.enforce_statfs")
-                        };
-                        found.push((
-                            field,
-                            n.to_string(),
-                            format!(
-                                "jail {} has datasets, which it can mount only with \
-                                 enforce_statfs below 2 (jail(8)); thinjail sets 1",
-                                jail.name
-                            ),
-                        ));
-                    }
-                }
+            found.extend(forbidding_params(recipe, jail, i));
+        }
+    }
+    found
+}
+
+/// The parameters the recipe sets for `jail` (its own first, then `jail_params`)
+/// that keep it from mounting its datasets: `enforce_statfs` of 2 or more, and
+/// `allow.mount` or `allow.mount.zfs` turned off.
+fn forbidding_params(recipe: &Recipe, jail: &Jail, i: usize) -> Vec<(String, String, String)> {
+    let mut found = Vec::new();
+    for wanted in ["enforce_statfs", "allow.mount", "allow.mount.zfs"] {
+        let own = jail
+            .params
+            .iter()
+            .find(|(name, _)| crate::jailconf::same_param(name, wanted))
+            .map(|(name, value)| (format!("jails[{i}].params.{name}"), name, value));
+        let global = || {
+            recipe
+                .jail_params
+                .iter()
+                .find(|(name, _)| crate::jailconf::same_param(name, wanted))
+                .map(|(name, value)| (format!("jail_params.{name}"), name, value))
+        };
+        let Some((field, name, value)) = own.or_else(global) else {
+            continue;
+        };
+        let forbids = match (wanted, value) {
+            ("enforce_statfs", ParamValue::Number(n)) => *n >= 2,
+            ("enforce_statfs", _) => false,
+            (_, value) => {
+                let last = name.rsplit('.').next().unwrap_or(name);
+                let on = match value {
+                    ParamValue::Flag(b) => *b,
+                    ParamValue::Number(n) => *n != 0,
+                    _ => true,
+                };
+                on == last.starts_with("no")
             }
+        };
+        if forbids {
+            found.push((
+                field,
+                value.to_string(),
+                format!(
+                    "jail {} has datasets, which it can mount only with allow.mount, \
+                     allow.mount.zfs and enforce_statfs below 2 (jail(8)); thinjail sets them",
+                    jail.name
+                ),
+            ));
         }
     }
     found
@@ -420,7 +453,7 @@ mod tests {
                     (dataset: "tank/ok/child", path: "relative"),
                ]),
                (name: "b", release: "14.3-RELEASE", datasets: [(dataset: "tank/ok", path: "/var/y")],
-                params: {"enforce_statfs": 2})"#,
+                params: {"enforce_statfs": 2, "allow.mount.nozfs": true})"#,
         );
         assert_eq!(
             fields(&r),
@@ -436,10 +469,12 @@ mod tests {
                 "jails[0].datasets[7].path",
                 "jails[1].datasets[0].dataset",
                 "jails[1].params.enforce_statfs",
+                "jails[1].params.allow.mount.nozfs",
             ]
         );
         let fine = recipe(
-            r#"(name: "a", release: "14.3-RELEASE", datasets: [(dataset: "tank/a-db", path: "/var/db/a")]),
+            r#"(name: "a", release: "14.3-RELEASE", datasets: [(dataset: "tank/a-db", path: "/var/db/a")],
+                params: {"enforce_statfs": 0, "allow.nomount": false}),
                (name: "b", release: "14.3-RELEASE", datasets: [(dataset: "tank/b-db", path: "/usr/home/b")])"#,
         );
         assert_eq!(fields(&fine), Vec::<String>::new());
