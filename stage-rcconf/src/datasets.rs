@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 
 use thinjail_core::action::Action;
 use thinjail_core::recipe::Recipe;
-use thinjail_core::resources::datasets::{check_observed, owner_mark, Disposition};
+use thinjail_core::resources::datasets::{
+    check_observed, owner_mark, Disposition, UNMOUNT_IN_JAIL, ZFS,
+};
 use thinjail_core::stage::{Planned, StageError};
 use thinjail_core::world::World;
 
@@ -73,6 +75,29 @@ pub fn plan(recipe: &Recipe, world: &World) -> Result<Vec<Planned>, StageError> 
         }
     }
     Ok(actions)
+}
+
+/// A running jail whose file unmounts delegated datasets on stop (`current`, as it
+/// is on the host) and whose new file (`new`) does not: jail(8) stops a jail with
+/// its file as it is then, so the restart that follows would leave them mounted
+/// under the jail's data. They are unmounted inside the jail first.
+pub fn unmount_before_losing(
+    jail: &str,
+    world: &World,
+    current: Option<&str>,
+    new: &str,
+) -> Option<Planned> {
+    let hands_over = |text: &str| text.contains(UNMOUNT_IN_JAIL);
+    let losing = world.is_running(jail) && current.is_some_and(hands_over) && !hands_over(new);
+    losing.then(|| {
+        Planned::noted(
+            Action::ExecInJail {
+                jail: jail.to_string(),
+                argv: vec![ZFS.into(), "unmount".into(), "-a".into()],
+            },
+            "the jail's datasets left the recipe: unmounted before its new file, whose stop no longer does it",
+        )
+    })
 }
 
 #[cfg(test)]

@@ -296,6 +296,9 @@ impl Stage for RcConfStage {
             if !same_meaning {
                 changed.insert(jail.name.as_str());
             }
+            actions.extend(datasets::unmount_before_losing(
+                &jail.name, world, current, &contents,
+            ));
             if current != Some(contents.as_str()) {
                 let action = Action::WriteFile {
                     path: path.clone(),

@@ -438,6 +438,37 @@ impl TestBed {
                 }
                 Ok(true)
             }
+            Action::ExecInJail { jail, argv }
+                if argv.first().map(String::as_str)
+                    == Some(thinjail_core::resources::datasets::ZFS) =>
+            {
+                // The test bed's in-jail zfs, with the permission the jail was made with.
+                let state = TestBedState::load(&self.state_dir)?;
+                let root = state
+                    .jails
+                    .get(jail)
+                    .map(|j| j.path.clone())
+                    .ok_or_else(|| HostError::Conflict(format!("jail \"{jail}\" not found")))?;
+                let state_dir = self.state_dir.clone();
+                let permission = datasets::permission_of(&state_dir, jail);
+                let outcome = datasets::in_jail(
+                    &state_dir,
+                    &mut |a| self.run(a),
+                    jail,
+                    &root,
+                    &argv[1..],
+                    &permission,
+                )?;
+                if outcome.code != 0 {
+                    return Err(HostError::CommandFailed {
+                        command: format!("jexec -l {jail} {}", argv.join(" ")),
+                        status: format!("exit status: {}", outcome.code),
+                        stdout: outcome.stdout,
+                        stderr: outcome.stderr,
+                    });
+                }
+                Ok(true)
+            }
             Action::ExecInJail { jail, argv } => {
                 let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
                 let full = self.jexec(jail, &argv)?;
@@ -815,6 +846,7 @@ impl TestBed {
                         .unwrap_or(2),
                 };
                 let state_dir = self.state_dir.clone();
+                datasets::remember_permission(&state_dir, jail, &permission)?;
                 let outcome = datasets::in_jail(
                     &state_dir,
                     &mut |a| self.run(a),

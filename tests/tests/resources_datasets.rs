@@ -115,6 +115,25 @@ fn a_delegated_dataset_is_the_jails_to_write_and_outlives_restart_and_destroy() 
         serde_json::json!([{"dataset": dataset, "path": "/var/db/www", "exists": true, "jailed": true}])
     );
 
+    // Taken out of the recipe: unmounted inside the jail before its new file (whose
+    // stop would not unmount it), the jail restarted without it, the dataset kept.
+    let mut bed = bed;
+    let delegated = std::mem::take(&mut bed.recipe.jails[0].datasets);
+    bed.write_recipe();
+    let without = bed.apply();
+    without.expect_code(0);
+    assert!(
+        without.stdout.contains("/sbin/zfs unmount -a"),
+        "{}",
+        without.stdout
+    );
+    assert_eq!(mounted_at(&dataset), None);
+    assert!(exists(&dataset));
+    bed.recipe.jails[0].datasets = delegated;
+    bed.write_recipe();
+    bed.apply().expect_code(0);
+    assert_eq!(mounted_at(&dataset), Some(root.join("skeleton/var/db/www")));
+
     // A restart unmounts it (in the jail), the jail's removal detaches it, the new
     // jail attaches and mounts it again: the file is there.
     bed.command(&["restart", "thinjail0"]).expect_code(0);

@@ -67,6 +67,9 @@ pub struct JailedRecord {
     pub attached: BTreeMap<String, Vec<String>>,
     /// Delegated datasets mounted inside a jail: where, on the host.
     pub mounted: BTreeMap<String, PathBuf>,
+    /// Each running jail's mount permission, as it was created with (for `jexec`).
+    #[serde(default)]
+    pub permissions: BTreeMap<String, MountPermission>,
 }
 
 impl JailedRecord {
@@ -243,7 +246,8 @@ pub fn forget_dataset(state_dir: &Path, dataset: &str) -> Result<(), HostError> 
 /// The jail `jail` is removed: the kernel drops its list of datasets.
 pub fn forget_jail(state_dir: &Path, jail: &str) -> Result<(), HostError> {
     let mut record = JailedRecord::load(state_dir);
-    if record.attached.remove(jail).is_some() {
+    let attached = record.attached.remove(jail).is_some();
+    if attached || record.permissions.remove(jail).is_some() {
         record.save(state_dir)?;
     }
     Ok(())
@@ -251,6 +255,7 @@ pub fn forget_jail(state_dir: &Path, jail: &str) -> Result<(), HostError> {
 
 /// Whether the jail may mount ZFS: `allow.mount`, `allow.mount.zfs`, `enforce_statfs`
 /// below 2 (jail(8); the kernel's default `enforce_statfs` is 2).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct MountPermission {
     /// `allow.mount`.
     pub allow_mount: bool,
@@ -258,6 +263,33 @@ pub struct MountPermission {
     pub allow_mount_zfs: bool,
     /// `enforce_statfs`.
     pub enforce_statfs: i64,
+}
+
+/// Records the permission the jail `jail` was created with, for `zfs` run in it
+/// later through `jexec` ([`permission_of`]).
+pub fn remember_permission(
+    state_dir: &Path,
+    jail: &str,
+    permission: &MountPermission,
+) -> Result<(), HostError> {
+    let mut record = JailedRecord::load(state_dir);
+    record
+        .permissions
+        .insert(jail.to_string(), permission.clone());
+    record.save(state_dir)
+}
+
+/// The permission the running jail `jail` was created with (none recorded: none).
+pub fn permission_of(state_dir: &Path, jail: &str) -> MountPermission {
+    JailedRecord::load(state_dir)
+        .permissions
+        .get(jail)
+        .cloned()
+        .unwrap_or(MountPermission {
+            allow_mount: false,
+            allow_mount_zfs: false,
+            enforce_statfs: 2,
+        })
 }
 
 /// `zfs ARGS…` run inside the jail `jail` whose root is `root`: `mount -a` and
