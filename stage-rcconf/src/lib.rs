@@ -125,7 +125,12 @@ pub fn jail_params_with_ruleset(
     let layout = Layout::new(recipe);
     let mut params = recipe.params_of(jail);
     resources::add_resource_params(&mut params, jail);
-    thinjail_core::resources::datasets::add_params(&mut params, jail);
+    thinjail_core::resources::datasets::add_params(
+        &mut params,
+        &jail.name,
+        &jail.release,
+        &jail.datasets,
+    );
     let text = |s: String| ParamValue::Text(s);
     params
         .entry("host.hostname".into())

@@ -38,16 +38,15 @@
 //! are refused (exit 78) before anything runs. A jail's root can rewrite the
 //! property of its own datasets, which can only make thinjail refuse them.
 //!
-//! Nothing here looks at a host: the recipe's checks ([`problems`]), the jail.conf
-//! parameters ([`add_params`]) and the reading of what the host has
-//! ([`DelegatedState`], [`check_observed`]).
+//! Nothing here looks at a host: the names ([`check_name`]; the recipe's other
+//! checks are in `recipe::validate`), the jail.conf parameters ([`add_params`]) and
+//! the reading of what the host has ([`DelegatedState`], [`check_observed`]).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::jailconf::ParamValue;
-use crate::recipe::{Jail, Recipe};
 
 /// One dataset delegated to a jail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,11 +97,16 @@ pub fn attach_hook(jail: &str, dataset: &str) -> String {
     format!("{ZFS} jail {jail} {dataset}")
 }
 
-/// Adds what `jail`'s datasets need to its jail.conf parameters (nothing for a jail
-/// without datasets): the mount permissions, `zfs.dataset` or the `exec.created`
-/// hooks, and the in-jail mount and unmount.
-pub fn add_params(params: &mut BTreeMap<String, ParamValue>, jail: &Jail) {
-    if jail.datasets.is_empty() {
+/// Adds what the datasets of `jail` (on `release`) need to its jail.conf
+/// parameters (nothing for a jail without datasets): the mount permissions,
+/// `zfs.dataset` or the `exec.created` hooks, and the in-jail mount and unmount.
+pub fn add_params(
+    params: &mut BTreeMap<String, ParamValue>,
+    jail: &str,
+    release: &str,
+    datasets: &[Delegated],
+) {
+    if datasets.is_empty() {
         return;
     }
     params.retain(|name, _| !crate::jailconf::same_param(name, "allow.mount"));
@@ -113,11 +117,11 @@ pub fn add_params(params: &mut BTreeMap<String, ParamValue>, jail: &Jail) {
     if !matches!(params.get("enforce_statfs"), Some(ParamValue::Number(n)) if *n < 2) {
         params.insert("enforce_statfs".into(), ParamValue::Number(1));
     }
-    let names: Vec<String> = jail.datasets.iter().map(|d| d.dataset.clone()).collect();
-    if attached_by_jail8(&jail.release) {
+    let names: Vec<String> = datasets.iter().map(|d| d.dataset.clone()).collect();
+    if attached_by_jail8(release) {
         params.insert("zfs.dataset".into(), ParamValue::List(names));
     } else {
-        let hooks = names.iter().map(|d| attach_hook(&jail.name, d));
+        let hooks = names.iter().map(|d| attach_hook(jail, d));
         extend(params, "exec.created", hooks, false);
     }
     extend(params, "exec.start", [MOUNT_IN_JAIL.to_string()], true);
@@ -173,128 +177,9 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn nested(a: &str, b: &str) -> bool {
+/// Whether dataset `a` is `b` or lies below it.
+pub fn nested(a: &str, b: &str) -> bool {
     a == b || a.starts_with(&format!("{b}/"))
-}
-
-/// Every problem of the recipe's delegated datasets, as (field, value, problem):
-/// names, the pool, thinjail's own datasets, a dataset (or one inside it) given to
-/// two jails or twice to one, the mount path, and jail parameters that forbid
-/// mounting.
-pub fn problems(recipe: &Recipe) -> Vec<(String, String, String)> {
-    let mut found = Vec::new();
-    let pool = recipe.host.pool();
-    let jails_dataset = recipe.host.jails_dataset.as_str();
-    let mut seen: Vec<(&str, String)> = Vec::new();
-    for (i, jail) in recipe.jails.iter().enumerate() {
-        for (k, delegated) in jail.datasets.iter().enumerate() {
-            let field = format!("jails[{i}].datasets[{k}]");
-            let name = delegated.dataset.as_str();
-            let mut problem = |suffix: &str, value: &str, text: String| {
-                found.push((format!("{field}.{suffix}"), value.to_string(), text));
-            };
-            if let Err(e) = check_name(name) {
-                problem("dataset", name, e);
-            } else if name.split('/').next() != Some(pool) {
-                problem(
-                    "dataset",
-                    name,
-                    format!(
-                        "{name} is outside the pool {pool} (host.jails_dataset's): thinjail \
-                         delegates datasets of that pool only"
-                    ),
-                );
-            } else if !name.contains('/') {
-                problem(
-                    "dataset",
-                    name,
-                    format!("{name} is the pool itself: delegate a dataset inside it"),
-                );
-            } else if nested(name, jails_dataset) || nested(jails_dataset, name) {
-                problem(
-                    "dataset",
-                    name,
-                    format!(
-                        "{name} is inside thinjail's own datasets ({jails_dataset}: the bases, \
-                         templates and every jail's data) or contains them"
-                    ),
-                );
-            } else if let Some((other, where_)) = seen
-                .iter()
-                .find(|(other, _)| nested(name, other) || nested(other, name))
-            {
-                problem(
-                    "dataset",
-                    name,
-                    format!(
-                        "{name} is already delegated ({other} at {where_}): a delegated dataset \
-                         and everything below it belongs to one jail"
-                    ),
-                );
-            } else {
-                seen.push((name, format!("{field} of jail {}", jail.name)));
-            }
-            if let Err(e) = crate::recipe::validate::check_jail_path(
-                &delegated.path,
-                &recipe.template.jail_specific,
-            ) {
-                problem("path", &delegated.path, e);
-            }
-        }
-        if !jail.datasets.is_empty() {
-            found.extend(forbidding_params(recipe, jail, i));
-        }
-    }
-    found
-}
-
-/// The parameters the recipe sets for `jail` (its own first, then `jail_params`)
-/// that keep it from mounting its datasets: `enforce_statfs` of 2 or more, and
-/// `allow.mount` or `allow.mount.zfs` turned off.
-fn forbidding_params(recipe: &Recipe, jail: &Jail, i: usize) -> Vec<(String, String, String)> {
-    let mut found = Vec::new();
-    for wanted in ["enforce_statfs", "allow.mount", "allow.mount.zfs"] {
-        let own = jail
-            .params
-            .iter()
-            .find(|(name, _)| crate::jailconf::same_param(name, wanted))
-            .map(|(name, value)| (format!("jails[{i}].params.{name}"), name, value));
-        let global = || {
-            recipe
-                .jail_params
-                .iter()
-                .find(|(name, _)| crate::jailconf::same_param(name, wanted))
-                .map(|(name, value)| (format!("jail_params.{name}"), name, value))
-        };
-        let Some((field, name, value)) = own.or_else(global) else {
-            continue;
-        };
-        let forbids = match (wanted, value) {
-            ("enforce_statfs", ParamValue::Number(n)) => *n >= 2,
-            ("enforce_statfs", _) => false,
-            (_, value) => {
-                let last = name.rsplit('.').next().unwrap_or(name);
-                let on = match value {
-                    ParamValue::Flag(b) => *b,
-                    ParamValue::Number(n) => *n != 0,
-                    _ => true,
-                };
-                on == last.starts_with("no")
-            }
-        };
-        if forbids {
-            found.push((
-                field,
-                value.to_string(),
-                format!(
-                    "jail {} has datasets, which it can mount only with allow.mount, \
-                     allow.mount.zfs and enforce_statfs below 2 (jail(8)); thinjail sets them",
-                    jail.name
-                ),
-            ));
-        }
-    }
-    found
 }
 
 /// What the host has for a delegated dataset, when it exists
@@ -376,19 +261,17 @@ pub fn check_observed(
 mod tests {
     use super::*;
 
-    fn recipe(jails: &str) -> Recipe {
-        let text = format!(
-            r#"(host: (jails_dataset: "tank/jails"), releases: [(name: "14.3-RELEASE"), (name: "15.0-RELEASE")], jails: [{jails}])"#
-        );
-        let recipe: Recipe = ron::Options::default()
-            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
-            .from_str(&text)
-            .unwrap();
-        recipe
+    fn one(dataset: &str, path: &str) -> Vec<Delegated> {
+        vec![Delegated {
+            dataset: dataset.into(),
+            path: path.into(),
+        }]
     }
 
-    fn fields(recipe: &Recipe) -> Vec<String> {
-        problems(recipe).into_iter().map(|(f, _, _)| f).collect()
+    fn builtins() -> BTreeMap<String, ParamValue> {
+        let mut params = crate::recipe::builtin_jail_params();
+        params.insert("allow.nomount".into(), ParamValue::Flag(true));
+        params
     }
 
     #[test]
@@ -397,13 +280,13 @@ mod tests {
         assert!(!attached_by_jail8("13.5-RELEASE-p2"));
         assert!(attached_by_jail8("15.0-RELEASE"));
         assert!(attached_by_jail8("16.0-CURRENT"));
-        let r = recipe(
-            r#"(name: "old", release: "14.3-RELEASE", datasets: [(dataset: "tank/db", path: "/var/db/x")],
-                params: {"exec.start": "/bin/sh /etc/rc", "allow.nomount": true}),
-               (name: "new", release: "15.0-RELEASE", datasets: [(dataset: "tank/n", path: "/var/n")])"#,
+        let mut old = builtins();
+        add_params(
+            &mut old,
+            "old",
+            "14.3-RELEASE",
+            &one("tank/db", "/var/db/x"),
         );
-        let mut old = r.params_of(&r.jails[0]);
-        add_params(&mut old, &r.jails[0]);
         assert_eq!(
             old["exec.created"],
             ParamValue::Text("/sbin/zfs jail old tank/db".into())
@@ -423,61 +306,19 @@ mod tests {
         assert_eq!(old["allow.mount.zfs"], ParamValue::Flag(true));
         assert!(!old.contains_key("allow.nomount"));
         assert!(!old.contains_key("zfs.dataset"));
-        let mut new = r.params_of(&r.jails[1]);
-        add_params(&mut new, &r.jails[1]);
+        let mut new = builtins();
+        new.insert("enforce_statfs".into(), ParamValue::Number(0));
+        add_params(&mut new, "new", "15.0-RELEASE", &one("tank/n", "/var/n"));
         assert_eq!(new["zfs.dataset"], ParamValue::List(vec!["tank/n".into()]));
         assert!(!new.contains_key("exec.created"));
-        let mut none = r.params_of(&r.jails[0]);
-        let before = none.clone();
-        add_params(
-            &mut none,
-            &Jail {
-                datasets: vec![],
-                ..r.jails[0].clone()
-            },
-        );
-        assert_eq!(none, before, "a jail without datasets gets nothing");
-    }
-
-    #[test]
-    fn bad_datasets_name_their_field() {
-        let r = recipe(
-            r#"(name: "a", release: "14.3-RELEASE", datasets: [
-                    (dataset: "other/x", path: "/var/x"),
-                    (dataset: "tank", path: "/var/x"),
-                    (dataset: "tank/jails/a/data", path: "/var/x"),
-                    (dataset: "tank/jails", path: "/var/x"),
-                    (dataset: "tank/a@snap", path: "/var/x"),
-                    (dataset: "tank//a", path: "/var/x"),
-                    (dataset: "tank/ok", path: "/mnt/x"),
-                    (dataset: "tank/ok/child", path: "relative"),
-               ]),
-               (name: "b", release: "14.3-RELEASE", datasets: [(dataset: "tank/ok", path: "/var/y")],
-                params: {"enforce_statfs": 2, "allow.mount.nozfs": true})"#,
-        );
         assert_eq!(
-            fields(&r),
-            [
-                "jails[0].datasets[0].dataset",
-                "jails[0].datasets[1].dataset",
-                "jails[0].datasets[2].dataset",
-                "jails[0].datasets[3].dataset",
-                "jails[0].datasets[4].dataset",
-                "jails[0].datasets[5].dataset",
-                "jails[0].datasets[6].path",
-                "jails[0].datasets[7].dataset",
-                "jails[0].datasets[7].path",
-                "jails[1].datasets[0].dataset",
-                "jails[1].params.enforce_statfs",
-                "jails[1].params.allow.mount.nozfs",
-            ]
+            new["enforce_statfs"],
+            ParamValue::Number(0),
+            "a lower value stays"
         );
-        let fine = recipe(
-            r#"(name: "a", release: "14.3-RELEASE", datasets: [(dataset: "tank/a-db", path: "/var/db/a")],
-                params: {"enforce_statfs": 0, "allow.nomount": false}),
-               (name: "b", release: "14.3-RELEASE", datasets: [(dataset: "tank/b-db", path: "/usr/home/b")])"#,
-        );
-        assert_eq!(fields(&fine), Vec::<String>::new());
+        let mut none = builtins();
+        add_params(&mut none, "old", "14.3-RELEASE", &[]);
+        assert_eq!(none, builtins(), "a jail without datasets gets nothing");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! `jails`, `stages`, then every string); the field rules it applies live by kind
 //! (names, paths, network values, terminal-safe text).
 
+mod datasets;
 mod host;
 mod jails;
 mod names;
@@ -188,9 +189,7 @@ pub fn validate(recipe: &Recipe) -> Vec<RecipeError> {
     check_params(&mut c, "jail_params", &recipe.jail_params);
     check_jails(recipe, &release_names, &mut c);
     network::check_network(recipe, &mut c);
-    for (field, value, problem) in crate::resources::datasets::problems(recipe) {
-        c.check(field, &value, Err(problem));
-    }
+    datasets::check_datasets(recipe, &mut c);
     check_stages(recipe, &mut c);
     check_every_string(recipe, &mut c);
     c.0
