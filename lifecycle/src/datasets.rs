@@ -94,3 +94,76 @@ pub fn plan_destroy_delegated(
     }
     Ok(actions)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use thinjail_core::resources::datasets::DelegatedState;
+
+    fn recipe() -> Recipe {
+        Recipe::from_ron(
+            r#"(releases: [(name: "14.3-RELEASE")],
+                jails: [(name: "www", release: "14.3-RELEASE",
+                         datasets: [(dataset: "zroot/www-db", path: "/var/db/www")])])"#,
+            "test",
+        )
+        .unwrap()
+    }
+
+    fn world(owner: Option<&str>, jailed: bool) -> World {
+        let mut world = World::empty();
+        world.observed = true;
+        world.delegated.insert(
+            "zroot/www-db".into(),
+            Some(DelegatedState {
+                filesystem: true,
+                jailed,
+                owner: owner.map(String::from),
+                mountpoint: None,
+            }),
+        );
+        world
+    }
+
+    #[test]
+    fn only_a_named_dataset_thinjail_made_for_the_jail_is_destroyed() {
+        let r = recipe();
+        let names = ["zroot/www-db".to_string()];
+        let ours = plan_destroy_delegated(&r, &world(Some("zroot/jails/www"), true), "www", &names)
+            .unwrap();
+        assert_eq!(
+            ours.iter().map(|p| p.action.clone()).collect::<Vec<_>>(),
+            [Action::DestroyJailedDataset {
+                dataset: "zroot/www-db".into(),
+                jail: "www".into()
+            }]
+        );
+        assert!(plan_destroy_delegated(&r, &world(None, true), "www", &[])
+            .unwrap()
+            .is_empty());
+        let other = ["zroot/other".to_string()];
+        assert!(
+            plan_destroy_delegated(&r, &world(None, true), "www", &other)
+                .unwrap_err()
+                .is_usage()
+        );
+        for refused in [
+            world(None, true),
+            world(Some("zroot/jails/db"), true),
+            world(Some("zroot/jails/www"), false),
+        ] {
+            assert!(matches!(
+                plan_destroy_delegated(&r, &refused, "www", &names),
+                Err(LifecycleError::Refused(_))
+            ));
+        }
+        let mut gone = World::empty();
+        gone.delegated.insert("zroot/www-db".into(), None);
+        assert!(plan_destroy_delegated(&r, &gone, "www", &names)
+            .unwrap()
+            .is_empty());
+        let rows = statuses(r.jail("www"), &world(Some("zroot/jails/www"), true));
+        assert_eq!(rows[0].exists, Some(true));
+        assert_eq!(rows[0].jailed, Some(true));
+    }
+}
