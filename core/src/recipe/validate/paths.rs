@@ -70,10 +70,10 @@ pub(super) fn check_path_text(text: &str) -> Result<(), String> {
 /// jail(8) reads `mount.fstab` with fgetln(3), cuts each line at the first `#` and
 /// splits it on blanks, without decoding `\040` escapes (`check_intparams` in
 /// usr.sbin/jail/config.c, `IP__MOUNT_FROM_FSTAB` in usr.sbin/jail/command.c); and it
-/// mounts devfs by running `sh -c ". /etc/rc.subr; load_rc_config .; devfs_mount_jail
-/// PATH/dev"` with the path unquoted (`IP_MOUNT_DEVFS` in command.c). So only the
-/// characters a POSIX shell reads literally in an unquoted word can work: ASCII
-/// letters, digits and `_@%+=:,./-`.
+/// gives an `exec.*` command holding a shell metacharacter to `sh -c` (jail(8) before
+/// FreeBSD 10 even mounted devfs through `sh -c "… devfs_mount_jail PATH/dev"`). So
+/// only the characters a POSIX shell reads literally in an unquoted word are allowed:
+/// ASCII letters, digits and `_@%+=:,./-`.
 pub fn check_jail_visible_path(path: &Path) -> Result<(), String> {
     let text = path.to_str().unwrap_or_default();
     match text
@@ -83,8 +83,8 @@ pub fn check_jail_visible_path(path: &Path) -> Result<(), String> {
         None => Ok(()),
         Some(bad) => Err(format!(
             "{} cannot be used here: jail(8) splits mount.fstab lines on blanks and cuts them \
-             at `#` without decoding escapes, and runs mount.devfs through sh -c with the path \
-             unquoted; use only letters, digits and _@%+=:,./-",
+             at `#` without decoding escapes, and gives commands with shell characters to sh -c; \
+             use only letters, digits and _@%+=:,./-",
             describe_char(bad)
         )),
     }
