@@ -216,6 +216,8 @@ fn full_recipe() -> Recipe {
         name: "bridge0".into(),
         ip4: vec!["10.0.0.1/24".into()],
         ip6: vec!["fd00::1/64".into()],
+        create: true,
+        members: vec!["em0".into()],
     }];
     recipe.host.network.pf = thinjail_core::network::Pf {
         nat: vec![thinjail_core::network::Nat {

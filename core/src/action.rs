@@ -257,6 +257,13 @@ pub enum Action {
         jail: String,
         /// The jail's root (for the world model).
         root: PathBuf,
+        /// Interfaces the jail's `exec.prestart` makes (a VNET jail's epair, both
+        /// halves under either name): when `jail -c` fails the host destroys those
+        /// that exist — jail(8) runs no `exec.poststop` for a creation that fails,
+        /// and planning refused to start while any of them existed, so they are
+        /// this start's ([`crate::bridges::epair_interfaces`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        destroy_on_failure: Vec<String>,
     },
     /// `jail -f CONF -r JAIL`
     StopJail {
@@ -349,6 +356,12 @@ pub enum Action {
     Unmount {
         /// Mount point.
         path: PathBuf,
+    },
+    /// `ifconfig ARGS…`: makes, configures or destroys a bridge thinjail owns
+    /// ([`crate::bridges`]).
+    Ifconfig {
+        /// The words after `ifconfig` (`bridge4711 create`, `jails addm em0`).
+        args: Vec<String>,
     },
     /// `env PATH=… PAGER=cat UNAME_m=M UNAME_p=P freebsd-update -b BASE -d WORKDIR -f
     /// CONFIG --currently-running REL --not-running-from-cron fetch` (or `install`):
@@ -761,6 +774,9 @@ impl Action {
                 "-F".into(),
                 "all".into(),
             ])]),
+            Ifconfig { args } => cmds(vec![Command::run(
+                std::iter::once("ifconfig".to_string()).chain(args.iter().cloned()),
+            )]),
             AddLimits { rules, .. } | RemoveLimits { rules, .. } => {
                 let flag = if matches!(self, AddLimits { .. }) {
                     "-a"
@@ -1074,6 +1090,7 @@ impl Action {
                 format!("load pf anchor {anchor} from {}", s(file))
             }
             FlushPfAnchor { anchor } => format!("flush pf anchor {anchor}"),
+            Ifconfig { args } => format!("ifconfig {}", args.join(" ")),
             FreebsdUpdate {
                 base,
                 release,
@@ -1239,6 +1256,8 @@ impl Action {
             // The kernel's devfs rules: no path, dataset or jail (confinement checks
             // the number).
             LoadDevfsRuleset { .. } | RemoveDevfsRuleset { .. } => Touches::default(),
+            // The host's network interfaces, no path, dataset or jail.
+            Ifconfig { .. } => Touches::default(),
             FreebsdUpdate {
                 base,
                 workdir,
@@ -1421,6 +1440,11 @@ impl Action {
                     pf.loaded.clear();
                 }
             }
+            Ifconfig { args } => crate::observed_bridges::apply_ifconfig(
+                world.interfaces.get_or_insert_with(Default::default),
+                world.bridges.get_or_insert_with(Default::default),
+                args,
+            ),
             AddLimits { rules, .. } => {
                 if let Some(limits) = world.limits.as_mut() {
                     for rule in rules {

@@ -312,6 +312,7 @@ fn check_action_specifics(
             .map(drop)
             .map_err(|e| format!("sets a CPU list that does not read: {e}")),
         Action::Symlink { link, target } => check_link_target(layout, link, target),
+        Action::Ifconfig { args } => crate::bridges::check_ifconfig(layout.recipe(), world, args),
         Action::SetProperty {
             dataset,
             property,

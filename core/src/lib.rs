@@ -34,6 +34,10 @@
 //!   terminal, and the one-run-at-a-time lock;
 //! - [`updates`]: what freebsd-update(8) and etcupdate(8) are given (configuration,
 //!   work directory, each release's etcupdate tree) and where it lives.
+//! - [`network`] and [`bridges`]: what VNET jails get (jail.conf parameters and
+//!   hooks, their rc.conf, devfs ruleset, pf anchor) and the bridges thinjail makes,
+//!   persists in rc.conf and removes; [`observed_bridges`]: the host's bridges as
+//!   observed.
 //!
 //! Stages only plan; hosts only apply; nothing runs a host command while planning.
 //!
@@ -57,6 +61,7 @@
 pub mod action;
 pub mod apply;
 pub mod boot;
+pub mod bridges;
 pub mod confine;
 pub mod devfs_rules;
 pub mod edit;
@@ -69,6 +74,7 @@ pub mod layout;
 pub mod lock;
 pub mod network;
 pub mod observe;
+pub mod observed_bridges;
 pub mod pfplan;
 pub mod pipeline;
 // The plugin interface reads what raw pointers from another library designate and

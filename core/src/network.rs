@@ -219,7 +219,11 @@ pub fn host_conflicts(
     let mut found = Vec::new();
     let used: BTreeSet<&str> = vnet_jails.iter().map(|(_, _, bridge)| *bridge).collect();
     for bridge in &network.bridges {
-        if used.contains(bridge.name.as_str()) && !interfaces.contains(&bridge.name) {
+        // A bridge thinjail makes is made before the jails start (crate::bridges).
+        if used.contains(bridge.name.as_str())
+            && !bridge.create
+            && !interfaces.contains(&bridge.name)
+        {
             found.push(format!(
                 "bridge {name} does not exist on this host: create it (ifconfig bridge create \
                  name {name}, and cloned_interfaces/ifconfig_{name}_name in rc.conf so that it \
@@ -600,11 +604,15 @@ mod tests {
                     name: "br0".into(),
                     ip4: vec![],
                     ip6: vec![],
+                    create: false,
+                    members: vec![],
                 },
                 Bridge {
                     name: "unused0".into(),
                     ip4: vec![],
                     ip6: vec![],
+                    create: false,
+                    members: vec![],
                 },
             ],
         };

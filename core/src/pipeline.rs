@@ -166,7 +166,9 @@ impl Pipeline {
             ..ObservationRequest::default()
         };
         request.jails_dataset = recipe.host.jails_dataset.clone();
-        request.interfaces = recipe.jails.iter().any(|j| j.vnet.is_some());
+        request.interfaces = recipe.jails.iter().any(|j| j.vnet.is_some())
+            || !recipe.host.network.bridges.is_empty();
+        request.uplinks = crate::bridges::uplinks(&recipe.host.network);
         request.pf = crate::pfplan::wanted(recipe);
         request.devfs_rulesets = crate::devfs_rules::needed(recipe);
         request.probes.merge(crate::boot::probes(recipe));

@@ -18,13 +18,18 @@ pub struct ObservationRequest {
     pub jails_dataset: String,
     /// Paths and files to look at.
     pub probes: Probes,
-    /// Whether to list the host's network interfaces (a recipe with VNET jails).
+    /// Whether to list the host's network interfaces and bridges (a recipe with
+    /// VNET jails or bridges).
     pub interfaces: bool,
     /// Whether to observe pf (`pfctl -s info`, `pfctl -a thinjail/jails -s nat`):
     /// a recipe with VNET jails or NAT and forwards.
     pub pf: bool,
     /// Whether to read the kernel's devfs rulesets (a recipe with DHCP jails).
     pub devfs_rulesets: bool,
+    /// Interfaces whose addresses are needed (the members of bridges thinjail
+    /// makes: [`crate::bridges::uplinks`]).
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub uplinks: BTreeSet<String>,
 }
 
 /// Paths a stage needs observed before it plans.

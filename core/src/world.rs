@@ -54,6 +54,10 @@ pub struct World {
     /// `None` when it does not exist.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub delegated: BTreeMap<String, Option<crate::resources::datasets::DelegatedState>>,
+    /// The host's bridges, their members, the uplinks' addresses and
+    /// `net.link.bridge.member_ifaddrs`, observed with `interfaces`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridges: Option<crate::observed_bridges::ObservedBridges>,
 }
 
 /// A ZFS dataset or snapshot.

@@ -430,6 +430,7 @@ fn start_action(recipe: &Recipe, world: &World, jail: &str) -> Action {
         conf: conf_of(recipe, world, jail),
         jail: jail.to_string(),
         root: Layout::new(recipe).root(jail),
+        destroy_on_failure: thinjail_core::bridges::epair_interfaces(recipe, jail),
     }
 }
 
@@ -461,7 +462,40 @@ pub fn plan_start(
         }
         actions.push(Planned::new(start_action(recipe, world, jail)));
     }
+    check_network(recipe, world, jails)?;
     Ok(actions)
+}
+
+/// What `apply` checks of the host's interfaces before it starts VNET jails
+/// ([`thinjail_core::network::host_conflicts`]), for the jails of `jails` that do
+/// not run: their bridge exists (unless thinjail makes it, which `apply` does), and
+/// no interface has the name of their epair — a leftover of a start that failed or
+/// was killed, or someone else's, on which jail(8) would fail with `EEXIST` after
+/// mounting. Refused (exit 78) naming the `ifconfig … destroy` to run.
+fn check_network(recipe: &Recipe, world: &World, jails: &[String]) -> Result<(), LifecycleError> {
+    let Some(interfaces) = &world.interfaces else {
+        return Ok(());
+    };
+    let vnet_jails: Vec<(&str, bool, &str)> = recipe
+        .jails
+        .iter()
+        .filter_map(|j| {
+            let vnet = j.vnet.as_ref()?;
+            // Only the jails being started are checked; the others count as running.
+            let starting = jails.contains(&j.name) && !world.is_running(&j.name);
+            Some((j.name.as_str(), !starting, vnet.bridge.as_str()))
+        })
+        .collect();
+    if vnet_jails.iter().all(|(_, skipped, _)| *skipped) {
+        return Ok(());
+    }
+    let found =
+        thinjail_core::network::host_conflicts(&recipe.host.network, &vnet_jails, interfaces);
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(LifecycleError::Refused(found.join("\n")))
+    }
 }
 
 /// `thinjail stop`: `jail -r` for running jails, then `umount` for anything a

@@ -237,9 +237,15 @@ impl Stage for RcConfStage {
         let recipe = ctx.recipe;
         let host = &recipe.host;
         let mut actions = Vec::new();
+        // Bridges thinjail makes: before the jails that use them start; removed
+        // when none does (even when the recipe has no jail left).
+        let bridges = thinjail_core::bridges::plan(recipe, world)?;
         if recipe.jails.is_empty() {
-            // thinjail's devfs ruleset, if it is left, goes with the last jail.
-            return Ok(devfs_rules::plan(recipe, world)?.after_starts);
+            // thinjail's devfs ruleset, if it is left, goes with the last jail, and
+            // so do the bridges thinjail made.
+            let mut actions = bridges;
+            actions.extend(devfs_rules::plan(recipe, world)?.after_starts);
+            return Ok(actions);
         }
         for jail in &recipe.jails {
             if let Some(running) = ctx.layout.foreign_jail(world, &jail.name) {
@@ -358,6 +364,7 @@ impl Stage for RcConfStage {
             .map(|j| (j.name.as_str(), j.start))
             .collect();
         configuration.verify(&actions, &|name| starts.get(name).copied())?;
+        actions.extend(bridges);
         for jail in &recipe.jails {
             let stays = world.is_running(&jail.name) && !changed.contains(jail.name.as_str());
             let current = world.file_contents(&ctx.layout.jail_conf_file(&jail.name));
@@ -372,6 +379,7 @@ impl Stage for RcConfStage {
                 conf: conf.clone(),
                 jail: jail.name.clone(),
                 root: ctx.layout.root(&jail.name),
+                destroy_on_failure: thinjail_core::bridges::epair_interfaces(recipe, &jail.name),
             };
             if !world.is_running(&jail.name) {
                 actions.push(Planned::noted(

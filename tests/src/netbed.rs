@@ -30,10 +30,17 @@
 //!   and the namespace is deleted. Commands run in the jail run in its namespace
 //!   (`nsenter --net`), so what the jail's rc sets up is the jail's alone.
 //!
+//! - FreeBSD 15's `net.link.bridge.member_ifaddrs` ([`MEMBER_IFADDRS_ENV`]; unset,
+//!   the sysctl does not exist, as on 14): while it is 0, `addm` of a member
+//!   holding an address fails "ifconfig: BRDGADD IF: Invalid argument", exit 1
+//!   (if_bridge(4)'s `EINVAL`). Observation: `ifconfig -g bridge` and the `member:`
+//!   lines → [`NetBed::bridges`], an interface's `inet`/`inet6` lines →
+//!   [`NetBed::has_address`] (link-local ones count).
+//!
 //! **Not reproduced**: the kernel's choice of epair MAC addresses (Linux picks
 //! random ones; thinjail sets the jail's own), interface groups, `ifconfig`'s
-//! output other than the created name, `member_ifaddrs` (Linux bridges take members
-//! with addresses: the plan-time check stands for FreeBSD 15), `net.link.bridge`
+//! output other than the created name, `member_ifaddrs` after `addm` (Linux lets a
+//! member get an address once it joined; FreeBSD 15 refuses it), `net.link.bridge`
 //! filtering sysctls, and a jail's interfaces disappearing while it runs.
 
 use std::path::{Path, PathBuf};
@@ -43,6 +50,11 @@ use thinjail_core::host::HostError;
 
 /// The variable naming the network namespace that stands for the host's stack.
 pub const NETNS_ENV: &str = "THINJAIL_TESTBED_NETNS";
+
+/// The variable standing for FreeBSD 15's `net.link.bridge.member_ifaddrs` on the
+/// test bed's host: unset, the kernel has no such sysctl (FreeBSD 14: members may
+/// hold addresses); `0` or `1`, its value.
+pub const MEMBER_IFADDRS_ENV: &str = "THINJAIL_TESTBED_MEMBER_IFADDRS";
 
 /// Where `ip netns` keeps its namespaces.
 pub const NETNS_DIR: &str = "/run/netns";
@@ -167,6 +179,55 @@ impl NetBed {
             .collect())
     }
 
+    /// Every bridge of the host's namespace and its members (FreeBSD: `ifconfig -g
+    /// bridge`, then the `member:` lines of `ifconfig BRIDGE`).
+    pub fn bridges(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>, HostError>
+    {
+        let out = self.ip(&["-o", "link", "show", "type", "bridge"])?;
+        let mut found = std::collections::BTreeMap::new();
+        for line in out.lines() {
+            let Some(name) = line.split(": ").nth(1) else {
+                continue;
+            };
+            let name = name.split('@').next().unwrap_or(name).to_string();
+            let members = self.members(&name)?.into_iter().collect();
+            found.insert(name, members);
+        }
+        Ok(found)
+    }
+
+    /// Whether interface `name` holds an IPv4 or IPv6 address (a link-local one
+    /// too: FreeBSD's `inet6` lines list it).
+    pub fn has_address(&self, name: &str) -> Result<bool, HostError> {
+        Ok(!self
+            .ip(&["-o", "addr", "show", "dev", name])?
+            .trim()
+            .is_empty())
+    }
+
+    /// `ifconfig IF destroy` for each of `interfaces` that exists (checked again
+    /// before each: destroying one half of a pair destroys both); what could not
+    /// be destroyed, with why.
+    pub fn destroy_existing(&self, interfaces: &[String]) -> Vec<String> {
+        interfaces
+            .iter()
+            .filter(|iface| self.exists(iface))
+            .filter_map(|iface| {
+                self.ifconfig(&[iface.clone(), "destroy".into()])
+                    .err()
+                    .map(|e| format!("{iface}: {e}"))
+            })
+            .collect()
+    }
+
+    /// `sysctl -n net.link.bridge.member_ifaddrs`: `None` when the test stands for
+    /// a kernel without it ([`MEMBER_IFADDRS_ENV`] unset).
+    pub fn member_ifaddrs() -> Option<u32> {
+        std::env::var(MEMBER_IFADDRS_ENV).ok()?.trim().parse().ok()
+    }
+
     /// FreeBSD's `ifconfig ARGS` (the words after the program), as the module
     /// describes; its standard output.
     pub fn ifconfig(&self, args: &[String]) -> Result<String, HostError> {
@@ -229,13 +290,30 @@ impl NetBed {
                         format!("ifconfig: {op} {member}: No such file or directory\n"),
                     ));
                 }
+                // if_bridge.c on FreeBSD 15: a member holding an address is
+                // refused while net.link.bridge.member_ifaddrs is 0 (EINVAL).
+                if rest[0] == "addm"
+                    && Self::member_ifaddrs() == Some(0)
+                    && self.has_address(member)?
+                {
+                    return Err(failed(
+                        &command,
+                        1,
+                        format!("ifconfig: BRDGADD {member}: Invalid argument\n"),
+                    ));
+                }
                 if rest[0] == "addm" {
                     self.ip(&["link", "set", "dev", member, "master", name])
                 } else {
                     self.ip(&["link", "set", "dev", member, "nomaster"])
                 }
             }
-            ["inet", addr] | ["inet6", addr] if addr.contains('/') => {
+            ["inet", addr]
+            | ["inet6", addr]
+            | ["inet", addr, "alias"]
+            | ["inet6", addr, "alias"]
+                if addr.contains('/') =>
+            {
                 self.ip(&["addr", "add", addr, "dev", name])
             }
             _ => Err(unsupported()),

@@ -70,7 +70,12 @@
 //! 11. the network ([`crate::netbed`], [`crate::pfbed`]): a VNET jail's namespace, its
 //!     in-jail commands run there (`nsenter --net`), `/sbin/ifconfig` in jail hooks
 //!     with veth pairs and Linux bridges, `ifconfig -l` → the interfaces of the
-//!     namespace `THINJAIL_TESTBED_NETNS` names; nothing outside it.
+//!     namespace `THINJAIL_TESTBED_NETNS` names; the `ifconfig` action (bridges
+//!     thinjail makes) → [`crate::netbed::NetBed::ifconfig`]; `ifconfig -g bridge`,
+//!     an uplink's addresses and `net.link.bridge.member_ifaddrs` → that
+//!     namespace's bridges and addresses and `THINJAIL_TESTBED_MEMBER_IFADDRS`;
+//!     a failed start's `destroy_on_failure` interfaces destroyed there, as
+//!     `FreeBsdHost` does; nothing outside it.
 //! 12. delegated datasets ([`datasets`]): `jailed` kept in the test bed's record,
 //!     `create_jailed_dataset` as zfs-fuse's `zfs create -o canmount=noauto`,
 //!     `/sbin/zfs jail` in `exec.created` and `zfs.dataset` as the record's
@@ -372,7 +377,24 @@ impl TestBed {
 
     fn substitute_plain(&mut self, action: &Action) -> Result<bool, HostError> {
         match action {
-            Action::StartJail { conf, jail, .. } => self.start_jail(conf, jail).map(|()| true),
+            Action::StartJail {
+                conf,
+                jail,
+                destroy_on_failure,
+                ..
+            } => match self.start_jail(conf, jail) {
+                Ok(()) => Ok(true),
+                // As FreeBsdHost: the interfaces the failed start's exec.prestart
+                // made are destroyed (jail(8) runs no exec.poststop for it).
+                Err(e) if !destroy_on_failure.is_empty() => {
+                    let left = match crate::netbed::NetBed::from_env() {
+                        Ok(bed) => bed.destroy_existing(destroy_on_failure),
+                        Err(err) => vec![err.to_string()],
+                    };
+                    Err(thinjail_core::host::with_cleanup(e, left))
+                }
+                Err(e) => Err(e),
+            },
             Action::StopJail { conf, jail } => self.stop_jail(conf, jail).map(|()| true),
             Action::CreateJailedDataset {
                 dataset,
@@ -469,6 +491,10 @@ impl TestBed {
                 }
                 Ok(true)
             }
+            // ifconfig(8) on bridges → the test's namespace (crate::netbed).
+            Action::Ifconfig { args } => crate::netbed::NetBed::from_env()?
+                .ifconfig(args)
+                .map(|_| true),
             Action::ExecInJail { jail, argv } => {
                 let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
                 let full = self.jexec(jail, &argv)?;
@@ -1126,6 +1152,26 @@ impl Host for TestBed {
             devfs_rulesets: request
                 .devfs_rulesets
                 .then(|| crate::devfs::DevfsState::load(&self.state_dir).listing()),
+            // `ifconfig -g bridge`, `ifconfig IF`, `sysctl -n
+            // net.link.bridge.member_ifaddrs` → the namespace's bridges and
+            // addresses, and MEMBER_IFADDRS_ENV.
+            bridges: if request.interfaces {
+                let bed = crate::netbed::NetBed::from_env()?;
+                let members = bed.bridges()?;
+                let mut addressed = std::collections::BTreeSet::new();
+                for uplink in &request.uplinks {
+                    if bed.exists(uplink) && bed.has_address(uplink)? {
+                        addressed.insert(uplink.clone());
+                    }
+                }
+                Some(thinjail_core::bridges::ObservedBridges {
+                    members,
+                    addressed,
+                    member_ifaddrs: crate::netbed::NetBed::member_ifaddrs(),
+                })
+            } else {
+                None
+            },
         })
     }
 

@@ -54,6 +54,8 @@ impl NetworkBed {
                 name: BRIDGE.into(),
                 ip4: vec![],
                 ip6: vec![],
+                create: false,
+                members: vec![],
             }];
             let mut va = recipe.jails[0].clone();
             va.name = "va".into();

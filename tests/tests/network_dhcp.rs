@@ -75,6 +75,8 @@ impl DhcpBed {
                 name: BRIDGE.into(),
                 ip4: vec!["10.78.0.1/24".into()],
                 ip6: vec![],
+                create: false,
+                members: vec![],
             }];
             let mut vd = recipe.jails[0].clone();
             vd.name = "vd".into();

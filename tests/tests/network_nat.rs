@@ -105,6 +105,8 @@ impl NatBed {
                 name: BRIDGE.into(),
                 ip4: vec!["10.78.0.1/24".into()],
                 ip6: vec![],
+                create: false,
+                members: vec![],
             }];
             recipe.host.network.pf.anchor_file =
                 recipe.host.system_root.join("etc/pf.thinjail.conf");

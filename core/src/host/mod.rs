@@ -47,7 +47,7 @@ pub use observation::{observe_paths, zfs_get_command, ZFS_PROPERTIES};
 pub use parse::{parse_delegated, parse_jls, parse_mount_p, parse_proc_mountinfo, parse_zfs_get};
 pub use process::CommandOutput;
 pub use progress::{NoProgress, Progress, ProgressTask};
-pub use system::FreeBsdHost;
+pub use system::{with_cleanup, FreeBsdHost};
 
 /// Why a host could not observe or apply.
 #[derive(Debug, thiserror::Error)]

@@ -83,6 +83,11 @@ impl FreeBsdHost {
                 None
             },
             delegated: self.observe_delegated(&request.probes.delegated)?,
+            bridges: if request.interfaces {
+                Some(self.observe_bridges(&request.uplinks)?)
+            } else {
+                None
+            },
         })
     }
 
@@ -176,6 +181,45 @@ impl FreeBsdHost {
             found.insert(name.clone(), state);
         }
         Ok(found)
+    }
+
+    /// The host's bridges (`ifconfig -g bridge`, the if_bridge cloner's group, which
+    /// a renamed bridge keeps) with their members (`member:` lines of `ifconfig
+    /// NAME`), which of `uplinks` hold an `inet` or `inet6` address (`ifconfig
+    /// NAME`), and `net.link.bridge.member_ifaddrs` (`sysctl -n`; absent before 15).
+    pub fn observe_bridges(
+        &mut self,
+        uplinks: &BTreeSet<String>,
+    ) -> Result<crate::observed_bridges::ObservedBridges, HostError> {
+        let mut observed = crate::observed_bridges::ObservedBridges::default();
+        let names = self.run(&Command::run(["ifconfig", "-g", "bridge"]))?;
+        for name in names.stdout.split_whitespace() {
+            let shown = self.run(&Command::run(["ifconfig", name]))?;
+            observed.members.insert(
+                name.to_string(),
+                crate::observed_bridges::parse_members(&shown.stdout),
+            );
+        }
+        for uplink in uplinks {
+            match self.run(&Command::run(["ifconfig", uplink.as_str()])) {
+                Ok(shown) if crate::observed_bridges::has_address(&shown.stdout) => {
+                    observed.addressed.insert(uplink.clone());
+                }
+                // A missing uplink is reported by planning.
+                Ok(_) | Err(HostError::CommandFailed { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        observed.member_ifaddrs = match self.run(&Command::run([
+            "sysctl",
+            "-n",
+            "net.link.bridge.member_ifaddrs",
+        ])) {
+            Ok(output) => output.stdout.trim().parse().ok(),
+            Err(HostError::CommandFailed { stderr, .. }) if stderr.contains("unknown oid") => None,
+            Err(e) => return Err(e),
+        };
+        Ok(observed)
     }
 
     /// The host's network interfaces (`ifconfig -l`: their names, blank-separated).

@@ -136,6 +136,56 @@ impl FreeBsdHost {
     }
 }
 
+impl FreeBsdHost {
+    /// Destroys those of `interfaces` that exist (`ifconfig -l`, then `ifconfig IF
+    /// destroy` for each still there: destroying one half of an epair destroys
+    /// both); what could not be destroyed, with why.
+    pub fn destroy_interfaces(&mut self, interfaces: &[String]) -> Vec<String> {
+        let mut left = Vec::new();
+        for iface in interfaces {
+            let present = match self.run(&Command::run(["ifconfig", "-l"])) {
+                Ok(out) => out.stdout.split_whitespace().any(|i| i == iface),
+                Err(e) => {
+                    left.push(format!("{iface}: {e}"));
+                    continue;
+                }
+            };
+            if present {
+                if let Err(e) = self.run(&Command::run(["ifconfig", iface.as_str(), "destroy"])) {
+                    left.push(format!("{iface}: {e}"));
+                }
+            }
+        }
+        left
+    }
+}
+
+/// A failed start's error, with what its cleanup could not destroy (`left`)
+/// added to what the command said.
+pub fn with_cleanup(error: HostError, left: Vec<String>) -> HostError {
+    if left.is_empty() {
+        return error;
+    }
+    let text = format!(
+        "thinjail: after the failed start, could not destroy: {}\n",
+        left.join("; ")
+    );
+    match error {
+        HostError::CommandFailed {
+            command,
+            status,
+            stdout,
+            stderr,
+        } => HostError::CommandFailed {
+            command,
+            status,
+            stdout,
+            stderr: format!("{stderr}{text}"),
+        },
+        other => other,
+    }
+}
+
 impl Host for FreeBsdHost {
     fn observe(&mut self, request: &ObservationRequest) -> Result<World, HostError> {
         self.observe_all(request)
@@ -149,7 +199,21 @@ impl Host for FreeBsdHost {
         if is_judged(action) {
             return self.apply_judged(action);
         }
-        self.apply_default(action).map(|()| ActionNotes::default())
+        let result = self.apply_default(action);
+        if let (
+            Err(_),
+            Action::StartJail {
+                destroy_on_failure, ..
+            },
+        ) = (&result, action)
+        {
+            if !destroy_on_failure.is_empty() {
+                // jail(8) runs no exec.poststop for a creation that fails.
+                let left = self.destroy_interfaces(destroy_on_failure);
+                return Err(with_cleanup(result.unwrap_err(), left));
+            }
+        }
+        result.map(|()| ActionNotes::default())
     }
 
     fn commands_run(&self) -> usize {

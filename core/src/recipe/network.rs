@@ -100,10 +100,13 @@ impl HostNetwork {
     }
 }
 
-/// A bridge (if_bridge(4)) of the host that VNET jails are attached to. The
-/// administrator makes it (and keeps it across reboots, e.g. `cloned_interfaces`
-/// in rc.conf); thinjail attaches and detaches its jails' epairs, and checks that
-/// it exists before it plans a start.
+/// A bridge (if_bridge(4)) of the host that VNET jails are attached to. Without
+/// `create` the administrator makes it (and keeps it across reboots, e.g.
+/// `cloned_interfaces` in rc.conf); thinjail attaches and detaches its jails'
+/// epairs, and checks that it exists before it plans a start. With `create: true`
+/// thinjail makes it while a VNET jail of the recipe uses it (with its `members`
+/// and addresses, and in rc.conf for the next boot) and removes it when none does
+/// ([`crate::bridges`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bridge {
@@ -117,6 +120,15 @@ pub struct Bridge {
     /// The bridge's own IPv6 addresses, with their prefix length.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ip6: Vec<String>,
+    /// Whether thinjail makes the bridge (and removes it when no VNET jail of the
+    /// recipe uses it). `false`: the administrator's, which thinjail never makes,
+    /// changes or destroys.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create: bool,
+    /// The host's interfaces thinjail adds to a bridge it makes (its uplinks,
+    /// `em0`); only with `create`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
 }
 
 /// Source NAT: packets from `from` leave through `interface` with its address.

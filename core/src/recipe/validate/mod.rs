@@ -9,6 +9,7 @@
 //! `jails`, `stages`, then every string); the field rules it applies live by kind
 //! (names, paths, network values, terminal-safe text).
 
+mod bridges;
 mod datasets;
 mod host;
 mod jails;
@@ -29,6 +30,7 @@ use serde::Serialize;
 
 use crate::recipe::Recipe;
 
+pub use bridges::member_problem;
 pub use names::*;
 pub use net::*;
 pub use paths::*;

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::bridges::member_problem;
 use super::{check_interface, check_ip4, check_ip6};
 use crate::jailconf::ParamValue;
 use crate::recipe::network::{
@@ -244,6 +245,12 @@ pub fn validate(
                 &bridge.name,
                 format!("bridge {} is declared twice", bridge.name),
             );
+        }
+        for (k, member) in bridge.members.iter().enumerate() {
+            let mfield = format!("{field}.members[{k}]");
+            if let Some(text) = member_problem(network, bridge, member) {
+                problem(mfield, member, text);
+            }
         }
         for (family, list, v6) in [("ip4", &bridge.ip4, false), ("ip6", &bridge.ip6, true)] {
             for (k, addr) in list.iter().enumerate() {
@@ -709,6 +716,8 @@ mod tests {
             name: name.into(),
             ip4: ip4.iter().map(|s| s.to_string()).collect(),
             ip6: vec![],
+            create: false,
+            members: vec![],
         }
     }
 

@@ -1,0 +1,296 @@
+//! Bridges thinjail makes (`create: true`, issue 13), end to end on the test bed:
+//! made with their uplink and address before the jails start, real traffic over
+//! them, kept while a jail uses them, removed with their rc.conf lines when the
+//! last jail leaves the recipe; the administrator's bridge never touched; an
+//! addressed uplink refused while `net.link.bridge.member_ifaddrs` is 0. All inside
+//! network namespaces the test makes (`THINJAIL_TESTBED_NETNS`).
+
+use std::process::Command;
+
+use thinjail_core::bridges::clone_name;
+use thinjail_core::network::{Bridge, Ip4, Vnet};
+use thinjail_testbed::harness::{Bed, Run};
+use thinjail_testbed::netbed::{NetBed, TestNetns, MEMBER_IFADDRS_ENV, NETNS_ENV};
+
+const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
+
+/// The bridge thinjail makes.
+const BRIDGE: &str = "jails";
+/// The administrator's bridge (made by the test, declared without `create`).
+const ADMIN_BRIDGE: &str = "adminbr";
+/// The uplink: one half of a veth pair in the test's host namespace.
+const UPLINK: &str = "up0";
+
+fn vnet(ip4: &str) -> Vnet {
+    Vnet {
+        bridge: BRIDGE.into(),
+        ip4: Some(Ip4::Static(vec![ip4.into()])),
+        ip6: None,
+        gateway4: None,
+        gateway6: None,
+        mac: None,
+    }
+}
+
+struct BridgeBed {
+    bed: Bed,
+    net: NetBed,
+    ns: TestNetns,
+}
+
+fn ip(ns: &TestNetns, args: &[&str]) {
+    let status = Command::new("ip")
+        .args(["-n", ns.name()])
+        .args(args)
+        .status()
+        .expect("ip");
+    assert!(status.success(), "ip {args:?}");
+}
+
+impl BridgeBed {
+    /// Two VNET jails `va` (10.78.0.2) and `vb` (10.78.0.3) on bridge `jails`, which
+    /// thinjail makes with uplink `up0` and address 10.78.0.1/24; the
+    /// administrator's `adminbr` exists and is declared, without `create`.
+    fn new(prefix: &str) -> BridgeBed {
+        let ns = TestNetns::new(prefix)
+            .expect("network tests need root and iproute2 (scripts/test installs them)");
+        let net = NetBed::new(ns.name()).expect("the test's namespace");
+        ip(&ns, &["link", "add", ADMIN_BRIDGE, "type", "bridge"]);
+        ip(
+            &ns,
+            &[
+                "link", "add", UPLINK, "type", "veth", "peer", "name", "up0peer",
+            ],
+        );
+        let bed = Bed::article(BIN, |recipe| {
+            recipe.host.interface = None;
+            recipe.host.network.bridges = vec![
+                Bridge {
+                    name: BRIDGE.into(),
+                    ip4: vec!["10.78.0.1/24".into()],
+                    ip6: vec![],
+                    create: true,
+                    members: vec![UPLINK.into()],
+                },
+                Bridge {
+                    name: ADMIN_BRIDGE.into(),
+                    ip4: vec![],
+                    ip6: vec![],
+                    create: false,
+                    members: vec![],
+                },
+            ];
+            let mut va = recipe.jails[0].clone();
+            va.name = "va".into();
+            va.ip4 = vec![];
+            va.ip6 = vec![];
+            va.vnet = Some(vnet("10.78.0.2/24"));
+            let mut vb = va.clone();
+            vb.name = "vb".into();
+            vb.vnet = Some(vnet("10.78.0.3/24"));
+            recipe.jails = vec![va, vb];
+        });
+        BridgeBed { bed, net, ns }
+    }
+
+    fn thinjail(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let mut env = vec![(NETNS_ENV, self.ns.name())];
+        env.extend_from_slice(extra);
+        self.bed.thinjail_env(args, &env)
+    }
+
+    fn apply(&self) -> Run {
+        let recipe = self.bed.recipe_arg();
+        self.thinjail(&["apply", &recipe, "--yes"], &[])
+    }
+
+    fn command(&self, args: &[&str]) -> Run {
+        let recipe = self.bed.recipe_arg();
+        let mut all = args.to_vec();
+        all.extend(["-r", recipe.as_str()]);
+        self.thinjail(&all, &[])
+    }
+
+    fn members(&self, bridge: &str) -> Vec<String> {
+        let mut members = self.net.members(bridge).expect("bridge members");
+        members.sort();
+        members
+    }
+
+    fn rc_conf(&self) -> String {
+        std::fs::read_to_string(&self.bed.recipe.host.rc_conf).unwrap_or_default()
+    }
+
+    /// `argv` run in jail `jail`'s namespace, chrooted to its root.
+    fn in_jail(&self, jail: &str, argv: &[&str]) -> Run {
+        let root = self.bed.jails_path(&format!(".mountpoints/{jail}"));
+        let prefix = self.net.in_jail_ns(jail);
+        let mut command = Command::new(&prefix[0]);
+        command
+            .args(&prefix[1..])
+            .args(["env", "-i", "PATH=/sbin:/bin:/usr/sbin:/usr/bin", "chroot"])
+            .arg(root)
+            .args(argv);
+        thinjail_testbed::harness::run_with_timeout(command)
+    }
+}
+
+fn ping(bed: &BridgeBed, from: &str, to: &str) -> Run {
+    bed.in_jail(from, &["/sbin/ping", "-c", "1", "-W", "2", to])
+}
+
+#[test]
+fn a_bridge_thinjail_makes_carries_its_jails_and_goes_with_the_last_one() {
+    let mut bed = BridgeBed::new("b1");
+    assert!(!bed.net.exists(BRIDGE));
+    bed.apply().expect_code(0);
+
+    // Made, with its uplink, its address and both jails' epairs.
+    assert!(bed.net.is_bridge(BRIDGE), "{:?}", bed.net.interfaces());
+    assert_eq!(bed.members(BRIDGE), ["tjvaa", "tjvba", UPLINK]);
+    let addr = Command::new("ip")
+        .args(["-n", bed.ns.name(), "-o", "addr", "show", "dev", BRIDGE])
+        .output()
+        .expect("ip addr");
+    assert!(
+        String::from_utf8_lossy(&addr.stdout).contains("10.78.0.1/24"),
+        "{addr:?}"
+    );
+    // And written for the next boot, the FreeBSD way.
+    let rc = bed.rc_conf();
+    let clone = clone_name(BRIDGE);
+    for line in [
+        format!("cloned_interfaces=\"${{cloned_interfaces}} {clone}\""),
+        format!("ifconfig_{clone}_name=\"{BRIDGE}\""),
+        format!("ifconfig_{BRIDGE}=\"inet 10.78.0.1/24 addm {UPLINK} up\""),
+    ] {
+        assert!(rc.contains(&line), "{line} in {rc}");
+    }
+
+    // Real traffic: jail to jail, and jail to the bridge's own address (the host).
+    ping(&bed, "va", "10.78.0.3").expect_code(0);
+    ping(&bed, "vb", "10.78.0.1").expect_code(0);
+
+    // A second apply: nothing to do.
+    let again = bed.apply();
+    again.expect_code(0);
+    assert!(
+        again.stdout.starts_with("Nothing to do"),
+        "{}",
+        again.stdout
+    );
+
+    // Stopping one jail leaves the bridge to the other.
+    bed.command(&["stop", "va"]).expect_code(0);
+    assert_eq!(bed.members(BRIDGE), ["tjvba", UPLINK]);
+    ping(&bed, "vb", "10.78.0.1").expect_code(0);
+
+    // Both jails destroyed and out of the recipe: the bridge goes, with its lines;
+    // the uplink and the administrator's bridge stay.
+    bed.command(&["destroy", "vb", "--yes"]).expect_code(0);
+    bed.command(&["destroy", "va", "--yes"]).expect_code(0);
+    assert!(bed.net.exists(BRIDGE), "destroy leaves bridges to apply");
+    bed.bed.recipe.jails.clear();
+    bed.bed.write_recipe();
+    bed.apply().expect_code(0);
+    assert!(!bed.net.exists(BRIDGE), "{:?}", bed.net.interfaces());
+    assert!(bed.net.exists(UPLINK));
+    assert!(bed.net.is_bridge(ADMIN_BRIDGE));
+    let rc = bed.rc_conf();
+    assert!(
+        !rc.contains("cloned_interfaces") && !rc.contains(BRIDGE),
+        "{rc}"
+    );
+    let again = bed.apply();
+    again.expect_code(0);
+    assert!(
+        again.stdout.starts_with("Nothing to do"),
+        "{}",
+        again.stdout
+    );
+    let mut left = bed.net.interfaces().unwrap();
+    left.sort();
+    assert_eq!(left, [ADMIN_BRIDGE, UPLINK, "up0peer"]);
+}
+
+#[test]
+fn an_addressed_uplink_is_refused_while_member_ifaddrs_is_0() {
+    let bed = BridgeBed::new("b2");
+    ip(&bed.ns, &["addr", "add", "192.0.2.5/24", "dev", UPLINK]);
+    let recipe = bed.bed.recipe_arg();
+    let refused = bed.thinjail(&["apply", &recipe, "--yes"], &[(MEMBER_IFADDRS_ENV, "0")]);
+    refused.expect_code(78);
+    assert!(
+        refused.stderr.contains(&format!(
+            "{UPLINK} has addresses of its own and net.link.bridge.member_ifaddrs is 0"
+        )) && refused
+            .stderr
+            .contains("set net.link.bridge.member_ifaddrs=1 in /etc/sysctl.conf"),
+        "{}",
+        refused.stderr
+    );
+    // Nothing changed: no dataset, no bridge, no rc.conf line.
+    assert!(bed.bed.datasets().is_empty());
+    assert!(!bed.net.exists(BRIDGE));
+    assert!(!bed.rc_conf().contains("cloned_interfaces"));
+    // With the sysctl at 1 (or absent, FreeBSD 14) the same recipe applies.
+    bed.thinjail(&["apply", &recipe, "--yes"], &[(MEMBER_IFADDRS_ENV, "1")])
+        .expect_code(0);
+    assert_eq!(bed.members(BRIDGE), ["tjvaa", "tjvba", UPLINK]);
+}
+
+#[test]
+fn a_start_that_fails_after_prestart_leaves_no_epair() {
+    let mut bed = BridgeBed::new("b3");
+    // va's start fails after exec.prestart made its epair: its last host hook fails.
+    bed.bed.recipe.jails[0].params.insert(
+        "exec.poststart".into(),
+        thinjail_core::recipe::ParamValue::Text("/bin/false".into()),
+    );
+    bed.bed.write_recipe();
+    let failed = bed.apply();
+    assert_ne!(failed.code, Some(0), "{failed:?}");
+    assert!(failed.stderr.contains("/bin/false"), "{}", failed.stderr);
+    let left = bed.net.interfaces().unwrap();
+    assert!(
+        !left
+            .iter()
+            .any(|i| i.starts_with("tjva") || i.starts_with("epair")),
+        "no half of va's epair is left: {left:?}"
+    );
+    assert!(!bed.members(BRIDGE).iter().any(|m| m.starts_with("tjva")));
+    // Fixed, the next apply starts it (nothing stands in its way).
+    bed.bed.recipe.jails[0].params.remove("exec.poststart");
+    bed.bed.write_recipe();
+    bed.apply().expect_code(0);
+    assert_eq!(bed.members(BRIDGE), ["tjvaa", "tjvba", UPLINK]);
+}
+
+#[test]
+fn thinjail_start_refuses_a_leftover_epair() {
+    let bed = BridgeBed::new("b4");
+    bed.apply().expect_code(0);
+    bed.command(&["stop", "va"]).expect_code(0);
+    // An interface with va's epair name, which thinjail cannot tell is its own.
+    ip(
+        &bed.ns,
+        &[
+            "link", "add", "tjvaa", "type", "veth", "peer", "name", "left0",
+        ],
+    );
+    let refused = bed.command(&["start", "va"]);
+    refused.expect_code(78);
+    assert!(
+        refused.stderr.contains("interface tjvaa exists")
+            && refused.stderr.contains("ifconfig tjvaa destroy"),
+        "{}",
+        refused.stderr
+    );
+    assert!(bed.net.exists("tjvaa"), "left alone");
+    let restart = bed.command(&["restart", "va"]);
+    restart.expect_code(78);
+    // Once it is gone, va starts.
+    ip(&bed.ns, &["link", "del", "tjvaa"]);
+    bed.command(&["start", "va"]).expect_code(0);
+    assert_eq!(bed.members(BRIDGE), ["tjvaa", "tjvba", UPLINK]);
+}
