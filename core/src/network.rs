@@ -138,7 +138,8 @@ pub struct VnetParams {
 /// parameters as the recipe gives them): `vnet;` and `vnet.interface`; in
 /// `exec.prestart`, the epair created with its fixed unit, both halves renamed, the
 /// jail's MAC set, the host half described, added to the bridge and brought up,
-/// each a plain command (no shell: jail(8) runs it as its words); in
+/// each a plain command (its words shell-quoted, which leaves the validated names
+/// bare, so jail(8) runs it as its words without a shell); in
 /// `exec.poststop`, the host half destroyed (the jail's half came back to the host
 /// when the jail was removed, and goes with it); `exec.start` begins with the
 /// jail's rc.conf settings ([`sysrc_command`]); a DHCP jail gets
@@ -151,13 +152,12 @@ pub fn vnet_params(
     dhcp_ruleset: u32,
     params: &mut BTreeMap<String, ParamValue>,
 ) {
+    // Validated names stay bare words, so jail(8) runs each line as its words
+    // without a shell; anything else would be quoted and go to sh -c intact.
     let ifconfig = |args: &[&str]| {
-        let mut line = String::from("/sbin/ifconfig");
-        for arg in args {
-            line.push(' ');
-            line.push_str(arg);
-        }
-        line
+        let mut argv = vec!["/sbin/ifconfig"];
+        argv.extend_from_slice(args);
+        quote::sh_command(&argv)
     };
     let epair = format!("epair{}", names.unit);
     let mac = vnet.mac_of(jail);
