@@ -265,6 +265,18 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         destroy_on_failure: Vec<String>,
     },
+    /// Several `jail -f CONF -c JAIL` at once, at most `limit` at a time, each jail
+    /// after the jails of the same start it depends on
+    /// ([`crate::resources::order`]). A jail that fails skips those that depend on
+    /// it; the others still start.
+    StartJails {
+        /// The jails, in the order ready ones are taken.
+        jails: Vec<crate::resources::order::JailStart>,
+        /// How many at once: the recipe's `host.start_parallel`; `None` for the
+        /// host's number of CPUs, decided when applying.
+        #[serde(default)]
+        limit: Option<u32>,
+    },
     /// `jail -f CONF -r JAIL`
     StopJail {
         /// jail.conf(5) holding the jail.
@@ -747,6 +759,22 @@ impl Action {
                 "-c".into(),
                 jail.clone(),
             ])]),
+            // The shell rendering starts them one after the other: the same jails in
+            // an order that honours `depend`; `apply` runs them side by side.
+            StartJails { jails, .. } => cmds(
+                jails
+                    .iter()
+                    .map(|j| {
+                        Command::run([
+                            "jail".to_string(),
+                            "-f".into(),
+                            s(&j.conf),
+                            "-c".into(),
+                            j.jail.clone(),
+                        ])
+                    })
+                    .collect(),
+            ),
             StopJail { conf, jail } => cmds(vec![Command::run([
                 "jail".to_string(),
                 "-f".into(),
@@ -1065,6 +1093,15 @@ impl Action {
                 format!("bsdinstall jail {} ({})", s(dest), sets.join(" "))
             }
             StartJail { jail, .. } => format!("start jail {jail}"),
+            StartJails { jails, limit } => format!(
+                "start jails {} ({} at once at most)",
+                jails
+                    .iter()
+                    .map(|j| j.jail.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                limit.map_or("as many as the host has CPUs".to_string(), |n| n.to_string())
+            ),
             StopJail { jail, .. } => format!("stop jail {jail}"),
             ExecInJail { jail, argv } => format!("run in jail {jail}: {}", quote::sh_command(argv)),
             AddLimits { jail, rules } => format!("add limits of jail {jail}: {}", rules.join(" ")),
@@ -1242,6 +1279,10 @@ impl Action {
                 urls: distsite.iter().cloned().collect(),
                 ..Touches::default()
             },
+            StartJails { jails, .. } => Touches {
+                jails: jails.iter().map(|j| j.jail.clone()).collect(),
+                ..Touches::default()
+            },
             StartJail { jail, .. }
             | StopJail { jail, .. }
             | ExecInJail { jail, .. }
@@ -1417,6 +1458,21 @@ impl Action {
                         dying: false,
                     },
                 );
+            }
+            StartJails { jails, .. } => {
+                for j in jails {
+                    world.jails.insert(
+                        j.jail.clone(),
+                        RunningJail {
+                            jid: 0,
+                            name: j.jail.clone(),
+                            path: j.root.clone(),
+                            ip4: vec![],
+                            ip6: vec![],
+                            dying: false,
+                        },
+                    );
+                }
             }
             StopJail { jail, .. } => {
                 if let Some(running) = world.jails.remove(jail) {

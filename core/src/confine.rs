@@ -121,7 +121,14 @@ pub fn check_planned(
             ));
         }
     }
-    if let Action::StartJail { conf, jail, .. } | Action::StopJail { conf, jail } = action {
+    let confs: Vec<(&PathBuf, &String)> = match action {
+        Action::StartJail { conf, jail, .. } | Action::StopJail { conf, jail } => {
+            vec![(conf, jail)]
+        }
+        Action::StartJails { jails, .. } => jails.iter().map(|j| (&j.conf, &j.jail)).collect(),
+        _ => Vec::new(),
+    };
+    for (conf, jail) in confs {
         // The jail's own file; the shared jail.conf only for a jail an older
         // thinjail wrote there that was not moved yet.
         if conf != &layout.jail_conf_file(jail) && conf != &layout.recipe().host.jail_conf {

@@ -460,10 +460,16 @@ pub fn plan_start(
                 "jail {jail} is not created yet: run `thinjail apply` first"
             )));
         }
-        actions.push(Planned::new(start_action(recipe, world, jail)));
+        actions.push(start_action(recipe, world, jail));
     }
     check_network(recipe, world, jails)?;
-    Ok(actions)
+    // Two or more: side by side, each after the jails it depends on.
+    Ok(
+        thinjail_core::resources::order::parallel_start(recipe, actions)
+            .into_iter()
+            .map(Planned::new)
+            .collect(),
+    )
 }
 
 /// What `apply` checks of the host's interfaces before it starts VNET jails

@@ -370,6 +370,7 @@ impl Stage for RcConfStage {
             let current = world.file_contents(&ctx.layout.jail_conf_file(&jail.name));
             actions.extend(resources::reconcile(jail, world, current, stays));
         }
+        let first_start = actions.len();
         for jail in resources::start_order(recipe)
             .into_iter()
             .filter(|j| j.start)
@@ -396,6 +397,27 @@ impl Stage for RcConfStage {
                 ));
                 actions.push(Planned::new(start));
             }
+        }
+        // Two or more starts: the restarts' stops first, then every start side by side.
+        let tail = actions.split_off(first_start);
+        let start_actions: Vec<Action> = tail
+            .iter()
+            .filter(|p| matches!(p.action, Action::StartJail { .. }))
+            .map(|p| p.action.clone())
+            .collect();
+        match thinjail_core::resources::order::parallel_start(recipe, start_actions).as_slice() {
+            [batch @ Action::StartJails { .. }] => {
+                actions.extend(
+                    tail.into_iter()
+                        .filter(|p| matches!(p.action, Action::StopJail { .. })),
+                );
+                actions.push(Planned::noted(
+                    batch.clone(),
+                    "article: service jail start — that starts every jail in the file; thinjail starts its own, \
+                     side by side, each after the jails it depends on",
+                ));
+            }
+            _ => actions.extend(tail),
         }
         actions.extend(pf::plan(recipe, world)?);
         actions.extend(devfs.after_starts);

@@ -125,6 +125,7 @@ use crate::jail8;
 pub mod datasets;
 pub mod fileflags;
 pub mod fstab_mount;
+pub mod parallel;
 
 use fileflags::FileFlagsBed;
 
@@ -239,6 +240,8 @@ pub struct TestBed {
     system_root: SystemRoot,
     /// How jail(8) reads them ([`crate::jail8::semantics_from_env`]).
     semantics: Semantics,
+    /// Commands run by the jail(8)s of parallel starts ([`parallel`]).
+    parallel_commands: usize,
 }
 
 /// `argv` run in `root` with a clean environment: the test bed's `jexec -l`.
@@ -263,6 +266,7 @@ impl TestBed {
             applied: 0,
             system_root: SystemRoot::new("/"),
             semantics: crate::jail8::semantics_from_env(),
+            parallel_commands: 0,
         }
     }
 
@@ -395,6 +399,7 @@ impl TestBed {
                 }
                 Err(e) => Err(e),
             },
+            Action::StartJails { jails, limit } => self.start_jails(jails, *limit).map(|()| true),
             Action::StopJail { conf, jail } => self.stop_jail(conf, jail).map(|()| true),
             Action::CreateJailedDataset {
                 dataset,
@@ -585,7 +590,6 @@ impl TestBed {
     /// Creates one jail with `params` (jail(8)'s `startcommands`) and records it.
     fn create_jail(&mut self, jail: &str, params: &Params, argv: &str) -> Result<(), HostError> {
         let argv = argv.to_string();
-        let mut state = TestBedState::load(&self.state_dir)?;
         let root =
             PathBuf::from(jail8::string(params, "path").ok_or_else(|| {
                 jail8::jail_failed(&argv, format!("jail: {jail}: path: no path"))
@@ -609,6 +613,9 @@ impl TestBed {
         if !lives {
             return crate::netbed::remove_if_vnet(jail, vnet);
         }
+        // Read again now: jails started side by side record themselves meanwhile.
+        let _state = parallel::STATE.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = TestBedState::load(&self.state_dir)?;
         state.next_jid += 1;
         let jid = state.next_jid;
         let exec_stop = jail8::string(params, "exec.stop");
@@ -742,7 +749,9 @@ impl TestBed {
             jail8::flag(params, "vnet"),
             &jail8::values(params, "vnet.interface"),
         )?;
+        let started = parallel::now_ns();
         self.run_in_jail(params, "exec.start", root, jail, argv)?;
+        parallel::record_exec_start(&self.state_dir, jail, started);
         jail8::run_param(&mut self.inner, params, "command", InJail, root, jail, argv)?;
         jail8::run_param(
             &mut self.inner,
@@ -806,6 +815,8 @@ impl TestBed {
     ) -> Result<Option<freebsd_update::Outcome>, HostError> {
         let program = words.first().map(String::as_str).unwrap_or_default();
         let name = program.rsplit('/').next().unwrap_or_default();
+        // The stand-ins' records are shared by jails started side by side.
+        let _state = parallel::STATE.lock().unwrap_or_else(|e| e.into_inner());
         let known = |path: &str| program == path || program == name;
         if name == "rctl" && known(thinjail_core::resources::rctl::RCTL) {
             return Ok(Some(crate::rctl::run(&self.state_dir, words)));
@@ -1207,7 +1218,7 @@ impl Host for TestBed {
     }
 
     fn commands_run(&self) -> usize {
-        self.inner.commands_run() + self.flags.emulated_commands
+        self.inner.commands_run() + self.flags.emulated_commands + self.parallel_commands
     }
 
     fn exec_interactive(&mut self, jail: &str, argv: &[String]) -> Result<i32, HostError> {

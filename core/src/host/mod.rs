@@ -120,6 +120,10 @@ pub enum HostError {
     /// The host's state is not what the action needs.
     #[error("{0}")]
     Conflict(String),
+    /// Some jails of a parallel start did not start ([`crate::action::Action::StartJails`]);
+    /// the others run.
+    #[error("{0}")]
+    JailStarts(crate::resources::order::StartReport),
     /// Checked just before it would run, the action would reach outside the
     /// recipe's confinement through the host as it is now (a symbolic link).
     #[error("refused before running: {0}")]

@@ -244,7 +244,7 @@ fn spawn(
         })
 }
 
-fn run_simple(argv: &[String], downloads: bool) -> Result<CommandOutput, HostError> {
+pub(crate) fn run_simple(argv: &[String], downloads: bool) -> Result<CommandOutput, HostError> {
     let display = crate::quote::sh_command(argv);
     let child = spawn(argv, Stdio::null(), Stdio::piped(), downloads)?;
     let output = child

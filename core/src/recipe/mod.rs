@@ -79,6 +79,11 @@ pub struct HostConfig {
     /// The bridges VNET jails attach to.
     #[serde(skip_serializing_if = "network::HostNetwork::is_empty")]
     pub network: network::HostNetwork,
+    /// How many jails `apply` and `start` start at once (each after the jails it
+    /// depends on; [`crate::resources::order`]); unset: as many as the host has
+    /// CPUs; `1`: one after the other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_parallel: Option<std::num::NonZeroU32>,
 }
 
 impl Default for HostConfig {
@@ -95,6 +100,7 @@ impl Default for HostConfig {
             lock_file: "/var/run/thinjail.lock".into(),
             plugin_dir: "/usr/local/lib/thinjail/plugins".into(),
             network: network::HostNetwork::default(),
+            start_parallel: None,
         }
     }
 }

@@ -15,12 +15,15 @@
 //! - [`datasets`]: ZFS datasets delegated to a jail, the jail.conf parameters that
 //!   hand them over and the reading of what the host has;
 //! - [`depend`]: the order jail(8) starts jails that depend on each other in, and
-//!   the cycles it refuses.
+//!   the cycles it refuses;
+//! - [`order`]: starting several jails at once, bounded, dependencies first (the
+//!   one part hosts run: the pure scheduling of a parallel start).
 
 pub mod cpuset;
 pub mod datasets;
 pub mod depend;
 pub mod mounts;
+pub mod order;
 pub mod rctl;
 
 pub use mounts::Mount;

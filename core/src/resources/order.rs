@@ -1,0 +1,421 @@
+//! Starting several jails at once, bounded, in dependency order.
+//!
+//! jail(8) can run several jails' `exec.*` commands at the same time, at most
+//! `-p LIMIT` of them (`paralimit` in `usr.sbin/jail/command.c`), but only for the
+//! jails of one configuration file: `jail -c NAME` takes a single name (`jail.c`
+//! starts `argv[0]` and its dependencies), and only `jail -c` without a name starts
+//! every jail of the file. thinjail gives each jail a file of its own, so it starts
+//! them the way rc.d/jail does with `jail_parallel_start` (one
+//! `jail -f FILE -c NAME` per jail, in the background, `libexec/rc/rc.d/jail`),
+//! with two things rc.d/jail does not do: at most `limit` run at once, and a jail
+//! waits until every jail of the same start it depends on (directly or not) has
+//! started — otherwise its own jail(8) would start that dependency too, racing the
+//! other one.
+//!
+//! A jail that fails does not stop the others, as in jail(8)'s main loop (`failed`,
+//! `dep_done` in `jail.c` and `state.c`): the jails that depend on it are skipped
+//! (jail(8) says `NAME: skipped`), every other one is started, and the whole start
+//! fails ([`StartReport::into_result`]) saying which jails started and which did
+//! not. Nothing that started is stopped again.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::{Condvar, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::action::Action;
+use crate::host::HostError;
+use crate::recipe::Recipe;
+use crate::resources::depend::closure;
+
+/// One jail of a parallel start ([`crate::action::Action::StartJails`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JailStart {
+    /// jail.conf(5) holding the jail (its own file).
+    pub conf: PathBuf,
+    /// Jail name.
+    pub jail: String,
+    /// The jail's root (for the world model).
+    pub root: PathBuf,
+    /// The jails of the same start it depends on, directly or not: it starts only
+    /// after each of them has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
+}
+
+/// How one jail of a parallel start ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartOutcome {
+    /// It runs.
+    Started,
+    /// Its jail(8) failed, saying this.
+    Failed(String),
+    /// It was not tried: this jail it depends on did not start.
+    Skipped(String),
+}
+
+/// What a parallel start did, jail by jail, in the order the start lists them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StartReport {
+    /// Each jail and how it ended.
+    pub outcomes: Vec<(String, StartOutcome)>,
+}
+
+impl StartReport {
+    /// The jails that started.
+    pub fn started(&self) -> Vec<&str> {
+        self.outcomes
+            .iter()
+            .filter(|(_, o)| *o == StartOutcome::Started)
+            .map(|(j, _)| j.as_str())
+            .collect()
+    }
+
+    /// Ok when every jail started; otherwise [`HostError::JailStarts`] with this
+    /// report.
+    pub fn into_result(self) -> Result<(), HostError> {
+        if self
+            .outcomes
+            .iter()
+            .all(|(_, o)| *o == StartOutcome::Started)
+        {
+            Ok(())
+        } else {
+            Err(HostError::JailStarts(self))
+        }
+    }
+}
+
+impl std::fmt::Display for StartReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let started = self.started();
+        let not = self.outcomes.len() - started.len();
+        write!(
+            f,
+            "{not} of {} jails did not start; started (and left running): {}",
+            self.outcomes.len(),
+            if started.is_empty() {
+                "none".to_string()
+            } else {
+                started.join(", ")
+            }
+        )?;
+        for (jail, outcome) in &self.outcomes {
+            match outcome {
+                StartOutcome::Started => {}
+                StartOutcome::Failed(why) => write!(f, "\n  {jail}: failed: {}", why.trim_end())?,
+                StartOutcome::Skipped(dep) => write!(
+                    f,
+                    "\n  {jail}: skipped: it depends on {dep}, which did not start"
+                )?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One action for starting `starts` (`StartJail`s in start order, dependencies
+/// first) as `recipe` asks: a [`Action::StartJails`] when there are two or more
+/// and `host.start_parallel` is not 1, each jail after the others it depends on,
+/// directly or not; `starts` unchanged otherwise.
+pub fn parallel_start(recipe: &Recipe, starts: Vec<Action>) -> Vec<Action> {
+    let limit = recipe.host.start_parallel.map(|n| n.get());
+    let mut jails = Vec::new();
+    for action in &starts {
+        let Action::StartJail {
+            conf,
+            jail,
+            root,
+            destroy_on_failure,
+        } = action
+        else {
+            return starts;
+        };
+        // A start that must destroy interfaces when it fails (a VNET jail's epairs)
+        // stays a start of its own.
+        if !destroy_on_failure.is_empty() {
+            return starts;
+        }
+        jails.push(JailStart {
+            conf: conf.clone(),
+            jail: jail.clone(),
+            root: root.clone(),
+            after: Vec::new(),
+        });
+    }
+    if jails.len() < 2 || limit == Some(1) {
+        return starts;
+    }
+    let pairs: Vec<(&str, &[String])> = recipe
+        .jails
+        .iter()
+        .map(|j| (j.name.as_str(), j.depend.as_slice()))
+        .collect();
+    let names: BTreeSet<String> = jails.iter().map(|j| j.jail.clone()).collect();
+    for start in &mut jails {
+        start.after = closure(&start.jail, &pairs)
+            .into_iter()
+            .filter(|d| names.contains(*d))
+            .map(String::from)
+            .collect();
+    }
+    vec![Action::StartJails { jails, limit }]
+}
+
+/// How many jails start at once when the recipe does not say: the host's CPUs.
+pub fn default_limit() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Status {
+    Waiting,
+    Running,
+    Ended(StartOutcome),
+}
+
+/// Starts `jails` with `start`, at most `limit` at a time (at least one), each
+/// after the jails of `jails` named in its `after` have started; a jail whose
+/// dependency did not start is skipped, every other one is tried. Ready jails are
+/// taken in the order given.
+pub fn start_bounded<F>(jails: &[JailStart], limit: usize, start: F) -> StartReport
+where
+    F: Fn(&JailStart) -> Result<(), HostError> + Sync,
+{
+    let names: BTreeSet<&str> = jails.iter().map(|j| j.jail.as_str()).collect();
+    let state = Mutex::new(vec![Status::Waiting; jails.len()]);
+    let changed = Condvar::new();
+    let index_of = |name: &str| jails.iter().position(|j| j.jail == name);
+    let worker = || loop {
+        let Ok(mut status) = state.lock() else {
+            return;
+        };
+        let next = loop {
+            let mut pick = None;
+            for (i, jail) in jails.iter().enumerate() {
+                if status[i] != Status::Waiting {
+                    continue;
+                }
+                let deps: Vec<usize> = jail
+                    .after
+                    .iter()
+                    .filter(|d| names.contains(d.as_str()))
+                    .filter_map(|d| index_of(d))
+                    .collect();
+                if let Some(&bad) = deps.iter().find(|&&d| {
+                    matches!(
+                        status[d],
+                        Status::Ended(StartOutcome::Failed(_) | StartOutcome::Skipped(_))
+                    )
+                }) {
+                    status[i] = Status::Ended(StartOutcome::Skipped(jails[bad].jail.clone()));
+                    changed.notify_all();
+                    continue;
+                }
+                if deps
+                    .iter()
+                    .all(|&d| status[d] == Status::Ended(StartOutcome::Started))
+                {
+                    pick = Some(i);
+                    break;
+                }
+            }
+            if let Some(i) = pick {
+                status[i] = Status::Running;
+                break Some(i);
+            }
+            let waiting = status.contains(&Status::Waiting);
+            let running = status.contains(&Status::Running);
+            if !waiting {
+                break None;
+            }
+            if !running {
+                // Only a loop (refused by validation) leaves jails waiting on each
+                // other with nothing running: jail(8) fails them too.
+                for s in status.iter_mut().filter(|s| **s == Status::Waiting) {
+                    *s = Status::Ended(StartOutcome::Failed("dependency loop".into()));
+                }
+                changed.notify_all();
+                break None;
+            }
+            status = match changed.wait(status) {
+                Ok(s) => s,
+                Err(_) => return,
+            };
+        };
+        let Some(i) = next else {
+            return;
+        };
+        drop(status);
+        let outcome = match start(&jails[i]) {
+            Ok(()) => StartOutcome::Started,
+            Err(e) => StartOutcome::Failed(e.to_string()),
+        };
+        if let Ok(mut status) = state.lock() {
+            status[i] = Status::Ended(outcome);
+        }
+        changed.notify_all();
+    };
+    let workers = limit.clamp(1, jails.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(worker);
+        }
+    });
+    let status = state.into_inner().unwrap_or_else(|e| e.into_inner());
+    StartReport {
+        outcomes: jails
+            .iter()
+            .zip(status)
+            .map(|(j, s)| {
+                let outcome = match s {
+                    Status::Ended(o) => o,
+                    // A worker that panicked left its jail running or waiting.
+                    _ => StartOutcome::Failed("not started: the worker stopped".into()),
+                };
+                (j.jail.clone(), outcome)
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    fn jail(name: &str, after: &[&str]) -> JailStart {
+        JailStart {
+            conf: format!("/etc/jail.conf.d/{name}.conf").into(),
+            jail: name.into(),
+            root: format!("/j/{name}").into(),
+            after: after.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn no_more_than_the_limit_run_at_once_and_dependencies_come_first() {
+        let jails = [
+            jail("a", &[]),
+            jail("b", &[]),
+            jail("c", &["a"]),
+            jail("d", &[]),
+            jail("e", &["c", "a"]),
+        ];
+        for limit in [1, 2, 3, 10] {
+            let now = AtomicUsize::new(0);
+            let most = AtomicUsize::new(0);
+            let order = Mutex::new(Vec::new());
+            let report = start_bounded(&jails, limit, |j| {
+                let running = now.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(running, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(20));
+                order.lock().unwrap().push(j.jail.clone());
+                now.fetch_sub(1, Ordering::SeqCst);
+                Ok(())
+            });
+            assert_eq!(report.started(), ["a", "b", "c", "d", "e"]);
+            assert!(report.clone().into_result().is_ok());
+            assert!(most.load(Ordering::SeqCst) <= limit, "limit {limit}");
+            let order = order.into_inner().unwrap();
+            let at = |n: &str| order.iter().position(|j| j == n).unwrap();
+            assert!(at("a") < at("c") && at("c") < at("e"), "{order:?}");
+            if limit == 1 {
+                assert_eq!(order, ["a", "b", "c", "d", "e"]);
+            }
+        }
+    }
+
+    #[test]
+    fn a_failure_skips_its_dependents_and_the_others_start() {
+        let jails = [
+            jail("db", &[]),
+            jail("www", &["db"]),
+            jail("api", &["www", "db"]),
+            jail("cache", &[]),
+        ];
+        let report = start_bounded(&jails, 4, |j| {
+            if j.jail == "db" {
+                Err(HostError::Conflict(
+                    "jail: db: /bin/sh /etc/rc: failed".into(),
+                ))
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!(report.started(), ["cache"]);
+        assert_eq!(
+            report.outcomes[1].1,
+            StartOutcome::Skipped("db".into()),
+            "{report:?}"
+        );
+        assert!(matches!(report.outcomes[2].1, StartOutcome::Skipped(_)));
+        let error = report.into_result().unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "3 of 4 jails did not start; started (and left running): cache\n  \
+             db: failed: jail: db: /bin/sh /etc/rc: failed\n  \
+             www: skipped: it depends on db, which did not start\n  \
+             api: skipped: it depends on www, which did not start"
+        );
+    }
+
+    #[test]
+    fn two_or_more_starts_become_one_parallel_start_unless_one_at_a_time() {
+        let mut recipe = Recipe::from_ron(
+            r#"(releases: [(name: "14.3-RELEASE")], jails: [
+                (name: "db", release: "14.3-RELEASE"),
+                (name: "www", release: "14.3-RELEASE", depend: ["app"]),
+                (name: "app", release: "14.3-RELEASE", depend: ["db"]),
+                (name: "cache", release: "14.3-RELEASE")])"#,
+            "test",
+        )
+        .unwrap();
+        let start = |name: &str| Action::StartJail {
+            conf: format!("/etc/jail.conf.d/{name}.conf").into(),
+            jail: name.into(),
+            root: format!("/j/{name}").into(),
+        };
+        // app runs already: www still waits for db, through app.
+        let starts = vec![start("db"), start("www"), start("cache")];
+        let planned = parallel_start(&recipe, starts.clone());
+        let [Action::StartJails { jails, limit }] = planned.as_slice() else {
+            panic!("one parallel start expected");
+        };
+        assert_eq!(*limit, None);
+        let after: Vec<(&str, Vec<String>)> = jails
+            .iter()
+            .map(|j| (j.jail.as_str(), j.after.clone()))
+            .collect();
+        assert_eq!(
+            after,
+            [
+                ("db", vec![]),
+                ("www", vec!["db".to_string()]),
+                ("cache", vec![])
+            ]
+        );
+        assert_eq!(
+            parallel_start(&recipe, vec![start("db")]),
+            vec![start("db")]
+        );
+        recipe.host.start_parallel = std::num::NonZeroU32::new(1);
+        assert_eq!(parallel_start(&recipe, starts.clone()), starts);
+        recipe.host.start_parallel = std::num::NonZeroU32::new(3);
+        assert!(matches!(
+            parallel_start(&recipe, starts).as_slice(),
+            [Action::StartJails { limit: Some(3), .. }]
+        ));
+    }
+
+    #[test]
+    fn dependencies_outside_the_start_do_not_hold_a_jail_back() {
+        let jails = [jail("www", &["db"])];
+        let report = start_bounded(&jails, 2, |_| Ok(()));
+        assert_eq!(report.started(), ["www"]);
+        assert!(start_bounded(&[], 2, |_| Ok(())).outcomes.is_empty());
+    }
+}

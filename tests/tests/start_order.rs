@@ -1,0 +1,176 @@
+//! Starting jails side by side (issue 15, "order"), on the Linux test bed: `apply`
+//! and `start --all` start independent jails at once, at most
+//! `host.start_parallel` at a time, a jail only after the jails it depends on;
+//! one that fails skips those that depend on it, the others start and stay
+//! running, and the next `apply` starts only what is missing.
+//!
+//! No timing is asserted: the test bed records each jail's `exec.start` window
+//! (`thinjail_testbed::testbed::parallel`), and each jail's `/etc/rc` sleeps long
+//! enough that windows that can overlap do.
+
+use std::fs;
+
+use thinjail_core::recipe::Jail;
+use thinjail_testbed::harness::Bed;
+use thinjail_testbed::testbed::parallel::{exec_starts, ExecStart};
+
+const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
+
+/// The article's bed with `thinjail0`, `thinjail1` and `thinjail2` (which depends
+/// on `thinjail0`), made but not started.
+fn three_jails(start_parallel: Option<u32>) -> Bed {
+    let mut bed = Bed::article(BIN, |_| {});
+    for (i, name) in ["thinjail1", "thinjail2"].iter().enumerate() {
+        bed.recipe.jails.push(Jail {
+            name: name.to_string(),
+            ip4: vec![format!("192.168.1.{}", 71 + i)],
+            ..bed.recipe.jails[0].clone()
+        });
+    }
+    bed.recipe.jails[2].depend = vec!["thinjail0".into()];
+    for jail in &mut bed.recipe.jails {
+        jail.start = false;
+    }
+    bed.recipe.host.start_parallel = start_parallel.and_then(std::num::NonZeroU32::new);
+    bed.write_recipe();
+    bed.apply().expect_code(0);
+    bed
+}
+
+/// Gives `jail` an `/etc/rc` (in its own data) that sleeps, then boots or fails.
+fn slow_rc(bed: &Bed, jail: &str, fails: bool) {
+    let end = if fails {
+        "echo 'rc: cannot boot' >&2; exit 1"
+    } else {
+        "echo 'rc: booted' >> /var/log/rc.log"
+    };
+    fs::write(
+        bed.jails_path(&format!("{jail}/data/etc/rc")),
+        format!("#!/bin/sh\nsleep 1\n{end}\n"),
+    )
+    .unwrap();
+}
+
+fn start_all_in_the_recipe(bed: &mut Bed) {
+    for jail in &mut bed.recipe.jails {
+        jail.start = true;
+    }
+    bed.write_recipe();
+}
+
+fn window<'a>(windows: &'a [ExecStart], jail: &str) -> &'a ExecStart {
+    windows
+        .iter()
+        .find(|w| w.jail == jail)
+        .unwrap_or_else(|| panic!("no exec.start of {jail}: {windows:?}"))
+}
+
+fn running(bed: &Bed) -> Vec<String> {
+    bed.list()["jails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] == "running")
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn independent_jails_start_side_by_side_and_a_dependent_one_after_its_dependency() {
+    let mut bed = three_jails(Some(2));
+    for jail in ["thinjail0", "thinjail1", "thinjail2"] {
+        slow_rc(&bed, jail, false);
+    }
+    start_all_in_the_recipe(&mut bed);
+    let plan = bed.thinjail(&["plan", &bed.recipe_arg(), "--format", "text"]);
+    plan.expect_code(0);
+    assert!(
+        plan.stdout
+            .contains("start jails thinjail0, thinjail1, thinjail2 (2 at once at most)"),
+        "{}",
+        plan.stdout
+    );
+    bed.apply().expect_code(0);
+    let windows = exec_starts(&bed.state_dir());
+    assert_eq!(windows.len(), 3, "{windows:?}");
+    let (first, second, dependent) = (
+        window(&windows, "thinjail0"),
+        window(&windows, "thinjail1"),
+        window(&windows, "thinjail2"),
+    );
+    assert!(
+        first.overlaps(second),
+        "independent jails overlap: {windows:?}"
+    );
+    assert!(
+        dependent.start >= first.end,
+        "thinjail2 starts after thinjail0 has: {windows:?}"
+    );
+    assert_eq!(running(&bed), ["thinjail0", "thinjail1", "thinjail2"]);
+
+    // One at a time: `start --all` after `stop --all`, nothing overlaps.
+    bed.command(&["stop", "--all"]).expect_code(0);
+    bed.recipe.host.start_parallel = std::num::NonZeroU32::new(1);
+    bed.write_recipe();
+    fs::remove_file(bed.state_dir().join("exec-start.log")).unwrap();
+    bed.command(&["start", "--all"]).expect_code(0);
+    let windows = exec_starts(&bed.state_dir());
+    assert_eq!(windows.len(), 3, "{windows:?}");
+    for (i, a) in windows.iter().enumerate() {
+        for b in &windows[i + 1..] {
+            assert!(!a.overlaps(b), "one at a time: {windows:?}");
+        }
+    }
+
+    // Without a limit (as many as the host has CPUs), `start --all` overlaps again.
+    bed.command(&["stop", "--all"]).expect_code(0);
+    bed.recipe.host.start_parallel = None;
+    bed.write_recipe();
+    fs::remove_file(bed.state_dir().join("exec-start.log")).unwrap();
+    bed.command(&["start", "--all"]).expect_code(0);
+    let windows = exec_starts(&bed.state_dir());
+    assert!(
+        window(&windows, "thinjail2").start >= window(&windows, "thinjail0").end,
+        "{windows:?}"
+    );
+    if std::thread::available_parallelism().map_or(1, usize::from) > 1 {
+        assert!(
+            window(&windows, "thinjail0").overlaps(window(&windows, "thinjail1")),
+            "{windows:?}"
+        );
+    }
+}
+
+#[test]
+fn a_failing_jail_skips_its_dependents_and_the_others_keep_running() {
+    let mut bed = three_jails(None);
+    slow_rc(&bed, "thinjail0", true);
+    slow_rc(&bed, "thinjail1", false);
+    slow_rc(&bed, "thinjail2", false);
+    start_all_in_the_recipe(&mut bed);
+    let failed = bed.apply();
+    assert_eq!(failed.code, Some(1), "{failed:?}");
+    for said in [
+        "2 of 3 jails did not start; started (and left running): thinjail1",
+        "thinjail0: failed: ",
+        "rc: cannot boot",
+        "thinjail2: skipped: it depends on thinjail0, which did not start",
+    ] {
+        assert!(failed.stderr.contains(said), "{said}: {}", failed.stderr);
+    }
+    assert_eq!(running(&bed), ["thinjail1"]);
+
+    // Fixed, the next apply starts the two missing ones and leaves thinjail1 be.
+    slow_rc(&bed, "thinjail0", false);
+    let jid = |bed: &Bed| bed.jail_row("thinjail1")["jid"].as_u64().unwrap();
+    let before = jid(&bed);
+    let plan = bed.thinjail(&["plan", &bed.recipe_arg(), "--format", "text"]);
+    assert!(
+        plan.stdout.contains("start jails thinjail0, thinjail2"),
+        "{}",
+        plan.stdout
+    );
+    bed.apply().expect_code(0);
+    assert_eq!(running(&bed), ["thinjail0", "thinjail1", "thinjail2"]);
+    assert_eq!(jid(&bed), before, "thinjail1 was not restarted");
+}
