@@ -1,7 +1,9 @@
 //! `thinjail-bench`: what thin jails cost, measured — planning in memory at 1 to 1000
 //! jails, and on the Linux test bed (real zfs-fuse, bind mounts, chroot): observing
 //! and re-applying an up-to-date host, and making the N-th jail with `zfs send |
-//! receive`, with `zfs clone` (the clone-mount plugin) and as a thick full copy.
+//! receive`, with `zfs clone` (the clone-mount plugin) and as a thick full copy;
+//! and starting N jails whose `/etc/rc` takes a fixed time one at a time and side by
+//! side (`host.start_parallel`).
 //!
 //! Run it with `bench/run` (see `docs/performance.md`); it prints Markdown tables,
 //! writes every number to a JSON file and draws them in a PNG.
@@ -19,6 +21,7 @@ mod bed;
 mod plan;
 mod plot;
 mod report;
+mod starts;
 mod stats;
 
 use std::path::PathBuf;
@@ -29,12 +32,14 @@ use anyhow::{anyhow, bail, Context};
 #[global_allocator]
 static ALLOCATOR: alloc::Counting = alloc::Counting;
 
-const USAGE: &str = "usage: thinjail-bench [--quick] [--only plan|bed] [--clone-plugin LIB] [--json FILE] [--png FILE]
+const USAGE: &str = "usage: thinjail-bench [--quick] [--only plan|bed|starts] [--clone-plugin LIB] [--json FILE] [--png FILE]
        thinjail-bench --plot RESULTS.json --png FILE
 
   --quick            small sizes, to check that everything runs (a minute)
   --only plan        planning in memory only (no root, no ZFS needed)
   --only bed         the test-bed measurements only (root and zfs-fuse)
+  --only starts      starting jails one at a time and side by side only (root
+                     and zfs-fuse); prints its table, writes no JSON or PNG
   --clone-plugin LIB the clone-mount plugin library (bench/run builds it)
   --json FILE        write every number there (default target/bench/results.json)
   --png FILE         draw time and disk against the number of jails there
@@ -63,8 +68,8 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
             "--quick" => options.quick = true,
             "--only" => {
                 let what = value("--only")?;
-                if what != "plan" && what != "bed" {
-                    bail!("--only takes plan or bed, not {what:?}\n{USAGE}");
+                if !["plan", "bed", "starts"].contains(&what.as_str()) {
+                    bail!("--only takes plan, bed or starts, not {what:?}\n{USAGE}");
                 }
                 options.only = Some(what);
             }
@@ -123,6 +128,31 @@ fn bench() -> anyhow::Result<()> {
         }),
         ..report::Results::default()
     };
+    let start_options = if options.quick {
+        starts::StartOptions {
+            jails: 4,
+            rc_seconds: 0.5,
+            bounds: vec![1, 2, 4],
+            runs: 1,
+        }
+    } else {
+        starts::StartOptions {
+            jails: 8,
+            rc_seconds: 0.5,
+            bounds: vec![1, 2, 4, 8],
+            runs: 3,
+        }
+    };
+    if options.only.as_deref() == Some("starts") {
+        thinjail_testbed::fixtures::prereq::require_root_and_zfs()
+            .map_err(|why| anyhow!("{why}"))?;
+        let binary = std::env::current_exe().context("the bench's own path")?;
+        eprintln!("starting jails");
+        let points = starts::run(&binary, &start_options)?;
+        println!("Command: `{}`", results.command);
+        print!("{}", report::starts_markdown(&points));
+        return Ok(());
+    }
     if options.only.as_deref() != Some("bed") {
         eprintln!("planning in memory");
         let sizes: &[usize] = if options.quick {
@@ -158,8 +188,12 @@ fn bench() -> anyhow::Result<()> {
             }
         };
         results.bed = Some(bed::run(&bed_options)?);
+        eprintln!("starting jails");
+        let binary = std::env::current_exe().context("the bench's own path")?;
+        results.starts = starts::run(&binary, &start_options)?;
     }
     print!("{}", report::markdown(&results));
+    print!("{}", report::starts_markdown(&results.starts));
     let json = options
         .json
         .clone()

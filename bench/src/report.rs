@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bed::{BedResults, CreatePoint};
 use crate::plan::PlanRow;
+use crate::starts::StartPoint;
 use crate::stats::{bytes, median};
 
 /// Everything one run measured.
@@ -17,6 +18,32 @@ pub struct Results {
     pub plan: Vec<PlanRow>,
     /// On the test bed (absent with `--only plan`).
     pub bed: Option<BedResults>,
+    /// `start --all` one at a time and side by side (test bed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub starts: Vec<StartPoint>,
+}
+
+/// The parallel-start table.
+pub fn starts_markdown(points: &[StartPoint]) -> String {
+    let mut out = String::new();
+    let Some(first) = points.first() else {
+        return out;
+    };
+    let _ = writeln!(
+        out,
+        "\n### Starting {} jails (each `/etc/rc` sleeps {} s)\n\n\
+         | `host.start_parallel` | median `thinjail start --all` s | speed-up over 1 | runs |\n\
+         |---:|---:|---:|---:|",
+        first.jails, first.rc_seconds
+    );
+    for p in points {
+        let _ = writeln!(
+            out,
+            "| {} | {:.2} | {:.2} | {} |",
+            p.bound, p.median_s, p.speedup, p.runs
+        );
+    }
+    out
 }
 
 fn ratio(a: f64, b: f64) -> String {

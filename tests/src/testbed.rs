@@ -242,6 +242,8 @@ pub struct TestBed {
     semantics: Semantics,
     /// Commands run by the jail(8)s of parallel starts ([`parallel`]).
     parallel_commands: usize,
+    /// The JID of the jail being created (the cpuset(1) stand-in finds it by it).
+    creating_jid: u32,
 }
 
 /// `argv` run in `root` with a clean environment: the test bed's `jexec -l`.
@@ -267,6 +269,7 @@ impl TestBed {
             system_root: SystemRoot::new("/"),
             semantics: crate::jail8::semantics_from_env(),
             parallel_commands: 0,
+            creating_jid: 0,
         }
     }
 
@@ -595,6 +598,15 @@ impl TestBed {
                 jail8::jail_failed(&argv, format!("jail: {jail}: path: no path"))
             })?);
         refuse_symlinks(jail, &root)?;
+        // Taken now, as the kernel gives it before exec.created: jails created side
+        // by side each get their own.
+        self.creating_jid = {
+            let _state = parallel::STATE.lock().unwrap_or_else(|e| e.into_inner());
+            let mut state = TestBedState::load(&self.state_dir)?;
+            state.next_jid += 1;
+            state.save(&self.state_dir)?;
+            state.next_jid
+        };
         let mut mounts = Vec::new();
         let result = self.mount_and_start(jail, &root, params, &argv, &mut mounts);
         let vnet = jail8::flag(params, "vnet");
@@ -616,8 +628,7 @@ impl TestBed {
         // Read again now: jails started side by side record themselves meanwhile.
         let _state = parallel::STATE.lock().unwrap_or_else(|e| e.into_inner());
         let mut state = TestBedState::load(&self.state_dir)?;
-        state.next_jid += 1;
-        let jid = state.next_jid;
+        let jid = self.creating_jid;
         let exec_stop = jail8::string(params, "exec.stop");
         state.jails.insert(
             jail.to_string(),
@@ -854,7 +865,7 @@ impl TestBed {
                 .map(|(name, j)| (name.clone(), j.jid))
                 .collect();
             if let Some(jail) = creating {
-                jails.insert(jail.to_string(), state.next_jid + 1);
+                jails.insert(jail.to_string(), self.creating_jid);
             }
             return Ok(Some(crate::cpuset::run(&self.state_dir, words, &jails)));
         }

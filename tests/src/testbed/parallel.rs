@@ -9,8 +9,8 @@
 //! sharing the state directory, whose updates (the running jails, the rctl and
 //! cpuset stand-ins' records) are serialised by [`STATE`], where FreeBSD's kernel
 //! serialises them. What it cannot reproduce: jail(8) processes killed one by
-//! one (a thread cannot be), and JIDs handed out in exactly the order the kernel
-//! would give them to jails created at the same moment.
+//! one (a thread cannot be). Each jail takes its JID before its `exec.created`
+//! runs, as the kernel gives it when it makes the jail.
 //!
 //! Each jail's `exec.start` is recorded in [`EXEC_START_LOG`] (name, start and end
 //! in nanoseconds since the epoch), so a test can show that two jails' `/etc/rc`
