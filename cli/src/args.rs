@@ -117,6 +117,10 @@ pub enum Command {
         /// datasets.
         #[arg(long)]
         prune: bool,
+        /// Start at most N jails at once (overrides the recipe's host.start_parallel;
+        /// 1: one after the other).
+        #[arg(long, value_name = "N")]
+        parallel: Option<std::num::NonZeroU32>,
     },
     /// List the jails thinjail manages here: state, JID, addresses, release, space, path.
     List {
@@ -127,12 +131,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Start jails (`jail -f CONF -c NAME`).
+    /// Start jails (`jail -f CONF -c NAME`), independent ones side by side.
     Start {
         #[command(flatten)]
         which: JailSelection,
         #[command(flatten)]
         opts: LifeOpts,
+        /// Start at most N jails at once (overrides the recipe's host.start_parallel;
+        /// 1: one after the other).
+        #[arg(long, value_name = "N")]
+        parallel: Option<std::num::NonZeroU32>,
     },
     /// Stop jails (`jail -f CONF -r NAME`); nothing is left mounted, and the rctl(8)
     /// rules thinjail set for them are removed.
@@ -148,6 +156,10 @@ pub enum Command {
         which: JailSelection,
         #[command(flatten)]
         opts: LifeOpts,
+        /// Start at most N jails at once (overrides the recipe's host.start_parallel;
+        /// 1: one after the other).
+        #[arg(long, value_name = "N")]
+        parallel: Option<std::num::NonZeroU32>,
     },
     /// Run a command in a running jail (`jexec -l`); exits with its status.
     Exec {

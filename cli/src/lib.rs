@@ -110,6 +110,7 @@ fn dispatch(env: &Environment, cli: &Cli) -> Result<u8, exit::CliError> {
             wait,
             json,
             prune,
+            parallel,
         } => commands::apply(
             env,
             plugins,
@@ -119,12 +120,21 @@ fn dispatch(env: &Environment, cli: &Cli) -> Result<u8, exit::CliError> {
                 wait: *wait,
                 json: *json,
                 prune: *prune,
+                parallel: *parallel,
             },
         ),
         Command::List { recipe, json } => commands::list(env, plugins, recipe.as_deref(), *json),
-        Command::Start { which, opts } => commands::start(env, plugins, which, opts),
+        Command::Start {
+            which,
+            opts,
+            parallel,
+        } => commands::start(env, plugins, which, opts, *parallel),
         Command::Stop { which, opts } => commands::stop(env, plugins, which, opts),
-        Command::Restart { which, opts } => commands::restart(env, plugins, which, opts),
+        Command::Restart {
+            which,
+            opts,
+            parallel,
+        } => commands::restart(env, plugins, which, opts, *parallel),
         Command::Exec {
             jail,
             command,

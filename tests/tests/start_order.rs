@@ -108,12 +108,11 @@ fn independent_jails_start_side_by_side_and_a_dependent_one_after_its_dependency
     );
     assert_eq!(running(&bed), ["thinjail0", "thinjail1", "thinjail2"]);
 
-    // One at a time: `start --all` after `stop --all`, nothing overlaps.
+    // One at a time (`--parallel 1` over the recipe's 2): nothing overlaps.
     bed.command(&["stop", "--all"]).expect_code(0);
-    bed.recipe.host.start_parallel = std::num::NonZeroU32::new(1);
-    bed.write_recipe();
     fs::remove_file(bed.state_dir().join("exec-start.log")).unwrap();
-    bed.command(&["start", "--all"]).expect_code(0);
+    bed.command(&["start", "--all", "--parallel", "1"])
+        .expect_code(0);
     let windows = exec_starts(&bed.state_dir());
     assert_eq!(windows.len(), 3, "{windows:?}");
     for (i, a) in windows.iter().enumerate() {
@@ -158,6 +157,27 @@ fn a_failing_jail_skips_its_dependents_and_the_others_keep_running() {
     ] {
         assert!(failed.stderr.contains(said), "{said}: {}", failed.stderr);
     }
+    assert_eq!(running(&bed), ["thinjail1"]);
+
+    // Again, with --json: only the two missing jails are tried, and the report says
+    // how each ended.
+    let again = bed.thinjail(&["apply", &bed.recipe_arg(), "--yes", "--json"]);
+    assert_eq!(again.code, Some(1), "{again:?}");
+    let report: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    let jails = &report["failed"]["jails"];
+    assert_eq!(jails.as_array().map(Vec::len), Some(2), "{report:#}");
+    assert_eq!(jails[0]["jail"], "thinjail0");
+    assert_eq!(jails[0]["result"], "failed");
+    assert!(
+        jails[0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("rc: cannot boot"),
+        "{report:#}"
+    );
+    assert_eq!(jails[1]["jail"], "thinjail2");
+    assert_eq!(jails[1]["result"], "skipped");
+    assert_eq!(jails[1]["why"], "thinjail0");
     assert_eq!(running(&bed), ["thinjail1"]);
 
     // Fixed, the next apply starts the two missing ones and leaves thinjail1 be.

@@ -41,6 +41,44 @@ pub(crate) struct FailureView<'a> {
     stdout: Option<String>,
     stderr: Option<String>,
     not_run: Vec<AppliedAction<'a>>,
+    /// A parallel start that failed: how each of its jails ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jails: Option<Vec<JailStartView>>,
+}
+
+/// One jail of a parallel start that failed.
+#[derive(Serialize)]
+pub(crate) struct JailStartView {
+    jail: String,
+    /// `started`, `failed` or `skipped`.
+    result: &'static str,
+    /// Why it failed, or the jail it depends on that did not start.
+    why: Option<String>,
+}
+
+fn jail_starts(error: &HostError) -> Option<Vec<JailStartView>> {
+    use thinjail_core::resources::order::StartOutcome;
+    let HostError::JailStarts(report) = error else {
+        return None;
+    };
+    Some(
+        report
+            .outcomes
+            .iter()
+            .map(|(jail, outcome)| {
+                let (result, why) = match outcome {
+                    StartOutcome::Started => ("started", None),
+                    StartOutcome::Failed(why) => ("failed", Some(terminal(why))),
+                    StartOutcome::Skipped(dep) => ("skipped", Some(terminal(dep))),
+                };
+                JailStartView {
+                    jail: terminal(jail),
+                    result,
+                    why,
+                }
+            })
+            .collect(),
+    )
 }
 
 #[derive(Serialize)]
@@ -77,6 +115,8 @@ pub struct ApplyOptions {
     pub json: bool,
     /// Remove orphaned jails (keeping their data).
     pub prune: bool,
+    /// `--parallel N`: the recipe's `host.start_parallel` for this run.
+    pub parallel: Option<std::num::NonZeroU32>,
 }
 
 /// Makes the host match the recipe.
@@ -91,8 +131,12 @@ pub fn apply(
         wait,
         json,
         prune,
+        parallel,
     } = options;
-    let prepared = prepare_to_change(env, plugins, spec)?;
+    let mut prepared = prepare_to_change(env, plugins, spec)?;
+    if parallel.is_some() {
+        prepared.loaded.recipe.host.start_parallel = parallel;
+    }
     let recipe = &prepared.loaded.recipe;
     let origin = prepared.loaded.origin.clone();
     require_root(env, "apply")?;
@@ -278,6 +322,7 @@ pub(crate) fn failed(failure: &ApplyFailure) -> FailureView<'_> {
                 action,
             })
             .collect(),
+        jails: jail_starts(&failure.error),
     }
 }
 

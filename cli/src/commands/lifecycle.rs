@@ -122,6 +122,13 @@ impl Session {
         &self.prepared.loaded.recipe
     }
 
+    /// `--parallel N`: the recipe's `host.start_parallel` for this run.
+    fn start_parallel(&mut self, parallel: Option<std::num::NonZeroU32>) {
+        if parallel.is_some() {
+            self.prepared.loaded.recipe.host.start_parallel = parallel;
+        }
+    }
+
     /// Observes the host again (after a change).
     fn refresh(&mut self) -> Result<(), CliError> {
         self.world = observe(self.host.as_mut(), &self.prepared).map_err(unobservable)?;
@@ -342,8 +349,10 @@ pub fn start(
     plugins: &[PathBuf],
     which: &JailSelection,
     opts: &LifeOpts,
+    parallel: Option<std::num::NonZeroU32>,
 ) -> Result<u8, CliError> {
     let mut session = Session::changing(env, plugins, opts, "start")?;
+    session.start_parallel(parallel);
     let jails = selected(&session, which);
     start_jails(&mut session, &jails, opts)
 }
@@ -422,8 +431,10 @@ pub fn restart(
     plugins: &[PathBuf],
     which: &JailSelection,
     opts: &LifeOpts,
+    parallel: Option<std::num::NonZeroU32>,
 ) -> Result<u8, CliError> {
     let mut session = Session::changing(env, plugins, opts, "restart")?;
+    session.start_parallel(parallel);
     let jails = selected(&session, which);
     let stopped = stop_jails(&mut session, &jails, opts)?;
     if stopped != OK || opts.dry_run {

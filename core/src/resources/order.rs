@@ -18,7 +18,7 @@
 //! fails ([`StartReport::into_result`]) saying which jails started and which did
 //! not. Nothing that started is stopped again.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Condvar, Mutex};
 
@@ -27,7 +27,6 @@ use serde::{Deserialize, Serialize};
 use crate::action::Action;
 use crate::host::HostError;
 use crate::recipe::Recipe;
-use crate::resources::depend::closure;
 
 /// One jail of a parallel start ([`crate::action::Action::StartJails`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,18 +147,38 @@ pub fn parallel_start(recipe: &Recipe, starts: Vec<Action>) -> Vec<Action> {
     if jails.len() < 2 || limit == Some(1) {
         return starts;
     }
-    let pairs: Vec<(&str, &[String])> = recipe
+    // Each jail's dependencies, directly or not, among those of this start; one map
+    // for all of them (planning stays linear in the number of jails).
+    let edges: BTreeMap<&str, &[String]> = recipe
         .jails
         .iter()
         .map(|j| (j.name.as_str(), j.depend.as_slice()))
         .collect();
-    let names: BTreeSet<String> = jails.iter().map(|j| j.jail.clone()).collect();
+    let in_start: Vec<String> = jails.iter().map(|j| j.jail.clone()).collect();
     for start in &mut jails {
-        start.after = closure(&start.jail, &pairs)
+        let mut needed: BTreeSet<&str> = BTreeSet::new();
+        let mut stack: Vec<&str> = edges
+            .get(start.jail.as_str())
             .into_iter()
-            .filter(|d| names.contains(*d))
-            .map(String::from)
+            .flat_map(|d| d.iter().map(String::as_str))
             .collect();
+        while let Some(next) = stack.pop() {
+            if next != start.jail && needed.insert(next) {
+                stack.extend(
+                    edges
+                        .get(next)
+                        .into_iter()
+                        .flat_map(|d| d.iter().map(String::as_str)),
+                );
+            }
+        }
+        if !needed.is_empty() {
+            start.after = in_start
+                .iter()
+                .filter(|j| needed.contains(j.as_str()))
+                .cloned()
+                .collect();
+        }
     }
     vec![Action::StartJails { jails, limit }]
 }
