@@ -200,6 +200,7 @@ fn recipe_for(bed: &Bed, n: usize, method: &Method) -> anyhow::Result<Recipe> {
         limits: vec![],
         cpuset: None,
         depend: vec![],
+        priority: 0,
         vnet: None,
         datasets: vec![],
     };

@@ -189,6 +189,7 @@ fn full_recipe() -> Recipe {
         },
     ];
     recipe.host.interface = Some("em0".into());
+    recipe.host.start_parallel = std::num::NonZeroU32::new(4);
     recipe.template.files.insert(
         "etc/motd.template".into(),
         TemplateFile::Contents("welcome\n".into()),
@@ -210,6 +211,7 @@ fn full_recipe() -> Recipe {
         limits: vec!["memoryuse:deny=1g".into()],
         cpuset: Some("0-1".into()),
         depend: vec!["db".into()],
+        priority: 10,
         ..recipe.jails[0].clone()
     }];
     recipe.host.network.bridges = vec![thinjail_core::network::Bridge {

@@ -16,7 +16,7 @@
 
 pub mod datasets;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -451,6 +451,15 @@ pub fn plan_start(
     require_managed(recipe, world, jails)?;
     let layout = Layout::new(recipe);
     let mut actions = Vec::new();
+    // Dependencies first (a jail's jail(8) starts those not running itself, and a
+    // later `jail -c` of one would then fail), then by priority.
+    let place: BTreeMap<&str, usize> = thinjail_core::resources::order::start_sequence(recipe)
+        .into_iter()
+        .enumerate()
+        .map(|(i, j)| (j.name.as_str(), i))
+        .collect();
+    let mut jails: Vec<&String> = jails.iter().collect();
+    jails.sort_by_key(|j| place.get(j.as_str()).copied());
     for jail in jails {
         if world.is_running(jail) {
             continue;
@@ -1570,6 +1579,53 @@ mod tests {
         let recipe = Recipe::from_ron(text, "article").unwrap();
         let world = applied(&recipe);
         (recipe, world)
+    }
+
+    #[test]
+    fn start_follows_depend_then_priority_one_at_a_time_or_side_by_side() {
+        let (mut recipe, _) = built();
+        let first = recipe.jails[0].clone();
+        for (name, depend, priority) in [
+            ("www", vec!["db".to_string()], 0),
+            ("cache", vec![], 5),
+            ("db", vec![], 0),
+            ("mail", vec![], -1),
+        ] {
+            recipe.jails.push(thinjail_core::recipe::Jail {
+                name: name.into(),
+                depend,
+                priority,
+                ..first.clone()
+            });
+        }
+        let mut world = applied(&recipe);
+        world.jails.clear();
+        let all: Vec<String> = recipe.jails.iter().map(|j| j.name.clone()).collect();
+        recipe.host.start_parallel = std::num::NonZeroU32::new(1);
+        let names = |plan: Vec<Planned>| -> Vec<String> {
+            plan.into_iter()
+                .map(|p| match p.action {
+                    Action::StartJail { jail, .. } => jail,
+                    other => panic!("{}", other.describe()),
+                })
+                .collect()
+        };
+        // One at a time: db before www (www's jail(8) would start db itself, and
+        // then `jail -c db` would find it running), mail (-1) first, cache (5) last.
+        let serial = names(plan_start(&recipe, &world, &all).unwrap());
+        assert_eq!(serial, ["mail", "thinjail0", "db", "www", "cache"]);
+        recipe.host.start_parallel = None;
+        let plan = plan_start(&recipe, &world, &all).unwrap();
+        let [Planned {
+            action: Action::StartJails { jails, .. },
+            ..
+        }] = plan.as_slice()
+        else {
+            panic!("one parallel start");
+        };
+        let order: Vec<&str> = jails.iter().map(|j| j.jail.as_str()).collect();
+        assert_eq!(order, ["mail", "thinjail0", "db", "www", "cache"]);
+        assert_eq!(jails[3].after, ["db"]);
     }
 
     #[test]

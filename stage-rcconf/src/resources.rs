@@ -109,26 +109,10 @@ pub fn dependencies<'a>(recipe: &'a Recipe, jail: &Jail) -> Vec<&'a Jail> {
         .collect()
 }
 
-/// The recipe's jails in the order jail(8) would start them (dependencies first,
-/// the rest in recipe order): the recipe's order itself when no jail has `depend`.
+/// The recipe's jails in the order they start (dependencies first, then lower
+/// `priority`, then recipe order): `jail_list` and thinjail's own starts.
 pub fn start_order(recipe: &Recipe) -> Vec<&Jail> {
-    if recipe.jails.iter().all(|j| j.depend.is_empty()) {
-        return recipe.jails.iter().collect();
-    }
-    let pairs: Vec<(&str, &[String])> = recipe
-        .jails
-        .iter()
-        .map(|j| (j.name.as_str(), j.depend.as_slice()))
-        .collect();
-    let by_name: BTreeMap<&str, &Jail> =
-        recipe.jails.iter().map(|j| (j.name.as_str(), j)).collect();
-    match depend::start_order(&pairs) {
-        Ok(order) => order
-            .into_iter()
-            .filter_map(|n| by_name.get(n).copied())
-            .collect(),
-        Err(_) => recipe.jails.iter().collect(),
-    }
+    thinjail_core::resources::order::start_sequence(recipe)
 }
 
 /// Refuses a host that cannot give the recipe's jails what they need: limits

@@ -368,6 +368,7 @@ fn recipe() -> impl Strategy<Value = Recipe> {
                     limits: vec![],
                     cpuset: None,
                     depend: vec![],
+                    priority: 0,
                     vnet: None,
                     datasets: vec![],
                 });

@@ -2,7 +2,8 @@
 //! and `start --all` start independent jails at once, at most
 //! `host.start_parallel` at a time, a jail only after the jails it depends on;
 //! one that fails skips those that depend on it, the others start and stay
-//! running, and the next `apply` starts only what is missing.
+//! running, and the next `apply` starts only what is missing; `priority` orders
+//! jails that do not depend on each other, at start and in `jail_list`.
 //!
 //! No timing is asserted: the test bed records each jail's `exec.start` window
 //! (`thinjail_testbed::testbed::parallel`), and each jail's `/etc/rc` sleeps long
@@ -193,4 +194,25 @@ fn a_failing_jail_skips_its_dependents_and_the_others_keep_running() {
     bed.apply().expect_code(0);
     assert_eq!(running(&bed), ["thinjail0", "thinjail1", "thinjail2"]);
     assert_eq!(jid(&bed), before, "thinjail1 was not restarted");
+}
+
+#[test]
+fn priority_orders_jails_that_do_not_depend_on_each_other_at_start_and_at_boot() {
+    let mut bed = three_jails(Some(1));
+    // thinjail2 depends on thinjail0; thinjail1 goes first, thinjail2 (lowest)
+    // still waits for thinjail0.
+    bed.recipe.jails[1].priority = -1;
+    bed.recipe.jails[2].priority = -2;
+    start_all_in_the_recipe(&mut bed);
+    bed.apply().expect_code(0);
+    let order: Vec<String> = exec_starts(&bed.state_dir())
+        .into_iter()
+        .map(|w| w.jail)
+        .collect();
+    assert_eq!(order, ["thinjail1", "thinjail0", "thinjail2"]);
+    let rc = fs::read_to_string(bed.dir.path().join("etc/rc.conf")).unwrap();
+    assert!(
+        rc.contains("jail_list=\"thinjail1 thinjail0 thinjail2\""),
+        "boot order: {rc}"
+    );
 }

@@ -295,6 +295,11 @@ pub struct Jail {
     /// Jails of the recipe this one depends on (jail(8)'s `depend`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depend: Vec<String>,
+    /// Its place among jails that do not depend on each other, when they start
+    /// (and in `jail_list`, for boot): lower first, equal ones in recipe order
+    /// ([`crate::resources::order::start_sequence`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub priority: i32,
     /// Its own network stack (jail(8)'s `vnet`) on a bridge of `host.network`;
     /// absent for a jail sharing the host's (`ip4`/`ip6` on `host.interface`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -303,6 +308,10 @@ pub struct Jail {
     /// created with `jailed=on` when missing ([`crate::resources::datasets`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub datasets: Vec<crate::resources::datasets::Delegated>,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
 }
 
 impl Jail {

@@ -26,7 +26,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
 use crate::host::HostError;
-use crate::recipe::Recipe;
+use crate::recipe::{Jail, Recipe};
+use crate::resources::depend;
 
 /// One jail of a parallel start ([`crate::action::Action::StartJails`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +113,31 @@ impl std::fmt::Display for StartReport {
             }
         }
         Ok(())
+    }
+}
+
+/// The recipe's jails in the order they start, one at a time or as ready jails are
+/// taken in a parallel start: every jail after the jails it depends on, and among
+/// jails ready together, lower `priority` first, equal ones in recipe order (jail(8)
+/// takes ready jails in file order, `dep_check` in `usr.sbin/jail/state.c`). The
+/// recipe's order by priority when `depend` has a loop (validation refuses it).
+pub fn start_sequence(recipe: &Recipe) -> Vec<&Jail> {
+    let mut jails: Vec<&Jail> = recipe.jails.iter().collect();
+    jails.sort_by_key(|j| j.priority);
+    if jails.iter().all(|j| j.depend.is_empty()) {
+        return jails;
+    }
+    let pairs: Vec<(&str, &[String])> = jails
+        .iter()
+        .map(|j| (j.name.as_str(), j.depend.as_slice()))
+        .collect();
+    let by_name: BTreeMap<&str, &Jail> = jails.iter().map(|j| (j.name.as_str(), *j)).collect();
+    match depend::start_order(&pairs) {
+        Ok(order) => order
+            .into_iter()
+            .filter_map(|n| by_name.get(n).copied())
+            .collect(),
+        Err(_) => jails,
     }
 }
 
@@ -428,6 +454,26 @@ mod tests {
             parallel_start(&recipe, starts).as_slice(),
             [Action::StartJails { limit: Some(3), .. }]
         ));
+    }
+
+    #[test]
+    fn dependencies_come_first_then_lower_priority_then_recipe_order() {
+        let recipe = Recipe::from_ron(
+            r#"(releases: [(name: "14.3-RELEASE")], jails: [
+                (name: "www", release: "14.3-RELEASE", depend: ["db"], priority: -5),
+                (name: "cache", release: "14.3-RELEASE", priority: 10),
+                (name: "db", release: "14.3-RELEASE", priority: 3),
+                (name: "mail", release: "14.3-RELEASE"),
+                (name: "log", release: "14.3-RELEASE", priority: -1)])"#,
+            "test",
+        )
+        .unwrap();
+        let order: Vec<&str> = start_sequence(&recipe)
+            .into_iter()
+            .map(|j| j.name.as_str())
+            .collect();
+        // www (-5) waits for db (3): a priority never overtakes a dependency.
+        assert_eq!(order, ["log", "mail", "db", "www", "cache"]);
     }
 
     #[test]
