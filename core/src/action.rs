@@ -1094,7 +1094,7 @@ impl Action {
             }
             StartJail { jail, .. } => format!("start jail {jail}"),
             StartJails { jails, limit } => format!(
-                "start jails {} ({} at once at most)",
+                "start jails {} side by side (at most {} at once)",
                 jails
                     .iter()
                     .map(|j| j.jail.as_str())

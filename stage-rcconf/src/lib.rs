@@ -413,8 +413,8 @@ impl Stage for RcConfStage {
                 );
                 actions.push(Planned::noted(
                     batch.clone(),
-                    "article: service jail start — that starts every jail in the file; thinjail starts its own, \
-                     side by side, each after the jails it depends on",
+                    "article: service jail start — that starts every jail in the file; thinjail starts its own: \
+                     `apply` starts them side by side, each after the jails it depends on (as a script, one after the other)",
                 ));
             }
             _ => actions.extend(tail),

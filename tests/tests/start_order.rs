@@ -86,8 +86,9 @@ fn independent_jails_start_side_by_side_and_a_dependent_one_after_its_dependency
     let plan = bed.thinjail(&["plan", &bed.recipe_arg(), "--format", "text"]);
     plan.expect_code(0);
     assert!(
-        plan.stdout
-            .contains("start jails thinjail0, thinjail1, thinjail2 (2 at once at most)"),
+        plan.stdout.contains(
+            "start jails thinjail0, thinjail1, thinjail2 side by side (at most 2 at once)"
+        ),
         "{}",
         plan.stdout
     );
