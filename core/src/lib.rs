@@ -24,6 +24,9 @@
 //! - [`observe`](mod@observe): the one way a host is observed for a recipe (the stages' request,
 //!   then the jails thinjail manages that the recipe does not name);
 //! - [`apply`]: [`apply::apply_plan`] drives any host through a plan;
+//! - [`start`]: the order jails start in (`depend`, then `priority`) and which
+//!   starts of a plan run side by side (the running itself is
+//!   [`resources::order`]'s);
 //! - [`boot`]: rc.conf(5) as rc(8) reads it and the jails rc.d/jail starts at
 //!   boot, from which file; [`hostconf`]: a host's jail and boot configuration
 //!   read once, and the checked edits that add or forget a jail;
@@ -89,6 +92,7 @@ pub mod render;
 pub mod resources;
 mod snapshot;
 pub mod stage;
+pub mod start;
 pub mod updates;
 pub mod world;
 

@@ -453,7 +453,7 @@ pub fn plan_start(
     let mut actions = Vec::new();
     // Dependencies first (a jail's jail(8) starts those not running itself, and a
     // later `jail -c` of one would then fail), then by priority.
-    let place: BTreeMap<&str, usize> = thinjail_core::resources::order::start_sequence(recipe)
+    let place: BTreeMap<&str, usize> = thinjail_core::start::start_sequence(recipe)
         .into_iter()
         .enumerate()
         .map(|(i, j)| (j.name.as_str(), i))
@@ -473,12 +473,10 @@ pub fn plan_start(
     }
     check_network(recipe, world, jails)?;
     // Two or more: side by side, each after the jails it depends on.
-    Ok(
-        thinjail_core::resources::order::parallel_start(recipe, actions)
-            .into_iter()
-            .map(Planned::new)
-            .collect(),
-    )
+    Ok(thinjail_core::start::parallel_start(recipe, actions)
+        .into_iter()
+        .map(Planned::new)
+        .collect())
 }
 
 /// What `apply` checks of the host's interfaces before it starts VNET jails

@@ -405,7 +405,7 @@ impl Stage for RcConfStage {
             .filter(|p| matches!(p.action, Action::StartJail { .. }))
             .map(|p| p.action.clone())
             .collect();
-        match thinjail_core::resources::order::parallel_start(recipe, start_actions).as_slice() {
+        match thinjail_core::start::parallel_start(recipe, start_actions).as_slice() {
             [batch @ Action::StartJails { .. }] => {
                 actions.extend(
                     tail.into_iter()

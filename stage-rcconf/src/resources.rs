@@ -112,7 +112,7 @@ pub fn dependencies<'a>(recipe: &'a Recipe, jail: &Jail) -> Vec<&'a Jail> {
 /// The recipe's jails in the order they start (dependencies first, then lower
 /// `priority`, then recipe order): `jail_list` and thinjail's own starts.
 pub fn start_order(recipe: &Recipe) -> Vec<&Jail> {
-    thinjail_core::resources::order::start_sequence(recipe)
+    thinjail_core::start::start_sequence(recipe)
 }
 
 /// Refuses a host that cannot give the recipe's jails what they need: limits

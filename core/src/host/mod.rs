@@ -120,7 +120,7 @@ pub enum HostError {
     /// The host's state is not what the action needs.
     #[error("{0}")]
     Conflict(String),
-    /// Some jails of a parallel start did not start ([`crate::action::Action::StartJails`]);
+    /// Some jails of a parallel start (the `start_jails` action) did not start;
     /// the others run.
     #[error("{0}")]
     JailStarts(crate::resources::order::StartReport),
@@ -149,6 +149,16 @@ fn stdout_suffix(stdout: &str) -> String {
 }
 
 impl HostError {
+    /// Ok when every jail of a parallel start started; otherwise
+    /// [`HostError::JailStarts`] with the report.
+    pub fn from_starts(report: crate::resources::order::StartReport) -> Result<(), HostError> {
+        if report.all_started() {
+            Ok(())
+        } else {
+            Err(HostError::JailStarts(report))
+        }
+    }
+
     /// An I/O error with context.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         HostError::Io {

@@ -56,6 +56,26 @@ impl FreeBsdHost {
         }
     }
 
+    /// `start_jails`: each `jail -f FILE -c NAME` in a process of its own, at most
+    /// `limit` at once (the host's CPUs when `None`), each after the jails of the
+    /// start it depends on ([`crate::resources::order::start_bounded`]).
+    pub fn start_side_by_side(
+        &mut self,
+        jails: &[crate::resources::order::JailStart],
+        limit: Option<u32>,
+    ) -> Result<(), HostError> {
+        use crate::resources::order::{default_limit, start_bounded};
+        self.commands += jails.len();
+        let limit = limit.map_or_else(default_limit, |n| n as usize);
+        let report = start_bounded(jails, limit, |j| {
+            let argv =
+                ["jail", "-f", &j.conf.display().to_string(), "-c", &j.jail].map(String::from);
+            tracing::debug!(command = %crate::quote::sh_command(&argv), "run");
+            run_simple(&argv, false).map(drop)
+        });
+        HostError::from_starts(report)
+    }
+
     /// Runs `argv` and returns how it ended and what it printed, whatever its exit
     /// status: for the tools whose output says what happened ([`super::judge`]).
     pub fn run_capturing(&mut self, argv: &[String]) -> Result<(Exit, CommandOutput), HostError> {
@@ -244,7 +264,7 @@ fn spawn(
         })
 }
 
-pub(crate) fn run_simple(argv: &[String], downloads: bool) -> Result<CommandOutput, HostError> {
+fn run_simple(argv: &[String], downloads: bool) -> Result<CommandOutput, HostError> {
     let display = crate::quote::sh_command(argv);
     let child = spawn(argv, Stdio::null(), Stdio::piped(), downloads)?;
     let output = child

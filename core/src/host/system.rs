@@ -105,15 +105,8 @@ impl FreeBsdHost {
     pub fn apply_default(&mut self, action: &Action) -> Result<(), HostError> {
         self.guard(action)?;
         if let Action::StartJails { jails, limit } = action {
-            // Each jail(8) in a process of its own, side by side (crate::resources::order).
-            self.commands += jails.len();
-            let limit = limit.map_or_else(crate::resources::order::default_limit, |n| n as usize);
-            return crate::resources::order::start_bounded(jails, limit, |j| {
-                let argv =
-                    ["jail", "-f", &j.conf.display().to_string(), "-c", &j.jail].map(String::from);
-                super::process::run_simple(&argv, false).map(drop)
-            })
-            .into_result();
+            // Each jail(8) in a process of its own, side by side.
+            return self.start_side_by_side(jails, *limit);
         }
         match action.execution() {
             Execution::Commands(commands) => {

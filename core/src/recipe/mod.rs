@@ -297,7 +297,7 @@ pub struct Jail {
     pub depend: Vec<String>,
     /// Its place among jails that do not depend on each other, when they start
     /// (and in `jail_list`, for boot): lower first, equal ones in recipe order
-    /// ([`crate::resources::order::start_sequence`]).
+    /// (the `start` module).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub priority: i32,
     /// Its own network stack (jail(8)'s `vnet`) on a bridge of `host.network`;

@@ -15,21 +15,19 @@
 //! A jail that fails does not stop the others, as in jail(8)'s main loop (`failed`,
 //! `dep_done` in `jail.c` and `state.c`): the jails that depend on it are skipped
 //! (jail(8) says `NAME: skipped`), every other one is started, and the whole start
-//! fails ([`StartReport::into_result`]) saying which jails started and which did
+//! fails with the [`StartReport`], which says which jails started and which did
 //! not. Nothing that started is stopped again.
+//!
+//! This is the scheduling alone (it knows neither actions nor hosts); which jails
+//! start together, and in which order, is planned in the `start` module.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Condvar, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use crate::action::Action;
-use crate::host::HostError;
-use crate::recipe::{Jail, Recipe};
-use crate::resources::depend;
-
-/// One jail of a parallel start ([`crate::action::Action::StartJails`]).
+/// One jail of a parallel start (the `start_jails` action).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JailStart {
     /// jail.conf(5) holding the jail (its own file).
@@ -73,18 +71,11 @@ impl StartReport {
             .collect()
     }
 
-    /// Ok when every jail started; otherwise [`HostError::JailStarts`] with this
-    /// report.
-    pub fn into_result(self) -> Result<(), HostError> {
-        if self
-            .outcomes
+    /// Whether every jail started.
+    pub fn all_started(&self) -> bool {
+        self.outcomes
             .iter()
             .all(|(_, o)| *o == StartOutcome::Started)
-        {
-            Ok(())
-        } else {
-            Err(HostError::JailStarts(self))
-        }
     }
 }
 
@@ -116,99 +107,6 @@ impl std::fmt::Display for StartReport {
     }
 }
 
-/// The recipe's jails in the order they start, one at a time or as ready jails are
-/// taken in a parallel start: every jail after the jails it depends on, and among
-/// jails ready together, lower `priority` first, equal ones in recipe order (jail(8)
-/// takes ready jails in file order, `dep_check` in `usr.sbin/jail/state.c`). The
-/// recipe's order by priority when `depend` has a loop (validation refuses it).
-pub fn start_sequence(recipe: &Recipe) -> Vec<&Jail> {
-    let mut jails: Vec<&Jail> = recipe.jails.iter().collect();
-    jails.sort_by_key(|j| j.priority);
-    if jails.iter().all(|j| j.depend.is_empty()) {
-        return jails;
-    }
-    let pairs: Vec<(&str, &[String])> = jails
-        .iter()
-        .map(|j| (j.name.as_str(), j.depend.as_slice()))
-        .collect();
-    let by_name: BTreeMap<&str, &Jail> = jails.iter().map(|j| (j.name.as_str(), *j)).collect();
-    match depend::start_order(&pairs) {
-        Ok(order) => order
-            .into_iter()
-            .filter_map(|n| by_name.get(n).copied())
-            .collect(),
-        Err(_) => jails,
-    }
-}
-
-/// One action for starting `starts` (`StartJail`s in start order, dependencies
-/// first) as `recipe` asks: a [`Action::StartJails`] when there are two or more
-/// and `host.start_parallel` is not 1, each jail after the others it depends on,
-/// directly or not; `starts` unchanged otherwise.
-pub fn parallel_start(recipe: &Recipe, starts: Vec<Action>) -> Vec<Action> {
-    let limit = recipe.host.start_parallel.map(|n| n.get());
-    let mut jails = Vec::new();
-    for action in &starts {
-        let Action::StartJail {
-            conf,
-            jail,
-            root,
-            destroy_on_failure,
-        } = action
-        else {
-            return starts;
-        };
-        // A start that must destroy interfaces when it fails (a VNET jail's epairs)
-        // stays a start of its own.
-        if !destroy_on_failure.is_empty() {
-            return starts;
-        }
-        jails.push(JailStart {
-            conf: conf.clone(),
-            jail: jail.clone(),
-            root: root.clone(),
-            after: Vec::new(),
-        });
-    }
-    if jails.len() < 2 || limit == Some(1) {
-        return starts;
-    }
-    // Each jail's dependencies, directly or not, among those of this start; one map
-    // for all of them (planning stays linear in the number of jails).
-    let edges: BTreeMap<&str, &[String]> = recipe
-        .jails
-        .iter()
-        .map(|j| (j.name.as_str(), j.depend.as_slice()))
-        .collect();
-    let in_start: Vec<String> = jails.iter().map(|j| j.jail.clone()).collect();
-    for start in &mut jails {
-        let mut needed: BTreeSet<&str> = BTreeSet::new();
-        let mut stack: Vec<&str> = edges
-            .get(start.jail.as_str())
-            .into_iter()
-            .flat_map(|d| d.iter().map(String::as_str))
-            .collect();
-        while let Some(next) = stack.pop() {
-            if next != start.jail && needed.insert(next) {
-                stack.extend(
-                    edges
-                        .get(next)
-                        .into_iter()
-                        .flat_map(|d| d.iter().map(String::as_str)),
-                );
-            }
-        }
-        if !needed.is_empty() {
-            start.after = in_start
-                .iter()
-                .filter(|j| needed.contains(j.as_str()))
-                .cloned()
-                .collect();
-        }
-    }
-    vec![Action::StartJails { jails, limit }]
-}
-
 /// How many jails start at once when the recipe does not say: the host's CPUs.
 pub fn default_limit() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
@@ -225,9 +123,10 @@ enum Status {
 /// after the jails of `jails` named in its `after` have started; a jail whose
 /// dependency did not start is skipped, every other one is tried. Ready jails are
 /// taken in the order given.
-pub fn start_bounded<F>(jails: &[JailStart], limit: usize, start: F) -> StartReport
+pub fn start_bounded<F, E>(jails: &[JailStart], limit: usize, start: F) -> StartReport
 where
-    F: Fn(&JailStart) -> Result<(), HostError> + Sync,
+    F: Fn(&JailStart) -> Result<(), E> + Sync,
+    E: std::fmt::Display,
 {
     let names: BTreeSet<&str> = jails.iter().map(|j| j.jail.as_str()).collect();
     let state = Mutex::new(vec![Status::Waiting; jails.len()]);
@@ -360,10 +259,10 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(20));
                 order.lock().unwrap().push(j.jail.clone());
                 now.fetch_sub(1, Ordering::SeqCst);
-                Ok(())
+                Ok::<(), String>(())
             });
             assert_eq!(report.started(), ["a", "b", "c", "d", "e"]);
-            assert!(report.clone().into_result().is_ok());
+            assert!(report.all_started());
             assert!(most.load(Ordering::SeqCst) <= limit, "limit {limit}");
             let order = order.into_inner().unwrap();
             let at = |n: &str| order.iter().position(|j| j == n).unwrap();
@@ -384,9 +283,7 @@ mod tests {
         ];
         let report = start_bounded(&jails, 4, |j| {
             if j.jail == "db" {
-                Err(HostError::Conflict(
-                    "jail: db: /bin/sh /etc/rc: failed".into(),
-                ))
+                Err("jail: db: /bin/sh /etc/rc: failed")
             } else {
                 Ok(())
             }
@@ -398,7 +295,8 @@ mod tests {
             "{report:?}"
         );
         assert!(matches!(report.outcomes[2].1, StartOutcome::Skipped(_)));
-        let error = report.into_result().unwrap_err().to_string();
+        assert!(!report.all_started());
+        let error = report.to_string();
         assert_eq!(
             error,
             "3 of 4 jails did not start; started (and left running): cache\n  \
@@ -409,78 +307,12 @@ mod tests {
     }
 
     #[test]
-    fn two_or_more_starts_become_one_parallel_start_unless_one_at_a_time() {
-        let mut recipe = Recipe::from_ron(
-            r#"(releases: [(name: "14.3-RELEASE")], jails: [
-                (name: "db", release: "14.3-RELEASE"),
-                (name: "www", release: "14.3-RELEASE", depend: ["app"]),
-                (name: "app", release: "14.3-RELEASE", depend: ["db"]),
-                (name: "cache", release: "14.3-RELEASE")])"#,
-            "test",
-        )
-        .unwrap();
-        let start = |name: &str| Action::StartJail {
-            conf: format!("/etc/jail.conf.d/{name}.conf").into(),
-            jail: name.into(),
-            root: format!("/j/{name}").into(),
-        };
-        // app runs already: www still waits for db, through app.
-        let starts = vec![start("db"), start("www"), start("cache")];
-        let planned = parallel_start(&recipe, starts.clone());
-        let [Action::StartJails { jails, limit }] = planned.as_slice() else {
-            panic!("one parallel start expected");
-        };
-        assert_eq!(*limit, None);
-        let after: Vec<(&str, Vec<String>)> = jails
-            .iter()
-            .map(|j| (j.jail.as_str(), j.after.clone()))
-            .collect();
-        assert_eq!(
-            after,
-            [
-                ("db", vec![]),
-                ("www", vec!["db".to_string()]),
-                ("cache", vec![])
-            ]
-        );
-        assert_eq!(
-            parallel_start(&recipe, vec![start("db")]),
-            vec![start("db")]
-        );
-        recipe.host.start_parallel = std::num::NonZeroU32::new(1);
-        assert_eq!(parallel_start(&recipe, starts.clone()), starts);
-        recipe.host.start_parallel = std::num::NonZeroU32::new(3);
-        assert!(matches!(
-            parallel_start(&recipe, starts).as_slice(),
-            [Action::StartJails { limit: Some(3), .. }]
-        ));
-    }
-
-    #[test]
-    fn dependencies_come_first_then_lower_priority_then_recipe_order() {
-        let recipe = Recipe::from_ron(
-            r#"(releases: [(name: "14.3-RELEASE")], jails: [
-                (name: "www", release: "14.3-RELEASE", depend: ["db"], priority: -5),
-                (name: "cache", release: "14.3-RELEASE", priority: 10),
-                (name: "db", release: "14.3-RELEASE", priority: 3),
-                (name: "mail", release: "14.3-RELEASE"),
-                (name: "log", release: "14.3-RELEASE", priority: -1)])"#,
-            "test",
-        )
-        .unwrap();
-        let order: Vec<&str> = start_sequence(&recipe)
-            .into_iter()
-            .map(|j| j.name.as_str())
-            .collect();
-        // www (-5) waits for db (3): a priority never overtakes a dependency.
-        assert_eq!(order, ["log", "mail", "db", "www", "cache"]);
-    }
-
-    #[test]
     fn dependencies_outside_the_start_do_not_hold_a_jail_back() {
         let jails = [jail("www", &["db"])];
-        let report = start_bounded(&jails, 2, |_| Ok(()));
+        let report = start_bounded(&jails, 2, |_| Ok::<(), String>(()));
         assert_eq!(report.started(), ["www"]);
-        assert!(start_bounded(&[], 2, |_| Ok(())).outcomes.is_empty());
+        assert!(start_bounded(&[], 2, |_| Ok::<(), String>(()))
+            .outcomes
+            .is_empty());
     }
 }

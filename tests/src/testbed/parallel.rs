@@ -114,6 +114,6 @@ impl TestBed {
             outcome
         });
         self.parallel_commands += commands.into_inner();
-        report.into_result()
+        HostError::from_starts(report)
     }
 }
