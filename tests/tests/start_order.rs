@@ -199,18 +199,26 @@ fn a_failing_jail_skips_its_dependents_and_the_others_keep_running() {
 
 #[test]
 fn priority_orders_jails_that_do_not_depend_on_each_other_at_start_and_at_boot() {
-    let mut bed = three_jails(Some(1));
+    let mut bed = three_jails(None);
     // thinjail2 depends on thinjail0; thinjail1 goes first, thinjail2 (lowest)
     // still waits for thinjail0.
     bed.recipe.jails[1].priority = -1;
     bed.recipe.jails[2].priority = -2;
+    for jail in ["thinjail0", "thinjail1", "thinjail2"] {
+        slow_rc(&bed, jail, false);
+    }
     start_all_in_the_recipe(&mut bed);
-    bed.apply().expect_code(0);
-    let order: Vec<String> = exec_starts(&bed.state_dir())
-        .into_iter()
-        .map(|w| w.jail)
-        .collect();
+    // One at a time for this apply (`--parallel 1`), so the order shows whole.
+    bed.thinjail(&["apply", &bed.recipe_arg(), "--yes", "--parallel", "1"])
+        .expect_code(0);
+    let windows = exec_starts(&bed.state_dir());
+    let order: Vec<&str> = windows.iter().map(|w| w.jail.as_str()).collect();
     assert_eq!(order, ["thinjail1", "thinjail0", "thinjail2"]);
+    for (i, a) in windows.iter().enumerate() {
+        for b in &windows[i + 1..] {
+            assert!(!a.overlaps(b), "one at a time: {windows:?}");
+        }
+    }
     let rc = fs::read_to_string(bed.dir.path().join("etc/rc.conf")).unwrap();
     assert!(
         rc.contains("jail_list=\"thinjail1 thinjail0 thinjail2\""),
