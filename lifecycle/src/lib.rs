@@ -458,9 +458,9 @@ pub fn plan_start(
         .enumerate()
         .map(|(i, j)| (j.name.as_str(), i))
         .collect();
-    let mut jails: Vec<&String> = jails.iter().collect();
-    jails.sort_by_key(|j| place.get(j.as_str()).copied());
-    for jail in jails {
+    let mut ordered: Vec<&String> = jails.iter().collect();
+    ordered.sort_by_key(|j| place.get(j.as_str()).copied());
+    for jail in ordered {
         if world.is_running(jail) {
             continue;
         }
