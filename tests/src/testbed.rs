@@ -894,7 +894,11 @@ impl TestBed {
                         .unwrap_or(2),
                 };
                 let state_dir = self.state_dir.clone();
-                datasets::remember_permission(&state_dir, jail, &permission)?;
+                {
+                    // Jails started side by side share the record.
+                    let _state = parallel::STATE.lock().unwrap_or_else(|e| e.into_inner());
+                    datasets::remember_permission(&state_dir, jail, &permission)?;
+                }
                 let outcome = datasets::in_jail(
                     &state_dir,
                     &mut |a| self.run(a),

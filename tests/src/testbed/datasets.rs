@@ -292,6 +292,21 @@ pub fn permission_of(state_dir: &Path, jail: &str) -> MountPermission {
         })
 }
 
+/// Changes the record under the test bed's lock, read afresh: jails started side by
+/// side mount their datasets at the same time, and a record read before this jail's
+/// `zfs` commands ran would drop the others' changes.
+fn update_record(
+    state_dir: &Path,
+    change: impl FnOnce(&mut JailedRecord),
+) -> Result<(), HostError> {
+    let _state = super::parallel::STATE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let mut record = JailedRecord::load(state_dir);
+    change(&mut record);
+    record.save(state_dir)
+}
+
 /// `zfs ARGS…` run inside the jail `jail` whose root is `root`: `mount -a` and
 /// `unmount -a` only.
 pub fn in_jail(
@@ -333,8 +348,10 @@ pub fn in_jail(
                 let setting = format!("mountpoint={}", target.display());
                 run(&["zfs", "set", &setting, dataset])?;
                 run(&["zfs", "mount", dataset])?;
-                record.mounted.insert(dataset.clone(), target);
-                record.save(state_dir)?;
+                record.mounted.insert(dataset.clone(), target.clone());
+                update_record(state_dir, |r| {
+                    r.mounted.insert(dataset.clone(), target);
+                })?;
             }
             Ok(outcome(0, String::new()))
         }
@@ -345,7 +362,9 @@ pub fn in_jail(
                 }
                 retry_busy(run, &["zfs", "unmount", dataset])?;
                 run(&["zfs", "set", "mountpoint=none", dataset])?;
-                record.save(state_dir)?;
+                update_record(state_dir, |r| {
+                    r.mounted.remove(dataset);
+                })?;
             }
             Ok(outcome(0, String::new()))
         }
