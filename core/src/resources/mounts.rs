@@ -1,4 +1,4 @@
-//! Extra mounts of a jail: a host directory or file with nullfs(5), read-only or
+//! Extra mounts of a jail: a host directory with nullfs(5), read-only or
 //! writable, or a tmpfs(5) of a given size, at a path inside the jail.
 //!
 //! **Where a mount point may be.** A jail's root is the release's base, mounted
@@ -32,7 +32,8 @@ use super::rctl::parse_amount;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub enum Mount {
-    /// A host directory (or file) mounted with nullfs(5).
+    /// A host directory mounted with nullfs(5) (a file is refused when the host is
+    /// observed: `stage-mount` plans directory mount points only).
     Nullfs {
         /// The host path, absolute.
         host: PathBuf,
