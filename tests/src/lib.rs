@@ -15,7 +15,8 @@
 //!   jail(8)'s `depend` order;
 //! - [`netbed`] and [`pfbed`]: VNET jails, epairs, bridges and pf's anchor as network
 //!   namespaces, veth pairs, Linux bridges and nftables, only inside a namespace the
-//!   test made (`THINJAIL_TESTBED_NETNS`);
+//!   test made (`THINJAIL_TESTBED_NETNS`); [`vnet_bed`], the bed the end-to-end
+//!   network tests share (the article's bed run inside such a namespace);
 //! - [`plugins`]: the example and deliberately bad plugin libraries, built for the run;
 //! - [`samples`]: inputs the tests and the benchmark share (the article's recipe with N
 //!   jails, a host with only its pool, `zfs get` as a map).
@@ -39,3 +40,4 @@ pub mod plugins;
 pub mod rctl;
 pub mod samples;
 pub mod testbed;
+pub mod vnet_bed;

@@ -2,12 +2,14 @@
 //! between jails, and nothing left behind — all inside network namespaces the test
 //! makes (`THINJAIL_TESTBED_NETNS`): no packet leaves them.
 
-use std::process::{Child, Command, Stdio};
+use std::ops::{Deref, DerefMut};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use thinjail_core::network::{Bridge, Ip4, Vnet};
-use thinjail_testbed::harness::{run_with_timeout, Bed, Run};
-use thinjail_testbed::netbed::{NetBed, TestNetns, NETNS_ENV};
+use thinjail_testbed::harness::Run;
+use thinjail_testbed::netbed::TestNetns;
+use thinjail_testbed::vnet_bed::{add_bridge, ip, VnetBed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -26,29 +28,25 @@ fn vnet(ip4: &str, gateway: Option<&str>) -> Vnet {
 
 /// The article's bed with two VNET jails, `va` (10.77.0.2) and `vb` (10.77.0.3), on
 /// the administrator's bridge `tjbr0` (made here, in the test's namespace).
-struct NetworkBed {
-    bed: Bed,
-    net: NetBed,
-    ns: TestNetns,
+struct NetworkBed(VnetBed);
+
+impl Deref for NetworkBed {
+    type Target = VnetBed;
+    fn deref(&self) -> &VnetBed {
+        &self.0
+    }
+}
+
+impl DerefMut for NetworkBed {
+    fn deref_mut(&mut self) -> &mut VnetBed {
+        &mut self.0
+    }
 }
 
 impl NetworkBed {
     fn new(prefix: &str) -> NetworkBed {
-        let ns = TestNetns::new(prefix)
-            .expect("network tests need root and iproute2 (scripts/test installs them)");
-        let net = NetBed::new(ns.name()).expect("the test's namespace");
-        for args in [
-            vec!["link", "add", BRIDGE, "type", "bridge"],
-            vec!["link", "set", "dev", BRIDGE, "up"],
-        ] {
-            let status = Command::new("ip")
-                .args(["-n", ns.name()])
-                .args(&args)
-                .status()
-                .expect("ip");
-            assert!(status.success(), "ip {args:?}");
-        }
-        let bed = Bed::article(BIN, |recipe| {
+        let links = |ns: &TestNetns| add_bridge(ns.name(), BRIDGE, None);
+        NetworkBed(VnetBed::new(BIN, prefix, links, |recipe| {
             recipe.host.interface = None;
             recipe.host.network.bridges = vec![Bridge {
                 name: BRIDGE.into(),
@@ -66,50 +64,7 @@ impl NetworkBed {
             vb.name = "vb".into();
             vb.vnet = Some(vnet("10.77.0.3/24", None));
             recipe.jails = vec![va, vb];
-        });
-        NetworkBed { bed, net, ns }
-    }
-
-    fn env(&self) -> [(&str, &str); 1] {
-        [(NETNS_ENV, self.ns.name())]
-    }
-
-    fn thinjail(&self, args: &[&str]) -> Run {
-        self.bed.thinjail_env(args, &self.env())
-    }
-
-    fn apply(&self) -> Run {
-        let recipe = self.bed.recipe_arg();
-        self.thinjail(&["apply", &recipe, "--yes"])
-    }
-
-    fn command(&self, args: &[&str]) -> Run {
-        let recipe = self.bed.recipe_arg();
-        let mut all = args.to_vec();
-        all.extend(["-r", recipe.as_str()]);
-        self.thinjail(&all)
-    }
-
-    /// `argv` run in jail `jail`: in its namespace, chrooted to its root.
-    fn in_jail_command(&self, jail: &str, argv: &[&str]) -> Command {
-        let root = self.bed.jails_path(&format!(".mountpoints/{jail}"));
-        let prefix = self.net.in_jail_ns(jail);
-        let mut command = Command::new(&prefix[0]);
-        command
-            .args(&prefix[1..])
-            .args(["env", "-i", "PATH=/sbin:/bin:/usr/sbin:/usr/bin", "chroot"])
-            .arg(root)
-            .args(argv)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command
-    }
-
-    fn in_jail(&self, jail: &str, argv: &[&str]) -> Run {
-        let mut command = self.in_jail_command(jail, argv);
-        command.stdin(Stdio::null());
-        run_with_timeout(command)
+        }))
     }
 
     /// Interfaces of the test's host namespace.
@@ -159,6 +114,7 @@ fn two_vnet_jails_reach_each_other_over_their_bridge_and_leave_nothing_behind() 
             "vb",
             &["/usr/bin/nc", "-ll", "-p", "7777", "-e", "/bin/cat"],
         )
+        .stdin(Stdio::piped())
         .spawn()
         .expect("start nc in vb"),
     );
@@ -252,11 +208,7 @@ fn two_vnet_jails_reach_each_other_over_their_bridge_and_leave_nothing_behind() 
 fn a_missing_bridge_or_a_leftover_epair_is_refused_before_anything_changes() {
     let bed = NetworkBed::new("e2");
     // The bridge the recipe names is not there: exit 78, naming it, nothing made.
-    let status = Command::new("ip")
-        .args(["-n", bed.ns.name(), "link", "del", BRIDGE])
-        .status()
-        .expect("ip");
-    assert!(status.success());
+    ip(bed.ns.name(), &["link", "del", BRIDGE]);
     let refused = bed.apply();
     refused.expect_code(78);
     assert!(
@@ -268,9 +220,10 @@ fn a_missing_bridge_or_a_leftover_epair_is_refused_before_anything_changes() {
 
     // An interface with a jail's epair name (a start that failed, or someone
     // else's): refused, never destroyed or taken over.
-    for args in [
-        vec!["link", "add", BRIDGE, "type", "bridge"],
-        vec![
+    ip(bed.ns.name(), &["link", "add", BRIDGE, "type", "bridge"]);
+    ip(
+        bed.ns.name(),
+        &[
             "link",
             "add",
             "tjvaa",
@@ -280,14 +233,7 @@ fn a_missing_bridge_or_a_leftover_epair_is_refused_before_anything_changes() {
             "name",
             "leftover0",
         ],
-    ] {
-        let status = Command::new("ip")
-            .args(["-n", bed.ns.name()])
-            .args(&args)
-            .status()
-            .expect("ip");
-        assert!(status.success(), "ip {args:?}");
-    }
+    );
     let refused = bed.apply();
     refused.expect_code(78);
     assert!(

@@ -5,12 +5,14 @@
 //! addressed uplink refused while `net.link.bridge.member_ifaddrs` is 0. All inside
 //! network namespaces the test makes (`THINJAIL_TESTBED_NETNS`).
 
+use std::ops::{Deref, DerefMut};
 use std::process::Command;
 
 use thinjail_core::bridges::clone_name;
 use thinjail_core::network::{Bridge, Ip4, Vnet};
-use thinjail_testbed::harness::{Bed, Run};
-use thinjail_testbed::netbed::{NetBed, TestNetns, MEMBER_IFADDRS_ENV, NETNS_ENV};
+use thinjail_testbed::harness::Run;
+use thinjail_testbed::netbed::{TestNetns, MEMBER_IFADDRS_ENV};
+use thinjail_testbed::vnet_bed::{ip, VnetBed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -32,19 +34,19 @@ fn vnet(ip4: &str) -> Vnet {
     }
 }
 
-struct BridgeBed {
-    bed: Bed,
-    net: NetBed,
-    ns: TestNetns,
+struct BridgeBed(VnetBed);
+
+impl Deref for BridgeBed {
+    type Target = VnetBed;
+    fn deref(&self) -> &VnetBed {
+        &self.0
+    }
 }
 
-fn ip(ns: &TestNetns, args: &[&str]) {
-    let status = Command::new("ip")
-        .args(["-n", ns.name()])
-        .args(args)
-        .status()
-        .expect("ip");
-    assert!(status.success(), "ip {args:?}");
+impl DerefMut for BridgeBed {
+    fn deref_mut(&mut self) -> &mut VnetBed {
+        &mut self.0
+    }
 }
 
 impl BridgeBed {
@@ -52,17 +54,16 @@ impl BridgeBed {
     /// thinjail makes with uplink `up0` and address 10.78.0.1/24; the
     /// administrator's `adminbr` exists and is declared, without `create`.
     fn new(prefix: &str) -> BridgeBed {
-        let ns = TestNetns::new(prefix)
-            .expect("network tests need root and iproute2 (scripts/test installs them)");
-        let net = NetBed::new(ns.name()).expect("the test's namespace");
-        ip(&ns, &["link", "add", ADMIN_BRIDGE, "type", "bridge"]);
-        ip(
-            &ns,
-            &[
-                "link", "add", UPLINK, "type", "veth", "peer", "name", "up0peer",
-            ],
-        );
-        let bed = Bed::article(BIN, |recipe| {
+        let links = |ns: &TestNetns| {
+            ip(ns.name(), &["link", "add", ADMIN_BRIDGE, "type", "bridge"]);
+            ip(
+                ns.name(),
+                &[
+                    "link", "add", UPLINK, "type", "veth", "peer", "name", "up0peer",
+                ],
+            );
+        };
+        BridgeBed(VnetBed::new(BIN, prefix, links, |recipe| {
             recipe.host.interface = None;
             recipe.host.network.bridges = vec![
                 Bridge {
@@ -89,26 +90,7 @@ impl BridgeBed {
             vb.name = "vb".into();
             vb.vnet = Some(vnet("10.78.0.3/24"));
             recipe.jails = vec![va, vb];
-        });
-        BridgeBed { bed, net, ns }
-    }
-
-    fn thinjail(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
-        let mut env = vec![(NETNS_ENV, self.ns.name())];
-        env.extend_from_slice(extra);
-        self.bed.thinjail_env(args, &env)
-    }
-
-    fn apply(&self) -> Run {
-        let recipe = self.bed.recipe_arg();
-        self.thinjail(&["apply", &recipe, "--yes"], &[])
-    }
-
-    fn command(&self, args: &[&str]) -> Run {
-        let recipe = self.bed.recipe_arg();
-        let mut all = args.to_vec();
-        all.extend(["-r", recipe.as_str()]);
-        self.thinjail(&all, &[])
+        }))
     }
 
     fn members(&self, bridge: &str) -> Vec<String> {
@@ -119,19 +101,6 @@ impl BridgeBed {
 
     fn rc_conf(&self) -> String {
         std::fs::read_to_string(&self.bed.recipe.host.rc_conf).unwrap_or_default()
-    }
-
-    /// `argv` run in jail `jail`'s namespace, chrooted to its root.
-    fn in_jail(&self, jail: &str, argv: &[&str]) -> Run {
-        let root = self.bed.jails_path(&format!(".mountpoints/{jail}"));
-        let prefix = self.net.in_jail_ns(jail);
-        let mut command = Command::new(&prefix[0]);
-        command
-            .args(&prefix[1..])
-            .args(["env", "-i", "PATH=/sbin:/bin:/usr/sbin:/usr/bin", "chroot"])
-            .arg(root)
-            .args(argv);
-        thinjail_testbed::harness::run_with_timeout(command)
     }
 }
 
@@ -216,9 +185,12 @@ fn a_bridge_thinjail_makes_carries_its_jails_and_goes_with_the_last_one() {
 #[test]
 fn an_addressed_uplink_is_refused_while_member_ifaddrs_is_0() {
     let bed = BridgeBed::new("b2");
-    ip(&bed.ns, &["addr", "add", "192.0.2.5/24", "dev", UPLINK]);
+    ip(
+        bed.ns.name(),
+        &["addr", "add", "192.0.2.5/24", "dev", UPLINK],
+    );
     let recipe = bed.bed.recipe_arg();
-    let refused = bed.thinjail(&["apply", &recipe, "--yes"], &[(MEMBER_IFADDRS_ENV, "0")]);
+    let refused = bed.thinjail_env(&["apply", &recipe, "--yes"], &[(MEMBER_IFADDRS_ENV, "0")]);
     refused.expect_code(78);
     assert!(
         refused.stderr.contains(&format!(
@@ -234,7 +206,7 @@ fn an_addressed_uplink_is_refused_while_member_ifaddrs_is_0() {
     assert!(!bed.net.exists(BRIDGE));
     assert!(!bed.rc_conf().contains("cloned_interfaces"));
     // With the sysctl at 1 (or absent, FreeBSD 14) the same recipe applies.
-    bed.thinjail(&["apply", &recipe, "--yes"], &[(MEMBER_IFADDRS_ENV, "1")])
+    bed.thinjail_env(&["apply", &recipe, "--yes"], &[(MEMBER_IFADDRS_ENV, "1")])
         .expect_code(0);
     assert_eq!(bed.members(BRIDGE), ["tjvaa", "tjvba", UPLINK]);
 }
@@ -273,7 +245,7 @@ fn thinjail_start_refuses_a_leftover_epair() {
     bed.command(&["stop", "va"]).expect_code(0);
     // An interface with va's epair name, which thinjail cannot tell is its own.
     ip(
-        &bed.ns,
+        bed.ns.name(),
         &[
             "link", "add", "tjvaa", "type", "veth", "peer", "name", "left0",
         ],
@@ -290,7 +262,7 @@ fn thinjail_start_refuses_a_leftover_epair() {
     let restart = bed.command(&["restart", "va"]);
     restart.expect_code(78);
     // Once it is gone, va starts.
-    ip(&bed.ns, &["link", "del", "tjvaa"]);
+    ip(bed.ns.name(), &["link", "del", "tjvaa"]);
     bed.command(&["start", "va"]).expect_code(0);
     assert_eq!(bed.members(BRIDGE), ["tjvaa", "tjvba", UPLINK]);
 }

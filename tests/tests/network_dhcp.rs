@@ -4,6 +4,7 @@
 //! inside network namespaces the test makes (`THINJAIL_TESTBED_NETNS`): the DHCP
 //! server listens on the test's bridge, in the namespace standing for the host.
 
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,8 +13,8 @@ use thinjail_core::devfs_rules::BLOCK_ID;
 use thinjail_core::edit;
 use thinjail_core::network::{Bridge, Ip4, Vnet};
 use thinjail_testbed::devfs::DevfsState;
-use thinjail_testbed::harness::{run_with_timeout, Bed, Run};
-use thinjail_testbed::netbed::{NetBed, TestNetns, NETNS_ENV};
+use thinjail_testbed::netbed::TestNetns;
+use thinjail_testbed::vnet_bed::{add_bridge, VnetBed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -46,30 +47,25 @@ impl Drop for Udhcpd {
 /// The article's bed with one VNET jail `vd` on the administrator's bridge `tjbr1`
 /// (10.78.0.1/24, made here, in the test's namespace), and an `/etc/devfs.rules`
 /// of the administrator's defining ruleset 100.
-struct DhcpBed {
-    bed: Bed,
-    net: NetBed,
-    ns: TestNetns,
+struct DhcpBed(VnetBed);
+
+impl Deref for DhcpBed {
+    type Target = VnetBed;
+    fn deref(&self) -> &VnetBed {
+        &self.0
+    }
+}
+
+impl DerefMut for DhcpBed {
+    fn deref_mut(&mut self) -> &mut VnetBed {
+        &mut self.0
+    }
 }
 
 impl DhcpBed {
     fn new(prefix: &str, ip4: Ip4) -> DhcpBed {
-        let ns = TestNetns::new(prefix)
-            .expect("network tests need root and iproute2 (scripts/test installs them)");
-        let net = NetBed::new(ns.name()).expect("the test's namespace");
-        for args in [
-            vec!["link", "add", BRIDGE, "type", "bridge"],
-            vec!["addr", "add", "10.78.0.1/24", "dev", BRIDGE],
-            vec!["link", "set", "dev", BRIDGE, "up"],
-        ] {
-            let status = Command::new("ip")
-                .args(["-n", ns.name()])
-                .args(&args)
-                .status()
-                .expect("ip");
-            assert!(status.success(), "ip {args:?}");
-        }
-        let bed = Bed::article(BIN, |recipe| {
+        let links = |ns: &TestNetns| add_bridge(ns.name(), BRIDGE, Some("10.78.0.1/24"));
+        let vnet = VnetBed::new(BIN, prefix, links, |recipe| {
             recipe.host.interface = None;
             recipe.host.network.bridges = vec![Bridge {
                 name: BRIDGE.into(),
@@ -85,41 +81,9 @@ impl DhcpBed {
             vd.vnet = Some(vnet(ip4));
             recipe.jails = vec![vd];
         });
-        std::fs::write(bed.dir.path().join("etc/devfs.rules"), ADMIN_RULES)
+        std::fs::write(vnet.bed.dir.path().join("etc/devfs.rules"), ADMIN_RULES)
             .expect("the administrator's devfs.rules");
-        DhcpBed { bed, net, ns }
-    }
-
-    fn env(&self) -> [(&str, &str); 1] {
-        [(NETNS_ENV, self.ns.name())]
-    }
-
-    fn apply(&self) -> Run {
-        let recipe = self.bed.recipe_arg();
-        self.bed
-            .thinjail_env(&["apply", &recipe, "--yes"], &self.env())
-    }
-
-    fn command(&self, args: &[&str]) -> Run {
-        let recipe = self.bed.recipe_arg();
-        let mut all = args.to_vec();
-        all.extend(["-r", recipe.as_str()]);
-        self.bed.thinjail_env(&all, &self.env())
-    }
-
-    fn in_jail(&self, jail: &str, argv: &[&str]) -> Run {
-        let root = self.bed.jails_path(&format!(".mountpoints/{jail}"));
-        let prefix = self.net.in_jail_ns(jail);
-        let mut command = Command::new(&prefix[0]);
-        command
-            .args(&prefix[1..])
-            .args(["env", "-i", "PATH=/sbin:/bin:/usr/sbin:/usr/bin", "chroot"])
-            .arg(root)
-            .args(argv)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        run_with_timeout(command)
+        DhcpBed(vnet)
     }
 
     /// busybox udhcpd on the bridge, in the test's namespace.
@@ -199,9 +163,7 @@ fn a_dhcp_jail_gets_its_address_through_thinjails_devfs_ruleset_which_goes_with_
 
     // The plan says what it loads, under a number the administrator's file does not use.
     let recipe = bed.bed.recipe_arg();
-    let plan = bed
-        .bed
-        .thinjail_env(&["plan", &recipe, "--format", "text"], &bed.env());
+    let plan = bed.thinjail(&["plan", &recipe, "--format", "text"]);
     plan.expect_code(0);
     assert!(
         plan.stdout
@@ -314,7 +276,7 @@ fn a_dhcp_jail_setting_its_own_devfs_ruleset_or_a_host_not_loading_devfs_rules_i
     );
     bed.bed.write_recipe();
     let recipe = bed.bed.recipe_arg();
-    let check = bed.bed.thinjail_env(&["check", &recipe], &bed.env());
+    let check = bed.thinjail(&["check", &recipe]);
     check.expect_code(65);
     assert!(
         check.stderr.contains("jails[0].params[\"devfs_ruleset\"]"),

@@ -10,14 +10,16 @@
 //! network: a jail's packet gets an answer from there only when it leaves with the
 //! host's address.
 
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use thinjail_core::network::{Bridge, Forward, Ip4, Nat, Proto, Vnet};
-use thinjail_testbed::harness::{run_with_timeout, Bed, Run};
-use thinjail_testbed::netbed::{NetBed, TestNetns, NETNS_ENV};
+use thinjail_testbed::harness::{run_with_timeout, Run};
+use thinjail_testbed::netbed::TestNetns;
 use thinjail_testbed::pfbed;
+use thinjail_testbed::vnet_bed::{add_bridge, ip, VnetBed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -26,15 +28,6 @@ const UPLINK: &str = "up0";
 const HOST_ADDRESS: &str = "192.0.2.1";
 const UPSTREAM_ADDRESS: &str = "192.0.2.2";
 const JAIL_ADDRESS: &str = "10.78.0.2";
-
-fn ip(ns: &str, args: &[&str]) {
-    let status = Command::new("ip")
-        .args(["-n", ns])
-        .args(args)
-        .status()
-        .expect("ip");
-    assert!(status.success(), "ip -n {ns} {args:?}");
-}
 
 fn in_ns(ns: &str, argv: &[&str]) -> Command {
     let mut command = Command::new("ip");
@@ -45,6 +38,28 @@ fn in_ns(ns: &str, argv: &[&str]) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     command
+}
+
+/// The host's side (`host`): the jails' bridge with their gateway address, and the
+/// uplink `up0` to the `upstream` namespace; the host routes.
+fn uplinks(host: &str, upstream: &str) {
+    add_bridge(host, BRIDGE, Some("10.78.0.1/24"));
+    ip(
+        host,
+        &[
+            "link", "add", UPLINK, "type", "veth", "peer", "name", "up1", "netns", upstream,
+        ],
+    );
+    ip(host, &["addr", "add", "192.0.2.1/24", "dev", UPLINK]);
+    ip(host, &["link", "set", "dev", UPLINK, "up"]);
+    ip(upstream, &["addr", "add", "192.0.2.2/24", "dev", "up1"]);
+    ip(upstream, &["link", "set", "dev", "up1", "up"]);
+    ip(upstream, &["link", "set", "dev", "lo", "up"]);
+    // The host routes (gateway_enable on FreeBSD); pf does not do that for it.
+    let forwarding = in_ns(host, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        .status()
+        .expect("sysctl");
+    assert!(forwarding.success());
 }
 
 /// A server process, killed when dropped.
@@ -61,45 +76,37 @@ impl Drop for Server {
 /// the administrator's bridge, NAT of its network out of `up0`, and TCP port 8080
 /// of the host forwarded to its port 80.
 struct NatBed {
-    bed: Bed,
-    net: NetBed,
-    ns: TestNetns,
+    vnet: VnetBed,
     upstream: String,
+}
+
+impl Deref for NatBed {
+    type Target = VnetBed;
+    fn deref(&self) -> &VnetBed {
+        &self.vnet
+    }
+}
+
+impl DerefMut for NatBed {
+    fn deref_mut(&mut self) -> &mut VnetBed {
+        &mut self.vnet
+    }
 }
 
 impl NatBed {
     fn new(prefix: &str) -> NatBed {
-        let ns = TestNetns::new(prefix)
-            .expect("network tests need root and iproute2 (scripts/test installs them)");
-        let net = NetBed::new(ns.name()).expect("the test's namespace");
-        // Named after the test's namespace: TestNetns deletes it with the rest.
-        let upstream = format!("{}-upstream", ns.name());
-        let status = Command::new("ip")
-            .args(["netns", "add", &upstream])
-            .status()
-            .expect("ip netns add");
-        assert!(status.success());
-        let host = ns.name();
-        ip(host, &["link", "add", BRIDGE, "type", "bridge"]);
-        ip(host, &["addr", "add", "10.78.0.1/24", "dev", BRIDGE]);
-        ip(host, &["link", "set", "dev", BRIDGE, "up"]);
-        ip(
-            host,
-            &[
-                "link", "add", UPLINK, "type", "veth", "peer", "name", "up1", "netns", &upstream,
-            ],
-        );
-        ip(host, &["addr", "add", "192.0.2.1/24", "dev", UPLINK]);
-        ip(host, &["link", "set", "dev", UPLINK, "up"]);
-        ip(&upstream, &["addr", "add", "192.0.2.2/24", "dev", "up1"]);
-        ip(&upstream, &["link", "set", "dev", "up1", "up"]);
-        ip(&upstream, &["link", "set", "dev", "lo", "up"]);
-        // The host routes (gateway_enable on FreeBSD); pf does not do that for it.
-        let forwarding = in_ns(host, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])
-            .status()
-            .expect("sysctl");
-        assert!(forwarding.success());
-        let bed = Bed::article(BIN, |recipe| {
+        let mut upstream = String::new();
+        let links = |ns: &TestNetns| {
+            // Named after the test's namespace: TestNetns deletes it with the rest.
+            upstream = format!("{}-upstream", ns.name());
+            let status = Command::new("ip")
+                .args(["netns", "add", &upstream])
+                .status()
+                .expect("ip netns add");
+            assert!(status.success());
+            uplinks(ns.name(), &upstream);
+        };
+        let vnet = VnetBed::new(BIN, prefix, links, |recipe| {
             recipe.host.interface = None;
             recipe.host.network.bridges = vec![Bridge {
                 name: BRIDGE.into(),
@@ -136,12 +143,7 @@ impl NatBed {
             });
             recipe.jails = vec![jail];
         });
-        NatBed {
-            bed,
-            net,
-            ns,
-            upstream,
-        }
+        NatBed { vnet, upstream }
     }
 
     fn pf_conf(&self) -> PathBuf {
@@ -165,38 +167,6 @@ impl NatBed {
         text.push_str("pass all\n");
         std::fs::write(self.pf_conf(), &text).expect("write pf.conf");
         text
-    }
-
-    fn thinjail(&self, args: &[&str]) -> Run {
-        self.bed.thinjail_env(args, &[(NETNS_ENV, self.ns.name())])
-    }
-
-    fn apply(&self) -> Run {
-        let recipe = self.bed.recipe_arg();
-        self.thinjail(&["apply", &recipe, "--yes"])
-    }
-
-    fn command(&self, args: &[&str]) -> Run {
-        let recipe = self.bed.recipe_arg();
-        let mut all = args.to_vec();
-        all.extend(["-r", recipe.as_str()]);
-        self.thinjail(&all)
-    }
-
-    /// `argv` in jail `jail`: its namespace, chrooted to its root.
-    fn in_jail_command(&self, jail: &str, argv: &[&str]) -> Command {
-        let root = self.bed.jails_path(&format!(".mountpoints/{jail}"));
-        let prefix = self.net.in_jail_ns(jail);
-        let mut command = Command::new(&prefix[0]);
-        command
-            .args(&prefix[1..])
-            .args(["env", "-i", "PATH=/sbin:/bin:/usr/sbin:/usr/bin", "chroot"])
-            .arg(root)
-            .args(argv)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command
     }
 
     /// The rules of thinjail's anchor as `pfctl -a thinjail/jails -s nat` prints them.

@@ -1,0 +1,114 @@
+//! The harness the end-to-end network tests share (`tests/tests/network*.rs`): the
+//! article's bed ([`Bed`]) run with `THINJAIL_TESTBED_NETNS` set to a network
+//! namespace the test made ([`TestNetns`], seen through a [`NetBed`]), so that every
+//! interface, bridge and packet stays inside it.
+//!
+//! Each test keeps its own recipe, links and assertions; this module only gives it
+//! the namespace, the runs of `thinjail` in it, and commands inside a jail.
+
+use std::process::{Command, Stdio};
+
+use thinjail_core::Recipe;
+
+use crate::harness::{run_with_timeout, Bed, Run};
+use crate::netbed::{NetBed, TestNetns, NETNS_ENV};
+
+/// The article's bed whose network is the test's namespace `ns`.
+///
+/// Fields drop in order: the bed (its jails and pool) before the namespace they used.
+pub struct VnetBed {
+    pub bed: Bed,
+    pub net: NetBed,
+    pub ns: TestNetns,
+}
+
+impl VnetBed {
+    /// A new namespace named after `prefix`, set up by `links` (the administrator's
+    /// bridges, uplinks…), then the article's bed (`binary`) with its recipe
+    /// changed by `customize`. Panics (the test fails) without root or iproute2.
+    pub fn new(
+        binary: &str,
+        prefix: &str,
+        links: impl FnOnce(&TestNetns),
+        customize: impl FnOnce(&mut Recipe),
+    ) -> VnetBed {
+        let ns = TestNetns::new(prefix)
+            .expect("network tests need root and iproute2 (scripts/test installs them)");
+        let net = NetBed::new(ns.name()).expect("the test's namespace");
+        links(&ns);
+        let bed = Bed::article(binary, customize);
+        VnetBed { bed, net, ns }
+    }
+
+    /// The environment that keeps the test bed's network inside the test's namespace.
+    pub fn env(&self) -> [(&str, &str); 1] {
+        [(NETNS_ENV, self.ns.name())]
+    }
+
+    /// `thinjail ARGS` in the test's namespace.
+    pub fn thinjail(&self, args: &[&str]) -> Run {
+        self.bed.thinjail_env(args, &self.env())
+    }
+
+    /// `thinjail ARGS` in the test's namespace, with `extra` environment variables.
+    pub fn thinjail_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let mut env = self.env().to_vec();
+        env.extend_from_slice(extra);
+        self.bed.thinjail_env(args, &env)
+    }
+
+    /// `thinjail apply RECIPE --yes`.
+    pub fn apply(&self) -> Run {
+        let recipe = self.bed.recipe_arg();
+        self.thinjail(&["apply", &recipe, "--yes"])
+    }
+
+    /// `thinjail ARGS -r RECIPE`.
+    pub fn command(&self, args: &[&str]) -> Run {
+        let recipe = self.bed.recipe_arg();
+        let mut all = args.to_vec();
+        all.extend(["-r", recipe.as_str()]);
+        self.thinjail(&all)
+    }
+
+    /// `argv` in jail `jail`: in its namespace, chrooted to its root, with a clean
+    /// environment; stdin null, stdout and stderr piped.
+    pub fn in_jail_command(&self, jail: &str, argv: &[&str]) -> Command {
+        let root = self.bed.jails_path(&format!(".mountpoints/{jail}"));
+        let prefix = self.net.in_jail_ns(jail);
+        let mut command = Command::new(&prefix[0]);
+        command
+            .args(&prefix[1..])
+            .args(["env", "-i", "PATH=/sbin:/bin:/usr/sbin:/usr/bin", "chroot"])
+            .arg(root)
+            .args(argv)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// [`VnetBed::in_jail_command`] run to its end (or its timeout).
+    pub fn in_jail(&self, jail: &str, argv: &[&str]) -> Run {
+        run_with_timeout(self.in_jail_command(jail, argv))
+    }
+}
+
+/// `ip -n NS ARGS`, which has to succeed.
+pub fn ip(ns: &str, args: &[&str]) {
+    let status = Command::new("ip")
+        .args(["-n", ns])
+        .args(args)
+        .status()
+        .expect("ip");
+    assert!(status.success(), "ip -n {ns} {args:?}");
+}
+
+/// An administrator's bridge `name` in namespace `ns`, with `address` if given, up.
+pub fn add_bridge(ns: &str, name: &str, address: Option<&str>) {
+    ip(ns, &["link", "add", name, "type", "bridge"]);
+    if let Some(address) = address {
+        ip(ns, &["addr", "add", address, "dev", name]);
+    }
+    ip(ns, &["link", "set", "dev", name, "up"]);
+}
