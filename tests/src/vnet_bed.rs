@@ -8,6 +8,7 @@
 
 use std::process::{Command, Stdio};
 
+use thinjail_core::network::{Ip4, Vnet};
 use thinjail_core::Recipe;
 
 use crate::harness::{run_with_timeout, Bed, Run};
@@ -91,6 +92,32 @@ impl VnetBed {
     /// [`VnetBed::in_jail_command`] run to its end (or its timeout).
     pub fn in_jail(&self, jail: &str, argv: &[&str]) -> Run {
         run_with_timeout(self.in_jail_command(jail, argv))
+    }
+
+    /// Interfaces of the test's host namespace, sorted.
+    pub fn host_interfaces(&self) -> Vec<String> {
+        let mut found = self.net.interfaces().expect("ip link");
+        found.sort();
+        found
+    }
+
+    /// Members of `bridge` in the test's host namespace, sorted.
+    pub fn members(&self, bridge: &str) -> Vec<String> {
+        let mut members = self.net.members(bridge).expect("bridge members");
+        members.sort();
+        members
+    }
+}
+
+/// A VNET on `bridge` with IPv4 `ip4` and gateway `gateway4`, no IPv6, the derived MAC.
+pub fn vnet_on(bridge: &str, ip4: Ip4, gateway4: Option<&str>) -> Vnet {
+    Vnet {
+        bridge: bridge.into(),
+        ip4: Some(ip4),
+        ip6: None,
+        gateway4: gateway4.map(String::from),
+        gateway6: None,
+        mac: None,
     }
 }
 

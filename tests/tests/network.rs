@@ -2,77 +2,45 @@
 //! between jails, and nothing left behind — all inside network namespaces the test
 //! makes (`THINJAIL_TESTBED_NETNS`): no packet leaves them.
 
-use std::ops::{Deref, DerefMut};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use thinjail_core::network::{Bridge, Ip4, Vnet};
 use thinjail_testbed::harness::Run;
 use thinjail_testbed::netbed::TestNetns;
-use thinjail_testbed::vnet_bed::{add_bridge, ip, VnetBed};
+use thinjail_testbed::vnet_bed::{add_bridge, ip, vnet_on, VnetBed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
 const BRIDGE: &str = "tjbr0";
 
 fn vnet(ip4: &str, gateway: Option<&str>) -> Vnet {
-    Vnet {
-        bridge: BRIDGE.into(),
-        ip4: Some(Ip4::Static(vec![ip4.into()])),
-        ip6: None,
-        gateway4: gateway.map(String::from),
-        gateway6: None,
-        mac: None,
-    }
+    vnet_on(BRIDGE, Ip4::Static(vec![ip4.into()]), gateway)
 }
 
 /// The article's bed with two VNET jails, `va` (10.77.0.2) and `vb` (10.77.0.3), on
 /// the administrator's bridge `tjbr0` (made here, in the test's namespace).
-struct NetworkBed(VnetBed);
-
-impl Deref for NetworkBed {
-    type Target = VnetBed;
-    fn deref(&self) -> &VnetBed {
-        &self.0
-    }
-}
-
-impl DerefMut for NetworkBed {
-    fn deref_mut(&mut self) -> &mut VnetBed {
-        &mut self.0
-    }
-}
-
-impl NetworkBed {
-    fn new(prefix: &str) -> NetworkBed {
-        let links = |ns: &TestNetns| add_bridge(ns.name(), BRIDGE, None);
-        NetworkBed(VnetBed::new(BIN, prefix, links, |recipe| {
-            recipe.host.interface = None;
-            recipe.host.network.bridges = vec![Bridge {
-                name: BRIDGE.into(),
-                ip4: vec![],
-                ip6: vec![],
-                create: false,
-                members: vec![],
-            }];
-            let mut va = recipe.jails[0].clone();
-            va.name = "va".into();
-            va.ip4 = vec![];
-            va.ip6 = vec![];
-            va.vnet = Some(vnet("10.77.0.2/24", None));
-            let mut vb = va.clone();
-            vb.name = "vb".into();
-            vb.vnet = Some(vnet("10.77.0.3/24", None));
-            recipe.jails = vec![va, vb];
-        }))
-    }
-
-    /// Interfaces of the test's host namespace.
-    fn host_interfaces(&self) -> Vec<String> {
-        let mut found = self.net.interfaces().expect("ip link");
-        found.sort();
-        found
-    }
+fn network_bed(prefix: &str) -> VnetBed {
+    let links = |ns: &TestNetns| add_bridge(ns.name(), BRIDGE, None);
+    VnetBed::new(BIN, prefix, links, |recipe| {
+        recipe.host.interface = None;
+        recipe.host.network.bridges = vec![Bridge {
+            name: BRIDGE.into(),
+            ip4: vec![],
+            ip6: vec![],
+            create: false,
+            members: vec![],
+        }];
+        let mut va = recipe.jails[0].clone();
+        va.name = "va".into();
+        va.ip4 = vec![];
+        va.ip6 = vec![];
+        va.vnet = Some(vnet("10.77.0.2/24", None));
+        let mut vb = va.clone();
+        vb.name = "vb".into();
+        vb.vnet = Some(vnet("10.77.0.3/24", None));
+        recipe.jails = vec![va, vb];
+    })
 }
 
 /// A TCP echo server in `jail` (busybox `nc -ll -e /bin/cat`), killed when dropped.
@@ -85,13 +53,13 @@ impl Drop for Echo {
     }
 }
 
-fn ping(bed: &NetworkBed, from: &str, to: &str) -> Run {
+fn ping(bed: &VnetBed, from: &str, to: &str) -> Run {
     bed.in_jail(from, &["/sbin/ping", "-c", "1", "-W", "2", to])
 }
 
 #[test]
 fn two_vnet_jails_reach_each_other_over_their_bridge_and_leave_nothing_behind() {
-    let bed = NetworkBed::new("e1");
+    let bed = network_bed("e1");
     bed.apply().expect_code(0);
 
     // Each jail has its epair half and the derived MAC; the host halves are on the bridge.
@@ -160,7 +128,7 @@ fn two_vnet_jails_reach_each_other_over_their_bridge_and_leave_nothing_behind() 
             .map(|j| j["jid"].clone())
             .unwrap_or_else(|| panic!("{name} in {json}"))
     };
-    let list = |bed: &NetworkBed| -> serde_json::Value {
+    let list = |bed: &VnetBed| -> serde_json::Value {
         let run = bed.command(&["list", "--json"]);
         run.expect_code(0);
         serde_json::from_str(&run.stdout).expect("list --json")
@@ -206,7 +174,7 @@ fn two_vnet_jails_reach_each_other_over_their_bridge_and_leave_nothing_behind() 
 
 #[test]
 fn a_missing_bridge_or_a_leftover_epair_is_refused_before_anything_changes() {
-    let bed = NetworkBed::new("e2");
+    let bed = network_bed("e2");
     // The bridge the recipe names is not there: exit 78, naming it, nothing made.
     ip(bed.ns.name(), &["link", "del", BRIDGE]);
     let refused = bed.apply();
@@ -250,7 +218,7 @@ fn a_missing_bridge_or_a_leftover_epair_is_refused_before_anything_changes() {
 
 #[test]
 fn check_refuses_bad_network_settings_naming_the_field() {
-    let bed = NetworkBed::new("e3");
+    let bed = network_bed("e3");
     let mut bad = bed.bed.recipe.clone();
     bad.jails[0].ip4 = vec!["192.168.1.70".into()];
     bad.jails[1].vnet = Some(vnet("10.77.0.2/24", None));

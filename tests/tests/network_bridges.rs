@@ -5,14 +5,13 @@
 //! addressed uplink refused while `net.link.bridge.member_ifaddrs` is 0. All inside
 //! network namespaces the test makes (`THINJAIL_TESTBED_NETNS`).
 
-use std::ops::{Deref, DerefMut};
 use std::process::Command;
 
 use thinjail_core::bridges::clone_name;
 use thinjail_core::network::{Bridge, Ip4, Vnet};
 use thinjail_testbed::harness::Run;
 use thinjail_testbed::netbed::{TestNetns, MEMBER_IFADDRS_ENV};
-use thinjail_testbed::vnet_bed::{ip, VnetBed};
+use thinjail_testbed::vnet_bed::{ip, vnet_on, VnetBed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -24,93 +23,64 @@ const ADMIN_BRIDGE: &str = "adminbr";
 const UPLINK: &str = "up0";
 
 fn vnet(ip4: &str) -> Vnet {
-    Vnet {
-        bridge: BRIDGE.into(),
-        ip4: Some(Ip4::Static(vec![ip4.into()])),
-        ip6: None,
-        gateway4: None,
-        gateway6: None,
-        mac: None,
-    }
+    vnet_on(BRIDGE, Ip4::Static(vec![ip4.into()]), None)
 }
 
-struct BridgeBed(VnetBed);
-
-impl Deref for BridgeBed {
-    type Target = VnetBed;
-    fn deref(&self) -> &VnetBed {
-        &self.0
-    }
+/// Two VNET jails `va` (10.78.0.2) and `vb` (10.78.0.3) on bridge `jails`, which
+/// thinjail makes with uplink `up0` and address 10.78.0.1/24; the
+/// administrator's `adminbr` exists and is declared, without `create`.
+fn bridge_bed(prefix: &str) -> VnetBed {
+    let links = |ns: &TestNetns| {
+        ip(ns.name(), &["link", "add", ADMIN_BRIDGE, "type", "bridge"]);
+        ip(
+            ns.name(),
+            &[
+                "link", "add", UPLINK, "type", "veth", "peer", "name", "up0peer",
+            ],
+        );
+    };
+    VnetBed::new(BIN, prefix, links, |recipe| {
+        recipe.host.interface = None;
+        recipe.host.network.bridges = vec![
+            Bridge {
+                name: BRIDGE.into(),
+                ip4: vec!["10.78.0.1/24".into()],
+                ip6: vec![],
+                create: true,
+                members: vec![UPLINK.into()],
+            },
+            Bridge {
+                name: ADMIN_BRIDGE.into(),
+                ip4: vec![],
+                ip6: vec![],
+                create: false,
+                members: vec![],
+            },
+        ];
+        let mut va = recipe.jails[0].clone();
+        va.name = "va".into();
+        va.ip4 = vec![];
+        va.ip6 = vec![];
+        va.vnet = Some(vnet("10.78.0.2/24"));
+        let mut vb = va.clone();
+        vb.name = "vb".into();
+        vb.vnet = Some(vnet("10.78.0.3/24"));
+        recipe.jails = vec![va, vb];
+    })
 }
 
-impl DerefMut for BridgeBed {
-    fn deref_mut(&mut self) -> &mut VnetBed {
-        &mut self.0
-    }
+/// The host's rc.conf as thinjail left it.
+fn rc_conf(bed: &VnetBed) -> String {
+    std::fs::read_to_string(&bed.bed.recipe.host.rc_conf).unwrap_or_default()
 }
 
-impl BridgeBed {
-    /// Two VNET jails `va` (10.78.0.2) and `vb` (10.78.0.3) on bridge `jails`, which
-    /// thinjail makes with uplink `up0` and address 10.78.0.1/24; the
-    /// administrator's `adminbr` exists and is declared, without `create`.
-    fn new(prefix: &str) -> BridgeBed {
-        let links = |ns: &TestNetns| {
-            ip(ns.name(), &["link", "add", ADMIN_BRIDGE, "type", "bridge"]);
-            ip(
-                ns.name(),
-                &[
-                    "link", "add", UPLINK, "type", "veth", "peer", "name", "up0peer",
-                ],
-            );
-        };
-        BridgeBed(VnetBed::new(BIN, prefix, links, |recipe| {
-            recipe.host.interface = None;
-            recipe.host.network.bridges = vec![
-                Bridge {
-                    name: BRIDGE.into(),
-                    ip4: vec!["10.78.0.1/24".into()],
-                    ip6: vec![],
-                    create: true,
-                    members: vec![UPLINK.into()],
-                },
-                Bridge {
-                    name: ADMIN_BRIDGE.into(),
-                    ip4: vec![],
-                    ip6: vec![],
-                    create: false,
-                    members: vec![],
-                },
-            ];
-            let mut va = recipe.jails[0].clone();
-            va.name = "va".into();
-            va.ip4 = vec![];
-            va.ip6 = vec![];
-            va.vnet = Some(vnet("10.78.0.2/24"));
-            let mut vb = va.clone();
-            vb.name = "vb".into();
-            vb.vnet = Some(vnet("10.78.0.3/24"));
-            recipe.jails = vec![va, vb];
-        }))
-    }
-
-    fn members(&self, bridge: &str) -> Vec<String> {
-        let mut members = self.net.members(bridge).expect("bridge members");
-        members.sort();
-        members
-    }
-
-    fn rc_conf(&self) -> String {
-        std::fs::read_to_string(&self.bed.recipe.host.rc_conf).unwrap_or_default()
-    }
-}
-
-fn ping(bed: &BridgeBed, from: &str, to: &str) -> Run {
+fn ping(bed: &VnetBed, from: &str, to: &str) -> Run {
     bed.in_jail(from, &["/sbin/ping", "-c", "1", "-W", "2", to])
 }
 
 #[test]
 fn a_bridge_thinjail_makes_carries_its_jails_and_goes_with_the_last_one() {
-    let mut bed = BridgeBed::new("b1");
+    let mut bed = bridge_bed("b1");
     assert!(!bed.net.exists(BRIDGE));
     bed.apply().expect_code(0);
 
@@ -126,7 +96,7 @@ fn a_bridge_thinjail_makes_carries_its_jails_and_goes_with_the_last_one() {
         "{addr:?}"
     );
     // And written for the next boot, the FreeBSD way.
-    let rc = bed.rc_conf();
+    let rc = rc_conf(&bed);
     let clone = clone_name(BRIDGE);
     for line in [
         format!("cloned_interfaces=\"${{cloned_interfaces}} {clone}\""),
@@ -165,7 +135,7 @@ fn a_bridge_thinjail_makes_carries_its_jails_and_goes_with_the_last_one() {
     assert!(!bed.net.exists(BRIDGE), "{:?}", bed.net.interfaces());
     assert!(bed.net.exists(UPLINK));
     assert!(bed.net.is_bridge(ADMIN_BRIDGE));
-    let rc = bed.rc_conf();
+    let rc = rc_conf(&bed);
     assert!(
         !rc.contains("cloned_interfaces") && !rc.contains(BRIDGE),
         "{rc}"
@@ -184,7 +154,7 @@ fn a_bridge_thinjail_makes_carries_its_jails_and_goes_with_the_last_one() {
 
 #[test]
 fn an_addressed_uplink_is_refused_while_member_ifaddrs_is_0() {
-    let bed = BridgeBed::new("b2");
+    let bed = bridge_bed("b2");
     ip(
         bed.ns.name(),
         &["addr", "add", "192.0.2.5/24", "dev", UPLINK],
@@ -204,7 +174,7 @@ fn an_addressed_uplink_is_refused_while_member_ifaddrs_is_0() {
     // Nothing changed: no dataset, no bridge, no rc.conf line.
     assert!(bed.bed.datasets().is_empty());
     assert!(!bed.net.exists(BRIDGE));
-    assert!(!bed.rc_conf().contains("cloned_interfaces"));
+    assert!(!rc_conf(&bed).contains("cloned_interfaces"));
     // With the sysctl at 1 (or absent, FreeBSD 14) the same recipe applies.
     bed.thinjail_env(&["apply", &recipe, "--yes"], &[(MEMBER_IFADDRS_ENV, "1")])
         .expect_code(0);
@@ -213,7 +183,7 @@ fn an_addressed_uplink_is_refused_while_member_ifaddrs_is_0() {
 
 #[test]
 fn a_start_that_fails_after_prestart_leaves_no_epair() {
-    let mut bed = BridgeBed::new("b3");
+    let mut bed = bridge_bed("b3");
     // va's start fails after exec.prestart made its epair: its last host hook fails.
     bed.bed.recipe.jails[0].params.insert(
         "exec.poststart".into(),
@@ -240,7 +210,7 @@ fn a_start_that_fails_after_prestart_leaves_no_epair() {
 
 #[test]
 fn thinjail_start_refuses_a_leftover_epair() {
-    let bed = BridgeBed::new("b4");
+    let bed = bridge_bed("b4");
     bed.apply().expect_code(0);
     bed.command(&["stop", "va"]).expect_code(0);
     // An interface with va's epair name, which thinjail cannot tell is its own.

@@ -14,7 +14,7 @@ use thinjail_core::edit;
 use thinjail_core::network::{Bridge, Ip4, Vnet};
 use thinjail_testbed::devfs::DevfsState;
 use thinjail_testbed::netbed::TestNetns;
-use thinjail_testbed::vnet_bed::{add_bridge, VnetBed};
+use thinjail_testbed::vnet_bed::{add_bridge, vnet_on, VnetBed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -24,14 +24,7 @@ const SERVER: &str = "10.78.0.1";
 const ADMIN_RULES: &str = "# the administrator's\n[localrules=100]\nadd path 'da*' unhide\n";
 
 fn vnet(ip4: Ip4) -> Vnet {
-    Vnet {
-        bridge: BRIDGE.into(),
-        ip4: Some(ip4),
-        ip6: None,
-        gateway4: None,
-        gateway6: None,
-        mac: None,
-    }
+    vnet_on(BRIDGE, ip4, None)
 }
 
 /// busybox `udhcpd` serving 10.78.0.50–60 on the bridge, killed when dropped.

@@ -15,11 +15,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use thinjail_core::network::{Bridge, Forward, Ip4, Nat, Proto, Vnet};
+use thinjail_core::network::{Bridge, Forward, Ip4, Nat, Proto};
 use thinjail_testbed::harness::{run_with_timeout, Run};
 use thinjail_testbed::netbed::TestNetns;
 use thinjail_testbed::pfbed;
-use thinjail_testbed::vnet_bed::{add_bridge, ip, VnetBed};
+use thinjail_testbed::vnet_bed::{add_bridge, ip, vnet_on, VnetBed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -133,14 +133,11 @@ impl NatBed {
             jail.name = "nj".into();
             jail.ip4 = vec![];
             jail.ip6 = vec![];
-            jail.vnet = Some(Vnet {
-                bridge: BRIDGE.into(),
-                ip4: Some(Ip4::Static(vec![format!("{JAIL_ADDRESS}/24")])),
-                ip6: None,
-                gateway4: Some("10.78.0.1".into()),
-                gateway6: None,
-                mac: None,
-            });
+            jail.vnet = Some(vnet_on(
+                BRIDGE,
+                Ip4::Static(vec![format!("{JAIL_ADDRESS}/24")]),
+                Some("10.78.0.1"),
+            ));
             recipe.jails = vec![jail];
         });
         NatBed { vnet, upstream }
