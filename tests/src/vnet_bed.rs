@@ -8,7 +8,8 @@
 
 use std::process::{Command, Stdio};
 
-use thinjail_core::network::{Ip4, Vnet};
+use thinjail_core::network::{Bridge, Ip4, Vnet};
+use thinjail_core::recipe::Jail;
 use thinjail_core::Recipe;
 
 use crate::harness::{run_with_timeout, Bed, Run};
@@ -119,6 +120,27 @@ pub fn vnet_on(bridge: &str, ip4: Ip4, gateway4: Option<&str>) -> Vnet {
         gateway6: None,
         mac: None,
     }
+}
+
+/// A bridge the administrator made (`create: false`, no members), with `ip4`.
+pub fn admin_bridge(name: &str, ip4: &[&str]) -> Bridge {
+    Bridge {
+        name: name.into(),
+        ip4: ip4.iter().map(|a| a.to_string()).collect(),
+        ip6: vec![],
+        create: false,
+        members: vec![],
+    }
+}
+
+/// The recipe's first jail as VNET jail `name`: no jail-level addresses, `vnet`.
+pub fn vnet_jail(recipe: &Recipe, name: &str, vnet: Vnet) -> Jail {
+    let mut jail = recipe.jails[0].clone();
+    jail.name = name.into();
+    jail.ip4 = vec![];
+    jail.ip6 = vec![];
+    jail.vnet = Some(vnet);
+    jail
 }
 
 /// `ip -n NS ARGS`, which has to succeed.

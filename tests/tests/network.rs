@@ -5,10 +5,10 @@
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use thinjail_core::network::{Bridge, Ip4, Vnet};
+use thinjail_core::network::{Ip4, Vnet};
 use thinjail_testbed::harness::Run;
 use thinjail_testbed::netbed::TestNetns;
-use thinjail_testbed::vnet_bed::{add_bridge, ip, vnet_on, VnetBed};
+use thinjail_testbed::vnet_bed::{add_bridge, admin_bridge, ip, vnet_jail, vnet_on, VnetBed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -24,21 +24,9 @@ fn network_bed(prefix: &str) -> VnetBed {
     let links = |ns: &TestNetns| add_bridge(ns.name(), BRIDGE, None);
     VnetBed::new(BIN, prefix, links, |recipe| {
         recipe.host.interface = None;
-        recipe.host.network.bridges = vec![Bridge {
-            name: BRIDGE.into(),
-            ip4: vec![],
-            ip6: vec![],
-            create: false,
-            members: vec![],
-        }];
-        let mut va = recipe.jails[0].clone();
-        va.name = "va".into();
-        va.ip4 = vec![];
-        va.ip6 = vec![];
-        va.vnet = Some(vnet("10.77.0.2/24", None));
-        let mut vb = va.clone();
-        vb.name = "vb".into();
-        vb.vnet = Some(vnet("10.77.0.3/24", None));
+        recipe.host.network.bridges = vec![admin_bridge(BRIDGE, &[])];
+        let va = vnet_jail(recipe, "va", vnet("10.77.0.2/24", None));
+        let vb = vnet_jail(recipe, "vb", vnet("10.77.0.3/24", None));
         recipe.jails = vec![va, vb];
     })
 }

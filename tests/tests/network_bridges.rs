@@ -11,7 +11,7 @@ use thinjail_core::bridges::clone_name;
 use thinjail_core::network::{Bridge, Ip4, Vnet};
 use thinjail_testbed::harness::Run;
 use thinjail_testbed::netbed::{TestNetns, MEMBER_IFADDRS_ENV};
-use thinjail_testbed::vnet_bed::{ip, vnet_on, VnetBed};
+use thinjail_testbed::vnet_bed::{admin_bridge, ip, vnet_jail, vnet_on, VnetBed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -49,22 +49,10 @@ fn bridge_bed(prefix: &str) -> VnetBed {
                 create: true,
                 members: vec![UPLINK.into()],
             },
-            Bridge {
-                name: ADMIN_BRIDGE.into(),
-                ip4: vec![],
-                ip6: vec![],
-                create: false,
-                members: vec![],
-            },
+            admin_bridge(ADMIN_BRIDGE, &[]),
         ];
-        let mut va = recipe.jails[0].clone();
-        va.name = "va".into();
-        va.ip4 = vec![];
-        va.ip6 = vec![];
-        va.vnet = Some(vnet("10.78.0.2/24"));
-        let mut vb = va.clone();
-        vb.name = "vb".into();
-        vb.vnet = Some(vnet("10.78.0.3/24"));
+        let va = vnet_jail(recipe, "va", vnet("10.78.0.2/24"));
+        let vb = vnet_jail(recipe, "vb", vnet("10.78.0.3/24"));
         recipe.jails = vec![va, vb];
     })
 }

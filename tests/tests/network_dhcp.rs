@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use thinjail_core::devfs_rules::BLOCK_ID;
 use thinjail_core::edit;
-use thinjail_core::network::{Bridge, Ip4, Vnet};
+use thinjail_core::network::{Ip4, Vnet};
 use thinjail_testbed::devfs::DevfsState;
 use thinjail_testbed::netbed::TestNetns;
-use thinjail_testbed::vnet_bed::{add_bridge, vnet_on, VnetBed};
+use thinjail_testbed::vnet_bed::{add_bridge, admin_bridge, vnet_jail, vnet_on, VnetBed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -60,19 +60,8 @@ impl DhcpBed {
         let links = |ns: &TestNetns| add_bridge(ns.name(), BRIDGE, Some("10.78.0.1/24"));
         let vnet = VnetBed::new(BIN, prefix, links, |recipe| {
             recipe.host.interface = None;
-            recipe.host.network.bridges = vec![Bridge {
-                name: BRIDGE.into(),
-                ip4: vec!["10.78.0.1/24".into()],
-                ip6: vec![],
-                create: false,
-                members: vec![],
-            }];
-            let mut vd = recipe.jails[0].clone();
-            vd.name = "vd".into();
-            vd.ip4 = vec![];
-            vd.ip6 = vec![];
-            vd.vnet = Some(vnet(ip4));
-            recipe.jails = vec![vd];
+            recipe.host.network.bridges = vec![admin_bridge(BRIDGE, &["10.78.0.1/24"])];
+            recipe.jails = vec![vnet_jail(recipe, "vd", vnet(ip4))];
         });
         std::fs::write(vnet.bed.dir.path().join("etc/devfs.rules"), ADMIN_RULES)
             .expect("the administrator's devfs.rules");

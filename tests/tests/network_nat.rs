@@ -15,11 +15,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use thinjail_core::network::{Bridge, Forward, Ip4, Nat, Proto};
+use thinjail_core::network::{Forward, Ip4, Nat, Proto};
 use thinjail_testbed::harness::{run_with_timeout, Run};
 use thinjail_testbed::netbed::TestNetns;
 use thinjail_testbed::pfbed;
-use thinjail_testbed::vnet_bed::{add_bridge, ip, vnet_on, VnetBed};
+use thinjail_testbed::vnet_bed::{add_bridge, admin_bridge, ip, vnet_jail, vnet_on, VnetBed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -108,13 +108,7 @@ impl NatBed {
         };
         let vnet = VnetBed::new(BIN, prefix, links, |recipe| {
             recipe.host.interface = None;
-            recipe.host.network.bridges = vec![Bridge {
-                name: BRIDGE.into(),
-                ip4: vec!["10.78.0.1/24".into()],
-                ip6: vec![],
-                create: false,
-                members: vec![],
-            }];
+            recipe.host.network.bridges = vec![admin_bridge(BRIDGE, &["10.78.0.1/24"])];
             recipe.host.network.pf.anchor_file =
                 recipe.host.system_root.join("etc/pf.thinjail.conf");
             recipe.host.network.pf.nat = vec![Nat {
@@ -129,16 +123,12 @@ impl NatBed {
                 jail: "nj".into(),
                 jail_port: Some(80),
             }];
-            let mut jail = recipe.jails[0].clone();
-            jail.name = "nj".into();
-            jail.ip4 = vec![];
-            jail.ip6 = vec![];
-            jail.vnet = Some(vnet_on(
+            let jail_vnet = vnet_on(
                 BRIDGE,
                 Ip4::Static(vec![format!("{JAIL_ADDRESS}/24")]),
                 Some("10.78.0.1"),
-            ));
-            recipe.jails = vec![jail];
+            );
+            recipe.jails = vec![vnet_jail(recipe, "nj", jail_vnet)];
         });
         NatBed { vnet, upstream }
     }
