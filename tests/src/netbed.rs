@@ -353,6 +353,12 @@ impl NetBed {
                 return Err(exists());
             }
             self.ip(&["link", "add", &made, "type", "bridge"])?;
+            // if_bridge gives a bridge a stable address of its own when it is made
+            // (`ether_gen_addr` in bridge_clone_create; `net.link.bridge.inherit_mac`
+            // is 0) and keeps it through renames and port changes. A Linux bridge
+            // without one takes its lowest port's, which changes when that port
+            // leaves and leaves the other jails' ARP entries for it stale.
+            self.ip(&["link", "set", "dev", &made, "address", &bridge_mac(&made)])?;
             return Ok(made);
         }
         // No cloner matches: ifconfig takes it for an interface to configure.
@@ -557,6 +563,12 @@ impl Drop for TestNetns {
         }
         let _ = run("ip", &["netns", "del", &self.name]);
     }
+}
+
+/// The address the test bed gives a bridge made as `name`: stable, unicast and
+/// locally administered, like if_bridge's own.
+pub fn bridge_mac(name: &str) -> String {
+    thinjail_core::recipe::network::derived_mac(&format!("bridge {name}"))
 }
 
 #[cfg(test)]

@@ -156,6 +156,18 @@ pub fn ip(ns: &str, args: &[&str]) {
 /// An administrator's bridge `name` in namespace `ns`, with `address` if given, up.
 pub fn add_bridge(ns: &str, name: &str, address: Option<&str>) {
     ip(ns, &["link", "add", name, "type", "bridge"]);
+    // An if_bridge keeps an address of its own (see `netbed::bridge_mac`).
+    ip(
+        ns,
+        &[
+            "link",
+            "set",
+            "dev",
+            name,
+            "address",
+            &crate::netbed::bridge_mac(name),
+        ],
+    );
     if let Some(address) = address {
         ip(ns, &["addr", "add", address, "dev", name]);
     }
