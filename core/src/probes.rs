@@ -19,10 +19,12 @@ pub struct ObservationRequest {
     /// Paths and files to look at.
     pub probes: Probes,
     /// Whether to list the host's network interfaces and bridges (a recipe with
-    /// VNET jails or bridges).
+    /// VNET jails or bridges, or a bridge thinjail made on the host:
+    /// [`crate::observe::widen_for_marks`]).
     pub interfaces: bool,
     /// Whether to observe pf (`pfctl -s info`, `pfctl -a thinjail/jails -s nat`):
-    /// a recipe with VNET jails or NAT and forwards.
+    /// a recipe with VNET jails or NAT and forwards, or thinjail's anchor file on
+    /// the host ([`crate::observe::widen_for_marks`]).
     pub pf: bool,
     /// Whether to read the kernel's devfs rulesets (a recipe with DHCP jails).
     pub devfs_rulesets: bool,

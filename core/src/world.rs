@@ -38,11 +38,13 @@ pub struct World {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpus: Option<crate::resources::ObservedCpus>,
     /// The host's network interfaces (`ifconfig -l`), observed only for a recipe
-    /// with VNET jails.
+    /// with VNET jails or bridges, or a host whose rc.conf holds a bridge block of
+    /// thinjail's ([`crate::observe::widen_for_marks`]).
     #[serde(default)]
     pub interfaces: Option<BTreeSet<String>>,
     /// pf and thinjail's anchor in it, observed only for a recipe with VNET jails
-    /// or NAT and forwards ([`crate::probes::ObservationRequest::pf`]).
+    /// or NAT and forwards, or while thinjail's anchor file exists
+    /// ([`crate::probes::ObservationRequest::pf`], [`crate::observe::widen_for_marks`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pf: Option<crate::network::pf::ObservedPf>,
     /// The kernel's devfs rulesets (`devfs rule showsets`), each with its rules as

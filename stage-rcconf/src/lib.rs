@@ -242,8 +242,12 @@ impl Stage for RcConfStage {
         let bridges = thinjail_core::bridges::plan(recipe, world)?;
         if recipe.jails.is_empty() {
             // thinjail's devfs ruleset, if it is left, goes with the last jail, and
-            // so do the bridges thinjail made.
+            // so do the bridges thinjail made and, when the recipe has no rule
+            // left, its pf anchor.
             let mut actions = bridges;
+            if recipe.host.network.pf.has_no_rules() {
+                actions.extend(pf::plan(recipe, world)?);
+            }
             actions.extend(devfs_rules::plan(recipe, world)?.after_starts);
             return Ok(actions);
         }
@@ -1068,6 +1072,101 @@ mod tests {
             error.contains("change how the administrator's jails boot")
                 && error.contains("adm from /etc/jail.conf.d/adm.conf"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn a_recipe_without_network_removes_the_bridge_and_anchor_thinjail_left() {
+        // No VNET jail, no bridge, no pf rule left: what observation found because
+        // thinjail's marks are on the host (`observe::widen_for_marks`) goes.
+        let recipe = Recipe::from_ron(r#"(releases: [(name: "14.3-RELEASE")])"#, "test").unwrap();
+        let bridge = thinjail_core::network::Bridge {
+            name: "jails".into(),
+            ip4: vec!["10.9.0.1/24".into()],
+            ip6: vec![],
+            create: true,
+            members: vec!["em0".into()],
+        };
+        let rc_conf = thinjail_core::edit::FileEdit::SetBlock {
+            id: thinjail_core::bridges::rc_block_id("jails"),
+            content: thinjail_core::bridges::rc_block(&bridge),
+        }
+        .apply("");
+        let anchor_file = recipe.host.network.pf.anchor_file.clone();
+        let mut world = World::empty();
+        world.set_path(
+            &recipe.host.rc_conf,
+            PathState::File {
+                contents: Some(rc_conf),
+            },
+        );
+        world.set_path(
+            &anchor_file,
+            PathState::File {
+                contents: Some("nat on em0 from 10.9.0.0/24 to any -> (em0)\n".into()),
+            },
+        );
+        world.set_path(
+            &thinjail_core::network::pf::pf_conf_path(&recipe.host.system_root),
+            PathState::File {
+                contents: Some(String::new()),
+            },
+        );
+        world.interfaces = Some(["em0", "jails"].iter().map(|s| s.to_string()).collect());
+        world.bridges = Some(thinjail_core::bridges::ObservedBridges {
+            members: [("jails".to_string(), ["em0".to_string()].into())].into(),
+            addressed: Default::default(),
+            member_ifaddrs: None,
+        });
+        world.pf = Some(thinjail_core::network::pf::ObservedPf {
+            status: thinjail_core::network::pf::PfStatus::Enabled,
+            loaded: vec!["nat on em0 inet from 10.9.0.0/24 to any -> (em0) round-robin".into()],
+        });
+        let planned = RcConfStage
+            .plan(&StageContext::new(&recipe), &world)
+            .unwrap();
+        let lines: Vec<String> = planned.iter().map(|p| p.action.describe()).collect();
+        assert!(
+            lines.contains(&"ifconfig jails destroy".to_string()),
+            "{lines:?}"
+        );
+        assert!(
+            planned.iter().any(|p| matches!(&p.action,
+                Action::EditFile { path, edit: thinjail_core::edit::FileEdit::RemoveBlock { id } }
+                    if path == &recipe.host.rc_conf && id == "bridge jails")),
+            "{lines:?}"
+        );
+        assert!(
+            planned
+                .iter()
+                .any(|p| matches!(&p.action, Action::FlushPfAnchor { .. })),
+            "{lines:?}"
+        );
+        assert!(
+            planned
+                .iter()
+                .any(|p| matches!(&p.action, Action::Remove { path } if path == &anchor_file)),
+            "{lines:?}"
+        );
+        // Done, nothing is left to plan.
+        let mut done = world.clone();
+        for p in &planned {
+            p.action.apply_to(&mut done);
+        }
+        done.pf = Some(thinjail_core::network::pf::ObservedPf {
+            status: thinjail_core::network::pf::PfStatus::Enabled,
+            loaded: vec![],
+        });
+        let again = RcConfStage
+            .plan(&StageContext::new(&recipe), &done)
+            .unwrap();
+        assert!(
+            again.is_empty(),
+            "{:?}",
+            again
+                .iter()
+                .map(|p| p.action.describe())
+                .collect::<Vec<_>>()
         );
     }
 }

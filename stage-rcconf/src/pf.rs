@@ -21,9 +21,12 @@ pub fn probed_files(recipe: &Recipe) -> BTreeSet<PathBuf> {
     }
 }
 
-/// The anchor's actions, or the conflict that stops them.
+/// The anchor's actions, or the conflict that stops them. Planned when the recipe
+/// needs pf, or when pf was observed anyway because thinjail's anchor file is on
+/// the host ([`thinjail_core::observe::widen_for_marks`]): a recipe without rules
+/// then flushes the anchor and removes the file.
 pub fn plan(recipe: &Recipe, world: &World) -> Result<Vec<Planned>, StageError> {
-    if !pfplan::wanted(recipe) {
+    if !pfplan::wanted(recipe) && world.pf.is_none() {
         return Ok(Vec::new());
     }
     pfplan::plan(recipe, world, None).map_err(StageError::Conflict)

@@ -224,3 +224,36 @@ fn thinjail_start_refuses_a_leftover_epair() {
     bed.command(&["start", "va"]).expect_code(0);
     assert_eq!(bed.members(BRIDGE), ["tjvaa", "tjvba", UPLINK]);
 }
+
+#[test]
+fn a_bridge_dropped_with_the_last_vnet_jail_and_every_bridge_is_removed() {
+    let mut bed = bridge_bed("b5");
+    bed.apply().expect_code(0);
+    assert!(bed.net.is_bridge(BRIDGE), "{:?}", bed.net.interfaces());
+    assert!(rc_conf(&bed).contains(&format!("# BEGIN thinjail bridge {BRIDGE}")));
+
+    // The jails and every bridge leave the recipe in one change: no network is
+    // left in it, yet the bridge thinjail made goes, with its rc.conf block (its
+    // block is what makes apply look at the interfaces).
+    bed.command(&["destroy", "vb", "--yes"]).expect_code(0);
+    bed.command(&["destroy", "va", "--yes"]).expect_code(0);
+    bed.bed.recipe.jails.clear();
+    bed.bed.recipe.host.network.bridges.clear();
+    bed.bed.write_recipe();
+    bed.apply().expect_code(0);
+    assert!(!bed.net.exists(BRIDGE), "{:?}", bed.net.interfaces());
+    assert!(bed.net.exists(UPLINK));
+    assert!(bed.net.is_bridge(ADMIN_BRIDGE), "never the administrator's");
+    let rc = rc_conf(&bed);
+    assert!(
+        !rc.contains("cloned_interfaces") && !rc.contains(BRIDGE),
+        "{rc}"
+    );
+    let again = bed.apply();
+    again.expect_code(0);
+    assert!(
+        again.stdout.starts_with("Nothing to do"),
+        "{}",
+        again.stdout
+    );
+}

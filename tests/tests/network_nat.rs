@@ -385,3 +385,44 @@ fn check_refuses_bad_nat_and_forwards_naming_the_field() {
         );
     }
 }
+
+#[test]
+fn the_anchor_goes_when_the_last_vnet_jail_and_the_last_rule_leave_together() {
+    let mut bed = NatBed::new("n4");
+    bed.write_pf_conf(true);
+    bed.apply().expect_code(0);
+    assert_eq!(bed.loaded().len(), 2);
+
+    // The jail, NAT, forwards and bridges leave the recipe in one change (no
+    // network is left in it); the jail is destroyed as one the recipe no longer
+    // names, which leaves the anchor to apply.
+    bed.bed.recipe.jails.clear();
+    bed.bed.recipe.host.network.pf.nat.clear();
+    bed.bed.recipe.host.network.pf.forwards.clear();
+    bed.bed.recipe.host.network.bridges.clear();
+    bed.bed.write_recipe();
+    bed.command(&["stop", "nj"]).expect_code(0);
+    bed.command(&["destroy", "nj", "--yes"]).expect_code(0);
+
+    // apply empties the anchor; pf.conf still loads the file, so it stays, empty.
+    bed.apply().expect_code(0);
+    assert!(bed.loaded().is_empty(), "{:?}", bed.loaded());
+    assert!(pfbed::tables(&bed.net).unwrap().is_empty());
+    let left = std::fs::read_to_string(bed.anchor_file()).expect("the anchor file stays");
+    assert!(
+        thinjail_core::network::pf::rules_of(&left).is_empty(),
+        "{left}"
+    );
+    // thinjail's lines out of pf.conf: the next apply removes the file, and the
+    // one after has nothing to do.
+    bed.write_pf_conf(false);
+    bed.apply().expect_code(0);
+    assert!(!bed.anchor_file().exists());
+    let again = bed.apply();
+    again.expect_code(0);
+    assert!(
+        again.stdout.starts_with("Nothing to do"),
+        "{}",
+        again.stdout
+    );
+}
