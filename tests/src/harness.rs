@@ -50,6 +50,18 @@ impl Run {
         );
         self
     }
+
+    /// Panics with the output unless the run exited 0 and said it had nothing to do
+    /// (a second `apply` or `plan` on a converged host).
+    pub fn expect_nothing_to_do(&self) -> &Self {
+        self.expect_code(0);
+        assert!(
+            self.stdout.starts_with("Nothing to do"),
+            "expected nothing to do, got:\n{}",
+            self.stdout
+        );
+        self
+    }
 }
 
 /// A test bed for one test. Dropping it unmounts everything and destroys the pool.

@@ -790,12 +790,7 @@ impl TestBed {
             let words = jail8::command_argv(&command).unwrap_or_default();
             if let Some(outcome) = self.stand_in(&words, Some(jail))? {
                 if outcome.code != 0 {
-                    return Err(HostError::CommandFailed {
-                        command: argv.to_string(),
-                        status: "exit status: 1".into(),
-                        stdout: outcome.stdout,
-                        stderr: format!("{}jail: {jail}: {command}: failed\n", outcome.stderr),
-                    });
+                    return Err(hook_failed(argv, jail, &command, outcome));
                 }
                 continue;
             }
@@ -908,12 +903,7 @@ impl TestBed {
                     &permission,
                 )?;
                 if outcome.code != 0 {
-                    return Err(HostError::CommandFailed {
-                        command: argv.to_string(),
-                        status: "exit status: 1".into(),
-                        stdout: outcome.stdout,
-                        stderr: format!("{}jail: {jail}: {command}: failed\n", outcome.stderr),
-                    });
+                    return Err(hook_failed(argv, jail, &command, outcome));
                 }
                 continue;
             }
@@ -1262,6 +1252,22 @@ impl HostProvider for TestBedHosts {
 
     fn describe(&self) -> String {
         "the Linux test bed".to_string()
+    }
+}
+
+/// jail(8)'s failure when one of a jail's `exec.*` commands, run by a stand-in,
+/// failed: exit 1, the command's own output, then jail(8)'s "failed" line.
+fn hook_failed(
+    argv: &str,
+    jail: &str,
+    command: &str,
+    outcome: freebsd_update::Outcome,
+) -> HostError {
+    HostError::CommandFailed {
+        command: argv.to_string(),
+        status: "exit status: 1".into(),
+        stdout: outcome.stdout,
+        stderr: format!("{}jail: {jail}: {command}: failed\n", outcome.stderr),
     }
 }
 

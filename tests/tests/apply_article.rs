@@ -162,13 +162,7 @@ fn apply_builds_the_articles_layout_and_the_jail_works() {
     assert!(!template.join("etc/my_new_file").exists() && !base.join("skeleton/etc").exists());
 
     // A second apply runs no command and plan has nothing to do.
-    let again = bed.apply();
-    again.expect_code(0);
-    assert!(
-        again.stdout.starts_with("Nothing to do"),
-        "{}",
-        again.stdout
-    );
+    bed.apply().expect_nothing_to_do();
     let plan = bed.thinjail(&[
         "plan",
         bed.recipe_path().to_str().unwrap(),

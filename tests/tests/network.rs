@@ -96,13 +96,7 @@ fn two_vnet_jails_reach_each_other_over_their_bridge_and_leave_nothing_behind() 
     );
 
     // A second apply changes nothing, and plan has nothing to do.
-    let again = bed.apply();
-    again.expect_code(0);
-    assert!(
-        again.stdout.starts_with("Nothing to do"),
-        "{}",
-        again.stdout
-    );
+    bed.apply().expect_nothing_to_do();
     let recipe = bed.bed.recipe_arg();
     let plan = bed.thinjail(&["plan", &recipe, "--format", "text"]);
     plan.expect_code(0);

@@ -99,13 +99,7 @@ fn a_bridge_thinjail_makes_carries_its_jails_and_goes_with_the_last_one() {
     ping(&bed, "vb", "10.78.0.1").expect_code(0);
 
     // A second apply: nothing to do.
-    let again = bed.apply();
-    again.expect_code(0);
-    assert!(
-        again.stdout.starts_with("Nothing to do"),
-        "{}",
-        again.stdout
-    );
+    bed.apply().expect_nothing_to_do();
 
     // Stopping one jail leaves the bridge to the other.
     bed.command(&["stop", "va"]).expect_code(0);
@@ -128,13 +122,7 @@ fn a_bridge_thinjail_makes_carries_its_jails_and_goes_with_the_last_one() {
         !rc.contains("cloned_interfaces") && !rc.contains(BRIDGE),
         "{rc}"
     );
-    let again = bed.apply();
-    again.expect_code(0);
-    assert!(
-        again.stdout.starts_with("Nothing to do"),
-        "{}",
-        again.stdout
-    );
+    bed.apply().expect_nothing_to_do();
     let mut left = bed.net.interfaces().unwrap();
     left.sort();
     assert_eq!(left, [ADMIN_BRIDGE, UPLINK, "up0peer"]);
@@ -249,11 +237,5 @@ fn a_bridge_dropped_with_the_last_vnet_jail_and_every_bridge_is_removed() {
         !rc.contains("cloned_interfaces") && !rc.contains(BRIDGE),
         "{rc}"
     );
-    let again = bed.apply();
-    again.expect_code(0);
-    assert!(
-        again.stdout.starts_with("Nothing to do"),
-        "{}",
-        again.stdout
-    );
+    bed.apply().expect_nothing_to_do();
 }

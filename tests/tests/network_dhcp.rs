@@ -190,13 +190,7 @@ fn a_dhcp_jail_gets_its_address_through_thinjails_devfs_ruleset_which_goes_with_
     assert!(conf.contains("devfs_ruleset = 101;"), "{conf}");
 
     // A second apply changes nothing.
-    let again = bed.apply();
-    again.expect_code(0);
-    assert!(
-        again.stdout.starts_with("Nothing to do"),
-        "{}",
-        again.stdout
-    );
+    bed.apply().expect_nothing_to_do();
     drop(server);
 
     // Stopped and destroyed: no ruleset, no block, the administrator's file as it was.

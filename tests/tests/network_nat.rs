@@ -297,13 +297,7 @@ fn nat_and_a_port_forward_carry_real_traffic_and_leave_nothing_behind() {
 
     // A second apply changes nothing; so does one after the kernel lost the rules
     // (a reboot without pf.conf loading them): it loads them again.
-    let again = bed.apply();
-    again.expect_code(0);
-    assert!(
-        again.stdout.starts_with("Nothing to do"),
-        "{}",
-        again.stdout
-    );
+    bed.apply().expect_nothing_to_do();
     let flushed = Command::new("nsenter")
         .arg(format!("--net=/run/netns/{}", bed.ns.name()))
         .args(["nft", "delete", "table", "ip", "thinjail_thinjail_jails"])
@@ -418,11 +412,5 @@ fn the_anchor_goes_when_the_last_vnet_jail_and_the_last_rule_leave_together() {
     bed.write_pf_conf(false);
     bed.apply().expect_code(0);
     assert!(!bed.anchor_file().exists());
-    let again = bed.apply();
-    again.expect_code(0);
-    assert!(
-        again.stdout.starts_with("Nothing to do"),
-        "{}",
-        again.stdout
-    );
+    bed.apply().expect_nothing_to_do();
 }

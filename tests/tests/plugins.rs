@@ -308,13 +308,7 @@ fn apply_with_the_pkg_and_clone_mount_plugins_on_the_test_bed() {
     assert_eq!(record, "# packages thinjail's pkg stage installed\nhello\n");
 
     // Running again changes nothing.
-    let again = bed.apply();
-    again.expect_code(0);
-    assert!(
-        again.stdout.starts_with("Nothing to do"),
-        "{}",
-        again.stdout
-    );
+    bed.apply().expect_nothing_to_do();
 
     // The package's file disappears (a rollback, a pkg delete): the plan installs it
     // again, and only that.
