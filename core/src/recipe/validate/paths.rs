@@ -70,8 +70,8 @@ pub(super) fn check_path_text(text: &str) -> Result<(), String> {
 /// jail(8) reads `mount.fstab` with fgetln(3), cuts each line at the first `#` and
 /// splits it on blanks, without decoding `\040` escapes (`check_intparams` in
 /// usr.sbin/jail/config.c, `IP__MOUNT_FROM_FSTAB` in usr.sbin/jail/command.c); and it
-/// gives an `exec.*` command holding a shell metacharacter to `sh -c` (jail(8) before
-/// FreeBSD 10 even mounted devfs through `sh -c "… devfs_mount_jail PATH/dev"`). So
+/// gives an `exec.*` command holding a shell metacharacter to `sh -c` (an older jail(8)
+/// even mounted devfs through `sh -c "… devfs_mount_jail PATH/dev"`). So
 /// only the characters a POSIX shell reads literally in an unquoted word are allowed:
 /// ASCII letters, digits and `_@%+=:,./-`.
 pub fn check_jail_visible_path(path: &Path) -> Result<(), String> {
