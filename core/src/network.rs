@@ -402,20 +402,21 @@ pub fn pf_anchor_rules(pf: &Pf, jail_ip4: &dyn Fn(&str) -> Option<String>) -> St
     out
 }
 
+/// A pf.conf(5) line as compared with thinjail's: its comment cut, its blanks
+/// collapsed to single spaces.
+pub(crate) fn pf_conf_statement(line: &str) -> String {
+    line.split('#')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The lines of [`PF_CONF_LINES`] a pf.conf(5) text lacks (compared with comments
 /// cut and blanks collapsed): what the plan tells the administrator to add.
 pub fn missing_pf_conf_lines(pf_conf: &str) -> Vec<&'static str> {
-    let present: BTreeSet<String> = pf_conf
-        .lines()
-        .map(|line| {
-            line.split('#')
-                .next()
-                .unwrap_or("")
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
+    let present: BTreeSet<String> = pf_conf.lines().map(pf_conf_statement).collect();
     PF_CONF_LINES
         .iter()
         .copied()

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{missing_pf_conf_lines, PF_ANCHOR, PF_CONF_LINES};
+use super::{missing_pf_conf_lines, pf_conf_statement, PF_ANCHOR, PF_CONF_LINES};
 
 /// pfctl(8).
 pub const PFCTL: &str = "/sbin/pfctl";
@@ -71,15 +71,9 @@ pub fn missing_lines(pf_conf: &str, anchor_file: &Path) -> Vec<String> {
 /// anchor): if so, the file must exist, or pf.conf fails to load as a whole.
 pub fn names_anchor_file(pf_conf: &str, anchor_file: &Path) -> bool {
     let wanted = load_anchor_line(anchor_file);
-    pf_conf.lines().any(|line| {
-        line.split('#')
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            == wanted
-    })
+    pf_conf
+        .lines()
+        .any(|line| pf_conf_statement(line) == wanted)
 }
 
 /// Whether pf runs (`pfctl -s info`).
