@@ -43,8 +43,6 @@ use thinjail_core::world::World;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct InstallStage;
 
-const SUMMARY: &str = "install each release's base system and snapshot it @install";
-
 /// Where a release's downloads are cached: `<cache_dir>/<REL>-<arch>`.
 pub fn cache_dir_of(ctx: &StageContext<'_>, release: &Release) -> PathBuf {
     ctx.recipe
@@ -60,7 +58,7 @@ fn install_marker(base: &Path) -> PathBuf {
 
 impl DeclaredStage for InstallStage {
     const NAME: &'static str = "install";
-    const SUMMARY: &'static str = SUMMARY;
+    const SUMMARY: &'static str = "install each release's base system and snapshot it @install";
     const ARTICLE_STEP: Option<&'static str> = Some("1");
 
     fn from_config(config: Option<&str>) -> Result<Self, StageError> {
@@ -75,11 +73,11 @@ impl Stage for InstallStage {
     }
 
     fn summary(&self) -> &str {
-        SUMMARY
+        Self::SUMMARY
     }
 
     fn article_step(&self) -> Option<&str> {
-        Some("1")
+        Self::ARTICLE_STEP
     }
 
     fn probes(&self, ctx: &StageContext<'_>) -> Probes {

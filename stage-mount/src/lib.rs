@@ -28,8 +28,6 @@ use thinjail_core::Snapshot;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MountStage;
 
-const SUMMARY: &str = "each jail's data from the template's @gold, its mountpoint and its fstab";
-
 /// Plans the data dataset of `jail` from the template's gold snapshot: `copy` builds the
 /// action (send/receive here; the clone plugin passes `zfs clone`).
 pub fn plan_jail(
@@ -168,7 +166,8 @@ pub fn plan_mount_points(
 
 impl DeclaredStage for MountStage {
     const NAME: &'static str = "mount";
-    const SUMMARY: &'static str = SUMMARY;
+    const SUMMARY: &'static str =
+        "each jail's data from the template's @gold, its mountpoint and its fstab";
     const ARTICLE_STEP: Option<&'static str> = Some("5");
 
     fn from_config(config: Option<&str>) -> Result<Self, StageError> {
@@ -183,11 +182,11 @@ impl Stage for MountStage {
     }
 
     fn summary(&self) -> &str {
-        SUMMARY
+        Self::SUMMARY
     }
 
     fn article_step(&self) -> Option<&str> {
-        Some("5")
+        Self::ARTICLE_STEP
     }
 
     fn probes(&self, ctx: &StageContext<'_>) -> Probes {

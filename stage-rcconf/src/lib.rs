@@ -58,9 +58,6 @@ use thinjail_core::world::World;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RcConfStage;
 
-const SUMMARY: &str =
-    "each jail's own jail.conf file, jail_enable and jail_list in rc.conf, and starting the jails";
-
 /// The jail.conf(5) block of `jail`: the article's settings, derived paths,
 /// addresses, then the recipe's own parameters.
 pub fn jail_block(recipe: &Recipe, jail: &Jail) -> String {
@@ -188,7 +185,7 @@ fn block_meaning(block: &str, jail: &str) -> Option<Params> {
 
 impl DeclaredStage for RcConfStage {
     const NAME: &'static str = "rcconf";
-    const SUMMARY: &'static str = SUMMARY;
+    const SUMMARY: &'static str = "each jail's own jail.conf file, jail_enable and jail_list in rc.conf, and starting the jails";
     const ARTICLE_STEP: Option<&'static str> = Some("6");
 
     fn from_config(config: Option<&str>) -> Result<Self, StageError> {
@@ -203,11 +200,11 @@ impl Stage for RcConfStage {
     }
 
     fn summary(&self) -> &str {
-        SUMMARY
+        Self::SUMMARY
     }
 
     fn article_step(&self) -> Option<&str> {
-        Some("6")
+        Self::ARTICLE_STEP
     }
 
     /// The kernel's limits (whenever there are jails: a jail whose last limit left

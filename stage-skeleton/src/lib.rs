@@ -54,8 +54,6 @@ use thinjail_core::Snapshot;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SkeletonStage;
 
-const SUMMARY: &str = "move jail-specific files into the template, build the skeleton and its links, snapshot both @gold";
-
 /// Where a tree being copied into the template waits until it is complete:
 /// `<template>/usr/.home.thinjail-partial` for `usr/home`.
 pub fn partial_path(template: &Path, specific: &str) -> PathBuf {
@@ -69,7 +67,7 @@ pub fn partial_path(template: &Path, specific: &str) -> PathBuf {
 
 impl DeclaredStage for SkeletonStage {
     const NAME: &'static str = "skeleton";
-    const SUMMARY: &'static str = SUMMARY;
+    const SUMMARY: &'static str = "move jail-specific files into the template, build the skeleton and its links, snapshot both @gold";
     const ARTICLE_STEP: Option<&'static str> = Some("2-4");
 
     fn from_config(config: Option<&str>) -> Result<Self, StageError> {
@@ -84,11 +82,11 @@ impl Stage for SkeletonStage {
     }
 
     fn summary(&self) -> &str {
-        SUMMARY
+        Self::SUMMARY
     }
 
     fn article_step(&self) -> Option<&str> {
-        Some("2-4")
+        Self::ARTICLE_STEP
     }
 
     fn probes(&self, ctx: &StageContext<'_>) -> Probes {

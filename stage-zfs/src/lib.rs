@@ -34,11 +34,9 @@ use thinjail_core::world::World;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ZfsStage;
 
-const SUMMARY: &str = "ZFS datasets for the bases, templates, jails and mountpoints";
-
 impl DeclaredStage for ZfsStage {
     const NAME: &'static str = "zfs";
-    const SUMMARY: &'static str = SUMMARY;
+    const SUMMARY: &'static str = "ZFS datasets for the bases, templates, jails and mountpoints";
     const ARTICLE_STEP: Option<&'static str> = Some("1, 2, 5");
 
     fn from_config(config: Option<&str>) -> Result<Self, StageError> {
@@ -53,11 +51,11 @@ impl Stage for ZfsStage {
     }
 
     fn summary(&self) -> &str {
-        SUMMARY
+        Self::SUMMARY
     }
 
     fn article_step(&self) -> Option<&str> {
-        Some("1, 2, 5")
+        Self::ARTICLE_STEP
     }
 
     fn plan(&self, ctx: &StageContext<'_>, world: &World) -> Result<Vec<Planned>, StageError> {
