@@ -185,6 +185,31 @@ fn braced_var_end(bytes: &[u8], at: usize, stop_at_quote: bool) -> Option<usize>
     None
 }
 
+/// Whether a variable reference starts at `at` (a `$`): `$name` or `${…}`.
+fn starts_variable(bytes: &[u8], at: usize) -> bool {
+    bytes
+        .get(at + 1)
+        .is_some_and(|&next| is_var_start(next) || next == b'{')
+}
+
+/// The variable reference starting at `at` (where [`starts_variable`]): its name and
+/// the index after it. `quoted` is the double-quoted form, where `${…}` cannot
+/// contain `"`.
+fn variable_at(bytes: &[u8], at: usize, quoted: bool) -> Result<(Vec<u8>, usize), SyntaxProblem> {
+    if bytes.get(at + 1) == Some(&b'{') {
+        let after = braced_var_end(bytes, at, quoted).ok_or(SyntaxProblem::UnterminatedVariable)?;
+        let (name, _) = text2lval(&bytes[at + 2..after - 1], false);
+        return Ok((name, after));
+    }
+    let end = at
+        + 1
+        + bytes[at + 1..]
+            .iter()
+            .take_while(|b| is_var_char(**b))
+            .count();
+    Ok((bytes[at + 1..end].to_vec(), end))
+}
+
 /// Splits `text` into tokens.
 pub(super) fn tokens(text: &str, semantics: Semantics) -> Result<Vec<Token>, LexError> {
     let bytes = text.as_bytes();
@@ -215,28 +240,15 @@ pub(super) fn tokens(text: &str, semantics: Semantics) -> Result<Vec<Token>, Lex
                 continue;
             }
             match b {
-                b'$' if bytes.get(i + 1).copied().is_some_and(is_var_start) => {
-                    let len = 1 + bytes[i + 1..]
-                        .iter()
-                        .take_while(|b| is_var_char(**b))
-                        .count();
-                    push(
-                        &mut out,
-                        &mut instr,
-                        line,
-                        Piece::Var(bytes[i + 1..i + len].to_vec()),
-                    );
-                    i += len;
+                b'$' if starts_variable(bytes, i) => {
+                    let (name, end) = match variable_at(bytes, i, true) {
+                        Ok(found) => found,
+                        Err(problem) => return error(line, problem),
+                    };
+                    push(&mut out, &mut instr, line, Piece::Var(name));
+                    line += lines_in(&bytes[i..end]);
+                    i = end;
                 }
-                b'$' if bytes.get(i + 1) == Some(&b'{') => match braced_var_end(bytes, i, true) {
-                    Some(after) => {
-                        let (name, _) = text2lval(&bytes[i + 2..after - 1], false);
-                        push(&mut out, &mut instr, line, Piece::Var(name));
-                        line += lines_in(&bytes[i..after]);
-                        i = after;
-                    }
-                    None => return error(line, SyntaxProblem::UnterminatedVariable),
-                },
                 b'$' => {
                     push(&mut out, &mut instr, line, Piece::Str(b"$".to_vec()));
                     i += 1;
@@ -331,28 +343,15 @@ pub(super) fn tokens(text: &str, semantics: Semantics) -> Result<Vec<Token>, Lex
                 line += lines_in(&bytes[i..i + len]);
                 i += len;
             }
-            b'$' if bytes.get(i + 1).copied().is_some_and(is_var_start) => {
-                let len = 1 + bytes[i + 1..]
-                    .iter()
-                    .take_while(|b| is_var_char(**b))
-                    .count();
-                push(
-                    &mut out,
-                    &mut instr,
-                    line,
-                    Piece::Var(bytes[i + 1..i + len].to_vec()),
-                );
-                i += len;
+            b'$' if starts_variable(bytes, i) => {
+                let (name, end) = match variable_at(bytes, i, false) {
+                    Ok(found) => found,
+                    Err(problem) => return error(line, problem),
+                };
+                push(&mut out, &mut instr, line, Piece::Var(name));
+                line += lines_in(&bytes[i..end]);
+                i = end;
             }
-            b'$' if bytes.get(i + 1) == Some(&b'{') => match braced_var_end(bytes, i, false) {
-                Some(after) => {
-                    let (name, _) = text2lval(&bytes[i + 2..after - 1], false);
-                    push(&mut out, &mut instr, line, Piece::Var(name));
-                    line += lines_in(&bytes[i..after]);
-                    i = after;
-                }
-                None => return error(line, SyntaxProblem::UnterminatedVariable),
-            },
             b'$' | b'*' | b'+' | b'/' => {
                 push(&mut out, &mut instr, line, Piece::Str(vec![b]));
                 i += 1;
