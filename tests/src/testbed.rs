@@ -323,15 +323,13 @@ impl TestBed {
                         environment.insert(name.to_string(), value.to_string_lossy().into_owned());
                     }
                     let outcome = freebsd_update::run(&self.state_dir, argv, &environment);
-                    let said = judge(
+                    notes.append(judge(
                         action,
                         &command.render(),
                         &Exit::code(outcome.code),
                         &outcome.stdout,
                         &outcome.stderr,
-                    )?;
-                    notes.warnings.extend(said.warnings);
-                    notes.notes.extend(said.notes);
+                    )?);
                 }
                 Ok(Some(notes))
             }
@@ -348,16 +346,13 @@ impl TestBed {
                     let inside: Vec<&str> = argv.iter().skip(3).map(String::as_str).collect();
                     let full = self.jexec(jail, &inside)?;
                     let (exit, output) = self.inner.run_capturing(&full)?;
-                    let said = judge(
+                    notes.append(judge(
                         action,
                         &command.render(),
                         &exit,
                         &output.stdout,
                         &output.stderr,
-                    )?;
-                    notes.warnings.extend(said.warnings);
-                    notes.notes.extend(said.notes);
-                    notes.conflicts.extend(said.conflicts);
+                    )?);
                 }
                 Ok(Some(notes))
             }

@@ -42,6 +42,13 @@ impl ActionNotes {
     pub fn is_empty(&self) -> bool {
         self.warnings.is_empty() && self.notes.is_empty() && self.conflicts.is_empty()
     }
+
+    /// Adds what `more` says (a further command of the same action).
+    pub fn append(&mut self, more: ActionNotes) {
+        self.warnings.extend(more.warnings);
+        self.notes.extend(more.notes);
+        self.conflicts.extend(more.conflicts);
+    }
 }
 
 /// How a command ended.

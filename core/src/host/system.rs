@@ -87,16 +87,13 @@ impl FreeBsdHost {
                 continue;
             };
             let (exit, output) = self.run_capturing_with(argv, action.downloads())?;
-            let said = judge(
+            notes.append(judge(
                 action,
                 &command.render(),
                 &exit,
                 &output.stdout,
                 &output.stderr,
-            )?;
-            notes.warnings.extend(said.warnings);
-            notes.notes.extend(said.notes);
-            notes.conflicts.extend(said.conflicts);
+            )?);
         }
         Ok(notes)
     }
