@@ -1496,11 +1496,18 @@ impl Action {
                     pf.loaded.clear();
                 }
             }
-            Ifconfig { args } => crate::observed_bridges::apply_ifconfig(
-                world.interfaces.get_or_insert_with(Default::default),
-                world.bridges.get_or_insert_with(Default::default),
-                args,
-            ),
+            Ifconfig { args } => {
+                crate::observed_bridges::apply_ifconfig(
+                    world.interfaces.get_or_insert_with(Default::default),
+                    world.bridges.get_or_insert_with(Default::default),
+                    args,
+                );
+                if let [name, verb] = args.as_slice() {
+                    if verb == "destroy" {
+                        world.forget_destroyed_epair(name);
+                    }
+                }
+            }
             AddLimits { rules, .. } => {
                 if let Some(limits) = world.limits.as_mut() {
                     for rule in rules {

@@ -319,6 +319,11 @@ fn check_action_specifics(
             .map(drop)
             .map_err(|e| format!("sets a CPU list that does not read: {e}")),
         Action::Symlink { link, target } => check_link_target(layout, link, target),
+        Action::Ifconfig { args }
+            if crate::leftover_epairs::destroys_a_leftover(layout.recipe(), world, args) =>
+        {
+            Ok(())
+        }
         Action::Ifconfig { args } => crate::bridges::check_ifconfig(layout.recipe(), world, args),
         Action::SetProperty {
             dataset,

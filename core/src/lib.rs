@@ -74,6 +74,7 @@ pub mod hostconf;
 pub mod jailconf;
 pub mod jailfile;
 pub mod layout;
+pub mod leftover_epairs;
 pub mod lock;
 pub mod network;
 pub mod observe;

@@ -161,7 +161,7 @@ pub fn vnet_params(
     };
     let epair = format!("epair{}", names.unit);
     let mac = vnet.mac_of(jail);
-    let description = format!("jail:{jail}");
+    let description = crate::recipe::network::epair_description(jail);
     let prestart = vec![
         ifconfig(&[&epair, "create"]),
         ifconfig(&[&format!("{epair}a"), "name", &names.host]),
@@ -210,11 +210,14 @@ pub fn vnet_params(
 /// of a start that failed or was killed, or someone else's: thinjail does not
 /// destroy what it cannot tell is its own), or a half of the epair unit it
 /// creates (`ifconfig epairU create` would fail with `EEXIST`). `vnet_jails` gives
-/// each VNET jail's name, whether it runs, and its bridge.
+/// each VNET jail's name, whether it runs, and its bridge. The jails of `leftovers`
+/// ([`crate::leftover_epairs::find`]) are not checked: their epairs are thinjail's
+/// own and go before they start.
 pub fn host_conflicts(
     network: &HostNetwork,
     vnet_jails: &[(&str, bool, &str)],
     interfaces: &BTreeSet<String>,
+    leftovers: &BTreeMap<String, String>,
 ) -> Vec<String> {
     let mut found = Vec::new();
     let used: BTreeSet<&str> = vnet_jails.iter().map(|(_, _, bridge)| *bridge).collect();
@@ -234,7 +237,7 @@ pub fn host_conflicts(
     }
     let names = epair_names(vnet_jails.iter().map(|(name, _, _)| *name));
     for (jail, running, _) in vnet_jails {
-        if *running {
+        if *running || leftovers.contains_key(*jail) {
             continue;
         }
         let Some(names) = names.get(*jail) else {
@@ -624,7 +627,7 @@ mod tests {
             .chain([format!("epair{unit}b")])
             .collect();
         let jails = [("www", true, "br0"), ("db", false, "br0")];
-        let found = host_conflicts(&network, &jails, &host);
+        let found = host_conflicts(&network, &jails, &host, &BTreeMap::new());
         assert_eq!(found.len(), 2, "{found:#?}");
         assert!(
             found[0].starts_with("bridge br0 does not exist"),
@@ -640,9 +643,12 @@ mod tests {
         let mut host = host;
         host.insert("br0".into());
         host.remove(&format!("epair{unit}b"));
-        assert!(host_conflicts(&network, &jails, &host).is_empty());
+        assert!(host_conflicts(&network, &jails, &host, &BTreeMap::new()).is_empty());
         host.insert("tjdba".into());
-        assert_eq!(host_conflicts(&network, &jails, &host).len(), 1);
+        assert_eq!(
+            host_conflicts(&network, &jails, &host, &BTreeMap::new()).len(),
+            1
+        );
     }
 
     #[test]

@@ -42,6 +42,12 @@ pub struct World {
     /// thinjail's ([`crate::observe::widen_for_marks`]).
     #[serde(default)]
     pub interfaces: Option<BTreeSet<String>>,
+    /// The descriptions of the interfaces named like the host's half of a thinjail
+    /// epair ([`crate::leftover_epairs::described_candidates`]), observed with
+    /// `interfaces` (`ifconfig NAME`'s `description:` line); one without a
+    /// description is absent.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub interface_descriptions: BTreeMap<String, String>,
     /// pf and thinjail's anchor in it, observed only for a recipe with VNET jails
     /// or NAT and forwards, or while thinjail's anchor file exists
     /// ([`crate::probes::ObservationRequest::pf`], [`crate::observe::widen_for_marks`]).
@@ -291,6 +297,21 @@ impl World {
     /// Whether a jail called `name` is running (dying jails are not).
     pub fn is_running(&self, name: &str) -> bool {
         self.running_jail(name).is_some()
+    }
+
+    /// What destroying interface `name` does besides removing it: for the host's
+    /// half of a thinjail epair (`tjNAMEa`), its description and the other half
+    /// (`tjNAMEb`) go too, as `epair_clone_destroy` takes both halves.
+    pub fn forget_destroyed_epair(&mut self, name: &str) {
+        self.interface_descriptions.remove(name);
+        if let Some(stem) = name
+            .strip_suffix('a')
+            .filter(|_| crate::recipe::network::is_host_half(name))
+        {
+            if let Some(interfaces) = self.interfaces.as_mut() {
+                interfaces.remove(&format!("{stem}b"));
+            }
+        }
     }
 
     /// The running (not dying) jail called `name`.

@@ -471,12 +471,16 @@ pub fn plan_start(
         }
         actions.push(start_action(recipe, world, jail));
     }
-    check_network(recipe, world, jails)?;
+    let leftovers = check_network(recipe, world, jails)?;
+    // A start's epair left by a start that failed or was killed goes first.
+    let mut planned = thinjail_core::leftover_epairs::destroy_actions(&leftovers);
     // Two or more: side by side, each after the jails it depends on.
-    Ok(thinjail_core::start::parallel_start(recipe, actions)
-        .into_iter()
-        .map(Planned::new)
-        .collect())
+    planned.extend(
+        thinjail_core::start::parallel_start(recipe, actions)
+            .into_iter()
+            .map(Planned::new),
+    );
+    Ok(planned)
 }
 
 /// What `apply` checks of the host's interfaces before it starts VNET jails
@@ -484,10 +488,16 @@ pub fn plan_start(
 /// not run: their bridge exists (unless thinjail makes it, which `apply` does), and
 /// no interface has the name of their epair — a leftover of a start that failed or
 /// was killed, or someone else's, on which jail(8) would fail with `EEXIST` after
-/// mounting. Refused (exit 78) naming the `ifconfig … destroy` to run.
-fn check_network(recipe: &Recipe, world: &World, jails: &[String]) -> Result<(), LifecycleError> {
+/// mounting. Refused (exit 78) naming the `ifconfig … destroy` to run, unless it is
+/// provably thinjail's own leftover ([`thinjail_core::leftover_epairs`]): those are
+/// returned, by jail, to be destroyed first.
+fn check_network(
+    recipe: &Recipe,
+    world: &World,
+    jails: &[String],
+) -> Result<BTreeMap<String, String>, LifecycleError> {
     let Some(interfaces) = &world.interfaces else {
-        return Ok(());
+        return Ok(BTreeMap::new());
     };
     let vnet_jails: Vec<(&str, bool, &str)> = recipe
         .jails
@@ -500,12 +510,21 @@ fn check_network(recipe: &Recipe, world: &World, jails: &[String]) -> Result<(),
         })
         .collect();
     if vnet_jails.iter().all(|(_, skipped, _)| *skipped) {
-        return Ok(());
+        return Ok(BTreeMap::new());
     }
-    let found =
-        thinjail_core::network::host_conflicts(&recipe.host.network, &vnet_jails, interfaces);
+    let leftovers = thinjail_core::leftover_epairs::find(
+        &vnet_jails,
+        interfaces,
+        &world.interface_descriptions,
+    );
+    let found = thinjail_core::network::host_conflicts(
+        &recipe.host.network,
+        &vnet_jails,
+        interfaces,
+        &leftovers,
+    );
     if found.is_empty() {
-        Ok(())
+        Ok(leftovers)
     } else {
         Err(LifecycleError::Refused(found.join("\n")))
     }

@@ -267,10 +267,16 @@ impl Stage for RcConfStage {
                     Some((j.name.as_str(), running, vnet.bridge.as_str()))
                 })
                 .collect();
-            let found = network::host_conflicts(&host.network, &vnet_jails, interfaces);
+            let leftovers = thinjail_core::leftover_epairs::find(
+                &vnet_jails,
+                interfaces,
+                &world.interface_descriptions,
+            );
+            let found = network::host_conflicts(&host.network, &vnet_jails, interfaces, &leftovers);
             if !found.is_empty() {
                 return Err(conflict(found.join("\n")));
             }
+            actions.extend(thinjail_core::leftover_epairs::destroy_actions(&leftovers));
         }
         let configuration = Configuration::read(recipe, world)?;
         configuration.check_host()?;

@@ -35,7 +35,8 @@
 //!   holding an address fails "ifconfig: BRDGADD IF: Invalid argument", exit 1
 //!   (if_bridge(4)'s `EINVAL`). Observation: `ifconfig -g bridge` and the `member:`
 //!   lines → [`NetBed::bridges`], an interface's `inet`/`inet6` lines →
-//!   [`NetBed::has_address`] (link-local ones count).
+//!   [`NetBed::has_address`] (link-local ones count), its `description:` line →
+//!   [`NetBed::description`] (the link's alias).
 //!
 //! **Not reproduced**: the kernel's choice of epair MAC addresses (Linux picks
 //! random ones; thinjail sets the jail's own), interface groups, `ifconfig`'s
@@ -165,6 +166,15 @@ impl NetBed {
     /// The interfaces of the host's namespace (without `lo`).
     pub fn interfaces(&self) -> Result<Vec<String>, HostError> {
         self.interfaces_in(&self.host_ns)
+    }
+
+    /// The description of interface `name` in the host's namespace (`ifconfig NAME`'s
+    /// `description:` line; `ifconfig NAME description TEXT` sets the link's alias).
+    pub fn description(&self, name: &str) -> Result<Option<String>, HostError> {
+        let out = self.ip(&["link", "show", "dev", name])?;
+        Ok(out
+            .lines()
+            .find_map(|line| line.strip_prefix("    alias ").map(String::from)))
     }
 
     /// The members of bridge `bridge`.

@@ -1137,6 +1137,12 @@ impl Host for TestBed {
             &mut |argv| self.run(argv),
             &request.probes.delegated,
         )?;
+        let interfaces: Option<std::collections::BTreeSet<String>> = if request.interfaces {
+            let bed = crate::netbed::NetBed::from_env()?;
+            Some(bed.interfaces()?.into_iter().collect())
+        } else {
+            None
+        };
         Ok(World {
             delegated,
             datasets,
@@ -1147,13 +1153,22 @@ impl Host for TestBed {
             listed,
             limits,
             cpus,
-            // `ifconfig -l` → the interfaces of the test's namespace.
-            interfaces: if request.interfaces {
-                let bed = crate::netbed::NetBed::from_env()?;
-                Some(bed.interfaces()?.into_iter().collect())
-            } else {
-                None
+            // `ifconfig -l` → the interfaces of the test's namespace; `ifconfig IF`'s
+            // description → the link's alias.
+            interface_descriptions: match &interfaces {
+                Some(names) => {
+                    let bed = crate::netbed::NetBed::from_env()?;
+                    let mut found = BTreeMap::new();
+                    for name in thinjail_core::leftover_epairs::described_candidates(names) {
+                        if let Some(text) = bed.description(name)? {
+                            found.insert(name.to_string(), text);
+                        }
+                    }
+                    found
+                }
+                None => BTreeMap::new(),
             },
+            interfaces,
             pf: if request.pf {
                 Some(crate::pfbed::observe()?)
             } else {

@@ -2,7 +2,8 @@
 //! made with their uplink and address before the jails start, real traffic over
 //! them, kept while a jail uses them, removed with their rc.conf lines when the
 //! last jail leaves the recipe; the administrator's bridge never touched; an
-//! addressed uplink refused while `net.link.bridge.member_ifaddrs` is 0. All inside
+//! addressed uplink refused while `net.link.bridge.member_ifaddrs` is 0; an epair
+//! left by a killed start destroyed when it is provably thinjail's. All inside
 //! network namespaces the test makes (`THINJAIL_TESTBED_NETNS`).
 
 use std::process::Command;
@@ -211,6 +212,84 @@ fn thinjail_start_refuses_a_leftover_epair() {
     ip(bed.ns.name(), &["link", "del", "tjvaa"]);
     bed.command(&["start", "va"]).expect_code(0);
     assert_eq!(bed.members(BRIDGE), ["tjvaa", "tjvba", UPLINK]);
+}
+
+/// What va's `exec.prestart` leaves when its start is killed after the epair was
+/// made, renamed, described and added to the bridge: the same commands, through
+/// the test bed's ifconfig.
+fn leave_a_killed_start_of_va(bed: &VnetBed) {
+    let names = thinjail_core::network::epair_names(["va", "vb"]);
+    let epair = format!("epair{}", names["va"].unit);
+    for args in [
+        vec![epair.clone(), "create".into()],
+        vec![format!("{epair}a"), "name".into(), "tjvaa".into()],
+        vec![format!("{epair}b"), "name".into(), "tjvab".into()],
+        vec!["tjvaa".into(), "description".into(), "jail:va".into()],
+        vec![BRIDGE.into(), "addm".into(), "tjvaa".into()],
+    ] {
+        bed.net.ifconfig(&args).unwrap();
+    }
+}
+
+#[test]
+fn an_epair_left_by_a_killed_start_is_destroyed_and_the_jail_starts() {
+    let bed = bridge_bed("b6");
+    bed.apply().expect_code(0);
+    for command in ["start", "apply"] {
+        bed.command(&["stop", "va"]).expect_code(0);
+        leave_a_killed_start_of_va(&bed);
+        assert_eq!(bed.members(BRIDGE), ["tjvaa", "tjvba", UPLINK]);
+        // Named and described as va's own prestart does: thinjail's leftover,
+        // destroyed before va starts (not refused, as someone else's would be).
+        let started = match command {
+            "start" => bed.command(&["start", "va"]),
+            _ => bed.apply(),
+        };
+        started.expect_code(0);
+        assert!(
+            started.stdout.contains("ifconfig tjvaa destroy")
+                || started.stderr.contains("ifconfig tjvaa destroy"),
+            "{command:?}: {started:?}"
+        );
+        assert_eq!(bed.members(BRIDGE), ["tjvaa", "tjvba", UPLINK]);
+        ping(&bed, "va", "10.78.0.3").expect_code(0);
+    }
+    bed.apply().expect_nothing_to_do();
+}
+
+#[test]
+fn a_described_leftover_beside_an_unrenamed_half_is_still_refused() {
+    let bed = bridge_bed("b7");
+    bed.apply().expect_code(0);
+    bed.command(&["stop", "va"]).expect_code(0);
+    leave_a_killed_start_of_va(&bed);
+    // A pair with va's unit but unrenamed: no mark tells whose it is.
+    let names = thinjail_core::network::epair_names(["va", "vb"]);
+    let unit = names["va"].unit;
+    ip(
+        bed.ns.name(),
+        &[
+            "link",
+            "add",
+            &format!("epair{unit}a"),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("epair{unit}b"),
+        ],
+    );
+    let refused = bed.command(&["start", "va"]);
+    refused.expect_code(78);
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("ifconfig epair{unit}a destroy")),
+        "{}",
+        refused.stderr
+    );
+    assert!(bed.net.exists("tjvaa"), "nothing destroyed");
+    assert!(bed.net.exists(&format!("epair{unit}a")));
 }
 
 #[test]

@@ -58,6 +58,11 @@ impl FreeBsdHost {
         } else {
             Some(self.observe_cpus(&request.probes.cpusets, &jails)?)
         };
+        let interfaces = if request.interfaces {
+            Some(self.observe_interfaces()?)
+        } else {
+            None
+        };
         Ok(World {
             datasets: self.observe_datasets(request)?,
             paths,
@@ -67,10 +72,10 @@ impl FreeBsdHost {
             listed,
             limits,
             cpus,
-            interfaces: if request.interfaces {
-                Some(self.observe_interfaces()?)
-            } else {
-                None
+            interfaces: interfaces.clone(),
+            interface_descriptions: match &interfaces {
+                Some(names) => self.observe_descriptions(names)?,
+                None => BTreeMap::new(),
             },
             pf: if request.pf {
                 Some(self.observe_pf()?)
@@ -220,6 +225,28 @@ impl FreeBsdHost {
             Err(e) => return Err(e),
         };
         Ok(observed)
+    }
+
+    /// The descriptions of the interfaces among `interfaces` named like the host's
+    /// half of a thinjail epair (`ifconfig NAME`, its `description:` line;
+    /// [`crate::leftover_epairs`]). One that went meanwhile has none.
+    pub fn observe_descriptions(
+        &mut self,
+        interfaces: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, String>, HostError> {
+        let mut found = BTreeMap::new();
+        for name in crate::leftover_epairs::described_candidates(interfaces) {
+            match self.run(&Command::run(["ifconfig", name])) {
+                Ok(shown) => {
+                    if let Some(text) = crate::leftover_epairs::parse_description(&shown.stdout) {
+                        found.insert(name.to_string(), text);
+                    }
+                }
+                Err(HostError::CommandFailed { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(found)
     }
 
     /// The host's network interfaces (`ifconfig -l`: their names, blank-separated).

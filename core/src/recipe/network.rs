@@ -283,6 +283,18 @@ pub struct EpairNames {
     pub jail: String,
 }
 
+/// The description a VNET jail's `exec.prestart` gives the host's half of its
+/// epair: `jail:NAME`, which tells a leftover of thinjail's
+/// ([`crate::leftover_epairs`]).
+pub fn epair_description(jail: &str) -> String {
+    format!("jail:{jail}")
+}
+
+/// Whether `name` is named like the host's half of a thinjail epair (`tj…a`, `tk…a`).
+pub fn is_host_half(name: &str) -> bool {
+    is_thinjail_iface(name) && name.ends_with('a')
+}
+
 /// The stem both halves of a jail's epair share: `tj` and the jail's name when it
 /// fits and is made of letters, digits and `_`; otherwise `tk`, its first six
 /// characters (`-` as `_`) and six hex digits of a hash of the whole name. The two
