@@ -16,7 +16,8 @@
 //! - [`netbed`] and [`pfbed`]: VNET jails, epairs, bridges and pf's anchor as network
 //!   namespaces, veth pairs, Linux bridges and nftables, only inside a namespace the
 //!   test made (`THINJAIL_TESTBED_NETNS`); [`vnet_bed`], the bed the end-to-end
-//!   network tests share (the article's bed run inside such a namespace);
+//!   network tests share (the article's bed run inside such a namespace); [`radvd`],
+//!   the router the SLAAC test advertises from;
 //! - [`plugins`]: the example and deliberately bad plugin libraries, built for the run;
 //! - [`samples`]: inputs the tests and the benchmark share (the article's recipe with N
 //!   jails, a host with only its pool, `zfs get` as a map).
@@ -37,6 +38,7 @@ mod json_state;
 pub mod netbed;
 pub mod pfbed;
 pub mod plugins;
+pub mod radvd;
 pub mod rctl;
 pub mod samples;
 pub mod testbed;

@@ -126,6 +126,7 @@ pub mod datasets;
 pub mod fileflags;
 pub mod fstab_mount;
 pub mod parallel;
+pub mod ra_accept;
 
 use fileflags::FileFlagsBed;
 
@@ -618,6 +619,9 @@ impl TestBed {
                 .iter()
                 .any(|p| !jail8::values(params, p).is_empty());
         if !lives {
+            if vnet {
+                ra_accept::unmount_view(&root)?;
+            }
             return crate::netbed::remove_if_vnet(jail, vnet);
         }
         // Read again now: jails started side by side record themselves meanwhile.
@@ -750,11 +754,18 @@ impl TestBed {
             }
         }
         // `vnet`: the jail's namespace, with its `vnet.interface`s moved in.
-        crate::netbed::create_if_vnet(
+        if crate::netbed::create_if_vnet(
             jail,
             jail8::flag(params, "vnet"),
             &jail8::values(params, "vnet.interface"),
-        )?;
+        )? {
+            // Router advertisements refused until the jail's rc accepts them.
+            mounts.push(ra_accept::mount_view(
+                &crate::netbed::NetBed::from_env()?,
+                jail,
+                root,
+            )?);
+        }
         let started = parallel::now_ns();
         self.run_in_jail(params, "exec.start", root, jail, argv)?;
         parallel::record_exec_start(&self.state_dir, jail, started);
@@ -948,6 +959,9 @@ impl TestBed {
         let Some(params) = params else {
             state.jails.remove(jail);
             state.save(&self.state_dir)?;
+            if running.vnet {
+                ra_accept::unmount_view(&running.path)?;
+            }
             return crate::netbed::remove_if_vnet(jail, running.vnet);
         };
         let root = running.path.clone();
@@ -966,7 +980,11 @@ impl TestBed {
         state.jails.remove(jail);
         state.save(&self.state_dir)?;
         datasets::forget_jail(&self.state_dir, jail)?;
-        // The jail is gone: its interfaces are back on the host.
+        // The jail is gone: its interfaces are back on the host (the view of its
+        // IPv6 settings unmounted before its namespace goes).
+        if running.vnet {
+            ra_accept::unmount_view(&root)?;
+        }
         crate::netbed::remove_if_vnet(jail, running.vnet)?;
         jail8::run_param(
             &mut self.inner,
