@@ -25,7 +25,11 @@
 //! - rc.conf(5) and `libexec/rc/network.subr`: `ifconfig_IF`, `ifconfig_IF_aliasN`,
 //!   `ifconfig_IF_ipv6`, `defaultrouter`, `ipv6_defaultrouter`, `SYNCDHCP`,
 //!   `inet6 accept_rtadv`; FreeBSD 15's ifconfig wants a prefix length with every
-//!   address, so addresses here always carry one.
+//!   address, so addresses here always carry one. For SLAAC that one setting is
+//!   enough: `ifconfig_up` clears `IFDISABLED` for it, sets `accept_rtadv` (without
+//!   which `nd6_ra_input` in `sys/netinet6/nd6_rtr.c` drops every advertisement)
+//!   and runs rtsol(8) to solicit one; no `rtsold_enable` or
+//!   `ipv6_activate_all_interfaces` (docs/network.md, "The jail's rc.conf").
 //! - devfs.rules(5) and `etc/defaults/devfs.rules`: ruleset 4 is
 //!   `devfsrules_jail`; dhclient(8) needs `/dev/bpf*`, which ruleset 4 hides.
 //! - pf.conf(5) and `sbin/pfctl/parse.y` (`natrule : nataction interface af proto
