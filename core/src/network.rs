@@ -75,6 +75,13 @@ pub fn ifconfig_var(iface: &str, suffix: &str) -> String {
 /// The settings of the jail's own rc.conf(5) for its interface `iface`: addresses
 /// (`inet A/P`, further ones as `_aliasN`), `SYNCDHCP`, `inet6 accept_rtadv`, and the
 /// default routers. In the order written.
+///
+/// Every start writes all of them, so that what an earlier recipe wrote into the
+/// jail's rc.conf (which keeps its data) does not outlive it: no IPv6 is an empty
+/// `ifconfig_IF_ipv6` (`network.subr` configures nothing for it, and a stale
+/// `inet6 accept_rtadv` would keep the jail taking router advertisements), the
+/// first unused `_aliasN` is empty (`ifalias_af_common` stops at an empty alias),
+/// and no gateway is `NO`, rc.conf's default (rc.d/routing adds no route).
 pub fn jail_rc_conf(vnet: &Vnet, iface: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut aliases = 0;
@@ -106,14 +113,12 @@ pub fn jail_rc_conf(vnet: &Vnet, iface: &str) -> Vec<(String, String)> {
             }
         }
         Some(Ip6::Slaac) => out.push((ifconfig_var(iface, "_ipv6"), "inet6 accept_rtadv".into())),
-        None => {}
+        None => out.push((ifconfig_var(iface, "_ipv6"), String::new())),
     }
-    if let Some(gateway) = &vnet.gateway4 {
-        out.push(("defaultrouter".into(), gateway.clone()));
-    }
-    if let Some(gateway) = &vnet.gateway6 {
-        out.push(("ipv6_defaultrouter".into(), gateway.clone()));
-    }
+    out.push((ifconfig_var(iface, &format!("_alias{aliases}")), String::new()));
+    let router = |gateway: &Option<String>| gateway.clone().unwrap_or_else(|| "NO".into());
+    out.push(("defaultrouter".into(), router(&vnet.gateway4)));
+    out.push(("ipv6_defaultrouter".into(), router(&vnet.gateway6)));
     out
 }
 
@@ -481,6 +486,7 @@ mod tests {
                 ("ifconfig_tjwwwb", "inet 10.0.0.2/24"),
                 ("ifconfig_tjwwwb_alias0", "inet 10.0.0.3/24"),
                 ("ifconfig_tjwwwb_ipv6", "inet6 fd00::2/64"),
+                ("ifconfig_tjwwwb_alias1", ""),
                 ("defaultrouter", "10.0.0.1"),
                 ("ipv6_defaultrouter", "fd00::1"),
             ]
@@ -495,12 +501,20 @@ mod tests {
             [
                 ("ifconfig_tjwwwb", "SYNCDHCP"),
                 ("ifconfig_tjwwwb_ipv6", "inet6 accept_rtadv"),
+                ("ifconfig_tjwwwb_alias0", ""),
+                ("defaultrouter", "NO"),
+                ("ipv6_defaultrouter", "NO"),
             ]
             .map(|(a, b)| (a.to_string(), b.to_string()))
         );
+        // Leaving SLAAC (or IPv6) empties what an earlier start wrote.
+        v.ip6 = None;
+        assert!(jail_rc_conf(&v, "tjwwwb")
+            .contains(&("ifconfig_tjwwwb_ipv6".to_string(), String::new())));
         assert_eq!(
             sysrc_command(&jail_rc_conf(&vnet("br0", &["10.0.0.2/24"]), "tjwwwb")),
-            "/usr/sbin/sysrc -q 'ifconfig_tjwwwb=inet 10.0.0.2/24'"
+            "/usr/sbin/sysrc -q 'ifconfig_tjwwwb=inet 10.0.0.2/24' ifconfig_tjwwwb_ipv6= \
+             ifconfig_tjwwwb_alias0= defaultrouter=NO ipv6_defaultrouter=NO"
         );
     }
 
@@ -544,7 +558,8 @@ mod tests {
         assert_eq!(
             list("exec.start"),
             [
-                "/usr/sbin/sysrc -q 'ifconfig_tjwwwb=inet 10.0.0.2/24'",
+                "/usr/sbin/sysrc -q 'ifconfig_tjwwwb=inet 10.0.0.2/24' ifconfig_tjwwwb_ipv6= \
+                 ifconfig_tjwwwb_alias0= defaultrouter=NO ipv6_defaultrouter=NO",
                 "/bin/sh /etc/rc"
             ]
         );

@@ -165,6 +165,42 @@ fn views_mounted(bed: &VnetBed) -> Vec<String> {
         .collect()
 }
 
+/// The SLAAC jail's address once it is formed (not tentative any more).
+fn formed_address(bed: &VnetBed) -> String {
+    wait_for(Duration::from_secs(20), || {
+        global_addresses(bed, SLAAC_JAIL, "tjvsb")
+            .into_iter()
+            .find(|(_, tentative)| !tentative)
+            .map(|(address, _)| address)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no address from the router's advertisements: {:?}",
+            global_addresses(bed, SLAAC_JAIL, "tjvsb")
+        )
+    })
+}
+
+/// Waits until `jail`'s namespace received a router advertisement more.
+fn next_advertisement(bed: &VnetBed, jail: &str) {
+    let before = advertisements_received(bed, jail);
+    wait_for(Duration::from_secs(10), || {
+        (advertisements_received(bed, jail) > before).then_some(())
+    })
+    .unwrap_or_else(|| panic!("an advertisement reached {jail}"));
+}
+
+/// `jail`'s row of `thinjail list --json`.
+fn list_row(bed: &VnetBed, jail: &str) -> serde_json::Value {
+    let run = bed.command(&["list", "--json"]);
+    run.expect_code(0);
+    let list: serde_json::Value = serde_json::from_str(&run.stdout).expect("list --json");
+    list["jails"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["name"] == jail).cloned())
+        .unwrap_or_else(|| panic!("{jail} in {}", run.stdout))
+}
+
 #[test]
 fn a_slaac_jail_forms_its_address_from_the_advertised_prefix_and_a_jail_without_it_does_not() {
     let bed = slaac_bed("s1");
@@ -186,19 +222,11 @@ fn a_slaac_jail_forms_its_address_from_the_advertised_prefix_and_a_jail_without_
     // The address: the advertised prefix and the modified EUI-64 of vs's MAC,
     // once duplicate address detection is over.
     let expected = eui64_address(PREFIX, &derived_mac(SLAAC_JAIL));
-    let formed = wait_for(Duration::from_secs(20), || {
-        global_addresses(&bed, SLAAC_JAIL, "tjvsb")
-            .into_iter()
-            .find(|(_, tentative)| !tentative)
-            .map(|(address, _)| address)
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "no address from the router's advertisements: {:?}",
-            global_addresses(&bed, SLAAC_JAIL, "tjvsb")
-        )
-    });
-    assert_eq!(formed, format!("{expected}/64"));
+    assert_eq!(formed_address(&bed), format!("{expected}/64"));
+    assert_eq!(
+        list_row(&bed, SLAAC_JAIL)["network"]["ip6"],
+        serde_json::json!(["slaac"])
+    );
     assert_eq!(accept_ra(&bed, SLAAC_JAIL, "tjvsb"), "1");
     // The router's default route, and the router reached over IPv6.
     let routes = bed.in_jail(
@@ -214,11 +242,7 @@ fn a_slaac_jail_forms_its_address_from_the_advertised_prefix_and_a_jail_without_
     .expect_code(0);
 
     // The jail without SLAAC receives the same advertisements and takes none.
-    let before = advertisements_received(&bed, PLAIN_JAIL);
-    wait_for(Duration::from_secs(10), || {
-        (advertisements_received(&bed, PLAIN_JAIL) > before).then_some(())
-    })
-    .expect("an advertisement reached vn");
+    next_advertisement(&bed, PLAIN_JAIL);
     assert_eq!(global_addresses(&bed, PLAIN_JAIL, "tjvnb"), []);
     assert_eq!(accept_ra(&bed, PLAIN_JAIL, "tjvnb"), "0");
     let routes = bed.in_jail(
@@ -240,4 +264,48 @@ fn a_slaac_jail_forms_its_address_from_the_advertised_prefix_and_a_jail_without_
     assert_eq!(views_mounted(&bed), Vec::<String>::new());
     drop(radvd);
     assert!(!process_exists(radvd_pid), "radvd {radvd_pid} is gone");
+}
+
+#[test]
+fn a_jail_leaving_slaac_is_restarted_alone_takes_no_more_advertisements_and_comes_back_to_its_address(
+) {
+    let mut bed = slaac_bed("s2");
+    let _radvd = Radvd::start(bed.ns.name(), BRIDGE, PREFIX);
+    bed.apply().expect_code(0);
+    let formed = formed_address(&bed);
+    let plain_jid = list_row(&bed, PLAIN_JAIL)["jid"].clone();
+    assert!(plain_jid.is_number(), "{plain_jid}");
+
+    // No IPv6 any more: vs restarts (vn does not), and its interface takes none of
+    // the router's advertisements, although its rc.conf said accept_rtadv before.
+    bed.bed.recipe.jails[0]
+        .vnet
+        .as_mut()
+        .expect("vs is a VNET jail")
+        .ip6 = None;
+    bed.bed.write_recipe();
+    bed.apply().expect_code(0);
+    assert_eq!(list_row(&bed, PLAIN_JAIL)["jid"], plain_jid, "vn kept running");
+    next_advertisement(&bed, SLAAC_JAIL);
+    assert_eq!(global_addresses(&bed, SLAAC_JAIL, "tjvsb"), []);
+    assert_eq!(accept_ra(&bed, SLAAC_JAIL, "tjvsb"), "0");
+    bed.apply().expect_nothing_to_do();
+
+    // SLAAC again: the same address, from the same MAC.
+    bed.bed.recipe.jails[0]
+        .vnet
+        .as_mut()
+        .expect("vs is a VNET jail")
+        .ip6 = Some(Ip6::Slaac);
+    bed.bed.write_recipe();
+    bed.apply().expect_code(0);
+    assert_eq!(formed_address(&bed), formed);
+    assert_eq!(list_row(&bed, PLAIN_JAIL)["jid"], plain_jid, "vn kept running");
+
+    for jail in [SLAAC_JAIL, PLAIN_JAIL] {
+        bed.command(&["stop", jail]).expect_code(0);
+        bed.command(&["destroy", jail, "--yes"]).expect_code(0);
+    }
+    assert_eq!(bed.ns.namespaces(), [bed.ns.name().to_string()]);
+    assert_eq!(views_mounted(&bed), Vec::<String>::new());
 }
