@@ -28,7 +28,8 @@
 //!   interface moved into it; on removal each interface the jail holds goes back to
 //!   the host's namespace (as FreeBSD returns a vnet jail's interfaces to the host)
 //!   and the namespace is deleted. Commands run in the jail run in its namespace
-//!   (`nsenter --net`), so what the jail's rc sets up is the jail's alone.
+//!   (`nsenter --net`), so what the jail's rc sets up is the jail's alone. Router
+//!   advertisements: see `tests/src/testbed/ra_accept.rs`.
 //!
 //! - FreeBSD 15's `net.link.bridge.member_ifaddrs` ([`MEMBER_IFADDRS_ENV`]; unset,
 //!   the sysctl does not exist, as on 14): while it is 0, `addm` of a member

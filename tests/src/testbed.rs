@@ -75,7 +75,8 @@
 //!     an uplink's addresses and `net.link.bridge.member_ifaddrs` → that
 //!     namespace's bridges and addresses and `THINJAIL_TESTBED_MEMBER_IFADDRS`;
 //!     a failed start's `destroy_on_failure` interfaces destroyed there, as
-//!     `FreeBsdHost` does; nothing outside it.
+//!     `FreeBsdHost` does; nothing outside it. A VNET jail's namespace refuses
+//!     router advertisements until the jail's rc accepts them ([`ra_accept`]).
 //! 12. delegated datasets ([`datasets`]): `jailed` kept in the test bed's record,
 //!     `create_jailed_dataset` as zfs-fuse's `zfs create -o canmount=noauto`,
 //!     `/sbin/zfs jail` in `exec.created` and `zfs.dataset` as the record's
