@@ -115,7 +115,10 @@ pub fn jail_rc_conf(vnet: &Vnet, iface: &str) -> Vec<(String, String)> {
         Some(Ip6::Slaac) => out.push((ifconfig_var(iface, "_ipv6"), "inet6 accept_rtadv".into())),
         None => out.push((ifconfig_var(iface, "_ipv6"), String::new())),
     }
-    out.push((ifconfig_var(iface, &format!("_alias{aliases}")), String::new()));
+    out.push((
+        ifconfig_var(iface, &format!("_alias{aliases}")),
+        String::new(),
+    ));
     let router = |gateway: &Option<String>| gateway.clone().unwrap_or_else(|| "NO".into());
     out.push(("defaultrouter".into(), router(&vnet.gateway4)));
     out.push(("ipv6_defaultrouter".into(), router(&vnet.gateway6)));

@@ -47,7 +47,9 @@ fn slaac_bed(prefix: &str) -> VnetBed {
         );
         ip(
             ns.name(),
-            &["link", "add", "rtr0", "type", "veth", "peer", "name", "rtr1"],
+            &[
+                "link", "add", "rtr0", "type", "veth", "peer", "name", "rtr1",
+            ],
         );
         ip(ns.name(), &["link", "set", "dev", "rtr0", "master", BRIDGE]);
         ip(ns.name(), &["link", "set", "dev", "rtr0", "up"]);
@@ -285,7 +287,11 @@ fn a_jail_leaving_slaac_is_restarted_alone_takes_no_more_advertisements_and_come
         .ip6 = None;
     bed.bed.write_recipe();
     bed.apply().expect_code(0);
-    assert_eq!(list_row(&bed, PLAIN_JAIL)["jid"], plain_jid, "vn kept running");
+    assert_eq!(
+        list_row(&bed, PLAIN_JAIL)["jid"],
+        plain_jid,
+        "vn kept running"
+    );
     next_advertisement(&bed, SLAAC_JAIL);
     assert_eq!(global_addresses(&bed, SLAAC_JAIL, "tjvsb"), []);
     assert_eq!(accept_ra(&bed, SLAAC_JAIL, "tjvsb"), "0");
@@ -300,7 +306,11 @@ fn a_jail_leaving_slaac_is_restarted_alone_takes_no_more_advertisements_and_come
     bed.bed.write_recipe();
     bed.apply().expect_code(0);
     assert_eq!(formed_address(&bed), formed);
-    assert_eq!(list_row(&bed, PLAIN_JAIL)["jid"], plain_jid, "vn kept running");
+    assert_eq!(
+        list_row(&bed, PLAIN_JAIL)["jid"],
+        plain_jid,
+        "vn kept running"
+    );
 
     for jail in [SLAAC_JAIL, PLAIN_JAIL] {
         bed.command(&["stop", jail]).expect_code(0);
