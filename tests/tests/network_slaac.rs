@@ -3,7 +3,9 @@
 //! modified EUI-64 of its stable MAC), gets a default route from it and reaches the
 //! router over IPv6; a VNET jail on the same bridge without SLAAC receives the same
 //! advertisements and forms nothing, as FreeBSD's kernel ignores them without
-//! `accept_rtadv`; nothing is left once the jails are destroyed. All inside network
+//! `accept_rtadv`; nothing is left once the jails are destroyed. A jail that leaves
+//! SLAAC, or drops an address or its gateway, keeps none of what its earlier rc.conf
+//! settings gave it after its restart. All inside network
 //! namespaces the test makes (`THINJAIL_TESTBED_NETNS`): radvd runs on the test's
 //! bridge, in the namespace standing for the host.
 
@@ -318,4 +320,75 @@ fn a_jail_leaving_slaac_is_restarted_alone_takes_no_more_advertisements_and_come
     }
     assert_eq!(bed.ns.namespaces(), [bed.ns.name().to_string()]);
     assert_eq!(views_mounted(&bed), Vec::<String>::new());
+}
+
+/// IPv4 addresses of `iface` in `jail`, as busybox ip shows them.
+fn ipv4_addresses(bed: &VnetBed, jail: &str, iface: &str) -> Vec<String> {
+    let shown = bed.in_jail(
+        jail,
+        &[
+            "/usr/libexec/testbed/ip",
+            "-4",
+            "-o",
+            "addr",
+            "show",
+            "dev",
+            iface,
+        ],
+    );
+    shown.expect_code(0);
+    shown
+        .stdout
+        .lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let at = words.iter().position(|w| *w == "inet")?;
+            words.get(at + 1).map(|w| w.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn a_jail_whose_recipe_drops_an_address_and_its_gateway_keeps_neither_after_its_restart() {
+    let mut bed = slaac_bed("s3");
+    let two = vnet_on(
+        BRIDGE,
+        Ip4::Static(vec!["10.79.0.3/24".into(), "10.79.0.4/24".into()]),
+        Some("10.79.0.1"),
+    );
+    bed.bed.recipe.jails[1].vnet = Some(two);
+    bed.bed.write_recipe();
+    bed.apply().expect_code(0);
+    assert_eq!(
+        ipv4_addresses(&bed, PLAIN_JAIL, "tjvnb"),
+        ["10.79.0.3/24", "10.79.0.4/24"]
+    );
+    let route = |bed: &VnetBed| {
+        let shown = bed.in_jail(
+            PLAIN_JAIL,
+            &["/usr/libexec/testbed/ip", "-4", "route", "show", "default"],
+        );
+        shown.expect_code(0);
+        shown.stdout.trim().to_string()
+    };
+    assert!(route(&bed).contains("via 10.79.0.1"), "{}", route(&bed));
+
+    // One address and no gateway: what the earlier start wrote into the jail's
+    // rc.conf (its alias, its defaultrouter) does not come back with the restart.
+    bed.bed.recipe.jails[1].vnet = Some(vnet_on(
+        BRIDGE,
+        Ip4::Static(vec!["10.79.0.3/24".into()]),
+        None,
+    ));
+    bed.bed.write_recipe();
+    bed.apply().expect_code(0);
+    assert_eq!(ipv4_addresses(&bed, PLAIN_JAIL, "tjvnb"), ["10.79.0.3/24"]);
+    assert_eq!(route(&bed), "");
+    bed.apply().expect_nothing_to_do();
+
+    for jail in [SLAAC_JAIL, PLAIN_JAIL] {
+        bed.command(&["stop", jail]).expect_code(0);
+        bed.command(&["destroy", jail, "--yes"]).expect_code(0);
+    }
+    assert_eq!(bed.ns.namespaces(), [bed.ns.name().to_string()]);
 }
