@@ -142,13 +142,18 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         parallel: Option<std::num::NonZeroU32>,
     },
-    /// Stop jails (`jail -f CONF -r NAME`); nothing is left mounted, and the rctl(8)
+    /// Stop jails (`jail -f CONF -r NAME`), each after the jails that depend on it,
+    /// independent ones side by side; nothing is left mounted, and the rctl(8)
     /// rules thinjail set for them are removed.
     Stop {
         #[command(flatten)]
         which: JailSelection,
         #[command(flatten)]
         opts: LifeOpts,
+        /// Stop at most N jails at once (overrides the recipe's host.start_parallel;
+        /// 1: one after the other).
+        #[arg(long, value_name = "N")]
+        parallel: Option<std::num::NonZeroU32>,
     },
     /// Stop, then start jails.
     Restart {

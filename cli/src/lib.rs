@@ -129,7 +129,11 @@ fn dispatch(env: &Environment, cli: &Cli) -> Result<u8, exit::CliError> {
             opts,
             parallel,
         } => commands::start(env, plugins, which, opts, *parallel),
-        Command::Stop { which, opts } => commands::stop(env, plugins, which, opts),
+        Command::Stop {
+            which,
+            opts,
+            parallel,
+        } => commands::stop(env, plugins, which, opts, *parallel),
         Command::Restart {
             which,
             opts,

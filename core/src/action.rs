@@ -284,6 +284,18 @@ pub enum Action {
         /// Jail name.
         jail: String,
     },
+    /// Several `jail -f CONF -r JAIL` at once, each followed by `rctl -r` of the
+    /// jail's rules, at most `limit` at a time, each jail after the jails of the
+    /// same stop that depend on it ([`crate::stop`]). A jail that fails to stop
+    /// leaves the jails it depends on running; the others still stop.
+    StopJails {
+        /// The jails, dependents first.
+        jails: Vec<crate::stop::JailStop>,
+        /// How many at once: the recipe's `host.start_parallel`; `None` for the
+        /// host's number of CPUs, decided when applying.
+        #[serde(default)]
+        limit: Option<u32>,
+    },
     /// `jexec -l JAIL ARGV…`
     ExecInJail {
         /// Jail name.
@@ -782,6 +794,30 @@ impl Action {
                 "-r".into(),
                 jail.clone(),
             ])]),
+            // As a script, one after the other (dependents first); `apply` runs
+            // them side by side.
+            StopJails { jails, .. } => cmds(
+                jails
+                    .iter()
+                    .flat_map(|j| {
+                        let stop = Command::run([
+                            "jail".to_string(),
+                            "-f".into(),
+                            s(&j.conf),
+                            "-r".into(),
+                            j.jail.clone(),
+                        ]);
+                        let rules = (!j.remove_limits.is_empty()).then(|| {
+                            Command::run(
+                                ["rctl".to_string(), "-r".into()]
+                                    .into_iter()
+                                    .chain(j.remove_limits.iter().cloned()),
+                            )
+                        });
+                        std::iter::once(stop).chain(rules)
+                    })
+                    .collect(),
+            ),
             ExecInJail { jail, argv } => {
                 let mut full = vec!["jexec".to_string(), "-l".into(), jail.clone()];
                 full.extend(argv.iter().cloned());
@@ -1103,6 +1139,15 @@ impl Action {
                 limit.map_or("as many as the host has CPUs".to_string(), |n| n.to_string())
             ),
             StopJail { jail, .. } => format!("stop jail {jail}"),
+            StopJails { jails, limit } => format!(
+                "stop jails {} side by side (at most {} at once)",
+                jails
+                    .iter()
+                    .map(|j| j.jail.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                limit.map_or("as many as the host has CPUs".to_string(), |n| n.to_string())
+            ),
             ExecInJail { jail, argv } => format!("run in jail {jail}: {}", quote::sh_command(argv)),
             AddLimits { jail, rules } => format!("add limits of jail {jail}: {}", rules.join(" ")),
             RemoveLimits { jail, rules } => {
@@ -1280,6 +1325,10 @@ impl Action {
                 ..Touches::default()
             },
             StartJails { jails, .. } => Touches {
+                jails: jails.iter().map(|j| j.jail.clone()).collect(),
+                ..Touches::default()
+            },
+            StopJails { jails, .. } => Touches {
                 jails: jails.iter().map(|j| j.jail.clone()).collect(),
                 ..Touches::default()
             },
@@ -1479,6 +1528,18 @@ impl Action {
                     world
                         .mounts
                         .retain(|m| !m.target.starts_with(&running.path));
+                }
+            }
+            StopJails { jails, .. } => {
+                for j in jails {
+                    if let Some(running) = world.jails.remove(&j.jail) {
+                        world
+                            .mounts
+                            .retain(|m| !m.target.starts_with(&running.path));
+                    }
+                    if let Some(limits) = world.limits.as_mut() {
+                        limits.rules.retain(|old| !j.remove_limits.contains(old));
+                    }
                 }
             }
             Unmount { path } => world.mounts.retain(|m| &m.target != path),

@@ -126,6 +126,7 @@ pub fn check_planned(
             vec![(conf, jail)]
         }
         Action::StartJails { jails, .. } => jails.iter().map(|j| (&j.conf, &j.jail)).collect(),
+        Action::StopJails { jails, .. } => jails.iter().map(|j| (&j.conf, &j.jail)).collect(),
         _ => Vec::new(),
     };
     for (conf, jail) in confs {
@@ -222,6 +223,22 @@ fn check_url(layout: &Layout<'_>, url: &str) -> Result<(), String> {
     }
 }
 
+/// Only whole rules on the jail's own subject: never another subject's, and never a
+/// filter that would match more than one rule.
+fn whole_rules_of(jail: &str, rules: &[String]) -> Result<(), String> {
+    match rules
+        .iter()
+        .find(|r| match crate::resources::rctl::Rule::from_kernel(r) {
+            Some(rule) => rule.jail != jail || rule.to_string() != r.as_str(),
+            None => true,
+        }) {
+        Some(bad) => Err(format!(
+            "changes the rctl rule {bad:?}, which is not a whole rule on jail:{jail}"
+        )),
+        None => Ok(()),
+    }
+}
+
 fn check_action_specifics(
     layout: &Layout<'_>,
     world: &World,
@@ -229,20 +246,11 @@ fn check_action_specifics(
 ) -> Result<(), String> {
     match action {
         Action::AddLimits { jail, rules } | Action::RemoveLimits { jail, rules } => {
-            // Only whole rules on the jail's own subject: never another subject's, and
-            // never a filter that would match more than one rule.
-            match rules
-                .iter()
-                .find(|r| match crate::resources::rctl::Rule::from_kernel(r) {
-                    Some(rule) => rule.jail != *jail || rule.to_string() != r.as_str(),
-                    None => true,
-                }) {
-                Some(bad) => Err(format!(
-                    "changes the rctl rule {bad:?}, which is not a whole rule on jail:{jail}"
-                )),
-                None => Ok(()),
-            }
+            whole_rules_of(jail, rules)
         }
+        Action::StopJails { jails, .. } => jails
+            .iter()
+            .try_for_each(|j| whole_rules_of(&j.jail, &j.remove_limits)),
         Action::LoadPfAnchor { anchor, .. } | Action::FlushPfAnchor { anchor }
             if anchor != crate::network::PF_ANCHOR =>
         {

@@ -94,6 +94,7 @@ pub mod resources;
 mod snapshot;
 pub mod stage;
 pub mod start;
+pub mod stop;
 pub mod updates;
 pub mod world;
 

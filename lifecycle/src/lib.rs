@@ -530,8 +530,10 @@ fn check_network(
     }
 }
 
-/// `thinjail stop`: `jail -r` for running jails, then `umount` for anything a
-/// stopped jail left mounted.
+/// `thinjail stop`: `jail -r` for running jails, dependents first (side by side
+/// when there are several, [`thinjail_core::stop`]), each followed by the removal
+/// of the rctl(8) rules thinjail set for it; then, for jails not running, those
+/// rules and `umount` for anything they left mounted.
 pub fn plan_stop(
     recipe: &Recipe,
     world: &World,
@@ -539,16 +541,25 @@ pub fn plan_stop(
 ) -> Result<Vec<Planned>, LifecycleError> {
     require_managed(recipe, world, jails)?;
     let layout = Layout::new(recipe);
-    let mut actions = Vec::new();
-    for jail in jails {
-        let limits = limits_to_remove(recipe, world, jail);
-        if world.is_running(jail) {
-            actions.push(Planned::new(stop_action(recipe, world, jail)));
-            actions.extend(limits);
+    let mut stops = Vec::new();
+    let mut cleanups = Vec::new();
+    for jail in thinjail_core::stop::stop_sequence(recipe, jails) {
+        let limits = limits_to_remove(recipe, world, &jail);
+        if world.is_running(&jail) {
+            let remove_limits = match limits.map(|p| p.action) {
+                Some(Action::RemoveLimits { rules, .. }) => rules,
+                _ => Vec::new(),
+            };
+            stops.push(thinjail_core::stop::JailStop {
+                conf: conf_of(recipe, world, &jail),
+                jail,
+                after: Vec::new(),
+                remove_limits,
+            });
         } else {
-            actions.extend(limits);
-            for mount in leftover_mounts(&layout, world, jail) {
-                actions.push(Planned::noted(
+            cleanups.extend(limits);
+            for mount in leftover_mounts(&layout, world, &jail) {
+                cleanups.push(Planned::noted(
                     Action::Unmount {
                         path: mount.target.clone(),
                     },
@@ -557,6 +568,8 @@ pub fn plan_stop(
             }
         }
     }
+    let mut actions = thinjail_core::stop::stop_actions(recipe, stops);
+    actions.extend(cleanups);
     Ok(actions)
 }
 

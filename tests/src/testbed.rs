@@ -401,6 +401,7 @@ impl TestBed {
             },
             Action::StartJails { jails, limit } => self.start_jails(jails, *limit).map(|()| true),
             Action::StopJail { conf, jail } => self.stop_jail(conf, jail).map(|()| true),
+            Action::StopJails { jails, limit } => self.stop_jails(jails, *limit).map(|()| true),
             Action::CreateJailedDataset {
                 dataset,
                 path,
@@ -451,17 +452,7 @@ impl TestBed {
                     let Command::Run { argv } = command else {
                         continue;
                     };
-                    let outcome = self.stand_in(argv, None)?.ok_or_else(|| {
-                        HostError::Unsupported(format!("{} has no stand-in", command.render()))
-                    })?;
-                    if outcome.code != 0 {
-                        return Err(HostError::CommandFailed {
-                            command: command.render(),
-                            status: format!("exit status: {}", outcome.code),
-                            stdout: outcome.stdout,
-                            stderr: outcome.stderr,
-                        });
-                    }
+                    self.run_stand_in(argv)?;
                 }
                 Ok(true)
             }
@@ -559,6 +550,24 @@ impl TestBed {
         let mut full = crate::netbed::jail_prefix(jail, running.vnet)?;
         full.extend(in_chroot(&running.path, argv));
         Ok(full)
+    }
+
+    /// Runs `argv` (rctl, cpuset or devfs) with its stand-in; a non-zero exit is the
+    /// command's failure.
+    fn run_stand_in(&mut self, argv: &[String]) -> Result<(), HostError> {
+        let command = thinjail_core::quote::sh_command(argv);
+        let outcome = self
+            .stand_in(argv, None)?
+            .ok_or_else(|| HostError::Unsupported(format!("{command} has no stand-in")))?;
+        if outcome.code != 0 {
+            return Err(HostError::CommandFailed {
+                command,
+                status: format!("exit status: {}", outcome.code),
+                stdout: outcome.stdout,
+                stderr: outcome.stderr,
+            });
+        }
+        Ok(())
     }
 
     /// `jail -f CONF -c JAIL`, as [`crate::jail8`] describes.
@@ -769,7 +778,7 @@ impl TestBed {
         }
         let started = parallel::now_ns();
         self.run_in_jail(params, "exec.start", root, jail, argv)?;
-        parallel::record_exec_start(&self.state_dir, jail, started);
+        parallel::record_window(&self.state_dir, parallel::EXEC_START_LOG, jail, started);
         jail8::run_param(&mut self.inner, params, "command", InJail, root, jail, argv)?;
         jail8::run_param(
             &mut self.inner,
@@ -937,7 +946,7 @@ impl TestBed {
     fn stop_jail(&mut self, conf: &Path, jail: &str) -> Result<(), HostError> {
         use jail8::Place::Host as OnHost;
         let argv = format!("jail -f {} -r {jail}", conf.display());
-        let mut state = TestBedState::load(&self.state_dir)?;
+        let state = TestBedState::load(&self.state_dir)?;
         let Some(running) = state.jails.get(jail).cloned() else {
             return Err(jail8::jail_failed(
                 &argv,
@@ -958,8 +967,12 @@ impl TestBed {
             None
         };
         let Some(params) = params else {
-            state.jails.remove(jail);
-            state.save(&self.state_dir)?;
+            {
+                let _state = parallel::STATE.lock().unwrap_or_else(|e| e.into_inner());
+                let mut state = TestBedState::load(&self.state_dir)?;
+                state.jails.remove(jail);
+                state.save(&self.state_dir)?;
+            }
             if running.vnet {
                 ra_accept::unmount_view(&running.path)?;
             }
@@ -975,12 +988,20 @@ impl TestBed {
             jail,
             &argv,
         )?;
-        if let Err(e) = self.run_in_jail(&params, "exec.stop", &root, jail, &argv) {
-            tracing::warn!("exec.stop failed: {e}");
+        // jail(8) gives up on a jail whose exec.stop fails while it exists (`main`
+        // in jail.c: `JF_FAILED` with a JID goes to `jail_remove_done`): it stays
+        // running with its mounts, and jail(8) exits 1.
+        let started = parallel::now_ns();
+        self.run_in_jail(&params, "exec.stop", &root, jail, &argv)?;
+        parallel::record_window(&self.state_dir, parallel::EXEC_STOP_LOG, jail, started);
+        {
+            // Read again now: jails stopped side by side record themselves meanwhile.
+            let _state = parallel::STATE.lock().unwrap_or_else(|e| e.into_inner());
+            let mut state = TestBedState::load(&self.state_dir)?;
+            state.jails.remove(jail);
+            state.save(&self.state_dir)?;
+            datasets::forget_jail(&self.state_dir, jail)?;
         }
-        state.jails.remove(jail);
-        state.save(&self.state_dir)?;
-        datasets::forget_jail(&self.state_dir, jail)?;
         // The jail is gone: its interfaces are back on the host (the view of its
         // IPv6 settings unmounted before its namespace goes).
         if running.vnet {

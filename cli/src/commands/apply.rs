@@ -41,44 +41,55 @@ pub(crate) struct FailureView<'a> {
     stdout: Option<String>,
     stderr: Option<String>,
     not_run: Vec<AppliedAction<'a>>,
-    /// A parallel start that failed: how each of its jails ended.
+    /// A parallel start or stop that failed: how each of its jails ended.
     #[serde(skip_serializing_if = "Option::is_none")]
     jails: Option<Vec<JailStartView>>,
 }
 
-/// One jail of a parallel start that failed.
+/// One jail of a parallel start or stop that failed.
 #[derive(Serialize)]
 pub(crate) struct JailStartView {
     jail: String,
-    /// `started`, `failed` or `skipped`.
+    /// `started` (a start), `stopped` (a stop), `failed` or `skipped`.
     result: &'static str,
-    /// Why it failed, or the jail it depends on that did not start.
+    /// Why it failed, or the jail that did not start (it depends on it) or did not
+    /// stop (it depends on this one).
     why: Option<String>,
 }
 
 fn jail_starts(error: &HostError) -> Option<Vec<JailStartView>> {
     use thinjail_core::resources::order::StartOutcome;
-    let HostError::JailStarts(report) = error else {
-        return None;
+    use thinjail_core::stop::StopOutcome;
+    let view = |jail: &String, result, why: Option<&String>| JailStartView {
+        jail: terminal(jail),
+        result,
+        why: why.map(|w| terminal(w)),
     };
-    Some(
-        report
-            .outcomes
-            .iter()
-            .map(|(jail, outcome)| {
-                let (result, why) = match outcome {
-                    StartOutcome::Started => ("started", None),
-                    StartOutcome::Failed(why) => ("failed", Some(terminal(why))),
-                    StartOutcome::Skipped(dep) => ("skipped", Some(terminal(dep))),
-                };
-                JailStartView {
-                    jail: terminal(jail),
-                    result,
-                    why,
-                }
-            })
-            .collect(),
-    )
+    match error {
+        HostError::JailStarts(report) => Some(
+            report
+                .outcomes
+                .iter()
+                .map(|(jail, outcome)| match outcome {
+                    StartOutcome::Started => view(jail, "started", None),
+                    StartOutcome::Failed(why) => view(jail, "failed", Some(why)),
+                    StartOutcome::Skipped(dep) => view(jail, "skipped", Some(dep)),
+                })
+                .collect(),
+        ),
+        HostError::JailStops(report) => Some(
+            report
+                .outcomes
+                .iter()
+                .map(|(jail, outcome)| match outcome {
+                    StopOutcome::Stopped => view(jail, "stopped", None),
+                    StopOutcome::Failed(why) => view(jail, "failed", Some(why)),
+                    StopOutcome::Skipped(dependent) => view(jail, "skipped", Some(dependent)),
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
 }
 
 #[derive(Serialize)]

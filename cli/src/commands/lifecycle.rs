@@ -122,7 +122,8 @@ impl Session {
         &self.prepared.loaded.recipe
     }
 
-    /// `--parallel N`: the recipe's `host.start_parallel` for this run.
+    /// `--parallel N`: the recipe's `host.start_parallel` (which bounds stops too)
+    /// for this run.
     fn start_parallel(&mut self, parallel: Option<std::num::NonZeroU32>) {
         if parallel.is_some() {
             self.prepared.loaded.recipe.host.start_parallel = parallel;
@@ -363,8 +364,10 @@ pub fn stop(
     plugins: &[PathBuf],
     which: &JailSelection,
     opts: &LifeOpts,
+    parallel: Option<std::num::NonZeroU32>,
 ) -> Result<u8, CliError> {
     let mut session = Session::changing(env, plugins, opts, "stop")?;
+    session.start_parallel(parallel);
     let jails = selected(&session, which);
     stop_jails(&mut session, &jails, opts)
 }

@@ -124,6 +124,10 @@ pub enum HostError {
     /// the others run.
     #[error("{0}")]
     JailStarts(crate::resources::order::StartReport),
+    /// Some jails of a parallel stop (the `stop_jails` action) did not stop; the
+    /// others did.
+    #[error("{0}")]
+    JailStops(crate::stop::StopReport),
     /// Checked just before it would run, the action would reach outside the
     /// recipe's confinement through the host as it is now (a symbolic link).
     #[error("refused before running: {0}")]
@@ -156,6 +160,16 @@ impl HostError {
             Ok(())
         } else {
             Err(HostError::JailStarts(report))
+        }
+    }
+
+    /// Ok when every jail of a parallel stop stopped; otherwise
+    /// [`HostError::JailStops`] with the report.
+    pub fn from_stops(report: crate::stop::StopReport) -> Result<(), HostError> {
+        if report.all_stopped() {
+            Ok(())
+        } else {
+            Err(HostError::JailStops(report))
         }
     }
 

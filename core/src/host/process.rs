@@ -76,6 +76,34 @@ impl FreeBsdHost {
         HostError::from_starts(report)
     }
 
+    /// `stop_jails`: each `jail -f FILE -r NAME`, then `rctl -r` of its rules, in a
+    /// process of its own, at most `limit` at once (the host's CPUs when `None`),
+    /// each after the jails of the stop that depend on it
+    /// ([`crate::stop::stop_bounded`]).
+    pub fn stop_side_by_side(
+        &mut self,
+        jails: &[crate::stop::JailStop],
+        limit: Option<u32>,
+    ) -> Result<(), HostError> {
+        use crate::resources::order::default_limit;
+        self.commands += jails.len() + jails.iter().filter(|j| !j.remove_limits.is_empty()).count();
+        let limit = limit.map_or_else(default_limit, |n| n as usize);
+        let report = crate::stop::stop_bounded(jails, limit, |j| {
+            let argv =
+                ["jail", "-f", &j.conf.display().to_string(), "-r", &j.jail].map(String::from);
+            tracing::debug!(command = %crate::quote::sh_command(&argv), "run");
+            run_simple(&argv, false)?;
+            if !j.remove_limits.is_empty() {
+                let mut argv: Vec<String> = vec!["rctl".into(), "-r".into()];
+                argv.extend(j.remove_limits.iter().cloned());
+                tracing::debug!(command = %crate::quote::sh_command(&argv), "run");
+                run_simple(&argv, false)?;
+            }
+            Ok::<(), HostError>(())
+        });
+        HostError::from_stops(report)
+    }
+
     /// Runs `argv` and returns how it ended and what it printed, whatever its exit
     /// status: for the tools whose output says what happened ([`super::judge`]).
     pub fn run_capturing(&mut self, argv: &[String]) -> Result<(Exit, CommandOutput), HostError> {

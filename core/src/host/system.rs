@@ -105,6 +105,9 @@ impl FreeBsdHost {
             // Each jail(8) in a process of its own, side by side.
             return self.start_side_by_side(jails, *limit);
         }
+        if let Action::StopJails { jails, limit } = action {
+            return self.stop_side_by_side(jails, *limit);
+        }
         match action.execution() {
             Execution::Commands(commands) => {
                 for command in &commands {

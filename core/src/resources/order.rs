@@ -19,7 +19,9 @@
 //! not. Nothing that started is stopped again.
 //!
 //! This is the scheduling alone (it knows neither actions nor hosts); which jails
-//! start together, and in which order, is planned in the `start` module.
+//! start together, and in which order, is planned in the `start` module. A
+//! parallel stop (`crate::stop`) runs on the same scheduling ([`run_bounded`]),
+//! each jail waiting for the jails that depend on it instead.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -116,7 +118,7 @@ pub fn default_limit() -> usize {
 enum Status {
     Waiting,
     Running,
-    Ended(StartOutcome),
+    Ended(Ended),
 }
 
 /// Starts `jails` with `start`, at most `limit` at a time (at least one), each
@@ -128,22 +130,74 @@ where
     F: Fn(&JailStart) -> Result<(), E> + Sync,
     E: std::fmt::Display,
 {
-    let names: BTreeSet<&str> = jails.iter().map(|j| j.jail.as_str()).collect();
-    let state = Mutex::new(vec![Status::Waiting; jails.len()]);
+    let ended = run_bounded(jails, |j| (&j.jail, &j.after), limit, start);
+    StartReport {
+        outcomes: ended
+            .into_iter()
+            .map(|(jail, ended)| {
+                let outcome = match ended {
+                    Ended::Done => StartOutcome::Started,
+                    Ended::Failed(why) => StartOutcome::Failed(why),
+                    Ended::Skipped(dep) => StartOutcome::Skipped(dep),
+                };
+                (jail, outcome)
+            })
+            .collect(),
+    }
+}
+
+/// How one jail of a bounded run ([`run_bounded`]) ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// Its work succeeded.
+    Done,
+    /// Its work failed, saying this.
+    Failed(String),
+    /// It was not tried: this jail it had to wait for did not succeed.
+    Skipped(String),
+}
+
+/// Runs `work` on each of `items`, at most `limit` at a time (at least one), each
+/// after the items named in its `after` (`names_of` gives an item's name and
+/// `after`) have succeeded; an item waiting for one that failed or was skipped is
+/// skipped, every other one is tried. Ready items are taken in the order given.
+/// The scheduling of a parallel start (names in `after`: the dependencies) and of
+/// a parallel stop (the dependents), in the order given.
+pub fn run_bounded<T, N, F, E>(
+    items: &[T],
+    names_of: N,
+    limit: usize,
+    work: F,
+) -> Vec<(String, Ended)>
+where
+    T: Sync,
+    N: Fn(&T) -> (&String, &Vec<String>) + Sync,
+    F: Fn(&T) -> Result<(), E> + Sync,
+    E: std::fmt::Display,
+{
+    fn name_with<'t, T, N: Fn(&T) -> (&String, &Vec<String>)>(
+        names_of: &N,
+        item: &'t T,
+    ) -> &'t str {
+        names_of(item).0.as_str()
+    }
+    let name = |item| name_with(&names_of, item);
+    let names: BTreeSet<&str> = items.iter().map(name).collect();
+    let state = Mutex::new(vec![Status::Waiting; items.len()]);
     let changed = Condvar::new();
-    let index_of = |name: &str| jails.iter().position(|j| j.jail == name);
+    let index_of = |wanted: &str| items.iter().position(|i| name(i) == wanted);
     let worker = || loop {
         let Ok(mut status) = state.lock() else {
             return;
         };
         let next = loop {
             let mut pick = None;
-            for (i, jail) in jails.iter().enumerate() {
+            for (i, item) in items.iter().enumerate() {
                 if status[i] != Status::Waiting {
                     continue;
                 }
-                let deps: Vec<usize> = jail
-                    .after
+                let deps: Vec<usize> = names_of(item)
+                    .1
                     .iter()
                     .filter(|d| names.contains(d.as_str()))
                     .filter_map(|d| index_of(d))
@@ -151,16 +205,16 @@ where
                 if let Some(&bad) = deps.iter().find(|&&d| {
                     matches!(
                         status[d],
-                        Status::Ended(StartOutcome::Failed(_) | StartOutcome::Skipped(_))
+                        Status::Ended(Ended::Failed(_) | Ended::Skipped(_))
                     )
                 }) {
-                    status[i] = Status::Ended(StartOutcome::Skipped(jails[bad].jail.clone()));
+                    status[i] = Status::Ended(Ended::Skipped(name(&items[bad]).to_string()));
                     changed.notify_all();
                     continue;
                 }
                 if deps
                     .iter()
-                    .all(|&d| status[d] == Status::Ended(StartOutcome::Started))
+                    .all(|&d| status[d] == Status::Ended(Ended::Done))
                 {
                     pick = Some(i);
                     break;
@@ -176,10 +230,10 @@ where
                 break None;
             }
             if !running {
-                // Only a loop (refused by validation) leaves jails waiting on each
+                // Only a loop (refused by validation) leaves items waiting on each
                 // other with nothing running: jail(8) fails them too.
                 for s in status.iter_mut().filter(|s| **s == Status::Waiting) {
-                    *s = Status::Ended(StartOutcome::Failed("dependency loop".into()));
+                    *s = Status::Ended(Ended::Failed("dependency loop".into()));
                 }
                 changed.notify_all();
                 break None;
@@ -193,36 +247,34 @@ where
             return;
         };
         drop(status);
-        let outcome = match start(&jails[i]) {
-            Ok(()) => StartOutcome::Started,
-            Err(e) => StartOutcome::Failed(e.to_string()),
+        let outcome = match work(&items[i]) {
+            Ok(()) => Ended::Done,
+            Err(e) => Ended::Failed(e.to_string()),
         };
         if let Ok(mut status) = state.lock() {
             status[i] = Status::Ended(outcome);
         }
         changed.notify_all();
     };
-    let workers = limit.clamp(1, jails.len().max(1));
+    let workers = limit.clamp(1, items.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(worker);
         }
     });
     let status = state.into_inner().unwrap_or_else(|e| e.into_inner());
-    StartReport {
-        outcomes: jails
-            .iter()
-            .zip(status)
-            .map(|(j, s)| {
-                let outcome = match s {
-                    Status::Ended(o) => o,
-                    // A worker that panicked left its jail running or waiting.
-                    _ => StartOutcome::Failed("not started: the worker stopped".into()),
-                };
-                (j.jail.clone(), outcome)
-            })
-            .collect(),
-    }
+    items
+        .iter()
+        .zip(status)
+        .map(|(item, s)| {
+            let outcome = match s {
+                Status::Ended(o) => o,
+                // A worker that panicked left its item running or waiting.
+                _ => Ended::Failed("not run: the worker stopped".into()),
+            };
+            (name(item).to_string(), outcome)
+        })
+        .collect()
 }
 
 #[cfg(test)]

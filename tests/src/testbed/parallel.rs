@@ -2,7 +2,11 @@
 //! FreeBSD host does it (`thinjail_core::resources::order`): one `jail -f FILE -c
 //! NAME` ([`crate::jail8`]) per jail, side by side on threads of this process, at
 //! most the action's limit at a time, each after the jails of the start it depends
-//! on; a failure skips its dependents and lets the others go on.
+//! on; a failure skips its dependents and lets the others go on. Several jails
+//! stopped at once (`Action::StopJails`, `thinjail_core::stop`) likewise: one
+//! `jail -f FILE -r NAME`, then the rctl stand-in's `rctl -r` of its rules, per
+//! jail, each after the jails of the stop that depend on it; a failure leaves the
+//! jails it depends on running.
 //!
 //! The FreeBSD host runs each jail(8) as a process of its own and counts one
 //! command per jail; here each runs on a thread with a [`TestBed`] of its own
@@ -15,7 +19,7 @@
 //! Each jail's `exec.start` is recorded in [`EXEC_START_LOG`] (name, start and end
 //! in nanoseconds since the epoch), so a test can show that two jails' `/etc/rc`
 //! overlapped and that a jail's began only after its dependency's ended, without
-//! timing anything itself.
+//! timing anything itself; each `exec.stop` that succeeded, in [`EXEC_STOP_LOG`].
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -25,6 +29,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use thinjail_core::host::{HostError, NoProgress};
 use thinjail_core::resources::order::{self, JailStart};
+use thinjail_core::stop::JailStop;
 
 use super::{Faults, TestBed};
 
@@ -35,7 +40,11 @@ pub(super) static STATE: Mutex<()> = Mutex::new(());
 /// `NAME START_NS END_NS`.
 pub const EXEC_START_LOG: &str = "exec-start.log";
 
-/// One `exec.start` window of [`EXEC_START_LOG`].
+/// The record of each jail's `exec.stop` window (the ones that succeeded), in the
+/// state directory, as [`EXEC_START_LOG`].
+pub const EXEC_STOP_LOG: &str = "exec-stop.log";
+
+/// One `exec.start` (or `exec.stop`) window of [`EXEC_START_LOG`] ([`EXEC_STOP_LOG`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExecStart {
     /// The jail.
@@ -53,9 +62,18 @@ impl ExecStart {
     }
 }
 
-/// The windows recorded in `state_dir`, in the order they ended.
+/// The `exec.start` windows recorded in `state_dir`, in the order they ended.
 pub fn exec_starts(state_dir: &Path) -> Vec<ExecStart> {
-    let text = std::fs::read_to_string(state_dir.join(EXEC_START_LOG)).unwrap_or_default();
+    windows(state_dir, EXEC_START_LOG)
+}
+
+/// The `exec.stop` windows recorded in `state_dir`, in the order they ended.
+pub fn exec_stops(state_dir: &Path) -> Vec<ExecStart> {
+    windows(state_dir, EXEC_STOP_LOG)
+}
+
+fn windows(state_dir: &Path, log: &str) -> Vec<ExecStart> {
+    let text = std::fs::read_to_string(state_dir.join(log)).unwrap_or_default();
     text.lines()
         .filter_map(|line| {
             let mut words = line.split(' ');
@@ -75,14 +93,14 @@ pub(super) fn now_ns() -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
-/// Appends one window to the record (a single short write: lines of jails ending
-/// together do not mix).
-pub(super) fn record_exec_start(state_dir: &Path, jail: &str, start: u128) {
+/// Appends one window to the record `log` (a single short write: lines of jails
+/// ending together do not mix).
+pub(super) fn record_window(state_dir: &Path, log: &str, jail: &str, start: u128) {
     let line = format!("{jail} {start} {}\n", now_ns());
     if let Ok(mut file) = OpenOptions::new()
         .create(true)
         .append(true)
-        .open(state_dir.join(EXEC_START_LOG))
+        .open(state_dir.join(log))
     {
         let _ = file.write_all(line.as_bytes());
     }
@@ -115,5 +133,42 @@ impl TestBed {
         });
         self.parallel_commands += commands.into_inner();
         HostError::from_starts(report)
+    }
+
+    /// `Action::StopJails`: each jail as [`TestBed::stop_jail`] stops it, then its
+    /// rules removed by the rctl stand-in, side by side.
+    pub(super) fn stop_jails(
+        &mut self,
+        jails: &[JailStop],
+        limit: Option<u32>,
+    ) -> Result<(), HostError> {
+        let limit = limit.map_or_else(order::default_limit, |n| n as usize);
+        let commands = std::sync::atomic::AtomicUsize::new(0);
+        let report = thinjail_core::stop::stop_bounded(jails, limit, |jail| {
+            let mut worker = TestBed::new(
+                self.state_dir.clone(),
+                Faults::default(),
+                Box::new(NoProgress),
+            );
+            worker.system_root = self.system_root.clone();
+            worker.semantics = self.semantics;
+            let outcome = worker.stop_jail(&jail.conf, &jail.jail).and_then(|()| {
+                if jail.remove_limits.is_empty() {
+                    return Ok(());
+                }
+                let argv: Vec<String> = ["rctl".to_string(), "-r".into()]
+                    .into_iter()
+                    .chain(jail.remove_limits.iter().cloned())
+                    .collect();
+                worker.run_stand_in(&argv)
+            });
+            commands.fetch_add(
+                thinjail_core::host::Host::commands_run(&worker),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            outcome
+        });
+        self.parallel_commands += commands.into_inner();
+        HostError::from_stops(report)
     }
 }
