@@ -154,6 +154,9 @@ pub enum Command {
         /// 1: one after the other).
         #[arg(long, value_name = "N")]
         parallel: Option<std::num::NonZeroU32>,
+        /// Print each jail's state afterwards, and the failure, as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Stop, then start jails.
     Restart {

@@ -133,7 +133,8 @@ fn dispatch(env: &Environment, cli: &Cli) -> Result<u8, exit::CliError> {
             which,
             opts,
             parallel,
-        } => commands::stop(env, plugins, which, opts, *parallel),
+            json,
+        } => commands::stop(env, plugins, which, opts, *parallel, *json),
         Command::Restart {
             which,
             opts,

@@ -166,7 +166,11 @@ impl Session {
     ) -> Result<Ran, CliError> {
         let plan = self.plan_of(command, summary, actions)?;
         if plan.is_empty() {
-            println!("Nothing to do.");
+            if self.plan_to_stderr {
+                eprintln!("Nothing to do.");
+            } else {
+                println!("Nothing to do.");
+            }
             return Ok(Ran::Nothing);
         }
         self.show(&plan);
@@ -365,11 +369,54 @@ pub fn stop(
     which: &JailSelection,
     opts: &LifeOpts,
     parallel: Option<std::num::NonZeroU32>,
+    json: bool,
 ) -> Result<u8, CliError> {
     let mut session = Session::changing(env, plugins, opts, "stop")?;
+    session.plan_to_stderr = json;
     session.start_parallel(parallel);
     let jails = selected(&session, which);
-    stop_jails(&mut session, &jails, opts)
+    let code = stop_jails(&mut session, &jails, opts)?;
+    if json {
+        session.refresh()?;
+        let view = StopView {
+            format_version: 1,
+            recipe: &session.prepared.loaded.origin,
+            jails: jails
+                .iter()
+                .map(|jail| StopRow {
+                    jail,
+                    state: if session.world.is_running(jail) {
+                        "running"
+                    } else {
+                        "stopped"
+                    },
+                })
+                .collect(),
+            failed: session.last_failure.as_deref().map(failed),
+        };
+        super::print_json(&view)?;
+    }
+    Ok(code)
+}
+
+/// What `thinjail stop --json` prints.
+#[derive(Serialize)]
+struct StopView<'a> {
+    format_version: u32,
+    recipe: &'a str,
+    /// Each jail asked for, with its state once the stop is over.
+    jails: Vec<StopRow<'a>>,
+    /// The action that failed, as `apply --json` reports it (a parallel stop's
+    /// `jails` say how each of its jails ended).
+    failed: Option<FailureView<'a>>,
+}
+
+/// One jail of `thinjail stop --json`.
+#[derive(Serialize)]
+struct StopRow<'a> {
+    jail: &'a str,
+    /// `stopped` or `running`.
+    state: &'static str,
 }
 
 /// Starts those of `jails` that are not running.

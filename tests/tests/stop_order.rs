@@ -1,0 +1,242 @@
+//! Stopping jails side by side (issue 15, "order"), on the Linux test bed: `stop
+//! --all` stops independent jails at once, at most `host.start_parallel` (or
+//! `--parallel N`) at a time, a jail only after the jails that depend on it (jail(8)
+//! follows `depend` backwards with `-r`); a jail whose `exec.stop` fails stays
+//! running, as with jail(8), and so do the jails it depends on, while the others
+//! stop with their mounts unmounted and their rctl rules removed.
+//!
+//! No timing is asserted: the test bed records each jail's `exec.stop` window
+//! (`thinjail_testbed::testbed::parallel`), and each jail's `/etc/rc.shutdown`
+//! sleeps long enough that windows that can overlap do.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use thinjail_core::recipe::Jail;
+use thinjail_core::resources::Mount;
+use thinjail_testbed::harness::Bed;
+use thinjail_testbed::testbed::parallel::{exec_stops, ExecStart};
+
+const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
+
+const JAILS: [&str; 3] = ["thinjail0", "thinjail1", "thinjail2"];
+
+/// The article's bed with `thinjail0`, `thinjail1` and `thinjail2` (which depends
+/// on `thinjail0`), each with a tmpfs mount and an rctl limit, all running.
+fn three_running_jails(start_parallel: Option<u32>) -> Bed {
+    let mut bed = Bed::article(BIN, |_| {});
+    thinjail_testbed::rctl::set_racct(&bed.state_dir(), true).unwrap();
+    for (i, name) in ["thinjail1", "thinjail2"].iter().enumerate() {
+        bed.recipe.jails.push(Jail {
+            name: name.to_string(),
+            ip4: vec![format!("192.168.1.{}", 71 + i)],
+            ..bed.recipe.jails[0].clone()
+        });
+    }
+    bed.recipe.jails[2].depend = vec!["thinjail0".into()];
+    for jail in &mut bed.recipe.jails {
+        jail.mounts = vec![Mount::Tmpfs {
+            path: "/var/cache/scratch".into(),
+            size: "4m".into(),
+        }];
+        jail.limits = vec!["maxproc:deny=100".into()];
+    }
+    bed.recipe.host.start_parallel = start_parallel.and_then(std::num::NonZeroU32::new);
+    bed.write_recipe();
+    bed.apply().expect_code(0);
+    assert_eq!(running(&bed), JAILS);
+    bed
+}
+
+/// Gives `jail` an `/etc/rc.shutdown` (in its own data) that sleeps, then stops
+/// or fails.
+fn slow_shutdown(bed: &Bed, jail: &str, fails: bool) {
+    let end = if fails {
+        "echo 'rc.shutdown: cannot stop' >&2; exit 1"
+    } else {
+        "echo 'rc.shutdown: stopped' >> /var/log/rc.log"
+    };
+    fs::write(
+        bed.jails_path(&format!("{jail}/data/etc/rc.shutdown")),
+        format!("#!/bin/sh\nsleep 1\n{end}\n"),
+    )
+    .unwrap();
+}
+
+fn window<'a>(windows: &'a [ExecStart], jail: &str) -> &'a ExecStart {
+    windows
+        .iter()
+        .find(|w| w.jail == jail)
+        .unwrap_or_else(|| panic!("no exec.stop of {jail}: {windows:?}"))
+}
+
+fn running(bed: &Bed) -> Vec<String> {
+    bed.list()["jails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] == "running")
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn mounts_under(path: &Path) -> Vec<PathBuf> {
+    let text = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    thinjail_core::host::parse_proc_mountinfo(&text)
+        .into_iter()
+        .filter(|m| m.target.starts_with(path))
+        .map(|m| m.target)
+        .collect()
+}
+
+fn jail_rules(bed: &Bed, jail: &str) -> Vec<String> {
+    thinjail_testbed::rctl::RctlState::load(&bed.state_dir()).jail_rules(jail)
+}
+
+fn forget_windows(bed: &Bed) {
+    let _ = fs::remove_file(bed.state_dir().join("exec-stop.log"));
+}
+
+#[test]
+fn independent_jails_stop_side_by_side_and_a_jail_after_those_that_depend_on_it() {
+    let bed = three_running_jails(Some(2));
+    for jail in JAILS {
+        slow_shutdown(&bed, jail, false);
+    }
+    let dry = bed.command(&["stop", "--all", "--dry-run"]);
+    dry.expect_code(0);
+    assert!(
+        dry.stdout
+            .contains("stop jails thinjail2, thinjail1, thinjail0 side by side (at most 2 at once)"),
+        "{}",
+        dry.stdout
+    );
+    bed.command(&["stop", "--all"]).expect_code(0);
+    let windows = exec_stops(&bed.state_dir());
+    assert_eq!(windows.len(), 3, "{windows:?}");
+    let (first, second, dependent) = (
+        window(&windows, "thinjail0"),
+        window(&windows, "thinjail1"),
+        window(&windows, "thinjail2"),
+    );
+    assert!(
+        dependent.overlaps(second),
+        "independent jails overlap: {windows:?}"
+    );
+    assert!(
+        first.start >= dependent.end,
+        "thinjail0 stops only once thinjail2, which depends on it, has: {windows:?}"
+    );
+    assert!(running(&bed).is_empty());
+    for jail in JAILS {
+        assert_eq!(
+            mounts_under(&bed.jails_path(&format!(".mountpoints/{jail}"))),
+            Vec::<PathBuf>::new(),
+            "{jail} left nothing mounted"
+        );
+        assert_eq!(jail_rules(&bed, jail), Vec::<String>::new(), "{jail}");
+    }
+
+    // One at a time (`--parallel 1` over the recipe's 2): nothing overlaps, and the
+    // order is the reverse of the start order.
+    bed.command(&["start", "--all"]).expect_code(0);
+    forget_windows(&bed);
+    bed.command(&["stop", "--all", "--parallel", "1"])
+        .expect_code(0);
+    let windows = exec_stops(&bed.state_dir());
+    let order: Vec<&str> = windows.iter().map(|w| w.jail.as_str()).collect();
+    assert_eq!(order, ["thinjail2", "thinjail1", "thinjail0"]);
+    for (i, a) in windows.iter().enumerate() {
+        for b in &windows[i + 1..] {
+            assert!(!a.overlaps(b), "one at a time: {windows:?}");
+        }
+    }
+    for jail in JAILS {
+        assert_eq!(jail_rules(&bed, jail), Vec::<String>::new(), "{jail}");
+    }
+}
+
+#[test]
+fn a_jail_that_fails_to_stop_keeps_what_it_depends_on_and_the_others_stop_clean() {
+    let bed = three_running_jails(None);
+    slow_shutdown(&bed, "thinjail0", false);
+    slow_shutdown(&bed, "thinjail1", false);
+    slow_shutdown(&bed, "thinjail2", true);
+    let failed = bed.command(&["stop", "--all"]);
+    assert_eq!(failed.code, Some(1), "{failed:?}");
+    for said in [
+        "2 of 3 jails did not stop; stopped: thinjail1",
+        "thinjail2: failed: ",
+        "rc.shutdown: cannot stop",
+        "thinjail0: skipped (still running): thinjail2, which depends on it, did not stop",
+    ] {
+        assert!(failed.stderr.contains(said), "{said}: {}", failed.stderr);
+    }
+    // As jail(8): the jail whose exec.stop failed still runs, with its mounts and
+    // rules, and so does the one it depends on; the other stopped clean.
+    assert_eq!(running(&bed), ["thinjail0", "thinjail2"]);
+    assert_eq!(
+        mounts_under(&bed.jails_path(".mountpoints/thinjail1")),
+        Vec::<PathBuf>::new()
+    );
+    assert_eq!(jail_rules(&bed, "thinjail1"), Vec::<String>::new());
+    for jail in ["thinjail0", "thinjail2"] {
+        assert_eq!(
+            jail_rules(&bed, jail),
+            [format!("jail:{jail}:maxproc:deny=100")]
+        );
+        assert!(
+            !mounts_under(&bed.jails_path(&format!(".mountpoints/{jail}"))).is_empty(),
+            "{jail} runs with its mounts"
+        );
+    }
+
+    // Again with --json: each jail's state, and how each of the stop's jails ended.
+    let again = bed.command(&["stop", "--all", "--json"]);
+    assert_eq!(again.code, Some(1), "{again:?}");
+    let report: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    let states: Vec<(&str, &str)> = report["jails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| (j["jail"].as_str().unwrap(), j["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("thinjail0", "running"),
+            ("thinjail1", "stopped"),
+            ("thinjail2", "running")
+        ]
+    );
+    let jails = &report["failed"]["jails"];
+    assert_eq!(jails.as_array().map(Vec::len), Some(2), "{report:#}");
+    assert_eq!(jails[0]["jail"], "thinjail2");
+    assert_eq!(jails[0]["result"], "failed");
+    assert!(
+        jails[0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("rc.shutdown: cannot stop"),
+        "{report:#}"
+    );
+    assert_eq!(jails[1]["jail"], "thinjail0");
+    assert_eq!(jails[1]["result"], "skipped");
+    assert_eq!(jails[1]["why"], "thinjail2");
+
+    // Fixed, the next stop stops both and leaves nothing behind.
+    slow_shutdown(&bed, "thinjail2", false);
+    bed.command(&["stop", "--all"]).expect_code(0);
+    assert!(running(&bed).is_empty());
+    for jail in JAILS {
+        assert_eq!(
+            mounts_under(&bed.jails_path(&format!(".mountpoints/{jail}"))),
+            Vec::<PathBuf>::new(),
+            "{jail}"
+        );
+        assert_eq!(jail_rules(&bed, jail), Vec::<String>::new(), "{jail}");
+    }
+    let again = bed.command(&["stop", "--all"]);
+    again.expect_code(0);
+    assert!(again.stdout.contains("Nothing to do"), "{}", again.stdout);
+}
