@@ -652,8 +652,12 @@ overrides escaped (ESC as \\x1b), so it cannot hide or reorder what thinjail sho
     );
     paragraph(
         &mut roff,
-        "With --json, apply prints its report on standard output whatever the status; \
-the schemas are described in docs/json.md of the source distribution.",
+        "With --json, apply and stop print their report on standard output whatever \
+the status; the schemas are described in docs/json.md of the source distribution. \
+When some jails of a start or stop that runs several side by side fail, every jail \
+that does not wait for a failed one is still tried (a start waits for the jails a jail \
+depends on, a stop for the jails that depend on it), the status is 1, and the message \
+(and --json) says how each jail ended.",
     );
 
     roff.control("SH", ["EXAMPLES"]);

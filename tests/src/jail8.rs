@@ -17,7 +17,9 @@
 //! bed cannot mount them), `exec.prestart`, the jail itself, `exec.created`,
 //! `exec.start`, `command`, `exec.poststart`. **Removing** follows `stopcommands`:
 //! `exec.prestop`, `exec.stop`, the jail removed, `exec.poststop`, the mounts undone
-//! in reverse, `exec.release` (14+). Commands run as `command.c`'s `run_command`
+//! in reverse, `exec.release` (14+); when `exec.prestop` or `exec.stop` fails the
+//! jail is not removed and keeps its mounts (jail(8)'s main loop sends a jail that
+//! failed while it has a JID to `jail_remove_done`), and jail(8) exits 1. Commands run as `command.c`'s `run_command`
 //! runs them: a value with a shell metacharacter (`!"$&'()*;<>?[\]`{|}~`) through
 //! `/bin/sh -c`, any other split on blanks and run directly; `exec.start`,
 //! `command` and `exec.stop` inside the jail (chroot), the others on the host

@@ -19,7 +19,9 @@
 //!    `depend` is honoured in jail(8)'s order ([`crate::depend8`]). The running
 //!    jail is recorded in a state file instead of the kernel.
 //! 2. `jail -f CONF -r NAME` → CONF read again, `exec.prestop`, `exec.stop` in chroot,
-//!    `exec.poststop`, then the mounts it names unmounted in reverse order.
+//!    `exec.poststop`, then the mounts it names unmounted in reverse order; a failed
+//!    `exec.prestop` or `exec.stop` leaves the jail running with its mounts, as
+//!    jail(8) does.
 //! 3. `jexec -l NAME CMD` → `env -i … chroot ROOT CMD`.
 //! 4. file flags (`chflags`, `schg`): Linux has none, so [`fileflags`] keeps them in
 //!    a registry by filesystem and inode, set by extraction (from the archive's

@@ -1,5 +1,5 @@
 //! docs/json.md against the real thing: every member of every JSON document thinjail
-//! prints (plan, apply — succeeded and failed —, list, snapshots, stages, recipes) is
+//! prints (plan, apply — succeeded and failed —, list, snapshots, stop, stages, recipes) is
 //! documented, every action kind in a plan is in its table, every schema is at
 //! `format_version` 1 as documented, and every exit status is listed. Runs on the
 //! Linux test bed, so apply's documents are real ones.
@@ -127,6 +127,10 @@ fn every_json_document_is_documented() {
         "{snapshots_json:#}"
     );
     assert_documented("snapshots", &snapshots_json, &docs);
+    let stop = bed.thinjail(&["stop", "thinjail0", "-r", recipe, "--json"]);
+    let stop_json = json(stop.expect_code(0));
+    assert_eq!(stop_json["jails"][0]["state"], "stopped", "{stop_json:#}");
+    assert_documented("stop", &stop_json, &docs);
 }
 
 #[test]

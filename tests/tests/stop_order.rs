@@ -106,8 +106,9 @@ fn independent_jails_stop_side_by_side_and_a_jail_after_those_that_depend_on_it(
     let dry = bed.command(&["stop", "--all", "--dry-run"]);
     dry.expect_code(0);
     assert!(
-        dry.stdout
-            .contains("stop jails thinjail2, thinjail1, thinjail0 side by side (at most 2 at once)"),
+        dry.stdout.contains(
+            "stop jails thinjail2, thinjail1, thinjail0 side by side (at most 2 at once)"
+        ),
         "{}",
         dry.stdout
     );

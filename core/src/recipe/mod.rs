@@ -80,8 +80,9 @@ pub struct HostConfig {
     #[serde(skip_serializing_if = "network::HostNetwork::is_empty")]
     pub network: network::HostNetwork,
     /// How many jails `apply` and `start` start at once (each after the jails it
-    /// depends on; [`crate::resources::order`]); unset: as many as the host has
-    /// CPUs; `1`: one after the other.
+    /// depends on; [`crate::resources::order`]), and `stop` stops at once (each
+    /// after the jails that depend on it; [`crate::stop`]); unset: as many as the
+    /// host has CPUs; `1`: one after the other.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_parallel: Option<std::num::NonZeroU32>,
 }
