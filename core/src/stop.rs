@@ -217,6 +217,52 @@ pub fn stop_actions(recipe: &Recipe, mut stops: Vec<JailStop>) -> Vec<Planned> {
     )]
 }
 
+/// The `stop_jail` actions of `planned` (anything else is dropped), dependents
+/// first, as [`stop_actions`] groups them: `apply`'s restarts of jails whose
+/// configuration changed. A stop that stays a `stop_jail` keeps its note; a
+/// `stop_jails` gets the first one's.
+pub fn regroup_stops(recipe: &Recipe, planned: Vec<Planned>) -> Vec<Planned> {
+    let mut notes: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut confs: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut names = Vec::new();
+    for p in planned {
+        if let Action::StopJail { conf, jail } = p.action {
+            notes.insert(jail.clone(), p.note);
+            confs.insert(jail.clone(), conf);
+            names.push(jail);
+        }
+    }
+    let stops: Vec<JailStop> = stop_sequence(recipe, &names)
+        .into_iter()
+        .filter_map(|jail| {
+            Some(JailStop {
+                conf: confs.remove(&jail)?,
+                jail,
+                after: Vec::new(),
+                remove_limits: Vec::new(),
+            })
+        })
+        .collect();
+    let first_note = names.first().and_then(|j| notes.get(j).cloned().flatten());
+    let mut actions = stop_actions(recipe, stops);
+    for action in &mut actions {
+        match &action.action {
+            Action::StopJail { jail, .. } => {
+                action.note = notes.get(jail).cloned().flatten();
+            }
+            Action::StopJails { .. } => {
+                if let Some(note) = &first_note {
+                    action.note = Some(format!(
+                        "{note}; side by side, each after the jails that depend on it (as a script, one after the other)"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    actions
+}
+
 /// Why `stop` removes rctl(8) rules.
 const LIMITS_NOTE: &str =
     "the limits thinjail set for the jail (rules outlive a jail in the kernel)";
@@ -335,6 +381,53 @@ mod tests {
             stop_actions(&recipe, vec![stop("db", &[])]).len(),
             1,
             "a single stop stays a stop_jail"
+        );
+    }
+
+    #[test]
+    fn restarts_stop_dependents_first_and_keep_their_note() {
+        let mut recipe = recipe("");
+        let planned = |names: &[&str]| -> Vec<Planned> {
+            names
+                .iter()
+                .map(|n| {
+                    Planned::noted(
+                        Action::StopJail {
+                            conf: format!("/etc/jail.conf.d/{n}.conf").into(),
+                            jail: n.to_string(),
+                        },
+                        "changed",
+                    )
+                })
+                .collect()
+        };
+        // In start order, as apply plans restarts: db before www.
+        let regrouped = regroup_stops(&recipe, planned(&["db", "www"]));
+        let [Planned {
+            action: Action::StopJails { jails, .. },
+            note: Some(note),
+        }] = regrouped.as_slice()
+        else {
+            panic!("one parallel stop expected: {regrouped:?}");
+        };
+        let order: Vec<(&str, &[String])> = jails
+            .iter()
+            .map(|j| (j.jail.as_str(), j.after.as_slice()))
+            .collect();
+        assert_eq!(order, [("www", &[][..]), ("db", &["www".to_string()][..])]);
+        assert!(note.starts_with("changed; side by side"), "{note}");
+        recipe.host.start_parallel = std::num::NonZeroU32::new(1);
+        let one_by_one = regroup_stops(&recipe, planned(&["db", "www"]));
+        let described: Vec<(String, Option<&str>)> = one_by_one
+            .iter()
+            .map(|p| (p.action.describe(), p.note.as_deref()))
+            .collect();
+        assert_eq!(
+            described,
+            [
+                ("stop jail www".to_string(), Some("changed")),
+                ("stop jail db".to_string(), Some("changed"))
+            ]
         );
     }
 

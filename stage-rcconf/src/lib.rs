@@ -414,10 +414,8 @@ impl Stage for RcConfStage {
             .collect();
         match thinjail_core::start::parallel_start(recipe, start_actions).as_slice() {
             [batch @ Action::StartJails { .. }] => {
-                actions.extend(
-                    tail.into_iter()
-                        .filter(|p| matches!(p.action, Action::StopJail { .. })),
-                );
+                // Dependents first, side by side when several (thinjail_core::stop).
+                actions.extend(thinjail_core::stop::regroup_stops(recipe, tail));
                 actions.push(Planned::noted(
                     batch.clone(),
                     "article: service jail start — that starts every jail in the file; thinjail starts its own: \

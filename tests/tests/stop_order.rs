@@ -241,3 +241,32 @@ fn a_jail_that_fails_to_stop_keeps_what_it_depends_on_and_the_others_stop_clean(
     again.expect_code(0);
     assert!(again.stdout.contains("Nothing to do"), "{}", again.stdout);
 }
+
+#[test]
+fn apply_restarting_changed_jails_stops_dependents_first_side_by_side() {
+    let mut bed = three_running_jails(None);
+    for jail in JAILS {
+        slow_shutdown(&bed, jail, false);
+    }
+    // thinjail0 and thinjail2 (which depends on it) change address: both restart.
+    bed.recipe.jails[0].ip4 = vec!["192.168.1.80".into()];
+    bed.recipe.jails[2].ip4 = vec!["192.168.1.82".into()];
+    bed.write_recipe();
+    let plan = bed.thinjail(&["plan", &bed.recipe_arg(), "--format", "text"]);
+    plan.expect_code(0);
+    assert!(
+        plan.stdout
+            .contains("stop jails thinjail2, thinjail0 side by side"),
+        "{}",
+        plan.stdout
+    );
+    bed.apply().expect_code(0);
+    let windows = exec_stops(&bed.state_dir());
+    assert_eq!(windows.len(), 2, "thinjail1 did not restart: {windows:?}");
+    assert!(
+        window(&windows, "thinjail0").start >= window(&windows, "thinjail2").end,
+        "thinjail0 stops only once thinjail2 has: {windows:?}"
+    );
+    assert_eq!(running(&bed), JAILS);
+    bed.apply().expect_nothing_to_do();
+}
