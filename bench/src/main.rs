@@ -38,8 +38,9 @@ const USAGE: &str = "usage: thinjail-bench [--quick] [--only plan|bed|starts] [-
   --quick            small sizes, to check that everything runs (a minute)
   --only plan        planning in memory only (no root, no ZFS needed)
   --only bed         the test-bed measurements only (root and zfs-fuse)
-  --only starts      starting jails one at a time and side by side only (root
-                     and zfs-fuse); prints its table, writes no JSON or PNG
+  --only starts      starting and stopping jails one at a time and side by side
+                     only (root and zfs-fuse); prints its tables, writes no JSON
+                     or PNG
   --clone-plugin LIB the clone-mount plugin library (bench/run builds it)
   --json FILE        write every number there (default target/bench/results.json)
   --png FILE         draw time and disk against the number of jails there

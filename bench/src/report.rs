@@ -43,6 +43,22 @@ pub fn starts_markdown(points: &[StartPoint]) -> String {
             p.bound, p.median_s, p.speedup, p.runs
         );
     }
+    if points.iter().any(|p| p.stop_median_s > 0.0) {
+        let _ = writeln!(
+            out,
+            "\n### Stopping {} jails (each `/etc/rc.shutdown` sleeps {} s)\n\n\
+             | `host.start_parallel` | median `thinjail stop --all` s | speed-up over 1 | runs |\n\
+             |---:|---:|---:|---:|",
+            first.jails, first.rc_seconds
+        );
+        for p in points {
+            let _ = writeln!(
+                out,
+                "| {} | {:.2} | {:.2} | {} |",
+                p.bound, p.stop_median_s, p.stop_speedup, p.runs
+            );
+        }
+    }
     out
 }
 
