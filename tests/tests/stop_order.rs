@@ -3,7 +3,9 @@
 //! `--parallel N`) at a time, a jail only after the jails that depend on it (jail(8)
 //! follows `depend` backwards with `-r`); a jail whose `exec.stop` fails stays
 //! running, as with jail(8), and so do the jails it depends on, while the others
-//! stop with their mounts unmounted and their rctl rules removed.
+//! stop with their mounts unmounted and their rctl rules removed. VNET jails stop
+//! side by side too, each destroying its own epair; `apply` restarting changed
+//! jails stops dependents first.
 //!
 //! No timing is asserted: the test bed records each jail's `exec.stop` window
 //! (`thinjail_testbed::testbed::parallel`), and each jail's `/etc/rc.shutdown`
@@ -269,4 +271,56 @@ fn apply_restarting_changed_jails_stops_dependents_first_side_by_side() {
     );
     assert_eq!(running(&bed), JAILS);
     bed.apply().expect_nothing_to_do();
+}
+
+#[test]
+fn vnet_jails_stop_side_by_side_and_leave_no_interface() {
+    use thinjail_core::network::Ip4;
+    use thinjail_testbed::vnet_bed::{admin_bridge, ip, vnet_jail, vnet_on, VnetBed};
+    const BRIDGE: &str = "stopbr";
+    let bed = VnetBed::new(
+        BIN,
+        "so",
+        |ns| ip(ns.name(), &["link", "add", BRIDGE, "type", "bridge"]),
+        |recipe| {
+            recipe.host.interface = None;
+            recipe.host.network.bridges = vec![admin_bridge(BRIDGE, &[])];
+            let vnet = |ip4: &str| vnet_on(BRIDGE, Ip4::Static(vec![ip4.into()]), None);
+            let va = vnet_jail(recipe, "va", vnet("10.79.0.2/24"));
+            let vb = vnet_jail(recipe, "vb", vnet("10.79.0.3/24"));
+            recipe.jails = vec![va, vb];
+            recipe.host.start_parallel = std::num::NonZeroU32::new(2);
+        },
+    );
+    bed.apply().expect_code(0);
+    assert_eq!(bed.members(BRIDGE).len(), 2, "{:?}", bed.members(BRIDGE));
+    for jail in ["va", "vb"] {
+        slow_shutdown(&bed.bed, jail, false);
+    }
+    let stop = bed.command(&["stop", "--all"]);
+    stop.expect_code(0);
+    assert!(
+        stop.stdout
+            .contains("stop jails vb, va side by side (at most 2 at once)"),
+        "{}",
+        stop.stdout
+    );
+    let windows = exec_stops(&bed.bed.state_dir());
+    assert!(
+        window(&windows, "va").overlaps(window(&windows, "vb")),
+        "{windows:?}"
+    );
+    let list = bed.command(&["list", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&list.expect_code(0).stdout).unwrap();
+    for row in list["jails"].as_array().unwrap() {
+        assert_eq!(row["state"], "stopped", "{row:#}");
+    }
+    // Each jail's exec.poststop destroyed its own epair.
+    assert_eq!(bed.members(BRIDGE), Vec::<String>::new());
+    let left: Vec<String> = bed
+        .host_interfaces()
+        .into_iter()
+        .filter(|i| i.starts_with("tjv"))
+        .collect();
+    assert_eq!(left, Vec::<String>::new());
 }
