@@ -84,8 +84,16 @@ impl DhcpBed {
             ),
         )
         .expect("udhcpd.conf");
-        let child = Command::new("ip")
-            .args(["netns", "exec", self.ns.name(), "busybox", "udhcpd", "-f"])
+        // nsenter --net, not `ip netns exec`: that makes a mount namespace holding a
+        // copy of every mount of the moment, which keeps other tests' zfs-fuse
+        // datasets busy for as long as udhcpd runs.
+        let child = Command::new("nsenter")
+            .arg(format!(
+                "--net={}/{}",
+                thinjail_testbed::netbed::NETNS_DIR,
+                self.ns.name()
+            ))
+            .args(["busybox", "udhcpd", "-f"])
             .arg(&conf)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -94,7 +102,14 @@ impl DhcpBed {
             .expect("busybox udhcpd");
         // It binds its socket at once; give it a moment before anyone asks.
         std::thread::sleep(Duration::from_millis(300));
-        Udhcpd(child)
+        let server = Udhcpd(child);
+        let mount_ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok();
+        assert_eq!(
+            mount_ns(&server.0.id().to_string()),
+            mount_ns("self"),
+            "udhcpd shares the test's mount namespace (a copy would pin other tests' datasets)"
+        );
+        server
     }
 
     fn admin_file(&self) -> String {

@@ -29,10 +29,16 @@ const HOST_ADDRESS: &str = "192.0.2.1";
 const UPSTREAM_ADDRESS: &str = "192.0.2.2";
 const JAIL_ADDRESS: &str = "10.78.0.2";
 
+/// `argv` in namespace `ns` with `nsenter --net`, not `ip netns exec`, which makes a
+/// mount namespace of its own holding a copy of every mount of the moment — other
+/// tests' zfs-fuse datasets then stay busy for as long as the command runs.
 fn in_ns(ns: &str, argv: &[&str]) -> Command {
-    let mut command = Command::new("ip");
+    let mut command = Command::new("nsenter");
     command
-        .args(["netns", "exec", ns])
+        .arg(format!(
+            "--net={}/{ns}",
+            thinjail_testbed::netbed::NETNS_DIR
+        ))
         .args(argv)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
