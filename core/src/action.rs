@@ -290,7 +290,7 @@ pub enum Action {
     /// leaves the jails it depends on running; the others still stop.
     StopJails {
         /// The jails, dependents first.
-        jails: Vec<crate::stop::JailStop>,
+        jails: Vec<crate::resources::order::JailStop>,
         /// How many at once: the recipe's `host.start_parallel`; `None` for the
         /// host's number of CPUs, decided when applying.
         #[serde(default)]

@@ -1,5 +1,6 @@
-//! Which jails stop together and in which order (planning), and the report of a
-//! parallel stop (what hosts return).
+//! Which jails stop together and in which order: planning only (pure functions of
+//! the recipe and the jails to stop). The running of a parallel stop, and its
+//! report, are `resources::order`'s; the FreeBSD host and the test bed carry it out.
 //!
 //! jail(8) stops jails in the reverse of their start order: with `-r`, a jail's
 //! `depend` edges are followed backwards (`dep_check` and `dep_done` in
@@ -12,7 +13,8 @@
 //! rc.d/jail stops one jail at a time (`jail_stop`, in `jail_list` order, reversed
 //! with `jail_reverse_stop`); thinjail stops independent jails side by side, at
 //! most `host.start_parallel` at once (the bound of parallel starts), on the same
-//! scheduling as a start ([`crate::resources::order::run_bounded`]).
+//! scheduling as a start ([`crate::resources::order::stop_bounded`], where the
+//! report of a parallel stop is too).
 //!
 //! - [`stop_sequence`]: the jails to stop, dependents first (the reverse of
 //!   [`crate::start::start_sequence`]);
@@ -27,117 +29,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
-
 use crate::action::Action;
 use crate::recipe::Recipe;
-use crate::resources::order::{run_bounded, Ended};
+use crate::resources::order::JailStop;
 use crate::stage::Planned;
-
-/// One jail of a parallel stop (the `stop_jails` action).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JailStop {
-    /// jail.conf(5) holding the jail (its own file).
-    pub conf: PathBuf,
-    /// Jail name.
-    pub jail: String,
-    /// The jails of the same stop that depend on it, directly or not: it stops
-    /// only after each of them has.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub after: Vec<String>,
-    /// The rctl(8) rules thinjail set on it that the kernel still has, removed
-    /// (`rctl -r`) once it has stopped: rules outlive a jail in the kernel.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub remove_limits: Vec<String>,
-}
-
-/// How one jail of a parallel stop ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StopOutcome {
-    /// It stopped (and its rules are removed).
-    Stopped,
-    /// Its jail(8) (or the removal of its rules) failed, saying this.
-    Failed(String),
-    /// It was not tried: this jail, which depends on it, did not stop.
-    Skipped(String),
-}
-
-/// What a parallel stop did, jail by jail, in the order the stop lists them.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct StopReport {
-    /// Each jail and how it ended.
-    pub outcomes: Vec<(String, StopOutcome)>,
-}
-
-impl StopReport {
-    /// The jails that stopped.
-    pub fn stopped(&self) -> Vec<&str> {
-        self.outcomes
-            .iter()
-            .filter(|(_, o)| *o == StopOutcome::Stopped)
-            .map(|(j, _)| j.as_str())
-            .collect()
-    }
-
-    /// Whether every jail stopped.
-    pub fn all_stopped(&self) -> bool {
-        self.outcomes
-            .iter()
-            .all(|(_, o)| *o == StopOutcome::Stopped)
-    }
-}
-
-impl std::fmt::Display for StopReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let stopped = self.stopped();
-        let not = self.outcomes.len() - stopped.len();
-        write!(
-            f,
-            "{not} of {} jails did not stop; stopped: {}",
-            self.outcomes.len(),
-            if stopped.is_empty() {
-                "none".to_string()
-            } else {
-                stopped.join(", ")
-            }
-        )?;
-        for (jail, outcome) in &self.outcomes {
-            match outcome {
-                StopOutcome::Stopped => {}
-                StopOutcome::Failed(why) => write!(f, "\n  {jail}: failed: {}", why.trim_end())?,
-                StopOutcome::Skipped(dependent) => write!(
-                    f,
-                    "\n  {jail}: skipped (still running): {dependent}, which depends on it, did not stop"
-                )?,
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Stops `jails` with `stop`, at most `limit` at a time (at least one), each after
-/// the jails of `jails` named in its `after` (its dependents) have stopped; a jail
-/// whose dependent did not stop is skipped, every other one is tried.
-pub fn stop_bounded<F, E>(jails: &[JailStop], limit: usize, stop: F) -> StopReport
-where
-    F: Fn(&JailStop) -> Result<(), E> + Sync,
-    E: std::fmt::Display,
-{
-    StopReport {
-        outcomes: run_bounded(jails, |j| (&j.jail, &j.after), limit, stop)
-            .into_iter()
-            .map(|(jail, ended)| {
-                let outcome = match ended {
-                    Ended::Done => StopOutcome::Stopped,
-                    Ended::Failed(why) => StopOutcome::Failed(why),
-                    Ended::Skipped(dependent) => StopOutcome::Skipped(dependent),
-                };
-                (jail, outcome)
-            })
-            .collect(),
-    }
-}
 
 /// `jails` in the order they stop one at a time: every jail after the jails that
 /// depend on it (the reverse of [`crate::start::start_sequence`]); jails the
@@ -291,6 +186,7 @@ fn dependencies<'a>(edges: &BTreeMap<&'a str, &'a [String]>, jail: &str) -> BTre
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::order::stop_bounded;
     use std::sync::Mutex;
 
     fn recipe(host: &str) -> Recipe {

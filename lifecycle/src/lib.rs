@@ -550,7 +550,7 @@ pub fn plan_stop(
                 Some(Action::RemoveLimits { rules, .. }) => rules,
                 _ => Vec::new(),
             };
-            stops.push(thinjail_core::stop::JailStop {
+            stops.push(thinjail_core::resources::order::JailStop {
                 conf: conf_of(recipe, world, &jail),
                 jail,
                 after: Vec::new(),

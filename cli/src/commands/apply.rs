@@ -59,7 +59,7 @@ pub(crate) struct JailStartView {
 
 fn jail_starts(error: &HostError) -> Option<Vec<JailStartView>> {
     use thinjail_core::resources::order::StartOutcome;
-    use thinjail_core::stop::StopOutcome;
+    use thinjail_core::resources::order::StopOutcome;
     let view = |jail: &String, result, why: Option<&String>| JailStartView {
         jail: terminal(jail),
         result,

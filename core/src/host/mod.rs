@@ -127,7 +127,7 @@ pub enum HostError {
     /// Some jails of a parallel stop (the `stop_jails` action) did not stop; the
     /// others did.
     #[error("{0}")]
-    JailStops(crate::stop::StopReport),
+    JailStops(crate::resources::order::StopReport),
     /// Checked just before it would run, the action would reach outside the
     /// recipe's confinement through the host as it is now (a symbolic link).
     #[error("refused before running: {0}")]
@@ -165,7 +165,7 @@ impl HostError {
 
     /// Ok when every jail of a parallel stop stopped; otherwise
     /// [`HostError::JailStops`] with the report.
-    pub fn from_stops(report: crate::stop::StopReport) -> Result<(), HostError> {
+    pub fn from_stops(report: crate::resources::order::StopReport) -> Result<(), HostError> {
         if report.all_stopped() {
             Ok(())
         } else {

@@ -79,16 +79,16 @@ impl FreeBsdHost {
     /// `stop_jails`: each `jail -f FILE -r NAME`, then `rctl -r` of its rules, in a
     /// process of its own, at most `limit` at once (the host's CPUs when `None`),
     /// each after the jails of the stop that depend on it
-    /// ([`crate::stop::stop_bounded`]).
+    /// ([`crate::resources::order::stop_bounded`]).
     pub fn stop_side_by_side(
         &mut self,
-        jails: &[crate::stop::JailStop],
+        jails: &[crate::resources::order::JailStop],
         limit: Option<u32>,
     ) -> Result<(), HostError> {
         use crate::resources::order::default_limit;
         self.commands += jails.len() + jails.iter().filter(|j| !j.remove_limits.is_empty()).count();
         let limit = limit.map_or_else(default_limit, |n| n as usize);
-        let report = crate::stop::stop_bounded(jails, limit, |j| {
+        let report = crate::resources::order::stop_bounded(jails, limit, |j| {
             let argv =
                 ["jail", "-f", &j.conf.display().to_string(), "-r", &j.jail].map(String::from);
             tracing::debug!(command = %crate::quote::sh_command(&argv), "run");

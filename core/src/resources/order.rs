@@ -20,8 +20,9 @@
 //!
 //! This is the scheduling alone (it knows neither actions nor hosts); which jails
 //! start together, and in which order, is planned in the `start` module. A
-//! parallel stop (`crate::stop`) runs on the same scheduling ([`run_bounded`]),
-//! each jail waiting for the jails that depend on it instead.
+//! parallel stop (planned in `crate::stop`) runs on the same scheduling
+//! ([`stop_bounded`]), each jail waiting for the jails that depend on it instead;
+//! its jails ([`JailStop`]) and report ([`StopReport`]) are here too.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -275,6 +276,111 @@ where
             (name(item).to_string(), outcome)
         })
         .collect()
+}
+
+/// One jail of a parallel stop (the `stop_jails` action).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JailStop {
+    /// jail.conf(5) holding the jail (its own file).
+    pub conf: PathBuf,
+    /// Jail name.
+    pub jail: String,
+    /// The jails of the same stop that depend on it, directly or not: it stops
+    /// only after each of them has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
+    /// The rctl(8) rules thinjail set on it that the kernel still has, removed
+    /// (`rctl -r`) once it has stopped: rules outlive a jail in the kernel.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_limits: Vec<String>,
+}
+
+/// How one jail of a parallel stop ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StopOutcome {
+    /// It stopped (and its rules are removed).
+    Stopped,
+    /// Its jail(8) (or the removal of its rules) failed, saying this.
+    Failed(String),
+    /// It was not tried: this jail, which depends on it, did not stop.
+    Skipped(String),
+}
+
+/// What a parallel stop did, jail by jail, in the order the stop lists them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StopReport {
+    /// Each jail and how it ended.
+    pub outcomes: Vec<(String, StopOutcome)>,
+}
+
+impl StopReport {
+    /// The jails that stopped.
+    pub fn stopped(&self) -> Vec<&str> {
+        self.outcomes
+            .iter()
+            .filter(|(_, o)| *o == StopOutcome::Stopped)
+            .map(|(j, _)| j.as_str())
+            .collect()
+    }
+
+    /// Whether every jail stopped.
+    pub fn all_stopped(&self) -> bool {
+        self.outcomes
+            .iter()
+            .all(|(_, o)| *o == StopOutcome::Stopped)
+    }
+}
+
+impl std::fmt::Display for StopReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let stopped = self.stopped();
+        let not = self.outcomes.len() - stopped.len();
+        write!(
+            f,
+            "{not} of {} jails did not stop; stopped: {}",
+            self.outcomes.len(),
+            if stopped.is_empty() {
+                "none".to_string()
+            } else {
+                stopped.join(", ")
+            }
+        )?;
+        for (jail, outcome) in &self.outcomes {
+            match outcome {
+                StopOutcome::Stopped => {}
+                StopOutcome::Failed(why) => write!(f, "\n  {jail}: failed: {}", why.trim_end())?,
+                StopOutcome::Skipped(dependent) => write!(
+                    f,
+                    "\n  {jail}: skipped (still running): {dependent}, which depends on it, did not stop"
+                )?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Stops `jails` with `stop`, at most `limit` at a time (at least one), each after
+/// the jails of `jails` named in its `after` (its dependents) have stopped; a jail
+/// whose dependent did not stop is skipped, every other one is tried.
+pub fn stop_bounded<F, E>(jails: &[JailStop], limit: usize, stop: F) -> StopReport
+where
+    F: Fn(&JailStop) -> Result<(), E> + Sync,
+    E: std::fmt::Display,
+{
+    StopReport {
+        outcomes: run_bounded(jails, |j| (&j.jail, &j.after), limit, stop)
+            .into_iter()
+            .map(|(jail, ended)| {
+                let outcome = match ended {
+                    Ended::Done => StopOutcome::Stopped,
+                    Ended::Failed(why) => StopOutcome::Failed(why),
+                    Ended::Skipped(dependent) => StopOutcome::Skipped(dependent),
+                };
+                (jail, outcome)
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]

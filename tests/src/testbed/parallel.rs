@@ -28,8 +28,8 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use thinjail_core::host::{HostError, NoProgress};
+use thinjail_core::resources::order::JailStop;
 use thinjail_core::resources::order::{self, JailStart};
-use thinjail_core::stop::JailStop;
 
 use super::{Faults, TestBed};
 
@@ -144,7 +144,7 @@ impl TestBed {
     ) -> Result<(), HostError> {
         let limit = limit.map_or_else(order::default_limit, |n| n as usize);
         let commands = std::sync::atomic::AtomicUsize::new(0);
-        let report = thinjail_core::stop::stop_bounded(jails, limit, |jail| {
+        let report = thinjail_core::resources::order::stop_bounded(jails, limit, |jail| {
             let mut worker = TestBed::new(
                 self.state_dir.clone(),
                 Faults::default(),
