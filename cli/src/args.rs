@@ -164,8 +164,8 @@ pub enum Command {
         which: JailSelection,
         #[command(flatten)]
         opts: LifeOpts,
-        /// Start at most N jails at once (overrides the recipe's host.start_parallel;
-        /// 1: one after the other).
+        /// Stop and start at most N jails at once (overrides the recipe's
+        /// host.start_parallel; 1: one after the other).
         #[arg(long, value_name = "N")]
         parallel: Option<std::num::NonZeroU32>,
     },
