@@ -38,8 +38,12 @@ impl Radvd {
         let conf = dir.path().join("radvd.conf");
         std::fs::write(&conf, config(interface, prefix)).expect("radvd.conf");
         let log = std::fs::File::create(dir.path().join("radvd.log")).expect("radvd.log");
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", netns, "radvd", "--nodaemon", "--logmethod"])
+        // nsenter --net, not `ip netns exec`: that makes a mount namespace holding a
+        // copy of every mount of the moment, which keeps other tests' zfs-fuse
+        // datasets busy for as long as radvd runs.
+        let mut child = Command::new("nsenter")
+            .arg(format!("--net={}/{netns}", crate::netbed::NETNS_DIR))
+            .args(["radvd", "--nodaemon", "--logmethod"])
             .arg("stderr")
             .arg("--config")
             .arg(&conf)
@@ -50,7 +54,7 @@ impl Radvd {
             .stderr(log)
             .spawn()
             .expect("radvd (apt package radvd; scripts/test installs it)");
-        // `ip netns exec` execs radvd: the child is radvd itself.
+        // nsenter execs radvd: the child is radvd itself.
         let pid = child.id();
         std::thread::sleep(Duration::from_millis(500));
         if let Ok(Some(status)) = child.try_wait() {
