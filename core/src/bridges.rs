@@ -31,6 +31,7 @@ use std::collections::BTreeSet;
 use sha2::{Digest, Sha256};
 
 use crate::action::Action;
+use crate::bridge_addresses::{changes, wanted as wanted_addresses};
 use crate::edit::{block_ids, find_block, FileEdit};
 use crate::network::{check_member_ifaddrs, ifconfig_var, is_thinjail_iface};
 pub use crate::observed_bridges::{has_address, parse_members, ObservedBridges};
@@ -179,7 +180,9 @@ pub fn owned(rc_conf: &str) -> BTreeSet<String> {
 /// uses gets its rc.conf block and, when it does not exist, is made (`ifconfig
 /// bridgeU create`, renamed, addresses, members, up); an existing one gets the
 /// members it lacks and loses those that are neither the recipe's nor a jail's
-/// epair. A bridge thinjail made that no jail uses any more is destroyed and its
+/// epair, and its addresses are brought to the recipe's
+/// ([`crate::bridge_addresses::changes`]: `-alias` the old, `alias` the new; IPv6
+/// link-local ones left alone). A bridge thinjail made that no jail uses any more is destroyed and its
 /// block removed — unless one of thinjail's epairs is still a member (a jail of
 /// an older recipe still runs on it): then it stays until that jail is gone.
 /// Nothing is planned when the interfaces were not observed.
@@ -280,6 +283,21 @@ pub fn plan(recipe: &Recipe, world: &World) -> Result<Vec<Planned>, StageError> 
                 out.push(Planned::new(ifconfig(&all)));
             }
         }
+        if exists {
+            // The running bridge's addresses follow the recipe's, as its rc.conf
+            // block does (rc(8) reads that only at boot).
+            let held = observed.addresses.get(name).unwrap_or(&no_members);
+            for args in changes(&wanted_addresses(bridge), held) {
+                let mut all = vec![name];
+                all.extend(args.iter().map(String::as_str));
+                let note = if args.last().is_some_and(|w| w == "-alias") {
+                    format!("bridge {name}: the recipe no longer has this address")
+                } else {
+                    format!("bridge {name}: an address of the recipe the running bridge lacks")
+                };
+                out.push(Planned::noted(ifconfig(&all), note));
+            }
+        }
         for member in &bridge.members {
             if !members.contains(member) {
                 out.push(Planned::new(ifconfig(&[name, "addm", member])));
@@ -326,8 +344,8 @@ pub fn plan(recipe: &Recipe, world: &World) -> Result<Vec<Planned>, StageError> 
 /// Confinement of an [`Action::Ifconfig`]: only on a bridge thinjail makes — one
 /// of the recipe's with `create` (or its cloner name, `create` and `name` to the
 /// bridge's own name), or one with a `bridge NAME` block in the recipe's rc.conf —
-/// and only `create`, `name`, `inet`/`inet6` addresses, `addm`/`deletem`, `up`
-/// and `destroy`. Never another interface of the host.
+/// and only `create`, `name`, `inet`/`inet6` addresses (added, or removed with
+/// `-alias`), `addm`/`deletem`, `up` and `destroy`. Never another interface of the host.
 pub fn check_ifconfig(recipe: &Recipe, world: &World, args: &[String]) -> Result<(), String> {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     let declared: Vec<&Bridge> = recipe
@@ -343,7 +361,7 @@ pub fn check_ifconfig(recipe: &Recipe, world: &World, args: &[String]) -> Result
     let allowed = match words.as_slice() {
         [name, "create"] => clone_of(name).is_some(),
         [name, "name", new] => clone_of(name).is_some_and(|b| b.name == *new),
-        [name, "inet" | "inet6", _] | [name, "inet" | "inet6", _, "alias"] => ours(name),
+        [name, "inet" | "inet6", _] | [name, "inet" | "inet6", _, "alias" | "-alias"] => ours(name),
         [name, "addm" | "deletem", _] | [name, "up" | "destroy"] => ours(name),
         _ => false,
     };
@@ -420,6 +438,7 @@ mod tests {
             members: BTreeMap::new(),
             addressed: addressed.iter().map(|s| s.to_string()).collect(),
             member_ifaddrs,
+            addresses: BTreeMap::new(),
         });
         world
     }
@@ -479,6 +498,59 @@ mod tests {
             "every line thinjail wrote is gone"
         );
         assert!(plan(&empty, &gone).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_changed_address_is_applied_to_the_running_bridge() {
+        let recipe = recipe(true, &["em0"], &["www"]);
+        let world = host(&["em0", "lo0"], None, &[]);
+        let done = after(&world, &plan(&recipe, &world).unwrap());
+        assert_eq!(
+            done.bridges.as_ref().unwrap().addresses["jails"],
+            BTreeSet::from(["10.9.0.1/24".to_string()])
+        );
+        let mut changed = recipe.clone();
+        changed.host.network.bridges[0].ip4 = vec!["10.9.0.254/24".into()];
+        changed.host.network.bridges[0].ip6 = vec!["2001:DB8::1/64".into()];
+        let planned = plan(&changed, &done).unwrap();
+        assert!(
+            matches!(&planned[0].action, Action::EditFile { .. }),
+            "the rc.conf block first"
+        );
+        assert_eq!(
+            lines(&planned)[1..],
+            [
+                "ifconfig jails inet 10.9.0.1 -alias",
+                "ifconfig jails inet 10.9.0.254/24 alias",
+                "ifconfig jails inet6 2001:db8::1/64 alias",
+            ]
+        );
+        for p in &planned {
+            if let Action::Ifconfig { args } = &p.action {
+                check_ifconfig(&changed, &done, args).unwrap();
+            }
+        }
+        let moved = after(&done, &planned);
+        assert_eq!(
+            moved.bridges.as_ref().unwrap().addresses["jails"],
+            BTreeSet::from(["10.9.0.254/24".to_string(), "2001:db8::1/64".to_string()])
+        );
+        assert!(plan(&changed, &moved).unwrap().is_empty(), "a second apply");
+        // An address added by hand to thinjail's bridge goes; the administrator's
+        // bridges are never looked at (see the_administrators_bridges_are_never_touched).
+        let mut by_hand = moved.clone();
+        by_hand
+            .bridges
+            .as_mut()
+            .unwrap()
+            .addresses
+            .get_mut("jails")
+            .unwrap()
+            .insert("192.0.2.7/24".into());
+        assert_eq!(
+            lines(&plan(&changed, &by_hand).unwrap()),
+            ["ifconfig jails inet 192.0.2.7 -alias"]
+        );
     }
 
     #[test]

@@ -40,7 +40,8 @@
 //! - [`network`] and [`bridges`]: what VNET jails get (jail.conf parameters and
 //!   hooks, their rc.conf, devfs ruleset, pf anchor) and the bridges thinjail makes,
 //!   persists in rc.conf and removes; [`observed_bridges`]: the host's bridges as
-//!   observed.
+//!   observed; [`bridge_addresses`]: the addresses of a bridge thinjail makes,
+//!   read from ifconfig and brought to the recipe's on the running bridge.
 //!
 //! Stages only plan; hosts only apply; nothing runs a host command while planning.
 //!
@@ -64,6 +65,7 @@
 pub mod action;
 pub mod apply;
 pub mod boot;
+pub mod bridge_addresses;
 pub mod bridges;
 pub mod confine;
 pub mod devfs_rules;

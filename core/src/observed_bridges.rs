@@ -20,6 +20,11 @@ pub struct ObservedBridges {
     /// sysctl (before FreeBSD 15).
     #[serde(default)]
     pub member_ifaddrs: Option<u32>,
+    /// Every bridge's addresses (`inet`/`inet6` lines of `ifconfig NAME`,
+    /// [`crate::bridge_addresses::parse_addresses`]: canonical `A/P`, no IPv6
+    /// link-local); a bridge missing here has none.
+    #[serde(default)]
+    pub addresses: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The members `ifconfig BRIDGE` lists (`member: IF flags=…` lines).
@@ -42,8 +47,9 @@ pub fn has_address(shown: &str) -> bool {
 }
 
 /// What `ifconfig ARGS` does to the observed interfaces and bridges (the world
-/// model): a bridge created, renamed, destroyed, a member added or removed.
-/// Anything else changes nothing observed.
+/// model): a bridge created, renamed, destroyed, a member added or removed, an
+/// address added or removed ([`crate::bridge_addresses::apply_to`]). Anything
+/// else changes nothing observed.
 pub fn apply_ifconfig(
     interfaces: &mut BTreeSet<String>,
     bridges: &mut ObservedBridges,
@@ -62,10 +68,14 @@ pub fn apply_ifconfig(
             if let Some(members) = bridges.members.remove(*name) {
                 bridges.members.insert(new.to_string(), members);
             }
+            if let Some(addresses) = bridges.addresses.remove(*name) {
+                bridges.addresses.insert(new.to_string(), addresses);
+            }
         }
         [name, "destroy"] => {
             interfaces.remove(*name);
             bridges.members.remove(*name);
+            bridges.addresses.remove(*name);
         }
         [name, "addm", member] => {
             if let Some(members) = bridges.members.get_mut(*name) {
@@ -76,6 +86,14 @@ pub fn apply_ifconfig(
             if let Some(members) = bridges.members.get_mut(*name) {
                 members.remove(*member);
             }
+        }
+        [name, family @ ("inet" | "inet6"), rest @ ..] if bridges.members.contains_key(*name) => {
+            let mut words = vec![*family];
+            words.extend_from_slice(rest);
+            crate::bridge_addresses::apply_to(
+                bridges.addresses.entry(name.to_string()).or_default(),
+                &words,
+            );
         }
         _ => {}
     }

@@ -1118,6 +1118,7 @@ mod tests {
             members: [("jails".to_string(), ["em0".to_string()].into())].into(),
             addressed: Default::default(),
             member_ifaddrs: None,
+            addresses: Default::default(),
         });
         world.pf = Some(thinjail_core::network::pf::ObservedPf {
             status: thinjail_core::network::pf::PfStatus::Enabled,

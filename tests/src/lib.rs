@@ -15,7 +15,8 @@
 //!   jail(8)'s `depend` order;
 //! - [`netbed`] and [`pfbed`]: VNET jails, epairs, bridges and pf's anchor as network
 //!   namespaces, veth pairs, Linux bridges and nftables, only inside a namespace the
-//!   test made (`THINJAIL_TESTBED_NETNS`); [`vnet_bed`], the bed the end-to-end
+//!   test made (`THINJAIL_TESTBED_NETNS`), and [`ifconfig_addresses`], ifconfig's
+//!   address lines and changes there; [`vnet_bed`], the bed the end-to-end
 //!   network tests share (the article's bed run inside such a namespace); [`radvd`],
 //!   the router the SLAAC test advertises from;
 //! - [`plugins`]: the example and deliberately bad plugin libraries, built for the run;
@@ -33,6 +34,7 @@ pub mod devfs;
 pub mod fixtures;
 pub mod freebsd_update;
 pub mod harness;
+pub mod ifconfig_addresses;
 pub mod jail8;
 mod json_state;
 pub mod netbed;

@@ -17,7 +17,8 @@
 //!   got differs from the one asked for. `ifconfig bridgeN create` → a Linux bridge;
 //!   `ifconfig CLONER create name NEW` is both steps.
 //! - `ifconfig IF name NEW`, `ether MAC`, `description TEXT`, `up`, `down`, `inet
-//!   A/P`, `inet6 A/P`, `destroy` (destroying either half of a pair destroys both,
+//!   A/P`, `inet6 A/P` (with `alias`, or `A -alias`: [`crate::ifconfig_addresses`]),
+//!   `destroy` (destroying either half of a pair destroys both,
 //!   as `epair_clone_destroy` does and as a veth does); `ifconfig BR addm IF` /
 //!   `deletem IF` → the member's master set or cleared, refused unless BR is a
 //!   bridge. An interface that does not exist fails with "ifconfig: interface IF
@@ -41,7 +42,8 @@
 //!
 //! **Not reproduced**: the kernel's choice of epair MAC addresses (Linux picks
 //! random ones; thinjail sets the jail's own), interface groups, `ifconfig`'s
-//! output other than the created name, `member_ifaddrs` after `addm` (Linux lets a
+//! output other than the created name (and the address lines,
+//! [`crate::ifconfig_addresses::show`]), `member_ifaddrs` after `addm` (Linux lets a
 //! member get an address once it joined; FreeBSD 15 refuses it), `net.link.bridge`
 //! filtering sysctls, and a jail's interfaces disappearing while it runs.
 
@@ -319,13 +321,9 @@ impl NetBed {
                     self.ip(&["link", "set", "dev", member, "nomaster"])
                 }
             }
-            ["inet", addr]
-            | ["inet6", addr]
-            | ["inet", addr, "alias"]
-            | ["inet6", addr, "alias"]
-                if addr.contains('/') =>
-            {
-                self.ip(&["addr", "add", addr, "dev", name])
+            ["inet" | "inet6", addr, ..] if addr.contains('/') || rest.ends_with(&["-alias"]) => {
+                crate::ifconfig_addresses::set(self, name, rest)
+                    .unwrap_or_else(|| Err(unsupported()))
             }
             _ => Err(unsupported()),
         }

@@ -1221,8 +1221,8 @@ impl Host for TestBed {
                 .devfs_rulesets
                 .then(|| crate::devfs::DevfsState::load(&self.state_dir).listing()),
             // `ifconfig -g bridge`, `ifconfig IF`, `sysctl -n
-            // net.link.bridge.member_ifaddrs` → the namespace's bridges and
-            // addresses, and MEMBER_IFADDRS_ENV.
+            // net.link.bridge.member_ifaddrs` → the namespace's bridges, their
+            // members and addresses, the uplinks' addresses, and MEMBER_IFADDRS_ENV.
             bridges: if request.interfaces {
                 let bed = crate::netbed::NetBed::from_env()?;
                 let members = bed.bridges()?;
@@ -1232,10 +1232,21 @@ impl Host for TestBed {
                         addressed.insert(uplink.clone());
                     }
                 }
+                // Each bridge's `inet`/`inet6` lines, as FreeBSD's ifconfig prints
+                // them, read by thinjail's own parser.
+                let mut addresses = std::collections::BTreeMap::new();
+                for bridge in members.keys() {
+                    let shown = crate::ifconfig_addresses::show(&bed, bridge)?;
+                    addresses.insert(
+                        bridge.clone(),
+                        thinjail_core::bridge_addresses::parse_addresses(&shown),
+                    );
+                }
                 Some(thinjail_core::bridges::ObservedBridges {
                     members,
                     addressed,
                     member_ifaddrs: crate::netbed::NetBed::member_ifaddrs(),
+                    addresses,
                 })
             } else {
                 None

@@ -190,8 +190,9 @@ impl FreeBsdHost {
 
     /// The host's bridges (`ifconfig -g bridge`, the if_bridge cloner's group, which
     /// a renamed bridge keeps) with their members (`member:` lines of `ifconfig
-    /// NAME`), which of `uplinks` hold an `inet` or `inet6` address (`ifconfig
-    /// NAME`), and `net.link.bridge.member_ifaddrs` (`sysctl -n`; absent before 15).
+    /// NAME`) and addresses (its `inet`/`inet6` lines), which of `uplinks` hold
+    /// an `inet` or `inet6` address (`ifconfig NAME`), and
+    /// `net.link.bridge.member_ifaddrs` (`sysctl -n`; absent before 15).
     pub fn observe_bridges(
         &mut self,
         uplinks: &BTreeSet<String>,
@@ -203,6 +204,10 @@ impl FreeBsdHost {
             observed.members.insert(
                 name.to_string(),
                 crate::observed_bridges::parse_members(&shown.stdout),
+            );
+            observed.addresses.insert(
+                name.to_string(),
+                crate::bridge_addresses::parse_addresses(&shown.stdout),
             );
         }
         for uplink in uplinks {
