@@ -41,7 +41,9 @@
 //!   hooks, their rc.conf, devfs ruleset, pf anchor) and the bridges thinjail makes,
 //!   persists in rc.conf and removes; [`observed_bridges`]: the host's bridges as
 //!   observed; [`bridge_addresses`]: the addresses of a bridge thinjail makes,
-//!   read from ifconfig and brought to the recipe's on the running bridge.
+//!   read from ifconfig and brought to the recipe's on the running bridge;
+//!   [`pfplan`] and [`pf_rules`]: thinjail's pf anchor, and the file rc.d/pf
+//!   loads (`pf_rules`), where its pf.conf lines must be.
 //!
 //! Stages only plan; hosts only apply; nothing runs a host command while planning.
 //!
@@ -81,6 +83,7 @@ pub mod lock;
 pub mod network;
 pub mod observe;
 pub mod observed_bridges;
+pub mod pf_rules;
 pub mod pfplan;
 pub mod pipeline;
 // The plugin interface reads what raw pointers from another library designate and

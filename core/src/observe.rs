@@ -6,7 +6,9 @@
 //! `bridge NAME` block in the host's rc.conf, or thinjail's pf anchor file, makes
 //! the observation include the interfaces and bridges (resp. pf) even when the
 //! recipe no longer asks for them ([`widen_for_marks`]), so that planning can
-//! remove what the recipe dropped. `apply`, `plan`, the lifecycle commands, the
+//! remove what the recipe dropped. When pf is observed, the rc.conf files that
+//! name rc.d/pf's rules file are read natively first, and that file is observed
+//! with the rest ([`add_pf_rules_probes`]). `apply`, `plan`, the lifecycle commands, the
 //! benchmark and the scaling test all observe through it.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,6 +36,11 @@ pub fn observe(
     if !marks.files.is_empty() {
         let found = host.read_paths(&marks)?;
         widen_for_marks(&mut request, recipe, &found);
+    }
+    if request.pf {
+        let rc = crate::pf_rules::probes(recipe);
+        let found = host.read_paths(&rc)?;
+        add_pf_rules_probes(&mut request, recipe, rc, found);
     }
     let mut world = host.observe(&request)?;
     let extra = extra_probes(recipe, &world);
@@ -84,6 +91,24 @@ pub fn widen_for_marks(
             request.probes.file(file);
         }
     }
+}
+
+/// For a request that observes pf: the rc.conf files that tell which file rc.d/pf
+/// loads (`rc`, [`crate::pf_rules::probes`]), and that file as `found` (their
+/// native read) names it, so planning reads the pf.conf pf really uses. Pure.
+pub fn add_pf_rules_probes(
+    request: &mut ObservationRequest,
+    recipe: &Recipe,
+    rc: Probes,
+    found: BTreeMap<PathBuf, PathState>,
+) {
+    let mut read = World::empty();
+    read.paths = found;
+    if let Ok(file) = crate::pf_rules::pf_conf(recipe, &read) {
+        request.probes.file(file);
+    }
+    request.probes.files.extend(rc.files);
+    request.probes.dirs.extend(rc.dirs);
 }
 
 /// Jails thinjail manages on this host: the recipe's, and those whose dataset
@@ -223,6 +248,31 @@ mod tests {
         ]);
         widen_for_marks(&mut request, &recipe, &found);
         assert_eq!(request, before);
+    }
+
+    #[test]
+    fn the_file_pf_rules_names_is_observed_with_the_rc_files() {
+        let recipe = no_network();
+        let mut request = Pipeline::new(vec![]).observation(&recipe);
+        let rc = crate::pf_rules::probes(&recipe);
+        let found = BTreeMap::from([(
+            PathBuf::from("/etc/rc.conf"),
+            file("pf_rules=\"/etc/pf.other\"\n"),
+        )]);
+        add_pf_rules_probes(&mut request, &recipe, rc.clone(), found);
+        assert!(request
+            .probes
+            .files
+            .contains(&PathBuf::from("/etc/pf.other")));
+        assert!(rc.files.is_subset(&request.probes.files));
+        assert!(rc.dirs.is_subset(&request.probes.dirs));
+        // Nothing set: /etc/pf.conf.
+        let mut request = Pipeline::new(vec![]).observation(&recipe);
+        add_pf_rules_probes(&mut request, &recipe, rc, BTreeMap::new());
+        assert!(request
+            .probes
+            .files
+            .contains(&PathBuf::from("/etc/pf.conf")));
     }
 
     #[test]

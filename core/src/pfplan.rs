@@ -15,7 +15,10 @@
 //!   not running (disabled or not in the kernel: NAT and forwards would do nothing),
 //!   or pf.conf lacks a line of [`crate::network::pf::required_pf_conf_lines`] (pf would never
 //!   evaluate the anchor, or would lose it at the next boot). The refusal names the
-//!   exact lines; thinjail does not add them itself.
+//!   exact lines; thinjail does not add them itself. "pf.conf" is the file rc.d/pf
+//!   loads, `pf_rules` in rc.conf ([`crate::pf_rules`]); one that cannot be told (a
+//!   computed or empty `pf_rules`) is refused too, and so is an `anchor_file` that
+//!   is that file.
 //! - **No rule left** (the last forward and NAT removed, or the last jail with them
 //!   destroyed): the anchor is flushed (`-F all`) and the file removed — unless
 //!   pf.conf still has the `load anchor` line, which fails the whole pf.conf when
@@ -86,8 +89,17 @@ fn in_network(addr: std::net::Ipv4Addr, network: &str) -> Option<bool> {
 pub fn plan(recipe: &Recipe, world: &World, leaving: Option<&str>) -> Result<Vec<Planned>, String> {
     let pf = &recipe.host.network.pf;
     let file = &pf.anchor_file;
-    let pf_conf = pf_conf_path(&recipe.host.system_root);
-    let pf_conf_text = world.file_contents(&pf_conf).unwrap_or("");
+    // The file rc.d/pf loads (`pf_rules`), where pf.conf's lines must be.
+    let pf_conf = crate::pf_rules::pf_conf(recipe, world);
+    let pf_conf_text = pf_conf
+        .as_ref()
+        .ok()
+        .and_then(|p| world.file_contents(p))
+        .unwrap_or("");
+    let pf_conf_name = match &pf_conf {
+        Ok(path) => path.display().to_string(),
+        Err(_) => "pf.conf".to_string(),
+    };
     let text = anchor_text(recipe, leaving);
     // A jail that leaves nothing behind in the anchor (no forward, no NAT only it
     // needs; or not the recipe's, like a pruned orphan) changes nothing here: the
@@ -113,7 +125,8 @@ pub fn plan(recipe: &Recipe, world: &World, leaving: Option<&str>) -> Result<Vec
             ));
         }
         if file_now.is_some() {
-            if names_anchor_file(pf_conf_text, file) {
+            // When pf_rules cannot be told, the file is kept: pf.conf may load it.
+            if pf_conf.is_err() || names_anchor_file(pf_conf_text, file) {
                 if file_now != Some(text.as_str()) {
                     out.push(Planned::noted(
                         Action::WriteFile {
@@ -122,10 +135,9 @@ pub fn plan(recipe: &Recipe, world: &World, leaving: Option<&str>) -> Result<Vec
                             mode: 0o644,
                         },
                         format!(
-                            "{} still loads this file (load anchor), and fails as a whole without it: the file \
+                            "{pf_conf_name} still loads this file (load anchor), and fails as a whole without it: the file \
                              stays, with no rule; take thinjail's lines out of pf.conf, then the next apply \
-                             removes it",
-                            pf_conf.display()
+                             removes it"
                         ),
                     ));
                 }
@@ -159,10 +171,23 @@ pub fn plan(recipe: &Recipe, world: &World, leaving: Option<&str>) -> Result<Vec
             }
             None => {}
         }
+        let pf_conf = pf_conf?;
+        if &pf_conf == file {
+            return Err(format!(
+                "host.network.pf.anchor_file {} is the file rc.d/pf loads the main ruleset from \
+                 (pf_rules): thinjail would overwrite your pf.conf; give its anchor a file of its own",
+                file.display()
+            ));
+        }
+        let named_by = if pf_conf == pf_conf_path(&recipe.host.system_root) {
+            String::new()
+        } else {
+            " (the file rc.d/pf loads: pf_rules in rc.conf)".to_string()
+        };
         let missing = missing_lines(pf_conf_text, file);
         if !missing.is_empty() {
             return Err(format!(
-                "{} lacks these lines, without which pf never evaluates thinjail's anchor or loses it at \
+                "{}{named_by} lacks these lines, without which pf never evaluates thinjail's anchor or loses it at \
                  the next boot (thinjail never edits pf.conf):\n{}\nadd them (the anchors with your other \
                  translation rules), then run apply again: it writes {} and loads it; `service pf reload` \
                  is not needed",
@@ -312,6 +337,55 @@ mod tests {
         assert!(error.contains("pf is disabled"), "{error}");
         let error = plan(&recipe, &world(LINES, PfStatus::Absent), None).unwrap_err();
         assert!(error.contains("/dev/pf"), "{error}");
+    }
+
+    #[test]
+    fn the_lines_are_looked_for_in_the_file_pf_rules_names() {
+        let recipe = recipe();
+        let set = |world: &mut World, path: &str, text: &str| {
+            world.set_path(
+                std::path::Path::new(path),
+                PathState::File {
+                    contents: Some(text.into()),
+                },
+            )
+        };
+        // The lines only in /etc/pf.conf while rc.d/pf loads /etc/pf.other: refused,
+        // naming /etc/pf.other.
+        let mut world = world(LINES, PfStatus::Enabled);
+        set(
+            &mut world,
+            "/etc/rc.conf",
+            "pf_enable=YES\npf_rules=\"/etc/pf.other\"\n",
+        );
+        set(&mut world, "/etc/pf.other", "pass all\n");
+        let error = plan(&recipe, &world, None).unwrap_err();
+        assert!(
+            error.starts_with("/etc/pf.other (the file rc.d/pf loads: pf_rules in rc.conf) lacks"),
+            "{error}"
+        );
+        // The lines in /etc/pf.other: planned as with /etc/pf.conf.
+        set(&mut world, "/etc/pf.other", LINES);
+        set(&mut world, "/etc/pf.conf", "pass all\n");
+        assert_eq!(
+            kinds(&plan(&recipe, &world, None).unwrap()),
+            ["write", "load"]
+        );
+        // The anchor's own file may not be the one rc.d/pf loads.
+        let mut same = recipe.clone();
+        same.host.network.pf.anchor_file = "/etc/pf.other".into();
+        let error = plan(&same, &world, None).unwrap_err();
+        assert!(
+            error.contains("thinjail would overwrite your pf.conf"),
+            "{error}"
+        );
+        // A pf_rules the shell computes: refused, saying where.
+        set(&mut world, "/etc/rc.conf", "pf_rules=`cat /etc/which`\n");
+        let error = plan(&recipe, &world, None).unwrap_err();
+        assert!(
+            error.contains("computed by the shell (/etc/rc.conf:1)"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -239,12 +239,12 @@ impl Stage for RcConfStage {
         let bridges = thinjail_core::bridges::plan(recipe, world)?;
         if recipe.jails.is_empty() {
             // thinjail's devfs ruleset, if it is left, goes with the last jail, and
-            // so do the bridges thinjail made and, when the recipe has no rule
-            // left, its pf anchor.
+            // so do the bridges thinjail made; the pf anchor is brought to the
+            // recipe as with jails (emptied when no rule is left; a jail-less
+            // recipe with rules is refused by check, NAT and forwards need a
+            // VNET jail).
             let mut actions = bridges;
-            if recipe.host.network.pf.has_no_rules() {
-                actions.extend(pf::plan(recipe, world)?);
-            }
+            actions.extend(pf::plan(recipe, world)?);
             actions.extend(devfs_rules::plan(recipe, world)?.after_starts);
             return Ok(actions);
         }
@@ -1074,6 +1074,60 @@ mod tests {
                 && error.contains("adm from /etc/jail.conf.d/adm.conf"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_recipe_without_jails_converges_the_anchor_as_one_with_jails() {
+        // Not valid (check refuses NAT of a network no VNET jail uses, exit 65),
+        // but the stage plans the anchor the same way as for a recipe with jails:
+        // the file written and loaded, or the host's conflict.
+        let mut recipe =
+            Recipe::from_ron(r#"(releases: [(name: "14.3-RELEASE")])"#, "test").unwrap();
+        recipe
+            .host
+            .network
+            .pf
+            .nat
+            .push(thinjail_core::recipe::network::Nat {
+                from: "10.9.0.0/24".into(),
+                interface: "em0".into(),
+            });
+        let anchor_file = recipe.host.network.pf.anchor_file.clone();
+        let pf_conf = thinjail_core::network::pf::pf_conf_path(&recipe.host.system_root);
+        let mut world = World::empty();
+        world.observed = true;
+        world.set_path(
+            &pf_conf,
+            PathState::File {
+                contents: Some(
+                    thinjail_core::network::pf::required_pf_conf_lines(&anchor_file).join("\n"),
+                ),
+            },
+        );
+        world.pf = Some(thinjail_core::network::pf::ObservedPf {
+            status: thinjail_core::network::pf::PfStatus::Enabled,
+            loaded: vec![],
+        });
+        let planned = RcConfStage
+            .plan(&StageContext::new(&recipe), &world)
+            .unwrap();
+        let kinds: Vec<&Action> = planned.iter().map(|p| &p.action).collect();
+        assert!(
+            matches!(kinds.as_slice(), [Action::WriteFile { path, .. }, Action::LoadPfAnchor { .. }] if path == &anchor_file),
+            "{kinds:?}"
+        );
+        // Without pf.conf's lines: the same refusal as with jails.
+        world.set_path(
+            &pf_conf,
+            PathState::File {
+                contents: Some(String::new()),
+            },
+        );
+        let refused = RcConfStage
+            .plan(&StageContext::new(&recipe), &world)
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("nat-anchor"), "{refused}");
     }
 
     #[test]

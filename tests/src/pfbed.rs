@@ -19,9 +19,10 @@
 //!
 //! **As pf evaluates it.** An anchor's rules count only when the main ruleset
 //! reaches the anchor: `nat-anchor "thinjail/*"` for `nat`, `rdr-anchor
-//! "thinjail/*"` for `rdr`. The stand-in reads the main ruleset from the system's
-//! `/etc/pf.conf` (below `host.system_root`) and installs only the kinds it
-//! reaches, so a pf.conf without the lines translates nothing here either.
+//! "thinjail/*"` for `rdr`. The stand-in reads the main ruleset from the file
+//! rc.d/pf loads, `pf_rules` (`/etc/pf.conf` unless rc.conf says otherwise,
+//! [`thinjail_core::pf_rules`]; below `host.system_root`) and installs only the
+//! kinds it reaches, so a pf.conf without the lines translates nothing here either.
 //!
 //! **Reading back.** `pfctl -a ANCHOR -s nat` ([`show_nat`]) lists the rules
 //! as pfctl prints them (each nftables rule carries that text as its comment, so

@@ -431,9 +431,12 @@ impl TestBed {
                 let Execution::Commands(commands) = action.execution() else {
                     return Ok(false);
                 };
-                let pf_conf = thinjail_core::network::pf::pf_conf_path(
-                    &self.system_root.host(std::path::Path::new("/")),
-                );
+                // The main ruleset pf holds is what rc.d/pf loaded: `pf_rules`.
+                let rules = thinjail_core::pf_rules::rules_file(&crate::jail8::SystemFiles(
+                    &self.system_root,
+                ))
+                .unwrap_or_else(|_| thinjail_core::pf_rules::DEFAULT.into());
+                let pf_conf = self.system_root.host(&rules);
                 let bed = crate::netbed::NetBed::from_env()?;
                 for command in &commands {
                     if let Command::Run { argv } = command {

@@ -1,14 +1,18 @@
 //! Issue 13's networking leftovers, end to end on the test bed: a thinjail bridge
 //! whose addresses change in the recipe gets them on the running bridge (not only in
-//! rc.conf), restarting only the jail whose own settings changed. All inside
-//! network namespaces the test makes (`THINJAIL_TESTBED_NETNS`).
+//! rc.conf), restarting only the jail whose own settings changed; the pf.conf lines
+//! thinjail's anchor needs are looked for in the file rc.d/pf loads (`pf_rules`);
+//! a recipe left without jails cannot keep NAT. All inside network namespaces the
+//! test makes (`THINJAIL_TESTBED_NETNS`).
 
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use thinjail_core::network::{Bridge, Ip4};
+use thinjail_core::network::{Bridge, Ip4, Nat, PF_ANCHOR};
 use thinjail_testbed::harness::Run;
-use thinjail_testbed::vnet_bed::{vnet_jail, vnet_on, VnetBed};
+use thinjail_testbed::netbed::TestNetns;
+use thinjail_testbed::pfbed;
+use thinjail_testbed::vnet_bed::{add_bridge, admin_bridge, ip, vnet_jail, vnet_on, VnetBed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -149,7 +153,7 @@ fn a_changed_bridge_address_is_applied_to_the_running_bridge() {
 
     // An address the administrator added by hand to thinjail's bridge goes with
     // the next apply; no jail restarts for it.
-    thinjail_testbed::vnet_bed::ip(
+    ip(
         bed.ns.name(),
         &["addr", "add", "192.0.2.9/24", "dev", BRIDGE],
     );
@@ -160,5 +164,131 @@ fn a_changed_bridge_address_is_applied_to_the_running_bridge() {
         addresses(&bed, BRIDGE),
         BTreeSet::from(["10.79.0.254/24".into(), "fd79::1/64".into()])
     );
+    bed.apply().expect_nothing_to_do();
+}
+
+/// One VNET jail `pj` (10.80.0.2/24) on the administrator's bridge `tjbr1`, NAT of
+/// its network out of the uplink `up0` (192.0.2.1/24), the anchor file below the
+/// system root, and the host's rc.conf saying `pf_rules="/etc/pf.other"`.
+fn pf_rules_bed(prefix: &str) -> VnetBed {
+    let links = |ns: &TestNetns| {
+        add_bridge(ns.name(), "tjbr1", Some("10.80.0.1/24"));
+        ip(
+            ns.name(),
+            &[
+                "link", "add", "up0", "type", "veth", "peer", "name", "up0peer",
+            ],
+        );
+        ip(ns.name(), &["addr", "add", "192.0.2.1/24", "dev", "up0"]);
+        ip(ns.name(), &["link", "set", "dev", "up0", "up"]);
+    };
+    let bed = VnetBed::new(BIN, prefix, links, |recipe| {
+        recipe.host.interface = None;
+        recipe.host.network.bridges = vec![admin_bridge("tjbr1", &["10.80.0.1/24"])];
+        recipe.host.network.pf.anchor_file = recipe.host.system_root.join("etc/pf.thinjail.conf");
+        recipe.host.network.pf.nat = vec![Nat {
+            from: "10.80.0.0/24".into(),
+            interface: "up0".into(),
+        }];
+        let vnet = vnet_on(
+            "tjbr1",
+            Ip4::Static(vec!["10.80.0.2/24".into()]),
+            Some("10.80.0.1"),
+        );
+        recipe.jails = vec![vnet_jail(recipe, "pj", vnet)];
+    });
+    std::fs::write(
+        &bed.bed.recipe.host.rc_conf,
+        "pf_enable=\"YES\"\npf_rules=\"/etc/pf.other\"\n",
+    )
+    .expect("rc.conf");
+    bed
+}
+
+/// pf.conf text with the administrator's rules and, with `ours`, thinjail's lines.
+fn pf_conf_text(bed: &VnetBed, ours: bool) -> String {
+    let mut text = String::from("set skip on lo0\n");
+    if ours {
+        text.push_str(&format!(
+            "nat-anchor \"thinjail/*\"\nrdr-anchor \"thinjail/*\"\nload anchor \"thinjail/jails\" from \"{}\"\n",
+            bed.bed.recipe.host.network.pf.anchor_file.display()
+        ));
+    }
+    text.push_str("pass all\n");
+    text
+}
+
+#[test]
+fn the_pf_conf_lines_are_looked_for_in_the_file_pf_rules_names() {
+    let mut bed = pf_rules_bed("l2");
+    let etc = bed.bed.recipe.host.system_root.join("etc");
+    let (pf_conf, pf_other) = (etc.join("pf.conf"), etc.join("pf.other"));
+    let anchor_file = bed.bed.recipe.host.network.pf.anchor_file.clone();
+
+    // The lines only in /etc/pf.conf, which rc.d/pf does not load: refused, naming
+    // /etc/pf.other; nothing changed.
+    std::fs::write(&pf_conf, pf_conf_text(&bed, true)).expect("pf.conf");
+    std::fs::write(&pf_other, pf_conf_text(&bed, false)).expect("pf.other");
+    let refused = bed.apply();
+    refused.expect_code(78);
+    assert!(
+        refused.stderr.contains(&format!(
+            "{} (the file rc.d/pf loads: pf_rules in rc.conf) lacks these lines",
+            pf_other.display()
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert!(!anchor_file.exists());
+    assert!(pfbed::tables(&bed.net).unwrap().is_empty());
+    assert_eq!(
+        std::fs::read_to_string(&pf_other).unwrap(),
+        pf_conf_text(&bed, false)
+    );
+
+    // The lines in /etc/pf.other (and not in /etc/pf.conf): the anchor is written
+    // and loaded — and the stand-in's pf reaches it through /etc/pf.other.
+    std::fs::write(&pf_conf, pf_conf_text(&bed, false)).expect("pf.conf");
+    std::fs::write(&pf_other, pf_conf_text(&bed, true)).expect("pf.other");
+    bed.apply().expect_code(0);
+    assert_eq!(
+        pfbed::show_nat(&bed.net, PF_ANCHOR).unwrap(),
+        ["nat on up0 inet from 10.80.0.0/24 to any -> (up0) round-robin"]
+    );
+    let file = std::fs::read_to_string(&anchor_file).expect("the anchor file");
+    assert!(file.contains("nat on up0 inet from 10.80.0.0/24"), "{file}");
+    bed.apply().expect_nothing_to_do();
+
+    // A recipe left without jails cannot keep NAT (check refuses it, 65, naming
+    // the field), so apply changes nothing: the anchor's rules and file stay.
+    bed.bed.recipe.jails.clear();
+    bed.bed.recipe.host.network.bridges.clear();
+    bed.bed.write_recipe();
+    let refused = bed.apply();
+    refused.expect_code(65);
+    assert!(
+        refused.stderr.contains("host.network.pf.nat[0].from"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(pfbed::show_nat(&bed.net, PF_ANCHOR).unwrap().len(), 1);
+    assert_eq!(std::fs::read_to_string(&anchor_file).unwrap(), file);
+
+    // NAT dropped too: the anchor is emptied; /etc/pf.other still loads the file, so
+    // it stays, with no rule; without the lines there, the next apply removes it.
+    bed.bed.recipe.host.network.pf.nat.clear();
+    bed.bed.write_recipe();
+    bed.command(&["stop", "pj"]).expect_code(0);
+    bed.command(&["destroy", "pj", "--yes"]).expect_code(0);
+    bed.apply().expect_code(0);
+    assert!(pfbed::show_nat(&bed.net, PF_ANCHOR).unwrap().is_empty());
+    let left = std::fs::read_to_string(&anchor_file).expect("the anchor file stays");
+    assert!(
+        thinjail_core::network::pf::rules_of(&left).is_empty(),
+        "{left}"
+    );
+    std::fs::write(&pf_other, pf_conf_text(&bed, false)).expect("pf.other");
+    bed.apply().expect_code(0);
+    assert!(!anchor_file.exists());
     bed.apply().expect_nothing_to_do();
 }
