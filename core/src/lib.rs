@@ -42,8 +42,9 @@
 //!   persists in rc.conf and removes; [`observed_bridges`]: the host's bridges as
 //!   observed; [`bridge_addresses`]: the addresses of a bridge thinjail makes,
 //!   read from ifconfig and brought to the recipe's on the running bridge;
-//!   [`pfplan`] and [`pf_rules`]: thinjail's pf anchor, and the file rc.d/pf
-//!   loads (`pf_rules`), where its pf.conf lines must be.
+//!   [`pfplan`], [`pf_inet6`] and [`pf_rules`]: thinjail's pf anchor (its IPv6
+//!   forwards), and the file rc.d/pf loads (`pf_rules`), where its pf.conf lines
+//!   must be.
 //!
 //! Stages only plan; hosts only apply; nothing runs a host command while planning.
 //!
@@ -83,6 +84,7 @@ pub mod lock;
 pub mod network;
 pub mod observe;
 pub mod observed_bridges;
+pub mod pf_inet6;
 pub mod pf_rules;
 pub mod pfplan;
 pub mod pipeline;

@@ -385,7 +385,8 @@ pub fn choose_devfs_ruleset(defined: &[(String, u32)]) -> u32 {
 /// The rules of thinjail's pf anchor ([`PF_ANCHOR`]): one `nat` per NAT entry, one
 /// `rdr` per forward — without `pass`, so the administrator's filter rules still
 /// decide whether the redirected packets get in (`rdr pass` would bypass them).
-/// `jail_ip4` gives a jail's first static IPv4 address (without prefix).
+/// `jail_ip4` gives a jail's first static IPv4 address (without prefix). IPv6
+/// forwards are [`crate::pf_inet6`]'s.
 pub fn pf_anchor_rules(pf: &Pf, jail_ip4: &dyn Fn(&str) -> Option<String>) -> String {
     let mut out =
         String::from("# thinjail's NAT and port forwards; loaded with pfctl -a thinjail/jails\n");
@@ -396,7 +397,7 @@ pub fn pf_anchor_rules(pf: &Pf, jail_ip4: &dyn Fn(&str) -> Option<String>) -> St
             from = nat.from
         ));
     }
-    for forward in &pf.forwards {
+    for forward in pf.forwards.iter().filter(|f| !crate::pf_inet6::is_inet6(f)) {
         let Some(target) = jail_ip4(&forward.jail) else {
             continue;
         };
@@ -721,6 +722,11 @@ mod tests {
         for rule in rules {
             pf_grammar::natrule(rule).unwrap_or_else(|e| panic!("{rule}: {e}"));
         }
+        // And an IPv6 forward (crate::pf_inet6).
+        let mut v6 = network.clone();
+        v6.forwards[1].address = Some("2001:db8::10".into());
+        let rule = crate::pf_inet6::forward_rules(&v6, &|_| Some("fd00::2/64".into()));
+        pf_grammar::natrule(rule.trim()).unwrap_or_else(|e| panic!("{rule}: {e}"));
         for line in PF_CONF_LINES {
             pf_grammar::anchor_rule(line).unwrap_or_else(|e| panic!("{line}: {e}"));
         }

@@ -69,7 +69,13 @@ pub fn anchor_text(recipe: &Recipe, leaving: Option<&str>) -> String {
             _ => None,
         }
     };
-    pf_anchor_rules(&pf, &jail_ip4)
+    let jail_ip6 = |name: &str| -> Option<String> {
+        let vnet = staying.iter().find(|j| j.name == name)?.vnet.as_ref()?;
+        vnet.static_ip6().first().cloned()
+    };
+    let mut text = pf_anchor_rules(&pf, &jail_ip4);
+    text.push_str(&crate::pf_inet6::forward_rules(&pf, &jail_ip6));
+    text
 }
 
 fn in_network(addr: std::net::Ipv4Addr, network: &str) -> Option<bool> {

@@ -5,17 +5,19 @@
 //! **What it reads.** The anchor text thinjail renders
 //! ([`thinjail_core::network::pf_anchor_rules`]): `#` comments, blank lines, and
 //! rules of two forms only — `nat on IF inet from NET to any -> (IF)` and `rdr on IF
-//! inet proto tcp|udp from any to (IF)|ADDR port P -> ADDR port P`. Anything else is
+//! inet proto tcp|udp from any to (IF)|ADDR port P -> ADDR port P` (or `inet6`, to
+//! and from IPv6 addresses, [`thinjail_core::pf_inet6`]; an address of the other
+//! family is refused, as parse.y refuses it). Anything else is
 //! refused as a syntax error, as pfctl refuses a file it cannot parse (exit 1,
 //! nothing loaded): the stand-in is never more lenient than `parse.y`, only narrower.
 //!
 //! **What it does.** Each load replaces the anchor's rules as a whole (one nftables
-//! transaction: the table `ip thinjail_<anchor>` made anew), as `pfctl -a -f` replaces
+//! transaction: the table `inet thinjail_<anchor>` made anew), as `pfctl -a -f` replaces
 //! an anchor's ruleset; `-F all` removes them. `nat … -> (IF)` becomes `masquerade`
 //! on `oifname IF` for the source network (pf translates to the interface's address,
 //! following it when it changes); `rdr … to (IF) port P` becomes `dnat` for packets
 //! that arrive on IF for one of the host's own addresses (`fib daddr type local`),
-//! `to ADDR` for that address only.
+//! `to ADDR` for that address only; an `inet6` rdr becomes an `ip6` `dnat`.
 //!
 //! **As pf evaluates it.** An anchor's rules count only when the main ruleset
 //! reaches the anchor: `nat-anchor "thinjail/*"` for `nat`, `rdr-anchor
@@ -33,7 +35,7 @@
 //! **Not reproduced**: pf being disabled or absent (`pfctl -e`; the stand-in always
 //! translates what is reached), the main ruleset as loaded rather than as written
 //! in pf.conf, pf's filter rules (a `block` of the administrator's does not stop a
-//! redirected packet here), state tables, `rdr pass`, IPv6, and everything of
+//! redirected packet here), state tables, `rdr pass`, IPv6 NAT, `inet6` to `(IF)`, and everything of
 //! pf.conf(5) thinjail does not write. IP forwarding is not turned on by the
 //! stand-in: as on FreeBSD (`gateway_enable`), the host must forward.
 
@@ -66,8 +68,11 @@ pub enum AnchorRule {
         /// The source network.
         from: String,
     },
-    /// `rdr on IF inet proto P from any to DEST port P -> ADDR port P`.
+    /// `rdr on IF inet proto P from any to DEST port P -> ADDR port P` (or
+    /// `inet6`, to an address).
     Rdr {
+        /// `inet6` rather than `inet`.
+        inet6: bool,
         /// The interface.
         interface: String,
         /// `tcp` or `udp`.
@@ -107,15 +112,27 @@ pub fn parse_anchor(text: &str, file: &str) -> Result<Vec<AnchorRule>, HostError
                     from: from.to_string(),
                 })
             }
-            ["rdr", "on", iface, "inet", "proto", proto @ ("tcp" | "udp"), "from", "any", "to", to, "port", p, "->", target, "port", tp] =>
+            ["rdr", "on", iface, af @ ("inet" | "inet6"), "proto", proto @ ("tcp" | "udp"), "from", "any", "to", to, "port", p, "->", target, "port", tp] =>
             {
-                let to = match iface_ref(to) {
-                    Some(name) if name == *iface => Some(None),
-                    Some(_) => None,
-                    None => Some(Some(to.to_string())),
+                let inet6 = *af == "inet6";
+                // pfctl refuses an address of the other family (parse.y: "address
+                // family mismatch"); `(IF)` only for inet here.
+                let family_ok = |a: &str| {
+                    if inet6 {
+                        a.parse::<std::net::Ipv6Addr>().is_ok()
+                    } else {
+                        a.parse::<std::net::Ipv4Addr>().is_ok()
+                    }
                 };
-                match (to, port(p), port(tp)) {
-                    (Some(to), Some(port), Some(target_port)) => Some(AnchorRule::Rdr {
+                let to = match iface_ref(to) {
+                    Some(name) if name == *iface && !inet6 => Some(None),
+                    Some(_) => None,
+                    None if family_ok(to) => Some(Some(to.to_string())),
+                    None => None,
+                };
+                match (to, port(p), port(tp), family_ok(target)) {
+                    (Some(to), Some(port), Some(target_port), true) => Some(AnchorRule::Rdr {
+                        inet6,
                         interface: iface.to_string(),
                         proto: proto.to_string(),
                         to,
@@ -153,6 +170,7 @@ impl AnchorRule {
                 format!("nat on {interface} inet from {from} to any -> ({interface}) round-robin")
             }
             AnchorRule::Rdr {
+                inet6,
                 interface,
                 proto,
                 to,
@@ -160,7 +178,8 @@ impl AnchorRule {
                 target,
                 target_port,
             } => format!(
-                "rdr on {interface} inet proto {proto} from any to {} port = {port} -> {target} port {target_port}",
+                "rdr on {interface} {} proto {proto} from any to {} port = {port} -> {target} port {target_port}",
+                if *inet6 { "inet6" } else { "inet" },
                 to.clone().unwrap_or_else(|| format!("({interface})"))
             ),
         }
@@ -188,6 +207,7 @@ pub fn nft_script(anchor: &str, rules: &[AnchorRule], pf_conf: &str) -> String {
                 ));
             }
             AnchorRule::Rdr {
+                inet6,
                 interface,
                 proto,
                 to,
@@ -195,19 +215,25 @@ pub fn nft_script(anchor: &str, rules: &[AnchorRule], pf_conf: &str) -> String {
                 target,
                 target_port,
             } if rdr_reached => {
-                let dest = match to {
-                    Some(addr) => format!("ip daddr {addr}"),
-                    None => "fib daddr type local".to_string(),
+                let (family, dest) = match (inet6, to) {
+                    (true, Some(addr)) => ("ip6", format!("ip6 daddr {addr}")),
+                    (false, Some(addr)) => ("ip", format!("ip daddr {addr}")),
+                    (_, None) => ("ip", "meta nfproto ipv4 fib daddr type local".to_string()),
+                };
+                let target = if *inet6 {
+                    format!("[{target}]")
+                } else {
+                    target.clone()
                 };
                 pre.push_str(&format!(
-                    "    iifname \"{interface}\" {dest} {proto} dport {port} dnat to {target}:{target_port} {comment}\n"
+                    "    iifname \"{interface}\" {dest} {proto} dport {port} dnat {family} to {target}:{target_port} {comment}\n"
                 ));
             }
             _ => unreached.push_str(&format!("    counter {comment}\n")),
         }
     }
     format!(
-        "table ip {table} {{}}\ndelete table ip {table}\ntable ip {table} {{\n  chain prerouting {{\n    type nat hook prerouting priority dstnat; policy accept;\n{pre}  }}\n  chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;\n{post}  }}\n  chain unreached {{\n{unreached}  }}\n}}\n"
+        "table inet {table} {{}}\ndelete table inet {table}\ntable inet {table} {{\n  chain prerouting {{\n    type nat hook prerouting priority dstnat; policy accept;\n{pre}  }}\n  chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;\n{post}  }}\n  chain unreached {{\n{unreached}  }}\n}}\n"
     )
 }
 
@@ -255,7 +281,7 @@ pub fn show_nat(bed: &NetBed, anchor: &str) -> Result<Vec<String>, HostError> {
     let table = nft_table(anchor);
     let output = Command::new("nsenter")
         .arg(format!("--net={NETNS_DIR}/{}", bed.host_ns()))
-        .args(["nft", "list", "table", "ip", &table])
+        .args(["nft", "list", "table", "inet", &table])
         .env_clear()
         .env("PATH", "/sbin:/bin:/usr/sbin:/usr/bin")
         .output()
@@ -321,7 +347,7 @@ pub fn pfctl(bed: &NetBed, args: &[String], pf_conf: &Path) -> Result<(), HostEr
             let table = nft_table(anchor);
             nft(
                 bed,
-                &format!("table ip {table} {{}}\ndelete table ip {table}\n"),
+                &format!("table inet {table} {{}}\ndelete table inet {table}\n"),
             )
         }
         _ => Err(HostError::Unsupported(format!(
@@ -344,7 +370,7 @@ pub fn tables(bed: &NetBed) -> Result<Vec<String>, HostError> {
         })?;
     Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
-        .filter_map(|l| l.strip_prefix("table ip "))
+        .filter_map(|l| l.strip_prefix("table inet "))
         .filter(|t| t.starts_with("thinjail_"))
         .map(String::from)
         .collect())
@@ -406,7 +432,7 @@ mod tests {
         );
         assert!(
             both.contains(
-                "iifname \"up0\" fib daddr type local tcp dport 8080 dnat to 10.0.0.2:80"
+                "iifname \"up0\" meta nfproto ipv4 fib daddr type local tcp dport 8080 dnat ip to 10.0.0.2:80"
             ),
             "{both}"
         );
@@ -415,6 +441,34 @@ mod tests {
             !none.contains("masquerade") && !none.contains("dnat"),
             "{none}"
         );
+    }
+
+    #[test]
+    fn an_inet6_rdr_is_an_ip6_dnat_and_a_mixed_family_is_refused() {
+        let rules = parse_anchor(
+            "rdr on up0 inet6 proto tcp from any to fd81::1 port 8080 -> fd80::2 port 80\n",
+            "a",
+        )
+        .unwrap();
+        assert_eq!(
+            rules[0].printed(),
+            "rdr on up0 inet6 proto tcp from any to fd81::1 port = 8080 -> fd80::2 port 80"
+        );
+        let script = nft_script("thinjail/jails", &rules, "rdr-anchor \"thinjail/*\"\n");
+        assert!(
+            script.contains(
+                "iifname \"up0\" ip6 daddr fd81::1 tcp dport 8080 dnat ip6 to [fd80::2]:80"
+            ),
+            "{script}"
+        );
+        for bad in [
+            "rdr on up0 inet6 proto tcp from any to 192.0.2.1 port 8080 -> fd80::2 port 80\n",
+            "rdr on up0 inet6 proto tcp from any to fd81::1 port 8080 -> 10.0.0.2 port 80\n",
+            "rdr on up0 inet proto tcp from any to fd81::1 port 8080 -> 10.0.0.2 port 80\n",
+            "rdr on up0 inet6 proto tcp from any to (up0) port 8080 -> fd80::2 port 80\n",
+        ] {
+            assert!(parse_anchor(bad, "a").is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -2,14 +2,16 @@
 //! whose addresses change in the recipe gets them on the running bridge (not only in
 //! rc.conf), restarting only the jail whose own settings changed; the pf.conf lines
 //! thinjail's anchor needs are looked for in the file rc.d/pf loads (`pf_rules`);
-//! a recipe left without jails cannot keep NAT. All inside network namespaces the
-//! test makes (`THINJAIL_TESTBED_NETNS`).
+//! a recipe left without jails cannot keep NAT; an IPv6 port forward (`rdr …
+//! inet6`) carries real traffic to a jail's IPv6 address. All inside network
+//! namespaces the test makes (`THINJAIL_TESTBED_NETNS`).
 
 use std::collections::BTreeSet;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
-use thinjail_core::network::{Bridge, Ip4, Nat, PF_ANCHOR};
-use thinjail_testbed::harness::Run;
+use thinjail_core::network::{Bridge, Forward, Ip4, Ip6, Nat, Proto, PF_ANCHOR};
+use thinjail_testbed::harness::{run_with_timeout, Run};
 use thinjail_testbed::netbed::TestNetns;
 use thinjail_testbed::pfbed;
 use thinjail_testbed::vnet_bed::{add_bridge, admin_bridge, ip, vnet_jail, vnet_on, VnetBed};
@@ -291,4 +293,164 @@ fn the_pf_conf_lines_are_looked_for_in_the_file_pf_rules_names() {
     bed.apply().expect_code(0);
     assert!(!anchor_file.exists());
     bed.apply().expect_nothing_to_do();
+}
+
+/// `argv` in network namespace `ns`, output piped.
+fn in_ns(ns: &str, argv: &[&str]) -> Command {
+    let mut command = Command::new("ip");
+    command
+        .args(["netns", "exec", ns])
+        .args(argv)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// A server process, killed when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn an_ipv6_port_forward_reaches_a_service_in_the_jail() {
+    // The host: the jails' bridge tjbr6 (fd80::1/64, the jail's IPv6 gateway) and
+    // the uplink up0 (fd81::1/64) to an upstream namespace (fd81::2/64), which has
+    // no route to fd80::/64: it reaches the jail only through the host's port.
+    let mut upstream = String::new();
+    let links = |ns: &TestNetns| {
+        upstream = format!("{}-upstream", ns.name());
+        let status = Command::new("ip")
+            .args(["netns", "add", &upstream])
+            .status()
+            .expect("ip netns add");
+        assert!(status.success());
+        add_bridge(ns.name(), "tjbr6", Some("10.81.0.1/24"));
+        ip(
+            ns.name(),
+            &["addr", "add", "fd80::1/64", "dev", "tjbr6", "nodad"],
+        );
+        ip(
+            ns.name(),
+            &[
+                "link", "add", "up0", "type", "veth", "peer", "name", "up1", "netns", &upstream,
+            ],
+        );
+        ip(
+            ns.name(),
+            &["addr", "add", "fd81::1/64", "dev", "up0", "nodad"],
+        );
+        ip(ns.name(), &["link", "set", "dev", "up0", "up"]);
+        ip(
+            &upstream,
+            &["addr", "add", "fd81::2/64", "dev", "up1", "nodad"],
+        );
+        ip(&upstream, &["link", "set", "dev", "up1", "up"]);
+        ip(&upstream, &["link", "set", "dev", "lo", "up"]);
+        // The host routes IPv6 (ipv6_gateway_enable on FreeBSD).
+        let forwarding = in_ns(
+            ns.name(),
+            &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"],
+        )
+        .status()
+        .expect("sysctl");
+        assert!(forwarding.success());
+    };
+    let bed = VnetBed::new(BIN, "l3", links, |recipe| {
+        recipe.host.interface = None;
+        let mut bridge = admin_bridge("tjbr6", &["10.81.0.1/24"]);
+        bridge.ip6 = vec!["fd80::1/64".into()];
+        recipe.host.network.bridges = vec![bridge];
+        recipe.host.network.pf.anchor_file = recipe.host.system_root.join("etc/pf.thinjail.conf");
+        recipe.host.network.pf.forwards = vec![Forward {
+            proto: Proto::Tcp,
+            interface: "up0".into(),
+            address: Some("fd81::1".into()),
+            port: 8080,
+            jail: "sj".into(),
+            jail_port: Some(80),
+        }];
+        let mut vnet = vnet_on("tjbr6", Ip4::Static(vec!["10.81.0.2/24".into()]), None);
+        vnet.ip6 = Some(Ip6::Static(vec!["fd80::2/64".into()]));
+        vnet.gateway6 = Some("fd80::1".into());
+        recipe.jails = vec![vnet_jail(recipe, "sj", vnet)];
+    });
+    std::fs::write(
+        bed.bed.recipe.host.system_root.join("etc/pf.conf"),
+        pf_conf_text(&bed, true),
+    )
+    .expect("pf.conf");
+
+    // The plan shows the rule; apply loads it as pfctl would print it.
+    let recipe = bed.bed.recipe_arg();
+    let plan = bed.thinjail(&["plan", &recipe, "--format", "text"]);
+    plan.expect_code(0);
+    let rule = "rdr on up0 inet6 proto tcp from any to fd81::1 port 8080 -> fd80::2 port 80";
+    assert!(plan.stdout.contains(rule), "{rule} in {}", plan.stdout);
+    bed.apply().expect_code(0);
+    assert_eq!(
+        pfbed::show_nat(&bed.net, PF_ANCHOR).unwrap(),
+        ["rdr on up0 inet6 proto tcp from any to fd81::1 port = 8080 -> fd80::2 port 80"]
+    );
+    bed.apply().expect_nothing_to_do();
+
+    // Real traffic: from upstream, the host's IPv6 port 8080 reaches busybox nc on
+    // the jail's port 80 (retried while the jail's address passes duplicate
+    // address detection).
+    let _server = Server(
+        bed.in_jail_command("sj", &["/usr/bin/nc", "-ll", "-p", "80", "-e", "/bin/cat"])
+            .spawn()
+            .expect("nc in the jail"),
+    );
+    let mut echo = None;
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(500));
+        let run = run_with_timeout(in_ns(
+            &upstream,
+            &[
+                "busybox",
+                "sh",
+                "-c",
+                "echo thinjail-forward6 | busybox nc -w 2 fd81::1 8080",
+            ],
+        ));
+        if run.stdout.contains("thinjail-forward6") {
+            echo = Some(run);
+            break;
+        }
+        echo = Some(run);
+    }
+    let echo = echo.expect("tried");
+    assert!(echo.stdout.contains("thinjail-forward6"), "{echo:?}");
+    // Only through the forward: upstream has no route to the jail's network.
+    let direct = run_with_timeout(in_ns(
+        &upstream,
+        &["busybox", "sh", "-c", "echo x | busybox nc -w 1 fd80::2 80"],
+    ));
+    assert!(
+        !direct.stdout.contains('x'),
+        "upstream has no route to the jail: {direct:?}"
+    );
+
+    // A forward to a jail without an IPv6 address: check refuses it (65).
+    let mut bad = bed.bed.recipe.clone();
+    if let Some(vnet) = bad.jails[0].vnet.as_mut() {
+        vnet.ip6 = None;
+        vnet.gateway6 = None;
+    }
+    let bad_path = bed.bed.dir.path().join("bad.ron");
+    std::fs::write(&bad_path, bad.to_ron()).expect("bad recipe");
+    let refused = bed.thinjail(&["check", bad_path.to_str().expect("utf-8")]);
+    refused.expect_code(65);
+    assert!(
+        refused.stderr.contains("host.network.pf.forwards[0].jail")
+            && refused.stderr.contains("no static IPv6 address"),
+        "{}",
+        refused.stderr
+    );
 }

@@ -306,7 +306,7 @@ fn nat_and_a_port_forward_carry_real_traffic_and_leave_nothing_behind() {
     bed.apply().expect_nothing_to_do();
     let flushed = Command::new("nsenter")
         .arg(format!("--net=/run/netns/{}", bed.ns.name()))
-        .args(["nft", "delete", "table", "ip", "thinjail_thinjail_jails"])
+        .args(["nft", "delete", "table", "inet", "thinjail_thinjail_jails"])
         .status()
         .expect("nft");
     assert!(flushed.success());
@@ -329,7 +329,7 @@ fn nat_and_a_port_forward_carry_real_traffic_and_leave_nothing_behind() {
     );
     let table = Command::new("nsenter")
         .arg(format!("--net=/run/netns/{}", bed.ns.name()))
-        .args(["nft", "list", "table", "ip", "thinjail_thinjail_jails"])
+        .args(["nft", "list", "table", "inet", "thinjail_thinjail_jails"])
         .output()
         .expect("nft");
     let table = String::from_utf8_lossy(&table.stdout);

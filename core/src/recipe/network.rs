@@ -160,7 +160,8 @@ impl Proto {
     }
 }
 
-/// A port of the host redirected to a port of a VNET jail's static IPv4 address.
+/// A port of the host redirected to a port of a VNET jail's static IPv4 address
+/// (or IPv6 address, when `address` is an IPv6 one: [`crate::pf_inet6`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Forward {
@@ -168,12 +169,14 @@ pub struct Forward {
     pub proto: Proto,
     /// The interface packets arrive on (`em0`).
     pub interface: String,
-    /// The host's address they are sent to; any address of `interface` when absent.
+    /// The host's address they are sent to; any IPv4 address of `interface` when
+    /// absent. An IPv6 address makes the forward an IPv6 one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
     /// The host's port.
     pub port: u16,
-    /// The jail they go to (a VNET jail with a static IPv4 address).
+    /// The jail they go to (a VNET jail with a static address of the forward's
+    /// family).
     pub jail: String,
     /// The jail's port; the same as `port` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]

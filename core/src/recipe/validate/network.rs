@@ -635,12 +635,13 @@ pub fn validate_pf(pf: &Pf, network: &HostNetwork, jails: &[JailView<'_>]) -> Ve
         if let Err(e) = check_interface(&forward.interface) {
             problem(format!("{field}.interface"), &forward.interface, e);
         }
+        let inet6 = crate::pf_inet6::is_inet6(forward);
         if let Some(address) = &forward.address {
-            if address.parse::<Ipv4Addr>().is_err() {
+            if address.parse::<Ipv4Addr>().is_err() && !inet6 {
                 problem(
                     format!("{field}.address"),
                     address,
-                    format!("{address:?} is not an IPv4 address (no prefix length)"),
+                    format!("{address:?} is not an IPv4 or IPv6 address (no prefix length)"),
                 );
             }
         }
@@ -662,7 +663,16 @@ pub fn validate_pf(pf: &Pf, network: &HostNetwork, jails: &[JailView<'_>]) -> Ve
                 &forward.jail,
                 format!("jail {:?} is not in the recipe", forward.jail),
             ),
-            Some(jail) if jail.vnet.is_none_or(|v| v.static_ip4().is_empty()) => problem(
+            Some(jail) if inet6 && jail.vnet.is_none_or(|v| v.static_ip6().is_empty()) => problem(
+                format!("{field}.jail"),
+                &forward.jail,
+                format!(
+                    "{} has no static IPv6 address of its own (a VNET jail with vnet.ip6: \
+                         Static([...])) for this IPv6 forward (its address is IPv6)",
+                    forward.jail
+                ),
+            ),
+            Some(jail) if !inet6 && jail.vnet.is_none_or(|v| v.static_ip4().is_empty()) => problem(
                 format!("{field}.jail"),
                 &forward.jail,
                 format!(
@@ -676,7 +686,11 @@ pub fn validate_pf(pf: &Pf, network: &HostNetwork, jails: &[JailView<'_>]) -> Ve
         let key = (
             forward.proto,
             forward.interface.clone(),
-            forward.address.clone().unwrap_or_default(),
+            forward
+                .address
+                .as_deref()
+                .map(|a| crate::pf_inet6::canonical(a).unwrap_or_else(|| a.to_string()))
+                .unwrap_or_default(),
             forward.port,
         );
         if let Some(first) = forwarded.insert(key, field.clone()) {
