@@ -26,35 +26,12 @@
 //! words with `-f inet:cidr` or `inet:dotted`; vhid, lifetimes and the flags other
 //! than `tentative`.
 
-use std::process::Command;
-
 use thinjail_core::host::HostError;
 
 use crate::netbed::NetBed;
 
 fn ip(bed: &NetBed, args: &[&str]) -> Result<String, HostError> {
-    let mut argv = vec!["-n", bed.host_ns()];
-    argv.extend_from_slice(args);
-    let command = format!("ip {}", argv.join(" "));
-    let output = Command::new("ip")
-        .args(&argv)
-        .env_clear()
-        .env("PATH", "/sbin:/bin:/usr/sbin:/usr/bin")
-        .output()
-        .map_err(|source| HostError::Spawn {
-            command: command.clone(),
-            source,
-        })?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(HostError::CommandFailed {
-            command,
-            status: output.status.to_string(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        })
-    }
+    bed.ip(args)
 }
 
 /// One address of `ip -o addr show`: its family word, `A/P`, and the rest of the

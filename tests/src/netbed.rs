@@ -138,7 +138,8 @@ impl NetBed {
         run("ip", &argv)
     }
 
-    fn ip(&self, args: &[&str]) -> Result<String, HostError> {
+    /// `ip -n HOST_NS ARGS`, its output; a failure with `ip`'s own message.
+    pub(crate) fn ip(&self, args: &[&str]) -> Result<String, HostError> {
         self.ip_in(&self.host_ns, args)
     }
 

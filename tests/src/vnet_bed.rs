@@ -4,9 +4,10 @@
 //! interface, bridge and packet stays inside it.
 //!
 //! Each test keeps its own recipe, links and assertions; this module only gives it
-//! the namespace, the runs of `thinjail` in it, and commands inside a jail.
+//! the namespace, the runs of `thinjail` in it, commands inside a jail or another
+//! namespace ([`in_ns`]), and servers stopped when dropped ([`Server`]).
 
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use thinjail_core::network::{Bridge, Ip4, Vnet};
 use thinjail_core::recipe::Jail;
@@ -172,4 +173,41 @@ pub fn add_bridge(ns: &str, name: &str, address: Option<&str>) {
         ip(ns, &["addr", "add", address, "dev", name]);
     }
     ip(ns, &["link", "set", "dev", name, "up"]);
+}
+
+/// `argv` in network namespace `ns` with `nsenter --net`, not `ip netns exec`,
+/// which makes a mount namespace of its own holding a copy of every mount of the
+/// moment — other tests' zfs-fuse datasets then stay busy for as long as the
+/// command runs. Stdin null, output piped.
+pub fn in_ns(ns: &str, argv: &[&str]) -> Command {
+    let mut command = Command::new("nsenter");
+    command
+        .arg(format!("--net={}/{ns}", crate::netbed::NETNS_DIR))
+        .args(argv)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// A server process a test started, killed (and waited for) when dropped.
+pub struct Server(pub Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A second namespace named after the test's `ns` (`<ns>-<suffix>`), which
+/// [`TestNetns`] deletes with the rest; its name.
+pub fn add_netns_after(ns: &TestNetns, suffix: &str) -> String {
+    let name = format!("{}-{suffix}", ns.name());
+    let status = Command::new("ip")
+        .args(["netns", "add", &name])
+        .status()
+        .expect("ip netns add");
+    assert!(status.success(), "ip netns add {name}");
+    name
 }

@@ -7,14 +7,16 @@
 //! namespaces the test makes (`THINJAIL_TESTBED_NETNS`).
 
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use thinjail_core::network::{Bridge, Forward, Ip4, Ip6, Nat, Proto, PF_ANCHOR};
 use thinjail_testbed::harness::{run_with_timeout, Run};
 use thinjail_testbed::netbed::TestNetns;
 use thinjail_testbed::pfbed;
-use thinjail_testbed::vnet_bed::{add_bridge, admin_bridge, ip, vnet_jail, vnet_on, VnetBed};
+use thinjail_testbed::vnet_bed::{
+    add_bridge, add_netns_after, admin_bridge, in_ns, ip, vnet_jail, vnet_on, Server, VnetBed,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -295,28 +297,6 @@ fn the_pf_conf_lines_are_looked_for_in_the_file_pf_rules_names() {
     bed.apply().expect_nothing_to_do();
 }
 
-/// `argv` in network namespace `ns`, output piped.
-fn in_ns(ns: &str, argv: &[&str]) -> Command {
-    let mut command = Command::new("ip");
-    command
-        .args(["netns", "exec", ns])
-        .args(argv)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
-/// A server process, killed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn an_ipv6_port_forward_reaches_a_service_in_the_jail() {
     // The host: the jails' bridge tjbr6 (fd80::1/64, the jail's IPv6 gateway) and
@@ -324,12 +304,7 @@ fn an_ipv6_port_forward_reaches_a_service_in_the_jail() {
     // no route to fd80::/64: it reaches the jail only through the host's port.
     let mut upstream = String::new();
     let links = |ns: &TestNetns| {
-        upstream = format!("{}-upstream", ns.name());
-        let status = Command::new("ip")
-            .args(["netns", "add", &upstream])
-            .status()
-            .expect("ip netns add");
-        assert!(status.success());
+        upstream = add_netns_after(ns, "upstream");
         add_bridge(ns.name(), "tjbr6", Some("10.81.0.1/24"));
         ip(
             ns.name(),

@@ -12,14 +12,16 @@
 
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use thinjail_core::network::{Forward, Ip4, Nat, Proto};
 use thinjail_testbed::harness::{run_with_timeout, Run};
 use thinjail_testbed::netbed::TestNetns;
 use thinjail_testbed::pfbed;
-use thinjail_testbed::vnet_bed::{add_bridge, admin_bridge, ip, vnet_jail, vnet_on, VnetBed};
+use thinjail_testbed::vnet_bed::{
+    add_bridge, add_netns_after, admin_bridge, in_ns, ip, vnet_jail, vnet_on, Server, VnetBed,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -28,23 +30,6 @@ const UPLINK: &str = "up0";
 const HOST_ADDRESS: &str = "192.0.2.1";
 const UPSTREAM_ADDRESS: &str = "192.0.2.2";
 const JAIL_ADDRESS: &str = "10.78.0.2";
-
-/// `argv` in namespace `ns` with `nsenter --net`, not `ip netns exec`, which makes a
-/// mount namespace of its own holding a copy of every mount of the moment — other
-/// tests' zfs-fuse datasets then stay busy for as long as the command runs.
-fn in_ns(ns: &str, argv: &[&str]) -> Command {
-    let mut command = Command::new("nsenter");
-    command
-        .arg(format!(
-            "--net={}/{ns}",
-            thinjail_testbed::netbed::NETNS_DIR
-        ))
-        .args(argv)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
 
 /// The host's side (`host`): the jails' bridge with their gateway address, and the
 /// uplink `up0` to the `upstream` namespace; the host routes.
@@ -66,16 +51,6 @@ fn uplinks(host: &str, upstream: &str) {
         .status()
         .expect("sysctl");
     assert!(forwarding.success());
-}
-
-/// A server process, killed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The article's bed with one VNET jail `nj` (10.78.0.2/24, gateway 10.78.0.1) on
@@ -103,13 +78,7 @@ impl NatBed {
     fn new(prefix: &str) -> NatBed {
         let mut upstream = String::new();
         let links = |ns: &TestNetns| {
-            // Named after the test's namespace: TestNetns deletes it with the rest.
-            upstream = format!("{}-upstream", ns.name());
-            let status = Command::new("ip")
-                .args(["netns", "add", &upstream])
-                .status()
-                .expect("ip netns add");
-            assert!(status.success());
+            upstream = add_netns_after(ns, "upstream");
             uplinks(ns.name(), &upstream);
         };
         let vnet = VnetBed::new(BIN, prefix, links, |recipe| {
