@@ -397,7 +397,7 @@ pub fn pf_anchor_rules(pf: &Pf, jail_ip4: &dyn Fn(&str) -> Option<String>) -> St
             from = nat.from
         ));
     }
-    for forward in pf.forwards.iter().filter(|f| !crate::pf_inet6::is_inet6(f)) {
+    for forward in pf.forwards.iter().filter(|f| !f.is_inet6()) {
         let Some(target) = jail_ip4(&forward.jail) else {
             continue;
         };

@@ -1,9 +1,10 @@
 //! IPv6 port forwards in thinjail's pf anchor: a forward whose host `address` is
-//! an IPv6 address goes to the jail's first static IPv6 address, as `rdr on IF
-//! inet6 proto P from any to ADDRESS port N -> JAIL6 port M` (pf.conf(5): `rdr`
+//! an IPv6 address ([`crate::recipe::network::Forward::is_inet6`]) goes to the
+//! jail's first static IPv6 address, as `rdr on IF inet6 proto P from any to
+//! ADDRESS port N -> JAIL6 port M` (pf.conf(5): `rdr`
 //! takes an address family; no NAT66 — IPv6 jails have addresses of their own, so
 //! only the host's port is redirected). Written after the IPv4 rules of
-//! [`crate::network::pf_anchor_rules`], so the kernel lists them in that order
+//! `network::pf_anchor_rules`, so the kernel lists them in that order
 //! (`pfctl -s nat`). Addresses are written as `inet_ntop(3)` prints them (pfctl's
 //! `print_rule`), so the rules read back compare.
 //!
@@ -12,15 +13,7 @@
 
 use std::net::Ipv6Addr;
 
-use crate::recipe::network::{Forward, Pf};
-
-/// Whether `forward` is an IPv6 one: its `address` is an IPv6 address.
-pub fn is_inet6(forward: &Forward) -> bool {
-    forward
-        .address
-        .as_deref()
-        .is_some_and(|a| a.parse::<Ipv6Addr>().is_ok())
-}
+use crate::recipe::network::Pf;
 
 /// `address` (with or without a prefix length) as inet_ntop(3) writes it.
 pub fn canonical(address: &str) -> Option<String> {
@@ -33,7 +26,7 @@ pub fn canonical(address: &str) -> Option<String> {
 /// out, as validation refuses it).
 pub fn forward_rules(pf: &Pf, jail_ip6: &dyn Fn(&str) -> Option<String>) -> String {
     let mut out = String::new();
-    for forward in pf.forwards.iter().filter(|f| is_inet6(f)) {
+    for forward in pf.forwards.iter().filter(|f| f.is_inet6()) {
         let (Some(to), Some(target)) = (
             forward.address.as_deref().and_then(canonical),
             jail_ip6(&forward.jail).as_deref().and_then(canonical),
@@ -54,7 +47,7 @@ pub fn forward_rules(pf: &Pf, jail_ip6: &dyn Fn(&str) -> Option<String>) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recipe::network::{Nat, Proto};
+    use crate::recipe::network::{Forward, Nat, Proto};
 
     fn forward(address: Option<&str>, jail: &str) -> Forward {
         Forward {
@@ -91,7 +84,7 @@ mod tests {
         let ip4 = crate::network::pf_anchor_rules(&pf, &|_| Some("10.0.0.2".into()));
         assert!(!ip4.contains("2001:"), "{ip4}");
         assert_eq!(ip4.matches("rdr on em0 inet proto tcp").count(), 2, "{ip4}");
-        assert!(is_inet6(&pf.forwards[0]) && !is_inet6(&pf.forwards[1]));
+        assert!(pf.forwards[0].is_inet6() && !pf.forwards[1].is_inet6());
     }
 
     fn validated(ip6: &str, address: &str) -> Vec<String> {

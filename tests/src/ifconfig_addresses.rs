@@ -1,9 +1,10 @@
 //! ifconfig(8)'s addresses on the test bed: the `inet`/`inet6` lines `ifconfig IF`
 //! prints ([`show`]), read back by thinjail's own parser
 //! ([`thinjail_core::bridge_addresses::parse_addresses`]), and the address
-//! changes [`crate::netbed::NetBed::ifconfig`] hands here ([`set`]): `inet A/P`,
+//! changes the netbed's `ifconfig` hands here ([`set`]): `inet A/P`,
 //! `inet A/P alias`, `inet A -alias` (and `inet6`). Done with `ip addr` in the
-//! test's host namespace only.
+//! test's host namespace only: every function takes the netbed's `ip -n NS`
+//! ([`Ip`]).
 //!
 //! Written after `freebsd/freebsd-src`:
 //! - `sbin/ifconfig/af_inet.c` (`in_status_nl`): `\tinet A netmask 0xHHHHHHHH
@@ -28,11 +29,8 @@
 
 use thinjail_core::host::HostError;
 
-use crate::netbed::NetBed;
-
-fn ip(bed: &NetBed, args: &[&str]) -> Result<String, HostError> {
-    bed.ip(args)
-}
+/// `ip ARGS` in the test's host namespace (`NetBed::ip`), its output.
+pub type Ip<'a> = &'a dyn Fn(&[&str]) -> Result<String, HostError>;
 
 /// One address of `ip -o addr show`: its family word, `A/P`, and the rest of the
 /// line (for `brd`, `scope link`, `tentative`).
@@ -43,8 +41,8 @@ struct Held {
     index: String,
 }
 
-fn held(bed: &NetBed, name: &str) -> Result<Vec<Held>, HostError> {
-    let out = ip(bed, &["-o", "addr", "show", "dev", name])?;
+fn held(ip: Ip, name: &str) -> Result<Vec<Held>, HostError> {
+    let out = ip(&["-o", "addr", "show", "dev", name])?;
     Ok(out
         .lines()
         .filter_map(|line| {
@@ -65,9 +63,9 @@ fn held(bed: &NetBed, name: &str) -> Result<Vec<Held>, HostError> {
 
 /// The `inet` and `inet6` lines `ifconfig NAME` prints for the interface's
 /// addresses, in the order the kernel holds them.
-pub fn show(bed: &NetBed, name: &str) -> Result<String, HostError> {
+pub fn show(ip: Ip, name: &str) -> Result<String, HostError> {
     let mut out = String::new();
-    for h in held(bed, name)? {
+    for h in held(ip, name)? {
         let Some((addr, prefix)) = h.cidr.split_once('/') else {
             continue;
         };
@@ -107,7 +105,7 @@ pub fn show(bed: &NetBed, name: &str) -> Result<String, HostError> {
 
 /// `ifconfig NAME FAMILY ADDR [alias|-alias]` (`words` from the family on) on an
 /// interface that exists; `None` for words that are not an address change.
-pub fn set(bed: &NetBed, name: &str, words: &[&str]) -> Option<Result<String, HostError>> {
+pub fn set(ip: Ip, name: &str, words: &[&str]) -> Option<Result<String, HostError>> {
     let command = format!("ifconfig {name} {}", words.join(" "));
     let (family, addr, mode) = match words {
         [family @ ("inet" | "inet6"), addr] => (*family, *addr, None),
@@ -117,7 +115,7 @@ pub fn set(bed: &NetBed, name: &str, words: &[&str]) -> Option<Result<String, Ho
         _ => return None,
     };
     Some((|| {
-        let held = held(bed, name)?;
+        let held = held(ip, name)?;
         if mode == Some("-alias") {
             let bare = addr.split('/').next().unwrap_or(addr);
             let found = held
@@ -132,7 +130,7 @@ pub fn set(bed: &NetBed, name: &str, words: &[&str]) -> Option<Result<String, Ho
                         .into(),
                 });
             };
-            return ip(bed, &["addr", "del", &found.cidr, "dev", name]);
+            return ip(&["addr", "del", &found.cidr, "dev", name]);
         }
         if !addr.contains('/') {
             return Err(HostError::Unsupported(format!(
@@ -141,15 +139,15 @@ pub fn set(bed: &NetBed, name: &str, words: &[&str]) -> Option<Result<String, Ho
         }
         if family == "inet" && mode.is_none() {
             if let Some(first) = held.iter().find(|h| h.family == "inet") {
-                ip(bed, &["addr", "del", &first.cidr, "dev", name])?;
+                ip(&["addr", "del", &first.cidr, "dev", name])?;
             }
         }
         if family == "inet" {
             // sys/netinet/in.c (in_aifaddr_ioctl): a broadcast interface's address
             // given without one gets its subnet's broadcast address.
-            ip(bed, &["addr", "add", addr, "brd", "+", "dev", name])
+            ip(&["addr", "add", addr, "brd", "+", "dev", name])
         } else {
-            ip(bed, &["addr", "add", addr, "dev", name])
+            ip(&["addr", "add", addr, "dev", name])
         }
     })())
 }
@@ -157,7 +155,7 @@ pub fn set(bed: &NetBed, name: &str, words: &[&str]) -> Option<Result<String, Ho
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netbed::TestNetns;
+    use crate::netbed::{NetBed, TestNetns};
     use std::collections::BTreeSet;
     use thinjail_core::bridge_addresses::parse_addresses;
 
@@ -171,7 +169,7 @@ mod tests {
     }
 
     fn shown(bed: &NetBed, name: &str) -> BTreeSet<String> {
-        parse_addresses(&show(bed, name).unwrap())
+        parse_addresses(&show(&|args| bed.ip(args), name).unwrap())
     }
 
     fn set(items: &[&str]) -> BTreeSet<String> {
@@ -189,7 +187,7 @@ mod tests {
         ifconfig(&bed, "bridge4100 inet 10.5.0.1/24").unwrap();
         ifconfig(&bed, "bridge4100 inet 10.6.0.1/16 alias").unwrap();
         ifconfig(&bed, "bridge4100 inet6 fd05::1/64 alias").unwrap();
-        let text = show(&bed, "bridge4100").unwrap();
+        let text = show(&|args| bed.ip(args), "bridge4100").unwrap();
         assert!(
             text.contains("\tinet 10.5.0.1 netmask 0xffffff00 broadcast 10.5.0.255\n"),
             "{text}"

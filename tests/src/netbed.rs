@@ -323,7 +323,7 @@ impl NetBed {
                 }
             }
             ["inet" | "inet6", addr, ..] if addr.contains('/') || rest.ends_with(&["-alias"]) => {
-                crate::ifconfig_addresses::set(self, name, rest)
+                crate::ifconfig_addresses::set(&|args| self.ip(args), name, rest)
                     .unwrap_or_else(|| Err(unsupported()))
             }
             _ => Err(unsupported()),

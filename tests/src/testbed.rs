@@ -1239,7 +1239,7 @@ impl Host for TestBed {
                 // them, read by thinjail's own parser.
                 let mut addresses = std::collections::BTreeMap::new();
                 for bridge in members.keys() {
-                    let shown = crate::ifconfig_addresses::show(&bed, bridge)?;
+                    let shown = crate::ifconfig_addresses::show(&|args| bed.ip(args), bridge)?;
                     addresses.insert(
                         bridge.clone(),
                         thinjail_core::bridge_addresses::parse_addresses(&shown),

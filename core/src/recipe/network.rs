@@ -161,7 +161,7 @@ impl Proto {
 }
 
 /// A port of the host redirected to a port of a VNET jail's static IPv4 address
-/// (or IPv6 address, when `address` is an IPv6 one: [`crate::pf_inet6`]).
+/// (or IPv6 address, when `address` is an IPv6 one: [`Forward::is_inet6`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Forward {
@@ -181,6 +181,16 @@ pub struct Forward {
     /// The jail's port; the same as `port` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jail_port: Option<u16>,
+}
+
+impl Forward {
+    /// Whether it is an IPv6 forward: its `address` is an IPv6 address
+    /// (`rdr … inet6`, rendered by `pf_inet6`).
+    pub fn is_inet6(&self) -> bool {
+        self.address
+            .as_deref()
+            .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok())
+    }
 }
 
 /// How a VNET jail gets its IPv4 addresses.

@@ -635,7 +635,7 @@ pub fn validate_pf(pf: &Pf, network: &HostNetwork, jails: &[JailView<'_>]) -> Ve
         if let Err(e) = check_interface(&forward.interface) {
             problem(format!("{field}.interface"), &forward.interface, e);
         }
-        let inet6 = crate::pf_inet6::is_inet6(forward);
+        let inet6 = forward.is_inet6();
         if let Some(address) = &forward.address {
             if address.parse::<Ipv4Addr>().is_err() && !inet6 {
                 problem(
@@ -689,7 +689,12 @@ pub fn validate_pf(pf: &Pf, network: &HostNetwork, jails: &[JailView<'_>]) -> Ve
             forward
                 .address
                 .as_deref()
-                .map(|a| crate::pf_inet6::canonical(a).unwrap_or_else(|| a.to_string()))
+                .map(|a| {
+                    // One spelling of an IPv6 address (inet_ntop's).
+                    a.parse::<std::net::Ipv6Addr>()
+                        .map(|v6| v6.to_string())
+                        .unwrap_or_else(|_| a.to_string())
+                })
                 .unwrap_or_default(),
             forward.port,
         );
