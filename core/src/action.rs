@@ -334,7 +334,8 @@ pub enum Action {
         /// The rules.
         file: PathBuf,
     },
-    /// `pfctl -a ANCHOR -F all`: removes every rule of the pf anchor.
+    /// `pfctl -a ANCHOR -F nat`: removes the anchor's translation rules (nat, binat,
+    /// rdr: all thinjail loads into it; [`crate::network::pf::FLUSH_FLAG`]).
     FlushPfAnchor {
         /// The anchor (thinjail's own, `thinjail/jails`).
         anchor: String,
@@ -836,7 +837,7 @@ impl Action {
                 "-a".into(),
                 anchor.clone(),
                 "-F".into(),
-                "all".into(),
+                crate::network::pf::FLUSH_FLAG.into(),
             ])]),
             Ifconfig { args } => cmds(vec![Command::run(
                 std::iter::once("ifconfig".to_string()).chain(args.iter().cloned()),

@@ -5,7 +5,7 @@
 //! anchor file) and returns actions. pf.conf is never written.
 //!
 //! - **Up to date** means both: the file says what the recipe says, and the kernel
-//!   holds the same rules (`pfctl -a thinjail/jails -s nat`, read back with
+//!   holds the same rules (`pfctl -P -a thinjail/jails -s nat`, read back with
 //!   [`crate::network::pf::loaded_matches`]). The kernel is what translates
 //!   packets, and after a reboot it holds what pf.conf's `load anchor` line read
 //!   from the file — or nothing, when pf was not running: comparing with the file
@@ -20,7 +20,7 @@
 //!   computed or empty `pf_rules`) is refused too, and so is an `anchor_file` that
 //!   is that file.
 //! - **No rule left** (the last forward and NAT removed, or the last jail with them
-//!   destroyed): the anchor is flushed (`-F all`) and the file removed — unless
+//!   destroyed): the anchor is flushed (`-F nat`) and the file removed — unless
 //!   pf.conf still has the `load anchor` line, which fails the whole pf.conf when
 //!   its file is missing: then the file stays, with no rule, and the plan says to
 //!   take the lines out of pf.conf first.

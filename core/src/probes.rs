@@ -22,7 +22,7 @@ pub struct ObservationRequest {
     /// VNET jails or bridges, or a bridge thinjail made on the host:
     /// [`crate::observe::widen_for_marks`]).
     pub interfaces: bool,
-    /// Whether to observe pf (`pfctl -s info`, `pfctl -a thinjail/jails -s nat`):
+    /// Whether to observe pf (`pfctl -s info`, `pfctl -P -a thinjail/jails -s nat`):
     /// a recipe with VNET jails or NAT and forwards, or thinjail's anchor file on
     /// the host ([`crate::observe::widen_for_marks`]).
     pub pf: bool,

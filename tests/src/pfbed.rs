@@ -1,4 +1,4 @@
-//! The test bed's pf: `pfctl -a ANCHOR -f FILE` and `pfctl -a ANCHOR -F all` for
+//! The test bed's pf: `pfctl -a ANCHOR -f FILE` and `pfctl -a ANCHOR -F nat` for
 //! thinjail's anchor, carried out with nftables in the test's network namespace
 //! ([`crate::netbed`]).
 //!
@@ -13,7 +13,8 @@
 //!
 //! **What it does.** Each load replaces the anchor's rules as a whole (one nftables
 //! transaction: the table `inet thinjail_<anchor>` made anew), as `pfctl -a -f` replaces
-//! an anchor's ruleset; `-F all` removes them. `nat … -> (IF)` becomes `masquerade`
+//! an anchor's ruleset; `-F nat` removes them (`-F all`, which FreeBSD's pfctl
+//! fails for an anchor that holds no table, is refused). `nat … -> (IF)` becomes `masquerade`
 //! on `oifname IF` for the source network (pf translates to the interface's address,
 //! following it when it changes); `rdr … to (IF) port P` becomes `dnat` for packets
 //! that arrive on IF for one of the host's own addresses (`fib daddr type local`),
@@ -26,11 +27,15 @@
 //! [`thinjail_core::pf_rules`]; below `host.system_root`) and installs only the
 //! kinds it reaches, so a pf.conf without the lines translates nothing here either.
 //!
-//! **Reading back.** `pfctl -a ANCHOR -s nat` ([`show_nat`]) lists the rules
+//! **Reading back.** `pfctl [-P] -a ANCHOR -s nat` ([`show_nat`]) lists the rules
 //! as pfctl prints them (each nftables rule carries that text as its comment, so
 //! what is listed is what the kernel holds: a table deleted behind thinjail's back
-//! lists nothing), nat before rdr; a missing anchor lists nothing (pfctl warns
-//! and exits 0). `pfctl -s info` says `Status: Enabled`.
+//! lists nothing), nat before rdr; a port as a number with `-P`, otherwise by the
+//! name the machine's `/etc/services` gives it, as `print_port` asks
+//! `getservbyport` (Linux's file names more ports than FreeBSD's, 8080 among them:
+//! harsher, never kinder); a missing anchor lists nothing (pfctl warns and exits 0).
+//! Observation runs what [`thinjail_core::network::pf::SHOW_ANCHOR_RULES`] says.
+//! `pfctl -s info` says `Status: Enabled`.
 //!
 //! **Not reproduced**: pf being disabled or absent (`pfctl -e`; the stand-in always
 //! translates what is reached), the main ruleset as loaded rather than as written
@@ -44,7 +49,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use thinjail_core::host::HostError;
-use thinjail_core::network::pf::{parse_status, ObservedPf, PfStatus};
+use thinjail_core::network::pf::{parse_status, ObservedPf, PfStatus, SHOW_ANCHOR_RULES};
 use thinjail_core::network::{missing_pf_conf_lines, PF_ANCHOR, PF_CONF_LINES};
 
 use crate::netbed::{NetBed, NETNS_DIR};
@@ -271,13 +276,14 @@ fn nft(bed: &NetBed, script: &str) -> Result<(), HostError> {
     }
 }
 
-/// `pfctl -a ANCHOR -s nat`: the anchor's rules as pfctl prints them, nat rules
-/// first, then rdr (`pfctl_show_nat` asks for `PF_NAT`, then `PF_RDR`). An anchor
-/// that does not exist prints nothing: pfctl warns on stderr ("pfctl:
+/// `pfctl -a ANCHOR -s nat` (with `-P` when `numeric`): the anchor's rules as
+/// pfctl prints them, nat rules first, then rdr (`pfctl_show_nat` asks for
+/// `PF_NAT`, then `PF_RDR`), ports named as [`name_ports`] says unless `numeric`.
+/// An anchor that does not exist prints nothing: pfctl warns on stderr ("pfctl:
 /// DIOCGETRULES: Invalid argument") and still exits 0, since `main` ignores
 /// `pfctl_show_nat`'s result (`sbin/pfctl/pfctl.c`); the stand-in, called in
 /// process, returns no rule.
-pub fn show_nat(bed: &NetBed, anchor: &str) -> Result<Vec<String>, HostError> {
+pub fn show_nat(bed: &NetBed, anchor: &str, numeric: bool) -> Result<Vec<String>, HostError> {
     let table = nft_table(anchor);
     let output = Command::new("nsenter")
         .arg(format!("--net={NETNS_DIR}/{}", bed.host_ns()))
@@ -304,7 +310,43 @@ pub fn show_nat(bed: &NetBed, anchor: &str) -> Result<Vec<String>, HostError> {
     let (mut nat, rdr): (Vec<String>, Vec<String>) =
         printed.into_iter().partition(|l| l.starts_with("nat "));
     nat.extend(rdr);
-    Ok(nat)
+    if numeric {
+        return Ok(nat);
+    }
+    let services = std::fs::read_to_string("/etc/services").unwrap_or_default();
+    Ok(nat.iter().map(|rule| name_ports(rule, &services)).collect())
+}
+
+/// A printed rule as pfctl prints it without `-P`: the port after `port =` by its
+/// name for the rule's protocol in `services` (an `/etc/services` text), as
+/// `print_port` does with `getservbyport`; a port it does not name stays a number.
+/// The redirection's own `port N` is always a number (`print_pool`).
+pub fn name_ports(rule: &str, services: &str) -> String {
+    let words: Vec<&str> = rule.split(' ').collect();
+    let proto = words
+        .windows(2)
+        .find(|w| w[0] == "proto")
+        .map(|w| w[1])
+        .unwrap_or("");
+    let mut out: Vec<String> = Vec::new();
+    for (i, word) in words.iter().enumerate() {
+        let after_equals = i >= 2 && words[i - 1] == "=" && words[i - 2] == "port";
+        let name = after_equals
+            .then(|| service_name(services, word, proto))
+            .flatten();
+        out.push(name.unwrap_or_else(|| word.to_string()));
+    }
+    out.join(" ")
+}
+
+/// The first name `services` gives `port`/`proto`.
+fn service_name(services: &str, port: &str, proto: &str) -> Option<String> {
+    let wanted = format!("{port}/{proto}");
+    services.lines().find_map(|line| {
+        let mut fields = line.split('#').next()?.split_whitespace();
+        let name = fields.next()?;
+        (fields.next()? == wanted).then(|| name.to_string())
+    })
 }
 
 /// What observing pf finds (`pfctl -s info`, `pfctl -a thinjail/jails -s nat`):
@@ -318,7 +360,14 @@ pub fn observe() -> Result<ObservedPf, HostError> {
         });
     };
     let status = parse_status(STATUS_LINE);
-    let loaded = show_nat(&bed, PF_ANCHOR)?;
+    // What observation runs: `pfctl [-P] -a ANCHOR -s nat`.
+    let argv = SHOW_ANCHOR_RULES;
+    let numeric = argv.contains(&"-P");
+    let anchor = argv
+        .windows(2)
+        .find(|w| w[0] == "-a")
+        .map_or(PF_ANCHOR, |w| w[1]);
+    let loaded = show_nat(&bed, anchor, numeric)?;
     Ok(ObservedPf { status, loaded })
 }
 
@@ -327,7 +376,7 @@ pub fn observe() -> Result<ObservedPf, HostError> {
 pub const STATUS_LINE: &str = "Status: Enabled for 0 days 00:00:00           Debug: Urgent";
 
 /// `pfctl ARGS` (the words after the program) for thinjail's anchor: `-a ANCHOR
-/// -f FILE` or `-a ANCHOR -F all`; `pf_conf` is the system's `/etc/pf.conf` on this
+/// -f FILE` or `-a ANCHOR -F nat`; `pf_conf` is the system's `/etc/pf.conf` on this
 /// host.
 pub fn pfctl(bed: &NetBed, args: &[String], pf_conf: &Path) -> Result<(), HostError> {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -343,7 +392,7 @@ pub fn pfctl(bed: &NetBed, args: &[String], pf_conf: &Path) -> Result<(), HostEr
             let main = std::fs::read_to_string(pf_conf).unwrap_or_default();
             nft(bed, &nft_script(anchor, &rules, &main))
         }
-        ["-a", anchor, "-F", "all"] => {
+        ["-a", anchor, "-F", "nat"] => {
             let table = nft_table(anchor);
             nft(
                 bed,
@@ -380,6 +429,39 @@ pub fn tables(bed: &NetBed) -> Result<Vec<String>, HostError> {
 mod tests {
     use super::*;
     use thinjail_core::network::{pf_anchor_rules, Forward, Nat, Pf, Proto};
+
+    #[test]
+    fn without_p_a_matched_port_is_printed_by_its_service_name() {
+        let services =
+            "# comment\nhttp\t\t80/tcp\t\twww\ndomain\t\t53/udp\nhttp-alt 8080/tcp webcache\n";
+        assert_eq!(
+            name_ports(
+                "rdr on em0 inet proto tcp from any to (em0) port = 80 -> 10.0.0.2 port 80",
+                services
+            ),
+            "rdr on em0 inet proto tcp from any to (em0) port = http -> 10.0.0.2 port 80"
+        );
+        assert_eq!(
+            name_ports(
+                "rdr on em0 inet proto udp from any to 192.0.2.1 port = 53 -> 10.0.0.3 port 5353",
+                services
+            ),
+            "rdr on em0 inet proto udp from any to 192.0.2.1 port = domain -> 10.0.0.3 port 5353"
+        );
+        // Named for its protocol only; an unnamed port stays a number.
+        let udp = "rdr on em0 inet proto udp from any to (em0) port = 80 -> 10.0.0.2 port 80";
+        assert_eq!(name_ports(udp, services), udp);
+        // What thinjail compares after normalising is then not the rule it wrote:
+        // hence `-P` in what observation runs.
+        assert!(SHOW_ANCHOR_RULES.contains(&"-P"));
+        assert!(!thinjail_core::network::pf::loaded_matches(
+            &[name_ports(
+                "rdr on em0 inet proto tcp from any to (em0) port = 8080 -> 10.0.0.2 port 80",
+                services
+            )],
+            "rdr on em0 inet proto tcp from any to (em0) port 8080 -> 10.0.0.2 port 80\n"
+        ));
+    }
 
     fn network() -> Pf {
         Pf {
@@ -506,13 +588,13 @@ mod tests {
         assert_eq!(tables(&bed).unwrap(), ["thinjail_thinjail_jails"]);
         pfctl(
             &bed,
-            &args(&["-a", "thinjail/jails", "-F", "all"]),
+            &args(&["-a", "thinjail/jails", "-F", "nat"]),
             &pf_conf,
         )
         .unwrap();
         assert!(tables(&bed).unwrap().is_empty());
         // A flushed anchor is gone: nothing listed.
-        assert!(show_nat(&bed, "thinjail/jails").unwrap().is_empty());
+        assert!(show_nat(&bed, "thinjail/jails", true).unwrap().is_empty());
         // What pf.conf does not reach is still held in the anchor (and listed).
         std::fs::write(&pf_conf, "rdr-anchor \"thinjail/*\"\n").unwrap();
         pfctl(
@@ -522,7 +604,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            show_nat(&bed, "thinjail/jails").unwrap(),
+            show_nat(&bed, "thinjail/jails", true).unwrap(),
             [
                 "nat on up0 inet from 10.0.0.0/24 to any -> (up0) round-robin",
                 "rdr on up0 inet proto tcp from any to (up0) port = 8080 -> 10.0.0.2 port 80",
@@ -530,7 +612,7 @@ mod tests {
         );
         pfctl(
             &bed,
-            &args(&["-a", "thinjail/jails", "-F", "all"]),
+            &args(&["-a", "thinjail/jails", "-F", "nat"]),
             &pf_conf,
         )
         .unwrap();

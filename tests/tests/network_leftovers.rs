@@ -256,7 +256,7 @@ fn the_pf_conf_lines_are_looked_for_in_the_file_pf_rules_names() {
     std::fs::write(&pf_other, pf_conf_text(&bed, true)).expect("pf.other");
     bed.apply().expect_code(0);
     assert_eq!(
-        pfbed::show_nat(&bed.net, PF_ANCHOR).unwrap(),
+        pfbed::show_nat(&bed.net, PF_ANCHOR, true).unwrap(),
         ["nat on up0 inet from 10.80.0.0/24 to any -> (up0) round-robin"]
     );
     let file = std::fs::read_to_string(&anchor_file).expect("the anchor file");
@@ -275,7 +275,7 @@ fn the_pf_conf_lines_are_looked_for_in_the_file_pf_rules_names() {
         "{}",
         refused.stderr
     );
-    assert_eq!(pfbed::show_nat(&bed.net, PF_ANCHOR).unwrap().len(), 1);
+    assert_eq!(pfbed::show_nat(&bed.net, PF_ANCHOR, true).unwrap().len(), 1);
     assert_eq!(std::fs::read_to_string(&anchor_file).unwrap(), file);
 
     // NAT dropped too: the anchor is emptied; /etc/pf.other still loads the file, so
@@ -285,7 +285,9 @@ fn the_pf_conf_lines_are_looked_for_in_the_file_pf_rules_names() {
     bed.command(&["stop", "pj"]).expect_code(0);
     bed.command(&["destroy", "pj", "--yes"]).expect_code(0);
     bed.apply().expect_code(0);
-    assert!(pfbed::show_nat(&bed.net, PF_ANCHOR).unwrap().is_empty());
+    assert!(pfbed::show_nat(&bed.net, PF_ANCHOR, true)
+        .unwrap()
+        .is_empty());
     let left = std::fs::read_to_string(&anchor_file).expect("the anchor file stays");
     assert!(
         thinjail_core::network::pf::rules_of(&left).is_empty(),
@@ -369,7 +371,7 @@ fn an_ipv6_port_forward_reaches_a_service_in_the_jail() {
     assert!(plan.stdout.contains(rule), "{rule} in {}", plan.stdout);
     bed.apply().expect_code(0);
     assert_eq!(
-        pfbed::show_nat(&bed.net, PF_ANCHOR).unwrap(),
+        pfbed::show_nat(&bed.net, PF_ANCHOR, true).unwrap(),
         ["rdr on up0 inet6 proto tcp from any to fd81::1 port = 8080 -> fd80::2 port 80"]
     );
     bed.apply().expect_nothing_to_do();

@@ -133,7 +133,7 @@ impl NatBed {
 
     /// The rules of thinjail's anchor as `pfctl -a thinjail/jails -s nat` prints them.
     fn loaded(&self) -> Vec<String> {
-        pfbed::show_nat(&self.net, thinjail_core::network::PF_ANCHOR).unwrap_or_default()
+        pfbed::show_nat(&self.net, thinjail_core::network::PF_ANCHOR, true).unwrap_or_default()
     }
 
     /// Counts the packets the upstream namespace gets from the host's address and

@@ -97,7 +97,7 @@ impl FreeBsdHost {
     }
 
     /// pf's status (`pfctl -s info`; pf absent when pfctl cannot reach it) and the
-    /// rules of thinjail's anchor (`pfctl -a thinjail/jails -s nat`; none when the
+    /// rules of thinjail's anchor (`pfctl -P -a thinjail/jails -s nat`; none when the
     /// anchor does not exist). See [`crate::network::pf`].
     pub fn observe_pf(&mut self) -> Result<crate::network::pf::ObservedPf, HostError> {
         use crate::network::pf::{anchor_absent, parse_status, ObservedPf, PfStatus, PFCTL};
@@ -118,8 +118,7 @@ impl FreeBsdHost {
                 loaded: Vec::new(),
             });
         }
-        let anchor = crate::network::PF_ANCHOR;
-        let loaded = match self.run(&Command::run([PFCTL, "-a", anchor, "-s", "nat"])) {
+        let loaded = match self.run(&Command::run(crate::network::pf::SHOW_ANCHOR_RULES)) {
             Ok(output) => output
                 .stdout
                 .lines()

@@ -4,9 +4,10 @@
 //! Read in `freebsd/freebsd-src`:
 //! - `sbin/pfctl/pfctl.c`: `pfctl -a ANCHOR -f FILE` parses FILE and replaces the
 //!   anchor's rules in one transaction (a syntax error loads nothing, exit 1, the
-//!   messages on stderr); `-a ANCHOR -F all` flushes it (pf then removes the empty
-//!   ruleset). `pfctl -a ANCHOR -s nat` prints the anchor's nat, rdr and binat rules
-//!   (`pfctl_show_nat`), one a line as `print_rule` writes them; for an anchor that
+//!   messages on stderr); `-a ANCHOR -F nat` flushes it ([`FLUSH_FLAG`]; pf then
+//!   removes the empty ruleset). `pfctl -a ANCHOR -s nat` prints the anchor's nat
+//!   rules, then rdr, then binat (`pfctl_show_nat`), one a line as `print_rule`
+//!   writes them, ports as numbers with `-P` ([`SHOW_ANCHOR_RULES`]); for an anchor that
 //!   does not exist `DIOCGETRULES` fails (`EINVAL`): pfctl warns on stderr
 //!   ("pfctl: DIOCGETRULES: Invalid argument") and prints nothing, and `main`
 //!   ignores `pfctl_show_nat`'s result, so the exit status stays 0 (an older
@@ -30,6 +31,21 @@ use super::{missing_pf_conf_lines, pf_conf_statement, PF_ANCHOR, PF_CONF_LINES};
 
 /// pfctl(8).
 pub const PFCTL: &str = "/sbin/pfctl";
+
+/// How observation reads the anchor's rules: `pfctl -P -a thinjail/jails -s nat`.
+/// `-P` prints ports as numbers. Without it `print_port` (`pfctl_parser.c`) names
+/// a port the host's `/etc/services` knows (`port = domain` for 53, `port = http`
+/// for 80), which never reads as the rule thinjail wrote: every apply would reload
+/// the anchor.
+pub const SHOW_ANCHOR_RULES: [&str; 6] = [PFCTL, "-P", "-a", PF_ANCHOR, "-s", "nat"];
+
+/// What `pfctl -a ANCHOR -F` flushes to empty thinjail's anchor: `nat`, the nat,
+/// binat and rdr rules (`pfctl_clear_nat`), all thinjail loads into it. Not `all`:
+/// that also clears the anchor's tables, and `pfr_clr_tables` fails (`ENOENT`,
+/// "Anchor does not exist", exit 1) for an anchor that does not exist — which an
+/// anchor of translation rules only is once they are flushed, or before it was
+/// ever loaded.
+pub const FLUSH_FLAG: &str = "nat";
 
 /// The pf.conf(5) rc.d/pf loads at boot (rc.conf's `pf_rules` default), below the
 /// system's root.
@@ -89,7 +105,7 @@ pub enum PfStatus {
 }
 
 /// What the kernel's pf holds for thinjail: whether it runs, and the rules of
-/// [`PF_ANCHOR`] as `pfctl -a thinjail/jails -s nat` prints them.
+/// [`PF_ANCHOR`] as `pfctl -P -a thinjail/jails -s nat` prints them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedPf {
     /// Whether pf runs.
