@@ -127,6 +127,16 @@ pub enum Action {
         /// The mount point, relative to it (`usr/home/shared`).
         path: String,
     },
+    /// Native: the empty file a single-file nullfs mount covers, `path` (relative)
+    /// below the jail's data `data`, with its directories: every component opened
+    /// `O_NOFOLLOW`, the file created `O_EXCL | O_NOFOLLOW` (an existing regular
+    /// file is kept; anything else there is refused).
+    MakeMountFile {
+        /// The jail's data directory.
+        data: PathBuf,
+        /// The file, relative to it (`usr/local/etc/app.conf`).
+        path: String,
+    },
     /// `cp -RPp FROM TO`: copy a tree keeping modes, owners, times and file flags.
     CopyTree {
         /// Source tree.
@@ -998,6 +1008,7 @@ impl Action {
             }
             RelinkSymlinks { .. }
             | MakeMountPoint { .. }
+            | MakeMountFile { .. }
             | WriteFile { .. }
             | EditFile { .. }
             | VerifyChecksum { .. }
@@ -1067,6 +1078,10 @@ impl Action {
             MakeDir { path } => format!("make directory {}", s(path)),
             MakeMountPoint { data, path } => format!(
                 "make mount point {} (no link followed)",
+                s(&data.join(path))
+            ),
+            MakeMountFile { data, path } => format!(
+                "make mount file {} (no link followed)",
                 s(&data.join(path))
             ),
             CopyTree { from, to } => format!("copy {} to {}", s(from), s(to)),
@@ -1279,7 +1294,9 @@ impl Action {
             Rename { from, to } => paths(&[from, to]),
             Symlink { link, .. } => paths(&[link]),
             RelinkSymlinks { tree, .. } => paths(&[tree]),
-            MakeMountPoint { data, path } => paths(&[&data.join(path)]),
+            MakeMountPoint { data, path } | MakeMountFile { data, path } => {
+                paths(&[&data.join(path)])
+            }
             WriteFile { path, .. } | EditFile { path, .. } => paths(&[path]),
             Download { url, dest } => Touches {
                 paths: vec![dest.clone(), partial_path(dest)],
@@ -1446,6 +1463,20 @@ impl Action {
             }
             MakeDir { path } => world.add_dir(path),
             MakeMountPoint { data, path } => world.add_dir(&data.join(path)),
+            MakeMountFile { data, path } => {
+                let file = data.join(path);
+                if let Some(parent) = file.parent() {
+                    world.add_dir(parent);
+                }
+                if !matches!(world.path(&file), PathState::File { .. }) {
+                    world.set_path(
+                        &file,
+                        PathState::File {
+                            contents: Some(String::new()),
+                        },
+                    );
+                }
+            }
             CopyTree { from, to } => world.copy_tree(from, to),
             CopyFile { from, to } => {
                 let contents = world.file_contents(from).map(String::from);

@@ -160,10 +160,23 @@ fn check_jail_area(layout: &Layout<'_>, action: &Action, path: &Path) -> Result<
     // A mount point of the recipe's, made with every component opened O_NOFOLLOW.
     if let (Action::MakeMountPoint { data, path: point }, JailArea::Data { jail }) = (action, &area)
     {
-        let declared = layout
-            .recipe()
-            .jail(jail)
-            .is_some_and(|j| j.mounts.iter().any(|m| m.data_relative() == point.as_str()));
+        let declared = layout.recipe().jail(jail).is_some_and(|j| {
+            j.mounts
+                .iter()
+                .any(|m| !m.is_file() && m.data_relative() == point.as_str())
+        });
+        if declared && data == &layout.data_dir(jail) {
+            return Ok(());
+        }
+    }
+    // The file a single-file mount covers, made the same way (file created O_EXCL).
+    if let (Action::MakeMountFile { data, path: point }, JailArea::Data { jail }) = (action, &area)
+    {
+        let declared = layout.recipe().jail(jail).is_some_and(|j| {
+            j.mounts
+                .iter()
+                .any(|m| m.is_file() && m.data_relative() == point.as_str())
+        });
         if declared && data == &layout.data_dir(jail) {
             return Ok(());
         }

@@ -69,6 +69,11 @@ pub struct Probes {
     /// parents (World's `delegated`).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub delegated: BTreeSet<String>,
+    /// The running kernel's release (`sysctl -n kern.osrelease`, World's
+    /// `kernel_release`): asked by a recipe with a file mount, which only a
+    /// kernel whose nullfs mounts files takes ([`crate::resources::file_mounts`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kernel_release: bool,
 }
 
 /// A path below a root the host trusts, in a tree it does not
@@ -113,6 +118,7 @@ impl Probes {
         self.limits |= other.limits;
         self.cpusets.extend(other.cpusets);
         self.delegated.extend(other.delegated);
+        self.kernel_release |= other.kernel_release;
     }
 
     /// Asks for the kind of `path`.

@@ -66,6 +66,10 @@ pub struct World {
     /// `net.link.bridge.member_ifaddrs`, observed with `interfaces`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bridges: Option<crate::observed_bridges::ObservedBridges>,
+    /// The running kernel's release (`kern.osrelease`: `15.0-RELEASE-p1`), when
+    /// observed ([`crate::probes::Probes::kernel_release`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_release: Option<String>,
 }
 
 /// A ZFS dataset or snapshot.

@@ -5,8 +5,9 @@
 //! `zfs send -p | zfs receive` (as the article does; `-p` carries thinjail's mark), the mountpoint directory where the
 //! base and the data meet, and the jail's `fstab` with the article's two nullfs lines
 //! (base read-only on the mountpoint, data read-write on its `skeleton`), then the
-//! jail's extra mounts (host directories and tmpfs), whose mount points it makes in
-//! the jail's data without following links.
+//! jail's extra mounts (host directories, host files and tmpfs), whose mount points
+//! (directories, or the empty file a file mount covers) it makes in the jail's data
+//! without following links.
 //!
 //! A jail whose fstab already points at another release's base is refused: moving a
 //! jail to a new release is `thinjail upgrade`, which also merges its /etc.
@@ -17,7 +18,8 @@
 use thinjail_core::action::Action;
 use thinjail_core::fstab::{fstab_base, fstab_for};
 use thinjail_core::layout::GOLD_SNAPSHOT;
-use thinjail_core::recipe::{Jail, Mount};
+use thinjail_core::recipe::Jail;
+use thinjail_core::resources::file_mounts;
 use thinjail_core::stage::{
     no_config, DeclaredStage, Planned, Probes, Stage, StageContext, StageError,
 };
@@ -92,10 +94,12 @@ pub fn plan_jail(
     Ok(actions)
 }
 
-/// The jail's extra mounts: each nullfs source must be a directory of the host, and
-/// each mount point a real directory in the jail's data — made when missing
-/// ([`Action::MakeMountPoint`], no link followed), refused when the jail's root put
-/// a link or a file on the way (jail(8) would refuse the mount point too).
+/// The jail's extra mounts: each nullfs source must be a directory of the host (a
+/// regular file for a file mount, on a host kernel that mounts files:
+/// [`file_mounts`]), and each mount point a real directory in the jail's data (a
+/// file for a file mount) — made when missing ([`Action::MakeMountPoint`],
+/// [`Action::MakeMountFile`], no link followed), refused when the jail's root put a
+/// link or a file on the way (jail(8) would refuse the mount point too).
 pub fn plan_mount_points(
     ctx: &StageContext<'_>,
     world: &World,
@@ -106,36 +110,25 @@ pub fn plan_mount_points(
     let mut actions = Vec::new();
     for mount in &jail.mounts {
         // Off the host (a plan of an empty world), nothing is known of it.
-        if let (Mount::Nullfs { host, .. }, true) = (mount, world.observed) {
-            match world.path(host) {
-                PathState::Directory => {}
-                PathState::Missing => {
-                    return Err(StageError::Conflict(format!(
-                        "{} (mounted at {} in jail {}) does not exist on this host",
-                        host.display(),
-                        mount.path(),
-                        jail.name
-                    )))
-                }
-                other => {
-                    return Err(StageError::Conflict(format!(
-                        "{} (mounted at {} in jail {}) must be a directory, not {other:?}",
-                        host.display(),
-                        mount.path(),
-                        jail.name
-                    )))
-                }
+        if let (Some(host), true) = (mount.host(), world.observed) {
+            if mount.is_file() {
+                let release = world.kernel_release.as_deref().unwrap_or_default();
+                file_mounts::check_host_release(release, &jail.name, mount)
+                    .map_err(StageError::Conflict)?;
             }
+            file_mounts::check_host_kind(world.path(host), &jail.name, mount)
+                .map_err(StageError::Conflict)?;
         }
         let point = data.join(mount.data_relative());
-        let blocked =
-            point
-                .ancestors()
-                .take_while(|p| *p != data)
-                .find_map(|p| match world.path(p) {
-                    PathState::Directory | PathState::Missing => None,
-                    other => Some((p.to_path_buf(), other)),
-                });
+        // A file mount point's directories must be directories; the point itself
+        // a file or nothing.
+        let on_the_way = point.ancestors().skip(usize::from(mount.is_file()));
+        let blocked = on_the_way
+            .take_while(|p| *p != data)
+            .find_map(|p| match world.path(p) {
+                PathState::Directory | PathState::Missing => None,
+                other => Some((p.to_path_buf(), other)),
+            });
         if let Some((at, what)) = blocked {
             return Err(StageError::Conflict(format!(
                 "jail {}'s mount point {} cannot be made: {} is {what:?} in the jail's data, not a \
@@ -146,7 +139,25 @@ pub fn plan_mount_points(
                 at.display()
             )));
         }
-        if *world.path(&point) != PathState::Directory {
+        if mount.is_file() {
+            let state = world.path(&point);
+            file_mounts::check_file_point(state, &jail.name, mount)
+                .map_err(StageError::Conflict)?;
+            if !matches!(state, PathState::File { .. }) {
+                actions.push(Planned::noted(
+                    Action::MakeMountFile {
+                        data: data.clone(),
+                        path: mount.data_relative().to_string(),
+                    },
+                    format!(
+                        "file mount point of {} in jail {}: an empty file made in the jail's \
+                         data without following any link its root planted",
+                        mount.path(),
+                        jail.name
+                    ),
+                ));
+            }
+        } else if *world.path(&point) != PathState::Directory {
             actions.push(Planned::noted(
                 Action::MakeMountPoint {
                     data: data.clone(),
@@ -219,9 +230,11 @@ pub fn probes(ctx: &StageContext<'_>) -> Probes {
         probes.path(ctx.layout.root(&jail.name));
         probes.file(ctx.layout.fstab(&jail.name));
         for mount in &jail.mounts {
-            if let Mount::Nullfs { host, .. } = mount {
-                probes.path(host.clone());
+            if let Some(host) = mount.host() {
+                probes.path(host);
             }
+            // nullfs is the host kernel's: whether it mounts a file is its release's.
+            probes.kernel_release |= mount.is_file();
             probes.beneath(ctx.layout.data_dir(&jail.name), mount.data_relative());
         }
     }

@@ -86,6 +86,11 @@
 //!     / `unmount -a` in `exec.start` / `exec.stop` mounting the jail's attached,
 //!     jailed datasets with zfs-fuse inside its root; observation of `jailed` reads
 //!     the record.
+//! 13. the host kernel's release (`sysctl -n kern.osrelease`) → the release a test
+//!     sets ([`file_mounts`], below the file-mount gate by default), and a nullfs
+//!     `mount.fstab` line that FreeBSD's kernel refuses for its types (a file
+//!     mount point below the gate, with several links, or a file on a directory
+//!     and the reverse) fails as jail(8) fails it before `mount --bind` runs.
 //!
 //! Every command, substituted or not, runs through [`FreeBsdHost::run`]: by absolute
 //! path found in `/sbin:/bin:/usr/sbin:/usr/bin` only, with a clean environment
@@ -126,6 +131,7 @@ use crate::freebsd_update;
 use crate::jail8;
 
 pub mod datasets;
+pub mod file_mounts;
 pub mod fileflags;
 pub mod fstab_mount;
 pub mod parallel;
@@ -697,6 +703,14 @@ impl TestBed {
                 )));
             };
             refuse_symlinks(jail, Path::new(target))?;
+            if *fstype == "nullfs" {
+                let line = (*source, *target, rest.first().copied());
+                if let Some(refused) =
+                    file_mounts::refuse_like_nullfs(&self.state_dir, argv, jail, line)
+                {
+                    return Err(refused);
+                }
+            }
             let commands =
                 fstab_mount::linux_commands(source, target, fstype, rest.first().copied())?;
             for (i, command) in commands.iter().enumerate() {
@@ -1193,6 +1207,10 @@ impl Host for TestBed {
             datasets,
             paths,
             mounts: parse_proc_mountinfo(&mountinfo),
+            kernel_release: request
+                .probes
+                .kernel_release
+                .then(|| file_mounts::kernel_release(&self.state_dir)),
             jails,
             observed: true,
             listed,

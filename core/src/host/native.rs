@@ -50,6 +50,23 @@ pub fn apply_native(action: &Action) -> Result<(), HostError> {
                 .map(drop)
                 .map_err(|e| from_safe_fs(format!("make mount point {}", full.display()), e))
         }
+        Action::MakeMountFile { data, path } => {
+            let full = data.join(path);
+            let context = || format!("make mount file {}", full.display());
+            let (parent, name) = match (full.parent(), full.file_name()) {
+                (Some(parent), Some(name)) => (parent, name),
+                _ => {
+                    return Err(HostError::Conflict(format!(
+                        "{}: not a file path",
+                        context()
+                    )))
+                }
+            };
+            let dir =
+                safe_fs::create_dir_all(parent, 0o755).map_err(|e| from_safe_fs(context(), e))?;
+            dir.create_empty_file(name, 0o644)
+                .map_err(|e| from_safe_fs(context(), e))
+        }
         other => Err(HostError::Unsupported(format!(
             "{} is not a native action",
             other.describe()

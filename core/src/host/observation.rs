@@ -93,7 +93,20 @@ impl FreeBsdHost {
             } else {
                 None
             },
+            kernel_release: if request.probes.kernel_release {
+                Some(self.observe_kernel_release()?)
+            } else {
+                None
+            },
         })
+    }
+
+    /// The running kernel's release, `sysctl -n kern.osrelease` (nullfs is the
+    /// kernel's: `freebsd-version -k` would name the installed kernel, which may not
+    /// be the one running until a reboot).
+    pub fn observe_kernel_release(&mut self) -> Result<String, HostError> {
+        let output = self.run(&Command::run(["sysctl", "-n", "kern.osrelease"]))?;
+        Ok(output.stdout.trim().to_string())
     }
 
     /// pf's status (`pfctl -s info`; pf absent when pfctl cannot reach it) and the

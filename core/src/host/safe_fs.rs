@@ -328,6 +328,28 @@ impl Dir {
         Ok(File::from(fd))
     }
 
+    /// Creates `name` as an empty file (mode `mode`) unless a regular file is
+    /// already there, which is kept as it is: `O_CREAT | O_EXCL | O_NOFOLLOW`, so a
+    /// link planted there is never followed; a link, a directory or a special file
+    /// in its place is refused ([`SafeFsError::NotAFile`]).
+    pub fn create_empty_file(&self, name: &OsStr, mode: u32) -> Result<(), SafeFsError> {
+        let full = self.path.join(name);
+        match openat(
+            &self.fd,
+            name,
+            file_flags() | OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL,
+            Mode::from_bits_truncate(mode as _),
+        ) {
+            Ok(fd) => fchmod(&fd, Mode::from_bits_truncate(mode as _))
+                .map_err(|e| SafeFsError::io("chmod", &full, e)),
+            Err(Errno::EEXIST) => match self.stat(name)? {
+                Some(stat) if file_kind(&stat) == SFlag::S_IFREG => Ok(()),
+                _ => Err(SafeFsError::NotAFile(full)),
+            },
+            Err(e) => Err(SafeFsError::io("create", &full, e)),
+        }
+    }
+
     /// Removes `name` (not a directory) if it exists.
     pub fn remove(&self, name: &OsStr) -> Result<(), SafeFsError> {
         match unlinkat(&self.fd, name, UnlinkatFlags::NoRemoveDir) {

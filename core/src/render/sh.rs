@@ -27,6 +27,8 @@ pub enum ShHelper {
     Relink,
     /// `thinjail_mount_point DATA PATH`
     MountPoint,
+    /// `thinjail_mount_file DATA PATH` (with `thinjail_mount_point`)
+    MountFile,
 }
 
 impl Action {
@@ -37,6 +39,13 @@ impl Action {
             MakeMountPoint { data, path } => {
                 vec![format!(
                     "thinjail_mount_point {} {}",
+                    sh_path(data),
+                    quote::sh(path)
+                )]
+            }
+            MakeMountFile { data, path } => {
+                vec![format!(
+                    "thinjail_mount_file {} {}",
                     sh_path(data),
                     quote::sh(path)
                 )]
@@ -132,6 +141,7 @@ impl Action {
         match self {
             Action::RelinkSymlinks { .. } => Some(ShHelper::Relink),
             Action::MakeMountPoint { .. } => Some(ShHelper::MountPoint),
+            Action::MakeMountFile { .. } => Some(ShHelper::MountFile),
             Action::VerifyChecksum { .. } => Some(ShHelper::Verify),
             Action::EditFile {
                 edit: FileEdit::SetBlock { .. },
@@ -452,6 +462,17 @@ thinjail_mount_point() {
 	done
 }"##;
 
+const MOUNT_FILE: &str = r##"# thinjail_mount_file DATA PATH: make the empty file PATH below the jail's data DATA
+# for a single-file nullfs mount, its directories as thinjail_mount_point makes them,
+# refusing a symbolic link or a directory where the file goes (racy where thinjail's
+# own O_NOFOLLOW creation is not: this script is for review).
+thinjail_mount_file() {
+	case $2 in */*) thinjail_mount_point "$1" "${2%/*}" || return 1 ;; esac
+	file=$1/$2
+	if [ -L "$file" ] || [ -d "$file" ]; then echo "$file is not a file: no file is mounted onto it" >&2; return 1; fi
+	[ -f "$file" ] || (set -C; : > "$file") || return 1
+}"##;
+
 /// The shell function definition for `helper`.
 pub fn sh_helper_definition(helper: ShHelper) -> String {
     match helper {
@@ -461,6 +482,7 @@ pub fn sh_helper_definition(helper: ShHelper) -> String {
         ShHelper::Verify => VERIFY.to_string(),
         ShHelper::Relink => RELINK.to_string(),
         ShHelper::MountPoint => MOUNT_POINT.to_string(),
+        ShHelper::MountFile => format!("{MOUNT_POINT}\n{MOUNT_FILE}"),
     }
 }
 

@@ -1,5 +1,6 @@
-//! Extra mounts of a jail: a host directory with nullfs(5), read-only or
-//! writable, or a tmpfs(5) of a given size, at a path inside the jail.
+//! Extra mounts of a jail: a host directory (or, on a host kernel that mounts
+//! files, a single host file) with nullfs(5), read-only or writable, or a tmpfs(5)
+//! of a given size, at a path inside the jail.
 //!
 //! **Where a mount point may be.** A jail's root is the release's base, mounted
 //! read-only and shared by every jail on that release; only the jail-specific paths
@@ -32,13 +33,25 @@ use super::rctl::parse_amount;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub enum Mount {
-    /// A host directory mounted with nullfs(5) (a file is refused when the host is
-    /// observed: `stage-mount` plans directory mount points only).
+    /// A host directory mounted with nullfs(5) on a directory in the jail (a host
+    /// file given here is refused when the host is observed: it is a `NullfsFile`).
     Nullfs {
         /// The host path, absolute.
         host: PathBuf,
         /// Where the jail sees it: an absolute path inside the jail, within one of
         /// its jail-specific paths (e.g. `/usr/local/www/data`).
+        path: String,
+        /// Mounted `rw` instead of `ro`.
+        #[serde(default)]
+        writable: bool,
+    },
+    /// A single host file mounted with nullfs(5) on a file in the jail, which
+    /// thinjail creates empty in the jail's data when missing. Only a host kernel
+    /// whose nullfs mounts files takes it ([`super::file_mounts`]: 15.0 and later).
+    NullfsFile {
+        /// The host file, absolute.
+        host: PathBuf,
+        /// Where the jail sees it (as for `Nullfs`), a file.
         path: String,
         /// Mounted `rw` instead of `ro`.
         #[serde(default)]
@@ -58,8 +71,23 @@ impl Mount {
     /// The path inside the jail.
     pub fn path(&self) -> &str {
         match self {
-            Mount::Nullfs { path, .. } | Mount::Tmpfs { path, .. } => path,
+            Mount::Nullfs { path, .. }
+            | Mount::NullfsFile { path, .. }
+            | Mount::Tmpfs { path, .. } => path,
         }
+    }
+
+    /// The host path a nullfs mount shows (`None` for tmpfs).
+    pub fn host(&self) -> Option<&Path> {
+        match self {
+            Mount::Nullfs { host, .. } | Mount::NullfsFile { host, .. } => Some(host),
+            Mount::Tmpfs { .. } => None,
+        }
+    }
+
+    /// Whether the mount point is a file (a [`Mount::NullfsFile`]), not a directory.
+    pub fn is_file(&self) -> bool {
+        matches!(self, Mount::NullfsFile { .. })
     }
 
     /// The mount point relative to the jail's data (and to `<root>/skeleton`): the
@@ -76,11 +104,13 @@ impl Mount {
         let target = skeleton.join(self.data_relative());
         let target = target.display();
         match self {
-            Mount::Nullfs { host, writable, .. } => format!(
-                "{}  {target}  nullfs  {}  0   0\n",
-                host.display(),
-                if *writable { "rw" } else { "ro" }
-            ),
+            Mount::Nullfs { host, writable, .. } | Mount::NullfsFile { host, writable, .. } => {
+                format!(
+                    "{}  {target}  nullfs  {}  0   0\n",
+                    host.display(),
+                    if *writable { "rw" } else { "ro" }
+                )
+            }
             Mount::Tmpfs { size, .. } => {
                 let bytes = parse_size(size).unwrap_or(0);
                 format!("tmpfs  {target}  tmpfs  rw,size={bytes}  0   0\n")
@@ -134,12 +164,18 @@ mod tests {
                 path: "/tmp".into(),
                 size: "64m".into(),
             },
+            Mount::NullfsFile {
+                host: "/srv/app.conf".into(),
+                path: "/usr/local/etc/app.conf".into(),
+                writable: false,
+            },
         ];
         assert_eq!(
             fstab_lines(skeleton, &mounts),
             "/srv/www  /j/.mountpoints/www/skeleton/usr/local/www/data  nullfs  ro  0   0\n\
              /srv/spool  /j/.mountpoints/www/skeleton/var/spool/shared  nullfs  rw  0   0\n\
-             tmpfs  /j/.mountpoints/www/skeleton/tmp  tmpfs  rw,size=67108864  0   0\n"
+             tmpfs  /j/.mountpoints/www/skeleton/tmp  tmpfs  rw,size=67108864  0   0\n\
+             /srv/app.conf  /j/.mountpoints/www/skeleton/usr/local/etc/app.conf  nullfs  ro  0   0\n"
         );
     }
     #[test]

@@ -155,11 +155,39 @@ pub(super) fn check_mounts(
                 &host.display().to_string(),
                 check_host_source(host, *writable, jails_dir),
             ),
+            Mount::NullfsFile { host, writable, .. } => {
+                if fine {
+                    c.check(
+                        format!("{here}.path"),
+                        path,
+                        check_file_mount_path(path, jail_specific),
+                    );
+                }
+                c.check(
+                    format!("{here}.host"),
+                    &host.display().to_string(),
+                    check_host_source(host, *writable, jails_dir),
+                )
+            }
             Mount::Tmpfs { size, .. } => {
                 c.check(format!("{here}.size"), size, parse_size(size).map(drop))
             }
         }
     }
+}
+
+/// A file mount's path (already a valid jail path) must not be one of the jail's
+/// own directories themselves (`/etc`, `/tmp`): nullfs mounts a file only onto a
+/// file, and those are directories in every jail's data.
+fn check_file_mount_path(path: &str, jail_specific: &[String]) -> Result<(), String> {
+    let relative = path.trim_start_matches('/');
+    if jail_specific.iter().any(|own| own == relative) {
+        return Err(format!(
+            "{path} is one of the jail's own directories; a file is mounted onto a file \
+             (e.g. {path}/app.conf)"
+        ));
+    }
+    Ok(())
 }
 
 /// The rctl limits of one jail (`field` is e.g. `jails[0].limits`): each must read
@@ -326,6 +354,26 @@ mod tests {
                 path: "/usr/local/www".into(),
                 writable: true,
             },
+            Mount::NullfsFile {
+                host: "/srv/app.conf".into(),
+                path: "/tmp".into(),
+                writable: false,
+            },
+            Mount::NullfsFile {
+                host: "/etc/resolv.conf".into(),
+                path: "/etc/resolv.conf".into(),
+                writable: true,
+            },
+            Mount::NullfsFile {
+                host: "/srv/ok.conf".into(),
+                path: "/usr/local/etc/ok.conf".into(),
+                writable: true,
+            },
+            Mount::NullfsFile {
+                host: "/srv/inside".into(),
+                path: "/usr/local/etc/ok.conf/inside".into(),
+                writable: false,
+            },
         ];
         let mut c = Collector(Vec::new());
         check_mounts(
@@ -343,6 +391,9 @@ mod tests {
                 "jails[2].mounts[1].size",
                 "jails[2].mounts[2].path",
                 "jails[2].mounts[2].size",
+                "jails[2].mounts[4].path",
+                "jails[2].mounts[5].host",
+                "jails[2].mounts[7].path",
             ]
         );
     }
