@@ -240,3 +240,86 @@ pub fn probes(ctx: &StageContext<'_>) -> Probes {
     }
     probes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use thinjail_core::Recipe;
+
+    fn recipe() -> Recipe {
+        Recipe::from_ron(
+            r#"(releases: [(name: "14.3-RELEASE")],
+                jails: [(name: "www", release: "14.3-RELEASE",
+                         mounts: [NullfsFile(host: "/srv/app.conf", path: "/usr/local/etc/app.conf")])])"#,
+            "test",
+        )
+        .unwrap()
+    }
+
+    fn plan(world: &World) -> Result<Vec<Action>, StageError> {
+        let recipe = recipe();
+        let ctx = StageContext::new(&recipe);
+        plan_mount_points(&ctx, world, &recipe.jails[0])
+            .map(|planned| planned.into_iter().map(|p| p.action).collect())
+    }
+
+    fn host(release: &str) -> World {
+        let mut world = World {
+            observed: true,
+            kernel_release: Some(release.into()),
+            ..World::default()
+        };
+        world.set_path(
+            std::path::Path::new("/srv/app.conf"),
+            PathState::File { contents: None },
+        );
+        world
+    }
+
+    fn make_file() -> Action {
+        Action::MakeMountFile {
+            data: "/usr/local/jails/www/data".into(),
+            path: "usr/local/etc/app.conf".into(),
+        }
+    }
+
+    #[test]
+    fn a_file_mount_makes_its_file_on_a_host_kernel_that_mounts_files() {
+        assert_eq!(plan(&host("15.0-RELEASE")).unwrap(), [make_file()]);
+        // Off the host nothing is known: the file is planned, the gate not judged.
+        assert_eq!(plan(&World::default()).unwrap(), [make_file()]);
+        // The file is there already: nothing to do.
+        let mut there = host("15.1-RELEASE");
+        there.set_path(
+            std::path::Path::new("/usr/local/jails/www/data/usr/local/etc/app.conf"),
+            PathState::File { contents: None },
+        );
+        assert_eq!(plan(&there).unwrap(), []);
+    }
+
+    #[test]
+    fn a_file_mount_is_refused_below_the_gate_and_on_a_mismatch() {
+        let conflict = |world: &World| match plan(world) {
+            Err(StageError::Conflict(message)) => message,
+            other => panic!("expected a conflict, got {other:?}"),
+        };
+        assert!(conflict(&host("14.3-RELEASE")).contains("FreeBSD 15.0"));
+        let mut dir = host("15.0-RELEASE");
+        dir.set_path(std::path::Path::new("/srv/app.conf"), PathState::Directory);
+        assert!(conflict(&dir).contains("is a directory"));
+        let mut point = host("15.0-RELEASE");
+        point.set_path(
+            std::path::Path::new("/usr/local/jails/www/data/usr/local/etc/app.conf"),
+            PathState::Directory,
+        );
+        assert!(conflict(&point).contains("not a file"));
+        let mut link = host("15.0-RELEASE");
+        link.set_path(
+            std::path::Path::new("/usr/local/jails/www/data/usr/local"),
+            PathState::Symlink {
+                target: "/etc".into(),
+            },
+        );
+        assert!(conflict(&link).contains("usr/local"));
+    }
+}

@@ -937,6 +937,36 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_file_is_made_without_following_a_link_and_a_file_is_kept() {
+        use std::fs;
+        let dir = scratch();
+        let outside = scratch();
+        let victim = outside.path().join("victim");
+        let opened = open_dir(dir.path()).unwrap();
+        opened.create_empty_file(OsStr::new("made"), 0o644).unwrap();
+        let made = dir.path().join("made");
+        assert_eq!(fs::read(&made).unwrap(), b"");
+        assert_eq!(
+            fs::metadata(&made).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        fs::write(&made, "kept").unwrap();
+        opened.create_empty_file(OsStr::new("made"), 0o644).unwrap();
+        assert_eq!(fs::read_to_string(&made).unwrap(), "kept");
+        symlink(&victim, dir.path().join("link")).unwrap();
+        assert!(matches!(
+            opened.create_empty_file(OsStr::new("link"), 0o644),
+            Err(SafeFsError::NotAFile(_))
+        ));
+        assert!(!victim.exists(), "the link was not followed");
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        assert!(matches!(
+            opened.create_empty_file(OsStr::new("sub"), 0o644),
+            Err(SafeFsError::NotAFile(_))
+        ));
+    }
+
+    #[test]
     fn writes_replace_the_file_and_keep_mode_and_owner() {
         let dir = scratch();
         let file = dir.path().join("rc.conf");
