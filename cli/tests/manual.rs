@@ -207,6 +207,11 @@ fn full_recipe() -> Recipe {
                 path: "/tmp".into(),
                 size: "256m".into(),
             },
+            Mount::NullfsFile {
+                host: "/srv/app.conf".into(),
+                path: "/usr/local/etc/app.conf".into(),
+                writable: false,
+            },
         ],
         limits: vec!["memoryuse:deny=1g".into()],
         cpuset: Some("0-1".into()),
