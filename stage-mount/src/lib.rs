@@ -18,7 +18,7 @@
 use thinjail_core::action::Action;
 use thinjail_core::fstab::{fstab_base, fstab_for};
 use thinjail_core::layout::GOLD_SNAPSHOT;
-use thinjail_core::recipe::Jail;
+use thinjail_core::recipe::{Jail, Mount};
 use thinjail_core::resources::file_mounts;
 use thinjail_core::stage::{
     no_config, DeclaredStage, Planned, Probes, Stage, StageContext, StageError,
@@ -116,8 +116,7 @@ pub fn plan_mount_points(
                 file_mounts::check_host_release(release, &jail.name, mount)
                     .map_err(StageError::Conflict)?;
             }
-            file_mounts::check_host_kind(world.path(host), &jail.name, mount)
-                .map_err(StageError::Conflict)?;
+            check_host_kind(world.path(host), &jail.name, mount).map_err(StageError::Conflict)?;
         }
         let point = data.join(mount.data_relative());
         // A file mount point's directories must be directories; the point itself
@@ -141,8 +140,7 @@ pub fn plan_mount_points(
         }
         if mount.is_file() {
             let state = world.path(&point);
-            file_mounts::check_file_point(state, &jail.name, mount)
-                .map_err(StageError::Conflict)?;
+            check_file_point(state, &jail.name, mount).map_err(StageError::Conflict)?;
             if !matches!(state, PathState::File { .. }) {
                 actions.push(Planned::noted(
                     Action::MakeMountFile {
@@ -173,6 +171,50 @@ pub fn plan_mount_points(
         }
     }
     Ok(actions)
+}
+
+/// What the host path of `mount` must be: a regular file for a file mount, a
+/// directory for a directory mount (nullfs refuses either on the other: `EINVAL`).
+/// `Ok` when it is; otherwise the refusal (exit 78: only the host shows it).
+fn check_host_kind(state: &PathState, jail: &str, mount: &Mount) -> Result<(), String> {
+    let host = file_mounts::host_display(mount);
+    let at = mount.path();
+    match (state, mount.is_file()) {
+        (PathState::Directory, false) | (PathState::File { .. }, true) => Ok(()),
+        (PathState::Missing, _) => Err(format!(
+            "{host} (mounted at {at} in jail {jail}) does not exist on this host"
+        )),
+        (PathState::File { .. }, false) => Err(format!(
+            "{host} (mounted at {at} in jail {jail}) is a file, not a directory: nullfs mounts \
+             a file only onto a file; declare it as NullfsFile(host: ..., path: ...)"
+        )),
+        (PathState::Directory, true) => Err(format!(
+            "{host} (mounted as a file at {at} in jail {jail}) is a directory: nullfs mounts a \
+             directory only onto a directory; declare it as Nullfs(host: ..., path: ...)"
+        )),
+        (other, _) => Err(format!(
+            "{host} (mounted at {at} in jail {jail}) must be a {}, not {other:?}",
+            if mount.is_file() {
+                "regular file"
+            } else {
+                "directory"
+            }
+        )),
+    }
+}
+
+/// What the jail-side mount point of a file mount may be when it exists: a file
+/// (nullfs covers it); a directory or a symbolic link is refused (exit 78: the
+/// jail's root put it there, and thinjail neither removes it nor follows it).
+fn check_file_point(state: &PathState, jail: &str, mount: &Mount) -> Result<(), String> {
+    match state {
+        PathState::Missing | PathState::File { .. } => Ok(()),
+        other => Err(format!(
+            "jail {jail}'s file mount point {} is {other:?} in the jail's data, not a file \
+             (nullfs mounts a file only onto a file; fix it inside the jail)",
+            mount.path()
+        )),
+    }
 }
 
 impl DeclaredStage for MountStage {
@@ -321,5 +363,35 @@ mod tests {
             },
         );
         assert!(conflict(&link).contains("usr/local"));
+    }
+
+    #[test]
+    fn file_and_directory_do_not_mix() {
+        let file = Mount::NullfsFile {
+            host: "/srv/app.conf".into(),
+            path: "/usr/local/etc/app.conf".into(),
+            writable: false,
+        };
+        let dir = Mount::Nullfs {
+            host: "/srv/www".into(),
+            path: "/usr/local/www".into(),
+            writable: false,
+        };
+        let a_file = PathState::File { contents: None };
+        assert!(check_host_kind(&a_file, "www", &file).is_ok());
+        assert!(check_host_kind(&PathState::Directory, "www", &dir).is_ok());
+        let told = check_host_kind(&a_file, "www", &dir).unwrap_err();
+        assert!(told.contains("NullfsFile"), "{told}");
+        let told = check_host_kind(&PathState::Directory, "www", &file).unwrap_err();
+        assert!(told.contains("Nullfs("), "{told}");
+        assert!(check_host_kind(&PathState::Missing, "www", &file).is_err());
+        let link = PathState::Symlink {
+            target: "/etc/passwd".into(),
+        };
+        assert!(check_host_kind(&link, "www", &file).is_err());
+        assert!(check_file_point(&PathState::Missing, "www", &file).is_ok());
+        assert!(check_file_point(&a_file, "www", &file).is_ok());
+        assert!(check_file_point(&PathState::Directory, "www", &file).is_err());
+        assert!(check_file_point(&link, "www", &file).is_err());
     }
 }

@@ -1,5 +1,6 @@
 //! nullfs mounts of a single host file ([`Mount::NullfsFile`]): which host kernel
-//! takes them, and what the host and the jail's data must hold for one.
+//! takes them (what the host and the jail's data must hold for one is checked by
+//! the mount stage, which sees the world).
 //!
 //! **The release gate.** nullfs runs in the host's kernel, so the host's running
 //! release decides (`kern.osrelease`), not the jail's. In FreeBSD's sources a file
@@ -18,7 +19,6 @@
 //! first release branched from `main` after that revision.
 
 use super::mounts::Mount;
-use crate::world::PathState;
 
 /// The first FreeBSD release (major, minor) whose nullfs thinjail lets mount a
 /// single file.
@@ -56,51 +56,8 @@ pub fn check_host_release(release: &str, jail: &str, mount: &Mount) -> Result<()
     }
 }
 
-/// What the host path of `mount` must be: a regular file for a file mount, a
-/// directory for a directory mount (nullfs refuses either on the other: `EINVAL`).
-/// `Ok` when it is; otherwise the refusal (exit 78: only the host shows it).
-pub fn check_host_kind(state: &PathState, jail: &str, mount: &Mount) -> Result<(), String> {
-    let host = host_display(mount);
-    let at = mount.path();
-    match (state, mount.is_file()) {
-        (PathState::Directory, false) | (PathState::File { .. }, true) => Ok(()),
-        (PathState::Missing, _) => Err(format!(
-            "{host} (mounted at {at} in jail {jail}) does not exist on this host"
-        )),
-        (PathState::File { .. }, false) => Err(format!(
-            "{host} (mounted at {at} in jail {jail}) is a file, not a directory: nullfs mounts \
-             a file only onto a file; declare it as NullfsFile(host: ..., path: ...)"
-        )),
-        (PathState::Directory, true) => Err(format!(
-            "{host} (mounted as a file at {at} in jail {jail}) is a directory: nullfs mounts a \
-             directory only onto a directory; declare it as Nullfs(host: ..., path: ...)"
-        )),
-        (other, _) => Err(format!(
-            "{host} (mounted at {at} in jail {jail}) must be a {}, not {other:?}",
-            if mount.is_file() {
-                "regular file"
-            } else {
-                "directory"
-            }
-        )),
-    }
-}
-
-/// What the jail-side mount point of a file mount may be when it exists: a file
-/// (nullfs covers it); a directory or a symbolic link is refused (exit 78: the
-/// jail's root put it there, and thinjail neither removes it nor follows it).
-pub fn check_file_point(state: &PathState, jail: &str, mount: &Mount) -> Result<(), String> {
-    match state {
-        PathState::Missing | PathState::File { .. } => Ok(()),
-        other => Err(format!(
-            "jail {jail}'s file mount point {} is {other:?} in the jail's data, not a file \
-             (nullfs mounts a file only onto a file; fix it inside the jail)",
-            mount.path()
-        )),
-    }
-}
-
-fn host_display(mount: &Mount) -> String {
+/// The host path of `mount`, for messages.
+pub fn host_display(mount: &Mount) -> String {
     mount
         .host()
         .map(|h| h.display().to_string())
@@ -141,31 +98,5 @@ mod tests {
         assert!(check_host_release("13.5-RELEASE", "www", &mount).is_err());
         let odd = check_host_release("6.1.0-13-amd64", "www", &mount).unwrap_err();
         assert!(odd.contains("15.0"), "{odd}");
-    }
-
-    #[test]
-    fn file_and_directory_do_not_mix() {
-        let file = file_mount();
-        let dir = Mount::Nullfs {
-            host: "/srv/www".into(),
-            path: "/usr/local/www".into(),
-            writable: false,
-        };
-        let a_file = PathState::File { contents: None };
-        assert!(check_host_kind(&a_file, "www", &file).is_ok());
-        assert!(check_host_kind(&PathState::Directory, "www", &dir).is_ok());
-        let told = check_host_kind(&a_file, "www", &dir).unwrap_err();
-        assert!(told.contains("NullfsFile"), "{told}");
-        let told = check_host_kind(&PathState::Directory, "www", &file).unwrap_err();
-        assert!(told.contains("Nullfs("), "{told}");
-        assert!(check_host_kind(&PathState::Missing, "www", &file).is_err());
-        let link = PathState::Symlink {
-            target: "/etc/passwd".into(),
-        };
-        assert!(check_host_kind(&link, "www", &file).is_err());
-        assert!(check_file_point(&PathState::Missing, "www", &file).is_ok());
-        assert!(check_file_point(&a_file, "www", &file).is_ok());
-        assert!(check_file_point(&PathState::Directory, "www", &file).is_err());
-        assert!(check_file_point(&link, "www", &file).is_err());
     }
 }

@@ -9,8 +9,7 @@
 //!
 //! - [`mounts`]: [`Mount`] (nullfs of a host directory or file, read-only or
 //!   writable; tmpfs with a size), where its mount point is, its fstab line;
-//! - [`file_mounts`]: the host release whose nullfs mounts a single file, and what
-//!   the host and the jail's data must hold for one;
+//! - [`file_mounts`]: the host release whose nullfs mounts a single file;
 //! - [`rctl`]: rctl(8) rules as the kernel parses and prints them, and the exact adds
 //!   and removes that bring a jail's observed rules to the wanted ones;
 //! - [`cpuset`]: a CPU list as cpuset(1) reads `-l`, and the host's CPUs;
