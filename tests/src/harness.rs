@@ -195,6 +195,20 @@ impl Bed {
         self.thinjail(&all)
     }
 
+    /// `thinjail destroy JAIL --data --yes` while `holder` (a process keeping one of
+    /// the jail's mounts busy: its working directory or an open file there) runs;
+    /// the holder is killed and reaped after.
+    pub fn destroy_while_held(&self, jail: &str, mut holder: Command) -> Run {
+        let mut busy = holder
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the process holding the mount");
+        let run = self.command(&["destroy", jail, "--data", "--yes"]);
+        let _ = busy.kill();
+        let _ = busy.wait();
+        run
+    }
+
     /// `thinjail list --json`, parsed.
     pub fn list(&self) -> serde_json::Value {
         let run = self.command(&["list", "--json"]);

@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use thinjail_core::recipe::Jail;
 use thinjail_core::resources::Mount;
@@ -124,15 +124,9 @@ fn a_host_directory_is_read_only_in_one_jail_and_writable_in_another() {
     let root1 = bed.jails_path(".mountpoints/thinjail1");
     let mount1 = root1.join("skeleton/usr/home/shared");
     assert!(is_mounted(&mount1));
-    let mut busy = Command::new("sleep")
-        .arg("60")
-        .current_dir(&mount1)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let refused = bed.command(&["destroy", "thinjail1", "--data", "--yes"]);
-    let _ = busy.kill();
-    let _ = busy.wait();
+    let mut holder = Command::new("sleep");
+    holder.arg("60").current_dir(&mount1);
+    let refused = bed.destroy_while_held("thinjail1", holder);
     assert_ne!(refused.code, Some(0), "{refused:?}");
     assert!(
         refused.stderr.contains(&mount1.display().to_string()),

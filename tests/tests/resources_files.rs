@@ -7,7 +7,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use thinjail_core::recipe::Jail;
 use thinjail_core::resources::Mount;
@@ -124,15 +124,9 @@ fn a_host_file_is_read_only_in_one_jail_and_writable_in_another() {
     // destroy refuses while the file mount stays busy (a process holds it open).
     let point1 = bed.jails_path(".mountpoints/thinjail1/skeleton/usr/local/etc/app.conf");
     assert!(is_mounted(&point1));
-    let mut busy = Command::new("sleep")
-        .arg("60")
-        .stdin(fs::File::open(&point1).unwrap())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let refused = bed.command(&["destroy", "thinjail1", "--data", "--yes"]);
-    let _ = busy.kill();
-    let _ = busy.wait();
+    let mut holder = Command::new("sleep");
+    holder.arg("60").stdin(fs::File::open(&point1).unwrap());
+    let refused = bed.destroy_while_held("thinjail1", holder);
     assert_ne!(refused.code, Some(0), "{refused:?}");
     assert!(
         refused.stderr.contains(&point1.display().to_string()),
