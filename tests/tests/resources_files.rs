@@ -1,6 +1,7 @@
 //! nullfs mounts of a single host file (issue 15: "host directories (or files)"),
 //! on the Linux test bed: a host file read-only in one jail and writable in another,
-//! kept by a restart, unmounted by `stop`, held against `destroy`, shown by `list`;
+//! kept by a restart and an upgrade, unmounted by `stop`, held against `destroy`,
+//! shown by `list`;
 //! refused with exit 78 below the host release whose nullfs mounts files, and
 //! file/directory mismatches refused (65 when the recipe shows it, 78 when only the
 //! host or the jail's data does), nothing changed.
@@ -251,4 +252,34 @@ fn file_and_directory_mismatches_are_refused() {
     assert!(run.stderr.contains("not a file"), "{}", run.stderr);
     assert_eq!(bed.state(), before, "nothing changed");
     assert!(!target.exists(), "nothing was made through the jail's link");
+}
+
+#[test]
+fn a_file_mount_survives_an_upgrade() {
+    let (_dir, host) = host_file("kept\n");
+    let mut bed = Bed::two_releases(BIN);
+    set_kernel_release(&bed.state_dir(), "15.0-RELEASE").unwrap();
+    bed.recipe.jails[0].mounts = vec![file_mount(&host, APP_CONF, true)];
+    bed.write_recipe();
+    bed.apply().expect_code(0);
+    bed.command(&["restart", "thinjail0"]).expect_code(0);
+    bed.command(&["upgrade", "thinjail0", "--to", "14.0-RELEASE", "--yes"])
+        .expect_code(0);
+    let fstab = fs::read_to_string(bed.jails_path("thinjail0/fstab")).unwrap();
+    let point = bed.jails_path(".mountpoints/thinjail0/skeleton/usr/local/etc/app.conf");
+    assert!(
+        fstab.ends_with(&format!(
+            "{}  {}  nullfs  rw  0   0\n",
+            host.display(),
+            point.display()
+        )),
+        "{fstab}"
+    );
+    assert!(is_mounted(&point));
+    bed.in_jail(
+        "thinjail0",
+        &["sh", "-c", &format!("echo upgraded >> {APP_CONF}")],
+    )
+    .expect_code(0);
+    assert_eq!(fs::read_to_string(&host).unwrap(), "kept\nupgraded\n");
 }
