@@ -1,9 +1,8 @@
 //! nullfs mounts of a single host file (issue 15: "host directories (or files)"),
 //! on the Linux test bed: a host file read-only in one jail and writable in another,
 //! kept by a restart and an upgrade, unmounted by `stop`, held against `destroy`,
-//! shown by `list`;
-//! refused with exit 78 below the host release whose nullfs mounts files, and
-//! file/directory mismatches refused (65 when the recipe shows it, 78 when only the
+//! shown by `list`; refused with exit 78 below the host release whose nullfs
+//! mounts files, and file/directory mismatches refused (65 when the recipe shows it, 78 when only the
 //! host or the jail's data does), nothing changed.
 
 use std::fs;
