@@ -217,6 +217,36 @@ impl Bed {
             .unwrap_or_else(|e| panic!("list --json: {e}\n{}", run.stdout))
     }
 
+    /// The jails `thinjail list --json` shows running, in its order.
+    pub fn running_jails(&self) -> Vec<String> {
+        self.list()["jails"]
+            .as_array()
+            .map(|rows| {
+                rows.iter()
+                    .filter(|r| r["state"] == "running")
+                    .filter_map(|r| r["name"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Gives `jail` a shell script at `script` in its own data (`etc/rc`,
+    /// `etc/rc.shutdown`) that sleeps a second, then says `name: done` in
+    /// `/var/log/rc.log`, or, when `fails`, `name: failed` on stderr and exits 1.
+    pub fn slow_script(&self, jail: &str, script: &str, fails: bool) {
+        let name = script.rsplit('/').next().unwrap_or(script);
+        let end = if fails {
+            format!("echo '{name}: failed' >&2; exit 1")
+        } else {
+            format!("echo '{name}: done' >> /var/log/rc.log")
+        };
+        std::fs::write(
+            self.jails_path(&format!("{jail}/data/{script}")),
+            format!("#!/bin/sh\nsleep 1\n{end}\n"),
+        )
+        .unwrap_or_else(|e| panic!("write {jail}'s {script}: {e}"));
+    }
+
     /// `jail`'s row of `thinjail list --json` (`null` when it has none).
     pub fn jail_row(&self, jail: &str) -> serde_json::Value {
         self.list()["jails"]

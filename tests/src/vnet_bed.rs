@@ -96,6 +96,33 @@ impl VnetBed {
         run_with_timeout(self.in_jail_command(jail, argv))
     }
 
+    /// The IPv4 addresses (`A/P`) of `iface` in `jail`, as busybox ip shows them
+    /// (`ip -4 -o addr show dev IF`).
+    pub fn jail_ipv4_addresses(&self, jail: &str, iface: &str) -> Vec<String> {
+        let shown = self.in_jail(
+            jail,
+            &[
+                "/usr/libexec/testbed/ip",
+                "-4",
+                "-o",
+                "addr",
+                "show",
+                "dev",
+                iface,
+            ],
+        );
+        shown.expect_code(0);
+        shown
+            .stdout
+            .lines()
+            .filter_map(|line| {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let at = words.iter().position(|w| *w == "inet")?;
+                words.get(at + 1).map(|w| w.to_string())
+            })
+            .collect()
+    }
+
     /// Interfaces of the test's host namespace, sorted.
     pub fn host_interfaces(&self) -> Vec<String> {
         let mut found = self.net.interfaces().expect("ip link");

@@ -130,29 +130,6 @@ impl DhcpBed {
     }
 }
 
-/// The jail's IPv4 address on its interface, as busybox ip shows it.
-fn jail_address(bed: &DhcpBed, jail: &str, iface: &str) -> Option<String> {
-    let shown = bed.in_jail(
-        jail,
-        &[
-            "/usr/libexec/testbed/ip",
-            "-4",
-            "-o",
-            "addr",
-            "show",
-            "dev",
-            iface,
-        ],
-    );
-    shown.expect_code(0);
-    shown
-        .stdout
-        .split_whitespace()
-        .skip_while(|w| *w != "inet")
-        .nth(1)
-        .map(String::from)
-}
-
 #[test]
 fn a_dhcp_jail_gets_its_address_through_thinjails_devfs_ruleset_which_goes_with_it() {
     let bed = DhcpBed::new("d1", Ip4::Dhcp);
@@ -171,7 +148,11 @@ fn a_dhcp_jail_gets_its_address_through_thinjails_devfs_ruleset_which_goes_with_
 
     bed.apply().expect_code(0);
     // The lease: an address of udhcpd's range, with its prefix, on the jail's half.
-    let address = jail_address(&bed, "vd", "tjvdb").expect("an address from udhcpd");
+    let address = bed
+        .jail_ipv4_addresses("vd", "tjvdb")
+        .first()
+        .cloned()
+        .expect("an address from udhcpd");
     let host: u8 = address
         .strip_prefix("10.78.0.")
         .and_then(|rest| rest.strip_suffix("/24"))
@@ -221,7 +202,11 @@ fn without_bpf_dhclient_fails_as_freebsds_and_a_jail_leaving_dhcp_takes_the_rule
     let bed = DhcpBed::new("d2", Ip4::Dhcp);
     let server = bed.start_udhcpd();
     bed.apply().expect_code(0);
-    assert!(jail_address(&bed, "vd", "tjvdb").is_some());
+    assert!(bed
+        .jail_ipv4_addresses("vd", "tjvdb")
+        .first()
+        .cloned()
+        .is_some());
     assert_eq!(bed.kernel_rulesets(), [1, 2, 3, 4, 5, 101]);
 
     // The jail goes static: restarted with ruleset 4, and the ruleset and block go.
@@ -232,7 +217,10 @@ fn without_bpf_dhclient_fails_as_freebsds_and_a_jail_leaving_dhcp_takes_the_rule
     assert_eq!(bed.admin_file(), ADMIN_RULES);
     assert_eq!(bed.kernel_rulesets(), [1, 2, 3, 4, 5]);
     assert_eq!(
-        jail_address(&bed, "vd", "tjvdb").as_deref(),
+        bed.jail_ipv4_addresses("vd", "tjvdb")
+            .first()
+            .cloned()
+            .as_deref(),
         Some("10.78.0.9/24")
     );
     let dev = bed.dev_of("vd");

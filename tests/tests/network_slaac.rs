@@ -322,32 +322,6 @@ fn a_jail_leaving_slaac_is_restarted_alone_takes_no_more_advertisements_and_come
     assert_eq!(views_mounted(&bed), Vec::<String>::new());
 }
 
-/// IPv4 addresses of `iface` in `jail`, as busybox ip shows them.
-fn ipv4_addresses(bed: &VnetBed, jail: &str, iface: &str) -> Vec<String> {
-    let shown = bed.in_jail(
-        jail,
-        &[
-            "/usr/libexec/testbed/ip",
-            "-4",
-            "-o",
-            "addr",
-            "show",
-            "dev",
-            iface,
-        ],
-    );
-    shown.expect_code(0);
-    shown
-        .stdout
-        .lines()
-        .filter_map(|line| {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            let at = words.iter().position(|w| *w == "inet")?;
-            words.get(at + 1).map(|w| w.to_string())
-        })
-        .collect()
-}
-
 #[test]
 fn a_jail_whose_recipe_drops_an_address_and_its_gateway_keeps_neither_after_its_restart() {
     let mut bed = slaac_bed("s3");
@@ -360,7 +334,7 @@ fn a_jail_whose_recipe_drops_an_address_and_its_gateway_keeps_neither_after_its_
     bed.bed.write_recipe();
     bed.apply().expect_code(0);
     assert_eq!(
-        ipv4_addresses(&bed, PLAIN_JAIL, "tjvnb"),
+        bed.jail_ipv4_addresses(PLAIN_JAIL, "tjvnb"),
         ["10.79.0.3/24", "10.79.0.4/24"]
     );
     let route = |bed: &VnetBed| {
@@ -382,7 +356,10 @@ fn a_jail_whose_recipe_drops_an_address_and_its_gateway_keeps_neither_after_its_
     ));
     bed.bed.write_recipe();
     bed.apply().expect_code(0);
-    assert_eq!(ipv4_addresses(&bed, PLAIN_JAIL, "tjvnb"), ["10.79.0.3/24"]);
+    assert_eq!(
+        bed.jail_ipv4_addresses(PLAIN_JAIL, "tjvnb"),
+        ["10.79.0.3/24"]
+    );
     assert_eq!(route(&bed), "");
     bed.apply().expect_nothing_to_do();
 

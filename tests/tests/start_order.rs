@@ -13,7 +13,7 @@ use std::fs;
 
 use thinjail_core::recipe::Jail;
 use thinjail_testbed::harness::Bed;
-use thinjail_testbed::testbed::parallel::{exec_starts, ExecStart};
+use thinjail_testbed::testbed::parallel::{exec_starts, window_of};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -38,20 +38,6 @@ fn three_jails(start_parallel: Option<u32>) -> Bed {
     bed
 }
 
-/// Gives `jail` an `/etc/rc` (in its own data) that sleeps, then boots or fails.
-fn slow_rc(bed: &Bed, jail: &str, fails: bool) {
-    let end = if fails {
-        "echo 'rc: cannot boot' >&2; exit 1"
-    } else {
-        "echo 'rc: booted' >> /var/log/rc.log"
-    };
-    fs::write(
-        bed.jails_path(&format!("{jail}/data/etc/rc")),
-        format!("#!/bin/sh\nsleep 1\n{end}\n"),
-    )
-    .unwrap();
-}
-
 fn start_all_in_the_recipe(bed: &mut Bed) {
     for jail in &mut bed.recipe.jails {
         jail.start = true;
@@ -59,28 +45,11 @@ fn start_all_in_the_recipe(bed: &mut Bed) {
     bed.write_recipe();
 }
 
-fn window<'a>(windows: &'a [ExecStart], jail: &str) -> &'a ExecStart {
-    windows
-        .iter()
-        .find(|w| w.jail == jail)
-        .unwrap_or_else(|| panic!("no exec.start of {jail}: {windows:?}"))
-}
-
-fn running(bed: &Bed) -> Vec<String> {
-    bed.list()["jails"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["state"] == "running")
-        .map(|r| r["name"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn independent_jails_start_side_by_side_and_a_dependent_one_after_its_dependency() {
     let mut bed = three_jails(Some(2));
     for jail in ["thinjail0", "thinjail1", "thinjail2"] {
-        slow_rc(&bed, jail, false);
+        bed.slow_script(jail, "etc/rc", false);
     }
     start_all_in_the_recipe(&mut bed);
     let plan = bed.thinjail(&["plan", &bed.recipe_arg(), "--format", "text"]);
@@ -96,9 +65,9 @@ fn independent_jails_start_side_by_side_and_a_dependent_one_after_its_dependency
     let windows = exec_starts(&bed.state_dir());
     assert_eq!(windows.len(), 3, "{windows:?}");
     let (first, second, dependent) = (
-        window(&windows, "thinjail0"),
-        window(&windows, "thinjail1"),
-        window(&windows, "thinjail2"),
+        window_of(&windows, "thinjail0"),
+        window_of(&windows, "thinjail1"),
+        window_of(&windows, "thinjail2"),
     );
     assert!(
         first.overlaps(second),
@@ -108,7 +77,7 @@ fn independent_jails_start_side_by_side_and_a_dependent_one_after_its_dependency
         dependent.start >= first.end,
         "thinjail2 starts after thinjail0 has: {windows:?}"
     );
-    assert_eq!(running(&bed), ["thinjail0", "thinjail1", "thinjail2"]);
+    assert_eq!(bed.running_jails(), ["thinjail0", "thinjail1", "thinjail2"]);
 
     // One at a time (`--parallel 1` over the recipe's 2): nothing overlaps.
     bed.command(&["stop", "--all"]).expect_code(0);
@@ -131,12 +100,12 @@ fn independent_jails_start_side_by_side_and_a_dependent_one_after_its_dependency
     bed.command(&["start", "--all"]).expect_code(0);
     let windows = exec_starts(&bed.state_dir());
     assert!(
-        window(&windows, "thinjail2").start >= window(&windows, "thinjail0").end,
+        window_of(&windows, "thinjail2").start >= window_of(&windows, "thinjail0").end,
         "{windows:?}"
     );
     if std::thread::available_parallelism().map_or(1, usize::from) > 1 {
         assert!(
-            window(&windows, "thinjail0").overlaps(window(&windows, "thinjail1")),
+            window_of(&windows, "thinjail0").overlaps(window_of(&windows, "thinjail1")),
             "{windows:?}"
         );
     }
@@ -145,21 +114,21 @@ fn independent_jails_start_side_by_side_and_a_dependent_one_after_its_dependency
 #[test]
 fn a_failing_jail_skips_its_dependents_and_the_others_keep_running() {
     let mut bed = three_jails(None);
-    slow_rc(&bed, "thinjail0", true);
-    slow_rc(&bed, "thinjail1", false);
-    slow_rc(&bed, "thinjail2", false);
+    bed.slow_script("thinjail0", "etc/rc", true);
+    bed.slow_script("thinjail1", "etc/rc", false);
+    bed.slow_script("thinjail2", "etc/rc", false);
     start_all_in_the_recipe(&mut bed);
     let failed = bed.apply();
     assert_eq!(failed.code, Some(1), "{failed:?}");
     for said in [
         "2 of 3 jails did not start; started (and left running): thinjail1",
         "thinjail0: failed: ",
-        "rc: cannot boot",
+        "rc: failed",
         "thinjail2: skipped: it depends on thinjail0, which did not start",
     ] {
         assert!(failed.stderr.contains(said), "{said}: {}", failed.stderr);
     }
-    assert_eq!(running(&bed), ["thinjail1"]);
+    assert_eq!(bed.running_jails(), ["thinjail1"]);
 
     // Again, with --json: only the two missing jails are tried, and the report says
     // how each ended.
@@ -171,19 +140,16 @@ fn a_failing_jail_skips_its_dependents_and_the_others_keep_running() {
     assert_eq!(jails[0]["jail"], "thinjail0");
     assert_eq!(jails[0]["result"], "failed");
     assert!(
-        jails[0]["why"]
-            .as_str()
-            .unwrap()
-            .contains("rc: cannot boot"),
+        jails[0]["why"].as_str().unwrap().contains("rc: failed"),
         "{report:#}"
     );
     assert_eq!(jails[1]["jail"], "thinjail2");
     assert_eq!(jails[1]["result"], "skipped");
     assert_eq!(jails[1]["why"], "thinjail0");
-    assert_eq!(running(&bed), ["thinjail1"]);
+    assert_eq!(bed.running_jails(), ["thinjail1"]);
 
     // Fixed, the next apply starts the two missing ones and leaves thinjail1 be.
-    slow_rc(&bed, "thinjail0", false);
+    bed.slow_script("thinjail0", "etc/rc", false);
     let jid = |bed: &Bed| bed.jail_row("thinjail1")["jid"].as_u64().unwrap();
     let before = jid(&bed);
     let plan = bed.thinjail(&["plan", &bed.recipe_arg(), "--format", "text"]);
@@ -193,7 +159,7 @@ fn a_failing_jail_skips_its_dependents_and_the_others_keep_running() {
         plan.stdout
     );
     bed.apply().expect_code(0);
-    assert_eq!(running(&bed), ["thinjail0", "thinjail1", "thinjail2"]);
+    assert_eq!(bed.running_jails(), ["thinjail0", "thinjail1", "thinjail2"]);
     assert_eq!(jid(&bed), before, "thinjail1 was not restarted");
 }
 
@@ -205,7 +171,7 @@ fn priority_orders_jails_that_do_not_depend_on_each_other_at_start_and_at_boot()
     bed.recipe.jails[1].priority = -1;
     bed.recipe.jails[2].priority = -2;
     for jail in ["thinjail0", "thinjail1", "thinjail2"] {
-        slow_rc(&bed, jail, false);
+        bed.slow_script(jail, "etc/rc", false);
     }
     start_all_in_the_recipe(&mut bed);
     // One at a time for this apply (`--parallel 1`), so the order shows whole.

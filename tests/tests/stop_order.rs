@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use thinjail_core::recipe::Jail;
 use thinjail_core::resources::Mount;
 use thinjail_testbed::harness::Bed;
-use thinjail_testbed::testbed::parallel::{exec_stops, ExecStart};
+use thinjail_testbed::testbed::parallel::{exec_stops, window_of};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
@@ -46,40 +46,8 @@ fn three_running_jails(start_parallel: Option<u32>) -> Bed {
     bed.recipe.host.start_parallel = start_parallel.and_then(std::num::NonZeroU32::new);
     bed.write_recipe();
     bed.apply().expect_code(0);
-    assert_eq!(running(&bed), JAILS);
+    assert_eq!(bed.running_jails(), JAILS);
     bed
-}
-
-/// Gives `jail` an `/etc/rc.shutdown` (in its own data) that sleeps, then stops
-/// or fails.
-fn slow_shutdown(bed: &Bed, jail: &str, fails: bool) {
-    let end = if fails {
-        "echo 'rc.shutdown: cannot stop' >&2; exit 1"
-    } else {
-        "echo 'rc.shutdown: stopped' >> /var/log/rc.log"
-    };
-    fs::write(
-        bed.jails_path(&format!("{jail}/data/etc/rc.shutdown")),
-        format!("#!/bin/sh\nsleep 1\n{end}\n"),
-    )
-    .unwrap();
-}
-
-fn window<'a>(windows: &'a [ExecStart], jail: &str) -> &'a ExecStart {
-    windows
-        .iter()
-        .find(|w| w.jail == jail)
-        .unwrap_or_else(|| panic!("no exec.stop of {jail}: {windows:?}"))
-}
-
-fn running(bed: &Bed) -> Vec<String> {
-    bed.list()["jails"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["state"] == "running")
-        .map(|r| r["name"].as_str().unwrap().to_string())
-        .collect()
 }
 
 fn mounts_under(path: &Path) -> Vec<PathBuf> {
@@ -103,7 +71,7 @@ fn forget_windows(bed: &Bed) {
 fn independent_jails_stop_side_by_side_and_a_jail_after_those_that_depend_on_it() {
     let bed = three_running_jails(Some(2));
     for jail in JAILS {
-        slow_shutdown(&bed, jail, false);
+        bed.slow_script(jail, "etc/rc.shutdown", false);
     }
     let dry = bed.command(&["stop", "--all", "--dry-run"]);
     dry.expect_code(0);
@@ -118,9 +86,9 @@ fn independent_jails_stop_side_by_side_and_a_jail_after_those_that_depend_on_it(
     let windows = exec_stops(&bed.state_dir());
     assert_eq!(windows.len(), 3, "{windows:?}");
     let (first, second, dependent) = (
-        window(&windows, "thinjail0"),
-        window(&windows, "thinjail1"),
-        window(&windows, "thinjail2"),
+        window_of(&windows, "thinjail0"),
+        window_of(&windows, "thinjail1"),
+        window_of(&windows, "thinjail2"),
     );
     assert!(
         dependent.overlaps(second),
@@ -130,7 +98,7 @@ fn independent_jails_stop_side_by_side_and_a_jail_after_those_that_depend_on_it(
         first.start >= dependent.end,
         "thinjail0 stops only once thinjail2, which depends on it, has: {windows:?}"
     );
-    assert!(running(&bed).is_empty());
+    assert!(bed.running_jails().is_empty());
     for jail in JAILS {
         assert_eq!(
             mounts_under(&bed.jails_path(&format!(".mountpoints/{jail}"))),
@@ -162,22 +130,22 @@ fn independent_jails_stop_side_by_side_and_a_jail_after_those_that_depend_on_it(
 #[test]
 fn a_jail_that_fails_to_stop_keeps_what_it_depends_on_and_the_others_stop_clean() {
     let bed = three_running_jails(None);
-    slow_shutdown(&bed, "thinjail0", false);
-    slow_shutdown(&bed, "thinjail1", false);
-    slow_shutdown(&bed, "thinjail2", true);
+    bed.slow_script("thinjail0", "etc/rc.shutdown", false);
+    bed.slow_script("thinjail1", "etc/rc.shutdown", false);
+    bed.slow_script("thinjail2", "etc/rc.shutdown", true);
     let failed = bed.command(&["stop", "--all"]);
     assert_eq!(failed.code, Some(1), "{failed:?}");
     for said in [
         "2 of 3 jails did not stop; stopped: thinjail1",
         "thinjail2: failed: ",
-        "rc.shutdown: cannot stop",
+        "rc.shutdown: failed",
         "thinjail0: skipped (still running): thinjail2, which depends on it, did not stop",
     ] {
         assert!(failed.stderr.contains(said), "{said}: {}", failed.stderr);
     }
     // As jail(8): the jail whose exec.stop failed still runs, with its mounts and
     // rules, and so does the one it depends on; the other stopped clean.
-    assert_eq!(running(&bed), ["thinjail0", "thinjail2"]);
+    assert_eq!(bed.running_jails(), ["thinjail0", "thinjail2"]);
     assert_eq!(
         mounts_under(&bed.jails_path(".mountpoints/thinjail1")),
         Vec::<PathBuf>::new()
@@ -220,7 +188,7 @@ fn a_jail_that_fails_to_stop_keeps_what_it_depends_on_and_the_others_stop_clean(
         jails[0]["why"]
             .as_str()
             .unwrap()
-            .contains("rc.shutdown: cannot stop"),
+            .contains("rc.shutdown: failed"),
         "{report:#}"
     );
     assert_eq!(jails[1]["jail"], "thinjail0");
@@ -228,9 +196,9 @@ fn a_jail_that_fails_to_stop_keeps_what_it_depends_on_and_the_others_stop_clean(
     assert_eq!(jails[1]["why"], "thinjail2");
 
     // Fixed, the next stop stops both and leaves nothing behind.
-    slow_shutdown(&bed, "thinjail2", false);
+    bed.slow_script("thinjail2", "etc/rc.shutdown", false);
     bed.command(&["stop", "--all"]).expect_code(0);
-    assert!(running(&bed).is_empty());
+    assert!(bed.running_jails().is_empty());
     for jail in JAILS {
         assert_eq!(
             mounts_under(&bed.jails_path(&format!(".mountpoints/{jail}"))),
@@ -248,7 +216,7 @@ fn a_jail_that_fails_to_stop_keeps_what_it_depends_on_and_the_others_stop_clean(
 fn apply_restarting_changed_jails_stops_dependents_first_side_by_side() {
     let mut bed = three_running_jails(None);
     for jail in JAILS {
-        slow_shutdown(&bed, jail, false);
+        bed.slow_script(jail, "etc/rc.shutdown", false);
     }
     // thinjail0 and thinjail2 (which depends on it) change address: both restart.
     bed.recipe.jails[0].ip4 = vec!["192.168.1.80".into()];
@@ -266,10 +234,10 @@ fn apply_restarting_changed_jails_stops_dependents_first_side_by_side() {
     let windows = exec_stops(&bed.state_dir());
     assert_eq!(windows.len(), 2, "thinjail1 did not restart: {windows:?}");
     assert!(
-        window(&windows, "thinjail0").start >= window(&windows, "thinjail2").end,
+        window_of(&windows, "thinjail0").start >= window_of(&windows, "thinjail2").end,
         "thinjail0 stops only once thinjail2 has: {windows:?}"
     );
-    assert_eq!(running(&bed), JAILS);
+    assert_eq!(bed.running_jails(), JAILS);
     bed.apply().expect_nothing_to_do();
 }
 
@@ -295,7 +263,7 @@ fn vnet_jails_stop_side_by_side_and_leave_no_interface() {
     bed.apply().expect_code(0);
     assert_eq!(bed.members(BRIDGE).len(), 2, "{:?}", bed.members(BRIDGE));
     for jail in ["va", "vb"] {
-        slow_shutdown(&bed.bed, jail, false);
+        bed.bed.slow_script(jail, "etc/rc.shutdown", false);
     }
     let stop = bed.command(&["stop", "--all"]);
     stop.expect_code(0);
@@ -307,7 +275,7 @@ fn vnet_jails_stop_side_by_side_and_leave_no_interface() {
     );
     let windows = exec_stops(&bed.bed.state_dir());
     assert!(
-        window(&windows, "va").overlaps(window(&windows, "vb")),
+        window_of(&windows, "va").overlaps(window_of(&windows, "vb")),
         "{windows:?}"
     );
     let list = bed.command(&["list", "--json"]);

@@ -62,6 +62,14 @@ impl ExecStart {
     }
 }
 
+/// `jail`'s window among `windows` (a test failure when it has none).
+pub fn window_of<'a>(windows: &'a [ExecStart], jail: &str) -> &'a ExecStart {
+    windows
+        .iter()
+        .find(|w| w.jail == jail)
+        .unwrap_or_else(|| panic!("no window of {jail}: {windows:?}"))
+}
+
 /// The `exec.start` windows recorded in `state_dir`, in the order they ended.
 pub fn exec_starts(state_dir: &Path) -> Vec<ExecStart> {
     windows(state_dir, EXEC_START_LOG)
