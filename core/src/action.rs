@@ -1145,25 +1145,13 @@ impl Action {
                 format!("bsdinstall jail {} ({})", s(dest), sets.join(" "))
             }
             StartJail { jail, .. } => format!("start jail {jail}"),
-            StartJails { jails, limit } => format!(
-                "start jails {} side by side (at most {} at once)",
-                jails
-                    .iter()
-                    .map(|j| j.jail.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                limit.map_or("as many as the host has CPUs".to_string(), |n| n.to_string())
-            ),
+            StartJails { jails, limit } => {
+                side_by_side("start", jails.iter().map(|j| j.jail.as_str()), *limit)
+            }
             StopJail { jail, .. } => format!("stop jail {jail}"),
-            StopJails { jails, limit } => format!(
-                "stop jails {} side by side (at most {} at once)",
-                jails
-                    .iter()
-                    .map(|j| j.jail.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                limit.map_or("as many as the host has CPUs".to_string(), |n| n.to_string())
-            ),
+            StopJails { jails, limit } => {
+                side_by_side("stop", jails.iter().map(|j| j.jail.as_str()), *limit)
+            }
             ExecInJail { jail, argv } => format!("run in jail {jail}: {}", quote::sh_command(argv)),
             AddLimits { jail, rules } => format!("add limits of jail {jail}: {}", rules.join(" ")),
             RemoveLimits { jail, rules } => {
@@ -1673,6 +1661,21 @@ impl Action {
 }
 
 /// `-o PROPERTY=VALUE` for each property, in order.
+/// How a parallel start or stop reads: `VERB jails a, b side by side (at most N at
+/// once)`.
+fn side_by_side<'a>(
+    verb: &str,
+    jails: impl Iterator<Item = &'a str>,
+    limit: Option<u32>,
+) -> String {
+    format!(
+        "{verb} jails {} side by side (at most {} at once)",
+        jails.collect::<Vec<_>>().join(", "),
+        limit.map_or("as many as the host has CPUs".to_string(), |n| n
+            .to_string())
+    )
+}
+
 fn property_options(properties: &BTreeMap<String, String>) -> Vec<String> {
     properties
         .iter()

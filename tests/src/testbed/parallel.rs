@@ -125,13 +125,7 @@ impl TestBed {
         let limit = limit.map_or_else(order::default_limit, |n| n as usize);
         let commands = std::sync::atomic::AtomicUsize::new(0);
         let report = order::start_bounded(jails, limit, |jail| {
-            let mut worker = TestBed::new(
-                self.state_dir.clone(),
-                Faults::default(),
-                Box::new(NoProgress),
-            );
-            worker.system_root = self.system_root.clone();
-            worker.semantics = self.semantics;
+            let mut worker = self.worker();
             let outcome = worker.start_jail(&jail.conf, &jail.jail);
             commands.fetch_add(
                 thinjail_core::host::Host::commands_run(&worker),
@@ -141,6 +135,19 @@ impl TestBed {
         });
         self.parallel_commands += commands.into_inner();
         HostError::from_starts(report)
+    }
+
+    /// A test bed of its own for one jail of a parallel start or stop: the same
+    /// state, system and jail(8) semantics, no faults, no progress output.
+    fn worker(&self) -> TestBed {
+        let mut worker = TestBed::new(
+            self.state_dir.clone(),
+            Faults::default(),
+            Box::new(NoProgress),
+        );
+        worker.system_root = self.system_root.clone();
+        worker.semantics = self.semantics;
+        worker
     }
 
     /// `Action::StopJails`: each jail as [`TestBed::stop_jail`] stops it, then its
@@ -153,13 +160,7 @@ impl TestBed {
         let limit = limit.map_or_else(order::default_limit, |n| n as usize);
         let commands = std::sync::atomic::AtomicUsize::new(0);
         let report = thinjail_core::resources::order::stop_bounded(jails, limit, |jail| {
-            let mut worker = TestBed::new(
-                self.state_dir.clone(),
-                Faults::default(),
-                Box::new(NoProgress),
-            );
-            worker.system_root = self.system_root.clone();
-            worker.semantics = self.semantics;
+            let mut worker = self.worker();
             let outcome = worker.stop_jail(&jail.conf, &jail.jail).and_then(|()| {
                 if jail.remove_limits.is_empty() {
                     return Ok(());
