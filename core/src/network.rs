@@ -407,13 +407,7 @@ pub fn pf_anchor_rules(pf: &Pf, jail_ip4: &dyn Fn(&str) -> Option<String>) -> St
         } else {
             to.to_string()
         };
-        out.push_str(&format!(
-            "rdr on {iface} inet proto {proto} from any to {to} port {port} -> {target} port {jail_port}\n",
-            iface = forward.interface,
-            proto = forward.proto.as_str(),
-            port = forward.port,
-            jail_port = forward.jail_port.unwrap_or(forward.port),
-        ));
+        out.push_str(&forward.rdr_rule("inet", &to, &target));
     }
     out
 }

@@ -33,13 +33,7 @@ pub fn forward_rules(pf: &Pf, jail_ip6: &dyn Fn(&str) -> Option<String>) -> Stri
         ) else {
             continue;
         };
-        out.push_str(&format!(
-            "rdr on {iface} inet6 proto {proto} from any to {to} port {port} -> {target} port {jail_port}\n",
-            iface = forward.interface,
-            proto = forward.proto.as_str(),
-            port = forward.port,
-            jail_port = forward.jail_port.unwrap_or(forward.port),
-        ));
+        out.push_str(&forward.rdr_rule("inet6", &to, &target));
     }
     out
 }

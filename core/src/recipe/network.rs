@@ -191,6 +191,19 @@ impl Forward {
             .as_deref()
             .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok())
     }
+
+    /// Its pf rule, one line: `rdr on IF FAMILY proto P from any to TO port N ->
+    /// TARGET port M` (`FAMILY` `inet` or `inet6`; `TO` the host's side, `TARGET`
+    /// the jail's address).
+    pub fn rdr_rule(&self, family: &str, to: &str, target: &str) -> String {
+        format!(
+            "rdr on {iface} {family} proto {proto} from any to {to} port {port} -> {target} port {jail_port}\n",
+            iface = self.interface,
+            proto = self.proto.as_str(),
+            port = self.port,
+            jail_port = self.jail_port.unwrap_or(self.port),
+        )
+    }
 }
 
 /// How a VNET jail gets its IPv4 addresses.
