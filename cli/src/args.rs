@@ -142,8 +142,9 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         parallel: Option<std::num::NonZeroU32>,
     },
-    /// Stop jails (`jail -f CONF -r NAME`), each after the jails that depend on it,
-    /// independent ones side by side; nothing is left mounted, and the rctl(8)
+    /// Stop jails (`jail -f CONF -r NAME`), each after those of them that depend on
+    /// it, independent ones side by side (a jail that depends on one given is not
+    /// stopped unless it is given too); nothing is left mounted, and the rctl(8)
     /// rules thinjail set for them are removed.
     Stop {
         #[command(flatten)]
