@@ -672,6 +672,19 @@ pub fn run_with_timeout(mut command: Command) -> Run {
     }
 }
 
+/// The mount points now at or below `path`, in mount order.
+pub fn mounts_under(path: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .map(|text| {
+            thinjail_core::host::parse_proc_mountinfo(&text)
+                .into_iter()
+                .filter(|m| m.target.starts_with(path))
+                .map(|m| m.target)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Whether `path` is a mount point now.
 pub fn is_mounted(path: &Path) -> bool {
     std::fs::read_to_string("/proc/self/mountinfo")

@@ -11,21 +11,12 @@ use std::process::Command;
 
 use thinjail_core::recipe::Jail;
 use thinjail_core::resources::Mount;
-use thinjail_testbed::harness::{is_mounted, Bed};
+use thinjail_testbed::harness::{is_mounted, mounts_under, Bed};
 use thinjail_testbed::testbed::file_mounts::set_kernel_release;
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
 
 const APP_CONF: &str = "/usr/local/etc/app.conf";
-
-fn mounts_under(path: &Path) -> Vec<PathBuf> {
-    let text = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    thinjail_core::host::parse_proc_mountinfo(&text)
-        .into_iter()
-        .filter(|m| m.target.starts_with(path))
-        .map(|m| m.target)
-        .collect()
-}
 
 fn host_file(contents: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::Builder::new()

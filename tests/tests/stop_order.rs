@@ -12,11 +12,11 @@
 //! sleeps long enough that windows that can overlap do.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use thinjail_core::recipe::Jail;
 use thinjail_core::resources::Mount;
-use thinjail_testbed::harness::Bed;
+use thinjail_testbed::harness::{mounts_under, Bed};
 use thinjail_testbed::testbed::parallel::{exec_stops, window_of};
 
 const BIN: &str = env!("CARGO_BIN_EXE_thinjail-testbed");
@@ -48,15 +48,6 @@ fn three_running_jails(start_parallel: Option<u32>) -> Bed {
     bed.apply().expect_code(0);
     assert_eq!(bed.running_jails(), JAILS);
     bed
-}
-
-fn mounts_under(path: &Path) -> Vec<PathBuf> {
-    let text = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    thinjail_core::host::parse_proc_mountinfo(&text)
-        .into_iter()
-        .filter(|m| m.target.starts_with(path))
-        .map(|m| m.target)
-        .collect()
 }
 
 fn jail_rules(bed: &Bed, jail: &str) -> Vec<String> {
