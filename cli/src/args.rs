@@ -117,8 +117,8 @@ pub enum Command {
         /// datasets.
         #[arg(long)]
         prune: bool,
-        /// Start at most N jails at once (overrides the recipe's host.start_parallel;
-        /// 1: one after the other).
+        /// Start, and stop the jails it restarts, at most N at once (overrides the
+        /// recipe's host.start_parallel; 1: one after the other).
         #[arg(long, value_name = "N")]
         parallel: Option<std::num::NonZeroU32>,
     },
