@@ -1660,7 +1660,6 @@ impl Action {
     }
 }
 
-/// `-o PROPERTY=VALUE` for each property, in order.
 /// How a parallel start or stop reads: `VERB jails a, b side by side (at most N at
 /// once)`.
 fn side_by_side<'a>(
@@ -1676,6 +1675,7 @@ fn side_by_side<'a>(
     )
 }
 
+/// `-o PROPERTY=VALUE` for each property, in order.
 fn property_options(properties: &BTreeMap<String, String>) -> Vec<String> {
     properties
         .iter()
