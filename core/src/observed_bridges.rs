@@ -27,6 +27,34 @@ pub struct ObservedBridges {
     pub addresses: BTreeMap<String, BTreeSet<String>>,
 }
 
+/// `ifconfig -a` cut into what `ifconfig NAME` prints for each interface, by
+/// name: a block opens with `NAME: flags=…` in the first column and holds the
+/// indented lines below it. `ifconfig NAME` is the same listing filtered to one
+/// interface (`list_interfaces_nl` in sbin/ifconfig/ifconfig_netlink.c prints
+/// each with `status_nl`, which starts `"%s: "` and the flags), so one command
+/// serves every bridge, uplink and epair observation reads.
+pub fn split_interfaces(all: &str) -> BTreeMap<String, String> {
+    let mut blocks = BTreeMap::new();
+    let mut current: Option<(&str, String)> = None;
+    for line in all.lines() {
+        let opens = if line.starts_with(char::is_whitespace) {
+            None
+        } else {
+            line.split_once(": flags=").map(|(name, _)| name)
+        };
+        if let Some(name) = opens {
+            blocks.extend(current.take().map(|(n, b)| (n.to_string(), b)));
+            current = Some((name, String::new()));
+        }
+        if let Some((_, block)) = current.as_mut() {
+            block.push_str(line);
+            block.push('\n');
+        }
+    }
+    blocks.extend(current.map(|(n, b)| (n.to_string(), b)));
+    blocks
+}
+
 /// The members `ifconfig BRIDGE` lists (`member: IF flags=…` lines).
 pub fn parse_members(shown: &str) -> BTreeSet<String> {
     shown
@@ -96,5 +124,62 @@ pub fn apply_ifconfig(
             );
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// FreeBSD 15's `ifconfig -a` on a host with a bridge, its uplink and a jail's
+    /// epair: each block reads as `ifconfig NAME` would print it.
+    #[test]
+    fn ifconfig_a_is_cut_into_each_interfaces_own_listing() {
+        let all = "\
+em0: flags=1008843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST,LOWER_UP> metric 0 mtu 1500
+\toptions=4e524bb<RXCSUM,TXCSUM,VLAN_MTU,VLAN_HWTAGGING,JUMBO_MTU>
+\tether 58:9c:fc:10:ff:c4
+\tinet 192.0.2.10 netmask 0xffffff00 broadcast 192.0.2.255
+\tmedia: Ethernet autoselect (1000baseT <full-duplex>)
+\tstatus: active
+\tnd6 options=29<PERFORMNUD,IFDISABLED,AUTO_LINKLOCAL>
+bridge0: flags=1008843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST,LOWER_UP> metric 0 mtu 1500
+\toptions=0
+\tether 58:9c:fc:10:d9:a6
+\tinet 10.0.0.1 netmask 0xffffff00 broadcast 10.0.0.255
+\tid 00:00:00:00:00:00 priority 32768 hellotime 2 fwddelay 15
+\tmember: tjwwwa flags=143<LEARNING,DISCOVER,AUTOEDGE,AUTOPTP>
+\t        port 4 priority 128 path cost 2000
+\tgroups: bridge
+tjwwwa: flags=1008943<UP,BROADCAST,RUNNING,PROMISC,SIMPLEX,MULTICAST,LOWER_UP> metric 0 mtu 1500
+\tdescription: jail:www
+\tether 02:95:7d:1e:5d:0a
+\tgroups: epair
+";
+        let blocks = split_interfaces(all);
+        assert_eq!(
+            blocks.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["bridge0", "em0", "tjwwwa"]
+        );
+        assert!(blocks["bridge0"].starts_with("bridge0: flags="));
+        assert!(blocks["bridge0"].ends_with("\tgroups: bridge\n"));
+        assert_eq!(
+            parse_members(&blocks["bridge0"]),
+            BTreeSet::from(["tjwwwa".to_string()])
+        );
+        assert_eq!(
+            crate::bridge_addresses::parse_addresses(&blocks["bridge0"]),
+            BTreeSet::from(["10.0.0.1/24".to_string()])
+        );
+        assert!(has_address(&blocks["em0"]));
+        assert!(!has_address(&blocks["tjwwwa"]));
+        assert_eq!(
+            crate::leftover_epairs::parse_description(&blocks["tjwwwa"]).as_deref(),
+            Some("jail:www")
+        );
+        assert_eq!(
+            crate::leftover_epairs::parse_description(&blocks["bridge0"]),
+            None
+        );
     }
 }

@@ -63,6 +63,12 @@ impl FreeBsdHost {
         } else {
             None
         };
+        // One `ifconfig -a` read for every bridge, uplink and epair looked at.
+        let shown = if request.interfaces {
+            self.observe_interface_listings()?
+        } else {
+            BTreeMap::new()
+        };
         Ok(World {
             datasets: self.observe_datasets(request)?,
             paths,
@@ -74,7 +80,7 @@ impl FreeBsdHost {
             cpus,
             interfaces: interfaces.clone(),
             interface_descriptions: match &interfaces {
-                Some(names) => self.observe_descriptions(names)?,
+                Some(names) => observe_descriptions(names, &shown),
                 None => BTreeMap::new(),
             },
             pf: if request.pf {
@@ -89,7 +95,7 @@ impl FreeBsdHost {
             },
             delegated: self.observe_delegated(&request.probes.delegated)?,
             bridges: if request.interfaces {
-                Some(self.observe_bridges(&request.uplinks)?)
+                Some(self.observe_bridges(&request.uplinks, &shown)?)
             } else {
                 None
             },
@@ -200,38 +206,48 @@ impl FreeBsdHost {
         Ok(found)
     }
 
+    /// Every interface's listing, by name: `ifconfig -a`, cut by
+    /// [`crate::observed_bridges::split_interfaces`] into what `ifconfig NAME`
+    /// prints.
+    pub fn observe_interface_listings(&mut self) -> Result<BTreeMap<String, String>, HostError> {
+        let all = self.run(&Command::run(["ifconfig", "-a"]))?;
+        Ok(crate::observed_bridges::split_interfaces(&all.stdout))
+    }
+
     /// The host's bridges (`ifconfig -g bridge`, the if_bridge cloner's group, which
-    /// a renamed bridge keeps) with their members (`member:` lines of `ifconfig
-    /// NAME`) and addresses (its `inet`/`inet6` lines), which of `uplinks` hold
-    /// an `inet` or `inet6` address (`ifconfig NAME`), and
+    /// a renamed bridge keeps) with their members (`member:` lines of their listing
+    /// in `shown`, [`FreeBsdHost::observe_interface_listings`]) and addresses (its
+    /// `inet`/`inet6` lines), which of `uplinks` hold an `inet` or `inet6` address
+    /// (a missing one none: planning reports it), and
     /// `net.link.bridge.member_ifaddrs` (`sysctl -n`; absent before 15).
     pub fn observe_bridges(
         &mut self,
         uplinks: &BTreeSet<String>,
+        shown: &BTreeMap<String, String>,
     ) -> Result<crate::observed_bridges::ObservedBridges, HostError> {
         let mut observed = crate::observed_bridges::ObservedBridges::default();
         let names = self.run(&Command::run(["ifconfig", "-g", "bridge"]))?;
         for name in names.stdout.split_whitespace() {
-            let shown = self.run(&Command::run(["ifconfig", name]))?;
+            // A bridge destroyed between the two commands lists as empty.
+            let listing = shown.get(name).map_or("", String::as_str);
             observed.members.insert(
                 name.to_string(),
-                crate::observed_bridges::parse_members(&shown.stdout),
+                crate::observed_bridges::parse_members(listing),
             );
             observed.addresses.insert(
                 name.to_string(),
-                crate::bridge_addresses::parse_addresses(&shown.stdout),
+                crate::bridge_addresses::parse_addresses(listing),
             );
         }
-        for uplink in uplinks {
-            match self.run(&Command::run(["ifconfig", uplink.as_str()])) {
-                Ok(shown) if crate::observed_bridges::has_address(&shown.stdout) => {
-                    observed.addressed.insert(uplink.clone());
-                }
-                // A missing uplink is reported by planning.
-                Ok(_) | Err(HostError::CommandFailed { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
+        observed.addressed = uplinks
+            .iter()
+            .filter(|uplink| {
+                shown
+                    .get(*uplink)
+                    .is_some_and(|listing| crate::observed_bridges::has_address(listing))
+            })
+            .cloned()
+            .collect();
         observed.member_ifaddrs = match self.run(&Command::run([
             "sysctl",
             "-n",
@@ -242,28 +258,6 @@ impl FreeBsdHost {
             Err(e) => return Err(e),
         };
         Ok(observed)
-    }
-
-    /// The descriptions of the interfaces among `interfaces` named like the host's
-    /// half of a thinjail epair (`ifconfig NAME`, its `description:` line;
-    /// [`crate::leftover_epairs`]). One that went meanwhile has none.
-    pub fn observe_descriptions(
-        &mut self,
-        interfaces: &BTreeSet<String>,
-    ) -> Result<BTreeMap<String, String>, HostError> {
-        let mut found = BTreeMap::new();
-        for name in crate::leftover_epairs::described_candidates(interfaces) {
-            match self.run(&Command::run(["ifconfig", name])) {
-                Ok(shown) => {
-                    if let Some(text) = crate::leftover_epairs::parse_description(&shown.stdout) {
-                        found.insert(name.to_string(), text);
-                    }
-                }
-                Err(HostError::CommandFailed { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(found)
     }
 
     /// The host's network interfaces (`ifconfig -l`: their names, blank-separated).
@@ -367,6 +361,23 @@ impl FreeBsdHost {
             HostError::Conflict(format!("cannot read `{}`: {problem}", command.render()))
         })
     }
+}
+
+/// The descriptions of the interfaces among `interfaces` named like the host's
+/// half of a thinjail epair (the `description:` line of their listing in `shown`,
+/// [`FreeBsdHost::observe_interface_listings`]; [`crate::leftover_epairs`]). One
+/// that went meanwhile has none.
+fn observe_descriptions(
+    interfaces: &BTreeSet<String>,
+    shown: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    crate::leftover_epairs::described_candidates(interfaces)
+        .into_iter()
+        .filter_map(|name| {
+            let text = crate::leftover_epairs::parse_description(shown.get(name)?)?;
+            Some((name.to_string(), text))
+        })
+        .collect()
 }
 
 /// Observes the probed paths natively (lstat, readlink, read): no command runs.
