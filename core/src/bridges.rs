@@ -443,14 +443,6 @@ mod tests {
         world
     }
 
-    fn after(world: &World, planned: &[Planned]) -> World {
-        let mut world = world.clone();
-        for p in planned {
-            p.action.apply_to(&mut world);
-        }
-        world
-    }
-
     fn lines(planned: &[Planned]) -> Vec<String> {
         planned.iter().map(|p| p.action.describe()).collect()
     }
@@ -471,7 +463,7 @@ mod tests {
                 "ifconfig jails up".into(),
             ]
         );
-        let done = after(&world, &planned);
+        let done = world.after_planned(&planned);
         let rc = done.file_contents(Path::new("/etc/rc.conf")).unwrap();
         assert!(
             rc.contains(&format!(
@@ -490,7 +482,7 @@ mod tests {
             jails: vec![],
             ..recipe.clone()
         };
-        let gone = after(&done, &plan(&empty, &done).unwrap());
+        let gone = done.after_planned(&plan(&empty, &done).unwrap());
         assert!(!gone.interfaces.as_ref().unwrap().contains("jails"));
         assert_eq!(
             gone.file_contents(Path::new("/etc/rc.conf")),
@@ -504,7 +496,7 @@ mod tests {
     fn a_changed_address_is_applied_to_the_running_bridge() {
         let recipe = recipe(true, &["em0"], &["www"]);
         let world = host(&["em0", "lo0"], None, &[]);
-        let done = after(&world, &plan(&recipe, &world).unwrap());
+        let done = world.after_planned(&plan(&recipe, &world).unwrap());
         assert_eq!(
             done.bridges.as_ref().unwrap().addresses["jails"],
             BTreeSet::from(["10.9.0.1/24".to_string()])
@@ -530,7 +522,7 @@ mod tests {
                 check_ifconfig(&changed, &done, args).unwrap();
             }
         }
-        let moved = after(&done, &planned);
+        let moved = done.after_planned(&planned);
         assert_eq!(
             moved.bridges.as_ref().unwrap().addresses["jails"],
             BTreeSet::from(["10.9.0.254/24".to_string(), "2001:db8::1/64".to_string()])
@@ -559,12 +551,12 @@ mod tests {
         let world = host(&["lo0"], None, &[]);
         let planned = plan(&recipe, &world).unwrap();
         // Killed right after `ifconfig bridgeU create` (the block is written).
-        let partial = after(&world, &planned[..2]);
+        let partial = world.after_planned(&planned[..2]);
         let clone = clone_name("jails");
         assert!(partial.interfaces.as_ref().unwrap().contains(&clone));
         let rest = plan(&recipe, &partial).unwrap();
         assert_eq!(lines(&rest)[0], format!("ifconfig {clone} name jails"));
-        let done = after(&partial, &rest);
+        let done = partial.after_planned(&rest);
         assert!(plan(&recipe, &done).unwrap().is_empty());
         // Without thinjail's block the same interface is refused.
         let mut foreign = world.clone();
@@ -580,7 +572,7 @@ mod tests {
     fn a_bridge_still_holding_a_jails_epair_is_not_destroyed() {
         let recipe = recipe(true, &[], &["www"]);
         let world = host(&["lo0"], None, &[]);
-        let mut done = after(&world, &plan(&recipe, &world).unwrap());
+        let mut done = world.after_planned(&plan(&recipe, &world).unwrap());
         apply_ifconfig(
             done.interfaces.get_or_insert_with(BTreeSet::new),
             done.bridges.get_or_insert_with(ObservedBridges::default),
