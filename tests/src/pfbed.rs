@@ -121,30 +121,32 @@ pub fn parse_anchor(text: &str, file: &str) -> Result<Vec<AnchorRule>, HostError
             {
                 let inet6 = *af == "inet6";
                 // pfctl refuses an address of the other family (parse.y: "address
-                // family mismatch"); `(IF)` only for inet here.
-                let family_ok = |a: &str| {
+                // family mismatch"); `(IF)` only for inet here. An address is kept
+                // as pfctl prints it back (inet_ntop(3) in `print_addr`).
+                let address = |a: &str| {
                     if inet6 {
-                        a.parse::<std::net::Ipv6Addr>().is_ok()
+                        a.parse::<std::net::Ipv6Addr>().ok().map(|a| a.to_string())
                     } else {
-                        a.parse::<std::net::Ipv4Addr>().is_ok()
+                        a.parse::<std::net::Ipv4Addr>().ok().map(|a| a.to_string())
                     }
                 };
                 let to = match iface_ref(to) {
                     Some(name) if name == *iface && !inet6 => Some(None),
                     Some(_) => None,
-                    None if family_ok(to) => Some(Some(to.to_string())),
-                    None => None,
+                    None => address(to).map(Some),
                 };
-                match (to, port(p), port(tp), family_ok(target)) {
-                    (Some(to), Some(port), Some(target_port), true) => Some(AnchorRule::Rdr {
-                        inet6,
-                        interface: iface.to_string(),
-                        proto: proto.to_string(),
-                        to,
-                        port,
-                        target: target.to_string(),
-                        target_port,
-                    }),
+                match (to, port(p), port(tp), address(target)) {
+                    (Some(to), Some(port), Some(target_port), Some(target)) => {
+                        Some(AnchorRule::Rdr {
+                            inet6,
+                            interface: iface.to_string(),
+                            proto: proto.to_string(),
+                            to,
+                            port,
+                            target,
+                            target_port,
+                        })
+                    }
                     _ => None,
                 }
             }
@@ -551,6 +553,21 @@ mod tests {
         ] {
             assert!(parse_anchor(bad, "a").is_err(), "{bad}");
         }
+    }
+
+    /// pfctl prints the addresses it holds with inet_ntop(3) (`print_addr`), not as
+    /// the file spelled them: an anchor written otherwise never reads back equal.
+    #[test]
+    fn addresses_read_back_as_pfctl_prints_them() {
+        let rules = parse_anchor(
+            "rdr on up0 inet6 proto tcp from any to FD81:0:0::1 port 8080 -> fd80:0::0:2 port 80\n",
+            "a",
+        )
+        .unwrap();
+        assert_eq!(
+            rules[0].printed(),
+            "rdr on up0 inet6 proto tcp from any to fd81::1 port = 8080 -> fd80::2 port 80"
+        );
     }
 
     #[test]
