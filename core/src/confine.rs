@@ -157,25 +157,18 @@ fn check_jail_area(layout: &Layout<'_>, action: &Action, path: &Path) -> Result<
     let Some(area) = layout.jail_controlled(path) else {
         return Ok(());
     };
-    // A mount point of the recipe's, made with every component opened O_NOFOLLOW.
-    if let (Action::MakeMountPoint { data, path: point }, JailArea::Data { jail }) = (action, &area)
-    {
+    // A mount point of the recipe's (a directory, or the file a single-file mount
+    // covers, created O_EXCL), made with every component opened O_NOFOLLOW.
+    let made = match action {
+        Action::MakeMountPoint { data, path } => Some((data, path, false)),
+        Action::MakeMountFile { data, path } => Some((data, path, true)),
+        _ => None,
+    };
+    if let (Some((data, point, file)), JailArea::Data { jail }) = (made, &area) {
         let declared = layout.recipe().jail(jail).is_some_and(|j| {
             j.mounts
                 .iter()
-                .any(|m| !m.is_file() && m.data_relative() == point.as_str())
-        });
-        if declared && data == &layout.data_dir(jail) {
-            return Ok(());
-        }
-    }
-    // The file a single-file mount covers, made the same way (file created O_EXCL).
-    if let (Action::MakeMountFile { data, path: point }, JailArea::Data { jail }) = (action, &area)
-    {
-        let declared = layout.recipe().jail(jail).is_some_and(|j| {
-            j.mounts
-                .iter()
-                .any(|m| m.is_file() && m.data_relative() == point.as_str())
+                .any(|m| m.is_file() == file && m.data_relative() == point.as_str())
         });
         if declared && data == &layout.data_dir(jail) {
             return Ok(());
