@@ -9,7 +9,7 @@
 //!   `start_jails`, each jail waiting for the jails of the same start it depends
 //!   on, unless the recipe says one at a time.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::action::Action;
 use crate::recipe::{Jail, Recipe};
@@ -73,8 +73,8 @@ pub fn parallel_start(recipe: &Recipe, starts: Vec<Action>) -> Vec<Action> {
     if jails.len() < 2 || limit == Some(1) {
         return starts;
     }
-    // Each jail's dependencies, directly or not, among those of this start; one map
-    // for all of them (planning stays linear in the number of jails).
+    // Each jail's dependencies, directly or not, among those of this start (one map
+    // of the recipe's `depend` for all of them).
     let edges: BTreeMap<&str, &[String]> = recipe
         .jails
         .iter()
@@ -82,29 +82,12 @@ pub fn parallel_start(recipe: &Recipe, starts: Vec<Action>) -> Vec<Action> {
         .collect();
     let in_start: Vec<String> = jails.iter().map(|j| j.jail.clone()).collect();
     for start in &mut jails {
-        let mut needed: BTreeSet<&str> = BTreeSet::new();
-        let mut stack: Vec<&str> = edges
-            .get(start.jail.as_str())
-            .into_iter()
-            .flat_map(|d| d.iter().map(String::as_str))
+        let needed = depend::dependencies(&start.jail, &edges);
+        start.after = in_start
+            .iter()
+            .filter(|j| needed.contains(j.as_str()))
+            .cloned()
             .collect();
-        while let Some(next) = stack.pop() {
-            if next != start.jail && needed.insert(next) {
-                stack.extend(
-                    edges
-                        .get(next)
-                        .into_iter()
-                        .flat_map(|d| d.iter().map(String::as_str)),
-                );
-            }
-        }
-        if !needed.is_empty() {
-            start.after = in_start
-                .iter()
-                .filter(|j| needed.contains(j.as_str()))
-                .cloned()
-                .collect();
-        }
     }
     vec![Action::StartJails { jails, limit }]
 }

@@ -31,6 +31,7 @@ use std::path::PathBuf;
 
 use crate::action::Action;
 use crate::recipe::Recipe;
+use crate::resources::depend;
 use crate::resources::order::JailStop;
 use crate::stage::Planned;
 
@@ -84,7 +85,7 @@ pub fn stop_actions(recipe: &Recipe, mut stops: Vec<JailStop>) -> Vec<Planned> {
     // for every jail of the stop whose dependencies include it.
     let needs: BTreeMap<&str, BTreeSet<&str>> = in_stop
         .iter()
-        .map(|jail| (jail.as_str(), dependencies(&edges, jail)))
+        .map(|jail| (jail.as_str(), depend::dependencies(jail, &edges)))
         .collect();
     for stop in &mut stops {
         stop.after = in_stop
@@ -161,27 +162,6 @@ pub fn regroup_stops(recipe: &Recipe, planned: Vec<Planned>) -> Vec<Planned> {
 /// Why `stop` removes rctl(8) rules.
 const LIMITS_NOTE: &str =
     "the limits thinjail set for the jail (rules outlive a jail in the kernel)";
-
-/// What `jail` depends on, directly or not, by the recipe's `depend`.
-fn dependencies<'a>(edges: &BTreeMap<&'a str, &'a [String]>, jail: &str) -> BTreeSet<&'a str> {
-    let mut found: BTreeSet<&str> = BTreeSet::new();
-    let mut stack: Vec<&str> = edges
-        .get(jail)
-        .into_iter()
-        .flat_map(|d| d.iter().map(String::as_str))
-        .collect();
-    while let Some(next) = stack.pop() {
-        if next != jail && found.insert(next) {
-            stack.extend(
-                edges
-                    .get(next)
-                    .into_iter()
-                    .flat_map(|d| d.iter().map(String::as_str)),
-            );
-        }
-    }
-    found
-}
 
 #[cfg(test)]
 mod tests {

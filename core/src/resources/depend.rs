@@ -143,23 +143,33 @@ pub fn find_cycle(jails: &[(&str, &[String])]) -> Option<Vec<String>> {
 /// not in `jails` are left out (validation refuses them).
 pub fn closure<'a>(jail: &str, jails: &[(&'a str, &'a [String])]) -> Vec<&'a str> {
     let edges: BTreeMap<&str, &[String]> = jails.iter().copied().collect();
-    let mut wanted: BTreeSet<&str> = BTreeSet::new();
-    let mut stack: Vec<&str> = edges
-        .get(jail)
-        .map(|d| d.iter().map(String::as_str).collect())
-        .unwrap_or_default();
-    while let Some(next) = stack.pop() {
-        if next == jail || !edges.contains_key(next) || !wanted.insert(next) {
-            continue;
-        }
-        stack.extend(edges[next].iter().map(String::as_str));
-    }
+    let wanted = dependencies(jail, &edges);
     let subset: Vec<(&str, &[String])> = jails
         .iter()
         .filter(|(n, _)| wanted.contains(n))
         .copied()
         .collect();
     start_order(&subset).unwrap_or_else(|_| subset.iter().map(|(n, _)| *n).collect())
+}
+
+/// Every jail `jail` depends on, directly or through others, by `edges` (each
+/// jail's `depend`), unordered; names that are not keys of `edges` are left out.
+pub fn dependencies<'a>(jail: &str, edges: &BTreeMap<&'a str, &'a [String]>) -> BTreeSet<&'a str> {
+    let mut wanted: BTreeSet<&str> = BTreeSet::new();
+    let mut stack: Vec<&str> = edges
+        .get(jail)
+        .map(|d| d.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    while let Some(next) = stack.pop() {
+        let Some((&name, deps)) = edges.get_key_value(next) else {
+            continue;
+        };
+        if name == jail || !wanted.insert(name) {
+            continue;
+        }
+        stack.extend(deps.iter().map(String::as_str));
+    }
+    wanted
 }
 
 #[cfg(test)]
