@@ -784,20 +784,9 @@ impl Action {
             ])]),
             // The shell rendering starts them one after the other: the same jails in
             // an order that honours `depend`; `apply` runs them side by side.
-            StartJails { jails, .. } => cmds(
-                jails
-                    .iter()
-                    .map(|j| {
-                        Command::run([
-                            "jail".to_string(),
-                            "-f".into(),
-                            s(&j.conf),
-                            "-c".into(),
-                            j.jail.clone(),
-                        ])
-                    })
-                    .collect(),
-            ),
+            StartJails { jails, .. } => {
+                cmds(jails.iter().map(|j| Command::run(j.argv())).collect())
+            }
             StopJail { conf, jail } => cmds(vec![Command::run([
                 "jail".to_string(),
                 "-f".into(),
@@ -810,23 +799,8 @@ impl Action {
             StopJails { jails, .. } => cmds(
                 jails
                     .iter()
-                    .flat_map(|j| {
-                        let stop = Command::run([
-                            "jail".to_string(),
-                            "-f".into(),
-                            s(&j.conf),
-                            "-r".into(),
-                            j.jail.clone(),
-                        ]);
-                        let rules = (!j.remove_limits.is_empty()).then(|| {
-                            Command::run(
-                                ["rctl".to_string(), "-r".into()]
-                                    .into_iter()
-                                    .chain(j.remove_limits.iter().cloned()),
-                            )
-                        });
-                        std::iter::once(stop).chain(rules)
-                    })
+                    .flat_map(|j| std::iter::once(j.argv()).chain(j.remove_limits_argv()))
+                    .map(Command::run)
                     .collect(),
             ),
             ExecInJail { jail, argv } => {

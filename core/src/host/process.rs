@@ -68,8 +68,7 @@ impl FreeBsdHost {
         self.commands += jails.len();
         let limit = limit.map_or_else(default_limit, |n| n as usize);
         let report = start_bounded(jails, limit, |j| {
-            let argv =
-                ["jail", "-f", &j.conf.display().to_string(), "-c", &j.jail].map(String::from);
+            let argv = j.argv();
             tracing::debug!(command = %crate::quote::sh_command(&argv), "run");
             run_simple(&argv, false).map(drop)
         });
@@ -89,13 +88,7 @@ impl FreeBsdHost {
         self.commands += jails.len() + jails.iter().filter(|j| !j.remove_limits.is_empty()).count();
         let limit = limit.map_or_else(default_limit, |n| n as usize);
         let report = crate::resources::order::stop_bounded(jails, limit, |j| {
-            let argv =
-                ["jail", "-f", &j.conf.display().to_string(), "-r", &j.jail].map(String::from);
-            tracing::debug!(command = %crate::quote::sh_command(&argv), "run");
-            run_simple(&argv, false)?;
-            if !j.remove_limits.is_empty() {
-                let mut argv: Vec<String> = vec!["rctl".into(), "-r".into()];
-                argv.extend(j.remove_limits.iter().cloned());
+            for argv in std::iter::once(j.argv()).chain(j.remove_limits_argv()) {
                 tracing::debug!(command = %crate::quote::sh_command(&argv), "run");
                 run_simple(&argv, false)?;
             }

@@ -45,6 +45,13 @@ pub struct JailStart {
     pub after: Vec<String>,
 }
 
+impl JailStart {
+    /// `jail -f CONF -c JAIL`.
+    pub fn argv(&self) -> Vec<String> {
+        jail_argv(&self.conf, "-c", &self.jail)
+    }
+}
+
 /// How one jail of a parallel start ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -293,6 +300,34 @@ pub struct JailStop {
     /// (`rctl -r`) once it has stopped: rules outlive a jail in the kernel.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remove_limits: Vec<String>,
+}
+
+impl JailStop {
+    /// `jail -f CONF -r JAIL`.
+    pub fn argv(&self) -> Vec<String> {
+        jail_argv(&self.conf, "-r", &self.jail)
+    }
+
+    /// `rctl -r RULE…` of [`JailStop::remove_limits`], `None` when there are none.
+    pub fn remove_limits_argv(&self) -> Option<Vec<String>> {
+        (!self.remove_limits.is_empty()).then(|| {
+            ["rctl".to_string(), "-r".into()]
+                .into_iter()
+                .chain(self.remove_limits.iter().cloned())
+                .collect()
+        })
+    }
+}
+
+/// `jail -f CONF FLAG JAIL`.
+fn jail_argv(conf: &std::path::Path, flag: &str, jail: &str) -> Vec<String> {
+    vec![
+        "jail".to_string(),
+        "-f".into(),
+        conf.display().to_string(),
+        flag.into(),
+        jail.to_string(),
+    ]
 }
 
 /// How one jail of a parallel stop ended.

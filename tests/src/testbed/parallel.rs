@@ -162,14 +162,10 @@ impl TestBed {
         let report = thinjail_core::resources::order::stop_bounded(jails, limit, |jail| {
             let mut worker = self.worker();
             let outcome = worker.stop_jail(&jail.conf, &jail.jail).and_then(|()| {
-                if jail.remove_limits.is_empty() {
-                    return Ok(());
+                match jail.remove_limits_argv() {
+                    Some(argv) => worker.run_stand_in(&argv),
+                    None => Ok(()),
                 }
-                let argv: Vec<String> = ["rctl".to_string(), "-r".into()]
-                    .into_iter()
-                    .chain(jail.remove_limits.iter().cloned())
-                    .collect();
-                worker.run_stand_in(&argv)
             });
             commands.fetch_add(
                 thinjail_core::host::Host::commands_run(&worker),
