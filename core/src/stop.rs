@@ -63,15 +63,7 @@ pub fn stop_actions(recipe: &Recipe, mut stops: Vec<JailStop>) -> Vec<Planned> {
                 conf: stop.conf,
                 jail: stop.jail.clone(),
             }));
-            if !stop.remove_limits.is_empty() {
-                actions.push(Planned::noted(
-                    Action::RemoveLimits {
-                        jail: stop.jail,
-                        rules: stop.remove_limits,
-                    },
-                    LIMITS_NOTE,
-                ));
-            }
+            actions.extend(remove_limits(&stop.jail, stop.remove_limits));
         }
         return actions;
     }
@@ -157,6 +149,20 @@ pub fn regroup_stops(recipe: &Recipe, planned: Vec<Planned>) -> Vec<Planned> {
         }
     }
     actions
+}
+
+/// The removal (`rctl -r`) of the rctl(8) `rules` thinjail set for `jail`, with
+/// why; `None` when there are none.
+pub fn remove_limits(jail: &str, rules: Vec<String>) -> Option<Planned> {
+    (!rules.is_empty()).then(|| {
+        Planned::noted(
+            Action::RemoveLimits {
+                jail: jail.to_string(),
+                rules,
+            },
+            LIMITS_NOTE,
+        )
+    })
 }
 
 /// Why `stop` removes rctl(8) rules.

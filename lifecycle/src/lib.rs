@@ -544,12 +544,8 @@ pub fn plan_stop(
     let mut stops = Vec::new();
     let mut cleanups = Vec::new();
     for jail in thinjail_core::stop::stop_sequence(recipe, jails) {
-        let limits = limits_to_remove(recipe, world, &jail);
+        let remove_limits = limits_to_remove(recipe, world, &jail);
         if world.is_running(&jail) {
-            let remove_limits = match limits.map(|p| p.action) {
-                Some(Action::RemoveLimits { rules, .. }) => rules,
-                _ => Vec::new(),
-            };
             stops.push(thinjail_core::resources::order::JailStop {
                 conf: conf_of(recipe, world, &jail),
                 jail,
@@ -557,7 +553,7 @@ pub fn plan_stop(
                 remove_limits,
             });
         } else {
-            cleanups.extend(limits);
+            cleanups.extend(thinjail_core::stop::remove_limits(&jail, remove_limits));
             for mount in leftover_mounts(&layout, world, &jail) {
                 cleanups.push(Planned::noted(
                     Action::Unmount {
@@ -576,19 +572,16 @@ pub fn plan_stop(
 /// The rctl(8) rules thinjail set on `jail` (its file's hook records them) that the
 /// kernel still has: `stop` removes exactly those (rules survive a jail in the
 /// kernel, which keeps them by name); a rule thinjail did not set stays.
-fn limits_to_remove(recipe: &Recipe, world: &World, jail: &str) -> Option<Planned> {
+fn limits_to_remove(recipe: &Recipe, world: &World, jail: &str) -> Vec<String> {
     use thinjail_core::resources::rctl::Rule;
-    let file = world.file_contents(&Layout::new(recipe).jail_conf_file(jail))?;
-    let change = world.limits.as_ref()?.reconcile(jail, Some(file), &[]);
-    (!change.remove.is_empty()).then(|| {
-        Planned::noted(
-            Action::RemoveLimits {
-                jail: jail.to_string(),
-                rules: change.remove.iter().map(Rule::to_string).collect(),
-            },
-            "the limits thinjail set for the jail (rules outlive a jail in the kernel)",
-        )
-    })
+    let Some(file) = world.file_contents(&Layout::new(recipe).jail_conf_file(jail)) else {
+        return Vec::new();
+    };
+    let Some(limits) = world.limits.as_ref() else {
+        return Vec::new();
+    };
+    let change = limits.reconcile(jail, Some(file), &[]);
+    change.remove.iter().map(Rule::to_string).collect()
 }
 
 /// `thinjail destroy` (after the jail is stopped): its jail.conf entry, rc.conf
