@@ -145,9 +145,7 @@ pub fn apply(
         parallel,
     } = options;
     let mut prepared = prepare_to_change(env, plugins, spec)?;
-    if parallel.is_some() {
-        prepared.loaded.recipe.host.start_parallel = parallel;
-    }
+    prepared.override_start_parallel(parallel);
     let recipe = &prepared.loaded.recipe;
     let origin = prepared.loaded.origin.clone();
     require_root(env, "apply")?;

@@ -122,14 +122,6 @@ impl Session {
         &self.prepared.loaded.recipe
     }
 
-    /// `--parallel N`: the recipe's `host.start_parallel` (which bounds stops too)
-    /// for this run.
-    fn start_parallel(&mut self, parallel: Option<std::num::NonZeroU32>) {
-        if parallel.is_some() {
-            self.prepared.loaded.recipe.host.start_parallel = parallel;
-        }
-    }
-
     /// Observes the host again (after a change).
     fn refresh(&mut self) -> Result<(), CliError> {
         self.world = observe(self.host.as_mut(), &self.prepared).map_err(unobservable)?;
@@ -357,7 +349,7 @@ pub fn start(
     parallel: Option<std::num::NonZeroU32>,
 ) -> Result<u8, CliError> {
     let mut session = Session::changing(env, plugins, opts, "start")?;
-    session.start_parallel(parallel);
+    session.prepared.override_start_parallel(parallel);
     let jails = selected(&session, which);
     start_jails(&mut session, &jails, opts)
 }
@@ -373,7 +365,7 @@ pub fn stop(
 ) -> Result<u8, CliError> {
     let mut session = Session::changing(env, plugins, opts, "stop")?;
     session.plan_to_stderr = json;
-    session.start_parallel(parallel);
+    session.prepared.override_start_parallel(parallel);
     let jails = selected(&session, which);
     let code = stop_jails(&mut session, &jails, opts)?;
     if json {
@@ -484,7 +476,7 @@ pub fn restart(
     parallel: Option<std::num::NonZeroU32>,
 ) -> Result<u8, CliError> {
     let mut session = Session::changing(env, plugins, opts, "restart")?;
-    session.start_parallel(parallel);
+    session.prepared.override_start_parallel(parallel);
     let jails = selected(&session, which);
     let stopped = stop_jails(&mut session, &jails, opts)?;
     if stopped != OK || opts.dry_run {

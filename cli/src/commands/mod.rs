@@ -35,6 +35,16 @@ pub struct Prepared {
     pub pipeline: Pipeline,
 }
 
+impl Prepared {
+    /// `--parallel N`: the recipe's `host.start_parallel` (which bounds stops too)
+    /// for this run; `None` keeps the recipe's.
+    pub fn override_start_parallel(&mut self, parallel: Option<std::num::NonZeroU32>) {
+        if parallel.is_some() {
+            self.loaded.recipe.host.start_parallel = parallel;
+        }
+    }
+}
+
 /// Loads `spec` and builds its pipeline (built-ins and plugins).
 pub fn prepare(env: &Environment, plugins: &[PathBuf], spec: &str) -> Result<Prepared, CliError> {
     prepare_loaded(env, plugins, recipes::load(spec)?)
